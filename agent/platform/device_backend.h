@@ -1,0 +1,41 @@
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/device.h"
+#include "common/result.h"
+
+namespace mamori {
+
+// A device as the platform sees it, before any decision.
+struct ObservedDevice {
+  std::string device_id;  // stable while the device is present
+  DeviceIdentity identity;
+};
+
+// Platform device control: enumerate, watch and enforce. One implementation
+// per platform (simulated, Linux sysfs, Windows SetupAPI), chosen in main.
+class DeviceBackend {
+ public:
+  virtual ~DeviceBackend() = default;
+
+  // "simulated", "linux-sysfs", "windows-setupapi".
+  virtual std::string_view Name() const = 0;
+
+  // Starts watching. `on_change` is called from a backend thread whenever the
+  // set of present devices may have changed; it must not block.
+  virtual Status Start(std::function<void()> on_change) = 0;
+  // Stops watching; `on_change` is not called after Stop returns.
+  virtual void Stop() = 0;
+
+  // The devices present now.
+  virtual std::vector<ObservedDevice> Enumerate() = 0;
+
+  // Carries out `action` for the device. An error is an enforcement failure.
+  virtual Status Apply(const ObservedDevice& device, Action action) = 0;
+};
+
+}  // namespace mamori

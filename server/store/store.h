@@ -1,0 +1,87 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/event.h"
+#include "common/result.h"
+#include "common/terminal_state.h"
+
+namespace mamori {
+
+struct StoredPolicy {
+  std::string group;
+  uint64_t version = 0;
+  std::string yaml;
+  std::string applied_by;  // admin identity URI
+  int64_t applied_at_ms = 0;
+};
+
+struct EventQuery {
+  std::string terminal_id;          // empty = any
+  std::string group;                // empty = any; else group and descendants
+  std::vector<EventKind> kinds;     // empty = any
+  int64_t since_ms = 0;             // 0 = unbounded
+  int64_t until_ms = 0;             // 0 = unbounded
+  uint32_t limit = 100;
+};
+
+// The collector's persistent state. Implementations are thread-safe.
+// Device strings are stored as given: callers sanitize before storing.
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Runs `body` in one transaction (one fsync for everything inside); calls
+  // to this store made by `body` on the same thread join the transaction.
+  // If `body` returns an error the transaction is rolled back.
+  virtual Status WithTransaction(const std::function<Status()>& body) = 0;
+
+  // Replaces the terminal's snapshot, its devices included.
+  virtual Status PutTerminalState(const TerminalState& state) = 0;
+  virtual Result<std::optional<TerminalState>> GetTerminal(std::string_view terminal_id) = 0;
+  // Terminals in `group` or below ("" = all), devices included, by id.
+  virtual Result<std::vector<TerminalState>> ListTerminals(std::string_view group) = 0;
+
+  // Stores events idempotently by (terminal, seq): a seq already stored is
+  // ignored. Returns the highest seq S such that 1..S are all stored.
+  virtual Result<uint64_t> AppendEvents(std::string_view terminal_id,
+                                        const std::vector<Event>& events,
+                                        int64_t received_ms) = 0;
+  virtual Result<uint64_t> AckedThrough(std::string_view terminal_id) = 0;
+  // Newest first. The group filter uses the terminal's group.
+  virtual Result<std::vector<StoredEvent>> QueryEvents(const EventQuery& query) = 0;
+
+  // Stores a new version for the group (previous version + 1, from 1).
+  virtual Result<StoredPolicy> PutPolicy(std::string_view group, std::string_view yaml,
+                                         std::string_view applied_by, int64_t now_ms) = 0;
+  // The group's own policy (no inheritance); version 0 = latest.
+  virtual Result<std::optional<StoredPolicy>> GetPolicy(std::string_view group,
+                                                        uint64_t version) = 0;
+  // The latest version of every group that has a policy.
+  virtual Result<std::vector<StoredPolicy>> LatestPolicies() = 0;
+  // Every version of the group, oldest first.
+  virtual Result<std::vector<StoredPolicy>> PolicyHistory(std::string_view group) = 0;
+
+  // Schema version after migrations.
+  virtual int SchemaVersion() = 0;
+};
+
+struct SqliteOptions {
+  // "full": an acknowledged write survives power loss; "normal": survives a
+  // process crash (kill -9) but not necessarily power loss.
+  std::string synchronous = "full";
+  int busy_timeout_ms = 5000;
+};
+
+// Opens (creating if needed) and migrates the SQLite database at `path`, in
+// WAL mode. The error names the path and the SQLite message.
+Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path,
+                                               const SqliteOptions& options);
+
+}  // namespace mamori
