@@ -1,7 +1,13 @@
 #include "common/yaml_reader.h"
 
+#include <yaml-cpp/anchor.h>
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/parser.h>
+
 #include <charconv>
 #include <fstream>
+#include <optional>
+#include <set>
 #include <sstream>
 
 namespace mamori {
@@ -18,9 +24,89 @@ std::string ValidationError::ToString() const {
   return out;
 }
 
+namespace {
+
+// Records the root node of each document the parser walks through.
+class DocumentRoots final : public YAML::EventHandler {
+ public:
+  struct Root {
+    YAML::Mark mark;
+    bool null = false;
+  };
+
+  const std::optional<Root>& root() const { return root_; }
+
+  void OnDocumentStart(const YAML::Mark&) override { root_.reset(); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { Saw(mark, true); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { Saw(mark, false); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                const std::string&) override {
+    Saw(mark, false);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    Saw(mark, false);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    Saw(mark, false);
+  }
+  void OnMapEnd() override {}
+
+ private:
+  void Saw(const YAML::Mark& mark, bool null) {
+    if (!root_) root_ = Root{mark, null};
+  }
+
+  std::optional<Root> root_;
+};
+
+// More than this many documents (even empty ones) is not a config file.
+constexpr int kMaxDocuments = 64;
+
+// YAML::Load reads the first document and silently drops the rest, so a
+// pasted-on second document, or stray text after a complete one, would be
+// ignored without a word. YAML::LoadAll is no way out: on some malformed
+// input (a lone ",") it never returns and eats all memory. So the documents
+// are walked here, stopping when the parser stops making progress.
+std::optional<ValidationError> ExtraDocumentError(std::string_view text,
+                                                  const std::string& source) {
+  std::istringstream in{std::string(text)};
+  YAML::Parser parser(in);
+  DocumentRoots roots;
+  std::optional<int> last_pos;
+  for (int doc = 1; parser.HandleNextDocument(roots); ++doc) {
+    if (doc > kMaxDocuments) {
+      return ValidationError{
+          source, 0, 0, "",
+          "only one YAML document is allowed; found more than " + std::to_string(kMaxDocuments)};
+    }
+    if (!roots.root()) continue;
+    const YAML::Mark& at = roots.root()->mark;
+    auto fail = [&](std::string message) {
+      return ValidationError{source, at.line + 1, at.column + 1, "", std::move(message)};
+    };
+    if (last_pos == at.pos) {
+      return fail("YAML syntax error: unexpected text that belongs to no document");
+    }
+    last_pos = at.pos;
+    if (doc > 1 && !roots.root()->null) {
+      return fail("only one YAML document is allowed; found another one (document " +
+                  std::to_string(doc) + ")");
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 YAML::Node YamlReader::Load(std::string_view text) {
   try {
-    return YAML::Load(std::string(text));
+    YAML::Node node = YAML::Load(std::string(text));
+    if (auto extra = ExtraDocumentError(text, source_)) errors_.push_back(std::move(*extra));
+    return node;
   } catch (const YAML::Exception& e) {
     errors_.push_back({source_, e.mark.is_null() ? 0 : e.mark.line + 1,
                        e.mark.is_null() ? 0 : e.mark.column + 1, "",
@@ -63,8 +149,15 @@ bool YamlReader::ExpectMap(const YAML::Node& node, std::string_view field,
     Fail(node, field, "expected a mapping of key: value");
     return false;
   }
+  // yaml-cpp keeps duplicate keys and lookups return only one of them, so
+  // "action: allow" followed by "action: block" would hide a mistake.
+  std::set<std::string, std::less<>> seen;
   for (const auto& kv : node) {
     const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : std::string("?");
+    if (kv.first.IsScalar() && !seen.insert(key).second) {
+      Fail(kv.first, Join(field, key), "duplicate key; each key may appear only once");
+      continue;
+    }
     bool known = false;
     for (std::string_view a : allowed) known = known || a == key;
     if (!known) {

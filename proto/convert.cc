@@ -1,0 +1,248 @@
+#include "proto/convert.h"
+
+namespace mamori {
+namespace {
+
+template <typename To, typename From>
+To CastEnum(From v) {
+  return static_cast<To>(static_cast<int>(v));
+}
+
+// Domain enums and wire enums are declared in the same order, so they map by
+// value; the static_asserts keep that true when either side changes.
+static_assert(static_cast<int>(DeviceClass::kOther) == v1::DEVICE_CLASS_OTHER);
+static_assert(static_cast<int>(Action::kBlock) == v1::ACTION_BLOCK);
+static_assert(static_cast<int>(EventKind::kAgentStopping) == v1::EVENT_KIND_AGENT_STOPPING);
+static_assert(static_cast<int>(Severity::kAlert) == v1::SEVERITY_ALERT);
+static_assert(static_cast<int>(EnforcementMode::kAuditOnly) == v1::ENFORCEMENT_MODE_AUDIT_ONLY);
+
+}  // namespace
+
+int64_t ToMs(const google::protobuf::Timestamp& t) {
+  return t.seconds() * 1000 + t.nanos() / 1'000'000;
+}
+
+void SetMs(int64_t ms, google::protobuf::Timestamp* t) {
+  int64_t secs = ms / 1000;
+  int64_t rem = ms % 1000;
+  if (rem < 0) {
+    rem += 1000;
+    secs -= 1;
+  }
+  t->set_seconds(secs);
+  t->set_nanos(static_cast<int32_t>(rem * 1'000'000));
+}
+
+DeviceClass FromProto(v1::DeviceClass c) {
+  if (!v1::DeviceClass_IsValid(c)) return DeviceClass::kOther;
+  return CastEnum<DeviceClass>(c);
+}
+v1::DeviceClass ToProto(DeviceClass c) { return CastEnum<v1::DeviceClass>(c); }
+
+Action FromProto(v1::Action a) {
+  if (!v1::Action_IsValid(a)) return Action::kUnspecified;
+  return CastEnum<Action>(a);
+}
+v1::Action ToProto(Action a) { return CastEnum<v1::Action>(a); }
+
+EventKind FromProto(v1::EventKind k) {
+  if (!v1::EventKind_IsValid(k)) return EventKind::kUnspecified;
+  return CastEnum<EventKind>(k);
+}
+v1::EventKind ToProto(EventKind k) { return CastEnum<v1::EventKind>(k); }
+
+Severity FromProto(v1::Severity s) {
+  if (!v1::Severity_IsValid(s)) return Severity::kUnspecified;
+  return CastEnum<Severity>(s);
+}
+v1::Severity ToProto(Severity s) { return CastEnum<v1::Severity>(s); }
+
+EnforcementMode FromProto(v1::EnforcementMode m) {
+  if (!v1::EnforcementMode_IsValid(m)) return EnforcementMode::kUnspecified;
+  return CastEnum<EnforcementMode>(m);
+}
+v1::EnforcementMode ToProto(EnforcementMode m) { return CastEnum<v1::EnforcementMode>(m); }
+
+CheckResult FromProto(v1::CheckResult r) {
+  switch (r) {
+    case v1::CHECK_RESULT_PASS:
+      return CheckResult::kPass;
+    case v1::CHECK_RESULT_FAIL:
+      return CheckResult::kFail;
+    default:
+      return CheckResult::kUnknown;
+  }
+}
+v1::CheckResult ToProto(CheckResult r) {
+  switch (r) {
+    case CheckResult::kPass:
+      return v1::CHECK_RESULT_PASS;
+    case CheckResult::kFail:
+      return v1::CHECK_RESULT_FAIL;
+    case CheckResult::kUnknown:
+      break;
+  }
+  return v1::CHECK_RESULT_UNKNOWN;
+}
+
+ComplianceStatus FromProto(v1::ComplianceStatus s) {
+  switch (s) {
+    case v1::COMPLIANCE_STATUS_COMPLIANT:
+      return ComplianceStatus::kCompliant;
+    case v1::COMPLIANCE_STATUS_NON_COMPLIANT:
+      return ComplianceStatus::kNonCompliant;
+    default:
+      return ComplianceStatus::kUnknown;
+  }
+}
+v1::ComplianceStatus ToProto(ComplianceStatus s) {
+  switch (s) {
+    case ComplianceStatus::kCompliant:
+      return v1::COMPLIANCE_STATUS_COMPLIANT;
+    case ComplianceStatus::kNonCompliant:
+      return v1::COMPLIANCE_STATUS_NON_COMPLIANT;
+    case ComplianceStatus::kUnknown:
+      break;
+  }
+  return v1::COMPLIANCE_STATUS_UNKNOWN;
+}
+
+Device FromProto(const v1::Device& d) {
+  Device out;
+  out.device_id = d.device_id();
+  const auto& id = d.identity();
+  // Values above 0xFFFF cannot come from a real device; keep the low bits
+  // rather than reject, the collector flags nothing based on them.
+  out.identity.vendor_id = static_cast<uint16_t>(id.vendor_id() & 0xFFFF);
+  out.identity.product_id = static_cast<uint16_t>(id.product_id() & 0xFFFF);
+  out.identity.serial = id.serial();
+  out.identity.manufacturer = id.manufacturer();
+  out.identity.product = id.product();
+  out.identity.bus_path = id.bus_path();
+  out.identity.device_class = FromProto(id.device_class());
+  for (int c : id.interface_classes()) {
+    out.identity.interface_classes.push_back(FromProto(static_cast<v1::DeviceClass>(c)));
+  }
+  out.identity.descriptor_hash = id.descriptor_hash();
+  out.decision.action = FromProto(d.decision().action());
+  out.decision.matched_rule = d.decision().matched_rule();
+  out.decision.enforced = d.decision().enforced();
+  out.decision.enforcement_error = d.decision().enforcement_error();
+  out.first_seen_ms = ToMs(d.first_seen());
+  return out;
+}
+
+void ToProto(const Device& d, v1::Device* out) {
+  out->set_device_id(d.device_id);
+  auto* id = out->mutable_identity();
+  id->set_vendor_id(d.identity.vendor_id);
+  id->set_product_id(d.identity.product_id);
+  id->set_serial(d.identity.serial);
+  id->set_manufacturer(d.identity.manufacturer);
+  id->set_product(d.identity.product);
+  id->set_bus_path(d.identity.bus_path);
+  id->set_device_class(ToProto(d.identity.device_class));
+  for (DeviceClass c : d.identity.interface_classes) id->add_interface_classes(ToProto(c));
+  id->set_descriptor_hash(d.identity.descriptor_hash);
+  auto* dec = out->mutable_decision();
+  dec->set_action(ToProto(d.decision.action));
+  dec->set_matched_rule(d.decision.matched_rule);
+  dec->set_enforced(d.decision.enforced);
+  dec->set_enforcement_error(d.decision.enforcement_error);
+  if (d.first_seen_ms != 0) SetMs(d.first_seen_ms, out->mutable_first_seen());
+}
+
+Event FromProto(const v1::Event& e) {
+  Event out;
+  out.seq = e.seq();
+  out.time_ms = ToMs(e.time());
+  out.kind = FromProto(e.kind());
+  out.severity = FromProto(e.severity());
+  if (e.has_device()) out.device = FromProto(e.device());
+  out.detail = e.detail();
+  out.user = e.user();
+  return out;
+}
+
+void ToProto(const Event& e, v1::Event* out) {
+  out->set_seq(e.seq);
+  SetMs(e.time_ms, out->mutable_time());
+  out->set_kind(ToProto(e.kind));
+  out->set_severity(ToProto(e.severity));
+  if (e.device) ToProto(*e.device, out->mutable_device());
+  out->set_detail(e.detail);
+  out->set_user(e.user);
+}
+
+void ToProto(const ComplianceCheck& c, v1::ComplianceCheck* out) {
+  out->set_name(c.name);
+  out->set_result(ToProto(c.result));
+  out->set_evidence(c.evidence);
+}
+
+void ToView(const Device& d, v1::DeviceView* out) {
+  out->set_device_id(d.device_id);
+  out->set_vid_pid(d.identity.VidPid());
+  out->set_serial(d.identity.serial);
+  out->set_manufacturer(d.identity.manufacturer);
+  out->set_product(d.identity.product);
+  out->set_bus_path(d.identity.bus_path);
+  out->set_device_class(ToProto(d.identity.device_class));
+  for (DeviceClass c : d.identity.interface_classes) out->add_interface_classes(ToProto(c));
+  auto* dec = out->mutable_decision();
+  dec->set_action(ToProto(d.decision.action));
+  dec->set_matched_rule(d.decision.matched_rule);
+  dec->set_enforced(d.decision.enforced);
+  dec->set_enforcement_error(d.decision.enforcement_error);
+  if (d.first_seen_ms != 0) SetMs(d.first_seen_ms, out->mutable_first_seen());
+}
+
+void ToView(const StoredEvent& e, v1::EventView* out) {
+  out->set_terminal_id(e.terminal_id);
+  out->set_seq(e.event.seq);
+  SetMs(e.event.time_ms, out->mutable_time());
+  out->set_kind(ToProto(e.event.kind));
+  out->set_severity(ToProto(e.event.severity));
+  if (e.event.device) ToView(*e.event.device, out->mutable_device());
+  out->set_detail(e.event.detail);
+  out->set_user(e.event.user);
+  SetMs(e.received_ms, out->mutable_received());
+}
+
+void ToProto(const EnforcementStatus& e, v1::EnforcementStatus* out) {
+  out->set_mode(ToProto(e.mode));
+  out->set_healthy(e.healthy);
+  out->set_detail(e.detail);
+  out->set_backend(e.backend);
+}
+
+TerminalState FromProto(const v1::StateReport& r) {
+  TerminalState s;
+  s.hostname = r.hostname();
+  s.os = r.os();
+  s.agent_version = r.agent_version();
+  s.agent_time_ms = ToMs(r.agent_time());
+  s.report_interval_s = r.report_interval_seconds();
+  s.applied_policy_version = r.applied_policy_version();
+  s.enforcement.mode = FromProto(r.enforcement().mode());
+  s.enforcement.healthy = r.enforcement().healthy();
+  s.enforcement.detail = r.enforcement().detail();
+  s.enforcement.backend = r.enforcement().backend();
+  s.devices.reserve(static_cast<std::size_t>(r.devices_size()));
+  for (const auto& d : r.devices()) s.devices.push_back(FromProto(d));
+  return s;
+}
+
+void ToProto(const TerminalState& s, v1::StateReport* out) {
+  out->set_terminal_id(s.terminal_id);
+  SetMs(s.agent_time_ms, out->mutable_agent_time());
+  out->set_agent_version(s.agent_version);
+  out->set_os(s.os);
+  out->set_hostname(s.hostname);
+  out->set_applied_policy_version(s.applied_policy_version);
+  ToProto(s.enforcement, out->mutable_enforcement());
+  for (const auto& d : s.devices) ToProto(d, out->add_devices());
+  out->set_report_interval_seconds(s.report_interval_s);
+}
+
+}  // namespace mamori

@@ -37,6 +37,10 @@ void ToProto(const Device& d, v1::Device* out);
 Event FromProto(const v1::Event& e);
 void ToProto(const Event& e, v1::Event* out);
 void ToProto(const ComplianceCheck& c, v1::ComplianceCheck* out);
+// Admin views. Strings are copied as stored; the collector sanitized them
+// at ingest, so they are valid UTF-8 as protobuf `string` requires.
+void ToView(const Device& d, v1::DeviceView* out);
+void ToView(const StoredEvent& e, v1::EventView* out);
 
 // Reported fields only; terminal_id, group and last_report_ms are left empty
 // for the collector to fill from the certificate and its own clock.

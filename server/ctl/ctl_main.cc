@@ -1,1 +1,3 @@
-int main() { return 0; }  // replaced by the real entry point
+#include "server/ctl/cli.h"
+
+int main(int argc, char** argv) { return mamori::ctl::Main(argc, argv); }

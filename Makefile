@@ -1,0 +1,48 @@
+# Entry points. `make demo` runs Mamori; `make test` runs the whole test suite.
+# Both install the Debian packages they need first (packaging/dev/setup.sh).
+
+JOBS ?= $(shell nproc)
+
+.PHONY: all setup build release asan demo test test-debug test-asan bench clean help
+
+all: build
+
+help:
+	@echo "make demo       build and start a collector with three simulated agents"
+	@echo "make test       build and run the whole test suite (debug, then ASan+UBSan)"
+	@echo "make build      debug build (build/debug)"
+	@echo "make release    optimised build (build/release)"
+	@echo "make bench      build release and run the benchmarks in tests/bench"
+	@echo "make clean      remove build/ and demo/"
+
+setup:
+	@packaging/dev/setup.sh
+
+build: setup
+	cmake --preset debug >/dev/null
+	cmake --build --preset debug -j $(JOBS)
+
+release: setup
+	cmake --preset release >/dev/null
+	cmake --build --preset release -j $(JOBS)
+
+asan: setup
+	cmake --preset asan >/dev/null
+	cmake --build --preset asan -j $(JOBS)
+
+demo: release
+	packaging/dev/demo.sh build/release
+
+test-debug: build
+	ctest --preset debug -j $(JOBS)
+
+test-asan: asan
+	ctest --preset asan -j $(JOBS)
+
+test: test-debug test-asan
+
+bench: release
+	tests/bench/run.sh build/release
+
+clean:
+	rm -rf build demo

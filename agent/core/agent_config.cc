@@ -1,0 +1,184 @@
+#include "agent/core/agent_config.h"
+
+#include <charconv>
+#include <filesystem>
+
+#include "common/yaml_reader.h"
+
+namespace mamori {
+namespace {
+
+using std::chrono::milliseconds;
+
+std::string Resolve(std::string_view base_dir, const std::string& path) {
+  if (path.empty()) return path;
+  std::filesystem::path p(path);
+  if (p.is_absolute() || base_dir.empty()) return p.lexically_normal().string();
+  return (std::filesystem::path(base_dir) / p).lexically_normal().string();
+}
+
+// "host:port" or "[v6]:port", port 1..65535.
+bool ValidAddress(std::string_view a) {
+  const auto colon = a.rfind(':');
+  if (colon == std::string_view::npos || colon == 0 || colon + 1 == a.size()) return false;
+  const std::string_view host = a.substr(0, colon);
+  if (host.front() == '[' && host.back() != ']') return false;
+  const std::string_view port = a.substr(colon + 1);
+  unsigned v = 0;
+  auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), v);
+  return ec == std::errc() && ptr == port.data() + port.size() && v >= 1 && v <= 65535;
+}
+
+bool OneOf(std::string_view v, std::initializer_list<std::string_view> allowed) {
+  for (std::string_view a : allowed) {
+    if (a == v) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+Result<AgentConfig> ParseAgentConfig(std::string_view yaml_text, std::string_view source_name,
+                                     std::string_view base_dir) {
+  YamlReader r{std::string(source_name)};
+  const YAML::Node root = r.Load(yaml_text);
+  if (!r.ok()) return r.ToError();
+  AgentConfig c;
+  c.source = std::string(source_name);
+  if (!r.ExpectMap(root, "",
+                   {"collector", "tls", "report", "backoff", "devices", "enforcement",
+                    "policy_file", "state_dir", "log"})) {
+    if (r.ok()) r.Fail(root, "", "the configuration is empty");
+    return r.ToError();
+  }
+
+  // A missing section has no position of its own; point at the document.
+  for (const char* section : {"collector", "tls"}) {
+    const YAML::Node n = root[section];
+    if (!n.IsDefined() || n.IsNull()) r.Fail(root, section, "required section is missing");
+  }
+
+  const YAML::Node collector = root["collector"];
+  if (r.ExpectMap(collector, "collector", {"address", "server_name"}, false)) {
+    if (auto a = r.String(collector, "address", "collector", true)) {
+      if (ValidAddress(*a)) {
+        c.collector_address = *a;
+      } else {
+        r.Fail(collector["address"], "collector.address",
+               "expected host:port with a port from 1 to 65535, got '" + *a + "'");
+      }
+    }
+    c.server_name = r.String(collector, "server_name", "collector").value_or("");
+  }
+
+  const YAML::Node tls = root["tls"];
+  if (r.ExpectMap(tls, "tls", {"ca_file", "cert_file", "key_file"}, false)) {
+    c.tls.ca_file = Resolve(base_dir, r.String(tls, "ca_file", "tls", true).value_or(""));
+    c.tls.cert_file = Resolve(base_dir, r.String(tls, "cert_file", "tls", true).value_or(""));
+    c.tls.key_file = Resolve(base_dir, r.String(tls, "key_file", "tls", true).value_or(""));
+  }
+
+  const YAML::Node report = root["report"];
+  if (r.ExpectMap(report, "report", {"interval", "jitter_percent"}, false)) {
+    if (auto ms = r.DurationMs(report, "interval", "report")) {
+      if (*ms < 1000 || *ms > 86'400'000) {
+        r.Fail(report["interval"], "report.interval", "must be between 1s and 24h");
+      } else {
+        c.report_interval = milliseconds(*ms);
+      }
+    }
+    if (auto j = r.Int(report, "jitter_percent", "report", 0, 50)) {
+      c.jitter_percent = static_cast<int>(*j);
+    }
+  }
+
+  const YAML::Node backoff = root["backoff"];
+  if (r.ExpectMap(backoff, "backoff", {"initial", "max"}, false)) {
+    if (auto ms = r.DurationMs(backoff, "initial", "backoff")) {
+      if (*ms < 10 || *ms > 3'600'000) {
+        r.Fail(backoff["initial"], "backoff.initial", "must be between 10ms and 1h");
+      } else {
+        c.backoff_initial = milliseconds(*ms);
+      }
+    }
+    if (auto ms = r.DurationMs(backoff, "max", "backoff")) {
+      if (*ms < 10 || *ms > 86'400'000) {
+        r.Fail(backoff["max"], "backoff.max", "must be between 10ms and 24h");
+      } else if (milliseconds(*ms) < c.backoff_initial) {
+        r.Fail(backoff["max"], "backoff.max", "must not be shorter than backoff.initial");
+      } else {
+        c.backoff_max = milliseconds(*ms);
+      }
+    }
+  }
+
+  const YAML::Node devices = root["devices"];
+  if (r.ExpectMap(devices, "devices", {"backend", "directory"}, false)) {
+    if (auto b = r.String(devices, "backend", "devices")) {
+      // Only the simulated backend exists so far; the platform backends are
+      // added to this list as they land.
+      if (OneOf(*b, {"simulated"})) {
+        c.device_backend = *b;
+      } else {
+        r.Fail(devices["backend"], "devices.backend",
+               "unknown backend '" + *b + "' (available: simulated)");
+      }
+    }
+    if (auto d = r.String(devices, "directory", "devices")) {
+      c.device_directory = *d;
+    }
+  }
+  c.device_directory = Resolve(base_dir, c.device_directory);
+
+  const YAML::Node enforcement = root["enforcement"];
+  if (r.ExpectMap(enforcement, "enforcement", {"mode"}, false)) {
+    if (auto m = r.String(enforcement, "mode", "enforcement")) {
+      if (*m == "enforce") {
+        c.mode = EnforcementMode::kEnforce;
+      } else if (*m == "audit_only") {
+        c.mode = EnforcementMode::kAuditOnly;
+      } else {
+        r.Fail(enforcement["mode"], "enforcement.mode",
+               "expected enforce or audit_only, got '" + *m + "'");
+      }
+    }
+  }
+
+  c.policy_file = Resolve(base_dir, r.String(root, "policy_file", "").value_or(""));
+  c.state_dir = Resolve(base_dir, r.String(root, "state_dir", "", true).value_or(""));
+
+  const YAML::Node log = root["log"];
+  if (r.ExpectMap(log, "log", {"level", "format", "file"}, false)) {
+    if (auto l = r.String(log, "level", "log")) {
+      if (OneOf(*l, {"trace", "debug", "info", "warn", "error", "critical", "off"})) {
+        c.log.level = *l;
+      } else {
+        r.Fail(log["level"], "log.level",
+               "expected trace, debug, info, warn, error, critical or off, got '" + *l + "'");
+      }
+    }
+    if (auto f = r.String(log, "format", "log")) {
+      if (OneOf(*f, {"text", "json"})) {
+        c.log.format = *f;
+      } else {
+        r.Fail(log["format"], "log.format", "expected text or json, got '" + *f + "'");
+      }
+    }
+    c.log.file = Resolve(base_dir, r.String(log, "file", "log").value_or(""));
+  }
+
+  if (!r.ok()) return r.ToError();
+  return c;
+}
+
+Result<AgentConfig> LoadAgentConfig(const std::string& path) {
+  auto text = ReadFileToString(path);
+  if (!text.ok()) return text.error();
+  std::filesystem::path p(path);
+  std::error_code ec;
+  std::filesystem::path abs = std::filesystem::absolute(p, ec);
+  const std::string base = (ec ? p : abs).parent_path().string();
+  return ParseAgentConfig(*text, path, base);
+}
+
+}  // namespace mamori

@@ -1,0 +1,394 @@
+#include "agent/core/agent_core.h"
+
+#include <utility>
+#include <vector>
+
+#include "common/logging.h"
+#include "common/sanitize.h"
+
+namespace mamori {
+namespace {
+
+// Rejection messages list every problem of a policy; the event keeps the
+// first few kilobytes, enough to act on.
+constexpr std::size_t kMaxDetailBytes = 4096;
+
+EventKind KindFor(Action action) {
+  switch (action) {
+    case Action::kBlock:
+      return EventKind::kDeviceBlocked;
+    case Action::kReadOnly:
+      return EventKind::kDeviceReadOnly;
+    case Action::kAllow:
+    case Action::kUnspecified:
+      break;
+  }
+  return EventKind::kDeviceAllowed;
+}
+
+Severity SeverityFor(Action action) {
+  return action == Action::kBlock ? Severity::kAlert : Severity::kInfo;
+}
+
+bool SameIdentity(const DeviceIdentity& a, const DeviceIdentity& b) {
+  return a.vendor_id == b.vendor_id && a.product_id == b.product_id && a.serial == b.serial &&
+         a.manufacturer == b.manufacturer && a.product == b.product &&
+         a.bus_path == b.bus_path && a.device_class == b.device_class &&
+         a.interface_classes == b.interface_classes && a.descriptor_hash == b.descriptor_hash;
+}
+
+// Fields that travel as proto `string` must be valid UTF-8 or the whole
+// report fails to parse at the collector; a hostile device must not be able
+// to silence a terminal that way. Identity strings travel as bytes and are
+// left raw for the collector to sanitize.
+Device ForReport(const Device& d) {
+  Device out = d;
+  out.device_id = SanitizeDeviceString(d.device_id);
+  out.identity.bus_path = SanitizeDeviceString(d.identity.bus_path);
+  out.identity.descriptor_hash = SanitizeDeviceString(d.identity.descriptor_hash);
+  out.decision.enforcement_error =
+      SanitizeDeviceString(d.decision.enforcement_error, kMaxDetailBytes);
+  return out;
+}
+
+std::string PolicyLabel(uint64_t version, std::string_view group) {
+  if (version == 0) return "local or built-in policy";
+  std::string s = "policy version " + std::to_string(version);
+  if (!group.empty()) s += " of group " + std::string(group);
+  return s;
+}
+
+}  // namespace
+
+AgentCore::AgentCore(DeviceBackend& backend, EventOutbox& outbox, const Clock& clock,
+                     AgentCoreOptions options, std::shared_ptr<spdlog::logger> logger)
+    : backend_(backend),
+      outbox_(outbox),
+      clock_(clock),
+      options_(std::move(options)),
+      log_(logger ? std::move(logger) : GetLogger("agent-core")),
+      policy_(options_.local_policy ? *options_.local_policy : BuiltinDefaultPolicy()) {}
+
+AgentCore::~AgentCore() { Stop(); }
+
+void AgentCore::SetChangeListener(std::function<void()> listener) {
+  listener_ = std::move(listener);
+}
+
+Status AgentCore::Start() {
+  std::string policy_desc;
+  {
+    std::lock_guard lock(mu_);
+    policy_desc = options_.local_policy
+                      ? "local policy '" + policy_.name + "' from " + options_.local_policy_source
+                      : std::string("built-in default policy");
+  }
+  const bool audit = options_.mode == EnforcementMode::kAuditOnly;
+  Record({MakeEvent(EventKind::kAgentStarted, Severity::kInfo,
+                    "mamori-agent " + options_.agent_version + ", " +
+                        std::string(backend_.Name()) + " backend, " +
+                        (audit ? "audit-only mode" : "enforce mode") + ", " + policy_desc)});
+
+  // Watch before the first enumeration so a device plugged in between the
+  // two is not missed.
+  Status started = backend_.Start([this] { OnBackendChange(); });
+  {
+    std::lock_guard lock(mu_);
+    backend_running_ = started.ok();
+    backend_error_ = started.ok() ? "" : started.error().message;
+  }
+  if (!started.ok()) return started;
+
+  worker_ = std::jthread([this](std::stop_token stop) { WorkerLoop(std::move(stop)); });
+  Reconcile();
+  return Status::Ok();
+}
+
+void AgentCore::Stop() {
+  bool was_running = false;
+  {
+    std::lock_guard lock(mu_);
+    was_running = std::exchange(backend_running_, false);
+  }
+  if (was_running) backend_.Stop();
+  if (worker_.joinable()) {
+    worker_.request_stop();
+    worker_.join();
+  }
+}
+
+void AgentCore::OnBackendChange() {
+  // Runs on the backend's thread, which must not block: hand over to the
+  // worker.
+  {
+    std::lock_guard lock(worker_mu_);
+    devices_dirty_ = true;
+  }
+  worker_cv_.notify_one();
+}
+
+void AgentCore::WorkerLoop(std::stop_token stop) {
+  for (;;) {
+    {
+      std::unique_lock lock(worker_mu_);
+      if (!worker_cv_.wait(lock, stop, [this] { return devices_dirty_; })) return;
+      devices_dirty_ = false;
+    }
+    try {
+      Reconcile();
+    } catch (const std::exception& e) {
+      // A bug in evaluation must not end device handling for good.
+      log_->critical("reconciling devices failed: {}", e.what());
+    }
+  }
+}
+
+void AgentCore::Reconcile() {
+  std::lock_guard serial(reconcile_mu_);
+  ReconcileLocked(nullptr, {});
+}
+
+void AgentCore::ReconcileLocked(const PolicyChange* change, std::vector<Event> events) {
+  std::vector<ObservedDevice> observed = backend_.Enumerate();
+
+  Policy policy;
+  std::map<std::string, Device> previous;
+  {
+    std::lock_guard lock(mu_);
+    policy = change ? change->policy : policy_;
+    previous = devices_;
+  }
+  const int64_t now = clock_.NowMs();
+  const bool enforce = options_.mode == EnforcementMode::kEnforce;
+
+  const std::size_t leading_events = events.size();
+  std::map<std::string, Device> current;
+  for (const ObservedDevice& ob : observed) {
+    const Device* prev = nullptr;
+    if (auto it = previous.find(ob.device_id); it != previous.end()) {
+      if (SameIdentity(it->second.identity, ob.identity)) {
+        prev = &it->second;
+      } else {
+        // Another device under the same id (re-plugged into the same port):
+        // report the old one gone and decide afresh.
+        events.push_back(DeviceEvent(EventKind::kDeviceRemoved, it->second, "replaced"));
+      }
+      previous.erase(it);  // what remains in `previous` has vanished
+    }
+
+    Device d;
+    d.device_id = ob.device_id;
+    d.identity = ob.identity;
+    d.first_seen_ms = prev ? prev->first_seen_ms : now;
+    d.decision = Evaluate(policy, ob.identity, now);
+    d.decision.enforced = false;
+    d.decision.enforcement_error.clear();
+
+    const bool decision_changed = prev == nullptr ||
+                                  prev->decision.action != d.decision.action ||
+                                  prev->decision.matched_rule != d.decision.matched_rule;
+    bool apply_failed_now = false;
+    if (enforce) {
+      // A failed enforcement is retried on every reconciliation until it
+      // succeeds.
+      if (decision_changed || !prev->decision.enforced) {
+        Status s = backend_.Apply(ob, d.decision.action);
+        d.decision.enforced = s.ok();
+        if (!s.ok()) {
+          d.decision.enforcement_error = s.error().message;
+          apply_failed_now = true;
+        }
+      } else {
+        d.decision.enforced = true;
+      }
+    }
+
+    if (decision_changed) {
+      log_->info("device {} ({} serial '{}', {}): {} by rule '{}'{}",
+                 SanitizeDeviceString(d.device_id), d.identity.VidPid(),
+                 SanitizeDeviceString(d.identity.serial, 64),
+                 DeviceClassName(d.identity.device_class), ActionName(d.decision.action),
+                 d.decision.matched_rule, enforce ? "" : " (audit-only)");
+      std::string detail = std::string(ActionName(d.decision.action)) + " by rule '" +
+                           d.decision.matched_rule + "'";
+      if (!enforce) detail += " (audit-only: not enforced)";
+      events.push_back(DeviceEvent(KindFor(d.decision.action), d, std::move(detail)));
+    }
+    // One failure event per failing decision, not one per retry.
+    const bool failed_before =
+        prev != nullptr && !decision_changed && !prev->decision.enforcement_error.empty();
+    if (apply_failed_now && !failed_before) {
+      log_->error("enforcing {} for device {} failed: {}", ActionName(d.decision.action),
+                  SanitizeDeviceString(d.device_id), d.decision.enforcement_error);
+      Event e = DeviceEvent(EventKind::kEnforcementFailure, d,
+                            "could not " + std::string(ActionName(d.decision.action)) + ": " +
+                                d.decision.enforcement_error);
+      e.severity = Severity::kAlert;
+      events.push_back(std::move(e));
+    }
+    current.emplace(d.device_id, std::move(d));
+  }
+  for (const auto& [id, gone] : previous) {
+    log_->info("device {} removed", SanitizeDeviceString(id));
+    events.push_back(DeviceEvent(EventKind::kDeviceRemoved, gone, ""));
+  }
+
+  bool changed = events.size() > leading_events;
+  {
+    // The policy and the decisions it produced become visible together: a
+    // snapshot never shows a new version next to decisions of the old one.
+    std::lock_guard lock(mu_);
+    if (change) {
+      policy_ = change->policy;
+      policy_version_ = change->version;
+      policy_group_ = change->group;
+      changed = true;
+    }
+    if (!changed) {
+      // Enforcement results may change without a new event (a retry that
+      // now succeeds); the snapshot must still go out.
+      for (const auto& [id, d] : current) {
+        auto it = devices_.find(id);
+        changed = changed || it == devices_.end() ||
+                  it->second.decision.enforced != d.decision.enforced ||
+                  it->second.decision.enforcement_error != d.decision.enforcement_error;
+      }
+      changed = changed || current.size() != devices_.size();
+    }
+    devices_ = std::move(current);
+  }
+  if (!events.empty()) {
+    Record(std::move(events));
+  } else if (changed) {
+    NotifyListener();
+  }
+}
+
+Status AgentCore::ApplyPolicyUpdate(const PolicyUpdate& update) {
+  std::lock_guard serial(reconcile_mu_);
+  uint64_t current_version = 0;
+  {
+    std::lock_guard lock(mu_);
+    current_version = policy_version_;
+  }
+  if (update.version != 0 && update.version == current_version) return Status::Ok();
+
+  const std::string label = PolicyLabel(update.version, update.group);
+  auto reject = [&](std::string why) -> Status {
+    log_->warn("rejected {}: {}", label, why);
+    // Parse errors come one per line; an event detail is a single line.
+    std::string detail = label + " rejected: ";
+    for (char c : why) {
+      if (c == '\n') {
+        detail += "; ";
+      } else {
+        detail += c;
+      }
+    }
+    Record({MakeEvent(EventKind::kPolicyRejected, Severity::kWarning,
+                      SanitizeDeviceString(detail, kMaxDetailBytes))});
+    return MakeError(ErrorCode::kInvalidArgument, std::move(detail));
+  };
+  if (update.version == 0) return reject("version 0 is not a policy");
+  if (update.version < current_version) {
+    return reject("older than the policy in force (version " +
+                  std::to_string(current_version) + ")");
+  }
+  Result<Policy> parsed = ParsePolicy(update.policy_yaml, "policy v" +
+                                                              std::to_string(update.version));
+  if (!parsed.ok()) return reject(parsed.error().message);
+
+  log_->info("applying {}", label);
+  const PolicyChange change{std::move(*parsed), update.version, update.group};
+  // Decisions may differ under the new policy: devices are decided again
+  // and changed decisions reported after POLICY_APPLIED.
+  ReconcileLocked(&change, {MakeEvent(EventKind::kPolicyApplied, Severity::kInfo,
+                                      SanitizeDeviceString(label + " applied",
+                                                           kMaxDetailBytes))});
+  return Status::Ok();
+}
+
+void AgentCore::RecordStopping(std::string_view reason) {
+  Record({MakeEvent(EventKind::kAgentStopping, Severity::kInfo, std::string(reason))});
+}
+
+TerminalState AgentCore::Snapshot() const {
+  TerminalState s;
+  s.hostname = options_.hostname;
+  s.os = options_.os;
+  s.agent_version = options_.agent_version;
+  s.agent_time_ms = clock_.NowMs();
+  s.report_interval_s = options_.report_interval_s;
+  s.enforcement.mode = options_.mode;
+  s.enforcement.backend = std::string(backend_.Name());
+
+  std::lock_guard lock(mu_);
+  s.applied_policy_version = policy_version_;
+  std::string failures;
+  std::size_t failed = 0;
+  for (const auto& [id, d] : devices_) {
+    s.devices.push_back(ForReport(d));
+    if (!d.decision.enforcement_error.empty()) {
+      ++failed;
+      if (!failures.empty()) failures += "; ";
+      failures += SanitizeDeviceString(id) + ": " + d.decision.enforcement_error;
+    }
+  }
+  if (!backend_error_.empty()) {
+    s.enforcement.healthy = false;
+    s.enforcement.detail = "device backend not running: " + backend_error_;
+  } else if (failed > 0) {
+    s.enforcement.healthy = false;
+    s.enforcement.detail = "enforcement failed for " + std::to_string(failed) +
+                           " device(s): " + failures;
+  } else {
+    s.enforcement.healthy = true;
+    if (options_.mode == EnforcementMode::kAuditOnly) {
+      s.enforcement.detail = "audit-only mode: decisions are reported, not enforced";
+    }
+  }
+  s.enforcement.detail = SanitizeDeviceString(s.enforcement.detail, kMaxDetailBytes);
+  return s;
+}
+
+uint64_t AgentCore::applied_policy_version() const {
+  std::lock_guard lock(mu_);
+  return policy_version_;
+}
+
+Event AgentCore::MakeEvent(EventKind kind, Severity severity, std::string detail) const {
+  Event e;
+  e.time_ms = clock_.NowMs();
+  e.kind = kind;
+  e.severity = severity;
+  e.detail = std::move(detail);
+  return e;
+}
+
+Event AgentCore::DeviceEvent(EventKind kind, const Device& device, std::string detail) const {
+  Event e = MakeEvent(kind, kind == EventKind::kDeviceRemoved
+                                ? Severity::kInfo
+                                : SeverityFor(device.decision.action),
+                      SanitizeDeviceString(detail, kMaxDetailBytes));
+  e.device = ForReport(device);
+  return e;
+}
+
+void AgentCore::Record(std::vector<Event> events) {
+  for (Event& e : events) {
+    const EventKind kind = e.kind;
+    Result<uint64_t> seq = outbox_.Append(std::move(e));
+    if (!seq.ok()) {
+      // The outbox could not persist its seq; the event cannot be sent
+      // without risking a duplicate seq. Loud, so monitoring sees it.
+      log_->error("could not record {} event: {}", EventKindName(kind), seq.error().message);
+    }
+  }
+  NotifyListener();
+}
+
+void AgentCore::NotifyListener() {
+  if (listener_) listener_();
+}
+
+}  // namespace mamori

@@ -1,0 +1,123 @@
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include <spdlog/logger.h>
+
+#include "agent/core/event_outbox.h"
+#include "agent/platform/device_backend.h"
+#include "agent/transport/collector_client.h"
+#include "common/clock.h"
+#include "common/device.h"
+#include "common/policy.h"
+#include "common/result.h"
+#include "common/terminal_state.h"
+
+namespace mamori {
+
+struct AgentCoreOptions {
+  EnforcementMode mode = EnforcementMode::kEnforce;
+  uint32_t report_interval_s = 60;
+  std::string hostname;
+  std::string os;
+  std::string agent_version = MAMORI_VERSION;
+  // Enforced until the collector sends a policy; nullopt = the built-in
+  // default (removable storage blocked).
+  std::optional<Policy> local_policy;
+  // Where local_policy came from, for the AGENT_STARTED event.
+  std::string local_policy_source;
+};
+
+// The agent's state machine: holds the policy in force, decides for every
+// device the backend reports, has the backend carry decisions out, and
+// records what happened as events. Thread-safe.
+class AgentCore {
+ public:
+  AgentCore(DeviceBackend& backend, EventOutbox& outbox, const Clock& clock,
+            AgentCoreOptions options, std::shared_ptr<spdlog::logger> logger = nullptr);
+  ~AgentCore();
+  AgentCore(const AgentCore&) = delete;
+  AgentCore& operator=(const AgentCore&) = delete;
+
+  // Called (from core threads, without core locks held) whenever the state
+  // snapshot or the outbox changed. Set before Start; must not block.
+  void SetChangeListener(std::function<void()> listener);
+
+  // Records AGENT_STARTED, starts the backend's watch and decides for the
+  // devices already present. A backend that cannot watch is an error.
+  Status Start();
+  // Stops the backend watch and the worker. Idempotent.
+  void Stop();
+
+  // Re-reads the devices and decides for new or changed ones. Runs on the
+  // worker after a backend notification; public for tests.
+  void Reconcile();
+
+  // Applies a bundle from the collector. A bundle that does not parse, or
+  // is older than the policy in force, is rejected (POLICY_REJECTED) and the
+  // old policy stays; the same version again is ignored.
+  Status ApplyPolicyUpdate(const PolicyUpdate& update);
+
+  // Records AGENT_STOPPING.
+  void RecordStopping(std::string_view reason);
+
+  TerminalState Snapshot() const;
+  uint64_t applied_policy_version() const;
+  EnforcementMode mode() const { return options_.mode; }
+
+ private:
+  struct PolicyChange {
+    Policy policy;
+    uint64_t version = 0;
+    std::string group;
+  };
+
+  // Decides for the present devices under the policy in force, or under
+  // `change` which is then committed together with the decisions; records
+  // `events` followed by the device events. Requires reconcile_mu_.
+  void ReconcileLocked(const PolicyChange* change, std::vector<Event> events);
+  void WorkerLoop(std::stop_token stop);
+  void OnBackendChange();
+  // Appends and notifies; failures are logged (never silently lost).
+  void Record(std::vector<Event> events);
+  Event MakeEvent(EventKind kind, Severity severity, std::string detail) const;
+  Event DeviceEvent(EventKind kind, const Device& device, std::string detail) const;
+  void NotifyListener();
+
+  DeviceBackend& backend_;
+  EventOutbox& outbox_;
+  const Clock& clock_;
+  const AgentCoreOptions options_;
+  const std::shared_ptr<spdlog::logger> log_;
+  std::function<void()> listener_;  // set before Start, then read-only
+
+  // Serializes reconciliation and policy changes (which reconcile), so
+  // Apply calls for one device never interleave. Not held while reading a
+  // snapshot.
+  std::mutex reconcile_mu_;
+
+  mutable std::mutex mu_;
+  Policy policy_;                  // guarded by mu_
+  uint64_t policy_version_ = 0;    // guarded by mu_
+  std::string policy_group_;       // guarded by mu_
+  std::map<std::string, Device> devices_;  // guarded by mu_; by device_id
+  bool backend_running_ = false;   // guarded by mu_
+  std::string backend_error_;      // guarded by mu_
+
+  std::mutex worker_mu_;
+  std::condition_variable_any worker_cv_;
+  bool devices_dirty_ = false;  // guarded by worker_mu_
+  std::jthread worker_;
+};
+
+}  // namespace mamori

@@ -1,0 +1,186 @@
+#include "agent/transport/grpc_collector_client.h"
+
+#include <grpc/grpc.h>
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+#include <grpcpp/support/channel_arguments.h>
+
+#include <string_view>
+
+#include "proto/convert.h"
+
+namespace mamori {
+namespace {
+
+std::string_view StatusCodeName(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::StatusCode::OK: return "OK";
+    case grpc::StatusCode::CANCELLED: return "CANCELLED";
+    case grpc::StatusCode::UNKNOWN: return "UNKNOWN";
+    case grpc::StatusCode::INVALID_ARGUMENT: return "INVALID_ARGUMENT";
+    case grpc::StatusCode::DEADLINE_EXCEEDED: return "DEADLINE_EXCEEDED";
+    case grpc::StatusCode::NOT_FOUND: return "NOT_FOUND";
+    case grpc::StatusCode::ALREADY_EXISTS: return "ALREADY_EXISTS";
+    case grpc::StatusCode::PERMISSION_DENIED: return "PERMISSION_DENIED";
+    case grpc::StatusCode::RESOURCE_EXHAUSTED: return "RESOURCE_EXHAUSTED";
+    case grpc::StatusCode::FAILED_PRECONDITION: return "FAILED_PRECONDITION";
+    case grpc::StatusCode::ABORTED: return "ABORTED";
+    case grpc::StatusCode::OUT_OF_RANGE: return "OUT_OF_RANGE";
+    case grpc::StatusCode::UNIMPLEMENTED: return "UNIMPLEMENTED";
+    case grpc::StatusCode::INTERNAL: return "INTERNAL";
+    case grpc::StatusCode::UNAVAILABLE: return "UNAVAILABLE";
+    case grpc::StatusCode::DATA_LOSS: return "DATA_LOSS";
+    case grpc::StatusCode::UNAUTHENTICATED: return "UNAUTHENTICATED";
+    default: return "UNKNOWN";
+  }
+}
+
+ErrorCode MapCode(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::StatusCode::INVALID_ARGUMENT:
+    case grpc::StatusCode::OUT_OF_RANGE:
+      return ErrorCode::kInvalidArgument;
+    case grpc::StatusCode::NOT_FOUND: return ErrorCode::kNotFound;
+    case grpc::StatusCode::ALREADY_EXISTS: return ErrorCode::kAlreadyExists;
+    case grpc::StatusCode::PERMISSION_DENIED: return ErrorCode::kPermissionDenied;
+    case grpc::StatusCode::UNAUTHENTICATED: return ErrorCode::kUnauthenticated;
+    case grpc::StatusCode::FAILED_PRECONDITION: return ErrorCode::kFailedPrecondition;
+    case grpc::StatusCode::RESOURCE_EXHAUSTED: return ErrorCode::kResourceExhausted;
+    // Transient: worth retrying.
+    case grpc::StatusCode::UNAVAILABLE:
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+    case grpc::StatusCode::CANCELLED:
+    case grpc::StatusCode::ABORTED:
+      return ErrorCode::kUnavailable;
+    default: return ErrorCode::kInternal;
+  }
+}
+
+Error FromGrpc(std::string_view method, const grpc::Status& s) {
+  std::string msg = std::string(method) + ": " + std::string(StatusCodeName(s.error_code()));
+  if (!s.error_message().empty()) msg += ": " + s.error_message();
+  return MakeError(MapCode(s.error_code()), std::move(msg));
+}
+
+}  // namespace
+
+class GrpcCollectorClient::ActiveCall {
+ public:
+  ActiveCall(GrpcCollectorClient& client, grpc::ClientContext& ctx, bool is_watch)
+      : client_(client), ctx_(ctx), is_watch_(is_watch) {
+    std::lock_guard lock(client_.mu_);
+    client_.active_.insert(&ctx_);
+    if (is_watch_) client_.watch_ = &ctx_;
+  }
+  ~ActiveCall() {
+    std::lock_guard lock(client_.mu_);
+    client_.active_.erase(&ctx_);
+    if (is_watch_ && client_.watch_ == &ctx_) client_.watch_ = nullptr;
+  }
+  ActiveCall(const ActiveCall&) = delete;
+  ActiveCall& operator=(const ActiveCall&) = delete;
+
+ private:
+  GrpcCollectorClient& client_;
+  grpc::ClientContext& ctx_;
+  bool is_watch_;
+};
+
+GrpcCollectorClient::GrpcCollectorClient(const GrpcCollectorOptions& options)
+    : call_timeout_ms_(options.call_timeout.count()) {
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = options.ca_pem;
+  ssl.pem_private_key = options.key_pem;
+  ssl.pem_cert_chain = options.cert_pem;
+
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, static_cast<int>(options.keepalive_time.count()));
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+              static_cast<int>(options.keepalive_timeout.count()));
+  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  // The policy stream carries no data for days; without this gRPC stops
+  // pinging after two pings and a dead peer goes unnoticed.
+  args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  args.SetMaxReceiveMessageSize(options.max_message_bytes);
+  args.SetMaxSendMessageSize(options.max_message_bytes);
+  if (!options.server_name.empty()) args.SetSslTargetNameOverride(options.server_name);
+
+  channel_ = grpc::CreateCustomChannel(options.address, grpc::SslCredentials(ssl), args);
+  stub_ = v1::AgentService::NewStub(channel_);
+}
+
+GrpcCollectorClient::~GrpcCollectorClient() = default;
+
+void GrpcCollectorClient::SetCallTimeout(std::chrono::milliseconds timeout) {
+  call_timeout_ms_.store(timeout.count());
+}
+
+Result<StateAckInfo> GrpcCollectorClient::ReportState(const TerminalState& state) {
+  v1::StateReport req;
+  ToProto(state, &req);
+  v1::StateAck resp;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() +
+                   std::chrono::milliseconds(call_timeout_ms_.load()));
+  grpc::Status s;
+  {
+    ActiveCall active(*this, ctx, false);
+    s = stub_->ReportState(&ctx, req, &resp);
+  }
+  if (!s.ok()) return FromGrpc("ReportState", s);
+  StateAckInfo info;
+  info.collector_time_ms = ToMs(resp.collector_time());
+  info.assigned_policy_version = resp.assigned_policy_version();
+  return info;
+}
+
+Result<uint64_t> GrpcCollectorClient::ReportEvents(const std::vector<Event>& events) {
+  v1::EventBatch req;
+  for (const Event& e : events) ToProto(e, req.add_events());
+  v1::EventAck resp;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() +
+                   std::chrono::milliseconds(call_timeout_ms_.load()));
+  grpc::Status s;
+  {
+    ActiveCall active(*this, ctx, false);
+    s = stub_->ReportEvents(&ctx, req, &resp);
+  }
+  if (!s.ok()) return FromGrpc("ReportEvents", s);
+  return static_cast<uint64_t>(resp.acked_through_seq());
+}
+
+Status GrpcCollectorClient::WatchPolicy(
+    uint64_t current_version, const std::function<void(const PolicyUpdate&)>& on_update) {
+  v1::WatchPolicyRequest req;
+  req.set_current_version(current_version);
+  // No deadline: the stream lives as long as the connection; keepalive
+  // notices when the peer is gone.
+  grpc::ClientContext ctx;
+  ActiveCall active(*this, ctx, true);
+  std::unique_ptr<grpc::ClientReaderInterface<v1::PolicyBundle>> reader =
+      stub_->WatchPolicy(&ctx, req);
+  v1::PolicyBundle bundle;
+  while (reader->Read(&bundle)) {
+    PolicyUpdate update;
+    update.version = bundle.version();
+    update.group = bundle.group();
+    update.policy_yaml = bundle.policy_yaml();
+    on_update(update);
+  }
+  grpc::Status s = reader->Finish();
+  if (!s.ok()) return FromGrpc("WatchPolicy", s);
+  return Status::Ok();
+}
+
+void GrpcCollectorClient::CancelWatch() {
+  std::lock_guard lock(mu_);
+  if (watch_ != nullptr) watch_->TryCancel();
+}
+
+void GrpcCollectorClient::CancelAll() {
+  std::lock_guard lock(mu_);
+  for (grpc::ClientContext* ctx : active_) ctx->TryCancel();
+}
+
+}  // namespace mamori

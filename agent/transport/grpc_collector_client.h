@@ -1,0 +1,66 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+
+#include <grpcpp/channel.h>
+#include <grpcpp/client_context.h>
+
+#include "agent/transport/collector_client.h"
+#include "mamori/v1/agent.grpc.pb.h"
+
+namespace mamori {
+
+struct GrpcCollectorOptions {
+  std::string address;      // host:port
+  std::string server_name;  // expected name in the server certificate; empty = host
+  // PEM: the deployment's CA, and this terminal's certificate and key.
+  std::string ca_pem;
+  std::string cert_pem;
+  std::string key_pem;
+  std::chrono::milliseconds call_timeout{std::chrono::seconds(10)};
+  // Keepalive pings detect a dead collector (or a silently dropped NAT
+  // mapping) on the otherwise idle policy stream.
+  std::chrono::milliseconds keepalive_time{std::chrono::seconds(30)};
+  std::chrono::milliseconds keepalive_timeout{std::chrono::seconds(10)};
+  int max_message_bytes = 16 << 20;
+};
+
+// The agent service over one gRPC channel with mutual TLS.
+class GrpcCollectorClient final : public CollectorClient {
+ public:
+  explicit GrpcCollectorClient(const GrpcCollectorOptions& options);
+  ~GrpcCollectorClient() override;
+
+  Result<StateAckInfo> ReportState(const TerminalState& state) override;
+  Result<uint64_t> ReportEvents(const std::vector<Event>& events) override;
+  Status WatchPolicy(uint64_t current_version,
+                     const std::function<void(const PolicyUpdate&)>& on_update) override;
+  void CancelWatch() override;
+
+  // Deadline for unary calls started from now on; shutdown shortens it so
+  // the last events cannot hold the process for the full timeout.
+  void SetCallTimeout(std::chrono::milliseconds timeout);
+  // Cancels every call in progress, unary ones included.
+  void CancelAll();
+
+ private:
+  // Registers a context so CancelAll can reach it.
+  class ActiveCall;
+
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::AgentService::Stub> stub_;
+  std::atomic<int64_t> call_timeout_ms_;
+
+  std::mutex mu_;
+  std::set<grpc::ClientContext*> active_;  // guarded by mu_
+  grpc::ClientContext* watch_ = nullptr;   // guarded by mu_
+};
+
+}  // namespace mamori

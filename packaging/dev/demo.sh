@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# Starts a demonstration deployment on this machine: a collector on its
+# embedded SQLite store and three simulated agents, each with its own
+# certificate, all on 127.0.0.1. Stops everything on Ctrl-C.
+set -euo pipefail
+
+bin=${1:-build/release}
+bin=$(cd "$bin" && pwd)
+root=$(pwd)/demo
+ctl="$bin/server/mamorictl"
+
+rm -rf "$root"
+mkdir -p "$root"/{pki,agents}
+cd "$root"
+
+echo "==> creating a PKI in demo/pki"
+"$ctl" pki init --dir pki --name "Mamori Demo CA" >/dev/null
+"$ctl" pki issue server --dir pki --id collector --dns localhost --ip 127.0.0.1 --out pki/collector >/dev/null
+"$ctl" pki issue admin --dir pki --id demo-admin --out pki/admin >/dev/null
+
+port=17443
+cat > collector.yaml <<YAML
+listen: 127.0.0.1:$port
+tls:
+  ca_file: pki/ca.pem
+  cert_file: pki/collector.pem
+  key_file: pki/collector.key
+store:
+  path: mamori.db
+log:
+  level: info
+  file: collector.log
+YAML
+
+cat > mamorictl.yaml <<YAML
+collector:
+  address: 127.0.0.1:$port
+  server_name: localhost
+tls:
+  ca_file: $root/pki/ca.pem
+  cert_file: $root/pki/admin.pem
+  key_file: $root/pki/admin.key
+YAML
+
+pids=()
+cleanup() {
+  echo
+  echo "==> stopping"
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT INT TERM
+
+echo "==> starting the collector on 127.0.0.1:$port (log: demo/collector.log)"
+"$bin/server/mamori-collector" --config collector.yaml &
+pids+=($!)
+
+# terminal id, group, enforcement mode
+agents=(
+  "suita-hoken-001 osaka/suita/hoken enforce"
+  "suita-hoken-002 osaka/suita/hoken enforce"
+  "toyonaka-kokuho-001 osaka/toyonaka/kokuho audit_only"
+)
+for spec in "${agents[@]}"; do
+  read -r id group mode <<<"$spec"
+  dir=agents/$id
+  mkdir -p "$dir/devices" "$dir/state"
+  "$ctl" pki issue agent --dir pki --id "$id" --group "$group" --out "$dir/agent" >/dev/null
+  cat > "$dir/agent.yaml" <<YAML
+collector:
+  address: 127.0.0.1:$port
+  server_name: localhost
+tls:
+  ca_file: ../../pki/ca.pem
+  cert_file: agent.pem
+  key_file: agent.key
+report:
+  interval: 15s
+devices:
+  backend: simulated
+  directory: devices
+enforcement:
+  mode: $mode
+state_dir: state
+log:
+  level: info
+  file: agent.log
+YAML
+  cat > "$dir/devices/keyboard.yaml" <<YAML
+vendor_id: "046d"
+product_id: "c31c"
+manufacturer: Logitech
+product: USB Keyboard
+class: hid
+interfaces: [hid]
+bus_path: "1-1"
+YAML
+done
+cat > agents/suita-hoken-002/devices/unregistered-stick.yaml <<YAML
+vendor_id: "0951"
+product_id: "1666"
+serial: "60A44C413A8EF0C0"
+manufacturer: Kingston
+product: DataTraveler 3.0
+class: mass_storage
+interfaces: [mass_storage]
+bus_path: "1-2"
+YAML
+
+for spec in "${agents[@]}"; do
+  read -r id _ _ <<<"$spec"
+  (cd "agents/$id" && exec "$bin/agent/mamori-agent" --config agent.yaml) &
+  pids+=($!)
+done
+
+export MAMORICTL_CONFIG=$root/mamorictl.yaml
+for _ in $(seq 1 50); do
+  if "$ctl" terminals 2>/dev/null | grep -q toyonaka-kokuho-001; then break; fi
+  sleep 0.2
+done
+
+echo
+echo "==> compliance by group"
+"$ctl" status || true
+echo
+echo "==> terminals"
+"$ctl" terminals || true
+cat <<TXT
+
+Mamori is running: a collector and three simulated agents.
+
+In another terminal, look at compliance with mamorictl:
+  export MAMORICTL_CONFIG=$root/mamorictl.yaml
+  $ctl status                         # compliance per group
+  $ctl terminals                      # every terminal, failing checks
+  $ctl terminal toyonaka-kokuho-001   # why it is non-compliant (audit-only mode)
+  $ctl events --kind device_blocked   # blocked USB media
+  $ctl policy apply $(cd "$root/.." && pwd)/examples/policies/default.yaml --group osaka
+
+Plug a simulated USB stick into a terminal by writing a device file:
+  cp $(cd "$root/.." && pwd)/examples/devices/unknown-stick.yaml $root/agents/suita-hoken-001/devices/
+
+Press Ctrl-C to stop.
+TXT
+wait

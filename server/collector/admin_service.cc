@@ -1,0 +1,232 @@
+#include "server/collector/admin_service.h"
+
+#include <algorithm>
+
+#include "common/logging.h"
+#include "proto/convert.h"
+#include "server/collector/peer_auth.h"
+
+namespace mamori {
+namespace {
+
+std::shared_ptr<spdlog::logger> Log() {
+  static const auto log = GetLogger("admin-service");
+  return log;
+}
+
+// Returns true (and finishes the call) when the caller is not an admin.
+bool Refuse(grpc::CallbackServerContext* ctx, grpc::ServerUnaryReactor* reactor,
+            std::string_view method, AuthenticatedPeer* admin) {
+  auto peer = IdentifyPeer(ctx->auth_context().get(), ctx->peer());
+  grpc::Status s = RequireRole(peer, PeerRole::kAdmin);
+  if (!s.ok()) {
+    Log()->warn("{} from {} refused: {}", method, ctx->peer(), s.error_message());
+    reactor->Finish(s);
+    return true;
+  }
+  *admin = std::move(peer).value();
+  return false;
+}
+
+}  // namespace
+
+AdminServiceImpl::AdminServiceImpl(Store* store, PolicyHub* hub, const Clock* clock,
+                                   ComplianceConfig config)
+    : store_(store), hub_(hub), clock_(clock), config_(config) {}
+
+AdminServiceImpl::Evaluated AdminServiceImpl::Evaluate(TerminalState state, int64_t now) const {
+  Evaluated e;
+  auto resolved = hub_->Resolve(state.group);
+  e.assigned_version = resolved ? resolved->stored.version : 0;
+  e.compliance = EvaluateCompliance(state, resolved ? resolved->policy.get() : nullptr,
+                                    e.assigned_version, now, config_);
+  e.state = std::move(state);
+  return e;
+}
+
+void AdminServiceImpl::FillSummary(const Evaluated& e, v1::TerminalSummary* out) const {
+  out->set_terminal_id(e.state.terminal_id);
+  out->set_group(e.state.group);
+  out->set_hostname(e.state.hostname);
+  out->set_status(ToProto(e.compliance.status));
+  for (const auto& name : e.compliance.FailingChecks()) out->add_failing_checks(name);
+  if (e.state.last_report_ms != 0) SetMs(e.state.last_report_ms, out->mutable_last_report());
+  out->set_applied_policy_version(e.state.applied_policy_version);
+  out->set_assigned_policy_version(e.assigned_version);
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::ListTerminals(grpc::CallbackServerContext* ctx,
+                                                          const v1::ListTerminalsRequest* request,
+                                                          v1::ListTerminalsResponse* response) {
+  auto* reactor = ctx->DefaultReactor();
+  AuthenticatedPeer admin;
+  if (Refuse(ctx, reactor, "ListTerminals", &admin)) return reactor;
+  auto terminals = store_->ListTerminals(request->group());
+  if (!terminals.ok()) {
+    reactor->Finish(ToGrpcStatus(terminals.error()));
+    return reactor;
+  }
+  const uint32_t limit = request->limit() == 0 ? 1000 : std::min<uint32_t>(request->limit(), 10000);
+  const int64_t now = clock_->NowMs();
+  uint32_t matched = 0;
+  for (auto& t : *terminals) {
+    Evaluated e = Evaluate(std::move(t), now);
+    if (request->status() != v1::COMPLIANCE_STATUS_UNSPECIFIED &&
+        ToProto(e.compliance.status) != request->status()) {
+      continue;
+    }
+    if (matched >= request->offset() && matched - request->offset() < limit) {
+      FillSummary(e, response->add_terminals());
+    }
+    ++matched;
+  }
+  response->set_total(matched);
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::GetTerminal(grpc::CallbackServerContext* ctx,
+                                                        const v1::GetTerminalRequest* request,
+                                                        v1::TerminalDetail* response) {
+  auto* reactor = ctx->DefaultReactor();
+  AuthenticatedPeer admin;
+  if (Refuse(ctx, reactor, "GetTerminal", &admin)) return reactor;
+  auto found = store_->GetTerminal(request->terminal_id());
+  if (!found.ok()) {
+    reactor->Finish(ToGrpcStatus(found.error()));
+    return reactor;
+  }
+  if (!found->has_value()) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::NOT_FOUND,
+                                 "no terminal '" + request->terminal_id() + "' has reported"));
+    return reactor;
+  }
+  Evaluated e = Evaluate(std::move(**found), clock_->NowMs());
+  FillSummary(e, response->mutable_summary());
+  for (const auto& c : e.compliance.checks) ToProto(c, response->add_checks());
+  for (const auto& d : e.state.devices) ToView(d, response->add_devices());
+  response->set_os(e.state.os);
+  response->set_agent_version(e.state.agent_version);
+  ToProto(e.state.enforcement, response->mutable_enforcement());
+  if (e.state.agent_time_ms != 0) SetMs(e.state.agent_time_ms, response->mutable_agent_time());
+  EventQuery q;
+  q.terminal_id = e.state.terminal_id;
+  q.limit = 20;
+  if (auto events = store_->QueryEvents(q); events.ok()) {
+    for (const auto& ev : *events) ToView(ev, response->add_recent_events());
+  }
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::GroupSummaries(
+    grpc::CallbackServerContext* ctx, const v1::GroupSummariesRequest* request,
+    v1::GroupSummariesResponse* response) {
+  auto* reactor = ctx->DefaultReactor();
+  AuthenticatedPeer admin;
+  if (Refuse(ctx, reactor, "GroupSummaries", &admin)) return reactor;
+  auto terminals = store_->ListTerminals(request->group());
+  if (!terminals.ok()) {
+    reactor->Finish(ToGrpcStatus(terminals.error()));
+    return reactor;
+  }
+  const int64_t now = clock_->NowMs();
+  std::vector<std::pair<std::string, ComplianceStatus>> statuses;
+  statuses.reserve(terminals->size());
+  for (auto& t : *terminals) {
+    Evaluated e = Evaluate(std::move(t), now);
+    statuses.emplace_back(e.state.group, e.compliance.status);
+  }
+  for (const auto& g : AggregateByGroup(statuses, request->group())) {
+    auto* out = response->add_groups();
+    out->set_group(g.group);
+    out->set_terminals(g.terminals);
+    out->set_compliant(g.compliant);
+    out->set_non_compliant(g.non_compliant);
+    out->set_unknown(g.unknown);
+  }
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::QueryEvents(grpc::CallbackServerContext* ctx,
+                                                        const v1::QueryEventsRequest* request,
+                                                        v1::QueryEventsResponse* response) {
+  auto* reactor = ctx->DefaultReactor();
+  AuthenticatedPeer admin;
+  if (Refuse(ctx, reactor, "QueryEvents", &admin)) return reactor;
+  EventQuery q;
+  q.terminal_id = request->terminal_id();
+  q.group = request->group();
+  for (int k : request->kinds()) q.kinds.push_back(FromProto(static_cast<v1::EventKind>(k)));
+  if (request->has_since()) q.since_ms = ToMs(request->since());
+  if (request->has_until()) q.until_ms = ToMs(request->until());
+  q.limit = request->limit() == 0 ? 100 : std::min<uint32_t>(request->limit(), 10000);
+  auto events = store_->QueryEvents(q);
+  if (!events.ok()) {
+    reactor->Finish(ToGrpcStatus(events.error()));
+    return reactor;
+  }
+  for (const auto& e : *events) ToView(e, response->add_events());
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::GetPolicy(grpc::CallbackServerContext* ctx,
+                                                      const v1::GetPolicyRequest* request,
+                                                      v1::GetPolicyResponse* response) {
+  auto* reactor = ctx->DefaultReactor();
+  AuthenticatedPeer admin;
+  if (Refuse(ctx, reactor, "GetPolicy", &admin)) return reactor;
+  std::optional<StoredPolicy> stored;
+  bool inherited = false;
+  if (request->version() != 0) {
+    auto r = store_->GetPolicy(request->group(), request->version());
+    if (!r.ok()) {
+      reactor->Finish(ToGrpcStatus(r.error()));
+      return reactor;
+    }
+    if (!r->has_value()) {
+      reactor->Finish(grpc::Status(grpc::StatusCode::NOT_FOUND,
+                                   "group '" + request->group() + "' has no policy version " +
+                                       std::to_string(request->version())));
+      return reactor;
+    }
+    stored = **r;
+  } else if (auto r = hub_->Resolve(request->group())) {
+    stored = r->stored;
+    inherited = r->inherited;
+  }
+  if (stored) {
+    auto* b = response->mutable_bundle();
+    b->set_version(stored->version);
+    b->set_group(stored->group);
+    b->set_policy_yaml(stored->yaml);
+    b->set_applied_by(stored->applied_by);
+    SetMs(stored->applied_at_ms, b->mutable_applied_at());
+    response->set_inherited(inherited);
+  }
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::ApplyPolicy(grpc::CallbackServerContext* ctx,
+                                                        const v1::ApplyPolicyRequest* request,
+                                                        v1::ApplyPolicyResponse* response) {
+  auto* reactor = ctx->DefaultReactor();
+  AuthenticatedPeer admin;
+  if (Refuse(ctx, reactor, "ApplyPolicy", &admin)) return reactor;
+  const std::string by = FormatIdentityUri(admin.identity.role, admin.identity.id);
+  auto stored = hub_->Apply(request->group(), request->policy_yaml(), request->source_name(), by);
+  if (!stored.ok()) {
+    Log()->warn("ApplyPolicy by {} to group '{}' refused: {}", by, request->group(),
+                stored.error().message);
+    reactor->Finish(ToGrpcStatus(stored.error()));
+    return reactor;
+  }
+  response->set_version(stored->version);
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+}  // namespace mamori

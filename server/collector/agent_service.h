@@ -1,0 +1,39 @@
+#pragma once
+
+#include <memory>
+
+#include "common/clock.h"
+#include "mamori/v1/agent.grpc.pb.h"
+#include "server/collector/collector_config.h"
+#include "server/collector/ingest_writer.h"
+#include "server/collector/policy_hub.h"
+#include "server/store/store.h"
+
+namespace mamori {
+
+// The agent-facing service. Identity comes from the verified client
+// certificate; a body that names another terminal is refused. Writes go
+// through the IngestWriter and are acknowledged only once committed.
+class AgentServiceImpl final : public v1::AgentService::CallbackService {
+ public:
+  AgentServiceImpl(Store* store, IngestWriter* writer, PolicyHub* hub, const Clock* clock,
+                   CollectorLimits limits);
+
+  grpc::ServerUnaryReactor* ReportState(grpc::CallbackServerContext* ctx,
+                                        const v1::StateReport* request,
+                                        v1::StateAck* response) override;
+  grpc::ServerUnaryReactor* ReportEvents(grpc::CallbackServerContext* ctx,
+                                         const v1::EventBatch* request,
+                                         v1::EventAck* response) override;
+  grpc::ServerWriteReactor<v1::PolicyBundle>* WatchPolicy(
+      grpc::CallbackServerContext* ctx, const v1::WatchPolicyRequest* request) override;
+
+ private:
+  Store* store_;
+  IngestWriter* writer_;
+  PolicyHub* hub_;
+  const Clock* clock_;
+  CollectorLimits limits_;
+};
+
+}  // namespace mamori

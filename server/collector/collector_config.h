@@ -1,0 +1,43 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "common/credentials.h"
+#include "common/logging.h"
+#include "common/result.h"
+#include "server/collector/compliance_engine.h"
+#include "server/store/store.h"
+
+namespace mamori {
+
+struct CollectorLimits {
+  // Largest message the collector accepts from an agent. Messages up to
+  // twice this size are received, rejected and logged; larger ones are cut
+  // off by the transport before they reach the collector.
+  int64_t max_message_bytes = 4 * 1024 * 1024;
+  int64_t max_devices_per_report = 4096;
+  int64_t max_events_per_batch = 1000;
+};
+
+struct CollectorConfig {
+  // host:port; port 0 picks a free port (written to port_file).
+  std::string listen = "127.0.0.1:7443";
+  std::string port_file;
+  TlsFiles tls;
+  std::string store_path = "mamori.db";
+  SqliteOptions store;
+  ComplianceConfig compliance;
+  CollectorLimits limits;
+  LogConfig log;
+};
+
+// Parses the collector's YAML config. Relative paths are resolved against
+// the directory of `path`. Every problem is reported with file:line:column
+// and field.
+Result<CollectorConfig> LoadCollectorConfig(const std::string& path);
+Result<CollectorConfig> ParseCollectorConfig(std::string_view yaml_text,
+                                             std::string_view source_name,
+                                             const std::string& base_dir);
+
+}  // namespace mamori

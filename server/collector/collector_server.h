@@ -1,0 +1,46 @@
+#pragma once
+
+#include <memory>
+
+#include <grpcpp/server.h>
+
+#include "common/clock.h"
+#include "common/result.h"
+#include "server/collector/admin_service.h"
+#include "server/collector/agent_service.h"
+#include "server/collector/collector_config.h"
+#include "server/collector/ingest_writer.h"
+#include "server/collector/policy_hub.h"
+#include "server/store/store.h"
+
+namespace mamori {
+
+// The running collector: store, write queue, policy hub and both services
+// on one mutually authenticated TLS port.
+class CollectorServer {
+ public:
+  // Loads credentials, opens and migrates the store, binds the port. Every
+  // failure names what and where (file, field, address).
+  static Result<std::unique_ptr<CollectorServer>> Start(const CollectorConfig& config,
+                                                        const Clock* clock);
+  ~CollectorServer();
+
+  int port() const { return port_; }
+  // Stops accepting calls, lets in-flight calls finish (up to a deadline),
+  // commits queued writes and closes the store.
+  void Shutdown();
+
+ private:
+  CollectorServer() = default;
+
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<IngestWriter> writer_;
+  std::unique_ptr<PolicyHub> hub_;
+  std::unique_ptr<AgentServiceImpl> agent_service_;
+  std::unique_ptr<AdminServiceImpl> admin_service_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  bool shut_down_ = false;
+};
+
+}  // namespace mamori

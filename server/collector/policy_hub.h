@@ -1,0 +1,70 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/clock.h"
+#include "common/policy.h"
+#include "common/result.h"
+#include "server/store/store.h"
+
+namespace mamori {
+
+// A stored policy with its parsed form.
+struct ResolvedPolicy {
+  StoredPolicy stored;
+  std::shared_ptr<const Policy> policy;
+  bool inherited = false;  // applied to an ancestor of the group asked for
+};
+
+// Holds the latest policy of every group, resolves inheritance (a group
+// without its own policy uses its nearest ancestor's) and tells watchers
+// when the policy in force for their group changes.
+class PolicyHub {
+ public:
+  using WatchId = uint64_t;
+  // Called with the policy now in force for the watcher's group. Runs under
+  // the hub's lock: it must not call back into the hub.
+  using OnChange = std::function<void(const ResolvedPolicy&)>;
+
+  PolicyHub(Store* store, const Clock* clock);
+
+  // Reads the latest policies from the store; an unparsable stored policy is
+  // an error (it was validated when applied, so the store was tampered with).
+  Status Load();
+
+  // Validates `yaml`, stores it as the group's next version and notifies the
+  // watchers of the group and its descendants. Nothing is stored when
+  // validation fails.
+  Result<StoredPolicy> Apply(std::string_view group, std::string_view yaml,
+                             std::string_view source_name, std::string_view applied_by);
+
+  // The policy in force for `group` (its own or inherited), if any.
+  std::optional<ResolvedPolicy> Resolve(std::string_view group) const;
+
+  WatchId AddWatcher(std::string group, OnChange on_change);
+  void RemoveWatcher(WatchId id);
+  std::size_t WatcherCount() const;
+
+ private:
+  std::optional<ResolvedPolicy> ResolveLocked(std::string_view group) const;
+
+  Store* store_;
+  const Clock* clock_;
+  mutable std::mutex mu_;
+  std::map<std::string, ResolvedPolicy, std::less<>> latest_;  // guarded by mu_
+  struct Watcher {
+    std::string group;
+    OnChange on_change;
+  };
+  std::map<WatchId, Watcher> watchers_;  // guarded by mu_
+  WatchId next_id_ = 1;                  // guarded by mu_
+};
+
+}  // namespace mamori

@@ -1,0 +1,143 @@
+#include "server/ctl/admin_client.h"
+
+#include <chrono>
+#include <utility>
+
+#include "common/credentials.h"
+
+namespace mamori::ctl {
+
+Result<std::unique_ptr<AdminClient>> AdminClient::Connect(const ConnectionSettings& settings,
+                                                          int64_t now_ms) {
+  Result<TlsMaterial> tls = LoadTlsMaterial(settings.tls, now_ms);
+  if (!tls) return tls.error();
+  Result<HostPort> hp = ParseHostPort(settings.address);
+  if (!hp) return hp.error();
+
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = tls->ca_pem;
+  ssl.pem_private_key = tls->key_pem;
+  ssl.pem_cert_chain = tls->cert_pem;
+  grpc::ChannelArguments channel_args;
+  // Lets an administrator dial an IP or a tunnel while still verifying the
+  // collector by the name in its certificate.
+  if (settings.server_name != hp->host) channel_args.SetSslTargetNameOverride(settings.server_name);
+  channel_args.SetString(GRPC_ARG_PRIMARY_USER_AGENT_STRING, "mamorictl/" MAMORI_VERSION);
+  std::shared_ptr<grpc::Channel> channel =
+      grpc::CreateCustomChannel(settings.address, grpc::SslCredentials(ssl), channel_args);
+  return std::make_unique<AdminClient>(v1::AdminService::NewStub(channel), settings.address,
+                                       settings.timeout_ms);
+}
+
+AdminClient::AdminClient(std::unique_ptr<v1::AdminService::StubInterface> stub,
+                         std::string address, int64_t timeout_ms)
+    : stub_(std::move(stub)), address_(std::move(address)), timeout_ms_(timeout_ms) {}
+
+template <typename Request, typename Response>
+Status AdminClient::Call(grpc::Status (v1::AdminService::StubInterface::*method)(
+                             grpc::ClientContext*, const Request&, Response*),
+                         const Request& request, Response* response) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(timeout_ms_));
+  const grpc::Status status = ((*stub_).*method)(&context, request, response);
+  if (status.ok()) return Status::Ok();
+  return DescribeRpcFailure(status, address_, timeout_ms_);
+}
+
+Status AdminClient::ListTerminals(const v1::ListTerminalsRequest& request,
+                                  v1::ListTerminalsResponse* response) {
+  return Call(&v1::AdminService::StubInterface::ListTerminals, request, response);
+}
+
+Status AdminClient::GetTerminal(const v1::GetTerminalRequest& request,
+                                v1::TerminalDetail* response) {
+  return Call(&v1::AdminService::StubInterface::GetTerminal, request, response);
+}
+
+Status AdminClient::GroupSummaries(const v1::GroupSummariesRequest& request,
+                                   v1::GroupSummariesResponse* response) {
+  return Call(&v1::AdminService::StubInterface::GroupSummaries, request, response);
+}
+
+Status AdminClient::QueryEvents(const v1::QueryEventsRequest& request,
+                                v1::QueryEventsResponse* response) {
+  return Call(&v1::AdminService::StubInterface::QueryEvents, request, response);
+}
+
+Status AdminClient::GetPolicy(const v1::GetPolicyRequest& request,
+                              v1::GetPolicyResponse* response) {
+  return Call(&v1::AdminService::StubInterface::GetPolicy, request, response);
+}
+
+Status AdminClient::ApplyPolicy(const v1::ApplyPolicyRequest& request,
+                                v1::ApplyPolicyResponse* response) {
+  return Call(&v1::AdminService::StubInterface::ApplyPolicy, request, response);
+}
+
+std::string_view GrpcCodeName(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::StatusCode::OK:
+      return "OK";
+    case grpc::StatusCode::CANCELLED:
+      return "CANCELLED";
+    case grpc::StatusCode::UNKNOWN:
+      return "UNKNOWN";
+    case grpc::StatusCode::INVALID_ARGUMENT:
+      return "INVALID_ARGUMENT";
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return "DEADLINE_EXCEEDED";
+    case grpc::StatusCode::NOT_FOUND:
+      return "NOT_FOUND";
+    case grpc::StatusCode::ALREADY_EXISTS:
+      return "ALREADY_EXISTS";
+    case grpc::StatusCode::PERMISSION_DENIED:
+      return "PERMISSION_DENIED";
+    case grpc::StatusCode::UNAUTHENTICATED:
+      return "UNAUTHENTICATED";
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+      return "RESOURCE_EXHAUSTED";
+    case grpc::StatusCode::FAILED_PRECONDITION:
+      return "FAILED_PRECONDITION";
+    case grpc::StatusCode::ABORTED:
+      return "ABORTED";
+    case grpc::StatusCode::OUT_OF_RANGE:
+      return "OUT_OF_RANGE";
+    case grpc::StatusCode::UNIMPLEMENTED:
+      return "UNIMPLEMENTED";
+    case grpc::StatusCode::INTERNAL:
+      return "INTERNAL";
+    case grpc::StatusCode::UNAVAILABLE:
+      return "UNAVAILABLE";
+    case grpc::StatusCode::DATA_LOSS:
+      return "DATA_LOSS";
+    default:
+      return "UNKNOWN";
+  }
+}
+
+Error DescribeRpcFailure(const grpc::Status& status, std::string_view address,
+                         int64_t timeout_ms) {
+  const std::string where = "cannot reach collector at " + std::string(address) + ": ";
+  switch (status.error_code()) {
+    case grpc::StatusCode::UNAVAILABLE:
+      return MakeError(ErrorCode::kUnavailable, where + status.error_message());
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return MakeError(ErrorCode::kUnavailable,
+                       where + "no answer within " + std::to_string(timeout_ms / 1000) +
+                           " s (--timeout)");
+    case grpc::StatusCode::PERMISSION_DENIED:
+    case grpc::StatusCode::UNAUTHENTICATED:
+      return MakeError(ErrorCode::kPermissionDenied,
+                       "collector refused: " + std::string(GrpcCodeName(status.error_code())) +
+                           ": " + status.error_message());
+    case grpc::StatusCode::NOT_FOUND:
+      return MakeError(ErrorCode::kNotFound, "collector refused: NOT_FOUND: " +
+                                                 status.error_message());
+    default:
+      return MakeError(ErrorCode::kFailedPrecondition,
+                       "collector refused: " + std::string(GrpcCodeName(status.error_code())) +
+                           ": " + status.error_message());
+  }
+}
+
+}  // namespace mamori::ctl

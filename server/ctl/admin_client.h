@@ -1,0 +1,57 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <grpcpp/grpcpp.h>
+
+#include "common/result.h"
+#include "mamori/v1/admin.grpc.pb.h"
+#include "server/ctl/ctl_config.h"
+
+namespace mamori::ctl {
+
+// The collector's AdminService as mamorictl uses it: one call at a time,
+// each with the configured deadline, failures turned into messages an
+// administrator can act on.
+class AdminClient {
+ public:
+  // Loads and checks the TLS files first (LoadTlsMaterial), so an expired
+  // admin certificate or a wrong key is reported by file name rather than
+  // as a failed handshake. The channel connects on the first call.
+  static Result<std::unique_ptr<AdminClient>> Connect(const ConnectionSettings& settings,
+                                                      int64_t now_ms);
+
+  AdminClient(std::unique_ptr<v1::AdminService::StubInterface> stub, std::string address,
+              int64_t timeout_ms);
+
+  Status ListTerminals(const v1::ListTerminalsRequest& request, v1::ListTerminalsResponse* response);
+  Status GetTerminal(const v1::GetTerminalRequest& request, v1::TerminalDetail* response);
+  Status GroupSummaries(const v1::GroupSummariesRequest& request,
+                        v1::GroupSummariesResponse* response);
+  Status QueryEvents(const v1::QueryEventsRequest& request, v1::QueryEventsResponse* response);
+  Status GetPolicy(const v1::GetPolicyRequest& request, v1::GetPolicyResponse* response);
+  Status ApplyPolicy(const v1::ApplyPolicyRequest& request, v1::ApplyPolicyResponse* response);
+
+ private:
+  template <typename Request, typename Response>
+  Status Call(grpc::Status (v1::AdminService::StubInterface::*method)(grpc::ClientContext*,
+                                                                       const Request&, Response*),
+              const Request& request, Response* response);
+
+  std::unique_ptr<v1::AdminService::StubInterface> stub_;
+  std::string address_;
+  int64_t timeout_ms_;
+};
+
+// "cannot reach collector at ADDRESS: ..." when the call never got an answer
+// (UNAVAILABLE, DEADLINE_EXCEEDED), "collector refused: CODE: message"
+// otherwise.
+Error DescribeRpcFailure(const grpc::Status& status, std::string_view address, int64_t timeout_ms);
+
+// "PERMISSION_DENIED" etc.
+std::string_view GrpcCodeName(grpc::StatusCode code);
+
+}  // namespace mamori::ctl

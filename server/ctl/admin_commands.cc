@@ -1,0 +1,313 @@
+// Commands that talk to the collector's AdminService.
+
+#include <algorithm>
+#include <cctype>
+#include <memory>
+
+#include "common/credentials.h"
+#include "common/identity.h"
+#include "common/policy.h"
+#include "server/ctl/admin_client.h"
+#include "server/ctl/command.h"
+#include "server/ctl/ctl_config.h"
+#include "server/ctl/render.h"
+
+namespace mamori::ctl {
+namespace {
+
+constexpr int64_t kMaxPage = 10000;
+
+std::vector<OptionSpec> WithConnection(std::vector<OptionSpec> options) {
+  for (OptionSpec& o : ConnectionOptionSpecs()) options.push_back(std::move(o));
+  return options;
+}
+
+OptionSpec OutputOption() {
+  return {"output", "FORMAT", "table (default) or json (protobuf JSON mapping)", false};
+}
+
+constexpr std::string_view kConnectionHelp =
+    "Connection settings come from --config FILE (or $MAMORICTL_CONFIG); flags\n"
+    "override the file:\n"
+    "  collector: {address: HOST:PORT, server_name: NAME}\n"
+    "  tls: {ca_file: FILE, cert_file: FILE, key_file: FILE}\n";
+
+// Parses --output; nullopt after reporting a usage error.
+std::optional<bool> WantsJson(const ParsedArgs& args, const CommandContext& ctx, int* exit_code) {
+  const std::string output = args.GetOr("output", "table");
+  if (output == "table") return false;
+  if (output == "json") return true;
+  *exit_code = ctx.Usage("--output must be table or json, not \"" + output + "\"");
+  return std::nullopt;
+}
+
+std::unique_ptr<AdminClient> Connect(const ParsedArgs& args, const CommandContext& ctx,
+                                     int* exit_code) {
+  Result<ConnectionSettings> settings = ResolveConnection(args, ctx.env.config_path);
+  if (!settings) {
+    *exit_code = ctx.Report(settings.error());
+    return nullptr;
+  }
+  Result<std::unique_ptr<AdminClient>> client = AdminClient::Connect(*settings, ctx.NowMs());
+  if (!client) {
+    *exit_code = ctx.Fail(client.error().message);
+    return nullptr;
+  }
+  return std::move(*client);
+}
+
+// Prints `response` as JSON or through `render`.
+template <typename Message, typename Render>
+int Print(const Message& response, bool json, const CommandContext& ctx, Render render) {
+  if (!json) {
+    render(response, ctx.out);
+    return kExitOk;
+  }
+  Result<std::string> text = ToJson(response);
+  if (!text) return ctx.Fail(text.error().message);
+  ctx.out << *text << '\n';
+  return kExitOk;
+}
+
+std::string Upper(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+  return out;
+}
+
+int RunStatus(const ParsedArgs& args, const CommandContext& ctx) {
+  int rc = kExitOk;
+  const std::optional<bool> json = WantsJson(args, ctx, &rc);
+  if (!json) return rc;
+  v1::GroupSummariesRequest request;
+  request.set_group(args.GetOr("group", ""));
+  std::unique_ptr<AdminClient> client = Connect(args, ctx, &rc);
+  if (!client) return rc;
+  v1::GroupSummariesResponse response;
+  if (Status s = client->GroupSummaries(request, &response); !s) return ctx.Fail(s.error().message);
+  return Print(response, *json, ctx, RenderGroupSummaries);
+}
+
+int RunTerminals(const ParsedArgs& args, const CommandContext& ctx) {
+  int rc = kExitOk;
+  const std::optional<bool> json = WantsJson(args, ctx, &rc);
+  if (!json) return rc;
+  v1::ListTerminalsRequest request;
+  request.set_group(args.GetOr("group", ""));
+  if (std::optional<std::string> status = args.Get("status")) {
+    v1::ComplianceStatus value;
+    if (!v1::ComplianceStatus_Parse("COMPLIANCE_STATUS_" + Upper(*status), &value) ||
+        value == v1::COMPLIANCE_STATUS_UNSPECIFIED) {
+      return ctx.Usage("--status must be compliant, non_compliant or unknown, not \"" + *status +
+                       "\"");
+    }
+    request.set_status(value);
+  }
+  if (std::optional<std::string> limit = args.Get("limit")) {
+    Result<int64_t> n = ParseIntOption("limit", *limit, 1, kMaxPage);
+    if (!n) return ctx.Report(n.error());
+    request.set_limit(static_cast<uint32_t>(*n));
+  }
+  if (std::optional<std::string> offset = args.Get("offset")) {
+    Result<int64_t> n = ParseIntOption("offset", *offset, 0, UINT32_MAX);
+    if (!n) return ctx.Report(n.error());
+    request.set_offset(static_cast<uint32_t>(*n));
+  }
+  std::unique_ptr<AdminClient> client = Connect(args, ctx, &rc);
+  if (!client) return rc;
+  v1::ListTerminalsResponse response;
+  if (Status s = client->ListTerminals(request, &response); !s) return ctx.Fail(s.error().message);
+  return Print(response, *json, ctx, RenderTerminalList);
+}
+
+int RunTerminal(const ParsedArgs& args, const CommandContext& ctx) {
+  int rc = kExitOk;
+  const std::optional<bool> json = WantsJson(args, ctx, &rc);
+  if (!json) return rc;
+  v1::GetTerminalRequest request;
+  request.set_terminal_id(args.positionals()[0]);
+  std::unique_ptr<AdminClient> client = Connect(args, ctx, &rc);
+  if (!client) return rc;
+  v1::TerminalDetail response;
+  if (Status s = client->GetTerminal(request, &response); !s) return ctx.Fail(s.error().message);
+  return Print(response, *json, ctx, RenderTerminalDetail);
+}
+
+int RunEvents(const ParsedArgs& args, const CommandContext& ctx) {
+  int rc = kExitOk;
+  const std::optional<bool> json = WantsJson(args, ctx, &rc);
+  if (!json) return rc;
+  v1::QueryEventsRequest request;
+  request.set_terminal_id(args.GetOr("terminal", ""));
+  request.set_group(args.GetOr("group", ""));
+  for (const std::string& kind : args.GetAll("kind")) {
+    v1::EventKind value;
+    if (!v1::EventKind_Parse("EVENT_KIND_" + Upper(kind), &value) ||
+        value == v1::EVENT_KIND_UNSPECIFIED) {
+      std::string known;
+      for (int k = v1::EventKind_MIN + 1; k <= v1::EventKind_MAX; ++k) {
+        if (!v1::EventKind_IsValid(k)) continue;
+        if (!known.empty()) known += ", ";
+        known += EventKindName(static_cast<v1::EventKind>(k));
+      }
+      return ctx.Usage("unknown --kind \"" + kind + "\" (one of: " + known + ")");
+    }
+    request.add_kinds(value);
+  }
+  if (std::optional<std::string> limit = args.Get("limit")) {
+    Result<int64_t> n = ParseIntOption("limit", *limit, 1, kMaxPage);
+    if (!n) return ctx.Report(n.error());
+    request.set_limit(static_cast<uint32_t>(*n));
+  }
+  std::unique_ptr<AdminClient> client = Connect(args, ctx, &rc);
+  if (!client) return rc;
+  v1::QueryEventsResponse response;
+  if (Status s = client->QueryEvents(request, &response); !s) return ctx.Fail(s.error().message);
+  return Print(response, *json, ctx, RenderEvents);
+}
+
+int RunPolicyShow(const ParsedArgs& args, const CommandContext& ctx) {
+  const std::optional<std::string> group = args.Get("group");
+  if (!group) return ctx.Usage("--group G is required");
+  v1::GetPolicyRequest request;
+  request.set_group(*group);
+  if (std::optional<std::string> version = args.Get("version")) {
+    Result<int64_t> n = ParseIntOption("version", *version, 1, INT64_MAX);
+    if (!n) return ctx.Report(n.error());
+    request.set_version(static_cast<uint64_t>(*n));
+  }
+  int rc = kExitOk;
+  std::unique_ptr<AdminClient> client = Connect(args, ctx, &rc);
+  if (!client) return rc;
+  v1::GetPolicyResponse response;
+  if (Status s = client->GetPolicy(request, &response); !s) return ctx.Fail(s.error().message);
+  RenderPolicy(response, *group, ctx.out);
+  return kExitOk;
+}
+
+int RunPolicyApply(const ParsedArgs& args, const CommandContext& ctx) {
+  const std::string& file = args.positionals()[0];
+  const std::optional<std::string> group = args.Get("group");
+  if (!group) return ctx.Usage("--group G is required");
+  if (!IsValidGroup(*group)) {
+    return ctx.Fail("invalid group \"" + *group +
+                    "\": use segments of a-z 0-9 _ - separated by '/', e.g. osaka/suita/hoken");
+  }
+  Result<std::string> text = ReadFileToString(file);
+  if (!text) return ctx.Fail(text.error().message);
+  // Validate here first: a typo is reported with file:line:column before
+  // anything reaches the collector.
+  Result<Policy> policy = ParsePolicy(*text, file);
+  if (!policy) return ctx.Fail(policy.error().message);
+
+  int rc = kExitOk;
+  std::unique_ptr<AdminClient> client = Connect(args, ctx, &rc);
+  if (!client) return rc;
+  v1::ApplyPolicyRequest request;
+  request.set_group(*group);
+  request.set_policy_yaml(*text);
+  request.set_source_name(file);
+  v1::ApplyPolicyResponse response;
+  if (Status s = client->ApplyPolicy(request, &response); !s) return ctx.Fail(s.error().message);
+  ctx.out << "Applied " << file << " to group " << *group << ": version " << response.version()
+          << '\n';
+  return kExitOk;
+}
+
+}  // namespace
+
+std::vector<Command> AdminCommands() {
+  const std::string connection(kConnectionHelp);
+  std::vector<Command> commands;
+
+  Command status;
+  status.name = "status";
+  status.summary = "compliance per group";
+  status.options = WithConnection({
+      {"group", "G", "only this group and its descendants", false},
+      OutputOption(),
+  });
+  status.details = "Each group counts the terminals of its descendants too.\n\n" + connection;
+  status.run = RunStatus;
+  commands.push_back(status);
+
+  Command terminals;
+  terminals.name = "terminals";
+  terminals.summary = "list terminals with their compliance";
+  terminals.options = WithConnection({
+      {"group", "G", "only this group and its descendants", false},
+      {"status", "S", "compliant, non_compliant or unknown", false},
+      {"limit", "N", "at most N terminals (collector default 1000, max 10000)", false},
+      {"offset", "N", "skip the first N terminals", false},
+      OutputOption(),
+  });
+  terminals.details =
+      "POLICY shows applied/assigned policy versions; they differ while a terminal\n"
+      "has not picked up its group's latest policy.\n\n" +
+      connection;
+  terminals.run = RunTerminals;
+  commands.push_back(terminals);
+
+  Command terminal;
+  terminal.name = "terminal";
+  terminal.args = "ID";
+  terminal.min_positionals = 1;
+  terminal.max_positionals = 1;
+  terminal.summary = "one terminal: checks with evidence, devices, recent events";
+  terminal.options = WithConnection({OutputOption()});
+  terminal.details = "Failing checks are listed first.\n\n" + connection;
+  terminal.run = RunTerminal;
+  commands.push_back(terminal);
+
+  Command events;
+  events.name = "events";
+  events.summary = "query events, newest first";
+  events.options = WithConnection({
+      {"terminal", "ID", "only this terminal", false},
+      {"group", "G", "only terminals in this group and its descendants", false},
+      {"kind", "KIND", "only this kind, e.g. device_blocked (repeatable)", true},
+      {"limit", "N", "at most N events (default 100, max 10000)", false},
+      OutputOption(),
+  });
+  events.details =
+      "Kinds: device_allowed, device_blocked, device_read_only, device_removed,\n"
+      "enforcement_failure, policy_applied, policy_rejected, events_dropped,\n"
+      "agent_started, agent_stopping.\n\n" +
+      connection;
+  events.run = RunEvents;
+  commands.push_back(events);
+
+  Command show;
+  show.name = "policy show";
+  show.summary = "print the policy in force for a group";
+  show.options = WithConnection({
+      {"group", "G", "the group (required)", false},
+      {"version", "N", "an earlier version instead of the latest", false},
+  });
+  show.details =
+      "The header lines are YAML comments, so the output can be saved, edited and\n"
+      "applied again.\n\n" +
+      connection;
+  show.run = RunPolicyShow;
+  commands.push_back(show);
+
+  Command apply;
+  apply.name = "policy apply";
+  apply.args = "FILE";
+  apply.min_positionals = 1;
+  apply.max_positionals = 1;
+  apply.summary = "validate a policy file and make it the group's policy";
+  apply.options = WithConnection({{"group", "G", "the group (required)", false}});
+  apply.details =
+      "FILE is validated locally first; every problem is reported as\n"
+      "FILE:LINE:COLUMN and nothing is sent to the collector. On success the\n"
+      "collector stores a new version and agents in the group pick it up.\n\n" +
+      connection;
+  apply.run = RunPolicyApply;
+  commands.push_back(apply);
+
+  return commands;
+}
+
+}  // namespace mamori::ctl

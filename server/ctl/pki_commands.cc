@@ -1,0 +1,225 @@
+// mamorictl pki init / pki issue: the deployment's own small CA, run on an
+// administrator's workstation. Files only; no network.
+
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <system_error>
+
+#include "common/credentials.h"
+#include "common/pki.h"
+#include "server/ctl/command.h"
+#include "server/ctl/display_text.h"
+
+namespace mamori::ctl {
+namespace {
+
+constexpr int64_t kMaxDays = 36500;
+
+bool Exists(const std::string& path) {
+  struct stat st {};
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
+// Creates `dir` (and parents) if missing; a new leaf directory is 0700 since
+// it is about to hold private keys.
+Status EnsureDirectory(const std::string& dir) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(dir, ec)) return Status::Ok();
+  if (Exists(dir)) return MakeError(ErrorCode::kIo, dir + ": exists and is not a directory");
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return MakeError(ErrorCode::kIo, dir + ": cannot create directory: " + ec.message());
+  if (::chmod(dir.c_str(), 0700) != 0) {
+    return MakeError(ErrorCode::kIo, dir + ": cannot set permissions");
+  }
+  return Status::Ok();
+}
+
+// Key first: a certificate without its key is useless, a key without its
+// certificate is merely re-issued.
+Status WritePair(const KeyAndCert& material, const std::string& cert_path,
+                 const std::string& key_path) {
+  if (Status s = WriteFileAtomic(key_path, material.key_pem, 0600); !s) return s;
+  return WriteFileAtomic(cert_path, material.cert_pem, 0644);
+}
+
+void PrintCertificate(const CertInfo& info, const CommandContext& ctx) {
+  ctx.out << "  subject:     " << TerminalSafe(info.subject) << '\n';
+  for (const std::string& uri : info.uris) ctx.out << "  URI:         " << TerminalSafe(uri) << '\n';
+  for (const std::string& dns : info.dns_names) {
+    ctx.out << "  DNS:         " << TerminalSafe(dns) << '\n';
+  }
+  for (const std::string& ip : info.ip_addresses) ctx.out << "  IP:          " << ip << '\n';
+  ctx.out << "  valid:       " << FormatUtc(info.not_before_ms) << " to "
+          << FormatUtc(info.not_after_ms) << '\n';
+  ctx.out << "  sha256:      " << info.sha256_fingerprint << '\n';
+}
+
+std::string Join(const std::string& dir, std::string_view name) {
+  if (dir.empty() || dir.back() == '/') return dir + std::string(name);
+  return dir + "/" + std::string(name);
+}
+
+int RunPkiInit(const ParsedArgs& args, const CommandContext& ctx) {
+  const std::optional<std::string> dir = args.Get("dir");
+  if (!dir) return ctx.Usage("--dir DIR is required");
+  Result<int64_t> days = ParseIntOption("days", args.GetOr("days", "3650"), 1, kMaxDays);
+  if (!days) return ctx.Report(days.error());
+  const std::string name = args.GetOr("name", "Mamori CA");
+
+  const std::string cert_path = Join(*dir, "ca.pem");
+  const std::string key_path = Join(*dir, "ca.key");
+  if (!args.Has("force")) {
+    for (const std::string& path : {cert_path, key_path}) {
+      if (Exists(path)) {
+        return ctx.Fail(path +
+                        " already exists; refusing to replace the CA (certificates it issued "
+                        "would no longer verify). Use --force to replace it.");
+      }
+    }
+  }
+  if (Status s = EnsureDirectory(*dir); !s) return ctx.Report(s.error());
+
+  Result<KeyAndCert> ca = CreateCa(name, *days);
+  if (!ca) return ctx.Report(ca.error());
+  if (Status s = WritePair(*ca, cert_path, key_path); !s) return ctx.Report(s.error());
+  Result<CertInfo> info = InspectCertificate(ca->cert_pem);
+  if (!info) return ctx.Report(info.error());
+
+  ctx.out << "Created CA \"" << TerminalSafe(name) << "\"\n";
+  PrintCertificate(*info, ctx);
+  ctx.out << "  certificate: " << cert_path << "  (distribute to agents and the collector)\n";
+  ctx.out << "  private key: " << key_path
+          << "  (mode 0600; keep it offline: whoever holds it can issue certificates)\n";
+  return kExitOk;
+}
+
+int RunPkiIssue(const ParsedArgs& args, const CommandContext& ctx) {
+  const std::string kind_word = args.positionals()[0];
+  CertKind kind;
+  if (kind_word == "agent" || kind_word == "terminal") {
+    kind = CertKind::kTerminal;
+  } else if (kind_word == "admin") {
+    kind = CertKind::kAdmin;
+  } else if (kind_word == "server") {
+    kind = CertKind::kServer;
+  } else {
+    return ctx.Usage("unknown certificate kind \"" + TerminalSafe(kind_word) +
+                     "\" (expected agent, admin or server)");
+  }
+  const std::optional<std::string> dir = args.Get("dir");
+  if (!dir) return ctx.Usage("--dir DIR is required (the directory holding ca.pem and ca.key)");
+  const std::optional<std::string> id = args.Get("id");
+  if (!id) return ctx.Usage("--id ID is required");
+  if (args.Has("group") && kind != CertKind::kTerminal) {
+    return ctx.Usage("--group applies to agent certificates only");
+  }
+  if ((args.Has("dns") || args.Has("ip")) && kind != CertKind::kServer) {
+    return ctx.Usage("--dns and --ip apply to server certificates only");
+  }
+  if (kind == CertKind::kServer && !args.Has("dns") && !args.Has("ip")) {
+    return ctx.Usage(
+        "a server certificate needs at least one --dns NAME or --ip ADDR: clients verify the "
+        "collector by that name");
+  }
+  Result<int64_t> days = ParseIntOption("days", args.GetOr("days", "397"), 1, kMaxDays);
+  if (!days) return ctx.Report(days.error());
+
+  const std::string ca_cert_path = Join(*dir, "ca.pem");
+  const std::string ca_key_path = Join(*dir, "ca.key");
+  Result<std::string> ca_cert = ReadFileToString(ca_cert_path);
+  if (!ca_cert) return ctx.Fail(ca_cert.error().message + " (run 'mamorictl pki init' first?)");
+  Result<std::string> ca_key = ReadFileToString(ca_key_path);
+  if (!ca_key) return ctx.Fail(ca_key.error().message);
+  Result<CertInfo> ca_info = InspectCertificate(*ca_cert);
+  if (!ca_info) return ctx.Fail(ca_cert_path + ": " + ca_info.error().message);
+  const int64_t now = ctx.NowMs();
+  if (now > ca_info->not_after_ms) {
+    return ctx.Fail(ca_cert_path + ": CA certificate expired on " +
+                    FormatUtc(ca_info->not_after_ms));
+  }
+
+  IssueRequest request;
+  request.kind = kind;
+  request.id = *id;
+  request.group = args.GetOr("group", "");
+  request.dns_names = args.GetAll("dns");
+  request.ip_addresses = args.GetAll("ip");
+  request.validity_days = *days;
+
+  const std::string prefix = args.GetOr("out", Join(*dir, kind_word + "-" + *id));
+  const std::string cert_path = prefix + ".pem";
+  const std::string key_path = prefix + ".key";
+  if (!args.Has("force")) {
+    for (const std::string& path : {cert_path, key_path}) {
+      if (Exists(path)) return ctx.Fail(path + " already exists; use --force to replace it");
+    }
+  }
+
+  Result<KeyAndCert> issued = IssueCertificate(KeyAndCert{*ca_key, *ca_cert}, request);
+  if (!issued) return ctx.Fail(issued.error().message);
+  Result<CertInfo> info = InspectCertificate(issued->cert_pem);
+  if (!info) return ctx.Report(info.error());
+  if (Status s = WritePair(*issued, cert_path, key_path); !s) return ctx.Report(s.error());
+
+  ctx.out << "Issued " << kind_word << " certificate for \"" << TerminalSafe(*id) << "\"\n";
+  PrintCertificate(*info, ctx);
+  ctx.out << "  certificate: " << cert_path << '\n';
+  ctx.out << "  private key: " << key_path << "  (mode 0600)\n";
+  ctx.out << "  CA:          " << ca_cert_path << '\n';
+  if (info->not_after_ms > ca_info->not_after_ms) {
+    ctx.err << "warning: the CA expires on " << FormatUtc(ca_info->not_after_ms)
+            << ", before this certificate; it stops verifying then\n";
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+std::vector<Command> PkiCommands() {
+  Command init;
+  init.name = "pki init";
+  init.summary = "create the deployment's CA (ca.pem, ca.key)";
+  init.options = {
+      {"dir", "DIR", "directory for ca.pem and ca.key (created 0700 if missing)", false},
+      {"name", "NAME", "CA common name (default \"Mamori CA\")", false},
+      {"days", "N", "validity in days (default 3650)", false},
+      {"force", "", "replace an existing CA (invalidates every certificate it issued)", false},
+  };
+  init.details =
+      "Creates an ECDSA P-256 CA. The private key is written with mode 0600; keep\n"
+      "it offline. Refuses to overwrite an existing ca.pem or ca.key.\n\n"
+      "Example:\n  mamorictl pki init --dir /etc/mamori/pki --name \"Suita City Mamori CA\"\n";
+  init.run = RunPkiInit;
+
+  Command issue;
+  issue.name = "pki issue";
+  issue.args = "agent|admin|server";
+  issue.min_positionals = 1;
+  issue.max_positionals = 1;
+  issue.summary = "issue an agent, admin or collector certificate";
+  issue.options = {
+      {"dir", "DIR", "directory holding ca.pem and ca.key", false},
+      {"id", "ID", "terminal id, admin name or collector name ([A-Za-z0-9._-], 1-128)", false},
+      {"group", "G", "agent only: the terminal's group, e.g. osaka/suita/hoken", false},
+      {"dns", "NAME", "server only: DNS name clients connect to (repeatable)", true},
+      {"ip", "ADDR", "server only: IP address clients connect to (repeatable)", true},
+      {"days", "N", "validity in days (default 397)", false},
+      {"out", "PREFIX", "write PREFIX.pem and PREFIX.key (default DIR/<kind>-<id>)", false},
+      {"force", "", "replace existing files", false},
+  };
+  issue.details =
+      "Agent certificates carry URI SANs mamori://terminal/<id> and, with --group,\n"
+      "mamori://group/<group>; the collector takes the terminal's identity from them.\n"
+      "Admin certificates carry mamori://admin/<id>, server certificates\n"
+      "mamori://collector/<id> plus the DNS and IP names clients dial.\n\n"
+      "Examples:\n"
+      "  mamorictl pki issue server --dir pki --id collector-1 --dns collector.example.lg.jp\n"
+      "  mamorictl pki issue agent --dir pki --id t-0001 --group osaka/suita/hoken\n"
+      "  mamorictl pki issue admin --dir pki --id alice\n";
+  issue.run = RunPkiIssue;
+
+  return {init, issue};
+}
+
+}  // namespace mamori::ctl

@@ -1,0 +1,290 @@
+#include "server/ctl/render.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+#include <vector>
+
+#include "common/pki.h"
+#include "server/ctl/display_text.h"
+#include "server/ctl/table.h"
+
+namespace mamori::ctl {
+namespace {
+
+// Widths that keep a device row within a wide terminal; the JSON output has
+// the full strings.
+constexpr int kDeviceStringWidth = 28;
+constexpr int kSerialWidth = 24;
+constexpr int kRuleWidth = 24;
+constexpr int kDetailWidth = 60;
+constexpr int kEvidenceWidth = 80;
+
+// "DEVICE_CLASS_MASS_STORAGE" -> "mass_storage".
+std::string ShortEnumName(const std::string& full, std::string_view prefix) {
+  std::string s = full;
+  if (std::string_view(s).starts_with(prefix)) s.erase(0, prefix.size());
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s.empty() ? "-" : s;
+}
+
+std::string ClassName(v1::DeviceClass c) {
+  if (c == v1::DEVICE_CLASS_UNSPECIFIED) return "-";
+  return ShortEnumName(v1::DeviceClass_Name(c), "DEVICE_CLASS_");
+}
+
+std::string ActionName(v1::Action a) {
+  if (a == v1::ACTION_UNSPECIFIED) return "-";
+  return ShortEnumName(v1::Action_Name(a), "ACTION_");
+}
+
+std::string SeverityName(v1::Severity s) {
+  if (s == v1::SEVERITY_UNSPECIFIED) return "-";
+  return ShortEnumName(v1::Severity_Name(s), "SEVERITY_");
+}
+
+std::string_view CheckResultName(v1::CheckResult r) {
+  switch (r) {
+    case v1::CHECK_RESULT_PASS:
+      return "PASS";
+    case v1::CHECK_RESULT_FAIL:
+      return "FAIL";
+    default:
+      return "UNKNOWN";
+  }
+}
+
+int CheckOrder(v1::CheckResult r) {
+  switch (r) {
+    case v1::CHECK_RESULT_FAIL:
+      return 0;
+    case v1::CHECK_RESULT_PASS:
+      return 2;
+    default:
+      return 1;
+  }
+}
+
+std::string Timestamp(bool has, const google::protobuf::Timestamp& t, std::string_view none) {
+  return has ? FormatTimestamp(t) : std::string(none);
+}
+
+std::string Join(const google::protobuf::RepeatedPtrField<std::string>& items) {
+  std::string out;
+  for (const std::string& s : items) {
+    if (!out.empty()) out += ", ";
+    out += s;
+  }
+  return out;
+}
+
+std::string EnforcedText(const v1::Decision& d) {
+  if (!d.enforcement_error().empty()) return "FAILED: " + d.enforcement_error();
+  return d.enforced() ? "yes" : "no";
+}
+
+std::string EnforcementText(const v1::EnforcementStatus& e) {
+  std::string out;
+  switch (e.mode()) {
+    case v1::ENFORCEMENT_MODE_ENFORCE:
+      out = "enforce";
+      break;
+    case v1::ENFORCEMENT_MODE_AUDIT_ONLY:
+      out = "AUDIT ONLY (nothing is blocked)";
+      break;
+    default:
+      out = "unknown";
+      break;
+  }
+  out += e.healthy() ? ", healthy" : ", UNHEALTHY";
+  if (!e.detail().empty()) out += ": " + e.detail();
+  if (!e.backend().empty()) out += " [" + e.backend() + "]";
+  return out;
+}
+
+// Aligned "Label:  value" lines; values are made safe here since they do not
+// pass through a Table.
+void PrintFields(const std::vector<std::pair<std::string, std::string>>& fields,
+                 std::ostream& out) {
+  std::size_t width = 0;
+  for (const auto& f : fields) width = std::max(width, f.first.size());
+  for (const auto& [label, value] : fields) {
+    out << label << ':' << std::string(width - label.size() + 2, ' ') << TerminalSafe(value)
+        << '\n';
+  }
+}
+
+}  // namespace
+
+std::string FormatTimestamp(const google::protobuf::Timestamp& t) {
+  return FormatUtc(t.seconds() * 1000 + t.nanos() / 1'000'000);
+}
+
+std::string_view ComplianceStatusName(v1::ComplianceStatus s) {
+  switch (s) {
+    case v1::COMPLIANCE_STATUS_COMPLIANT:
+      return "compliant";
+    case v1::COMPLIANCE_STATUS_NON_COMPLIANT:
+      return "non_compliant";
+    case v1::COMPLIANCE_STATUS_UNKNOWN:
+      return "unknown";
+    default:
+      return "-";
+  }
+}
+
+std::string EventKindName(v1::EventKind k) {
+  if (k == v1::EVENT_KIND_UNSPECIFIED) return "-";
+  return ShortEnumName(v1::EventKind_Name(k), "EVENT_KIND_");
+}
+
+void RenderGroupSummaries(const v1::GroupSummariesResponse& response, std::ostream& out) {
+  Table table({"GROUP", "TERMINALS", "COMPLIANT", "NON-COMPLIANT", "UNKNOWN", "% COMPLIANT"});
+  for (std::size_t c = 1; c <= 5; ++c) table.SetRightAligned(c);
+  for (const v1::GroupSummary& g : response.groups()) {
+    std::string percent = "-";
+    if (g.terminals() > 0) {
+      char buf[16];
+      std::snprintf(buf, sizeof(buf), "%.1f",
+                    100.0 * static_cast<double>(g.compliant()) / static_cast<double>(g.terminals()));
+      percent = buf;
+    }
+    table.AddRow({g.group().empty() ? "(all)" : g.group(), std::to_string(g.terminals()),
+                  std::to_string(g.compliant()), std::to_string(g.non_compliant()),
+                  std::to_string(g.unknown()), percent});
+  }
+  table.Render(out);
+}
+
+void RenderTerminalList(const v1::ListTerminalsResponse& response, std::ostream& out) {
+  Table table({"ID", "GROUP", "STATUS", "FAILING CHECKS", "LAST REPORT", "POLICY"});
+  for (const v1::TerminalSummary& t : response.terminals()) {
+    table.AddRow({t.terminal_id(), t.group(), std::string(ComplianceStatusName(t.status())),
+                  Join(t.failing_checks()), Timestamp(t.has_last_report(), t.last_report(), "never"),
+                  std::to_string(t.applied_policy_version()) + "/" +
+                      std::to_string(t.assigned_policy_version())});
+  }
+  table.Render(out);
+  if (response.total() > static_cast<uint32_t>(response.terminals_size())) {
+    out << "(" << response.terminals_size() << " of " << response.total()
+        << " terminals shown; use --limit and --offset for more)\n";
+  }
+}
+
+void RenderTerminalDetail(const v1::TerminalDetail& detail, std::ostream& out) {
+  const v1::TerminalSummary& s = detail.summary();
+  PrintFields(
+      {
+          {"Terminal", s.terminal_id()},
+          {"Group", s.group()},
+          {"Hostname", s.hostname().empty() ? "-" : s.hostname()},
+          {"Status", std::string(ComplianceStatusName(s.status()))},
+          {"Last report", Timestamp(s.has_last_report(), s.last_report(), "never")},
+          {"Policy", "applied " + std::to_string(s.applied_policy_version()) + ", assigned " +
+                         std::to_string(s.assigned_policy_version())},
+          {"Agent", (detail.agent_version().empty() ? "-" : detail.agent_version()) + " on " +
+                        (detail.os().empty() ? "-" : detail.os())},
+          {"Agent clock", Timestamp(detail.has_agent_time(), detail.agent_time(), "-")},
+          {"Enforcement", EnforcementText(detail.enforcement())},
+      },
+      out);
+
+  out << "\nChecks\n";
+  std::vector<const v1::ComplianceCheck*> checks;
+  for (const v1::ComplianceCheck& c : detail.checks()) checks.push_back(&c);
+  std::stable_sort(checks.begin(), checks.end(), [](const auto* a, const auto* b) {
+    return CheckOrder(a->result()) < CheckOrder(b->result());
+  });
+  Table check_table({"RESULT", "CHECK", "EVIDENCE"});
+  check_table.SetMaxWidth(2, kEvidenceWidth);
+  for (const v1::ComplianceCheck* c : checks) {
+    check_table.AddRow({std::string(CheckResultName(c->result())), c->name(), c->evidence()});
+  }
+  check_table.Render(out);
+
+  out << "\nDevices\n";
+  if (detail.devices().empty()) {
+    out << "(none)\n";
+  } else {
+    Table devices({"VID:PID", "CLASS", "MANUFACTURER", "PRODUCT", "SERIAL", "DECISION", "RULE",
+                   "ENFORCED"});
+    devices.SetMaxWidth(2, kDeviceStringWidth)
+        .SetMaxWidth(3, kDeviceStringWidth)
+        .SetMaxWidth(4, kSerialWidth)
+        .SetMaxWidth(6, kRuleWidth)
+        .SetMaxWidth(7, kDetailWidth);
+    for (const v1::DeviceView& d : detail.devices()) {
+      devices.AddRow({d.vid_pid(), ClassName(d.device_class()), d.manufacturer(), d.product(),
+                      d.serial(), ActionName(d.decision().action()), d.decision().matched_rule(),
+                      EnforcedText(d.decision())});
+    }
+    devices.Render(out);
+  }
+
+  out << "\nRecent events\n";
+  if (detail.recent_events().empty()) {
+    out << "(none)\n";
+  } else {
+    v1::QueryEventsResponse events;
+    *events.mutable_events() = detail.recent_events();
+    RenderEvents(events, out);
+  }
+}
+
+void RenderEvents(const v1::QueryEventsResponse& response, std::ostream& out) {
+  Table table({"TIME", "TERMINAL", "KIND", "SEVERITY", "DEVICE", "RULE", "USER", "DETAIL"});
+  table.SetMaxWidth(4, kDeviceStringWidth + 10)
+      .SetMaxWidth(5, kRuleWidth)
+      .SetMaxWidth(6, kRuleWidth)
+      .SetMaxWidth(7, kDetailWidth);
+  for (const v1::EventView& e : response.events()) {
+    std::string device;
+    std::string rule;
+    if (e.has_device()) {
+      device = e.device().vid_pid();
+      if (!e.device().product().empty()) device += " " + e.device().product();
+      rule = e.device().decision().matched_rule();
+    }
+    table.AddRow({Timestamp(e.has_time(), e.time(), "-"), e.terminal_id(), EventKindName(e.kind()),
+                  SeverityName(e.severity()), device, rule, e.user(), e.detail()});
+  }
+  table.Render(out);
+}
+
+void RenderPolicy(const v1::GetPolicyResponse& response, std::string_view group,
+                  std::ostream& out) {
+  const std::string safe_group = TerminalSafe(group);
+  if (!response.has_bundle() || response.bundle().version() == 0) {
+    out << "# No policy applies to group " << (group.empty() ? "(all)" : safe_group)
+        << ": agents enforce the built-in default (removable storage blocked).\n";
+    return;
+  }
+  const v1::PolicyBundle& b = response.bundle();
+  out << "# group:       " << safe_group << '\n';
+  if (response.inherited()) out << "# inherited from: " << TerminalSafe(b.group()) << '\n';
+  out << "# version:     " << b.version() << '\n';
+  out << "# applied by:  " << (b.applied_by().empty() ? "-" : TerminalSafe(b.applied_by()))
+      << '\n';
+  out << "# applied at:  " << Timestamp(b.has_applied_at(), b.applied_at(), "-") << '\n';
+  out << "# signed:      " << (b.signature().empty() ? "no" : "yes, key " + TerminalSafe(b.key_id()))
+      << '\n';
+  out << TerminalSafeMultiline(b.policy_yaml());
+  if (!b.policy_yaml().empty() && b.policy_yaml().back() != '\n') out << '\n';
+}
+
+Result<std::string> ToJson(const google::protobuf::Message& message) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = true;
+  options.always_print_primitive_fields = true;
+  std::string json;
+  const auto status = google::protobuf::util::MessageToJsonString(message, &json, options);
+  if (!status.ok()) {
+    return MakeError(ErrorCode::kInternal, "cannot encode JSON: " + std::string(status.message()));
+  }
+  return json;
+}
+
+}  // namespace mamori::ctl

@@ -1,0 +1,219 @@
+#include "server/store/migrations.h"
+
+#include <array>
+#include <string>
+
+#include "common/logging.h"
+#include "server/store/sqlite_handle.h"
+
+namespace mamori::sqlite {
+namespace {
+
+// Version 1. Enumerations are stored by their stable names (DeviceClassName,
+// ActionName, EventKindName, ...) so the database stays readable with the
+// sqlite3 shell during an audit and does not depend on enum ordinals.
+// Device strings are TEXT holding the exact bytes the collector was given.
+constexpr std::string_view kSchemaV1 = R"sql(
+CREATE TABLE terminals (
+  id TEXT PRIMARY KEY NOT NULL,
+  group_name TEXT NOT NULL,
+  hostname TEXT NOT NULL,
+  os TEXT NOT NULL,
+  agent_version TEXT NOT NULL,
+  agent_time_ms INTEGER NOT NULL,
+  last_report_ms INTEGER NOT NULL,
+  report_interval_s INTEGER NOT NULL,
+  applied_policy_version INTEGER NOT NULL,
+  enforcement_mode TEXT NOT NULL,
+  enforcement_healthy INTEGER NOT NULL,
+  enforcement_detail TEXT NOT NULL,
+  enforcement_backend TEXT NOT NULL
+);
+CREATE INDEX terminals_by_group ON terminals (group_name);
+
+-- ordinal keeps the order of the agent's snapshot.
+CREATE TABLE devices (
+  terminal_id TEXT NOT NULL REFERENCES terminals (id) ON DELETE CASCADE,
+  device_id TEXT NOT NULL,
+  ordinal INTEGER NOT NULL,
+  vendor_id INTEGER NOT NULL,
+  product_id INTEGER NOT NULL,
+  serial TEXT NOT NULL,
+  manufacturer TEXT NOT NULL,
+  product TEXT NOT NULL,
+  bus_path TEXT NOT NULL,
+  device_class TEXT NOT NULL,
+  interface_classes TEXT NOT NULL,
+  descriptor_hash TEXT NOT NULL,
+  action TEXT NOT NULL,
+  matched_rule TEXT NOT NULL,
+  enforced INTEGER NOT NULL,
+  enforcement_error TEXT NOT NULL,
+  first_seen_ms INTEGER NOT NULL,
+  PRIMARY KEY (terminal_id, device_id)
+);
+
+-- No foreign key to terminals: an agent may send events before its first
+-- snapshot, and the audit trail outlives a terminal's removal. The device
+-- columns are NULL when the event concerns no device.
+CREATE TABLE events (
+  terminal_id TEXT NOT NULL,
+  seq INTEGER NOT NULL CHECK (seq > 0),
+  time_ms INTEGER NOT NULL,
+  received_ms INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  severity TEXT NOT NULL,
+  device_id TEXT,
+  vendor_id INTEGER,
+  product_id INTEGER,
+  serial TEXT,
+  manufacturer TEXT,
+  product TEXT,
+  bus_path TEXT,
+  device_class TEXT,
+  interface_classes TEXT,
+  descriptor_hash TEXT,
+  action TEXT,
+  matched_rule TEXT,
+  enforced INTEGER,
+  enforcement_error TEXT,
+  first_seen_ms INTEGER,
+  detail TEXT NOT NULL,
+  user_name TEXT NOT NULL,
+  PRIMARY KEY (terminal_id, seq)
+);
+-- Event queries are newest first, across the deployment or per terminal.
+CREATE INDEX events_by_time ON events (time_ms DESC, seq DESC, terminal_id);
+CREATE INDEX events_by_terminal_time ON events (terminal_id, time_ms DESC, seq DESC);
+
+CREATE TABLE event_cursors (
+  terminal_id TEXT PRIMARY KEY NOT NULL,
+  acked_through INTEGER NOT NULL
+);
+
+CREATE TABLE policies (
+  group_name TEXT NOT NULL,
+  version INTEGER NOT NULL CHECK (version > 0),
+  yaml TEXT NOT NULL,
+  applied_by TEXT NOT NULL,
+  applied_at_ms INTEGER NOT NULL,
+  PRIMARY KEY (group_name, version)
+);
+)sql";
+
+constexpr std::array<Migration, 1> kMigrations = {{
+    {1, "terminals, devices, events, event cursors, policies", kSchemaV1},
+}};
+
+Status Exec(sqlite3* db, std::string_view path, std::string_view sql, std::string_view what) {
+  // sqlite3_exec needs a terminated string; the view may not be one.
+  const std::string text(sql);
+  const int rc = sqlite3_exec(db, text.c_str(), nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) return MakeSqliteError(db, rc, path, what);
+  return Status::Ok();
+}
+
+Result<int> CurrentVersion(sqlite3* db, std::string_view path) {
+  constexpr std::string_view kSql = "SELECT COALESCE(MAX(version), 0) FROM schema_migrations";
+  sqlite3_stmt* raw = nullptr;
+  int rc = sqlite3_prepare_v2(db, kSql.data(), static_cast<int>(kSql.size()), &raw, nullptr);
+  StmtPtr stmt(raw);
+  if (rc != SQLITE_OK) return MakeSqliteError(db, rc, path, "reading the schema version");
+  rc = sqlite3_step(stmt.get());
+  if (rc != SQLITE_ROW) return MakeSqliteError(db, rc, path, "reading the schema version");
+  const int64_t version = sqlite3_column_int64(stmt.get(), 0);
+  if (version < 0 || version > 1'000'000) {
+    return MakeError(
+        ErrorCode::kFailedPrecondition,
+        "sqlite " + std::string(path) + ": implausible schema version " + std::to_string(version));
+  }
+  return static_cast<int>(version);
+}
+
+Error TooNew(std::string_view path, int version) {
+  return MakeError(ErrorCode::kFailedPrecondition,
+                   "sqlite " + std::string(path) + ": schema version " + std::to_string(version) +
+                       " is newer than this build supports (up to " +
+                       std::to_string(LatestSchemaVersion()) +
+                       "); refusing to open it; run a collector at least as new as the one "
+                       "that last wrote this database");
+}
+
+// Rolls back unless dismissed, so that an early return or an exception never
+// leaves a half-applied step open on the connection.
+class RollbackGuard {
+ public:
+  explicit RollbackGuard(sqlite3* db) : db_(db) {}
+  ~RollbackGuard() {
+    if (db_ != nullptr && sqlite3_get_autocommit(db_) == 0) {
+      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    }
+  }
+  RollbackGuard(const RollbackGuard&) = delete;
+  RollbackGuard& operator=(const RollbackGuard&) = delete;
+  void Dismiss() { db_ = nullptr; }
+
+ private:
+  sqlite3* db_;
+};
+
+Status ApplyStep(sqlite3* db, std::string_view path, const Migration& step, int64_t now_ms) {
+  const std::string what = "migrating to schema version " + std::to_string(step.version);
+  if (Status s = Exec(db, path, "BEGIN IMMEDIATE", what); !s.ok()) return s;
+  RollbackGuard guard(db);
+
+  // Another collector process may have migrated between our first read and
+  // taking the write lock; re-read under the lock.
+  Result<int> current = CurrentVersion(db, path);
+  if (!current.ok()) return current.error();
+  if (*current > LatestSchemaVersion()) return TooNew(path, *current);
+  if (*current >= step.version) return Status::Ok();  // guard rolls the empty transaction back
+
+  if (Status s = Exec(db, path, step.sql, what); !s.ok()) return s;
+
+  constexpr std::string_view kRecord =
+      "INSERT INTO schema_migrations (version, applied_at_ms) VALUES (?, ?)";
+  sqlite3_stmt* raw = nullptr;
+  int rc = sqlite3_prepare_v2(db, kRecord.data(), static_cast<int>(kRecord.size()), &raw, nullptr);
+  StmtPtr stmt(raw);
+  if (rc != SQLITE_OK) return MakeSqliteError(db, rc, path, what);
+  Binder bind(stmt.get());
+  bind.Int(step.version).Int(now_ms);
+  if (bind.rc() != SQLITE_OK) return MakeSqliteError(db, bind.rc(), path, what);
+  rc = sqlite3_step(stmt.get());
+  if (rc != SQLITE_DONE) return MakeSqliteError(db, rc, path, what);
+  stmt.reset();
+
+  if (Status s = Exec(db, path, "COMMIT", what); !s.ok()) return s;
+  guard.Dismiss();
+  GetLogger("store")->info("{}: applied schema migration {} ({})", path, step.version,
+                           step.description);
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::span<const Migration> Migrations() { return kMigrations; }
+
+int LatestSchemaVersion() { return kMigrations.back().version; }
+
+Result<int> Migrate(sqlite3* db, std::string_view path, int64_t now_ms) {
+  if (Status s = Exec(db, path,
+                      "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                      "version INTEGER PRIMARY KEY, applied_at_ms INTEGER NOT NULL)",
+                      "creating schema_migrations");
+      !s.ok()) {
+    return s.error();
+  }
+  Result<int> current = CurrentVersion(db, path);
+  if (!current.ok()) return current.error();
+  if (*current > LatestSchemaVersion()) return TooNew(path, *current);
+
+  for (const Migration& step : kMigrations) {
+    if (step.version <= *current) continue;
+    if (Status s = ApplyStep(db, path, step, now_ms); !s.ok()) return s.error();
+  }
+  return CurrentVersion(db, path);
+}
+
+}  // namespace mamori::sqlite

@@ -1,0 +1,789 @@
+#include "server/store/sqlite_store.h"
+
+#include <chrono>
+#include <cstdint>
+#include <limits>
+#include <unordered_map>
+#include <utility>
+
+#include "server/store/migrations.h"
+
+namespace mamori {
+
+using sqlite::Binder;
+using sqlite::ColumnInt64;
+using sqlite::ColumnIsNull;
+using sqlite::ColumnText;
+using sqlite::StmtLease;
+
+namespace {
+
+constexpr uint32_t kDefaultEventLimit = 100;
+
+int64_t WallClockMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string_view EnforcementModeName(EnforcementMode mode) {
+  switch (mode) {
+    case EnforcementMode::kEnforce:
+      return "enforce";
+    case EnforcementMode::kAuditOnly:
+      return "audit_only";
+    case EnforcementMode::kUnspecified:
+      break;
+  }
+  return "unspecified";
+}
+
+EnforcementMode ParseEnforcementMode(std::string_view name) {
+  if (name == "enforce") return EnforcementMode::kEnforce;
+  if (name == "audit_only") return EnforcementMode::kAuditOnly;
+  return EnforcementMode::kUnspecified;
+}
+
+Severity ParseSeverity(std::string_view name) {
+  for (Severity s : {Severity::kInfo, Severity::kWarning, Severity::kAlert}) {
+    if (SeverityName(s) == name) return s;
+  }
+  return Severity::kUnspecified;
+}
+
+EventKind KindFromName(std::string_view name) {
+  return ParseEventKind(name).value_or(EventKind::kUnspecified);
+}
+
+// A name written by a later release (a class this build does not know) reads
+// as "other" rather than disappearing.
+DeviceClass ClassFromName(std::string_view name) {
+  if (name.empty() || name == DeviceClassName(DeviceClass::kUnspecified)) {
+    return DeviceClass::kUnspecified;
+  }
+  return ParseDeviceClass(name).value_or(DeviceClass::kOther);
+}
+
+Action ActionFromName(std::string_view name) {
+  return ParseAction(name).value_or(Action::kUnspecified);
+}
+
+// Class names never contain a comma, so a comma-separated list is unambiguous
+// and stays readable in the sqlite3 shell.
+std::string JoinClasses(const std::vector<DeviceClass>& classes) {
+  std::string out;
+  for (DeviceClass c : classes) {
+    if (!out.empty()) out.push_back(',');
+    out.append(DeviceClassName(c));
+  }
+  return out;
+}
+
+std::vector<DeviceClass> SplitClasses(std::string_view text) {
+  std::vector<DeviceClass> out;
+  while (!text.empty()) {
+    const std::size_t comma = text.find(',');
+    out.push_back(ClassFromName(text.substr(0, comma)));
+    if (comma == std::string_view::npos) break;
+    text.remove_prefix(comma + 1);
+  }
+  return out;
+}
+
+// The fifteen device columns, in the order BindDevice and ReadDevice use;
+// shared by the devices and events tables.
+#define MAMORI_DEVICE_COLUMNS                                                                 \
+  "device_id, vendor_id, product_id, serial, manufacturer, product, bus_path, device_class, " \
+  "interface_classes, descriptor_hash, action, matched_rule, enforced, enforcement_error, "   \
+  "first_seen_ms"
+#define MAMORI_DEVICE_PARAMS "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
+constexpr int kDeviceColumnCount = 15;
+
+void BindDevice(Binder& bind, const Device& device) {
+  const DeviceIdentity& id = device.identity;
+  bind.Text(device.device_id)
+      .Int(id.vendor_id)
+      .Int(id.product_id)
+      .Text(id.serial)
+      .Text(id.manufacturer)
+      .Text(id.product)
+      .Text(id.bus_path)
+      .Text(DeviceClassName(id.device_class))
+      .Text(JoinClasses(id.interface_classes))
+      .Text(id.descriptor_hash)
+      .Text(ActionName(device.decision.action))
+      .Text(device.decision.matched_rule)
+      .Int(device.decision.enforced ? 1 : 0)
+      .Text(device.decision.enforcement_error)
+      .Int(device.first_seen_ms);
+}
+
+void BindNoDevice(Binder& bind) {
+  for (int i = 0; i < kDeviceColumnCount; ++i) bind.Null();
+}
+
+Device ReadDevice(sqlite3_stmt* stmt, int first) {
+  Device d;
+  int c = first;
+  d.device_id = ColumnText(stmt, c++);
+  d.identity.vendor_id = static_cast<uint16_t>(ColumnInt64(stmt, c++));
+  d.identity.product_id = static_cast<uint16_t>(ColumnInt64(stmt, c++));
+  d.identity.serial = ColumnText(stmt, c++);
+  d.identity.manufacturer = ColumnText(stmt, c++);
+  d.identity.product = ColumnText(stmt, c++);
+  d.identity.bus_path = ColumnText(stmt, c++);
+  d.identity.device_class = ClassFromName(ColumnText(stmt, c++));
+  d.identity.interface_classes = SplitClasses(ColumnText(stmt, c++));
+  d.identity.descriptor_hash = ColumnText(stmt, c++);
+  d.decision.action = ActionFromName(ColumnText(stmt, c++));
+  d.decision.matched_rule = ColumnText(stmt, c++);
+  d.decision.enforced = ColumnInt64(stmt, c++) != 0;
+  d.decision.enforcement_error = ColumnText(stmt, c++);
+  d.first_seen_ms = ColumnInt64(stmt, c++);
+  return d;
+}
+
+#define MAMORI_TERMINAL_COLUMNS                                                        \
+  "id, group_name, hostname, os, agent_version, agent_time_ms, last_report_ms, "       \
+  "report_interval_s, applied_policy_version, enforcement_mode, enforcement_healthy, " \
+  "enforcement_detail, enforcement_backend"
+
+TerminalState ReadTerminal(sqlite3_stmt* stmt) {
+  TerminalState t;
+  t.terminal_id = ColumnText(stmt, 0);
+  t.group = ColumnText(stmt, 1);
+  t.hostname = ColumnText(stmt, 2);
+  t.os = ColumnText(stmt, 3);
+  t.agent_version = ColumnText(stmt, 4);
+  t.agent_time_ms = ColumnInt64(stmt, 5);
+  t.last_report_ms = ColumnInt64(stmt, 6);
+  t.report_interval_s = static_cast<uint32_t>(ColumnInt64(stmt, 7));
+  // Stored as the same 64 bits; see PutTerminalStateLocked.
+  t.applied_policy_version = static_cast<uint64_t>(ColumnInt64(stmt, 8));
+  t.enforcement.mode = ParseEnforcementMode(ColumnText(stmt, 9));
+  t.enforcement.healthy = ColumnInt64(stmt, 10) != 0;
+  t.enforcement.detail = ColumnText(stmt, 11);
+  t.enforcement.backend = ColumnText(stmt, 12);
+  return t;
+}
+
+#define MAMORI_EVENT_COLUMNS                                                       \
+  "terminal_id, seq, time_ms, received_ms, kind, severity, " MAMORI_DEVICE_COLUMNS \
+  ", detail, user_name"
+
+StoredEvent ReadEvent(sqlite3_stmt* stmt) {
+  StoredEvent e;
+  e.terminal_id = ColumnText(stmt, 0);
+  e.event.seq = static_cast<uint64_t>(ColumnInt64(stmt, 1));
+  e.event.time_ms = ColumnInt64(stmt, 2);
+  e.received_ms = ColumnInt64(stmt, 3);
+  e.event.kind = KindFromName(ColumnText(stmt, 4));
+  e.event.severity = ParseSeverity(ColumnText(stmt, 5));
+  // device_id is NULL exactly when the event carried no device; an empty id
+  // is still a device.
+  if (!ColumnIsNull(stmt, 6)) e.event.device = ReadDevice(stmt, 6);
+  e.event.detail = ColumnText(stmt, 6 + kDeviceColumnCount);
+  e.event.user = ColumnText(stmt, 7 + kDeviceColumnCount);
+  return e;
+}
+
+StoredPolicy ReadPolicy(sqlite3_stmt* stmt) {
+  StoredPolicy p;
+  p.group = ColumnText(stmt, 0);
+  p.version = static_cast<uint64_t>(ColumnInt64(stmt, 1));
+  p.yaml = ColumnText(stmt, 2);
+  p.applied_by = ColumnText(stmt, 3);
+  p.applied_at_ms = ColumnInt64(stmt, 4);
+  return p;
+}
+
+// Group `g` and its descendants: group_name = g, or within [g + "/", g + "0").
+// '0' is the byte after '/', so the range holds exactly the names starting
+// with "g/" under SQLite's bytewise BINARY collation. Unlike LIKE, nothing in
+// `g` acts as a wildcard, and the range can use the group index.
+constexpr std::string_view kGroupFilter =
+    "(group_name = ? OR (group_name >= ? AND group_name < ?))";
+
+void BindGroup(Binder& bind, std::string_view group) {
+  std::string lower(group);
+  lower.push_back('/');
+  std::string upper(group);
+  upper.push_back('0');
+  bind.Text(group).Text(lower).Text(upper);
+}
+
+Result<std::string> QueryPragma(sqlite3* db, const std::string& path, std::string_view sql) {
+  sqlite3_stmt* raw = nullptr;
+  int rc = sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &raw, nullptr);
+  sqlite::StmtPtr stmt(raw);
+  if (rc != SQLITE_OK) return sqlite::MakeSqliteError(db, rc, path, sql);
+  std::string value;
+  while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
+    if (value.empty()) value = ColumnText(stmt.get(), 0);
+  }
+  if (rc != SQLITE_DONE) return sqlite::MakeSqliteError(db, rc, path, sql);
+  return value;
+}
+
+Error Misconfigured(const std::string& path, std::string message) {
+  return MakeError(ErrorCode::kFailedPrecondition, "sqlite " + path + ": " + std::move(message));
+}
+
+// Rolls the current transaction (or savepoint) back if the body neither
+// committed nor released it, including when the body throws.
+class TxUnwinder {
+ public:
+  explicit TxUnwinder(std::function<void()> rollback) : rollback_(std::move(rollback)) {}
+  ~TxUnwinder() {
+    if (rollback_) rollback_();
+  }
+  TxUnwinder(const TxUnwinder&) = delete;
+  TxUnwinder& operator=(const TxUnwinder&) = delete;
+  void Dismiss() { rollback_ = nullptr; }
+
+ private:
+  std::function<void()> rollback_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path,
+                                                       const SqliteOptions& options) {
+  std::string_view synchronous;
+  if (options.synchronous == "full") {
+    synchronous = "PRAGMA synchronous = FULL";
+  } else if (options.synchronous == "normal") {
+    synchronous = "PRAGMA synchronous = NORMAL";
+  } else {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "sqlite " + path + ": synchronous must be \"full\" or \"normal\", not \"" +
+                         options.synchronous + "\"");
+  }
+  if (options.busy_timeout_ms < 0) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "sqlite " + path + ": busy_timeout_ms must not be negative");
+  }
+
+  sqlite3* raw = nullptr;
+  // NOMUTEX: every use of the connection, sqlite3_errmsg included, happens
+  // under SqliteStore::mu_, so SQLite's own connection mutex would be redundant.
+  const int rc =
+      sqlite3_open_v2(path.c_str(), &raw,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  sqlite::DbPtr db(raw);  // owns the handle even when opening failed
+  if (rc != SQLITE_OK) return sqlite::MakeSqliteError(db.get(), rc, path, "opening");
+  sqlite3_extended_result_codes(db.get(), 1);
+  sqlite3_busy_timeout(db.get(), options.busy_timeout_ms);
+  // The database file is not trusted to carry code: no schema-embedded
+  // functions, and no writes that could corrupt it through SQL.
+  sqlite3_db_config(db.get(), SQLITE_DBCONFIG_DEFENSIVE, 1, static_cast<int*>(nullptr));
+  sqlite3_db_config(db.get(), SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, static_cast<int*>(nullptr));
+
+  // journal_mode answers with the mode in force, which is not WAL when the
+  // file system or an old-format file cannot do it; a silent fallback would
+  // change the durability and concurrency the deployment was sized for.
+  Result<std::string> mode = QueryPragma(db.get(), path, "PRAGMA journal_mode = WAL");
+  if (!mode.ok()) return mode.error();
+  if (*mode != "wal") {
+    return Misconfigured(path, "could not enable WAL journal mode (SQLite kept \"" + *mode + "\")");
+  }
+
+  if (Result<std::string> r = QueryPragma(db.get(), path, synchronous); !r.ok()) {
+    return r.error();
+  }
+  Result<std::string> sync_now = QueryPragma(db.get(), path, "PRAGMA synchronous");
+  if (!sync_now.ok()) return sync_now.error();
+  if (*sync_now != (options.synchronous == "full" ? "2" : "1")) {
+    return Misconfigured(path, "synchronous=" + options.synchronous + " did not take effect");
+  }
+
+  if (Result<std::string> r = QueryPragma(db.get(), path, "PRAGMA foreign_keys = ON"); !r.ok()) {
+    return r.error();
+  }
+  Result<std::string> fk = QueryPragma(db.get(), path, "PRAGMA foreign_keys");
+  if (!fk.ok()) return fk.error();
+  if (*fk != "1") return Misconfigured(path, "foreign keys are not supported by this SQLite");
+
+  Result<int> version = sqlite::Migrate(db.get(), path, WallClockMs());
+  if (!version.ok()) return version.error();
+
+  return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(db), path, *version));
+}
+
+Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path,
+                                               const SqliteOptions& options) {
+  Result<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(path, options);
+  if (!store.ok()) return store.error();
+  return std::unique_ptr<Store>(std::move(*store));
+}
+
+SqliteStore::SqliteStore(sqlite::DbPtr db, std::string path, int schema_version)
+    : db_(std::move(db)), path_(std::move(path)), schema_version_(schema_version) {}
+
+int SqliteStore::SchemaVersion() { return schema_version_; }
+
+Error SqliteStore::SqlError(int rc, std::string_view what) const {
+  return sqlite::MakeSqliteError(db_.get(), rc, path_, what);
+}
+
+Result<StmtLease> SqliteStore::Prepare(std::string_view sql) {
+  auto it = statements_.find(sql);
+  if (it == statements_.end()) {
+    sqlite3_stmt* raw = nullptr;
+    const int rc = sqlite3_prepare_v3(db_.get(), sql.data(), static_cast<int>(sql.size()),
+                                      SQLITE_PREPARE_PERSISTENT, &raw, nullptr);
+    sqlite::StmtPtr stmt(raw);
+    if (rc != SQLITE_OK) return SqlError(rc, "preparing a statement");
+    it = statements_.emplace(std::string(sql), std::move(stmt)).first;
+  }
+  return StmtLease(it->second.get());
+}
+
+Status SqliteStore::Exec(std::string_view sql) {
+  Result<StmtLease> stmt = Prepare(sql);
+  if (!stmt.ok()) return stmt.error();
+  const int rc = sqlite3_step(stmt->get());
+  if (rc != SQLITE_DONE && rc != SQLITE_ROW) return SqlError(rc, sql);
+  return Status::Ok();
+}
+
+Status SqliteStore::RunInTransaction(TxKind kind, const std::function<Status()>& body) {
+  // The outermost level is a real transaction; levels inside it are
+  // savepoints, so a failing inner body undoes only its own writes and the
+  // caller decides whether the whole transaction fails.
+  const bool outermost = tx_depth_ == 0;
+  Status begin = Exec(!outermost               ? "SAVEPOINT mamori_nested"
+                      : kind == TxKind::kWrite ? "BEGIN IMMEDIATE"
+                                               : "BEGIN DEFERRED");
+  if (!begin.ok()) return begin;
+  ++tx_depth_;
+
+  TxUnwinder unwind([this, outermost] {
+    --tx_depth_;
+    // SQLite may already have rolled back on its own (e.g. disk full);
+    // then there is nothing left to undo.
+    if (sqlite3_get_autocommit(db_.get()) != 0) return;
+    if (outermost) {
+      (void)Exec("ROLLBACK");
+    } else {
+      (void)Exec("ROLLBACK TO mamori_nested");
+      (void)Exec("RELEASE mamori_nested");
+    }
+  });
+
+  Status result = body();
+  if (!result.ok()) return result;  // unwinder rolls back
+  if (outermost && sqlite3_get_autocommit(db_.get()) != 0) {
+    return SqlError(SQLITE_ABORT, "transaction was rolled back by SQLite");
+  }
+  Status end = Exec(outermost ? "COMMIT" : "RELEASE mamori_nested");
+  if (!end.ok()) return end;  // unwinder rolls back what is left
+  unwind.Dismiss();
+  --tx_depth_;
+  return Status::Ok();
+}
+
+Status SqliteStore::WithTransaction(const std::function<Status()>& body) {
+  std::lock_guard lock(mu_);
+  return RunInTransaction(TxKind::kWrite, body);
+}
+
+Status SqliteStore::PutTerminalState(const TerminalState& state) {
+  std::lock_guard lock(mu_);
+  return RunInTransaction(TxKind::kWrite, [&] { return PutTerminalStateLocked(state); });
+}
+
+Status SqliteStore::PutTerminalStateLocked(const TerminalState& state) {
+  {
+    Result<StmtLease> stmt =
+        Prepare("INSERT INTO terminals (" MAMORI_TERMINAL_COLUMNS
+                ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET group_name = excluded.group_name, "
+                "hostname = excluded.hostname, os = excluded.os, "
+                "agent_version = excluded.agent_version, agent_time_ms = excluded.agent_time_ms, "
+                "last_report_ms = excluded.last_report_ms, "
+                "report_interval_s = excluded.report_interval_s, "
+                "applied_policy_version = excluded.applied_policy_version, "
+                "enforcement_mode = excluded.enforcement_mode, "
+                "enforcement_healthy = excluded.enforcement_healthy, "
+                "enforcement_detail = excluded.enforcement_detail, "
+                "enforcement_backend = excluded.enforcement_backend");
+    if (!stmt.ok()) return stmt.error();
+    Binder bind(stmt->get());
+    bind.Text(state.terminal_id)
+        .Text(state.group)
+        .Text(state.hostname)
+        .Text(state.os)
+        .Text(state.agent_version)
+        .Int(state.agent_time_ms)
+        .Int(state.last_report_ms)
+        .Int(state.report_interval_s)
+        // SQLite integers are signed 64-bit; the version keeps its 64 bits.
+        .Int(static_cast<int64_t>(state.applied_policy_version))
+        .Text(EnforcementModeName(state.enforcement.mode))
+        .Int(state.enforcement.healthy ? 1 : 0)
+        .Text(state.enforcement.detail)
+        .Text(state.enforcement.backend);
+    if (bind.rc() != SQLITE_OK) return SqlError(bind.rc(), "binding a terminal");
+    const int rc = sqlite3_step(stmt->get());
+    if (rc != SQLITE_DONE) return SqlError(rc, "storing a terminal");
+  }
+  {
+    Result<StmtLease> stmt = Prepare("DELETE FROM devices WHERE terminal_id = ?");
+    if (!stmt.ok()) return stmt.error();
+    Binder bind(stmt->get());
+    bind.Text(state.terminal_id);
+    if (bind.rc() != SQLITE_OK) return SqlError(bind.rc(), "binding a terminal id");
+    const int rc = sqlite3_step(stmt->get());
+    if (rc != SQLITE_DONE) return SqlError(rc, "replacing a terminal's devices");
+  }
+  for (std::size_t i = 0; i < state.devices.size(); ++i) {
+    Result<StmtLease> stmt =
+        Prepare("INSERT INTO devices (terminal_id, ordinal, " MAMORI_DEVICE_COLUMNS
+                ") VALUES (?, ?, " MAMORI_DEVICE_PARAMS ")");
+    if (!stmt.ok()) return stmt.error();
+    Binder bind(stmt->get());
+    bind.Text(state.terminal_id).Int(static_cast<int64_t>(i));
+    BindDevice(bind, state.devices[i]);
+    if (bind.rc() != SQLITE_OK) return SqlError(bind.rc(), "binding a device");
+    const int rc = sqlite3_step(stmt->get());
+    // The device id is deliberately not echoed: it came from the agent.
+    if (rc != SQLITE_DONE) {
+      return SqlError(rc, "storing device #" + std::to_string(i + 1) + " of the snapshot");
+    }
+  }
+  return Status::Ok();
+}
+
+Result<std::optional<TerminalState>> SqliteStore::GetTerminal(std::string_view terminal_id) {
+  std::lock_guard lock(mu_);
+  std::optional<TerminalState> out;
+  Status status = RunInTransaction(TxKind::kRead, [&]() -> Status {
+    {
+      Result<StmtLease> stmt =
+          Prepare("SELECT " MAMORI_TERMINAL_COLUMNS " FROM terminals WHERE id = ?");
+      if (!stmt.ok()) return stmt.error();
+      Binder bind(stmt->get());
+      bind.Text(terminal_id);
+      if (bind.rc() != SQLITE_OK) return SqlError(bind.rc(), "binding a terminal id");
+      const int rc = sqlite3_step(stmt->get());
+      if (rc == SQLITE_DONE) return Status::Ok();
+      if (rc != SQLITE_ROW) return SqlError(rc, "reading a terminal");
+      out = ReadTerminal(stmt->get());
+    }
+    Result<StmtLease> stmt = Prepare("SELECT " MAMORI_DEVICE_COLUMNS
+                                     " FROM devices WHERE terminal_id = ? ORDER BY ordinal");
+    if (!stmt.ok()) return stmt.error();
+    Binder bind(stmt->get());
+    bind.Text(terminal_id);
+    if (bind.rc() != SQLITE_OK) return SqlError(bind.rc(), "binding a terminal id");
+    int rc;
+    while ((rc = sqlite3_step(stmt->get())) == SQLITE_ROW) {
+      out->devices.push_back(ReadDevice(stmt->get(), 0));
+    }
+    if (rc != SQLITE_DONE) return SqlError(rc, "reading a terminal's devices");
+    return Status::Ok();
+  });
+  if (!status.ok()) return status.error();
+  return out;
+}
+
+Result<std::vector<TerminalState>> SqliteStore::ListTerminals(std::string_view group) {
+  std::lock_guard lock(mu_);
+  const bool filtered = !group.empty();
+  std::vector<TerminalState> out;
+  Status status = RunInTransaction(TxKind::kRead, [&]() -> Status {
+    std::unordered_map<std::string_view, std::size_t> index;
+    {
+      std::string sql = "SELECT " MAMORI_TERMINAL_COLUMNS " FROM terminals";
+      if (filtered) sql.append(" WHERE ").append(kGroupFilter);
+      sql.append(" ORDER BY id");
+      Result<StmtLease> stmt = Prepare(sql);
+      if (!stmt.ok()) return stmt.error();
+      Binder bind(stmt->get());
+      if (filtered) BindGroup(bind, group);
+      if (bind.rc() != SQLITE_OK) return SqlError(bind.rc(), "binding a group");
+      int rc;
+      while ((rc = sqlite3_step(stmt->get())) == SQLITE_ROW) {
+        out.push_back(ReadTerminal(stmt->get()));
+      }
+      if (rc != SQLITE_DONE) return SqlError(rc, "listing terminals");
+    }
+    if (out.empty()) return Status::Ok();
+    index.reserve(out.size());
+    for (std::size_t i = 0; i < out.size(); ++i) index.emplace(out[i].terminal_id, i);
+
+    // One query for the devices of every selected terminal, not one per
+    // terminal: listing a whole prefecture stays a pair of scans.
+    std::string sql = "SELECT terminal_id, " MAMORI_DEVICE_COLUMNS " FROM devices";
+    if (filtered) {
+      sql.append(" WHERE terminal_id IN (SELECT id FROM terminals WHERE ")
+          .append(kGroupFilter)
+          .append(")");
+    }
+    sql.append(" ORDER BY terminal_id, ordinal");
+    Result<StmtLease> stmt = Prepare(sql);
+    if (!stmt.ok()) return stmt.error();
+    Binder bind(stmt->get());
+    if (filtered) BindGroup(bind, group);
+    if (bind.rc() != SQLITE_OK) return SqlError(bind.rc(), "binding a group");
+    int rc;
+    while ((rc = sqlite3_step(stmt->get())) == SQLITE_ROW) {
+      const auto* id = sqlite3_column_text(stmt->get(), 0);
+      const auto id_size = static_cast<std::size_t>(sqlite3_column_bytes(stmt->get(), 0));
+      auto it = index.find(std::string_view(reinterpret_cast<const char*>(id), id_size));
+      if (it == index.end()) continue;  // cannot happen inside one read transaction
+      out[it->second].devices.push_back(ReadDevice(stmt->get(), 1));
+    }
+    if (rc != SQLITE_DONE) return SqlError(rc, "listing devices");
+    return Status::Ok();
+  });
+  if (!status.ok()) return status.error();
+  return out;
+}
+
+Result<uint64_t> SqliteStore::AckedThroughLocked(std::string_view terminal_id) {
+  Result<StmtLease> stmt = Prepare("SELECT acked_through FROM event_cursors WHERE terminal_id = ?");
+  if (!stmt.ok()) return stmt.error();
+  Binder bind(stmt->get());
+  bind.Text(terminal_id);
+  if (bind.rc() != SQLITE_OK) return SqlError(bind.rc(), "binding a terminal id");
+  const int rc = sqlite3_step(stmt->get());
+  if (rc == SQLITE_DONE) return uint64_t{0};
+  if (rc != SQLITE_ROW) return SqlError(rc, "reading an event cursor");
+  return static_cast<uint64_t>(ColumnInt64(stmt->get(), 0));
+}
+
+Result<uint64_t> SqliteStore::AckedThrough(std::string_view terminal_id) {
+  std::lock_guard lock(mu_);
+  return AckedThroughLocked(terminal_id);
+}
+
+Result<uint64_t> SqliteStore::AppendEvents(std::string_view terminal_id,
+                                           const std::vector<Event>& events, int64_t received_ms) {
+  // Validated before anything is written so a bad batch stores nothing.
+  constexpr uint64_t kMaxSeq = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
+  for (const Event& e : events) {
+    if (e.seq == 0 || e.seq > kMaxSeq) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "event sequence number " + std::to_string(e.seq) +
+                           " is invalid: sequence numbers start at 1 and fit in 63 bits");
+    }
+  }
+
+  std::lock_guard lock(mu_);
+  uint64_t acked = 0;
+  Status status = RunInTransaction(TxKind::kWrite, [&]() -> Status {
+    for (const Event& e : events) {
+      Result<StmtLease> stmt =
+          Prepare("INSERT OR IGNORE INTO events (" MAMORI_EVENT_COLUMNS
+                  ") VALUES (?, ?, ?, ?, ?, ?, " MAMORI_DEVICE_PARAMS ", ?, ?)");
+      if (!stmt.ok()) return stmt.error();
+      Binder bind(stmt->get());
+      bind.Text(terminal_id)
+          .Int(static_cast<int64_t>(e.seq))
+          .Int(e.time_ms)
+          .Int(received_ms)
+          .Text(EventKindName(e.kind))
+          .Text(SeverityName(e.severity));
+      if (e.device.has_value()) {
+        BindDevice(bind, *e.device);
+      } else {
+        BindNoDevice(bind);
+      }
+      bind.Text(e.detail).Text(e.user);
+      if (bind.rc() != SQLITE_OK) return SqlError(bind.rc(), "binding an event");
+      const int rc = sqlite3_step(stmt->get());
+      if (rc != SQLITE_DONE) return SqlError(rc, "storing event " + std::to_string(e.seq));
+    }
+
+    Result<uint64_t> cursor = AckedThroughLocked(terminal_id);
+    if (!cursor.ok()) return cursor.error();
+    acked = *cursor;
+
+    // The cursor moves only across a contiguous run starting at acked + 1:
+    // first check that acked + 1 is there, then find where the run ends (the
+    // first stored seq whose successor is missing). Walking the primary key
+    // in order, the search stops at the end of the run.
+    {
+      Result<StmtLease> stmt = Prepare("SELECT 1 FROM events WHERE terminal_id = ? AND seq = ?");
+      if (!stmt.ok()) return stmt.error();
+      Binder bind(stmt->get());
+      bind.Text(terminal_id).Int(static_cast<int64_t>(acked + 1));
+      if (bind.rc() != SQLITE_OK) return SqlError(bind.rc(), "binding a sequence number");
+      const int rc = sqlite3_step(stmt->get());
+      if (rc == SQLITE_DONE) return Status::Ok();  // nothing new is contiguous
+      if (rc != SQLITE_ROW) return SqlError(rc, "reading events");
+    }
+    {
+      Result<StmtLease> stmt = Prepare(
+          "SELECT e.seq FROM events e WHERE e.terminal_id = ?1 AND e.seq > ?2 AND NOT EXISTS "
+          "(SELECT 1 FROM events n WHERE n.terminal_id = ?1 AND n.seq = e.seq + 1) "
+          "ORDER BY e.seq LIMIT 1");
+      if (!stmt.ok()) return stmt.error();
+      Binder bind(stmt->get());
+      bind.Text(terminal_id).Int(static_cast<int64_t>(acked));
+      if (bind.rc() != SQLITE_OK) return SqlError(bind.rc(), "binding a sequence number");
+      const int rc = sqlite3_step(stmt->get());
+      if (rc != SQLITE_ROW) return SqlError(rc, "finding the end of the stored events");
+      acked = static_cast<uint64_t>(ColumnInt64(stmt->get(), 0));
+    }
+    {
+      Result<StmtLease> stmt = Prepare(
+          "INSERT INTO event_cursors (terminal_id, acked_through) VALUES (?, ?) "
+          "ON CONFLICT (terminal_id) DO UPDATE SET acked_through = excluded.acked_through");
+      if (!stmt.ok()) return stmt.error();
+      Binder bind(stmt->get());
+      bind.Text(terminal_id).Int(static_cast<int64_t>(acked));
+      if (bind.rc() != SQLITE_OK) return SqlError(bind.rc(), "binding an event cursor");
+      const int rc = sqlite3_step(stmt->get());
+      if (rc != SQLITE_DONE) return SqlError(rc, "advancing the event cursor");
+    }
+    return Status::Ok();
+  });
+  if (!status.ok()) return status.error();
+  return acked;
+}
+
+Result<std::vector<StoredEvent>> SqliteStore::QueryEvents(const EventQuery& query) {
+  // Only the shape of the statement varies with the filters; every value is
+  // bound. The shapes are few (kinds are deduplicated), so each is prepared
+  // once and cached like the fixed statements.
+  std::vector<EventKind> kinds;
+  for (EventKind k : query.kinds) {
+    bool seen = false;
+    for (EventKind have : kinds) seen = seen || have == k;
+    if (!seen) kinds.push_back(k);
+  }
+
+  std::string sql = "SELECT " MAMORI_EVENT_COLUMNS " FROM events WHERE 1";
+  if (!query.terminal_id.empty()) sql.append(" AND terminal_id = ?");
+  if (!query.group.empty()) {
+    sql.append(" AND terminal_id IN (SELECT id FROM terminals WHERE ")
+        .append(kGroupFilter)
+        .append(")");
+  }
+  if (!kinds.empty()) {
+    sql.append(" AND kind IN (?");
+    for (std::size_t i = 1; i < kinds.size(); ++i) sql.append(", ?");
+    sql.append(")");
+  }
+  if (query.since_ms != 0) sql.append(" AND time_ms >= ?");
+  if (query.until_ms != 0) sql.append(" AND time_ms < ?");
+  sql.append(" ORDER BY time_ms DESC, seq DESC, terminal_id LIMIT ?");
+
+  std::lock_guard lock(mu_);
+  Result<StmtLease> stmt = Prepare(sql);
+  if (!stmt.ok()) return stmt.error();
+  Binder bind(stmt->get());
+  if (!query.terminal_id.empty()) bind.Text(query.terminal_id);
+  if (!query.group.empty()) BindGroup(bind, query.group);
+  for (EventKind k : kinds) bind.Text(EventKindName(k));
+  if (query.since_ms != 0) bind.Int(query.since_ms);
+  if (query.until_ms != 0) bind.Int(query.until_ms);
+  bind.Int(query.limit == 0 ? kDefaultEventLimit : query.limit);
+  if (bind.rc() != SQLITE_OK) return SqlError(bind.rc(), "binding an event query");
+
+  std::vector<StoredEvent> out;
+  int rc;
+  while ((rc = sqlite3_step(stmt->get())) == SQLITE_ROW) out.push_back(ReadEvent(stmt->get()));
+  if (rc != SQLITE_DONE) return SqlError(rc, "querying events");
+  return out;
+}
+
+Result<StoredPolicy> SqliteStore::PutPolicy(std::string_view group, std::string_view yaml,
+                                            std::string_view applied_by, int64_t now_ms) {
+  std::lock_guard lock(mu_);
+  StoredPolicy stored;
+  Status status = RunInTransaction(TxKind::kWrite, [&]() -> Status {
+    uint64_t latest = 0;
+    {
+      Result<StmtLease> stmt =
+          Prepare("SELECT COALESCE(MAX(version), 0) FROM policies WHERE group_name = ?");
+      if (!stmt.ok()) return stmt.error();
+      Binder bind(stmt->get());
+      bind.Text(group);
+      if (bind.rc() != SQLITE_OK) return SqlError(bind.rc(), "binding a group");
+      const int rc = sqlite3_step(stmt->get());
+      if (rc != SQLITE_ROW) return SqlError(rc, "reading the latest policy version");
+      latest = static_cast<uint64_t>(ColumnInt64(stmt->get(), 0));
+    }
+    stored = StoredPolicy{std::string(group), latest + 1, std::string(yaml),
+                          std::string(applied_by), now_ms};
+    Result<StmtLease> stmt = Prepare(
+        "INSERT INTO policies (group_name, version, yaml, applied_by, applied_at_ms) "
+        "VALUES (?, ?, ?, ?, ?)");
+    if (!stmt.ok()) return stmt.error();
+    Binder bind(stmt->get());
+    bind.Text(stored.group)
+        .Int(static_cast<int64_t>(stored.version))
+        .Text(stored.yaml)
+        .Text(stored.applied_by)
+        .Int(stored.applied_at_ms);
+    if (bind.rc() != SQLITE_OK) return SqlError(bind.rc(), "binding a policy");
+    const int rc = sqlite3_step(stmt->get());
+    if (rc != SQLITE_DONE) return SqlError(rc, "storing a policy");
+    return Status::Ok();
+  });
+  if (!status.ok()) return status.error();
+  return stored;
+}
+
+#define MAMORI_POLICY_COLUMNS "group_name, version, yaml, applied_by, applied_at_ms"
+
+Result<std::vector<StoredPolicy>> SqliteStore::ReadPolicies(std::string_view sql,
+                                                            std::string_view group,
+                                                            bool bind_group) {
+  Result<StmtLease> stmt = Prepare(sql);
+  if (!stmt.ok()) return stmt.error();
+  Binder bind(stmt->get());
+  if (bind_group) bind.Text(group);
+  if (bind.rc() != SQLITE_OK) return SqlError(bind.rc(), "binding a group");
+  std::vector<StoredPolicy> out;
+  int rc;
+  while ((rc = sqlite3_step(stmt->get())) == SQLITE_ROW) out.push_back(ReadPolicy(stmt->get()));
+  if (rc != SQLITE_DONE) return SqlError(rc, "reading policies");
+  return out;
+}
+
+Result<std::optional<StoredPolicy>> SqliteStore::GetPolicy(std::string_view group,
+                                                           uint64_t version) {
+  std::lock_guard lock(mu_);
+  Result<StmtLease> stmt =
+      version == 0 ? Prepare("SELECT " MAMORI_POLICY_COLUMNS
+                             " FROM policies WHERE group_name = ? ORDER BY version DESC LIMIT 1")
+                   : Prepare("SELECT " MAMORI_POLICY_COLUMNS
+                             " FROM policies WHERE group_name = ? AND version = ?");
+  if (!stmt.ok()) return stmt.error();
+  Binder bind(stmt->get());
+  bind.Text(group);
+  if (version != 0) bind.Int(static_cast<int64_t>(version));
+  if (bind.rc() != SQLITE_OK) return SqlError(bind.rc(), "binding a policy key");
+  const int rc = sqlite3_step(stmt->get());
+  if (rc == SQLITE_DONE) return std::optional<StoredPolicy>();
+  if (rc != SQLITE_ROW) return SqlError(rc, "reading a policy");
+  return std::optional<StoredPolicy>(ReadPolicy(stmt->get()));
+}
+
+Result<std::vector<StoredPolicy>> SqliteStore::LatestPolicies() {
+  std::lock_guard lock(mu_);
+  return ReadPolicies("SELECT " MAMORI_POLICY_COLUMNS
+                      " FROM policies p WHERE version = (SELECT MAX(version) FROM policies "
+                      "WHERE group_name = p.group_name) ORDER BY group_name",
+                      {}, false);
+}
+
+Result<std::vector<StoredPolicy>> SqliteStore::PolicyHistory(std::string_view group) {
+  std::lock_guard lock(mu_);
+  return ReadPolicies("SELECT " MAMORI_POLICY_COLUMNS
+                      " FROM policies WHERE group_name = ? ORDER BY version",
+                      group, true);
+}
+
+}  // namespace mamori
+
+#undef MAMORI_POLICY_COLUMNS
+#undef MAMORI_EVENT_COLUMNS
+#undef MAMORI_TERMINAL_COLUMNS
+#undef MAMORI_DEVICE_PARAMS
+#undef MAMORI_DEVICE_COLUMNS

@@ -1,0 +1,238 @@
+#pragma once
+
+// Fakes for the agent's collaborators. Test-only: the product never carries
+// a fake transport or backend.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "agent/platform/device_backend.h"
+#include "agent/transport/collector_client.h"
+#include "common/clock.h"
+
+namespace mamori::testing {
+
+class FakeClock final : public Clock {
+ public:
+  explicit FakeClock(int64_t now_ms = 1'760'000'000'000) : now_(now_ms) {}
+  int64_t NowMs() const override { return now_.load(); }
+  void Advance(int64_t ms) { now_ += ms; }
+
+ private:
+  std::atomic<int64_t> now_;
+};
+
+class FakeBackend final : public DeviceBackend {
+ public:
+  std::string_view Name() const override { return "fake"; }
+
+  Status Start(std::function<void()> on_change) override {
+    std::lock_guard lock(mu_);
+    if (!start_error.empty()) return MakeError(ErrorCode::kIo, start_error);
+    on_change_ = std::move(on_change);
+    return Status::Ok();
+  }
+  void Stop() override {
+    std::lock_guard lock(mu_);
+    on_change_ = nullptr;
+  }
+  std::vector<ObservedDevice> Enumerate() override {
+    std::lock_guard lock(mu_);
+    std::vector<ObservedDevice> out;
+    for (const auto& [id, d] : devices_) out.push_back(d);
+    return out;
+  }
+  Status Apply(const ObservedDevice& device, Action action) override {
+    std::lock_guard lock(mu_);
+    applies_.push_back({device.device_id, action});
+    if (failing_.contains(device.device_id)) {
+      return MakeError(ErrorCode::kIo, "cannot write authorized for " + device.device_id);
+    }
+    return Status::Ok();
+  }
+
+  void Plug(const std::string& id, DeviceIdentity identity) {
+    std::lock_guard lock(mu_);
+    devices_[id] = ObservedDevice{id, std::move(identity)};
+  }
+  void Unplug(const std::string& id) {
+    std::lock_guard lock(mu_);
+    devices_.erase(id);
+  }
+  void SetFailing(const std::string& id, bool failing) {
+    std::lock_guard lock(mu_);
+    if (failing) {
+      failing_.insert(id);
+    } else {
+      failing_.erase(id);
+    }
+  }
+  // Simulates the platform noticing a change.
+  void FireChange() {
+    std::function<void()> cb;
+    {
+      std::lock_guard lock(mu_);
+      cb = on_change_;
+    }
+    if (cb) cb();
+  }
+  std::vector<std::pair<std::string, Action>> applies() const {
+    std::lock_guard lock(mu_);
+    return applies_;
+  }
+
+  std::string start_error;
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::string, ObservedDevice> devices_;
+  std::set<std::string> failing_;
+  std::vector<std::pair<std::string, Action>> applies_;
+  std::function<void()> on_change_;
+};
+
+inline DeviceIdentity Stick(std::string serial = "4C530001231120115142") {
+  DeviceIdentity id;
+  id.vendor_id = 0x0781;
+  id.product_id = 0x5581;
+  id.serial = std::move(serial);
+  id.manufacturer = "SanDisk";
+  id.product = "Ultra";
+  id.bus_path = "1-2";
+  id.device_class = DeviceClass::kMassStorage;
+  id.interface_classes = {DeviceClass::kMassStorage};
+  return id;
+}
+
+inline DeviceIdentity Keyboard() {
+  DeviceIdentity id;
+  id.vendor_id = 0x046d;
+  id.product_id = 0xc31c;
+  id.manufacturer = "Logitech";
+  id.product = "USB Keyboard";
+  id.bus_path = "1-3";
+  id.device_class = DeviceClass::kHid;
+  id.interface_classes = {DeviceClass::kHid};
+  return id;
+}
+
+// A scripted collector. Calls are recorded; the answers are set by the test.
+class FakeCollectorClient final : public CollectorClient {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  Result<StateAckInfo> ReportState(const TerminalState& state) override {
+    std::lock_guard lock(mu_);
+    state_attempts_.push_back(Clock::now());
+    if (fail_next_calls_ > 0) {
+      --fail_next_calls_;
+      cv_.notify_all();
+      return MakeError(ErrorCode::kUnavailable, "UNAVAILABLE: connection refused");
+    }
+    states_.push_back(state);
+    cv_.notify_all();
+    return StateAckInfo{0, assigned_version_};
+  }
+
+  Result<uint64_t> ReportEvents(const std::vector<Event>& events) override {
+    std::lock_guard lock(mu_);
+    batches_.push_back(events);
+    for (const Event& e : events) {
+      if (e.seq == stored_through_ + 1 && stored_through_ < store_limit_) stored_through_ = e.seq;
+    }
+    cv_.notify_all();
+    return stored_through_;
+  }
+
+  Status WatchPolicy(uint64_t current_version,
+                     const std::function<void(const PolicyUpdate&)>& on_update) override {
+    std::unique_lock lock(mu_);
+    watch_versions_.push_back(current_version);
+    watching_ = true;
+    cv_.notify_all();
+    for (;;) {
+      cv_.wait(lock, [&] { return cancel_ || !updates_.empty() || end_stream_; });
+      if (cancel_) {
+        cancel_ = false;
+        watching_ = false;
+        cv_.notify_all();
+        return MakeError(ErrorCode::kUnavailable, "CANCELLED");
+      }
+      if (end_stream_) {
+        end_stream_ = false;
+        watching_ = false;
+        cv_.notify_all();
+        return MakeError(ErrorCode::kUnavailable, "UNAVAILABLE: stream reset");
+      }
+      PolicyUpdate u = updates_.front();
+      updates_.pop_front();
+      lock.unlock();
+      on_update(u);
+      lock.lock();
+      ++delivered_;
+      cv_.notify_all();
+    }
+  }
+
+  void CancelWatch() override {
+    std::lock_guard lock(mu_);
+    if (watching_) cancel_ = true;
+    cv_.notify_all();
+  }
+
+  // --- scripting ---
+  void FailNextStateCalls(int n) {
+    std::lock_guard lock(mu_);
+    fail_next_calls_ = n;
+  }
+  // The collector stores events only up to this seq.
+  void SetStoreLimit(uint64_t limit) {
+    std::lock_guard lock(mu_);
+    store_limit_ = limit;
+  }
+  void PushPolicy(PolicyUpdate u) {
+    std::lock_guard lock(mu_);
+    updates_.push_back(std::move(u));
+    cv_.notify_all();
+  }
+  void EndStream() {
+    std::lock_guard lock(mu_);
+    end_stream_ = true;
+    cv_.notify_all();
+  }
+
+  // Waits until `pred` (called under the lock) holds, up to `timeout`.
+  bool WaitFor(std::chrono::milliseconds timeout, const std::function<bool()>& pred) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, timeout, pred);
+  }
+
+  // Accessors; call under WaitFor's predicate or after the reporter stopped.
+  std::vector<TerminalState> states_;
+  std::vector<Clock::time_point> state_attempts_;
+  std::vector<std::vector<Event>> batches_;
+  std::vector<uint64_t> watch_versions_;
+  int delivered_ = 0;
+  uint64_t stored_through_ = 0;
+  bool watching_ = false;
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int fail_next_calls_ = 0;
+  uint64_t store_limit_ = UINT64_MAX;
+  uint64_t assigned_version_ = 0;
+  std::deque<PolicyUpdate> updates_;
+  bool cancel_ = false;
+  bool end_stream_ = false;
+};
+
+}  // namespace mamori::testing
