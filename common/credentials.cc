@@ -96,7 +96,8 @@ Result<TlsMaterial> LoadTlsMaterial(const TlsFiles& files, int64_t now_ms) {
   const std::string key_field = Field("tls.key_file", files.key_file);
 
   Result<CertInfo> ca_info = InspectCertificate(m.ca_pem);
-  if (!ca_info) return MakeError(ErrorCode::kInvalidArgument, ca_field + ": " + ca_info.error().message);
+  if (!ca_info)
+    return MakeError(ErrorCode::kInvalidArgument, ca_field + ": " + ca_info.error().message);
   if (!ca_info->is_ca) {
     return MakeError(ErrorCode::kInvalidArgument,
                      ca_field + ": not a CA certificate (subject " + ca_info->subject + ")");
@@ -134,9 +135,9 @@ Result<TlsMaterial> LoadTlsMaterial(const TlsFiles& files, int64_t now_ms) {
   if (Status s = VerifyCertificate(m.ca_pem, m.cert_pem, now_ms, PurposeOf(m.cert)); !s) {
     // pki.h promises this phrase for every "wrong issuer" outcome.
     if (s.error().message.find("not issued by this CA") != std::string::npos) {
-      return MakeError(ErrorCode::kFailedPrecondition,
-                       cert_field + ": not issued by the CA in " + ca_field + " (" +
-                           s.error().message + ")");
+      return MakeError(
+          ErrorCode::kFailedPrecondition,
+          cert_field + ": not issued by the CA in " + ca_field + " (" + s.error().message + ")");
     }
     return MakeError(ErrorCode::kFailedPrecondition, cert_field + ": " + s.error().message);
   }
@@ -174,7 +175,8 @@ Status WriteFileAtomic(const std::string& path, std::string_view data, unsigned 
     return IoError(path, what, err);
   };
 
-  if (::fchmod(fd.get(), static_cast<mode_t>(mode)) != 0) return fail("cannot set permissions", errno);
+  if (::fchmod(fd.get(), static_cast<mode_t>(mode)) != 0)
+    return fail("cannot set permissions", errno);
   std::size_t written = 0;
   while (written < data.size()) {
     const ssize_t n = ::write(fd.get(), data.data() + written, data.size() - written);

@@ -12,6 +12,7 @@
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
+#include <algorithm>
 #include <climits>
 #include <ctime>
 #include <memory>
@@ -31,14 +32,16 @@ struct OpenSslDeleter {
 using BioPtr = std::unique_ptr<BIO, OpenSslDeleter<BIO, BIO_free_all>>;
 using BignumPtr = std::unique_ptr<BIGNUM, OpenSslDeleter<BIGNUM, BN_free>>;
 using EvpPkeyPtr = std::unique_ptr<EVP_PKEY, OpenSslDeleter<EVP_PKEY, EVP_PKEY_free>>;
-using EvpPkeyCtxPtr = std::unique_ptr<EVP_PKEY_CTX, OpenSslDeleter<EVP_PKEY_CTX, EVP_PKEY_CTX_free>>;
+using EvpPkeyCtxPtr =
+    std::unique_ptr<EVP_PKEY_CTX, OpenSslDeleter<EVP_PKEY_CTX, EVP_PKEY_CTX_free>>;
 using X509Ptr = std::unique_ptr<X509, OpenSslDeleter<X509, X509_free>>;
 using X509ExtensionPtr =
     std::unique_ptr<X509_EXTENSION, OpenSslDeleter<X509_EXTENSION, X509_EXTENSION_free>>;
 using X509StorePtr = std::unique_ptr<X509_STORE, OpenSslDeleter<X509_STORE, X509_STORE_free>>;
 using X509StoreCtxPtr =
     std::unique_ptr<X509_STORE_CTX, OpenSslDeleter<X509_STORE_CTX, X509_STORE_CTX_free>>;
-using GeneralNamePtr = std::unique_ptr<GENERAL_NAME, OpenSslDeleter<GENERAL_NAME, GENERAL_NAME_free>>;
+using GeneralNamePtr =
+    std::unique_ptr<GENERAL_NAME, OpenSslDeleter<GENERAL_NAME, GENERAL_NAME_free>>;
 using GeneralNamesPtr =
     std::unique_ptr<GENERAL_NAMES, OpenSslDeleter<GENERAL_NAMES, GENERAL_NAMES_free>>;
 using Asn1Ia5StringPtr =
@@ -129,8 +132,7 @@ Result<EvpPkeyPtr> ParseKey(std::string_view pem) {
   EvpPkeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, NoPassphrase, nullptr));
   if (!key) {
     ERR_clear_error();
-    return MakeError(ErrorCode::kInvalidArgument,
-                     "no unencrypted PEM private key found");
+    return MakeError(ErrorCode::kInvalidArgument, "no unencrypted PEM private key found");
   }
   return key;
 }
@@ -150,7 +152,8 @@ Result<EvpPkeyPtr> GenerateP256Key() {
 
 Result<std::string> KeyToPem(EVP_PKEY* key) {
   BioPtr bio(BIO_new(BIO_s_mem()));
-  if (!bio || PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr) != 1) {
+  if (!bio ||
+      PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr) != 1) {
     return OpenSslError(ErrorCode::kInternal, "cannot encode private key");
   }
   return BioToString(bio.get());
@@ -211,8 +214,8 @@ bool IsValidDnsName(std::string_view name) {
       label = 0;
       continue;
     }
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '-';
+    const bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
     if (!ok || ++label > 63) return false;
   }
   return label > 0;
@@ -334,8 +337,7 @@ Status AddSubjectAltNames(X509* cert, const IssueRequest& r) {
 Result<X509Ptr> NewCert(EVP_PKEY* key, std::string_view common_name, int64_t not_before_ms,
                         int64_t validity_days) {
   X509Ptr cert(X509_new());
-  if (!cert || X509_set_version(cert.get(), X509_VERSION_3) != 1 ||
-      !SetRandomSerial(cert.get()) ||
+  if (!cert || X509_set_version(cert.get(), X509_VERSION_3) != 1 || !SetRandomSerial(cert.get()) ||
       !SetValidity(cert.get(), not_before_ms == 0 ? NowMs() - kDefaultBackdateMs : not_before_ms,
                    validity_days) ||
       !SetName(cert.get(), common_name) || X509_set_pubkey(cert.get(), key) != 1) {
@@ -456,10 +458,8 @@ std::string VerifyContext(int error, X509* current, int depth, int purpose_id) {
   }
 }
 
-// Chain verification shared by VerifyCertificate and LoadTlsMaterial;
-// `purpose` 0 skips the purpose check.
-Status Verify(std::string_view ca_pem, std::string_view chain_pem, int64_t now_ms,
-              int purpose, int* error_out) {
+// `purpose` is an X509_PURPOSE_* id; 0 skips the purpose check.
+Status Verify(std::string_view ca_pem, std::string_view chain_pem, int64_t now_ms, int purpose) {
   Result<std::vector<X509Ptr>> anchors = ParseCertChain(ca_pem);
   if (!anchors) return MakeError(ErrorCode::kInvalidArgument, "CA: " + anchors.error().message);
   Result<std::vector<X509Ptr>> chain = ParseCertChain(chain_pem);
@@ -498,7 +498,6 @@ Status Verify(std::string_view ca_pem, std::string_view chain_pem, int64_t now_m
   if (rc == 1) return Status::Ok();
   const int error = X509_STORE_CTX_get_error(ctx.get());
   ERR_clear_error();
-  if (error_out != nullptr) *error_out = error;
   return MakeError(ErrorCode::kUnauthenticated,
                    std::string(X509_verify_cert_error_string(error)) + " (" +
                        VerifyContext(error, X509_STORE_CTX_get_current_cert(ctx.get()),
@@ -510,7 +509,12 @@ Status Verify(std::string_view ca_pem, std::string_view chain_pem, int64_t now_m
 
 Result<KeyAndCert> CreateCa(std::string_view common_name, int64_t validity_days,
                             int64_t not_before_ms) {
-  if (common_name.empty() || common_name.size() > 64) {
+  // RFC 5280 bounds a common name at 64 characters, not bytes: a Japanese
+  // name may use up to three bytes per character.
+  const auto chars = std::count_if(common_name.begin(), common_name.end(), [](char c) {
+    return (static_cast<unsigned char>(c) & 0xC0u) != 0x80u;
+  });
+  if (chars == 0 || chars > 64) {
     return MakeError(ErrorCode::kInvalidArgument, "CA name must be 1 to 64 characters");
   }
   if (validity_days < 1 || validity_days > kMaxValidityDays) {
@@ -543,7 +547,8 @@ Result<KeyAndCert> CreateCa(std::string_view common_name, int64_t validity_days,
 Result<KeyAndCert> IssueCertificate(const KeyAndCert& ca, const IssueRequest& request) {
   if (Status s = ValidateRequest(request); !s) return s.error();
   Result<X509Ptr> ca_cert = ParseCert(ca.cert_pem);
-  if (!ca_cert) return MakeError(ErrorCode::kInvalidArgument, "CA certificate: " + ca_cert.error().message);
+  if (!ca_cert)
+    return MakeError(ErrorCode::kInvalidArgument, "CA certificate: " + ca_cert.error().message);
   Result<EvpPkeyPtr> ca_key = ParseKey(ca.key_pem);
   if (!ca_key) return MakeError(ErrorCode::kInvalidArgument, "CA key: " + ca_key.error().message);
   if (EVP_PKEY_eq(ca_key->get(), X509_get0_pubkey(ca_cert->get())) != 1) {
@@ -591,10 +596,9 @@ Result<CertInfo> InspectCertificate(std::string_view pem) {
 
 Status VerifyCertificate(std::string_view ca_pem, std::string_view chain_pem, int64_t now_ms,
                          CertPurpose purpose) {
-  return Verify(ca_pem, chain_pem, now_ms,
-                purpose == CertPurpose::kServer ? X509_PURPOSE_SSL_SERVER
-                                                : X509_PURPOSE_SSL_CLIENT,
-                nullptr);
+  return Verify(
+      ca_pem, chain_pem, now_ms,
+      purpose == CertPurpose::kServer ? X509_PURPOSE_SSL_SERVER : X509_PURPOSE_SSL_CLIENT);
 }
 
 Status CheckKeyMatchesCertificate(std::string_view key_pem, std::string_view cert_pem) {

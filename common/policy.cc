@@ -124,14 +124,16 @@ std::optional<int64_t> ParseExpiryDate(std::string_view s) {
       parts[k] = parts[k] * 10 + (c - '0');
     }
   }
-  using namespace std::chrono;
   // Before 1970 would collide with 0 = "never expires".
   if (parts[0] < 1970) return std::nullopt;
-  const year_month_day ymd{year{parts[0]}, month{static_cast<unsigned>(parts[1])},
-                           day{static_cast<unsigned>(parts[2])}};
+  const std::chrono::year_month_day ymd{std::chrono::year{parts[0]},
+                                        std::chrono::month{static_cast<unsigned>(parts[1])},
+                                        std::chrono::day{static_cast<unsigned>(parts[2])}};
   if (!ymd.ok()) return std::nullopt;
-  const sys_days next_day = sys_days{ymd} + days{1};
-  return duration_cast<milliseconds>(next_day.time_since_epoch()).count() - 1;
+  const std::chrono::sys_days next_day = std::chrono::sys_days{ymd} + std::chrono::days{1};
+  const auto next_day_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(next_day.time_since_epoch());
+  return next_day_ms.count() - 1;
 }
 
 bool IsRuleNameChar(char c) {

@@ -1,5 +1,6 @@
 #include "agent/core/agent_core.h"
 
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -164,10 +165,10 @@ void AgentCore::ReconcileLocked(const PolicyChange* change, std::vector<Event> e
   const std::size_t leading_events = events.size();
   std::map<std::string, Device> current;
   for (const ObservedDevice& ob : observed) {
-    const Device* prev = nullptr;
+    std::optional<Device> prev_storage;
     if (auto it = previous.find(ob.device_id); it != previous.end()) {
       if (SameIdentity(it->second.identity, ob.identity)) {
-        prev = &it->second;
+        prev_storage = std::move(it->second);
       } else {
         // Another device under the same id (re-plugged into the same port):
         // report the old one gone and decide afresh.
@@ -175,6 +176,7 @@ void AgentCore::ReconcileLocked(const PolicyChange* change, std::vector<Event> e
       }
       previous.erase(it);  // what remains in `previous` has vanished
     }
+    const Device* prev = prev_storage ? &*prev_storage : nullptr;
 
     Device d;
     d.device_id = ob.device_id;

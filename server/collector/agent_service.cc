@@ -53,7 +53,12 @@ class PolicyWatchReactor final : public grpc::ServerWriteReactor<v1::PolicyBundl
       : hub_(hub), peer_(std::move(peer)), sent_version_(current_version) {
     // Register before reading the current policy so a change in between is
     // not missed; Offer ignores versions already sent.
-    watch_id_ = hub_->AddWatcher(peer_.group, [this](const ResolvedPolicy& r) { Offer(r); });
+    watch_id_ = hub_->AddWatcher(
+        peer_.group, [this](const ResolvedPolicy& r) { Offer(r); },
+        [this] {
+          std::lock_guard lock(mu_);
+          FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE, "collector is shutting down"));
+        });
     if (auto r = hub_->Resolve(peer_.group)) Offer(*r);
     Log()->info("terminal '{}' watching policy of group '{}' from version {}", peer_.identity.id,
                 peer_.group, current_version);

@@ -82,6 +82,7 @@ void CollectorServer::Shutdown() {
   shut_down_ = true;
   static const auto log = GetLogger("collector");
   log->info("shutting down: finishing in-flight calls");
+  if (hub_) hub_->CloseAll();
   if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   if (writer_) writer_->Stop();
   server_.reset();

@@ -73,11 +73,22 @@ std::optional<ResolvedPolicy> PolicyHub::ResolveLocked(std::string_view group) c
   }
 }
 
-PolicyHub::WatchId PolicyHub::AddWatcher(std::string group, OnChange on_change) {
+PolicyHub::WatchId PolicyHub::AddWatcher(std::string group, OnChange on_change,
+                                         std::function<void()> on_close) {
   std::lock_guard lock(mu_);
   const WatchId id = next_id_++;
-  watchers_.emplace(id, Watcher{std::move(group), std::move(on_change)});
+  if (closed_) {
+    on_close();
+    return id;
+  }
+  watchers_.emplace(id, Watcher{std::move(group), std::move(on_change), std::move(on_close)});
   return id;
+}
+
+void PolicyHub::CloseAll() {
+  std::lock_guard lock(mu_);
+  closed_ = true;
+  for (auto& [id, w] : watchers_) w.on_close();
 }
 
 void PolicyHub::RemoveWatcher(WatchId id) {

@@ -48,8 +48,12 @@ class PolicyHub {
   // The policy in force for `group` (its own or inherited), if any.
   std::optional<ResolvedPolicy> Resolve(std::string_view group) const;
 
-  WatchId AddWatcher(std::string group, OnChange on_change);
+  // `on_close` is called (under the hub's lock) when the hub closes; a
+  // watcher added after that is closed at once.
+  WatchId AddWatcher(std::string group, OnChange on_change, std::function<void()> on_close);
   void RemoveWatcher(WatchId id);
+  // Ends every watch, so streams finish promptly when the collector stops.
+  void CloseAll();
   std::size_t WatcherCount() const;
 
  private:
@@ -62,9 +66,11 @@ class PolicyHub {
   struct Watcher {
     std::string group;
     OnChange on_change;
+    std::function<void()> on_close;
   };
   std::map<WatchId, Watcher> watchers_;  // guarded by mu_
   WatchId next_id_ = 1;                  // guarded by mu_
+  bool closed_ = false;                  // guarded by mu_
 };
 
 }  // namespace mamori

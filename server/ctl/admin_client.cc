@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "common/credentials.h"
+#include "common/identity.h"
 
 namespace mamori::ctl {
 
@@ -11,6 +12,20 @@ Result<std::unique_ptr<AdminClient>> AdminClient::Connect(const ConnectionSettin
                                                           int64_t now_ms) {
   Result<TlsMaterial> tls = LoadTlsMaterial(settings.tls, now_ms);
   if (!tls) return tls.error();
+  // The collector would refuse anything else with PERMISSION_DENIED; saying
+  // so here names the file that needs replacing.
+  bool is_admin = false;
+  for (const std::string& uri : tls->cert.uris) {
+    const std::optional<PeerIdentity> id = ParseIdentityUri(uri);
+    is_admin = is_admin || (id && id->role == PeerRole::kAdmin);
+  }
+  if (!is_admin) {
+    const std::string has =
+        tls->cert.uris.empty() ? "no mamori:// identity" : "identity " + tls->cert.uris.front();
+    return MakeError(ErrorCode::kPermissionDenied,
+                     "tls.cert_file " + settings.tls.cert_file + ": not an admin certificate (" +
+                         has + "); issue one with 'mamorictl pki issue admin'");
+  }
   Result<HostPort> hp = ParseHostPort(settings.address);
   if (!hp) return hp.error();
 
@@ -29,8 +44,8 @@ Result<std::unique_ptr<AdminClient>> AdminClient::Connect(const ConnectionSettin
                                        settings.timeout_ms);
 }
 
-AdminClient::AdminClient(std::unique_ptr<v1::AdminService::StubInterface> stub,
-                         std::string address, int64_t timeout_ms)
+AdminClient::AdminClient(std::unique_ptr<v1::AdminService::StubInterface> stub, std::string address,
+                         int64_t timeout_ms)
     : stub_(std::move(stub)), address_(std::move(address)), timeout_ms_(timeout_ms) {}
 
 template <typename Request, typename Response>
@@ -115,24 +130,23 @@ std::string_view GrpcCodeName(grpc::StatusCode code) {
   }
 }
 
-Error DescribeRpcFailure(const grpc::Status& status, std::string_view address,
-                         int64_t timeout_ms) {
+Error DescribeRpcFailure(const grpc::Status& status, std::string_view address, int64_t timeout_ms) {
   const std::string where = "cannot reach collector at " + std::string(address) + ": ";
   switch (status.error_code()) {
     case grpc::StatusCode::UNAVAILABLE:
       return MakeError(ErrorCode::kUnavailable, where + status.error_message());
     case grpc::StatusCode::DEADLINE_EXCEEDED:
-      return MakeError(ErrorCode::kUnavailable,
-                       where + "no answer within " + std::to_string(timeout_ms / 1000) +
-                           " s (--timeout)");
+      return MakeError(
+          ErrorCode::kUnavailable,
+          where + "no answer within " + std::to_string(timeout_ms / 1000) + " s (--timeout)");
     case grpc::StatusCode::PERMISSION_DENIED:
     case grpc::StatusCode::UNAUTHENTICATED:
       return MakeError(ErrorCode::kPermissionDenied,
                        "collector refused: " + std::string(GrpcCodeName(status.error_code())) +
                            ": " + status.error_message());
     case grpc::StatusCode::NOT_FOUND:
-      return MakeError(ErrorCode::kNotFound, "collector refused: NOT_FOUND: " +
-                                                 status.error_message());
+      return MakeError(ErrorCode::kNotFound,
+                       "collector refused: NOT_FOUND: " + status.error_message());
     default:
       return MakeError(ErrorCode::kFailedPrecondition,
                        "collector refused: " + std::string(GrpcCodeName(status.error_code())) +

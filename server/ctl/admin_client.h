@@ -1,11 +1,11 @@
 #pragma once
 
+#include <grpcpp/grpcpp.h>
+
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
-
-#include <grpcpp/grpcpp.h>
 
 #include "common/result.h"
 #include "mamori/v1/admin.grpc.pb.h"
@@ -27,7 +27,8 @@ class AdminClient {
   AdminClient(std::unique_ptr<v1::AdminService::StubInterface> stub, std::string address,
               int64_t timeout_ms);
 
-  Status ListTerminals(const v1::ListTerminalsRequest& request, v1::ListTerminalsResponse* response);
+  Status ListTerminals(const v1::ListTerminalsRequest& request,
+                       v1::ListTerminalsResponse* response);
   Status GetTerminal(const v1::GetTerminalRequest& request, v1::TerminalDetail* response);
   Status GroupSummaries(const v1::GroupSummariesRequest& request,
                         v1::GroupSummariesResponse* response);
@@ -38,7 +39,7 @@ class AdminClient {
  private:
   template <typename Request, typename Response>
   Status Call(grpc::Status (v1::AdminService::StubInterface::*method)(grpc::ClientContext*,
-                                                                       const Request&, Response*),
+                                                                      const Request&, Response*),
               const Request& request, Response* response);
 
   std::unique_ptr<v1::AdminService::StubInterface> stub_;

@@ -85,14 +85,14 @@ Result<int64_t> ParseIntOption(std::string_view option, std::string_view text, i
   int64_t value = 0;
   const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc() || ptr != text.data() + text.size() || text.empty()) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     "--" + std::string(option) + ": \"" + std::string(text) +
-                         "\" is not a whole number");
+    return MakeError(
+        ErrorCode::kInvalidArgument,
+        "--" + std::string(option) + ": \"" + std::string(text) + "\" is not a whole number");
   }
   if (value < min || value > max) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     "--" + std::string(option) + ": must be between " + std::to_string(min) +
-                         " and " + std::to_string(max));
+    return MakeError(ErrorCode::kInvalidArgument, "--" + std::string(option) +
+                                                      ": must be between " + std::to_string(min) +
+                                                      " and " + std::to_string(max));
   }
   return value;
 }

@@ -35,7 +35,9 @@ class ParsedArgs {
   std::vector<std::string> GetAll(std::string_view name) const;
   const std::vector<std::string>& positionals() const { return positionals_; }
 
-  void Add(const std::string& name, std::string value) { options_[name].push_back(std::move(value)); }
+  void Add(const std::string& name, std::string value) {
+    options_[name].push_back(std::move(value));
+  }
   void AddPositional(std::string value) { positionals_.push_back(std::move(value)); }
 
  private:

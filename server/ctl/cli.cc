@@ -3,6 +3,7 @@
 #include <grpc/support/log.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <iostream>
 #include <span>
@@ -76,7 +77,8 @@ void PrintCommandHelp(const Command& c, std::ostream& out) {
   if (!c.args.empty()) out << ' ' << c.args;
   out << " [options]\n\n";
   std::string summary = c.summary;
-  if (!summary.empty()) summary[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(summary[0])));
+  if (!summary.empty())
+    summary[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(summary[0])));
   out << summary << ".\n\nOptions:\n";
   std::size_t width = std::string_view("-h, --help").size();
   for (const OptionSpec& o : c.options) width = std::max(width, OptionLabel(o).size());

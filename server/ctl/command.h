@@ -38,10 +38,10 @@ struct CommandContext {
 
 // One command of mamorictl, e.g. "policy apply".
 struct Command {
-  std::string name;      // words after "mamorictl"
-  std::string args;      // positional synopsis, e.g. "FILE"
-  std::string summary;   // one line for the command list
-  std::string details;   // paragraphs after the options in --help
+  std::string name;     // words after "mamorictl"
+  std::string args;     // positional synopsis, e.g. "FILE"
+  std::string summary;  // one line for the command list
+  std::string details;  // paragraphs after the options in --help
   std::size_t min_positionals = 0;
   std::size_t max_positionals = 0;
   std::vector<OptionSpec> options;

@@ -111,7 +111,8 @@ Result<ConnectionSettings> ResolveConnection(const ParsedArgs& args,
                      "no " + std::string(what) + ": pass " + std::string(flag) + " or set " +
                          std::string(key) + " in the config file (--config or $MAMORICTL_CONFIG)");
   };
-  if (s.address.empty()) return missing("collector address", "--collector HOST:PORT", "collector.address");
+  if (s.address.empty())
+    return missing("collector address", "--collector HOST:PORT", "collector.address");
   if (s.tls.ca_file.empty()) return missing("CA certificate", "--ca FILE", "tls.ca_file");
   if (s.tls.cert_file.empty()) return missing("admin certificate", "--cert FILE", "tls.cert_file");
   if (s.tls.key_file.empty()) return missing("admin key", "--key FILE", "tls.key_file");

@@ -45,7 +45,8 @@ Status WritePair(const KeyAndCert& material, const std::string& cert_path,
 
 void PrintCertificate(const CertInfo& info, const CommandContext& ctx) {
   ctx.out << "  subject:     " << TerminalSafe(info.subject) << '\n';
-  for (const std::string& uri : info.uris) ctx.out << "  URI:         " << TerminalSafe(uri) << '\n';
+  for (const std::string& uri : info.uris)
+    ctx.out << "  URI:         " << TerminalSafe(uri) << '\n';
   for (const std::string& dns : info.dns_names) {
     ctx.out << "  DNS:         " << TerminalSafe(dns) << '\n';
   }

@@ -148,8 +148,9 @@ void RenderGroupSummaries(const v1::GroupSummariesResponse& response, std::ostre
     std::string percent = "-";
     if (g.terminals() > 0) {
       char buf[16];
-      std::snprintf(buf, sizeof(buf), "%.1f",
-                    100.0 * static_cast<double>(g.compliant()) / static_cast<double>(g.terminals()));
+      std::snprintf(
+          buf, sizeof(buf), "%.1f",
+          100.0 * static_cast<double>(g.compliant()) / static_cast<double>(g.terminals()));
       percent = buf;
     }
     table.AddRow({g.group().empty() ? "(all)" : g.group(), std::to_string(g.terminals()),
@@ -163,7 +164,8 @@ void RenderTerminalList(const v1::ListTerminalsResponse& response, std::ostream&
   Table table({"ID", "GROUP", "STATUS", "FAILING CHECKS", "LAST REPORT", "POLICY"});
   for (const v1::TerminalSummary& t : response.terminals()) {
     table.AddRow({t.terminal_id(), t.group(), std::string(ComplianceStatusName(t.status())),
-                  Join(t.failing_checks()), Timestamp(t.has_last_report(), t.last_report(), "never"),
+                  Join(t.failing_checks()),
+                  Timestamp(t.has_last_report(), t.last_report(), "never"),
                   std::to_string(t.applied_policy_version()) + "/" +
                       std::to_string(t.assigned_policy_version())});
   }
@@ -209,8 +211,8 @@ void RenderTerminalDetail(const v1::TerminalDetail& detail, std::ostream& out) {
   if (detail.devices().empty()) {
     out << "(none)\n";
   } else {
-    Table devices({"VID:PID", "CLASS", "MANUFACTURER", "PRODUCT", "SERIAL", "DECISION", "RULE",
-                   "ENFORCED"});
+    Table devices(
+        {"VID:PID", "CLASS", "MANUFACTURER", "PRODUCT", "SERIAL", "DECISION", "RULE", "ENFORCED"});
     devices.SetMaxWidth(2, kDeviceStringWidth)
         .SetMaxWidth(3, kDeviceStringWidth)
         .SetMaxWidth(4, kSerialWidth)
@@ -266,11 +268,10 @@ void RenderPolicy(const v1::GetPolicyResponse& response, std::string_view group,
   out << "# group:       " << safe_group << '\n';
   if (response.inherited()) out << "# inherited from: " << TerminalSafe(b.group()) << '\n';
   out << "# version:     " << b.version() << '\n';
-  out << "# applied by:  " << (b.applied_by().empty() ? "-" : TerminalSafe(b.applied_by()))
-      << '\n';
+  out << "# applied by:  " << (b.applied_by().empty() ? "-" : TerminalSafe(b.applied_by())) << '\n';
   out << "# applied at:  " << Timestamp(b.has_applied_at(), b.applied_at(), "-") << '\n';
-  out << "# signed:      " << (b.signature().empty() ? "no" : "yes, key " + TerminalSafe(b.key_id()))
-      << '\n';
+  out << "# signed:      "
+      << (b.signature().empty() ? "no" : "yes, key " + TerminalSafe(b.key_id())) << '\n';
   out << TerminalSafeMultiline(b.policy_yaml());
   if (!b.policy_yaml().empty() && b.policy_yaml().back() != '\n') out << '\n';
 }

@@ -1,11 +1,11 @@
 #pragma once
 
+#include <google/protobuf/message.h>
+#include <google/protobuf/timestamp.pb.h>
+
 #include <ostream>
 #include <string>
 #include <string_view>
-
-#include <google/protobuf/message.h>
-#include <google/protobuf/timestamp.pb.h>
 
 #include "common/result.h"
 #include "mamori/v1/admin.pb.h"
@@ -26,8 +26,7 @@ void RenderTerminalDetail(const v1::TerminalDetail& detail, std::ostream& out);
 void RenderEvents(const v1::QueryEventsResponse& response, std::ostream& out);
 // The policy YAML preceded by a header of YAML comments (version, group,
 // applied by/at, inheritance), so the output can be saved and re-applied.
-void RenderPolicy(const v1::GetPolicyResponse& response, std::string_view group,
-                  std::ostream& out);
+void RenderPolicy(const v1::GetPolicyResponse& response, std::string_view group, std::ostream& out);
 
 // Protobuf's JSON mapping, indented, with zero values printed.
 Result<std::string> ToJson(const google::protobuf::Message& message);
@@ -37,6 +36,6 @@ std::string FormatTimestamp(const google::protobuf::Timestamp& t);
 
 // Lower-case names used on the command line and in tables.
 std::string_view ComplianceStatusName(v1::ComplianceStatus s);  // "non_compliant"
-std::string EventKindName(v1::EventKind k);                      // "device_blocked"
+std::string EventKindName(v1::EventKind k);                     // "device_blocked"
 
 }  // namespace mamori::ctl

@@ -33,7 +33,8 @@ void Table::Render(std::ostream& out) const {
   std::vector<int> widths;
   for (const Column& c : columns_) widths.push_back(DisplayWidth(c.header));
   for (const auto& row : rows_) {
-    for (std::size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], DisplayWidth(row[i]));
+    for (std::size_t i = 0; i < row.size(); ++i)
+      widths[i] = std::max(widths[i], DisplayWidth(row[i]));
   }
   auto print_row = [&](const std::vector<std::string>& cells) {
     std::string line;

@@ -699,11 +699,8 @@ Result<StoredPolicy> SqliteStore::PutPolicy(std::string_view group, std::string_
     uint64_t latest = 0;
     {
       Result<StmtLease> stmt =
-          Prepare("SELECT COALESCE(MAX(version), 0) FROM policies WHERE group_name = ?");
+          Prepare("SELECT COALESCE(MAX(version), 0) FROM policies");
       if (!stmt.ok()) return stmt.error();
-      Binder bind(stmt->get());
-      bind.Text(group);
-      if (bind.rc() != SQLITE_OK) return SqlError(bind.rc(), "binding a group");
       const int rc = sqlite3_step(stmt->get());
       if (rc != SQLITE_ROW) return SqlError(rc, "reading the latest policy version");
       latest = static_cast<uint64_t>(ColumnInt64(stmt->get(), 0));

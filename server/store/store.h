@@ -57,7 +57,10 @@ class Store {
   // Newest first. The group filter uses the terminal's group.
   virtual Result<std::vector<StoredEvent>> QueryEvents(const EventQuery& query) = 0;
 
-  // Stores a new version for the group (previous version + 1, from 1).
+  // Stores a new version for the group. Versions are one deployment-wide
+  // revision counter (highest stored + 1, from 1), so they increase per group
+  // and also never go down for a terminal whose policy moves from an
+  // inherited one to its group's own: agents can refuse any older version.
   virtual Result<StoredPolicy> PutPolicy(std::string_view group, std::string_view yaml,
                                          std::string_view applied_by, int64_t now_ms) = 0;
   // The group's own policy (no inheritance); version 0 = latest.

@@ -73,12 +73,12 @@ TlsPaths TestPki::IssueExpiredTerminal(std::string_view id) {
 
 TlsPaths TestPki::IssueFromOtherCa(std::string_view id) {
   if (!other_ca_) {
-    other_ca_ = std::make_unique<KeyAndCert>(
-        Unwrap(CreateCa("Unrelated CA", 3650), "create other CA"));
+    other_ca_ =
+        std::make_unique<KeyAndCert>(Unwrap(CreateCa("Unrelated CA", 3650), "create other CA"));
     dir_.Write("other-ca.pem", other_ca_->cert_pem);
   }
-  const KeyAndCert material = Unwrap(
-      IssueCertificate(*other_ca_, Request(CertKind::kTerminal, id)), "issue foreign terminal");
+  const KeyAndCert material = Unwrap(IssueCertificate(*other_ca_, Request(CertKind::kTerminal, id)),
+                                     "issue foreign terminal");
   return Write("foreign-terminal-" + std::string(id), material);
 }
 

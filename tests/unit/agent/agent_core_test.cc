@@ -20,8 +20,6 @@ using testing::TempDir;
 using namespace std::chrono_literals;
 
 constexpr std::string_view kAllowRegisteredSerial = R"(name: allow-one
-defaults:
-  storage: block
 rules:
   - name: registered-stick
     match:

@@ -101,7 +101,8 @@ TEST_F(CredentialsTest, ExpiredCertificateNamesDate) {
   const TlsPaths t = pki_.IssueExpiredTerminal("t1");
   Result<TlsMaterial> m = LoadTlsMaterial(Files(t), NowMs());
   ASSERT_FALSE(m.ok());
-  EXPECT_THAT(m.error().message, StartsWith("tls.cert_file " + t.cert + ": certificate expired on "));
+  EXPECT_THAT(m.error().message,
+              StartsWith("tls.cert_file " + t.cert + ": certificate expired on "));
   EXPECT_THAT(m.error().message, ::testing::MatchesRegex(".*expired on [0-9-]+T[0-9:]+Z$"));
 }
 
@@ -116,9 +117,8 @@ TEST_F(CredentialsTest, ForeignCertificateNamesCaFile) {
   const TlsPaths t = pki_.IssueFromOtherCa("t1");
   Result<TlsMaterial> m = LoadTlsMaterial(Files(t), NowMs());
   ASSERT_FALSE(m.ok());
-  EXPECT_THAT(m.error().message,
-              StartsWith("tls.cert_file " + t.cert + ": not issued by the CA in tls.ca_file " +
-                         t.ca));
+  EXPECT_THAT(m.error().message, StartsWith("tls.cert_file " + t.cert +
+                                            ": not issued by the CA in tls.ca_file " + t.ca));
 }
 
 TEST(ReadFileTest, ReadsAndReportsErrors) {

@@ -71,6 +71,12 @@ TEST_F(PkiTest, CaAcceptsJapaneseName) {
   ASSERT_TRUE(info.ok());
   EXPECT_EQ(info->common_name, "吹田市 Mamori CA");
   EXPECT_THAT(info->subject, HasSubstr("CN=吹田市 Mamori CA"));
+
+  // The 64 limit counts characters: 30 kanji are 90 bytes and still fit.
+  std::string kanji;
+  for (int i = 0; i < 30; ++i) kanji += "保";
+  EXPECT_TRUE(CreateCa(kanji, 10).ok());
+  EXPECT_FALSE(CreateCa(std::string(65, 'a'), 10).ok());
 }
 
 TEST_F(PkiTest, RejectsBadCaParameters) {
@@ -176,8 +182,7 @@ TEST_F(PkiTest, VerifiesPurposeFromExtendedKeyUsage) {
   const KeyAndCert terminal = Issue(Terminal("t1"));
   const int64_t now = NowMs();
   EXPECT_TRUE(VerifyCertificate(ca().cert_pem, terminal.cert_pem, now, CertPurpose::kClient).ok());
-  Status as_server =
-      VerifyCertificate(ca().cert_pem, terminal.cert_pem, now, CertPurpose::kServer);
+  Status as_server = VerifyCertificate(ca().cert_pem, terminal.cert_pem, now, CertPurpose::kServer);
   ASSERT_FALSE(as_server.ok());
   EXPECT_THAT(as_server.error().message, HasSubstr("certificate purpose"));
   EXPECT_THAT(as_server.error().message, HasSubstr("TLS server"));
@@ -248,8 +253,8 @@ TEST_F(PkiTest, ExpiredCaFailsVerification) {
 
 TEST_F(PkiTest, GarbageIsRejected) {
   EXPECT_FALSE(InspectCertificate("").ok());
-  EXPECT_FALSE(InspectCertificate("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
-                   .ok());
+  EXPECT_FALSE(
+      InspectCertificate("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n").ok());
   EXPECT_FALSE(VerifyCertificate("junk", ca().cert_pem, NowMs(), CertPurpose::kClient).ok());
   EXPECT_FALSE(CheckKeyMatchesCertificate("junk", ca().cert_pem).ok());
   EXPECT_FALSE(CheckKeyMatchesCertificate(ca().key_pem, "junk").ok());

@@ -3,6 +3,7 @@
 // collector process.
 
 #include <gmock/gmock.h>
+#include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
@@ -10,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <sstream>
+#include <stdexcept>
 
 #include "common/credentials.h"
 #include "mamori/v1/admin.grpc.pb.h"
@@ -135,7 +137,8 @@ class FakeAdminService final : public v1::AdminService::Service {
     // The channel presented the admin certificate.
     const auto sans = ctx->auth_context()->FindPropertyValues("x509_subject_alternative_name");
     bool admin = false;
-    for (const auto& san : sans) admin = admin || std::string(san.data(), san.size()) == "mamori://admin/admin";
+    for (const auto& san : sans)
+      admin = admin || std::string(san.data(), san.size()) == "mamori://admin/admin";
     if (!admin || deny_) {
       return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "admin certificate required");
     }
@@ -156,7 +159,8 @@ class AdminCommandsTest : public ::testing::Test {
  protected:
   void SetUp() override {
     const TlsPaths server = pki_.Server();
-    grpc::SslServerCredentialsOptions opts(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+    grpc::SslServerCredentialsOptions opts(
+        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
     opts.pem_root_certs = MustRead(server.ca);
     opts.pem_key_cert_pairs.push_back({MustRead(server.key), MustRead(server.cert)});
     grpc::ServerBuilder builder;
@@ -238,8 +242,8 @@ TEST_F(AdminCommandsTest, TerminalDetailEscapesDeviceStrings) {
 }
 
 TEST_F(AdminCommandsTest, EventsKindsAndLimit) {
-  const CtlResult r = Ctl({"events", "--kind", "device_blocked", "--kind", "policy_applied", "--limit",
-                     "7"});
+  const CtlResult r =
+      Ctl({"events", "--kind", "device_blocked", "--kind", "policy_applied", "--limit", "7"});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("device_blocked"));
   EXPECT_EQ(service_.last_kinds(), 2);
@@ -254,9 +258,10 @@ TEST_F(AdminCommandsTest, PolicyShow) {
 }
 
 TEST_F(AdminCommandsTest, PolicyApplyValidatesLocallyFirst) {
-  const std::string good = dir_.Write("good.yaml",
-                                      "name: test\ndefaults:\n  storage: block\nrules:\n  - name: block-phones\n    match:\n"
-                                      "      class: still_image\n    action: block\n");
+  const std::string good = dir_.Write(
+      "good.yaml",
+      "name: test\ndefaults:\n  storage: block\nrules:\n  - name: block-phones\n    match:\n"
+      "      class: still_image\n    action: block\n");
   CtlResult r = Ctl({"policy", "apply", good, "--group", "osaka/suita"});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("version 5"));
@@ -264,9 +269,10 @@ TEST_F(AdminCommandsTest, PolicyApplyValidatesLocallyFirst) {
   EXPECT_EQ(service_.applied_yaml(), MustRead(good));
 
   const int calls = service_.calls();
-  const std::string bad = dir_.Write("bad.yaml",
-                                     "name: broken\ndefaults:\n  storage: block\nrules:\n  - name: r1\n    match:\n"
-                                     "      vid_pid: \"zz:1\"\n    action: allow\n");
+  const std::string bad =
+      dir_.Write("bad.yaml",
+                 "name: broken\ndefaults:\n  storage: block\nrules:\n  - name: r1\n    match:\n"
+                 "      vid_pid: \"zz:1\"\n    action: allow\n");
   r = Ctl({"policy", "apply", bad, "--group", "osaka"});
   EXPECT_EQ(r.code, 1);
   EXPECT_THAT(r.err, HasSubstr("bad.yaml:7"));
@@ -287,16 +293,19 @@ TEST_F(AdminCommandsTest, RefusalIsReported) {
 }
 
 TEST_F(AdminCommandsTest, TerminalCertificateIsNotAnAdmin) {
-  const CtlResult r = Ctl({"status"}, pki_.IssueTerminal("t-sneaky", "osaka"));
+  const TlsPaths terminal = pki_.IssueTerminal("t-sneaky", "osaka");
+  const CtlResult r = Ctl({"status"}, terminal);
   EXPECT_EQ(r.code, 1);
-  EXPECT_THAT(r.err, HasSubstr("PERMISSION_DENIED"));
+  EXPECT_THAT(r.err, HasSubstr("tls.cert_file " + terminal.cert +
+                               ": not an admin certificate (identity mamori://terminal/t-sneaky)"));
+  EXPECT_EQ(service_.calls(), 0);
 }
 
 TEST_F(AdminCommandsTest, UnreachableCollector) {
   const TlsPaths admin = pki_.Admin();
   server_->Shutdown();
-  const CtlResult r = CtlRaw({"status", "--collector", Address(), "--ca", admin.ca, "--cert", admin.cert,
-                        "--key", admin.key, "--timeout", "5"});
+  const CtlResult r = CtlRaw({"status", "--collector", Address(), "--ca", admin.ca, "--cert",
+                              admin.cert, "--key", admin.key, "--timeout", "5"});
   EXPECT_EQ(r.code, 1);
   EXPECT_THAT(r.err, HasSubstr("cannot reach collector at " + Address() + ": "));
 }
@@ -304,7 +313,7 @@ TEST_F(AdminCommandsTest, UnreachableCollector) {
 TEST_F(AdminCommandsTest, ServerNameIsVerified) {
   const TlsPaths admin = pki_.Admin();
   CtlResult r = CtlRaw({"status", "--collector", Address(), "--ca", admin.ca, "--cert", admin.cert,
-                  "--key", admin.key, "--server-name", "localhost"});
+                        "--key", admin.key, "--server-name", "localhost"});
   EXPECT_EQ(r.code, 0) << r.err;
   r = CtlRaw({"status", "--collector", Address(), "--ca", admin.ca, "--cert", admin.cert, "--key",
               admin.key, "--server-name", "impostor.example", "--timeout", "5"});

@@ -18,7 +18,8 @@ const std::vector<OptionSpec> kSpecs = {
 Result<ParsedArgs> Parse(std::vector<std::string> args) { return ParseArgs(args, kSpecs); }
 
 TEST(ParseArgsTest, ValuesFlagsAndPositionals) {
-  Result<ParsedArgs> r = Parse({"agent", "--dir", "/x", "--dns=a", "--dns", "b", "--force", "more"});
+  Result<ParsedArgs> r =
+      Parse({"agent", "--dir", "/x", "--dns=a", "--dns", "b", "--force", "more"});
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(r->Get("dir"), "/x");
   EXPECT_THAT(r->GetAll("dns"), ElementsAre("a", "b"));
@@ -61,7 +62,8 @@ TEST(ParseIntOptionTest, RangeAndSyntax) {
   EXPECT_EQ(*ParseIntOption("days", "30", 1, 100), 30);
   EXPECT_THAT(ParseIntOption("days", "0", 1, 100).error().message,
               HasSubstr("--days: must be between 1 and 100"));
-  EXPECT_THAT(ParseIntOption("days", "3x", 1, 100).error().message, HasSubstr("not a whole number"));
+  EXPECT_THAT(ParseIntOption("days", "3x", 1, 100).error().message,
+              HasSubstr("not a whole number"));
   EXPECT_FALSE(ParseIntOption("days", "", 1, 100).ok());
   EXPECT_FALSE(ParseIntOption("days", " 3", 1, 100).ok());
 }

@@ -76,8 +76,8 @@ TEST(CliTest, AdminCommandsDocumentConnectionOptions) {
     std::vector<std::string> args = Split(c.name);
     args.push_back("--help");
     const CtlResult r = Ctl(args);
-    for (const char* opt : {"--collector", "--ca", "--cert", "--key", "--server-name", "--config",
-                            "--timeout"}) {
+    for (const char* opt :
+         {"--collector", "--ca", "--cert", "--key", "--server-name", "--config", "--timeout"}) {
       EXPECT_THAT(r.out, HasSubstr(opt)) << c.name;
     }
   }

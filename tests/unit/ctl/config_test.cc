@@ -1,8 +1,7 @@
-#include "server/ctl/ctl_config.h"
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "server/ctl/ctl_config.h"
 #include "tests/support/temp_dir.h"
 
 namespace mamori::ctl {
@@ -41,10 +40,10 @@ TEST(ResolveConnectionTest, ReadsConfigFileWithRelativePaths) {
 TEST(ResolveConnectionTest, FlagsOverrideFile) {
   TempDir dir;
   const std::string config = dir.Write("ctl.yaml", kConfig);
-  Result<ConnectionSettings> s = ResolveConnection(
-      Args({"--config", config, "--collector", "127.0.0.1:9000", "--server-name", "localhost",
-            "--key", "other.key", "--timeout", "3"}),
-      std::nullopt);
+  Result<ConnectionSettings> s =
+      ResolveConnection(Args({"--config", config, "--collector", "127.0.0.1:9000", "--server-name",
+                              "localhost", "--key", "other.key", "--timeout", "3"}),
+                        std::nullopt);
   ASSERT_TRUE(s.ok()) << s.error().message;
   EXPECT_EQ(s->address, "127.0.0.1:9000");
   EXPECT_EQ(s->server_name, "localhost");
@@ -76,7 +75,8 @@ TEST(ResolveConnectionTest, EnvironmentNamesDefaultFileAndConfigFlagWins) {
 }
 
 TEST(ResolveConnectionTest, MissingSettingsAreUsageErrors) {
-  Result<ConnectionSettings> s = ResolveConnection(Args({"--ca", "a", "--cert", "b"}), std::nullopt);
+  Result<ConnectionSettings> s =
+      ResolveConnection(Args({"--ca", "a", "--cert", "b"}), std::nullopt);
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.error().code, ErrorCode::kInvalidArgument);
   EXPECT_THAT(s.error().message, HasSubstr("--collector HOST:PORT"));

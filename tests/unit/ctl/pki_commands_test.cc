@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <sstream>
 
@@ -87,7 +88,7 @@ TEST_F(PkiCommandsTest, InitRefusesToOverwriteUnlessForced) {
 TEST_F(PkiCommandsTest, IssueAgent) {
   Init();
   const CtlResult r = Ctl({"pki", "issue", "agent", "--dir", Pki(), "--id", "t-001", "--group",
-                     "osaka/suita/hoken", "--days", "10"});
+                           "osaka/suita/hoken", "--days", "10"});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("mamori://terminal/t-001"));
   EXPECT_THAT(r.out, HasSubstr("mamori://group/osaka/suita/hoken"));
@@ -95,9 +96,9 @@ TEST_F(PkiCommandsTest, IssueAgent) {
   EXPECT_THAT(r.out, HasSubstr("valid:"));
   EXPECT_EQ(ModeOf(Pki() + "/agent-t-001.key"), 0600u);
 
-  Result<TlsMaterial> m = LoadTlsMaterial(
-      {Pki() + "/ca.pem", Pki() + "/agent-t-001.pem", Pki() + "/agent-t-001.key"},
-      SystemClock().NowMs());
+  Result<TlsMaterial> m =
+      LoadTlsMaterial({Pki() + "/ca.pem", Pki() + "/agent-t-001.pem", Pki() + "/agent-t-001.key"},
+                      SystemClock().NowMs());
   ASSERT_TRUE(m.ok()) << m.error().message;
   EXPECT_THAT(m->cert.uris,
               ElementsAre("mamori://terminal/t-001", "mamori://group/osaka/suita/hoken"));
@@ -106,9 +107,9 @@ TEST_F(PkiCommandsTest, IssueAgent) {
 
 TEST_F(PkiCommandsTest, IssueServerAndAdmin) {
   Init();
-  CtlResult r = Ctl({"pki", "issue", "server", "--dir", Pki(), "--id", "collector-1", "--dns",
-               "localhost", "--dns", "collector.example.lg.jp", "--ip", "127.0.0.1", "--out",
-               dir_.File("srv")});
+  CtlResult r =
+      Ctl({"pki", "issue", "server", "--dir", Pki(), "--id", "collector-1", "--dns", "localhost",
+           "--dns", "collector.example.lg.jp", "--ip", "127.0.0.1", "--out", dir_.File("srv")});
   ASSERT_EQ(r.code, 0) << r.err;
   Result<CertInfo> server = InspectCertificate(Read(dir_.File("srv.pem")));
   ASSERT_TRUE(server.ok());
@@ -184,7 +185,8 @@ TEST_F(PkiCommandsTest, WarnsWhenCertificateOutlivesCa) {
   const CtlResult r = Ctl({"pki", "issue", "agent", "--dir", Pki(), "--id", "t1"});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_THAT(r.err, HasSubstr("warning: the CA expires"));
-  const CtlResult short_lived = Ctl({"pki", "issue", "agent", "--dir", Pki(), "--id", "t2", "--days", "5"});
+  const CtlResult short_lived =
+      Ctl({"pki", "issue", "agent", "--dir", Pki(), "--id", "t2", "--days", "5"});
   ASSERT_EQ(short_lived.code, 0);
   EXPECT_THAT(short_lived.err, IsEmpty());
 }

@@ -54,7 +54,9 @@ TEST(TerminalSafeTest, EscapesHostileText) {
   EXPECT_EQ(TerminalSafe("\x1b[2J\x1b]0;owned\x07"), "\\x1b[2J\\x1b]0;owned\\x07");
   EXPECT_EQ(TerminalSafe("a\nb\tc\rd"), "a\\x0ab\\x09c\\x0dd");
   EXPECT_EQ(TerminalSafe("bad\xFFutf8"), "bad\xEF\xBF\xBDutf8");
-  EXPECT_EQ(TerminalSafe("\xC2\x9B" "31m"), "\\x9b31m");  // C1 CSI
+  EXPECT_EQ(TerminalSafe("\xC2\x9B"
+                         "31m"),
+            "\\x9b31m");  // C1 CSI
   EXPECT_EQ(TerminalSafe("kcolb\u202Eallow"), "kcolb\\u202eallow");
   EXPECT_EQ(TerminalSafe("zero\u200Bwidth\uFEFF"), "zero\\u200bwidth\\ufeff");
   EXPECT_EQ(TerminalSafe(std::string("nul\0byte", 8)), "nul\\x00byte");

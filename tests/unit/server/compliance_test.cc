@@ -6,7 +6,6 @@
 #include <vector>
 
 #include "server/collector/compliance_engine.h"
-#include "server/collector/policy_resolver.h"
 
 namespace mamori {
 namespace {
@@ -381,49 +380,6 @@ TEST(AggregateByGroupTest, WithinLimitsRowsToTheSubtree) {
 
   EXPECT_TRUE(AggregateByGroup({}, "").empty());
   EXPECT_TRUE(AggregateByGroup(terminals, "zzz").empty());
-}
-
-StoredPolicy Stored(std::string group, uint64_t version) {
-  return StoredPolicy{std::move(group), version, "yaml", "uri:admin", 1};
-}
-
-TEST(PolicyResolverTest, NearestAncestorWins) {
-  const PolicyResolver resolver({Stored("osaka", 3), Stored("osaka/suita", 2), Stored("kyoto", 1)});
-  const StoredPolicy* own = resolver.Resolve("osaka/suita");
-  ASSERT_NE(own, nullptr);
-  EXPECT_EQ(own->group, "osaka/suita");
-
-  const StoredPolicy* parent = resolver.Resolve("osaka/suita/hoken");
-  ASSERT_NE(parent, nullptr);
-  EXPECT_EQ(parent->group, "osaka/suita");
-
-  const StoredPolicy* grandparent = resolver.Resolve("osaka/toyonaka/kokuho/x");
-  ASSERT_NE(grandparent, nullptr);
-  EXPECT_EQ(grandparent->group, "osaka");
-  EXPECT_EQ(grandparent->version, 3u);
-
-  // A name that merely starts like a group does not inherit from it.
-  const StoredPolicy* sibling = resolver.Resolve("osaka/suitak");
-  ASSERT_NE(sibling, nullptr);
-  EXPECT_EQ(sibling->group, "osaka");
-  EXPECT_EQ(resolver.Resolve("osakax"), nullptr);
-
-  EXPECT_EQ(resolver.Resolve("nara"), nullptr);
-  EXPECT_EQ(resolver.Resolve(""), nullptr);
-}
-
-TEST(PolicyResolverTest, DeploymentWidePolicyIsTheRoot) {
-  const PolicyResolver resolver({Stored("", 4), Stored("osaka", 1)});
-  const StoredPolicy* root = resolver.Resolve("nara/ikoma");
-  ASSERT_NE(root, nullptr);
-  EXPECT_EQ(root->group, "");
-  EXPECT_EQ(resolver.Resolve("osaka/suita")->group, "osaka");
-}
-
-TEST(PolicyResolverTest, KeepsTheHighestVersionOfAGroup) {
-  const PolicyResolver resolver({Stored("osaka", 2), Stored("osaka", 7), Stored("osaka", 5)});
-  ASSERT_NE(resolver.Resolve("osaka"), nullptr);
-  EXPECT_EQ(resolver.Resolve("osaka")->version, 7u);
 }
 
 }  // namespace

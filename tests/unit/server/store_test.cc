@@ -677,7 +677,7 @@ TEST_F(StoreTest, QueryEventsFiltersAndOrdersNewestFirst) {
   EXPECT_EQ(run(Query().Terminal(kInjection)), V{});
 }
 
-TEST_F(StoreTest, PutPolicyVersionsPerGroupAndKeepsHistory) {
+TEST_F(StoreTest, PolicyVersionsAreOneDeploymentWideRevisionWithHistory) {
   auto store = Open();
   ASSERT_NE(store, nullptr);
   const std::string hostile_yaml = "name: x\n# '); DELETE FROM policies; --\n" + kWithNul;
@@ -687,11 +687,14 @@ TEST_F(StoreTest, PutPolicyVersionsPerGroupAndKeepsHistory) {
   auto o3 = store->PutPolicy("osaka", "v3", "uri:admin-1", 300);
   auto s1 = store->PutPolicy("osaka/suita", "s1", "uri:admin-3", 250);
   ASSERT_TRUE(o1.ok() && o2.ok() && k1.ok() && o3.ok() && s1.ok());
+  // One revision counter across groups: increasing per group, and a
+  // terminal moving from osaka's policy (v4) to osaka/suita's own (v5)
+  // never sees its version go down.
   EXPECT_EQ(o1->version, 1u);
   EXPECT_EQ(o2->version, 2u);
-  EXPECT_EQ(o3->version, 3u);
-  EXPECT_EQ(k1->version, 1u);
-  EXPECT_EQ(s1->version, 1u);
+  EXPECT_EQ(k1->version, 3u);
+  EXPECT_EQ(o3->version, 4u);
+  EXPECT_EQ(s1->version, 5u);
   EXPECT_EQ(o2->applied_by, "uri:admin-2");
   EXPECT_EQ(o2->applied_at_ms, 200);
 
@@ -705,11 +708,11 @@ TEST_F(StoreTest, PutPolicyVersionsPerGroupAndKeepsHistory) {
 
   auto latest = store->GetPolicy("osaka", 0);
   ASSERT_TRUE(latest.ok() && latest->has_value());
-  EXPECT_EQ((*latest)->version, 3u);
+  EXPECT_EQ((*latest)->version, 4u);
   auto second = store->GetPolicy("osaka", 2);
   ASSERT_TRUE(second.ok() && second->has_value());
   EXPECT_EQ((*second)->yaml, hostile_yaml);
-  EXPECT_FALSE(store->GetPolicy("osaka", 4)->has_value());
+  EXPECT_FALSE(store->GetPolicy("osaka", 3)->has_value());  // kyoto's revision
   EXPECT_FALSE(store->GetPolicy("nagoya", 0)->has_value());
   // No inheritance at this level: osaka/suita/hoken has no policy of its own.
   EXPECT_FALSE(store->GetPolicy("osaka/suita/hoken", 0)->has_value());
@@ -719,7 +722,7 @@ TEST_F(StoreTest, PutPolicyVersionsPerGroupAndKeepsHistory) {
   ASSERT_EQ(all_latest->size(), 3u);
   EXPECT_EQ((*all_latest)[0].group, "kyoto");
   EXPECT_EQ((*all_latest)[1].group, "osaka");
-  EXPECT_EQ((*all_latest)[1].version, 3u);
+  EXPECT_EQ((*all_latest)[1].version, 4u);
   EXPECT_EQ((*all_latest)[2].group, "osaka/suita");
   EXPECT_EQ(RawCount("policies"), 5);
 }
