@@ -44,6 +44,7 @@ YAML
 
 pids=()
 cleanup() {
+  trap - EXIT INT TERM
   echo
   echo "==> stopping"
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
