@@ -13,55 +13,13 @@
 #include <utility>
 #include <vector>
 
+#include "common/utf8.h"
+
 namespace mamori {
 namespace {
 
 constexpr std::string_view kDefaultLoggerName = "mamori";
 constexpr std::string_view kAllowedLevels = "trace, debug, info, warn, error, critical, off";
-
-struct Utf8Char {
-  char32_t code_point;
-  std::size_t length;  // bytes consumed; the maximal invalid subpart when !valid
-  bool valid;
-};
-
-// Same decoding rules as SanitizeDeviceString: one U+FFFD per maximal invalid
-// subpart, overlongs, surrogates and > U+10FFFF rejected.
-Utf8Char DecodeAt(std::string_view s, std::size_t i) {
-  const auto b0 = static_cast<unsigned char>(s[i]);
-  if (b0 < 0x80) return {b0, 1, true};
-  std::size_t continuation = 0;
-  char32_t cp = 0;
-  unsigned char lo = 0x80;
-  unsigned char hi = 0xBF;
-  if (b0 >= 0xC2 && b0 <= 0xDF) {
-    continuation = 1;
-    cp = b0 & 0x1Fu;
-  } else if (b0 >= 0xE0 && b0 <= 0xEF) {
-    continuation = 2;
-    cp = b0 & 0x0Fu;
-    if (b0 == 0xE0) lo = 0xA0;
-    if (b0 == 0xED) hi = 0x9F;
-  } else if (b0 >= 0xF0 && b0 <= 0xF4) {
-    continuation = 3;
-    cp = b0 & 0x07u;
-    if (b0 == 0xF0) lo = 0x90;
-    if (b0 == 0xF4) hi = 0x8F;
-  } else {
-    return {0xFFFD, 1, false};
-  }
-  std::size_t len = 1;
-  for (std::size_t k = 0; k < continuation; ++k) {
-    if (i + len >= s.size()) return {0xFFFD, len, false};
-    const auto b = static_cast<unsigned char>(s[i + len]);
-    if (b < lo || b > hi) return {0xFFFD, len, false};
-    lo = 0x80;
-    hi = 0xBF;
-    cp = (cp << 6) | (b & 0x3Fu);
-    ++len;
-  }
-  return {cp, len, true};
-}
 
 constexpr char kHex[] = "0123456789abcdef";
 
@@ -74,7 +32,7 @@ void AppendRaw(Out& out, std::string_view s) {
 template <typename Out>
 void AppendJsonEscaped(Out& out, std::string_view s) {
   for (std::size_t i = 0; i < s.size();) {
-    const Utf8Char c = DecodeAt(s, i);
+    const Utf8Char c = DecodeUtf8At(s, i);
     const std::string_view bytes = s.substr(i, c.length);
     i += c.length;
     if (!c.valid) {
