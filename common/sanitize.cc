@@ -12,6 +12,14 @@ constexpr std::string_view kEllipsis = "\xE2\x80\xA6";     // U+2026
 
 bool IsControl(char32_t cp) { return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F); }
 
+// Characters that change how surrounding text is displayed without being
+// seen: bidirectional overrides and isolates (a product name could render
+// reversed, "Trojan Source" style), zero-width characters and the BOM.
+bool IsInvisibleFormatting(char32_t cp) {
+  return (cp >= 0x200B && cp <= 0x200F) || (cp >= 0x202A && cp <= 0x202E) ||
+         (cp >= 0x2066 && cp <= 0x2069) || cp == 0xFEFF;
+}
+
 }  // namespace
 
 std::string SanitizeDeviceString(std::string_view raw, std::size_t max_bytes) {
@@ -22,7 +30,7 @@ std::string SanitizeDeviceString(std::string_view raw, std::size_t max_bytes) {
   std::size_t cut_at = 0;
   const std::size_t room_with_ellipsis =
       max_bytes >= kEllipsis.size() ? max_bytes - kEllipsis.size() : 0;
-  char piece[4];
+  char piece[6];
   for (std::size_t i = 0; i < raw.size();) {
     const Utf8Char c = DecodeUtf8At(raw, i);
     std::string_view emit;
@@ -35,6 +43,15 @@ std::string SanitizeDeviceString(std::string_view raw, std::size_t max_bytes) {
       piece[2] = kHex[(c.code_point >> 4) & 0xF];
       piece[3] = kHex[c.code_point & 0xF];
       emit = std::string_view(piece, 4);
+    } else if (IsInvisibleFormatting(c.code_point)) {
+      static constexpr char kHex[] = "0123456789abcdef";
+      piece[0] = '\\';
+      piece[1] = 'u';
+      piece[2] = kHex[(c.code_point >> 12) & 0xF];
+      piece[3] = kHex[(c.code_point >> 8) & 0xF];
+      piece[4] = kHex[(c.code_point >> 4) & 0xF];
+      piece[5] = kHex[c.code_point & 0xF];
+      emit = std::string_view(piece, 6);
     } else {
       emit = raw.substr(i, c.length);
     }

@@ -11,8 +11,10 @@ inline constexpr std::size_t kMaxDeviceStringBytes = 256;
 
 // Makes an attacker-controlled device string safe to store and print:
 // invalid UTF-8 becomes U+FFFD, C0/C1 control characters and DEL become
-// "\xNN", and the result is cut at a character boundary to `max_bytes`
-// (with a trailing "…" when cut). The output is valid UTF-8 and contains no
+// "\xNN", bidirectional overrides/isolates, zero-width characters and the
+// BOM become "\uNNNN" (they reorder or hide text where shown), and the
+// result is cut at a character boundary to `max_bytes` (with a trailing "…"
+// when cut). The output is valid UTF-8 and contains no
 // control characters. It still needs HTML/JSON escaping where shown.
 std::string SanitizeDeviceString(std::string_view raw,
                                  std::size_t max_bytes = kMaxDeviceStringBytes);

@@ -237,3 +237,24 @@ TEST(HtmlEscapeTest, EscapesTheFiveSpecialCharacters) {
 
 }  // namespace
 }  // namespace mamori
+
+namespace mamori {
+namespace {
+
+TEST(SanitizeInvisibleFormattingTest, BidiOverridesAndZeroWidthAreMadeVisible) {
+  // "USB\u202Egpj.exe" would display as "USBexe.jpg".
+  const std::string out = SanitizeDeviceString("USB\xE2\x80\xAEgpj.exe\xE2\x80\x8B\xEF\xBB\xBF");
+  EXPECT_EQ(out, "USB\\u202egpj.exe\\u200b\\ufeff");
+  // Ordinary Japanese text and other punctuation are untouched.
+  EXPECT_EQ(SanitizeDeviceString("保険課 \xE2\x80\x94 USB"), "保険課 \xE2\x80\x94 USB");
+}
+
+TEST(SanitizeInvisibleFormattingTest, EscapeIsNeverSplitByTheLengthBound) {
+  const std::string out = SanitizeDeviceString("ab\xE2\x80\xAE", 7);
+  // 2 + 6 bytes do not fit in 7: the escape is dropped whole, not cut.
+  EXPECT_EQ(out.find("\\u20"), std::string::npos) << out;
+  EXPECT_LE(out.size(), 7u);
+}
+
+}  // namespace
+}  // namespace mamori
