@@ -183,8 +183,13 @@ TEST_F(EndToEndTest, PolicyPushReachesAgentsAndChangesDecisions) {
   b.Start();
   ASSERT_TRUE(WaitUntil([&] { return Terminal("suita-hoken-002") && Terminal("suita-kokuho-001"); },
                         seconds(20)));
-  EXPECT_EQ(FindDevice(*Terminal("suita-hoken-002"), "registered")->decision().action(),
-            v1::ACTION_BLOCK);
+  {
+    const auto before = Terminal("suita-hoken-002");
+    ASSERT_TRUE(before.has_value());
+    const auto* reg = FindDevice(*before, "registered");
+    ASSERT_NE(reg, nullptr);
+    EXPECT_EQ(reg->decision().action(), v1::ACTION_BLOCK);
+  }
 
   const std::string policy_file = dir_.Write("hoken.yaml", RegisteredPolicy());
   CommandResult applied = collector_->Ctl({"policy", "apply", policy_file, "--group", "osaka/suita"});
@@ -282,6 +287,59 @@ TEST_F(EndToEndTest, AuditOnlyAndEnforcementFailureMakeTerminalsNonCompliant) {
   v1::ListTerminalsResponse listed;
   ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(filtered.out, &listed).ok());
   EXPECT_EQ(listed.total(), 2u);
+}
+
+TEST_F(EndToEndTest, HostileDevicePluggedIntoARealAgentIsShownSafely) {
+  AgentProcess a(pki_, dir_, *collector_, "hostile-001", "osaka");
+  a.Start();
+  // A megabyte-long product string mixing markup, a terminal escape, a bidi
+  // override and invalid UTF-8, as a malicious USB device could present it.
+  const std::string product =
+      "<img src=x onerror=alert(1)>\x1b]0;pwned\x07\xe2\x80\xae\xff\xfe";
+  std::string hex;
+  for (unsigned char c : product) {
+    static const char* kHex = "0123456789abcdef";
+    hex += kHex[c >> 4];
+    hex += kHex[c & 0xF];
+  }
+  hex += std::string(2 * 1024 * 1024, 'a');  // 1 MiB of 0xaa bytes: invalid UTF-8 throughout
+  a.Plug("evil", "vendor_id: \"dead\"\nproduct_id: \"beef\"\nclass: mass_storage\n"
+                 "serial: EVIL1\nproduct_hex: \"" + hex + "\"\n");
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        auto t = Terminal("hostile-001");
+        return t && FindDevice(*t, "evil") != nullptr;
+      },
+      seconds(20)))
+      << a.Log();
+  const auto detail = Terminal("hostile-001");
+  ASSERT_TRUE(detail.has_value());
+  const auto* evil = FindDevice(*detail, "evil");
+  ASSERT_NE(evil, nullptr);
+  const std::string& shown = evil->product();
+  EXPECT_LE(shown.size(), 256u);
+  EXPECT_NE(shown.find("<img src=x onerror=alert(1)>"), std::string::npos) << shown;
+  EXPECT_NE(shown.find("\\x1b]0;pwned\\x07"), std::string::npos) << shown;
+  EXPECT_NE(shown.find("\\u202e"), std::string::npos) << shown;
+  EXPECT_EQ(shown.find('\x1b'), std::string::npos);
+  EXPECT_EQ(evil->decision().action(), v1::ACTION_BLOCK);
+
+  CommandResult table = collector_->Ctl({"terminal", "hostile-001"});
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  for (char bad : {'\x1b', '\x07'}) EXPECT_EQ(table.out.find(bad), std::string::npos);
+  EXPECT_EQ(table.out.find("\xe2\x80\xae"), std::string::npos);  // no raw bidi override
+  CommandResult events = collector_->Ctl({"events", "--terminal", "hostile-001", "--output", "json"});
+  ASSERT_EQ(events.exit_code, 0) << events.err;
+  v1::QueryEventsResponse parsed;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(events.out, &parsed).ok());
+  bool blocked = false;
+  for (const auto& e : parsed.events()) {
+    if (e.kind() == v1::EVENT_KIND_DEVICE_BLOCKED && e.device().serial() == "EVIL1") {
+      blocked = true;
+      EXPECT_LE(e.device().product().size(), 256u);
+    }
+  }
+  EXPECT_TRUE(blocked) << events.out;
 }
 
 TEST_F(EndToEndTest, CleanShutdownAndRestartKeepsData) {
