@@ -85,8 +85,8 @@ bool ParseArgs(int argc, char** argv, Args* out) {
       return false;
     }
   }
-  return !out->tls.ca_file.empty() && !out->tls.cert_file.empty() &&
-         !out->tls.key_file.empty() && !out->port_file.empty();
+  return !out->tls.ca_file.empty() && !out->tls.cert_file.empty() && !out->tls.key_file.empty() &&
+         !out->port_file.empty();
 }
 
 }  // namespace

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Runs the ingest benchmark at 1000 agents and, for a second data point, at
+# 100, and keeps everything printed in BUILD_DIR/bench-results.txt.
+#
+#   tests/bench/run.sh BUILD_DIR        (make bench: BUILD_DIR=build/release)
+#
+# Exits non-zero when a run failed (a server did not start, more than 1% of
+# calls failed, ...); missing a performance target is reported, not failed.
+set -uo pipefail
+
+build=${1:?usage: tests/bench/run.sh BUILD_DIR}
+bench=$build/tests/bench/ingest_bench
+if [[ ! -x $bench ]]; then
+  echo "run.sh: $bench not found; build it first (make release)" >&2
+  exit 1
+fi
+out=$build/bench-results.txt
+: >"$out"
+
+status=0
+run() {
+  "$bench" "$@" 2>&1 | tee -a "$out"
+  local rc=${PIPESTATUS[0]}
+  if ((rc != 0)); then status=$rc; fi
+  echo | tee -a "$out"
+}
+
+run --agents 1000 --seconds 20 --devices 3 --idle-seconds 60
+run --agents 100 --seconds 20 --devices 3 --idle-seconds 60
+
+echo "results written to $out"
+exit "$status"
