@@ -25,6 +25,7 @@
 #include "agent/core/host_info.h"
 #include "agent/core/reporter.h"
 #include "agent/platform/sim/sim_device_backend.h"
+#include "proto/grpc_logging.h"
 #include "agent/transport/grpc_collector_client.h"
 #include "common/clock.h"
 #include "common/credentials.h"
@@ -134,6 +135,7 @@ int Run(const mamori::AgentConfig& config, const sigset_t& signals) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  mamori::DisableMutexDeadlockDetection();
   // Block the stop signals before any thread exists so that every thread
   // inherits the mask and only sigwait() below receives them.
   sigset_t signals;

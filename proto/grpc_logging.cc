@@ -1,5 +1,6 @@
 #include "proto/grpc_logging.h"
 
+#include <absl/synchronization/mutex.h>
 #include <grpc/support/log.h>
 
 #include "common/logging.h"
@@ -23,6 +24,10 @@ void LogToSpdlog(gpr_log_func_args* args) {
 }
 
 }  // namespace
+
+void DisableMutexDeadlockDetection() {
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+}
 
 void RouteGrpcLogging() {
   gpr_set_log_verbosity(GPR_LOG_SEVERITY_ERROR);

@@ -17,6 +17,7 @@
 namespace po = boost::program_options;
 
 int main(int argc, char** argv) {
+  mamori::DisableMutexDeadlockDetection();
   po::options_description opts(
       "Usage: mamori-collector --config FILE [options]\n\n"
       "Receives device state and events from Mamori agents over mutual TLS,\n"

@@ -6,6 +6,7 @@ namespace mamori {
 
 IngestWriter::IngestWriter(Store* store, std::size_t max_batch, std::size_t max_queue)
     : store_(store), max_batch_(max_batch), max_queue_(max_queue) {
+  completion_thread_ = std::jthread([this](std::stop_token st) { RunCompletions(st); });
   thread_ = std::jthread([this](std::stop_token st) { Run(st); });
 }
 
@@ -36,6 +37,33 @@ void IngestWriter::Stop() {
   thread_.request_stop();
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  // The writer has drained its queue; now deliver the last completions.
+  completion_thread_.request_stop();
+  completion_cv_.notify_all();
+  if (completion_thread_.joinable()) completion_thread_.join();
+}
+
+void IngestWriter::Complete(std::vector<Completion> completions) {
+  {
+    std::lock_guard lock(completion_mu_);
+    completions_.push_back(std::move(completions));
+  }
+  completion_cv_.notify_one();
+}
+
+void IngestWriter::RunCompletions(std::stop_token stop) {
+  while (true) {
+    std::deque<std::vector<Completion>> ready;
+    {
+      std::unique_lock lock(completion_mu_);
+      completion_cv_.wait(lock, stop, [this] { return !completions_.empty(); });
+      if (completions_.empty()) return;  // stop requested and drained
+      ready.swap(completions_);
+    }
+    for (auto& group : ready) {
+      for (auto& c : group) c.done(c.status);
+    }
+  }
 }
 
 void IngestWriter::Run(std::stop_token stop) {
@@ -62,8 +90,11 @@ void IngestWriter::CommitBatch(std::deque<Item>& batch) {
     }
     return Status::Ok();
   });
+  std::vector<Completion> completions;
+  completions.reserve(batch.size());
   if (group) {
-    for (auto& item : batch) item.done(Status::Ok());
+    for (auto& item : batch) completions.push_back({std::move(item.done), Status::Ok()});
+    Complete(std::move(completions));
     return;
   }
   // One bad item must not fail its neighbours: fall back to one transaction
@@ -72,8 +103,9 @@ void IngestWriter::CommitBatch(std::deque<Item>& batch) {
             group.error().message);
   for (auto& item : batch) {
     Status s = store_->WithTransaction([&] { return item.work(); });
-    item.done(s);
+    completions.push_back({std::move(item.done), std::move(s)});
   }
+  Complete(std::move(completions));
 }
 
 }  // namespace mamori

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <stop_token>
 #include <thread>
+#include <vector>
 
 #include "common/result.h"
 #include "server/store/store.h"
@@ -17,8 +18,10 @@ namespace mamori {
 // everything queued while the previous commit was in progress goes into the
 // next transaction, so many agents reporting at once cost one fsync per
 // group instead of one each. RPC handlers submit and return at once; `done`
-// runs on the writer thread after the commit (or its failure), which is when
-// the RPC may be acknowledged.
+// runs after the commit (or its failure), which is when the RPC may be
+// acknowledged. The `done` callbacks run on a second thread: finishing an
+// RPC means HTTP/2 framing, encryption and a socket write, and doing that on
+// the writer thread would make it the bottleneck instead of the store.
 class IngestWriter {
  public:
   using Work = std::function<Status()>;
@@ -41,8 +44,14 @@ class IngestWriter {
     Work work;
     Done done;
   };
+  struct Completion {
+    Done done;
+    Status status;
+  };
   void Run(std::stop_token stop);
   void CommitBatch(std::deque<Item>& batch);
+  void Complete(std::vector<Completion> completions);
+  void RunCompletions(std::stop_token stop);
 
   Store* store_;
   const std::size_t max_batch_;
@@ -51,6 +60,11 @@ class IngestWriter {
   std::condition_variable_any cv_;
   std::deque<Item> queue_;  // guarded by mu_
   bool stopped_ = false;    // guarded by mu_
+  std::mutex completion_mu_;
+  std::condition_variable_any completion_cv_;
+  std::deque<std::vector<Completion>> completions_;  // guarded by completion_mu_
+  // Declared last: the threads stop (and join) before the state they use goes.
+  std::jthread completion_thread_;
   std::jthread thread_;
 };
 

@@ -101,8 +101,15 @@ CREATE TABLE policies (
 );
 )sql";
 
-constexpr std::array<Migration, 1> kMigrations = {{
+// Most reports repeat the terminal's device list unchanged; a digest of the
+// stored list lets the writer skip rewriting identical device rows.
+constexpr std::string_view kSchemaV2 = R"sql(
+ALTER TABLE terminals ADD COLUMN devices_digest TEXT NOT NULL DEFAULT '';
+)sql";
+
+constexpr std::array<Migration, 2> kMigrations = {{
     {1, "terminals, devices, events, event cursors, policies", kSchemaV1},
+    {2, "digest of each terminal's stored device list", kSchemaV2},
 }};
 
 Status Exec(sqlite3* db, std::string_view path, std::string_view sql, std::string_view what) {

@@ -6,6 +6,8 @@
 #include <unordered_map>
 #include <utility>
 
+#include <openssl/evp.h>
+
 #include "server/store/migrations.h"
 
 namespace mamori {
@@ -116,6 +118,46 @@ void BindDevice(Binder& bind, const Device& device) {
       .Int(device.decision.enforced ? 1 : 0)
       .Text(device.decision.enforcement_error)
       .Int(device.first_seen_ms);
+}
+
+// SHA-256 (hex) of the device list in a length-prefixed canonical form, so
+// two lists digest alike only when every stored field is equal.
+std::string DevicesDigest(const std::vector<Device>& devices) {
+  std::string canon;
+  auto add = [&canon](std::string_view field) {
+    canon += std::to_string(field.size());
+    canon += ':';
+    canon += field;
+  };
+  for (const Device& d : devices) {
+    const DeviceIdentity& id = d.identity;
+    add(d.device_id);
+    add(std::to_string(id.vendor_id));
+    add(std::to_string(id.product_id));
+    add(id.serial);
+    add(id.manufacturer);
+    add(id.product);
+    add(id.bus_path);
+    add(DeviceClassName(id.device_class));
+    add(JoinClasses(id.interface_classes));
+    add(id.descriptor_hash);
+    add(ActionName(d.decision.action));
+    add(d.decision.matched_rule);
+    add(d.decision.enforced ? "1" : "0");
+    add(d.decision.enforcement_error);
+    add(std::to_string(d.first_seen_ms));
+  }
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int md_len = 0;
+  EVP_Digest(canon.data(), canon.size(), md, &md_len, EVP_sha256(), nullptr);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex;
+  hex.reserve(md_len * 2);
+  for (unsigned int i = 0; i < md_len; ++i) {
+    hex += kHex[md[i] >> 4];
+    hex += kHex[md[i] & 0xF];
+  }
+  return hex;
 }
 
 void BindNoDevice(Binder& bind) {
@@ -394,11 +436,27 @@ Status SqliteStore::PutTerminalState(const TerminalState& state) {
 }
 
 Status SqliteStore::PutTerminalStateLocked(const TerminalState& state) {
+  const std::string digest = DevicesDigest(state.devices);
+  std::string stored_digest;
+  {
+    Result<StmtLease> stmt = Prepare("SELECT devices_digest FROM terminals WHERE id = ?");
+    if (!stmt.ok()) return stmt.error();
+    Binder bind(stmt->get());
+    bind.Text(state.terminal_id);
+    if (bind.rc() != SQLITE_OK) return SqlError(bind.rc(), "binding a terminal id");
+    const int rc = sqlite3_step(stmt->get());
+    if (rc == SQLITE_ROW) {
+      stored_digest = ColumnText(stmt->get(), 0);
+    } else if (rc != SQLITE_DONE) {
+      return SqlError(rc, "reading a terminal's device digest");
+    }
+  }
   {
     Result<StmtLease> stmt =
         Prepare("INSERT INTO terminals (" MAMORI_TERMINAL_COLUMNS
-                ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                ", devices_digest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (id) DO UPDATE SET group_name = excluded.group_name, "
+                "devices_digest = excluded.devices_digest, "
                 "hostname = excluded.hostname, os = excluded.os, "
                 "agent_version = excluded.agent_version, agent_time_ms = excluded.agent_time_ms, "
                 "last_report_ms = excluded.last_report_ms, "
@@ -423,11 +481,15 @@ Status SqliteStore::PutTerminalStateLocked(const TerminalState& state) {
         .Text(EnforcementModeName(state.enforcement.mode))
         .Int(state.enforcement.healthy ? 1 : 0)
         .Text(state.enforcement.detail)
-        .Text(state.enforcement.backend);
+        .Text(state.enforcement.backend)
+        .Text(digest);
     if (bind.rc() != SQLITE_OK) return SqlError(bind.rc(), "binding a terminal");
     const int rc = sqlite3_step(stmt->get());
     if (rc != SQLITE_DONE) return SqlError(rc, "storing a terminal");
   }
+  // The digest is read inside this transaction, so it always describes the
+  // rows actually stored, even after a rolled-back group commit.
+  if (!stored_digest.empty() && stored_digest == digest) return Status::Ok();
   {
     Result<StmtLease> stmt = Prepare("DELETE FROM devices WHERE terminal_id = ?");
     if (!stmt.ok()) return stmt.error();

@@ -46,12 +46,12 @@
 #include <thread>
 #include <vector>
 
-#include <absl/synchronization/mutex.h>
 #include <fmt/format.h>
 #include <grpcpp/grpcpp.h>
 
 #include "mamori/v1/admin.grpc.pb.h"
 #include "mamori/v1/agent.grpc.pb.h"
+#include "proto/grpc_logging.h"
 #include "tests/integration/harness.h"
 #include "tests/support/child_process.h"
 #include "tests/support/temp_dir.h"
@@ -743,11 +743,9 @@ IdleFigures MeasureIdleAgent(const CollectorProcess& collector, TestPki& pki, co
 const char* Verdict(bool pass) { return pass ? "PASS" : "MISS"; }
 
 int Main(const Options& opt) {
-  // Debian builds Abseil without NDEBUG, which leaves absl::Mutex deadlock
-  // detection on inside gRPC; in this process it costs about a seventh of
-  // the load generator's CPU, which the servers under test share. The
-  // servers are left as they are shipped.
-  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  // Debian's Abseil leaves mutex deadlock detection on; the servers turn it
+  // off at start, and so does the load generator, which shares their cores.
+  mamori::DisableMutexDeadlockDetection();
   const long cores = sysconf(_SC_NPROCESSORS_ONLN);
   const rlim_t nofile = RaiseOpenFilesLimit();
   fmt::print("Mamori ingest benchmark, {}\n", LocalTime());

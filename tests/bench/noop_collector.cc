@@ -29,6 +29,7 @@
 #include "common/clock.h"
 #include "common/credentials.h"
 #include "mamori/v1/agent.grpc.pb.h"
+#include "proto/grpc_logging.h"
 #include "server/collector/cert_verifier.h"
 #include "server/collector/collector_config.h"
 
@@ -92,6 +93,8 @@ bool ParseArgs(int argc, char** argv, Args* out) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // The same process set-up as mamori-collector, so the comparison is fair.
+  mamori::DisableMutexDeadlockDetection();
   Args args;
   if (!ParseArgs(argc, argv, &args)) {
     std::cerr << "usage: noop_collector --ca CA --cert CERT --key KEY --port-file FILE\n";

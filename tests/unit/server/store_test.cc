@@ -207,19 +207,19 @@ class StoreTest : public ::testing::Test {
   std::string path_ = dir_.File("collector.db");
 };
 
-TEST_F(StoreTest, MigrationsCreateVersionOneAndReopenIsIdempotent) {
+TEST_F(StoreTest, MigrationsCreateTheLatestVersionAndReopenIsIdempotent) {
   {
     auto store = Open();
     ASSERT_NE(store, nullptr);
-    EXPECT_EQ(store->SchemaVersion(), 1);
-    EXPECT_EQ(sqlite::LatestSchemaVersion(), 1);
+    EXPECT_EQ(store->SchemaVersion(), 2);
+    EXPECT_EQ(sqlite::LatestSchemaVersion(), 2);
   }
   {
     auto store = Open();
     ASSERT_NE(store, nullptr);
-    EXPECT_EQ(store->SchemaVersion(), 1);
+    EXPECT_EQ(store->SchemaVersion(), 2);
   }
-  EXPECT_EQ(RawCount("schema_migrations"), 1);
+  EXPECT_EQ(RawCount("schema_migrations"), 2);
   for (std::string_view table : {"terminals", "devices", "events", "event_cursors", "policies"}) {
     EXPECT_EQ(RawCount(table), 0) << table;
   }
@@ -249,8 +249,8 @@ TEST_F(StoreTest, RefusesDatabaseFromNewerBuild) {
   EXPECT_EQ(store.error().code, ErrorCode::kFailedPrecondition);
   EXPECT_NE(store.error().message.find("99"), std::string::npos) << store.error().message;
   EXPECT_NE(store.error().message.find(path_), std::string::npos) << store.error().message;
-  // Nothing was downgraded or rewritten.
-  EXPECT_EQ(RawCount("schema_migrations"), 2);
+  // Nothing was downgraded or rewritten: this build's rows plus the newer one.
+  EXPECT_EQ(RawCount("schema_migrations"), sqlite::LatestSchemaVersion() + 1);
 }
 
 TEST_F(StoreTest, RejectsUnknownSynchronousSetting) {
@@ -338,6 +338,36 @@ TEST_F(StoreTest, PutTerminalStateReplacesDevicesAndKeepsTheirOrder) {
   ExpectTerminalEq(t, **second);
   EXPECT_EQ(RawCount("devices"), 1);
   EXPECT_EQ(RawCount("terminals"), 1);
+}
+
+TEST_F(StoreTest, UnchangedDeviceListIsNotRewrittenButAnyChangeIs) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  TerminalState t = MakeTerminal("t1", "kyoto");
+  t.devices = {MakeDevice("a", 1, 1, "s1"), MakeDevice("b", 2, 2, "s2")};
+  ASSERT_TRUE(store->PutTerminalState(t).ok());
+  // Mark the stored rows: an unchanged snapshot must leave them in place.
+  RawExec("UPDATE devices SET rowid = rowid + 1000");
+  t.last_report_ms += 60'000;
+  ASSERT_TRUE(store->PutTerminalState(t).ok());
+  EXPECT_EQ(RawCount("devices WHERE rowid > 1000"), 2);
+  EXPECT_EQ((*store->GetTerminal("t1"))->last_report_ms, t.last_report_ms);
+
+  // A change in any field, even only the decision, replaces the list.
+  t.devices[1].decision.action = Action::kBlock;
+  ASSERT_TRUE(store->PutTerminalState(t).ok());
+  EXPECT_EQ(RawCount("devices WHERE rowid > 1000"), 0);
+  ExpectTerminalEq(t, **store->GetTerminal("t1"));
+
+  // A rolled-back write leaves digest and rows consistent.
+  t.devices[0].identity.serial = "changed";
+  Status failed = store->WithTransaction([&]() -> Status {
+    if (Status s = store->PutTerminalState(t); !s) return s;
+    return MakeError(ErrorCode::kInternal, "abort");
+  });
+  EXPECT_FALSE(failed.ok());
+  ASSERT_TRUE(store->PutTerminalState(t).ok());
+  ExpectTerminalEq(t, **store->GetTerminal("t1"));
 }
 
 TEST_F(StoreTest, SnapshotWithDuplicateDeviceIdIsRejectedWhole) {
