@@ -73,6 +73,21 @@ std::string SanitizeDeviceString(std::string_view raw, std::size_t max_bytes) {
   return out;
 }
 
+bool NeedsSanitizing(std::string_view raw, std::size_t max_bytes) {
+  if (raw.size() > max_bytes) return true;
+  for (std::size_t i = 0; i < raw.size();) {
+    const auto b = static_cast<unsigned char>(raw[i]);
+    if (b >= 0x20 && b < 0x7F) {  // printable ASCII, by far the common case
+      ++i;
+      continue;
+    }
+    const Utf8Char c = DecodeUtf8At(raw, i);
+    if (!c.valid || IsControl(c.code_point) || IsInvisibleFormatting(c.code_point)) return true;
+    i += c.length;
+  }
+  return false;
+}
+
 std::string HtmlEscape(std::string_view s) {
   std::string out;
   out.reserve(s.size() + s.size() / 8);

@@ -19,6 +19,10 @@ inline constexpr std::size_t kMaxDeviceStringBytes = 256;
 std::string SanitizeDeviceString(std::string_view raw,
                                  std::size_t max_bytes = kMaxDeviceStringBytes);
 
+// True when SanitizeDeviceString(raw, max_bytes) would change `raw`. Lets a
+// caller skip the copy for the common, already clean string.
+bool NeedsSanitizing(std::string_view raw, std::size_t max_bytes = kMaxDeviceStringBytes);
+
 // Escapes &, <, >, " and ' for HTML text and attributes.
 std::string HtmlEscape(std::string_view s);
 

@@ -167,9 +167,7 @@ grpc::ServerUnaryReactor* AgentServiceImpl::ReportState(grpc::CallbackServerCont
                       return;
                     }
                     SetMs(now, response->mutable_collector_time());
-                    if (auto r = hub->Resolve(state->group)) {
-                      response->set_assigned_policy_version(r->stored.version);
-                    }
+                    response->set_assigned_policy_version(hub->AssignedVersion(state->group));
                     reactor->Finish(grpc::Status::OK);
                   });
   return reactor;

@@ -57,19 +57,31 @@ std::optional<ResolvedPolicy> PolicyHub::Resolve(std::string_view group) const {
   return ResolveLocked(group);
 }
 
-std::optional<ResolvedPolicy> PolicyHub::ResolveLocked(std::string_view group) const {
-  std::string_view g = group;
+uint64_t PolicyHub::AssignedVersion(std::string_view group) const {
+  std::lock_guard lock(mu_);
   bool inherited = false;
+  const ResolvedPolicy* r = FindLocked(group, &inherited);
+  return r == nullptr ? 0 : r->stored.version;
+}
+
+std::optional<ResolvedPolicy> PolicyHub::ResolveLocked(std::string_view group) const {
+  bool inherited = false;
+  const ResolvedPolicy* found = FindLocked(group, &inherited);
+  if (found == nullptr) return std::nullopt;
+  ResolvedPolicy r = *found;
+  r.inherited = inherited;
+  return r;
+}
+
+const ResolvedPolicy* PolicyHub::FindLocked(std::string_view group, bool* inherited) const {
+  std::string_view g = group;
+  *inherited = false;
   while (true) {
-    if (auto it = latest_.find(g); it != latest_.end()) {
-      ResolvedPolicy r = it->second;
-      r.inherited = inherited;
-      return r;
-    }
-    if (g.empty()) return std::nullopt;
+    if (auto it = latest_.find(g); it != latest_.end()) return &it->second;
+    if (g.empty()) return nullptr;
     const auto slash = g.rfind('/');
     g = slash == std::string_view::npos ? std::string_view() : g.substr(0, slash);
-    inherited = true;
+    *inherited = true;
   }
 }
 

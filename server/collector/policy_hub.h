@@ -47,6 +47,9 @@ class PolicyHub {
 
   // The policy in force for `group` (its own or inherited), if any.
   std::optional<ResolvedPolicy> Resolve(std::string_view group) const;
+  // Just its version (0 = none): what every state report's reply carries,
+  // without copying the policy document.
+  uint64_t AssignedVersion(std::string_view group) const;
 
   // `on_close` is called (under the hub's lock) when the hub closes; a
   // watcher added after that is closed at once.
@@ -58,6 +61,8 @@ class PolicyHub {
 
  private:
   std::optional<ResolvedPolicy> ResolveLocked(std::string_view group) const;
+  // The entry in force for `group` and whether it is inherited; nullptr if none.
+  const ResolvedPolicy* FindLocked(std::string_view group, bool* inherited) const;
 
   Store* store_;
   const Clock* clock_;

@@ -5,7 +5,9 @@
 namespace mamori {
 namespace {
 
-void Clean(std::string& s, std::size_t max) { s = SanitizeDeviceString(s, max); }
+void Clean(std::string& s, std::size_t max) {
+  if (NeedsSanitizing(s, max)) s = SanitizeDeviceString(s, max);
+}
 
 }  // namespace
 

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <random>
 #include <string>
+#include <vector>
 
 namespace mamori {
 namespace {
@@ -254,6 +255,36 @@ TEST(SanitizeInvisibleFormattingTest, EscapeIsNeverSplitByTheLengthBound) {
   // 2 + 6 bytes do not fit in 7: the escape is dropped whole, not cut.
   EXPECT_EQ(out.find("\\u20"), std::string::npos) << out;
   EXPECT_LE(out.size(), 7u);
+}
+
+}  // namespace
+}  // namespace mamori
+
+namespace mamori {
+namespace {
+
+TEST(NeedsSanitizingTest, AgreesWithSanitizeDeviceString) {
+  const std::vector<std::string> samples = {
+      "",
+      "SanDisk Ultra",
+      "保険課 USB メモリ",
+      "<script>alert(1)</script>",
+      "tab\there",
+      "esc\x1b[31m",
+      "del\x7f",
+      std::string("nul\0in", 6),
+      "\xff\xfe",
+      "\xe2\x80\xaeoverride",
+      "zero\xe2\x80\x8bwidth",
+      "\xc2\x85next-line",  // U+0085, a C1 control
+      std::string(256, 'a'),
+      std::string(257, 'a'),
+      std::string(86, '\xe3') + "",  // truncated sequences
+  };
+  for (const auto& s : samples) {
+    EXPECT_EQ(NeedsSanitizing(s), SanitizeDeviceString(s) != s) << s;
+    EXPECT_EQ(NeedsSanitizing(s, 8), SanitizeDeviceString(s, 8) != s) << s;
+  }
 }
 
 }  // namespace
