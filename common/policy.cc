@@ -44,6 +44,7 @@
 #include <map>
 #include <tuple>
 
+#include "common/hex.h"
 #include "common/sanitize.h"
 #include "common/yaml_reader.h"
 
@@ -75,30 +76,10 @@ std::string Indexed(std::string_view path, std::size_t i) {
   return std::string(path) + "[" + std::to_string(i) + "]";
 }
 
-int HexDigit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// Exactly four hex digits: ids are always written that way (lsusb, Device
-// Manager), so anything else is more likely a typo than a short form.
-std::optional<uint16_t> ParseHex16(std::string_view s) {
-  if (s.size() != 4) return std::nullopt;
-  unsigned v = 0;
-  for (char c : s) {
-    const int d = HexDigit(c);
-    if (d < 0) return std::nullopt;
-    v = v * 16 + static_cast<unsigned>(d);
-  }
-  return static_cast<uint16_t>(v);
-}
-
 std::optional<std::pair<uint16_t, uint16_t>> ParseVidPid(std::string_view s) {
   if (s.size() != 9 || s[4] != ':') return std::nullopt;
-  const auto vid = ParseHex16(s.substr(0, 4));
-  const auto pid = ParseHex16(s.substr(5));
+  const auto vid = ParseUsbId(s.substr(0, 4));
+  const auto pid = ParseUsbId(s.substr(5));
   if (!vid || !pid) return std::nullopt;
   return std::pair{*vid, *pid};
 }
@@ -396,7 +377,7 @@ class PolicyParser {
                                   const std::string& path) {
     const auto s = r_.String(match, key, path);
     if (!s) return std::nullopt;
-    const auto id = ParseHex16(*s);
+    const auto id = ParseUsbId(*s);
     if (!id) {
       r_.Fail(match[std::string(key)], YamlReader::Join(path, key),
               "expected 4 hex digits, got " + Quote(*s));

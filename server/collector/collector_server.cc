@@ -2,39 +2,13 @@
 
 #include <chrono>
 
-#include <grpcpp/security/server_credentials.h>
-#include <grpcpp/security/tls_certificate_provider.h>
-#include <grpcpp/security/tls_credentials_options.h>
 #include <grpcpp/server_builder.h>
 
 #include "common/credentials.h"
 #include "common/logging.h"
-#include "server/collector/cert_verifier.h"
+#include "server/collector/server_transport.h"
 
 namespace mamori {
-namespace {
-
-std::shared_ptr<grpc::ServerCredentials> MakeCredentials(const TlsMaterial& tls,
-                                                         const Clock* clock) {
-  using grpc::experimental::IdentityKeyCertPair;
-  std::vector<IdentityKeyCertPair> pairs{{tls.key_pem, tls.cert_pem}};
-  auto provider =
-      std::make_shared<grpc::experimental::StaticDataCertificateProvider>(tls.ca_pem, pairs);
-  grpc::experimental::TlsServerCredentialsOptions options(provider);
-  options.watch_root_certs();
-  options.watch_identity_key_cert_pairs();
-  // The TLS stack asks for a certificate but leaves the decision to
-  // PeerCertificateVerifier, which verifies it against the CA and logs every
-  // refusal with its reason. The handshake still proves key possession.
-  options.set_cert_request_type(GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_BUT_DONT_VERIFY);
-  options.set_certificate_verifier(
-      grpc::experimental::ExternalCertificateVerifier::Create<PeerCertificateVerifier>(
-          tls.ca_pem, clock));
-  return grpc::experimental::TlsServerCredentials(options);
-}
-
-}  // namespace
-
 Result<std::unique_ptr<CollectorServer>> CollectorServer::Start(const CollectorConfig& config,
                                                                 const Clock* clock) {
   static const auto log = GetLogger("collector");
@@ -54,17 +28,10 @@ Result<std::unique_ptr<CollectorServer>> CollectorServer::Start(const CollectorC
                                                          config.compliance);
 
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(config.listen, MakeCredentials(*tls, clock), &s->port_);
+  builder.AddListeningPort(config.listen, MakeServerCredentials(*tls, clock), &s->port_);
   builder.RegisterService(s->agent_service_.get());
   builder.RegisterService(s->admin_service_.get());
-  // Messages up to twice the limit reach the service, which refuses and logs
-  // them with the sender's identity; beyond that the transport cuts them off.
-  builder.SetMaxReceiveMessageSize(static_cast<int>(
-      std::min<int64_t>(config.limits.max_message_bytes * 2, INT32_MAX)));
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60'000);
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20'000);
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10'000);
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  ApplyServerOptions(builder, config.limits);
   s->server_ = builder.BuildAndStart();
   if (!s->server_ || s->port_ == 0) {
     return MakeError(ErrorCode::kUnavailable,

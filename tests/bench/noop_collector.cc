@@ -21,37 +21,16 @@
 #include <string_view>
 #include <vector>
 
-#include <grpcpp/security/server_credentials.h>
-#include <grpcpp/security/tls_certificate_provider.h>
-#include <grpcpp/security/tls_credentials_options.h>
 #include <grpcpp/server_builder.h>
 
 #include "common/clock.h"
 #include "common/credentials.h"
 #include "mamori/v1/agent.grpc.pb.h"
 #include "proto/grpc_logging.h"
-#include "server/collector/cert_verifier.h"
 #include "server/collector/collector_config.h"
+#include "server/collector/server_transport.h"
 
 namespace {
-
-// Kept line for line with MakeCredentials in
-// server/collector/collector_server.cc so the handshake costs the same.
-std::shared_ptr<grpc::ServerCredentials> MakeCredentials(const mamori::TlsMaterial& tls,
-                                                         const mamori::Clock* clock) {
-  using grpc::experimental::IdentityKeyCertPair;
-  std::vector<IdentityKeyCertPair> pairs{{tls.key_pem, tls.cert_pem}};
-  auto provider =
-      std::make_shared<grpc::experimental::StaticDataCertificateProvider>(tls.ca_pem, pairs);
-  grpc::experimental::TlsServerCredentialsOptions options(provider);
-  options.watch_root_certs();
-  options.watch_identity_key_cert_pairs();
-  options.set_cert_request_type(GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_BUT_DONT_VERIFY);
-  options.set_certificate_verifier(
-      grpc::experimental::ExternalCertificateVerifier::Create<mamori::PeerCertificateVerifier>(
-          tls.ca_pem, clock));
-  return grpc::experimental::TlsServerCredentials(options);
-}
 
 class NoopAgentService final : public mamori::v1::AgentService::CallbackService {
  public:
@@ -115,19 +94,14 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  // The same limits and keepalive settings as CollectorServer::Start.
-  const mamori::CollectorLimits limits;
   NoopAgentService service;
   int port = 0;
   grpc::ServerBuilder builder;
-  builder.AddListeningPort("127.0.0.1:0", MakeCredentials(*tls, &clock), &port);
+  // The collector's own transport set-up, so a handshake and a call cost
+  // the same on both servers.
+  builder.AddListeningPort("127.0.0.1:0", mamori::MakeServerCredentials(*tls, &clock), &port);
   builder.RegisterService(&service);
-  builder.SetMaxReceiveMessageSize(
-      static_cast<int>(std::min<int64_t>(limits.max_message_bytes * 2, INT32_MAX)));
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60'000);
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20'000);
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10'000);
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  mamori::ApplyServerOptions(builder, mamori::CollectorLimits{});  // the collector's defaults
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || port == 0) {
     std::cerr << "noop_collector: cannot listen on 127.0.0.1\n";

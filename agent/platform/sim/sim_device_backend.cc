@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <utility>
 
+#include "common/hex.h"
 #include "common/identity.h"
 #include "common/logging.h"
 #include "common/yaml_reader.h"
@@ -22,25 +23,6 @@ namespace {
 constexpr std::string_view kExtension = ".yaml";
 
 std::string ErrnoText(int err) { return std::strerror(err); }
-
-int HexDigit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// "0781" -> 0x0781; one to four hex digits.
-std::optional<uint16_t> ParseHexId(std::string_view s) {
-  if (s.empty() || s.size() > 4) return std::nullopt;
-  unsigned v = 0;
-  for (char c : s) {
-    const int d = HexDigit(c);
-    if (d < 0) return std::nullopt;
-    v = v * 16 + static_cast<unsigned>(d);
-  }
-  return static_cast<uint16_t>(v);
-}
 
 // "41 42:00ff" -> "AB\0\xff". Separators (space, ':') may sit between bytes.
 std::optional<std::string> ParseHexBytes(std::string_view s) {
@@ -109,9 +91,9 @@ Result<SimulatedDevice> ParseSimulatedDevice(std::string_view yaml_text,
 
   for (const char* key : {"vendor_id", "product_id"}) {
     if (auto s = r.String(root, key, "", /*required=*/true)) {
-      auto v = ParseHexId(*s);
+      auto v = ParseUsbId(*s);
       if (!v) {
-        r.Fail(root[key], key, "expected 1 to 4 hex digits such as \"0781\", got '" + *s + "'");
+        r.Fail(root[key], key, "expected 4 hex digits such as \"0781\", got '" + *s + "'");
       } else if (std::string_view(key) == "vendor_id") {
         id.vendor_id = *v;
       } else {

@@ -87,7 +87,7 @@ TEST(SimDeviceParseTest, ParsesEveryField) {
 
 TEST(SimDeviceParseTest, HexFieldsCarryRawBytes) {
   auto d = ParseSimulatedDevice(R"(vendor_id: "dead"
-product_id: "1"
+product_id: "0001"
 class: mass_storage
 serial_hex: "41 00 ff:fe"
 manufacturer_hex: "c3 28"

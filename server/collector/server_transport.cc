@@ -1,0 +1,40 @@
+#include "server/collector/server_transport.h"
+
+#include <algorithm>
+#include <climits>
+
+#include <grpcpp/security/tls_certificate_provider.h>
+#include <grpcpp/security/tls_credentials_options.h>
+
+#include "server/collector/cert_verifier.h"
+
+namespace mamori {
+
+std::shared_ptr<grpc::ServerCredentials> MakeServerCredentials(const TlsMaterial& tls,
+                                                               const Clock* clock) {
+  using grpc::experimental::IdentityKeyCertPair;
+  std::vector<IdentityKeyCertPair> pairs{{tls.key_pem, tls.cert_pem}};
+  auto provider =
+      std::make_shared<grpc::experimental::StaticDataCertificateProvider>(tls.ca_pem, pairs);
+  grpc::experimental::TlsServerCredentialsOptions options(provider);
+  options.watch_root_certs();
+  options.watch_identity_key_cert_pairs();
+  options.set_cert_request_type(GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_BUT_DONT_VERIFY);
+  options.set_certificate_verifier(
+      grpc::experimental::ExternalCertificateVerifier::Create<PeerCertificateVerifier>(
+          tls.ca_pem, clock));
+  return grpc::experimental::TlsServerCredentials(options);
+}
+
+void ApplyServerOptions(grpc::ServerBuilder& builder, const CollectorLimits& limits) {
+  // Messages up to twice the limit reach the service, which refuses and logs
+  // them with the sender's identity; beyond that the transport cuts them off.
+  builder.SetMaxReceiveMessageSize(
+      static_cast<int>(std::min<int64_t>(limits.max_message_bytes * 2, INT_MAX)));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60'000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20'000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10'000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+}
+
+}  // namespace mamori
