@@ -18,7 +18,7 @@ echo "==> creating a PKI in demo/pki"
 "$ctl" pki issue server --dir pki --id collector --dns localhost --ip 127.0.0.1 --out pki/collector >/dev/null
 "$ctl" pki issue admin --dir pki --id demo-admin --out pki/admin >/dev/null
 
-port=17443
+port=${MAMORI_DEMO_PORT:-17443}
 cat > collector.yaml <<YAML
 listen: 127.0.0.1:$port
 tls:
@@ -54,7 +54,15 @@ trap cleanup EXIT INT TERM
 
 echo "==> starting the collector on 127.0.0.1:$port (log: demo/collector.log)"
 "$bin/server/mamori-collector" --config collector.yaml &
-pids+=($!)
+collector_pid=$!
+pids+=($collector_pid)
+sleep 0.5
+if ! kill -0 "$collector_pid" 2>/dev/null; then
+  echo "mamori-collector did not start; demo/collector.log says:" >&2
+  tail -5 collector.log >&2
+  echo "(another process on port $port? set MAMORI_DEMO_PORT to use another port)" >&2
+  exit 1
+fi
 
 # terminal id, group, enforcement mode
 agents=(
