@@ -91,6 +91,8 @@ int Run(const mamori::AgentConfig& config, const sigset_t& signals) {
   client_options.ca_pem = tls->ca_pem;
   client_options.cert_pem = tls->cert_pem;
   client_options.key_pem = tls->key_pem;
+  client_options.reconnect_backoff_initial = config.backoff_initial;
+  client_options.reconnect_backoff_max = config.backoff_max;
   mamori::GrpcCollectorClient client(client_options);
 
   mamori::AgentCore core(backend, **outbox, clock, std::move(core_options));

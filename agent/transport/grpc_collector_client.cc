@@ -101,12 +101,27 @@ GrpcCollectorClient::GrpcCollectorClient(const GrpcCollectorOptions& options)
   // The policy stream carries no data for days; without this gRPC stops
   // pinging after two pings and a dead peer goes unnoticed.
   args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
+              static_cast<int>(options.reconnect_backoff_initial.count()));
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
+              static_cast<int>(options.reconnect_backoff_max.count()));
   args.SetMaxReceiveMessageSize(options.max_message_bytes);
   args.SetMaxSendMessageSize(options.max_message_bytes);
   if (!options.server_name.empty()) args.SetSslTargetNameOverride(options.server_name);
+  // Each channel gets its own connection, not one shared through gRPC's
+  // global subchannel pool, so replacing a channel really reconnects.
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
 
-  channel_ = grpc::CreateCustomChannel(options.address, grpc::SslCredentials(ssl), args);
-  stub_ = v1::AgentService::NewStub(channel_);
+  address_ = options.address;
+  credentials_ = grpc::SslCredentials(ssl);
+  args_ = args;
+  stub_ = v1::AgentService::NewStub(
+      grpc::CreateCustomChannel(address_, credentials_, args_));
+}
+
+std::shared_ptr<v1::AgentService::Stub> GrpcCollectorClient::Stub() {
+  std::lock_guard lock(mu_);
+  return stub_;
 }
 
 GrpcCollectorClient::~GrpcCollectorClient() = default;
@@ -125,9 +140,9 @@ Result<StateAckInfo> GrpcCollectorClient::ReportState(const TerminalState& state
   grpc::Status s;
   {
     ActiveCall active(*this, ctx, false);
-    s = stub_->ReportState(&ctx, req, &resp);
+    s = Stub()->ReportState(&ctx, req, &resp);
   }
-  if (!s.ok()) return FromGrpc("ReportState", s);
+  if (!s.ok()) return Failed("ReportState", s);
   StateAckInfo info;
   info.collector_time_ms = ToMs(resp.collector_time());
   info.assigned_policy_version = resp.assigned_policy_version();
@@ -144,9 +159,9 @@ Result<uint64_t> GrpcCollectorClient::ReportEvents(const std::vector<Event>& eve
   grpc::Status s;
   {
     ActiveCall active(*this, ctx, false);
-    s = stub_->ReportEvents(&ctx, req, &resp);
+    s = Stub()->ReportEvents(&ctx, req, &resp);
   }
-  if (!s.ok()) return FromGrpc("ReportEvents", s);
+  if (!s.ok()) return Failed("ReportEvents", s);
   return static_cast<uint64_t>(resp.acked_through_seq());
 }
 
@@ -158,8 +173,9 @@ Status GrpcCollectorClient::WatchPolicy(
   // notices when the peer is gone.
   grpc::ClientContext ctx;
   ActiveCall active(*this, ctx, true);
+  const std::shared_ptr<v1::AgentService::Stub> stub = Stub();
   std::unique_ptr<grpc::ClientReaderInterface<v1::PolicyBundle>> reader =
-      stub_->WatchPolicy(&ctx, req);
+      stub->WatchPolicy(&ctx, req);
   v1::PolicyBundle bundle;
   while (reader->Read(&bundle)) {
     PolicyUpdate update;
@@ -169,8 +185,24 @@ Status GrpcCollectorClient::WatchPolicy(
     on_update(update);
   }
   grpc::Status s = reader->Finish();
-  if (!s.ok()) return FromGrpc("WatchPolicy", s);
+  if (!s.ok()) return Failed("WatchPolicy", s);
   return Status::Ok();
+}
+
+Error GrpcCollectorClient::Failed(std::string_view method, const grpc::Status& s) {
+  // The agent paces its retries with its own capped, jittered backoff. A
+  // gRPC channel whose collector went away during a slow shutdown can keep
+  // failing calls with a stale error without dialling again, so an
+  // unreachable collector gets a fresh channel: the retry the agent
+  // schedules next is a real connection attempt. Calls in flight keep the
+  // old channel alive until they finish.
+  if (s.error_code() == grpc::StatusCode::UNAVAILABLE) {
+    auto fresh = v1::AgentService::NewStub(
+        grpc::CreateCustomChannel(address_, credentials_, args_));
+    std::lock_guard lock(mu_);
+    stub_ = std::move(fresh);
+  }
+  return FromGrpc(method, s);
 }
 
 void GrpcCollectorClient::CancelWatch() {

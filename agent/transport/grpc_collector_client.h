@@ -11,6 +11,8 @@
 
 #include <grpcpp/channel.h>
 #include <grpcpp/client_context.h>
+#include <grpcpp/security/credentials.h>
+#include <grpcpp/support/channel_arguments.h>
 
 #include "agent/transport/collector_client.h"
 #include "mamori/v1/agent.grpc.pb.h"
@@ -30,6 +32,12 @@ struct GrpcCollectorOptions {
   std::chrono::milliseconds keepalive_time{std::chrono::seconds(30)};
   std::chrono::milliseconds keepalive_timeout{std::chrono::seconds(10)};
   int max_message_bytes = 16 << 20;
+  // gRPC keeps its own reconnect backoff per channel (growing to two minutes)
+  // and fails calls at once while it runs, whatever the agent's retry loop
+  // does. It is capped here to the agent's configured backoff so a returning
+  // collector is reached within `reconnect_backoff_max`.
+  std::chrono::milliseconds reconnect_backoff_initial{std::chrono::seconds(1)};
+  std::chrono::milliseconds reconnect_backoff_max{std::chrono::seconds(60)};
 };
 
 // The agent service over one gRPC channel with mutual TLS.
@@ -54,8 +62,19 @@ class GrpcCollectorClient final : public CollectorClient {
   // Registers a context so CancelAll can reach it.
   class ActiveCall;
 
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<v1::AgentService::Stub> stub_;
+  // Converts a failed call's status; resets the channel's connect backoff
+  // when the collector was unreachable.
+  Error Failed(std::string_view method, const grpc::Status& s);
+
+  // The current stub (and its channel); replaced when the collector was
+  // unreachable. Calls take a reference so a replacement never pulls a
+  // channel from under a call in flight.
+  std::shared_ptr<v1::AgentService::Stub> Stub();
+
+  std::string address_;
+  std::shared_ptr<grpc::ChannelCredentials> credentials_;
+  grpc::ChannelArguments args_;
+  std::shared_ptr<v1::AgentService::Stub> stub_;  // guarded by mu_
   std::atomic<int64_t> call_timeout_ms_;
 
   std::mutex mu_;

@@ -358,6 +358,18 @@ TEST_F(EndToEndTest, CleanShutdownAndRestartKeepsData) {
   ASSERT_TRUE(t.has_value());
   EXPECT_NE(FindDevice(*t, "stick"), nullptr);
 
+  // The agent reconnects to the restarted collector on its own: a device
+  // plugged now reaches it, with its event.
+  a.Plug("after-restart", StickYaml("AFTER1"));
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        auto d = Terminal("persist-001");
+        return d && FindDevice(*d, "after-restart") != nullptr &&
+               HasEvent("persist-001", v1::EVENT_KIND_DEVICE_BLOCKED, "AFTER1");
+      },
+      seconds(15)))
+      << a.Log() << collector_->Log();
+
   a.process().Signal(SIGTERM);
   EXPECT_EQ(a.process().Wait(seconds(10)), 0) << a.Log();
 }

@@ -11,15 +11,17 @@ CollectorProcess::CollectorProcess(TestPki& pki, const TempDir& dir, std::string
   port_file_ = dir.File("collector.port");
   log_path_ = dir.File("collector.log");
   const TlsPaths server = pki.Server();
-  std::string yaml = "listen: 127.0.0.1:0\nport_file: " + port_file_ +
-                     "\ntls:\n  ca_file: " + server.ca + "\n  cert_file: " + server.cert +
-                     "\n  key_file: " + server.key + "\nstore:\n  path: " + db_path_ +
-                     "\nlog:\n  level: debug\n" + extra_yaml;
-  config_path_ = dir.Write("collector.yaml", yaml);
+  config_rest_ = "port_file: " + port_file_ + "\ntls:\n  ca_file: " + server.ca +
+                 "\n  cert_file: " + server.cert + "\n  key_file: " + server.key +
+                 "\nstore:\n  path: " + db_path_ + "\nlog:\n  level: debug\n" + extra_yaml;
+  config_path_ = dir.Write("collector.yaml", "listen: 127.0.0.1:0\n" + config_rest_);
 }
 
 bool CollectorProcess::Start() {
   std::filesystem::remove(port_file_);
+  if (port_ != 0) {
+    dir_.Write("collector.yaml", "listen: 127.0.0.1:" + std::to_string(port_) + "\n" + config_rest_);
+  }
   process_.emplace(ChildProcess::Start({MAMORI_COLLECTOR_BIN, "--config", config_path_}, log_path_));
   const bool up = WaitUntil(
       [&] { return !process_->running() || std::filesystem::exists(port_file_); },

@@ -22,7 +22,9 @@ class CollectorProcess {
   CollectorProcess(TestPki& pki, const TempDir& dir, std::string extra_yaml = "");
 
   // Starts the process and waits until it listens. Returns false (with the
-  // log available) when it exits or does not listen within 20 s.
+  // log available) when it exits or does not listen within 20 s. The first
+  // start takes a free port; a restart listens on the same one again, so
+  // running agents find it as they would in production.
   bool Start();
   int port() const { return port_; }
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
@@ -47,6 +49,7 @@ class CollectorProcess {
   std::string db_path_;
   std::string port_file_;
   std::string log_path_;
+  std::string config_rest_;  // everything in the config but the listen line
   std::optional<ChildProcess> process_;
   int port_ = 0;
 };
