@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <boost/program_options.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -17,20 +18,18 @@
 #include <string>
 #include <thread>
 
-#include <boost/program_options.hpp>
-
 #include "agent/core/agent_config.h"
 #include "agent/core/agent_core.h"
 #include "agent/core/event_outbox.h"
 #include "agent/core/host_info.h"
 #include "agent/core/reporter.h"
 #include "agent/platform/sim/sim_device_backend.h"
-#include "proto/grpc_logging.h"
 #include "agent/transport/grpc_collector_client.h"
 #include "common/clock.h"
 #include "common/credentials.h"
 #include "common/logging.h"
 #include "common/policy.h"
+#include "proto/grpc_logging.h"
 
 namespace {
 
@@ -147,13 +146,11 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   po::options_description desc("Usage: mamori-agent --config FILE [options]\nOptions");
-  desc.add_options()
-      ("help,h", "show this help and exit")
-      ("version", "show the version and exit")
-      ("config,c", po::value<std::string>(), "agent configuration file (YAML)")
-      ("audit-only", "decide and report, but never enforce")
-      ("log-level", po::value<std::string>(),
-       "trace, debug, info, warn, error, critical or off (overrides log.level)");
+  desc.add_options()("help,h", "show this help and exit")("version", "show the version and exit")(
+      "config,c", po::value<std::string>(), "agent configuration file (YAML)")(
+      "audit-only", "decide and report, but never enforce")(
+      "log-level", po::value<std::string>(),
+      "trace, debug, info, warn, error, critical or off (overrides log.level)");
   po::variables_map vm;
   try {
     po::store(po::command_line_parser(argc, argv).options(desc).run(), vm);

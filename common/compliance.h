@@ -9,8 +9,9 @@ namespace mamori {
 enum class CheckResult { kPass, kFail, kUnknown };
 enum class ComplianceStatus { kCompliant, kNonCompliant, kUnknown };
 
-std::string_view CheckResultName(CheckResult r);           // "pass", "fail", "unknown"
-std::string_view ComplianceStatusName(ComplianceStatus s);  // "compliant", "non_compliant", "unknown"
+std::string_view CheckResultName(CheckResult r);  // "pass", "fail", "unknown"
+std::string_view ComplianceStatusName(
+    ComplianceStatus s);  // "compliant", "non_compliant", "unknown"
 
 // Names of the checks, stable across releases (used in filters and output).
 inline constexpr std::string_view kCheckReporting = "reporting";

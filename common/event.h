@@ -32,8 +32,8 @@ std::optional<EventKind> ParseEventKind(std::string_view name);
 std::string_view SeverityName(Severity s);  // "info", "warning", "alert"
 
 struct Event {
-  uint64_t seq = 0;      // per-agent, monotonic, from 1
-  int64_t time_ms = 0;   // agent clock, Unix epoch ms
+  uint64_t seq = 0;     // per-agent, monotonic, from 1
+  int64_t time_ms = 0;  // agent clock, Unix epoch ms
   EventKind kind = EventKind::kUnspecified;
   Severity severity = Severity::kInfo;
   std::optional<Device> device;

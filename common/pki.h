@@ -42,7 +42,7 @@ Result<KeyAndCert> CreateCa(std::string_view common_name, int64_t validity_days,
 Result<KeyAndCert> IssueCertificate(const KeyAndCert& ca, const IssueRequest& request);
 
 struct CertInfo {
-  std::string subject;     // one-line RFC 2253 form
+  std::string subject;  // one-line RFC 2253 form
   std::string common_name;
   std::vector<std::string> uris;
   std::vector<std::string> dns_names;

@@ -20,9 +20,9 @@ struct DeviceMatch {
   std::vector<std::string> serials;
   // Matches when the device class or any interface class is listed.
   std::vector<DeviceClass> classes;
-  std::optional<std::string> manufacturer;  // exact
-  std::optional<std::string> product;       // exact
-  std::optional<std::string> bus_path;      // exact
+  std::optional<std::string> manufacturer;     // exact
+  std::optional<std::string> product;          // exact
+  std::optional<std::string> bus_path;         // exact
   std::optional<std::string> descriptor_hash;  // lower-case hex SHA-256
   // When true, the device must be in the policy's registered media list
   // (serial and vendor:product equal, entry not expired).

@@ -25,8 +25,8 @@ struct TerminalState {
   std::string hostname;
   std::string os;
   std::string agent_version;
-  int64_t agent_time_ms = 0;       // agent clock at snapshot
-  int64_t last_report_ms = 0;      // collector clock at receipt; 0 = never
+  int64_t agent_time_ms = 0;   // agent clock at snapshot
+  int64_t last_report_ms = 0;  // collector clock at receipt; 0 = never
   uint32_t report_interval_s = 0;
   uint64_t applied_policy_version = 0;
   EnforcementStatus enforcement;

@@ -177,8 +177,8 @@ std::string YamlReader::Join(std::string_view path, std::string_view key) {
   return std::string(path) + "." + std::string(key);
 }
 
-YAML::Node YamlReader::Child(const YAML::Node& map, std::string_view key,
-                             std::string_view path, bool required) {
+YAML::Node YamlReader::Child(const YAML::Node& map, std::string_view key, std::string_view path,
+                             bool required) {
   if (!map.IsDefined() || !map.IsMap()) {
     if (required) Fail(map, Join(path, key), "required field is missing");
     return YAML::Node(YAML::NodeType::Undefined);
@@ -220,8 +220,7 @@ std::optional<int64_t> YamlReader::Int(const YAML::Node& map, std::string_view k
   }
   if (v < min || v > max) {
     Fail(n, field,
-         "must be between " + std::to_string(min) + " and " + std::to_string(max) +
-             ", got " + s);
+         "must be between " + std::to_string(min) + " and " + std::to_string(max) + ", got " + s);
     return std::nullopt;
   }
   return v;

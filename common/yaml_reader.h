@@ -1,13 +1,13 @@
 #pragma once
 
+#include <yaml-cpp/yaml.h>
+
 #include <cstdint>
 #include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <yaml-cpp/yaml.h>
 
 #include "common/result.h"
 
@@ -16,8 +16,8 @@ namespace mamori {
 // One problem found in a configuration or policy file, located precisely.
 struct ValidationError {
   std::string file;
-  int line = 0;    // 1-based; 0 when unknown
-  int column = 0;  // 1-based; 0 when unknown
+  int line = 0;       // 1-based; 0 when unknown
+  int column = 0;     // 1-based; 0 when unknown
   std::string field;  // dotted path, e.g. "rules[2].match.vid_pid"
   std::string message;
 
@@ -48,19 +48,16 @@ class YamlReader {
 
   std::optional<std::string> String(const YAML::Node& map, std::string_view key,
                                     std::string_view path, bool required = false);
-  std::optional<int64_t> Int(const YAML::Node& map, std::string_view key,
-                             std::string_view path, int64_t min, int64_t max,
-                             bool required = false);
-  std::optional<bool> Bool(const YAML::Node& map, std::string_view key,
-                           std::string_view path, bool required = false);
+  std::optional<int64_t> Int(const YAML::Node& map, std::string_view key, std::string_view path,
+                             int64_t min, int64_t max, bool required = false);
+  std::optional<bool> Bool(const YAML::Node& map, std::string_view key, std::string_view path,
+                           bool required = false);
   // Duration like "30s", "5m", "2h", "500ms" or a bare number of seconds.
   std::optional<int64_t> DurationMs(const YAML::Node& map, std::string_view key,
                                     std::string_view path, bool required = false);
   // A scalar or a sequence of scalars.
-  std::optional<std::vector<std::string>> StringList(const YAML::Node& map,
-                                                     std::string_view key,
-                                                     std::string_view path,
-                                                     bool required = false);
+  std::optional<std::vector<std::string>> StringList(const YAML::Node& map, std::string_view key,
+                                                     std::string_view path, bool required = false);
 
   // "path.key" or "key" when path is empty.
   static std::string Join(std::string_view path, std::string_view key);

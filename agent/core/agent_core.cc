@@ -33,9 +33,9 @@ Severity SeverityFor(Action action) {
 
 bool SameIdentity(const DeviceIdentity& a, const DeviceIdentity& b) {
   return a.vendor_id == b.vendor_id && a.product_id == b.product_id && a.serial == b.serial &&
-         a.manufacturer == b.manufacturer && a.product == b.product &&
-         a.bus_path == b.bus_path && a.device_class == b.device_class &&
-         a.interface_classes == b.interface_classes && a.descriptor_hash == b.descriptor_hash;
+         a.manufacturer == b.manufacturer && a.product == b.product && a.bus_path == b.bus_path &&
+         a.device_class == b.device_class && a.interface_classes == b.interface_classes &&
+         a.descriptor_hash == b.descriptor_hash;
 }
 
 // Fields that travel as proto `string` must be valid UTF-8 or the whole
@@ -86,9 +86,9 @@ Status AgentCore::Start() {
   }
   const bool audit = options_.mode == EnforcementMode::kAuditOnly;
   Record({MakeEvent(EventKind::kAgentStarted, Severity::kInfo,
-                    "mamori-agent " + options_.agent_version + ", " +
-                        std::string(backend_.Name()) + " backend, " +
-                        (audit ? "audit-only mode" : "enforce mode") + ", " + policy_desc)});
+                    "mamori-agent " + options_.agent_version + ", " + std::string(backend_.Name()) +
+                        " backend, " + (audit ? "audit-only mode" : "enforce mode") + ", " +
+                        policy_desc)});
 
   // Watch before the first enumeration so a device plugged in between the
   // two is not missed.
@@ -186,8 +186,7 @@ void AgentCore::ReconcileLocked(const PolicyChange* change, std::vector<Event> e
     d.decision.enforced = false;
     d.decision.enforcement_error.clear();
 
-    const bool decision_changed = prev == nullptr ||
-                                  prev->decision.action != d.decision.action ||
+    const bool decision_changed = prev == nullptr || prev->decision.action != d.decision.action ||
                                   prev->decision.matched_rule != d.decision.matched_rule;
     bool apply_failed_now = false;
     if (enforce) {
@@ -211,8 +210,8 @@ void AgentCore::ReconcileLocked(const PolicyChange* change, std::vector<Event> e
                  SanitizeDeviceString(d.identity.serial, 64),
                  DeviceClassName(d.identity.device_class), ActionName(d.decision.action),
                  d.decision.matched_rule, enforce ? "" : " (audit-only)");
-      std::string detail = std::string(ActionName(d.decision.action)) + " by rule '" +
-                           d.decision.matched_rule + "'";
+      std::string detail =
+          std::string(ActionName(d.decision.action)) + " by rule '" + d.decision.matched_rule + "'";
       if (!enforce) detail += " (audit-only: not enforced)";
       events.push_back(DeviceEvent(KindFor(d.decision.action), d, std::move(detail)));
     }
@@ -293,11 +292,11 @@ Status AgentCore::ApplyPolicyUpdate(const PolicyUpdate& update) {
   };
   if (update.version == 0) return reject("version 0 is not a policy");
   if (update.version < current_version) {
-    return reject("older than the policy in force (version " +
-                  std::to_string(current_version) + ")");
+    return reject("older than the policy in force (version " + std::to_string(current_version) +
+                  ")");
   }
-  Result<Policy> parsed = ParsePolicy(update.policy_yaml, "policy v" +
-                                                              std::to_string(update.version));
+  Result<Policy> parsed =
+      ParsePolicy(update.policy_yaml, "policy v" + std::to_string(update.version));
   if (!parsed.ok()) return reject(parsed.error().message);
 
   log_->info("applying {}", label);
@@ -305,8 +304,7 @@ Status AgentCore::ApplyPolicyUpdate(const PolicyUpdate& update) {
   // Decisions may differ under the new policy: devices are decided again
   // and changed decisions reported after POLICY_APPLIED.
   ReconcileLocked(&change, {MakeEvent(EventKind::kPolicyApplied, Severity::kInfo,
-                                      SanitizeDeviceString(label + " applied",
-                                                           kMaxDetailBytes))});
+                                      SanitizeDeviceString(label + " applied", kMaxDetailBytes))});
   return Status::Ok();
 }
 
@@ -341,8 +339,8 @@ TerminalState AgentCore::Snapshot() const {
     s.enforcement.detail = "device backend not running: " + backend_error_;
   } else if (failed > 0) {
     s.enforcement.healthy = false;
-    s.enforcement.detail = "enforcement failed for " + std::to_string(failed) +
-                           " device(s): " + failures;
+    s.enforcement.detail =
+        "enforcement failed for " + std::to_string(failed) + " device(s): " + failures;
   } else {
     s.enforcement.healthy = true;
     if (options_.mode == EnforcementMode::kAuditOnly) {
@@ -368,10 +366,10 @@ Event AgentCore::MakeEvent(EventKind kind, Severity severity, std::string detail
 }
 
 Event AgentCore::DeviceEvent(EventKind kind, const Device& device, std::string detail) const {
-  Event e = MakeEvent(kind, kind == EventKind::kDeviceRemoved
-                                ? Severity::kInfo
-                                : SeverityFor(device.decision.action),
-                      SanitizeDeviceString(detail, kMaxDetailBytes));
+  Event e = MakeEvent(
+      kind,
+      kind == EventKind::kDeviceRemoved ? Severity::kInfo : SeverityFor(device.decision.action),
+      SanitizeDeviceString(detail, kMaxDetailBytes));
   e.device = ForReport(device);
   return e;
 }

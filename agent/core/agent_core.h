@@ -1,5 +1,7 @@
 #pragma once
 
+#include <spdlog/logger.h>
+
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -11,8 +13,6 @@
 #include <string_view>
 #include <thread>
 #include <vector>
-
-#include <spdlog/logger.h>
 
 #include "agent/core/event_outbox.h"
 #include "agent/platform/device_backend.h"
@@ -107,12 +107,12 @@ class AgentCore {
   std::mutex reconcile_mu_;
 
   mutable std::mutex mu_;
-  Policy policy_;                  // guarded by mu_
-  uint64_t policy_version_ = 0;    // guarded by mu_
-  std::string policy_group_;       // guarded by mu_
+  Policy policy_;                          // guarded by mu_
+  uint64_t policy_version_ = 0;            // guarded by mu_
+  std::string policy_group_;               // guarded by mu_
   std::map<std::string, Device> devices_;  // guarded by mu_; by device_id
-  bool backend_running_ = false;   // guarded by mu_
-  std::string backend_error_;      // guarded by mu_
+  bool backend_running_ = false;           // guarded by mu_
+  std::string backend_error_;              // guarded by mu_
 
   std::mutex worker_mu_;
   std::condition_variable_any worker_cv_;

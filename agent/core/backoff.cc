@@ -15,9 +15,7 @@ Backoff::Backoff(std::chrono::milliseconds initial, std::chrono::milliseconds ma
   if (!random_) {
     // shared_ptr keeps the engine alive inside the copyable std::function.
     auto engine = std::make_shared<std::mt19937_64>(std::random_device{}());
-    random_ = [engine] {
-      return std::uniform_real_distribution<double>(0.0, 1.0)(*engine);
-    };
+    random_ = [engine] { return std::uniform_real_distribution<double>(0.0, 1.0)(*engine); };
   }
 }
 

@@ -30,9 +30,9 @@ Result<std::optional<uint64_t>> ReadCounter(const std::string& path) {
   uint64_t v = 0;
   auto [ptr, parse_ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   if (s.empty() || parse_ec != std::errc() || ptr != s.data() + s.size()) {
-    return MakeError(ErrorCode::kFailedPrecondition,
-                     path + ": expected a decimal counter, found '" +
-                         std::string(s.substr(0, 32)) + "'");
+    return MakeError(
+        ErrorCode::kFailedPrecondition,
+        path + ": expected a decimal counter, found '" + std::string(s.substr(0, 32)) + "'");
   }
   return std::optional<uint64_t>(v);
 }
@@ -49,8 +49,9 @@ InMemoryEventOutbox::InMemoryEventOutbox(std::string state_dir, const Clock& clo
       clock_(clock),
       max_events_(std::max<std::size_t>(max_events, 2)) {}
 
-Result<std::unique_ptr<InMemoryEventOutbox>> InMemoryEventOutbox::Open(
-    const std::string& state_dir, const Clock& clock, std::size_t max_events) {
+Result<std::unique_ptr<InMemoryEventOutbox>> InMemoryEventOutbox::Open(const std::string& state_dir,
+                                                                       const Clock& clock,
+                                                                       std::size_t max_events) {
   const std::string next_path = state_dir + "/" + kNextSeqFile;
   const std::string acked_path = state_dir + "/" + kAckedSeqFile;
   auto next = ReadCounter(next_path);
@@ -237,8 +238,8 @@ void InMemoryEventOutbox::Ack(uint64_t through) {
   }
   if (popped) {
     // Best effort: a stale value only produces fillers after a restart.
-    Status s = WriteFileAtomic(state_dir_ + "/" + kAckedSeqFile,
-                               std::to_string(through) + "\n", 0600);
+    Status s =
+        WriteFileAtomic(state_dir_ + "/" + kAckedSeqFile, std::to_string(through) + "\n", 0600);
     if (!s.ok()) GetLogger("outbox")->warn("cannot persist acked seq: {}", s.error().message);
   }
 }

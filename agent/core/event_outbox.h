@@ -49,8 +49,7 @@ class InMemoryEventOutbox final : public EventOutbox {
   // advance (for a seq the collector already holds, the filler is ignored
   // as a duplicate). `max_events` must be at least 2.
   static Result<std::unique_ptr<InMemoryEventOutbox>> Open(
-      const std::string& state_dir, const Clock& clock,
-      std::size_t max_events = kDefaultMaxEvents);
+      const std::string& state_dir, const Clock& clock, std::size_t max_events = kDefaultMaxEvents);
 
   Result<uint64_t> Append(Event event) override;
   std::vector<Event> Pending(std::size_t max) override;

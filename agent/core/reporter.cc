@@ -143,8 +143,7 @@ void Reporter::ReportLoop() {
         log_->warn("reporting to the collector failed: {}; retrying with backoff",
                    s.error().message);
       } else {
-        log_->debug("report retry failed: {}; next in {} ms", s.error().message,
-                    delay.count());
+        log_->debug("report retry failed: {}; next in {} ms", s.error().message, delay.count());
       }
       failing = true;
       in_backoff = true;
@@ -176,8 +175,7 @@ Status Reporter::SendEvents(std::optional<Steady::time_point> deadline) {
       // Stored nothing of the batch: retrying at once would spin.
       return MakeError(ErrorCode::kUnavailable,
                        "collector acknowledged through seq " + std::to_string(*acked) +
-                           " after a batch starting at seq " +
-                           std::to_string(batch.front().seq));
+                           " after a batch starting at seq " + std::to_string(batch.front().seq));
     }
   }
 }
@@ -189,13 +187,12 @@ void Reporter::WatchLoop() {
     if (Stopping()) break;
     bool received = false;
     const Steady::time_point began = Steady::now();
-    Status s = client_.WatchPolicy(core_.applied_policy_version(),
-                                   [&](const PolicyUpdate& update) {
-                                     received = true;
-                                     // Rejections are recorded as events by the core.
-                                     Status applied = core_.ApplyPolicyUpdate(update);
-                                     (void)applied;
-                                   });
+    Status s = client_.WatchPolicy(core_.applied_policy_version(), [&](const PolicyUpdate& update) {
+      received = true;
+      // Rejections are recorded as events by the core.
+      Status applied = core_.ApplyPolicyUpdate(update);
+      (void)applied;
+    });
     if (Stopping()) break;
     if (received || Steady::now() - began >= kHealthyStream) {
       backoff.Reset();

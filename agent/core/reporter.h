@@ -1,5 +1,7 @@
 #pragma once
 
+#include <spdlog/logger.h>
+
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -7,8 +9,6 @@
 #include <mutex>
 #include <optional>
 #include <thread>
-
-#include <spdlog/logger.h>
 
 #include "agent/core/agent_core.h"
 #include "agent/core/backoff.h"
@@ -39,8 +39,8 @@ struct ReporterOptions {
 //    with its own backoff when the stream ends.
 class Reporter {
  public:
-  Reporter(AgentCore& core, EventOutbox& outbox, CollectorClient& client,
-           ReporterOptions options, std::shared_ptr<spdlog::logger> logger = nullptr);
+  Reporter(AgentCore& core, EventOutbox& outbox, CollectorClient& client, ReporterOptions options,
+           std::shared_ptr<spdlog::logger> logger = nullptr);
   ~Reporter();
   Reporter(const Reporter&) = delete;
   Reporter& operator=(const Reporter&) = delete;
@@ -73,11 +73,11 @@ class Reporter {
 
   std::mutex mu_;
   std::condition_variable cv_;
-  bool started_ = false;   // guarded by mu_
-  bool stopping_ = false;  // guarded by mu_
-  bool change_pending_ = false;  // guarded by mu_
-  std::chrono::steady_clock::time_point change_since_;  // guarded by mu_
-  bool watch_done_ = false;  // guarded by mu_
+  bool started_ = false;                                                 // guarded by mu_
+  bool stopping_ = false;                                                // guarded by mu_
+  bool change_pending_ = false;                                          // guarded by mu_
+  std::chrono::steady_clock::time_point change_since_;                   // guarded by mu_
+  bool watch_done_ = false;                                              // guarded by mu_
   std::optional<std::chrono::steady_clock::time_point> flush_deadline_;  // guarded by mu_
 
   std::jthread report_thread_;

@@ -14,24 +14,42 @@ namespace {
 
 std::string_view StatusCodeName(grpc::StatusCode code) {
   switch (code) {
-    case grpc::StatusCode::OK: return "OK";
-    case grpc::StatusCode::CANCELLED: return "CANCELLED";
-    case grpc::StatusCode::UNKNOWN: return "UNKNOWN";
-    case grpc::StatusCode::INVALID_ARGUMENT: return "INVALID_ARGUMENT";
-    case grpc::StatusCode::DEADLINE_EXCEEDED: return "DEADLINE_EXCEEDED";
-    case grpc::StatusCode::NOT_FOUND: return "NOT_FOUND";
-    case grpc::StatusCode::ALREADY_EXISTS: return "ALREADY_EXISTS";
-    case grpc::StatusCode::PERMISSION_DENIED: return "PERMISSION_DENIED";
-    case grpc::StatusCode::RESOURCE_EXHAUSTED: return "RESOURCE_EXHAUSTED";
-    case grpc::StatusCode::FAILED_PRECONDITION: return "FAILED_PRECONDITION";
-    case grpc::StatusCode::ABORTED: return "ABORTED";
-    case grpc::StatusCode::OUT_OF_RANGE: return "OUT_OF_RANGE";
-    case grpc::StatusCode::UNIMPLEMENTED: return "UNIMPLEMENTED";
-    case grpc::StatusCode::INTERNAL: return "INTERNAL";
-    case grpc::StatusCode::UNAVAILABLE: return "UNAVAILABLE";
-    case grpc::StatusCode::DATA_LOSS: return "DATA_LOSS";
-    case grpc::StatusCode::UNAUTHENTICATED: return "UNAUTHENTICATED";
-    default: return "UNKNOWN";
+    case grpc::StatusCode::OK:
+      return "OK";
+    case grpc::StatusCode::CANCELLED:
+      return "CANCELLED";
+    case grpc::StatusCode::UNKNOWN:
+      return "UNKNOWN";
+    case grpc::StatusCode::INVALID_ARGUMENT:
+      return "INVALID_ARGUMENT";
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return "DEADLINE_EXCEEDED";
+    case grpc::StatusCode::NOT_FOUND:
+      return "NOT_FOUND";
+    case grpc::StatusCode::ALREADY_EXISTS:
+      return "ALREADY_EXISTS";
+    case grpc::StatusCode::PERMISSION_DENIED:
+      return "PERMISSION_DENIED";
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+      return "RESOURCE_EXHAUSTED";
+    case grpc::StatusCode::FAILED_PRECONDITION:
+      return "FAILED_PRECONDITION";
+    case grpc::StatusCode::ABORTED:
+      return "ABORTED";
+    case grpc::StatusCode::OUT_OF_RANGE:
+      return "OUT_OF_RANGE";
+    case grpc::StatusCode::UNIMPLEMENTED:
+      return "UNIMPLEMENTED";
+    case grpc::StatusCode::INTERNAL:
+      return "INTERNAL";
+    case grpc::StatusCode::UNAVAILABLE:
+      return "UNAVAILABLE";
+    case grpc::StatusCode::DATA_LOSS:
+      return "DATA_LOSS";
+    case grpc::StatusCode::UNAUTHENTICATED:
+      return "UNAUTHENTICATED";
+    default:
+      return "UNKNOWN";
   }
 }
 
@@ -40,19 +58,26 @@ ErrorCode MapCode(grpc::StatusCode code) {
     case grpc::StatusCode::INVALID_ARGUMENT:
     case grpc::StatusCode::OUT_OF_RANGE:
       return ErrorCode::kInvalidArgument;
-    case grpc::StatusCode::NOT_FOUND: return ErrorCode::kNotFound;
-    case grpc::StatusCode::ALREADY_EXISTS: return ErrorCode::kAlreadyExists;
-    case grpc::StatusCode::PERMISSION_DENIED: return ErrorCode::kPermissionDenied;
-    case grpc::StatusCode::UNAUTHENTICATED: return ErrorCode::kUnauthenticated;
-    case grpc::StatusCode::FAILED_PRECONDITION: return ErrorCode::kFailedPrecondition;
-    case grpc::StatusCode::RESOURCE_EXHAUSTED: return ErrorCode::kResourceExhausted;
+    case grpc::StatusCode::NOT_FOUND:
+      return ErrorCode::kNotFound;
+    case grpc::StatusCode::ALREADY_EXISTS:
+      return ErrorCode::kAlreadyExists;
+    case grpc::StatusCode::PERMISSION_DENIED:
+      return ErrorCode::kPermissionDenied;
+    case grpc::StatusCode::UNAUTHENTICATED:
+      return ErrorCode::kUnauthenticated;
+    case grpc::StatusCode::FAILED_PRECONDITION:
+      return ErrorCode::kFailedPrecondition;
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+      return ErrorCode::kResourceExhausted;
     // Transient: worth retrying.
     case grpc::StatusCode::UNAVAILABLE:
     case grpc::StatusCode::DEADLINE_EXCEEDED:
     case grpc::StatusCode::CANCELLED:
     case grpc::StatusCode::ABORTED:
       return ErrorCode::kUnavailable;
-    default: return ErrorCode::kInternal;
+    default:
+      return ErrorCode::kInternal;
   }
 }
 
@@ -95,8 +120,7 @@ GrpcCollectorClient::GrpcCollectorClient(const GrpcCollectorOptions& options)
 
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, static_cast<int>(options.keepalive_time.count()));
-  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
-              static_cast<int>(options.keepalive_timeout.count()));
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, static_cast<int>(options.keepalive_timeout.count()));
   args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   // The policy stream carries no data for days; without this gRPC stops
   // pinging after two pings and a dead peer goes unnoticed.
@@ -115,8 +139,7 @@ GrpcCollectorClient::GrpcCollectorClient(const GrpcCollectorOptions& options)
   address_ = options.address;
   credentials_ = grpc::SslCredentials(ssl);
   args_ = args;
-  stub_ = v1::AgentService::NewStub(
-      grpc::CreateCustomChannel(address_, credentials_, args_));
+  stub_ = v1::AgentService::NewStub(grpc::CreateCustomChannel(address_, credentials_, args_));
 }
 
 std::shared_ptr<v1::AgentService::Stub> GrpcCollectorClient::Stub() {
@@ -165,8 +188,8 @@ Result<uint64_t> GrpcCollectorClient::ReportEvents(const std::vector<Event>& eve
   return static_cast<uint64_t>(resp.acked_through_seq());
 }
 
-Status GrpcCollectorClient::WatchPolicy(
-    uint64_t current_version, const std::function<void(const PolicyUpdate&)>& on_update) {
+Status GrpcCollectorClient::WatchPolicy(uint64_t current_version,
+                                        const std::function<void(const PolicyUpdate&)>& on_update) {
   v1::WatchPolicyRequest req;
   req.set_current_version(current_version);
   // No deadline: the stream lives as long as the connection; keepalive
@@ -197,8 +220,8 @@ Error GrpcCollectorClient::Failed(std::string_view method, const grpc::Status& s
   // schedules next is a real connection attempt. Calls in flight keep the
   // old channel alive until they finish.
   if (s.error_code() == grpc::StatusCode::UNAVAILABLE) {
-    auto fresh = v1::AgentService::NewStub(
-        grpc::CreateCustomChannel(address_, credentials_, args_));
+    auto fresh =
+        v1::AgentService::NewStub(grpc::CreateCustomChannel(address_, credentials_, args_));
     std::lock_guard lock(mu_);
     stub_ = std::move(fresh);
   }

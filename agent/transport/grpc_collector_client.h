@@ -1,5 +1,10 @@
 #pragma once
 
+#include <grpcpp/channel.h>
+#include <grpcpp/client_context.h>
+#include <grpcpp/security/credentials.h>
+#include <grpcpp/support/channel_arguments.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -8,11 +13,6 @@
 #include <mutex>
 #include <set>
 #include <string>
-
-#include <grpcpp/channel.h>
-#include <grpcpp/client_context.h>
-#include <grpcpp/security/credentials.h>
-#include <grpcpp/support/channel_arguments.h>
 
 #include "agent/transport/collector_client.h"
 #include "mamori/v1/agent.grpc.pb.h"

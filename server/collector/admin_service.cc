@@ -119,9 +119,9 @@ grpc::ServerUnaryReactor* AdminServiceImpl::GetTerminal(grpc::CallbackServerCont
   return reactor;
 }
 
-grpc::ServerUnaryReactor* AdminServiceImpl::GroupSummaries(
-    grpc::CallbackServerContext* ctx, const v1::GroupSummariesRequest* request,
-    v1::GroupSummariesResponse* response) {
+grpc::ServerUnaryReactor* AdminServiceImpl::GroupSummaries(grpc::CallbackServerContext* ctx,
+                                                           const v1::GroupSummariesRequest* request,
+                                                           v1::GroupSummariesResponse* response) {
   auto* reactor = ctx->DefaultReactor();
   AuthenticatedPeer admin;
   if (Refuse(ctx, reactor, "GroupSummaries", &admin)) return reactor;

@@ -17,8 +17,8 @@ std::shared_ptr<spdlog::logger> Log() {
 // Authenticates a terminal and checks the optional id in the body and the
 // message size. Returns OK or the status to refuse the call with (logged).
 grpc::Status Admit(grpc::CallbackServerContext* ctx, std::string_view method,
-                   std::string_view body_terminal_id, std::size_t message_bytes,
-                   int64_t max_bytes, AuthenticatedPeer* out) {
+                   std::string_view body_terminal_id, std::size_t message_bytes, int64_t max_bytes,
+                   AuthenticatedPeer* out) {
   auto peer = IdentifyPeer(ctx->auth_context().get(), ctx->peer());
   if (grpc::Status s = RequireRole(peer, PeerRole::kTerminal); !s.ok()) {
     Log()->warn("{} from {} refused: {}", method, ctx->peer(), s.error_message());
@@ -26,11 +26,9 @@ grpc::Status Admit(grpc::CallbackServerContext* ctx, std::string_view method,
   }
   if (!body_terminal_id.empty() && body_terminal_id != peer->identity.id) {
     Log()->warn("{} refused: certificate of terminal '{}' sent a message claiming terminal '{}'",
-                method, peer->identity.id,
-                SanitizeDeviceString(body_terminal_id, 128));
+                method, peer->identity.id, SanitizeDeviceString(body_terminal_id, 128));
     return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                        "message names terminal '" +
-                            SanitizeDeviceString(body_terminal_id, 128) +
+                        "message names terminal '" + SanitizeDeviceString(body_terminal_id, 128) +
                             "' but the certificate is for '" + peer->identity.id + "'");
   }
   if (static_cast<int64_t>(message_bytes) > max_bytes) {
@@ -117,11 +115,11 @@ class PolicyWatchReactor final : public grpc::ServerWriteReactor<v1::PolicyBundl
   AuthenticatedPeer peer_;
   PolicyHub::WatchId watch_id_ = 0;
   std::mutex mu_;
-  uint64_t sent_version_;                 // guarded by mu_
-  std::optional<StoredPolicy> pending_;   // guarded by mu_
-  bool writing_ = false;                  // guarded by mu_
-  bool finished_ = false;                 // guarded by mu_
-  v1::PolicyBundle bundle_;               // guarded by mu_ while writing_
+  uint64_t sent_version_;                // guarded by mu_
+  std::optional<StoredPolicy> pending_;  // guarded by mu_
+  bool writing_ = false;                 // guarded by mu_
+  bool finished_ = false;                // guarded by mu_
+  v1::PolicyBundle bundle_;              // guarded by mu_ while writing_
 };
 
 }  // namespace
@@ -144,8 +142,8 @@ grpc::ServerUnaryReactor* AgentServiceImpl::ReportState(grpc::CallbackServerCont
   if (request->devices_size() > limits_.max_devices_per_report) {
     Log()->warn("ReportState from terminal '{}' refused: {} devices exceeds the limit of {}",
                 peer.identity.id, request->devices_size(), limits_.max_devices_per_report);
-    reactor->Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                                 "too many devices in one report"));
+    reactor->Finish(
+        grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "too many devices in one report"));
     return reactor;
   }
 
@@ -161,8 +159,8 @@ grpc::ServerUnaryReactor* AgentServiceImpl::ReportState(grpc::CallbackServerCont
   writer_->Submit([store, state] { return store->PutTerminalState(*state); },
                   [reactor, response, hub, state, now](const Status& s) {
                     if (!s) {
-                      Log()->error("storing report of terminal '{}' failed: {}",
-                                   state->terminal_id, s.error().message);
+                      Log()->error("storing report of terminal '{}' failed: {}", state->terminal_id,
+                                   s.error().message);
                       reactor->Finish(ToGrpcStatus(s.error()));
                       return;
                     }
@@ -178,8 +176,8 @@ grpc::ServerUnaryReactor* AgentServiceImpl::ReportEvents(grpc::CallbackServerCon
                                                          v1::EventAck* response) {
   auto* reactor = ctx->DefaultReactor();
   AuthenticatedPeer peer;
-  if (grpc::Status s = Admit(ctx, "ReportEvents", request->terminal_id(),
-                             request->ByteSizeLong(), limits_.max_message_bytes, &peer);
+  if (grpc::Status s = Admit(ctx, "ReportEvents", request->terminal_id(), request->ByteSizeLong(),
+                             limits_.max_message_bytes, &peer);
       !s.ok()) {
     reactor->Finish(s);
     return reactor;
@@ -187,8 +185,8 @@ grpc::ServerUnaryReactor* AgentServiceImpl::ReportEvents(grpc::CallbackServerCon
   if (request->events_size() > limits_.max_events_per_batch) {
     Log()->warn("ReportEvents from terminal '{}' refused: {} events exceeds the limit of {}",
                 peer.identity.id, request->events_size(), limits_.max_events_per_batch);
-    reactor->Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                                 "too many events in one batch"));
+    reactor->Finish(
+        grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "too many events in one batch"));
     return reactor;
   }
   auto events = std::make_shared<std::vector<Event>>();
@@ -216,8 +214,7 @@ grpc::ServerUnaryReactor* AgentServiceImpl::ReportEvents(grpc::CallbackServerCon
       },
       [reactor, response, acked, terminal](const Status& s) {
         if (!s) {
-          Log()->error("storing events of terminal '{}' failed: {}", *terminal,
-                       s.error().message);
+          Log()->error("storing events of terminal '{}' failed: {}", *terminal, s.error().message);
           reactor->Finish(ToGrpcStatus(s.error()));
           return;
         }

@@ -1,9 +1,9 @@
 #pragma once
 
+#include <grpcpp/security/tls_certificate_verifier.h>
+
 #include <memory>
 #include <string>
-
-#include <grpcpp/security/tls_certificate_verifier.h>
 
 #include "common/clock.h"
 

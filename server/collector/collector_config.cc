@@ -21,7 +21,8 @@ Result<CollectorConfig> ParseCollectorConfig(std::string_view yaml_text,
   CollectorConfig c;
   YAML::Node root = r.Load(yaml_text);
   if (!r.ok()) return r.ToError();
-  if (!r.ExpectMap(root, "", {"listen", "port_file", "tls", "store", "compliance", "limits", "log"})) {
+  if (!r.ExpectMap(root, "",
+                   {"listen", "port_file", "tls", "store", "compliance", "limits", "log"})) {
     return r.ToError();
   }
   if (auto v = r.String(root, "listen", "", true)) {

@@ -1,12 +1,11 @@
 // mamori-collector: receives device state and events from agents over
 // mutual TLS, stores them, computes compliance and serves the admin API.
 
+#include <boost/program_options.hpp>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
-
-#include <boost/program_options.hpp>
 
 #include "common/credentials.h"
 #include "common/logging.h"
@@ -23,12 +22,10 @@ int main(int argc, char** argv) {
       "Receives device state and events from Mamori agents over mutual TLS,\n"
       "stores them in SQLite, computes compliance and serves the admin API.\n\n"
       "Options");
-  opts.add_options()
-      ("help,h", "show this help and exit")
-      ("version", "print the version and exit")
-      ("config,c", po::value<std::string>(), "collector configuration (YAML)")
-      ("check-config", "validate the configuration and credentials, then exit")
-      ("log-level", po::value<std::string>(), "override log.level (trace|debug|info|warn|error)");
+  opts.add_options()("help,h", "show this help and exit")("version", "print the version and exit")(
+      "config,c", po::value<std::string>(), "collector configuration (YAML)")(
+      "check-config", "validate the configuration and credentials, then exit")(
+      "log-level", po::value<std::string>(), "override log.level (trace|debug|info|warn|error)");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, opts), vm);
@@ -88,8 +85,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (!config->port_file.empty()) {
-    if (auto s = mamori::WriteFileAtomic(config->port_file,
-                                         std::to_string((*server)->port()) + "\n");
+    if (auto s =
+            mamori::WriteFileAtomic(config->port_file, std::to_string((*server)->port()) + "\n");
         !s) {
       log->error("cannot write port file: {}", s.error().message);
       return 1;

@@ -1,8 +1,8 @@
 #include "server/collector/collector_server.h"
 
-#include <chrono>
-
 #include <grpcpp/server_builder.h>
+
+#include <chrono>
 
 #include "common/credentials.h"
 #include "common/logging.h"
@@ -24,8 +24,8 @@ Result<std::unique_ptr<CollectorServer>> CollectorServer::Start(const CollectorC
   if (Status st = s->hub_->Load(); !st) return st.error();
   s->agent_service_ = std::make_unique<AgentServiceImpl>(s->store_.get(), s->writer_.get(),
                                                          s->hub_.get(), clock, config.limits);
-  s->admin_service_ = std::make_unique<AdminServiceImpl>(s->store_.get(), s->hub_.get(), clock,
-                                                         config.compliance);
+  s->admin_service_ =
+      std::make_unique<AdminServiceImpl>(s->store_.get(), s->hub_.get(), clock, config.compliance);
 
   grpc::ServerBuilder builder;
   builder.AddListeningPort(config.listen, MakeServerCredentials(*tls, clock), &s->port_);
@@ -37,8 +37,8 @@ Result<std::unique_ptr<CollectorServer>> CollectorServer::Start(const CollectorC
     return MakeError(ErrorCode::kUnavailable,
                      "cannot listen on " + config.listen + " (address in use or not local?)");
   }
-  log->info("collector listening on {} (port {}), store {} (schema v{})", config.listen,
-            s->port_, config.store_path, s->store_->SchemaVersion());
+  log->info("collector listening on {} (port {}), store {} (schema v{})", config.listen, s->port_,
+            config.store_path, s->store_->SchemaVersion());
   return s;
 }
 

@@ -1,8 +1,8 @@
 #pragma once
 
-#include <memory>
-
 #include <grpcpp/server.h>
+
+#include <memory>
 
 #include "common/clock.h"
 #include "common/result.h"

@@ -1,9 +1,9 @@
 #pragma once
 
-#include <string>
-
 #include <grpcpp/security/auth_context.h>
 #include <grpcpp/support/status.h>
+
+#include <string>
 
 #include "common/identity.h"
 #include "common/result.h"
@@ -13,7 +13,7 @@ namespace mamori {
 // The authenticated caller of an RPC.
 struct AuthenticatedPeer {
   PeerIdentity identity;
-  std::string group;  // terminals only; from mamori://group/<g>, may be empty
+  std::string group;    // terminals only; from mamori://group/<g>, may be empty
   std::string address;  // transport peer, for logs
 };
 

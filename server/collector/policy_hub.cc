@@ -12,13 +12,12 @@ Status PolicyHub::Load() {
   if (!latest.ok()) return latest.error();
   std::map<std::string, ResolvedPolicy, std::less<>> loaded;
   for (auto& sp : *latest) {
-    auto parsed = ParsePolicy(sp.yaml, "stored policy " + sp.group + " v" +
-                                           std::to_string(sp.version));
+    auto parsed =
+        ParsePolicy(sp.yaml, "stored policy " + sp.group + " v" + std::to_string(sp.version));
     if (!parsed.ok()) return parsed.error();
     const std::string group = sp.group;
-    loaded[group] = ResolvedPolicy{std::move(sp),
-                                   std::make_shared<const Policy>(std::move(parsed).value()),
-                                   false};
+    loaded[group] = ResolvedPolicy{
+        std::move(sp), std::make_shared<const Policy>(std::move(parsed).value()), false};
   }
   std::lock_guard lock(mu_);
   latest_ = std::move(loaded);
@@ -43,8 +42,8 @@ Result<StoredPolicy> PolicyHub::Apply(std::string_view group, std::string_view y
   if (!stored.ok()) return stored.error();
   latest_[std::string(group)] =
       ResolvedPolicy{*stored, std::make_shared<const Policy>(std::move(parsed).value()), false};
-  log->info("policy '{}' version {} applied to group {} by {}", latest_[std::string(group)].policy->name,
-            stored->version, group, applied_by);
+  log->info("policy '{}' version {} applied to group {} by {}",
+            latest_[std::string(group)].policy->name, stored->version, group, applied_by);
   for (auto& [id, w] : watchers_) {
     if (!GroupContains(group, w.group)) continue;
     if (auto r = ResolveLocked(w.group)) w.on_change(*r);

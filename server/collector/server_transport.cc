@@ -1,10 +1,10 @@
 #include "server/collector/server_transport.h"
 
-#include <algorithm>
-#include <climits>
-
 #include <grpcpp/security/tls_certificate_provider.h>
 #include <grpcpp/security/tls_credentials_options.h>
+
+#include <algorithm>
+#include <climits>
 
 #include "server/collector/cert_verifier.h"
 
@@ -21,8 +21,8 @@ std::shared_ptr<grpc::ServerCredentials> MakeServerCredentials(const TlsMaterial
   options.watch_identity_key_cert_pairs();
   options.set_cert_request_type(GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_BUT_DONT_VERIFY);
   options.set_certificate_verifier(
-      grpc::experimental::ExternalCertificateVerifier::Create<PeerCertificateVerifier>(
-          tls.ca_pem, clock));
+      grpc::experimental::ExternalCertificateVerifier::Create<PeerCertificateVerifier>(tls.ca_pem,
+                                                                                       clock));
   return grpc::experimental::TlsServerCredentials(options);
 }
 

@@ -1,9 +1,9 @@
 #pragma once
 
-#include <memory>
-
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
+
+#include <memory>
 
 #include "common/clock.h"
 #include "common/credentials.h"

@@ -1,12 +1,12 @@
 #include "server/store/sqlite_store.h"
 
+#include <openssl/evp.h>
+
 #include <chrono>
 #include <cstdint>
 #include <limits>
 #include <unordered_map>
 #include <utility>
-
-#include <openssl/evp.h>
 
 #include "server/store/migrations.h"
 
@@ -760,8 +760,7 @@ Result<StoredPolicy> SqliteStore::PutPolicy(std::string_view group, std::string_
   Status status = RunInTransaction(TxKind::kWrite, [&]() -> Status {
     uint64_t latest = 0;
     {
-      Result<StmtLease> stmt =
-          Prepare("SELECT COALESCE(MAX(version), 0) FROM policies");
+      Result<StmtLease> stmt = Prepare("SELECT COALESCE(MAX(version), 0) FROM policies");
       if (!stmt.ok()) return stmt.error();
       const int rc = sqlite3_step(stmt->get());
       if (rc != SQLITE_ROW) return SqlError(rc, "reading the latest policy version");

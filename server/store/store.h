@@ -23,11 +23,11 @@ struct StoredPolicy {
 };
 
 struct EventQuery {
-  std::string terminal_id;          // empty = any
-  std::string group;                // empty = any; else group and descendants
-  std::vector<EventKind> kinds;     // empty = any
-  int64_t since_ms = 0;             // 0 = unbounded
-  int64_t until_ms = 0;             // 0 = unbounded
+  std::string terminal_id;       // empty = any
+  std::string group;             // empty = any; else group and descendants
+  std::vector<EventKind> kinds;  // empty = any
+  int64_t since_ms = 0;          // 0 = unbounded
+  int64_t until_ms = 0;          // 0 = unbounded
   uint32_t limit = 100;
 };
 
@@ -51,8 +51,7 @@ class Store {
   // Stores events idempotently by (terminal, seq): a seq already stored is
   // ignored. Returns the highest seq S such that 1..S are all stored.
   virtual Result<uint64_t> AppendEvents(std::string_view terminal_id,
-                                        const std::vector<Event>& events,
-                                        int64_t received_ms) = 0;
+                                        const std::vector<Event>& events, int64_t received_ms) = 0;
   virtual Result<uint64_t> AckedThrough(std::string_view terminal_id) = 0;
   // Newest first. The group filter uses the terminal's group.
   virtual Result<std::vector<StoredEvent>> QueryEvents(const EventQuery& query) = 0;

@@ -17,6 +17,8 @@
 // the run itself failed (a server did not start, agents could not connect,
 // more than 1% of calls failed, the agent did not report).
 
+#include <fmt/format.h>
+#include <grpcpp/grpcpp.h>
 #include <sys/resource.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -45,9 +47,6 @@
 #include <string_view>
 #include <thread>
 #include <vector>
-
-#include <fmt/format.h>
-#include <grpcpp/grpcpp.h>
 
 #include "mamori/v1/admin.grpc.pb.h"
 #include "mamori/v1/agent.grpc.pb.h"

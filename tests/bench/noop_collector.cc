@@ -10,6 +10,7 @@
 // Listens on 127.0.0.1 with a kernel-chosen port, writes the port to FILE
 // once it accepts connections, and exits on SIGTERM or SIGINT.
 
+#include <grpcpp/server_builder.h>
 #include <signal.h>
 
 #include <algorithm>
@@ -20,8 +21,6 @@
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <grpcpp/server_builder.h>
 
 #include "common/clock.h"
 #include "common/credentials.h"

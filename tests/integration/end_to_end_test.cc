@@ -1,13 +1,11 @@
 // Real collector and real agents as processes on loopback: reports,
 // compliance, events, policy push, mamorictl, shutdown and restart.
 
+#include <google/protobuf/util/json_util.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 
 #include <filesystem>
-
-#include <gtest/gtest.h>
-
-#include <google/protobuf/util/json_util.h>
 
 #include "tests/integration/harness.h"
 
@@ -115,8 +113,7 @@ TEST_F(EndToEndTest, AgentsReportDevicesDecisionsAndCompliance) {
   ASSERT_NE(kbd, nullptr);
   EXPECT_EQ(kbd->decision().action(), v1::ACTION_ALLOW);
 
-  EXPECT_EQ(t.summary().status(), v1::COMPLIANCE_STATUS_COMPLIANT)
-      << t.DebugString();
+  EXPECT_EQ(t.summary().status(), v1::COMPLIANCE_STATUS_COMPLIANT) << t.DebugString();
   for (const char* name : {"reporting", "policy_current", "enforcement_active",
                            "no_unapproved_storage", "clock_skew"}) {
     const auto* c = Check(t, name);
@@ -192,7 +189,8 @@ TEST_F(EndToEndTest, PolicyPushReachesAgentsAndChangesDecisions) {
   }
 
   const std::string policy_file = dir_.Write("hoken.yaml", RegisteredPolicy());
-  CommandResult applied = collector_->Ctl({"policy", "apply", policy_file, "--group", "osaka/suita"});
+  CommandResult applied =
+      collector_->Ctl({"policy", "apply", policy_file, "--group", "osaka/suita"});
   ASSERT_EQ(applied.exit_code, 0) << applied.err << applied.out;
 
   // Both terminals sit below osaka/suita and inherit the policy.
@@ -201,8 +199,7 @@ TEST_F(EndToEndTest, PolicyPushReachesAgentsAndChangesDecisions) {
         auto ta = Terminal("suita-hoken-002");
         auto tb = Terminal("suita-kokuho-001");
         return ta && tb && ta->summary().applied_policy_version() > 0 &&
-               ta->summary().applied_policy_version() ==
-                   ta->summary().assigned_policy_version() &&
+               ta->summary().applied_policy_version() == ta->summary().assigned_policy_version() &&
                tb->summary().applied_policy_version() == ta->summary().assigned_policy_version();
       },
       seconds(15)))
@@ -282,7 +279,8 @@ TEST_F(EndToEndTest, AuditOnlyAndEnforcementFailureMakeTerminalsNonCompliant) {
   EXPECT_NE(detail.out.find("enforcement_active"), std::string::npos) << detail.out;
   EXPECT_NE(detail.out.find("FAIL"), std::string::npos) << detail.out;
 
-  CommandResult filtered = collector_->Ctl({"terminals", "--status", "non_compliant", "--output", "json"});
+  CommandResult filtered =
+      collector_->Ctl({"terminals", "--status", "non_compliant", "--output", "json"});
   ASSERT_EQ(filtered.exit_code, 0) << filtered.err;
   v1::ListTerminalsResponse listed;
   ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(filtered.out, &listed).ok());
@@ -294,8 +292,7 @@ TEST_F(EndToEndTest, HostileDevicePluggedIntoARealAgentIsShownSafely) {
   a.Start();
   // A megabyte-long product string mixing markup, a terminal escape, a bidi
   // override and invalid UTF-8, as a malicious USB device could present it.
-  const std::string product =
-      "<img src=x onerror=alert(1)>\x1b]0;pwned\x07\xe2\x80\xae\xff\xfe";
+  const std::string product = "<img src=x onerror=alert(1)>\x1b]0;pwned\x07\xe2\x80\xae\xff\xfe";
   std::string hex;
   for (unsigned char c : product) {
     static const char* kHex = "0123456789abcdef";
@@ -303,8 +300,10 @@ TEST_F(EndToEndTest, HostileDevicePluggedIntoARealAgentIsShownSafely) {
     hex += kHex[c & 0xF];
   }
   hex += std::string(2 * 1024 * 1024, 'a');  // 1 MiB of 0xaa bytes: invalid UTF-8 throughout
-  a.Plug("evil", "vendor_id: \"dead\"\nproduct_id: \"beef\"\nclass: mass_storage\n"
-                 "serial: EVIL1\nproduct_hex: \"" + hex + "\"\n");
+  a.Plug("evil",
+         "vendor_id: \"dead\"\nproduct_id: \"beef\"\nclass: mass_storage\n"
+         "serial: EVIL1\nproduct_hex: \"" +
+             hex + "\"\n");
   ASSERT_TRUE(WaitUntil(
       [&] {
         auto t = Terminal("hostile-001");
@@ -328,7 +327,8 @@ TEST_F(EndToEndTest, HostileDevicePluggedIntoARealAgentIsShownSafely) {
   ASSERT_EQ(table.exit_code, 0) << table.err;
   for (char bad : {'\x1b', '\x07'}) EXPECT_EQ(table.out.find(bad), std::string::npos);
   EXPECT_EQ(table.out.find("\xe2\x80\xae"), std::string::npos);  // no raw bidi override
-  CommandResult events = collector_->Ctl({"events", "--terminal", "hostile-001", "--output", "json"});
+  CommandResult events =
+      collector_->Ctl({"events", "--terminal", "hostile-001", "--output", "json"});
   ASSERT_EQ(events.exit_code, 0) << events.err;
   v1::QueryEventsResponse parsed;
   ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(events.out, &parsed).ok());
@@ -377,11 +377,14 @@ TEST_F(EndToEndTest, CleanShutdownAndRestartKeepsData) {
 TEST(CollectorConfigTest, MalformedConfigNamesFileLineAndFieldAndCreatesNothing) {
   TempDir dir;
   const std::string db = dir.File("never.db");
-  const std::string cfg = dir.Write("collector.yaml",
-                                    "listen: 127.0.0.1:0\n"
-                                    "tls:\n  ca_file: ca.pem\n  cert_file: c.pem\n  key_file: k.pem\n"
-                                    "store:\n  path: " + db + "\n  synchronous: sometimes\n"
-                                    "compliance:\n  max_clock_skew: soon\n");
+  const std::string cfg =
+      dir.Write("collector.yaml",
+                "listen: 127.0.0.1:0\n"
+                "tls:\n  ca_file: ca.pem\n  cert_file: c.pem\n  key_file: k.pem\n"
+                "store:\n  path: " +
+                    db +
+                    "\n  synchronous: sometimes\n"
+                    "compliance:\n  max_clock_skew: soon\n");
   CommandResult r = RunCommand({MAMORI_COLLECTOR_BIN, "--config", cfg});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("collector.yaml:8"), std::string::npos) << r.err;
@@ -400,11 +403,11 @@ TEST(CollectorConfigTest, MissingCertificateFileIsNamed) {
   TempDir dir;
   TestPki pki;
   const TlsPaths server = pki.Server();
-  const std::string cfg = dir.Write("collector.yaml",
-                                    "listen: 127.0.0.1:0\ntls:\n  ca_file: " + server.ca +
-                                        "\n  cert_file: " + dir.File("missing.pem") +
-                                        "\n  key_file: " + server.key + "\nstore:\n  path: " +
-                                        dir.File("x.db") + "\n");
+  const std::string cfg =
+      dir.Write("collector.yaml", "listen: 127.0.0.1:0\ntls:\n  ca_file: " + server.ca +
+                                      "\n  cert_file: " + dir.File("missing.pem") +
+                                      "\n  key_file: " + server.key +
+                                      "\nstore:\n  path: " + dir.File("x.db") + "\n");
   CommandResult r = RunCommand({MAMORI_COLLECTOR_BIN, "--config", cfg});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("missing.pem"), std::string::npos) << r.err;

@@ -20,12 +20,14 @@ CollectorProcess::CollectorProcess(TestPki& pki, const TempDir& dir, std::string
 bool CollectorProcess::Start() {
   std::filesystem::remove(port_file_);
   if (port_ != 0) {
-    dir_.Write("collector.yaml", "listen: 127.0.0.1:" + std::to_string(port_) + "\n" + config_rest_);
+    dir_.Write("collector.yaml",
+               "listen: 127.0.0.1:" + std::to_string(port_) + "\n" + config_rest_);
   }
-  process_.emplace(ChildProcess::Start({MAMORI_COLLECTOR_BIN, "--config", config_path_}, log_path_));
-  const bool up = WaitUntil(
-      [&] { return !process_->running() || std::filesystem::exists(port_file_); },
-      std::chrono::seconds(20));
+  process_.emplace(
+      ChildProcess::Start({MAMORI_COLLECTOR_BIN, "--config", config_path_}, log_path_));
+  const bool up =
+      WaitUntil([&] { return !process_->running() || std::filesystem::exists(port_file_); },
+                std::chrono::seconds(20));
   if (!up || !process_->running()) return false;
   port_ = std::stoi(ReadWholeFile(port_file_));
   return port_ > 0;
@@ -63,10 +65,9 @@ CommandResult CollectorProcess::Ctl(std::vector<std::string> args) const {
   const TlsPaths admin = pki_.Admin();
   std::vector<std::string> argv{MAMORICTL_BIN};
   argv.insert(argv.end(), args.begin(), args.end());
-  for (const auto& a : std::vector<std::string>{"--collector", address(), "--ca", admin.ca,
-                                                "--cert", admin.cert, "--key", admin.key,
-                                                "--server-name",
-                                                std::string(TestPki::kServerName)}) {
+  for (const auto& a : std::vector<std::string>{
+           "--collector", address(), "--ca", admin.ca, "--cert", admin.cert, "--key", admin.key,
+           "--server-name", std::string(TestPki::kServerName)}) {
     argv.push_back(a);
   }
   return RunCommand(argv);
@@ -91,8 +92,7 @@ AgentProcess::AgentProcess(TestPki& pki, const TempDir& dir, const CollectorProc
 }
 
 void AgentProcess::Start() {
-  process_.emplace(
-      ChildProcess::Start({MAMORI_AGENT_BIN, "--config", config_path_}, log_path_));
+  process_.emplace(ChildProcess::Start({MAMORI_AGENT_BIN, "--config", config_path_}, log_path_));
 }
 
 void AgentProcess::Plug(const std::string& name, const std::string& yaml) const {

@@ -2,9 +2,8 @@
 // over real mutual TLS on loopback: the call must fail with the right code
 // and the collector must log why.
 
-#include <gtest/gtest.h>
-
 #include <google/protobuf/util/json_util.h>
+#include <gtest/gtest.h>
 
 #include "proto/convert.h"
 #include "tests/integration/harness.h"
@@ -15,8 +14,8 @@ namespace {
 class RejectionTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    collector_ = std::make_unique<CollectorProcess>(
-        pki_, dir_, "limits:\n  max_message_bytes: 65536\n");
+    collector_ =
+        std::make_unique<CollectorProcess>(pki_, dir_, "limits:\n  max_message_bytes: 65536\n");
     ASSERT_TRUE(collector_->Start()) << collector_->Log();
   }
 
@@ -128,8 +127,8 @@ TEST_F(RejectionTest, MessageOverTheSizeLimit) {
   d->mutable_identity()->set_product(std::string(100 * 1024, 'A'));  // over 64 KiB
   grpc::Status s = Report(t, r);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << s.error_message();
-  EXPECT_TRUE(collector_->WaitForLog("from terminal 't-big' refused: message of",
-                                     std::chrono::seconds(5)))
+  EXPECT_TRUE(
+      collector_->WaitForLog("from terminal 't-big' refused: message of", std::chrono::seconds(5)))
       << collector_->Log();
 
   // Far beyond the limit the transport itself refuses; the collector stays up.

@@ -69,8 +69,7 @@ std::string ReadDeviceString(YamlReader& r, const YAML::Node& root, const std::s
 }  // namespace
 
 Result<SimulatedDevice> ParseSimulatedDevice(std::string_view yaml_text,
-                                             std::string_view source_name,
-                                             std::string device_id) {
+                                             std::string_view source_name, std::string device_id) {
   YamlReader r{std::string(source_name)};
   const YAML::Node root = r.Load(yaml_text);
   if (!r.ok()) return r.ToError();
@@ -80,8 +79,8 @@ Result<SimulatedDevice> ParseSimulatedDevice(std::string_view yaml_text,
   }
   if (!r.ExpectMap(root, "",
                    {"vendor_id", "product_id", "serial", "serial_hex", "manufacturer",
-                    "manufacturer_hex", "product", "product_hex", "bus_path", "class",
-                    "interfaces", "descriptor_hash", "fail_enforcement"})) {
+                    "manufacturer_hex", "product", "product_hex", "bus_path", "class", "interfaces",
+                    "descriptor_hash", "fail_enforcement"})) {
     return r.ToError();
   }
 
@@ -156,11 +155,11 @@ Status SimulatedDeviceBackend::Start(std::function<void()> on_change) {
   if (!inotify.valid()) {
     return MakeError(ErrorCode::kIo, "inotify_init1: " + ErrnoText(errno));
   }
-  constexpr uint32_t kMask = IN_CREATE | IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE |
-                             IN_MOVED_FROM | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR;
+  constexpr uint32_t kMask = IN_CREATE | IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM |
+                             IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR;
   if (::inotify_add_watch(inotify.get(), directory_.c_str(), kMask) < 0) {
-    return MakeError(ErrorCode::kIo, "devices.directory " + directory_ +
-                                         ": cannot watch: " + ErrnoText(errno));
+    return MakeError(ErrorCode::kIo,
+                     "devices.directory " + directory_ + ": cannot watch: " + ErrnoText(errno));
   }
   UniqueFd stop(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!stop.valid()) return MakeError(ErrorCode::kIo, "eventfd: " + ErrnoText(errno));
@@ -266,8 +265,7 @@ Result<std::string> SimulatedDeviceBackend::ReadDeviceFile(const std::string& pa
     // The file may grow between fstat and read.
     if (data.size() > kMaxFileBytes) {
       return MakeError(ErrorCode::kResourceExhausted,
-                       "file is over the " + std::to_string(kMaxFileBytes >> 20) +
-                           " MiB limit");
+                       "file is over the " + std::to_string(kMaxFileBytes >> 20) + " MiB limit");
     }
   }
   return data;

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <spdlog/logger.h>
+
 #include <cstddef>
 #include <functional>
 #include <map>
@@ -10,8 +12,6 @@
 #include <string_view>
 #include <thread>
 #include <vector>
-
-#include <spdlog/logger.h>
 
 #include "agent/platform/device_backend.h"
 #include "agent/platform/sim/unique_fd.h"
@@ -40,8 +40,7 @@ struct SimulatedDevice {
 //   descriptor_hash: "ab12..."
 //   fail_enforcement: false
 Result<SimulatedDevice> ParseSimulatedDevice(std::string_view yaml_text,
-                                             std::string_view source_name,
-                                             std::string device_id);
+                                             std::string_view source_name, std::string device_id);
 
 // Devices described by files in a directory, one `<device_id>.yaml` per
 // device: creating a file plugs a device in, deleting it unplugs it. Used for
@@ -81,14 +80,14 @@ class SimulatedDeviceBackend final : public DeviceBackend {
 
   // Serializes Start and Stop.
   std::mutex lifecycle_mu_;
-  UniqueFd inotify_fd_;  // guarded by lifecycle_mu_
-  UniqueFd stop_fd_;     // guarded by lifecycle_mu_; eventfd that ends WatchLoop
+  UniqueFd inotify_fd_;   // guarded by lifecycle_mu_
+  UniqueFd stop_fd_;      // guarded by lifecycle_mu_; eventfd that ends WatchLoop
   std::jthread watcher_;  // guarded by lifecycle_mu_
 
   mutable std::mutex mu_;
   // Devices seen by the last Enumerate.
   std::map<std::string, SimulatedDevice, std::less<>> present_;  // guarded by mu_
-  std::map<std::string, Action, std::less<>> applied_;            // guarded by mu_
+  std::map<std::string, Action, std::less<>> applied_;           // guarded by mu_
   // Last problem logged per file path.
   std::map<std::string, std::string> reported_;  // guarded by mu_
 };

@@ -7,8 +7,8 @@
 namespace mamori {
 namespace {
 
-using testing::TempDir;
 using std::chrono::milliseconds;
+using testing::TempDir;
 
 constexpr std::string_view kFull = R"(collector:
   address: collector.example.lg.jp:7443

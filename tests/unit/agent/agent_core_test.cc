@@ -177,8 +177,8 @@ TEST_F(AgentCoreTest, EnforcementFailureIsAnAlertAndMarksEnforcementUnhealthy) {
   core->Reconcile();
 
   auto events = TakeEvents();
-  ASSERT_EQ(Kinds(events), (std::vector<EventKind>{EventKind::kDeviceBlocked,
-                                                   EventKind::kEnforcementFailure}));
+  ASSERT_EQ(Kinds(events),
+            (std::vector<EventKind>{EventKind::kDeviceBlocked, EventKind::kEnforcementFailure}));
   EXPECT_EQ(events[1].severity, Severity::kAlert);
   EXPECT_NE(events[1].detail.find("cannot write authorized"), std::string::npos);
 
@@ -230,7 +230,8 @@ TEST_F(AgentCoreTest, PolicyUpdateReevaluatesAndReportsChangedDecisions) {
   core->Reconcile();
   TakeEvents();
 
-  ASSERT_TRUE(core->ApplyPolicyUpdate({7, "osaka/suita", std::string(kAllowRegisteredSerial)}).ok());
+  ASSERT_TRUE(
+      core->ApplyPolicyUpdate({7, "osaka/suita", std::string(kAllowRegisteredSerial)}).ok());
   EXPECT_EQ(core->applied_policy_version(), 7u);
   auto events = TakeEvents();
   // The keyboard's decision did not change, so only the stick is reported.
@@ -242,7 +243,8 @@ TEST_F(AgentCoreTest, PolicyUpdateReevaluatesAndReportsChangedDecisions) {
   EXPECT_EQ(core->Snapshot().applied_policy_version, 7u);
 
   // The same version again changes nothing.
-  ASSERT_TRUE(core->ApplyPolicyUpdate({7, "osaka/suita", std::string(kAllowRegisteredSerial)}).ok());
+  ASSERT_TRUE(
+      core->ApplyPolicyUpdate({7, "osaka/suita", std::string(kAllowRegisteredSerial)}).ok());
   EXPECT_TRUE(TakeEvents().empty());
 }
 
@@ -252,7 +254,8 @@ TEST_F(AgentCoreTest, RejectedPolicyKeepsTheOldOne) {
   ASSERT_TRUE(core->ApplyPolicyUpdate({2, "g", std::string(kAllowRegisteredSerial)}).ok());
   TakeEvents();
 
-  Status s = core->ApplyPolicyUpdate({3, "g", "name: broken\nrules:\n  - name: x\n    action: explode\n"});
+  Status s =
+      core->ApplyPolicyUpdate({3, "g", "name: broken\nrules:\n  - name: x\n    action: explode\n"});
   EXPECT_FALSE(s.ok());
   EXPECT_EQ(core->applied_policy_version(), 2u);
   auto events = TakeEvents();

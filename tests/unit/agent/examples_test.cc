@@ -49,12 +49,13 @@ TEST(ExamplesTest, SampleDevicesParseAndMeetTheDefaultPolicyAsDocumented) {
   auto sandisk = LoadDevice("sandisk-registered");
   ASSERT_TRUE(sandisk.ok()) << sandisk.error().message;
   EXPECT_EQ(Evaluate(*policy, sandisk->device.identity, now).action, Action::kAllow);
-  EXPECT_EQ(Evaluate(BuiltinDefaultPolicy(), sandisk->device.identity, now).action,
-            Action::kBlock);
+  EXPECT_EQ(Evaluate(BuiltinDefaultPolicy(), sandisk->device.identity, now).action, Action::kBlock);
 
   auto unknown = LoadDevice("unknown-stick");
   ASSERT_TRUE(unknown.ok()) << unknown.error().message;
-  EXPECT_EQ(unknown->device.identity.serial, std::string("AB\0\xff\xfe" "C", 6));
+  EXPECT_EQ(unknown->device.identity.serial, std::string("AB\0\xff\xfe"
+                                                         "C",
+                                                         6));
   EXPECT_EQ(Evaluate(*policy, unknown->device.identity, now).action, Action::kBlock);
 
   auto keyboard = LoadDevice("keyboard");

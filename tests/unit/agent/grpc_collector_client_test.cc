@@ -1,9 +1,9 @@
 #include "agent/transport/grpc_collector_client.h"
 
-#include <gtest/gtest.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server.h>
 #include <grpcpp/server_builder.h>
+#include <gtest/gtest.h>
 
 #include <chrono>
 #include <condition_variable>
@@ -152,8 +152,7 @@ TEST_F(GrpcCollectorClientTest, ServerErrorsKeepTheirCodeName) {
   auto ack = client.ReportState(TerminalState{});
   ASSERT_FALSE(ack.ok());
   EXPECT_EQ(ack.error().code, ErrorCode::kPermissionDenied);
-  EXPECT_NE(ack.error().message.find("PERMISSION_DENIED: terminal id mismatch"),
-            std::string::npos)
+  EXPECT_NE(ack.error().message.find("PERMISSION_DENIED: terminal id mismatch"), std::string::npos)
       << ack.error().message;
 }
 

@@ -115,8 +115,7 @@ class SimDeviceParseErrorTest : public ::testing::TestWithParam<BadCase> {};
 TEST_P(SimDeviceParseErrorTest, IsLocated) {
   auto d = ParseSimulatedDevice(GetParam().yaml, "dev.yaml", "dev");
   ASSERT_FALSE(d.ok());
-  EXPECT_NE(d.error().message.find(GetParam().expected), std::string::npos)
-      << d.error().message;
+  EXPECT_NE(d.error().message.find(GetParam().expected), std::string::npos) << d.error().message;
 }
 
 INSTANTIATE_TEST_SUITE_P(

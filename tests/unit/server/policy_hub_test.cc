@@ -65,8 +65,9 @@ TEST_F(PolicyHubTest, NearestAncestorWins) {
 
 TEST_F(PolicyHubTest, InvalidPolicyOrGroupStoresNothing) {
   Apply("osaka", "good");
-  auto bad = hub_->Apply("osaka", "name: x\nrules: [ {name: a, action: boom, match: {class: hid}} ]\n",
-                         "bad.yaml", "mamori://admin/a");
+  auto bad =
+      hub_->Apply("osaka", "name: x\nrules: [ {name: a, action: boom, match: {class: hid}} ]\n",
+                  "bad.yaml", "mamori://admin/a");
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.error().message.find("bad.yaml:"), std::string::npos) << bad.error().message;
   EXPECT_FALSE(hub_->Apply("Osaka/../x", PolicyNamed("p"), "p.yaml", "a").ok());
@@ -96,10 +97,12 @@ TEST_F(PolicyHubTest, ReloadFromStoreAndCloseAll) {
   EXPECT_EQ(reloaded.Resolve("osaka/suita")->stored.version, v);
 
   int closed = 0;
-  reloaded.AddWatcher("osaka", [](const ResolvedPolicy&) {}, [&] { ++closed; });
+  reloaded.AddWatcher(
+      "osaka", [](const ResolvedPolicy&) {}, [&] { ++closed; });
   reloaded.CloseAll();
   EXPECT_EQ(closed, 1);
-  reloaded.AddWatcher("osaka", [](const ResolvedPolicy&) {}, [&] { ++closed; });
+  reloaded.AddWatcher(
+      "osaka", [](const ResolvedPolicy&) {}, [&] { ++closed; });
   EXPECT_EQ(closed, 2);  // a watch opened after closing ends at once
 }
 
