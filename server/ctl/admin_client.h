@@ -9,6 +9,7 @@
 
 #include "common/result.h"
 #include "mamori/v1/admin.grpc.pb.h"
+#include "proto/grpc_status.h"
 #include "server/ctl/ctl_config.h"
 
 namespace mamori::ctl {
@@ -51,8 +52,5 @@ class AdminClient {
 // (UNAVAILABLE, DEADLINE_EXCEEDED), "collector refused: CODE: message"
 // otherwise.
 Error DescribeRpcFailure(const grpc::Status& status, std::string_view address, int64_t timeout_ms);
-
-// "PERMISSION_DENIED" etc.
-std::string_view GrpcCodeName(grpc::StatusCode code);
 
 }  // namespace mamori::ctl
