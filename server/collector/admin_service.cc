@@ -36,10 +36,9 @@ AdminServiceImpl::AdminServiceImpl(Store* store, PolicyHub* hub, const Clock* cl
 
 AdminServiceImpl::Evaluated AdminServiceImpl::Evaluate(TerminalState state, int64_t now) const {
   Evaluated e;
-  auto resolved = hub_->Resolve(state.group);
-  e.assigned_version = resolved ? resolved->stored.version : 0;
-  e.compliance = EvaluateCompliance(state, resolved ? resolved->policy.get() : nullptr,
-                                    e.assigned_version, now, config_);
+  const PolicyHub::Assigned assigned = hub_->AssignedTo(state.group);
+  e.assigned_version = assigned.version;
+  e.compliance = EvaluateCompliance(state, assigned.policy.get(), assigned.version, now, config_);
   e.state = std::move(state);
   return e;
 }

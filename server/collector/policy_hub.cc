@@ -56,11 +56,12 @@ std::optional<ResolvedPolicy> PolicyHub::Resolve(std::string_view group) const {
   return ResolveLocked(group);
 }
 
-uint64_t PolicyHub::AssignedVersion(std::string_view group) const {
+PolicyHub::Assigned PolicyHub::AssignedTo(std::string_view group) const {
   std::lock_guard lock(mu_);
   bool inherited = false;
   const ResolvedPolicy* r = FindLocked(group, &inherited);
-  return r == nullptr ? 0 : r->stored.version;
+  if (r == nullptr) return {};
+  return {r->policy, r->stored.version};
 }
 
 std::optional<ResolvedPolicy> PolicyHub::ResolveLocked(std::string_view group) const {

@@ -47,9 +47,16 @@ class PolicyHub {
 
   // The policy in force for `group` (its own or inherited), if any.
   std::optional<ResolvedPolicy> Resolve(std::string_view group) const;
-  // Just its version (0 = none): what every state report's reply carries,
-  // without copying the policy document.
-  uint64_t AssignedVersion(std::string_view group) const;
+  // The parsed policy in force and its version (nullptr and 0 = none),
+  // without copying the stored document: what compliance evaluation needs
+  // for every terminal of a listing.
+  struct Assigned {
+    std::shared_ptr<const Policy> policy;
+    uint64_t version = 0;
+  };
+  Assigned AssignedTo(std::string_view group) const;
+  // Just its version (0 = none): what every state report's reply carries.
+  uint64_t AssignedVersion(std::string_view group) const { return AssignedTo(group).version; }
 
   // `on_close` is called (under the hub's lock) when the hub closes; a
   // watcher added after that is closed at once.
