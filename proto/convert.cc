@@ -107,6 +107,13 @@ v1::ComplianceStatus ToProto(ComplianceStatus s) {
   return v1::COMPLIANCE_STATUS_UNKNOWN;
 }
 
+void ToProto(const Decision& d, v1::Decision* out) {
+  out->set_action(ToProto(d.action));
+  out->set_matched_rule(d.matched_rule);
+  out->set_enforced(d.enforced);
+  out->set_enforcement_error(d.enforcement_error);
+}
+
 Device FromProto(const v1::Device& d) {
   Device out;
   out.device_id = d.device_id();
@@ -144,11 +151,7 @@ void ToProto(const Device& d, v1::Device* out) {
   id->set_device_class(ToProto(d.identity.device_class));
   for (DeviceClass c : d.identity.interface_classes) id->add_interface_classes(ToProto(c));
   id->set_descriptor_hash(d.identity.descriptor_hash);
-  auto* dec = out->mutable_decision();
-  dec->set_action(ToProto(d.decision.action));
-  dec->set_matched_rule(d.decision.matched_rule);
-  dec->set_enforced(d.decision.enforced);
-  dec->set_enforcement_error(d.decision.enforcement_error);
+  ToProto(d.decision, out->mutable_decision());
   if (d.first_seen_ms != 0) SetMs(d.first_seen_ms, out->mutable_first_seen());
 }
 
@@ -189,11 +192,7 @@ void ToView(const Device& d, v1::DeviceView* out) {
   out->set_bus_path(d.identity.bus_path);
   out->set_device_class(ToProto(d.identity.device_class));
   for (DeviceClass c : d.identity.interface_classes) out->add_interface_classes(ToProto(c));
-  auto* dec = out->mutable_decision();
-  dec->set_action(ToProto(d.decision.action));
-  dec->set_matched_rule(d.decision.matched_rule);
-  dec->set_enforced(d.decision.enforced);
-  dec->set_enforcement_error(d.decision.enforcement_error);
+  ToProto(d.decision, out->mutable_decision());
   if (d.first_seen_ms != 0) SetMs(d.first_seen_ms, out->mutable_first_seen());
 }
 
