@@ -18,6 +18,7 @@
 #include "server/ctl/cli.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_pki.h"
+#include "tests/unit/ctl/run_ctl.h"
 
 namespace mamori::ctl {
 namespace {
@@ -175,12 +176,6 @@ class AdminCommandsTest : public ::testing::Test {
 
   std::string Address() const { return "127.0.0.1:" + std::to_string(port_); }
 
-  struct CtlResult {
-    int code;
-    std::string out;
-    std::string err;
-  };
-
   // Runs mamorictl with the admin credentials as flags.
   CtlResult Ctl(std::vector<std::string> args, const TlsPaths& creds) {
     for (const std::string& a : {std::string("--collector"), Address(), std::string("--ca"),
@@ -193,10 +188,7 @@ class AdminCommandsTest : public ::testing::Test {
   CtlResult Ctl(std::vector<std::string> args) { return Ctl(std::move(args), pki_.Admin()); }
 
   CtlResult CtlRaw(const std::vector<std::string>& args, CliEnvironment env = {}) {
-    std::ostringstream out;
-    std::ostringstream err;
-    const int code = RunCli(args, out, err, env);
-    return {code, out.str(), err.str()};
+    return RunCtl(args, env);
   }
 
   TestPki pki_;

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "server/ctl/command.h"
+#include "tests/unit/ctl/run_ctl.h"
 
 namespace mamori::ctl {
 namespace {
@@ -14,18 +15,7 @@ using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::StartsWith;
 
-struct CtlResult {
-  int code;
-  std::string out;
-  std::string err;
-};
-
-CtlResult Ctl(std::vector<std::string> args) {
-  std::ostringstream out;
-  std::ostringstream err;
-  const int code = RunCli(args, out, err, CliEnvironment{});
-  return {code, out.str(), err.str()};
-}
+CtlResult Ctl(const std::vector<std::string>& args) { return RunCtl(args); }
 
 std::vector<std::string> Split(const std::string& name) {
   std::vector<std::string> words;

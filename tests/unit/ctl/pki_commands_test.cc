@@ -10,6 +10,7 @@
 #include "common/pki.h"
 #include "server/ctl/cli.h"
 #include "tests/support/temp_dir.h"
+#include "tests/unit/ctl/run_ctl.h"
 
 namespace mamori::ctl {
 namespace {
@@ -19,18 +20,7 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
-struct CtlResult {
-  int code;
-  std::string out;
-  std::string err;
-};
-
-CtlResult Ctl(std::vector<std::string> args) {
-  std::ostringstream out;
-  std::ostringstream err;
-  const int code = RunCli(args, out, err, CliEnvironment{});
-  return {code, out.str(), err.str()};
-}
+CtlResult Ctl(const std::vector<std::string>& args) { return RunCtl(args); }
 
 unsigned ModeOf(const std::string& path) {
   struct stat st {};
