@@ -61,6 +61,12 @@ struct DeviceIdentity {
 struct Decision {
   Action action = Action::kUnspecified;
   std::string matched_rule;  // rule name, or "default"
+  // For a composite device that is blocked as a whole (a keyboard with a
+  // storage interface): the interface classes that stay usable. The backend
+  // then authorizes the device and only its interfaces of these classes, so
+  // the keyboard works and the storage does not. Empty: the action applies
+  // to every interface.
+  std::vector<DeviceClass> allowed_interface_classes;
   bool enforced = false;
   std::string enforcement_error;
 };

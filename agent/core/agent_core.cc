@@ -193,7 +193,7 @@ void AgentCore::ReconcileLocked(const PolicyChange* change, std::vector<Event> e
       // A failed enforcement is retried on every reconciliation until it
       // succeeds.
       if (decision_changed || !prev->decision.enforced) {
-        Status s = backend_.Apply(ob, d.decision.action);
+        Status s = backend_.Apply(ob, d.decision);
         d.decision.enforced = s.ok();
         if (!s.ok()) {
           d.decision.enforcement_error = s.error().message;

@@ -34,8 +34,10 @@ class DeviceBackend {
   // The devices present now.
   virtual std::vector<ObservedDevice> Enumerate() = 0;
 
-  // Carries out `action` for the device. An error is an enforcement failure.
-  virtual Status Apply(const ObservedDevice& device, Action action) = 0;
+  // Carries out `decision.action` for the device (and, for a blocked
+  // composite device, keeps `decision.allowed_interface_classes` usable).
+  // An error is an enforcement failure.
+  virtual Status Apply(const ObservedDevice& device, const Decision& decision) = 0;
 };
 
 }  // namespace mamori

@@ -14,6 +14,11 @@ packages=(
   libgtest-dev libgmock-dev googletest
   libbenchmark-dev
   procps
+  # Real-kernel enforcement test: Debian's kernel booted under QEMU with a
+  # busybox initramfs; python3 drives QMP and the guest console.
+  qemu-system-x86 busybox-static linux-image-amd64 kmod xz-utils cpio python3
+  # Fuzz targets (libFuzzer).
+  clang libclang-rt-14-dev
 )
 
 missing=()

@@ -328,7 +328,8 @@ std::vector<ObservedDevice> SimulatedDeviceBackend::Enumerate() {
   return out;
 }
 
-Status SimulatedDeviceBackend::Apply(const ObservedDevice& device, Action action) {
+Status SimulatedDeviceBackend::Apply(const ObservedDevice& device, const Decision& decision) {
+  const Action action = decision.action;
   std::lock_guard lock(mu_);
   auto it = present_.find(device.device_id);
   if (it == present_.end()) {

@@ -64,7 +64,7 @@ class SimulatedDeviceBackend final : public DeviceBackend {
   Status Start(std::function<void()> on_change) override;
   void Stop() override;
   std::vector<ObservedDevice> Enumerate() override;
-  Status Apply(const ObservedDevice& device, Action action) override;
+  Status Apply(const ObservedDevice& device, const Decision& decision) override;
 
   // The action last applied to a present device, if any.
   std::optional<Action> AppliedAction(std::string_view device_id) const;

@@ -50,9 +50,9 @@ class FakeBackend final : public DeviceBackend {
     for (const auto& [id, d] : devices_) out.push_back(d);
     return out;
   }
-  Status Apply(const ObservedDevice& device, Action action) override {
+  Status Apply(const ObservedDevice& device, const Decision& decision) override {
     std::lock_guard lock(mu_);
-    applies_.push_back({device.device_id, action});
+    applies_.push_back({device.device_id, decision.action});
     if (failing_.contains(device.device_id)) {
       return MakeError(ErrorCode::kIo, "cannot write authorized for " + device.device_id);
     }

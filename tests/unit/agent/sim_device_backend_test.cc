@@ -15,6 +15,12 @@
 namespace mamori {
 namespace {
 
+Decision DecisionOf(Action action) {
+  Decision d;
+  d.action = action;
+  return d;
+}
+
 using testing::TempDir;
 using namespace std::chrono_literals;
 
@@ -181,15 +187,15 @@ TEST(SimDeviceBackendTest, ApplyRecordsTheActionOrFailsOnRequest) {
   const ObservedDevice& good = devices[1];
   ASSERT_EQ(bad.device_id, "bad");
 
-  EXPECT_TRUE(backend.Apply(good, Action::kBlock).ok());
+  EXPECT_TRUE(backend.Apply(good, DecisionOf(Action::kBlock)).ok());
   EXPECT_EQ(backend.AppliedAction("good"), Action::kBlock);
-  Status s = backend.Apply(bad, Action::kBlock);
+  Status s = backend.Apply(bad, DecisionOf(Action::kBlock));
   EXPECT_FALSE(s.ok());
   EXPECT_FALSE(backend.AppliedAction("bad").has_value());
 
   std::filesystem::remove(dir.File("good.yaml"));
   backend.Enumerate();
-  EXPECT_FALSE(backend.Apply(good, Action::kAllow).ok());
+  EXPECT_FALSE(backend.Apply(good, DecisionOf(Action::kAllow)).ok());
 }
 
 TEST(SimDeviceBackendTest, WatchNoticesDevicesAddedAndRemoved) {
