@@ -3,13 +3,13 @@
 
 JOBS ?= $(shell nproc)
 
-.PHONY: all setup build release asan demo test test-debug test-asan bench clean help
+.PHONY: all setup build release asan fuzz demo test test-debug test-asan test-fuzz bench clean help
 
 all: build
 
 help:
 	@echo "make demo       build and start a collector with three simulated agents"
-	@echo "make test       build and run the whole test suite (debug, then ASan+UBSan)"
+	@echo "make test       build and run the whole test suite (debug, ASan+UBSan, fuzz targets)"
 	@echo "make build      debug build (build/debug)"
 	@echo "make release    optimised build (build/release)"
 	@echo "make bench      build release and run the benchmarks in tests/bench"
@@ -30,6 +30,10 @@ asan: setup
 	cmake --preset asan >/dev/null
 	cmake --build --preset asan -j $(JOBS)
 
+fuzz: setup
+	cmake --preset fuzz >/dev/null
+	cmake --build --preset fuzz -j $(JOBS)
+
 demo: release
 	packaging/dev/demo.sh build/release
 
@@ -39,7 +43,10 @@ test-debug: build
 test-asan: asan
 	ctest --preset asan -j $(JOBS)
 
-test: test-debug test-asan
+test-fuzz: fuzz
+	ctest --preset fuzz
+
+test: test-debug test-asan test-fuzz
 
 bench: release
 	tests/bench/run.sh build/release

@@ -52,7 +52,6 @@ using Asn1OctetStringPtr =
 void FreeX509Stack(STACK_OF(X509) * stack) { sk_X509_pop_free(stack, X509_free); }
 using X509StackPtr = std::unique_ptr<STACK_OF(X509), OpenSslDeleter<STACK_OF(X509), FreeX509Stack>>;
 
-constexpr int64_t kMsPerDay = 24LL * 60 * 60 * 1000;
 constexpr int64_t kDefaultBackdateMs = 5LL * 60 * 1000;
 constexpr int64_t kMaxValidityDays = 100LL * 365;
 
