@@ -64,9 +64,9 @@ bool IsInputOrHub(const DeviceIdentity& device) {
          std::all_of(device.interface_classes.begin(), device.interface_classes.end(), IsHidOrHub);
 }
 
-}  // namespace
-
-Decision Evaluate(const Policy& policy, const DeviceIdentity& device, int64_t now_ms) {
+// The decision for the device as a whole: the first matching rule, else the
+// policy defaults.
+Decision EvaluateWhole(const Policy& policy, const DeviceIdentity& device, int64_t now_ms) {
   Decision d;
   for (const Rule& rule : policy.rules) {
     if (Matches(rule.match, policy, device, now_ms)) {
@@ -82,6 +82,47 @@ Decision Evaluate(const Policy& policy, const DeviceIdentity& device, int64_t no
     d.action = Action::kAllow;
   } else {
     d.action = policy.default_other_action;
+  }
+  return d;
+}
+
+// The distinct interface classes of a blocked composite device that policy
+// allows when each is judged on its own. The backend enforces per interface,
+// so each copy asks about one interface alone: it takes the interface's class
+// as its device class (a composite device says class 0 and names its classes
+// per interface), and keeps every other field, so rules on vid:pid, serial,
+// names or the media ledger still match the copy. An unspecified interface
+// class cannot be named in a rule or checked by an administrator, so it is
+// never kept.
+std::vector<DeviceClass> AllowedInterfaceClasses(const Policy& policy, const DeviceIdentity& device,
+                                                 int64_t now_ms) {
+  std::vector<DeviceClass> classes;
+  for (DeviceClass c : device.interface_classes) {
+    if (c != DeviceClass::kUnspecified) classes.push_back(c);
+  }
+  std::sort(classes.begin(), classes.end());
+  classes.erase(std::unique(classes.begin(), classes.end()), classes.end());
+  // One class: the interface is the device, and the device is blocked.
+  if (classes.size() < 2) return {};
+
+  std::vector<DeviceClass> allowed;
+  DeviceIdentity one = device;
+  for (DeviceClass c : classes) {
+    one.device_class = c;
+    one.interface_classes = {c};
+    if (EvaluateWhole(policy, one, now_ms).action == Action::kAllow) allowed.push_back(c);
+  }
+  return allowed;
+}
+
+}  // namespace
+
+Decision Evaluate(const Policy& policy, const DeviceIdentity& device, int64_t now_ms) {
+  Decision d = EvaluateWhole(policy, device, now_ms);
+  // Only a block is split: under allow or read_only every interface is
+  // usable already.
+  if (d.action == Action::kBlock) {
+    d.allowed_interface_classes = AllowedInterfaceClasses(policy, device, now_ms);
   }
   return d;
 }

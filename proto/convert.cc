@@ -112,6 +112,20 @@ void ToProto(const Decision& d, v1::Decision* out) {
   out->set_matched_rule(d.matched_rule);
   out->set_enforced(d.enforced);
   out->set_enforcement_error(d.enforcement_error);
+  for (DeviceClass c : d.allowed_interface_classes) out->add_allowed_interface_classes(ToProto(c));
+}
+
+Decision FromProto(const v1::Decision& d) {
+  Decision out;
+  out.action = FromProto(d.action());
+  out.matched_rule = d.matched_rule();
+  // Repeated enums arrive as ints; an unknown value reads as "other".
+  for (int c : d.allowed_interface_classes()) {
+    out.allowed_interface_classes.push_back(FromProto(static_cast<v1::DeviceClass>(c)));
+  }
+  out.enforced = d.enforced();
+  out.enforcement_error = d.enforcement_error();
+  return out;
 }
 
 Device FromProto(const v1::Device& d) {
@@ -131,10 +145,7 @@ Device FromProto(const v1::Device& d) {
     out.identity.interface_classes.push_back(FromProto(static_cast<v1::DeviceClass>(c)));
   }
   out.identity.descriptor_hash = id.descriptor_hash();
-  out.decision.action = FromProto(d.decision().action());
-  out.decision.matched_rule = d.decision().matched_rule();
-  out.decision.enforced = d.decision().enforced();
-  out.decision.enforcement_error = d.decision().enforcement_error();
+  out.decision = FromProto(d.decision());
   out.first_seen_ms = ToMs(d.first_seen());
   return out;
 }

@@ -33,6 +33,7 @@ ComplianceStatus FromProto(v1::ComplianceStatus s);
 v1::ComplianceStatus ToProto(ComplianceStatus s);
 
 void ToProto(const Decision& d, v1::Decision* out);
+Decision FromProto(const v1::Decision& d);
 Device FromProto(const v1::Device& d);
 void ToProto(const Device& d, v1::Device* out);
 Event FromProto(const v1::Event& e);

@@ -38,6 +38,23 @@ bool SameIdentity(const DeviceIdentity& a, const DeviceIdentity& b) {
          a.descriptor_hash == b.descriptor_hash;
 }
 
+// The parts of a decision that policy produces; a change in any of them
+// must be applied again and reported.
+bool SameVerdict(const Decision& a, const Decision& b) {
+  return a.action == b.action && a.matched_rule == b.matched_rule &&
+         a.allowed_interface_classes == b.allowed_interface_classes;
+}
+
+// "hid, other".
+std::string ClassList(const std::vector<DeviceClass>& classes) {
+  std::string out;
+  for (DeviceClass c : classes) {
+    if (!out.empty()) out += ", ";
+    out += DeviceClassName(c);
+  }
+  return out;
+}
+
 // Fields that travel as proto `string` must be valid UTF-8 or the whole
 // report fails to parse at the collector; a hostile device must not be able
 // to silence a terminal that way. Identity strings travel as bytes and are
@@ -186,8 +203,7 @@ void AgentCore::ReconcileLocked(const PolicyChange* change, std::vector<Event> e
     d.decision.enforced = false;
     d.decision.enforcement_error.clear();
 
-    const bool decision_changed = prev == nullptr || prev->decision.action != d.decision.action ||
-                                  prev->decision.matched_rule != d.decision.matched_rule;
+    const bool decision_changed = prev == nullptr || !SameVerdict(prev->decision, d.decision);
     bool apply_failed_now = false;
     if (enforce) {
       // A failed enforcement is retried on every reconciliation until it
@@ -205,13 +221,18 @@ void AgentCore::ReconcileLocked(const PolicyChange* change, std::vector<Event> e
     }
 
     if (decision_changed) {
-      log_->info("device {} ({} serial '{}', {}): {} by rule '{}'{}",
+      // An auditor reading "blocked" must see that part of the device works.
+      const std::string kept =
+          d.decision.allowed_interface_classes.empty()
+              ? ""
+              : "; interfaces kept: " + ClassList(d.decision.allowed_interface_classes);
+      log_->info("device {} ({} serial '{}', {}): {} by rule '{}'{}{}",
                  SanitizeDeviceString(d.device_id), d.identity.VidPid(),
                  SanitizeDeviceString(d.identity.serial, 64),
                  DeviceClassName(d.identity.device_class), ActionName(d.decision.action),
-                 d.decision.matched_rule, enforce ? "" : " (audit-only)");
-      std::string detail =
-          std::string(ActionName(d.decision.action)) + " by rule '" + d.decision.matched_rule + "'";
+                 d.decision.matched_rule, kept, enforce ? "" : " (audit-only)");
+      std::string detail = std::string(ActionName(d.decision.action)) + " by rule '" +
+                           d.decision.matched_rule + "'" + kept;
       if (!enforce) detail += " (audit-only: not enforced)";
       events.push_back(DeviceEvent(KindFor(d.decision.action), d, std::move(detail)));
     }

@@ -1,5 +1,6 @@
 #include "server/collector/compliance_engine.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <map>
@@ -162,7 +163,13 @@ Action UsableAs(const Decision& d) {
     case Action::kReadOnly:
       return d.action;
     case Action::kBlock:
-      return d.enforced ? Action::kBlock : Action::kAllow;
+      if (!d.enforced) return Action::kAllow;
+      // A composite device blocked as a whole still exposes the interfaces
+      // it keeps; a kept storage interface is usable storage.
+      return std::any_of(d.allowed_interface_classes.begin(), d.allowed_interface_classes.end(),
+                         IsRemovableStorage)
+                 ? Action::kAllow
+                 : Action::kBlock;
     case Action::kUnspecified:
       break;
   }
@@ -186,10 +193,12 @@ ComplianceCheck CheckNoUnapprovedStorage(const TerminalState& state, const Polic
     const Action usable_as = UsableAs(d.decision);
     if (usable_as == Action::kBlock) continue;
     ++usable;
-    const Decision wanted = Evaluate(policy, d.identity, now_ms);
-    const bool violates = wanted.action == Action::kBlock ||
-                          (wanted.action == Action::kReadOnly && usable_as == Action::kAllow) ||
-                          wanted.action == Action::kUnspecified;
+    Decision wanted = Evaluate(policy, d.identity, now_ms);
+    wanted.enforced = true;
+    const Action wanted_usable = UsableAs(wanted);
+    const bool violates = wanted.action == Action::kUnspecified ||
+                          wanted_usable == Action::kBlock ||
+                          (wanted_usable == Action::kReadOnly && usable_as == Action::kAllow);
     if (!violates) continue;
     violations.push_back(DescribeDevice(d) + " usable (" + DescribeReported(d.decision) + "); " +
                          label + " says " + std::string(ActionName(wanted.action)) + " (rule " +

@@ -21,6 +21,11 @@ void SanitizeDevice(Device& d) {
   if (d.identity.interface_classes.size() > 32) d.identity.interface_classes.resize(32);
   Clean(d.decision.matched_rule, 128);
   Clean(d.decision.enforcement_error, 1024);
+  // There are ten classes; anything longer is junk that would only bloat
+  // every stored row.
+  if (d.decision.allowed_interface_classes.size() > 32) {
+    d.decision.allowed_interface_classes.resize(32);
+  }
 }
 
 void SanitizeState(TerminalState& s) {

@@ -81,6 +81,19 @@ std::string Join(const google::protobuf::RepeatedPtrField<std::string>& items) {
   return out;
 }
 
+// "block (keeps hid, printer)": a composite device blocked as a whole with
+// some interfaces still usable must not read as fully blocked.
+std::string DecisionText(const v1::Decision& d) {
+  std::string out = ActionName(d.action());
+  std::string kept;
+  for (int c : d.allowed_interface_classes()) {
+    if (!kept.empty()) kept += ", ";
+    kept += ClassName(static_cast<v1::DeviceClass>(c));
+  }
+  if (!kept.empty()) out += " (keeps " + kept + ")";
+  return out;
+}
+
 std::string EnforcedText(const v1::Decision& d) {
   if (!d.enforcement_error().empty()) return "FAILED: " + d.enforcement_error();
   return d.enforced() ? "yes" : "no";
@@ -220,7 +233,7 @@ void RenderTerminalDetail(const v1::TerminalDetail& detail, std::ostream& out) {
         .SetMaxWidth(7, kDetailWidth);
     for (const v1::DeviceView& d : detail.devices()) {
       devices.AddRow({d.vid_pid(), ClassName(d.device_class()), d.manufacturer(), d.product(),
-                      d.serial(), ActionName(d.decision().action()), d.decision().matched_rule(),
+                      d.serial(), DecisionText(d.decision()), d.decision().matched_rule(),
                       EnforcedText(d.decision())});
     }
     devices.Render(out);

@@ -107,9 +107,20 @@ constexpr std::string_view kSchemaV2 = R"sql(
 ALTER TABLE terminals ADD COLUMN devices_digest TEXT NOT NULL DEFAULT '';
 )sql";
 
-constexpr std::array<Migration, 2> kMigrations = {{
+// The interface classes a blocked composite device keeps usable, a comma
+// list like interface_classes. Rows written before version 3 had no such
+// list, which is what '' means. In events the column stays NULL when the
+// event concerns no device, like the other device columns; rows of device
+// events from before version 3 read NULL as empty too.
+constexpr std::string_view kSchemaV3 = R"sql(
+ALTER TABLE devices ADD COLUMN allowed_interface_classes TEXT NOT NULL DEFAULT '';
+ALTER TABLE events ADD COLUMN allowed_interface_classes TEXT;
+)sql";
+
+constexpr std::array<Migration, 3> kMigrations = {{
     {1, "terminals, devices, events, event cursors, policies", kSchemaV1},
     {2, "digest of each terminal's stored device list", kSchemaV2},
+    {3, "interface classes a blocked composite device keeps", kSchemaV3},
 }};
 
 Status Exec(sqlite3* db, std::string_view path, std::string_view sql, std::string_view what) {

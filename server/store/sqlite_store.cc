@@ -92,14 +92,14 @@ std::vector<DeviceClass> SplitClasses(std::string_view text) {
   return out;
 }
 
-// The fifteen device columns, in the order BindDevice and ReadDevice use;
+// The sixteen device columns, in the order BindDevice and ReadDevice use;
 // shared by the devices and events tables.
 #define MAMORI_DEVICE_COLUMNS                                                                 \
   "device_id, vendor_id, product_id, serial, manufacturer, product, bus_path, device_class, " \
-  "interface_classes, descriptor_hash, action, matched_rule, enforced, enforcement_error, "   \
-  "first_seen_ms"
-#define MAMORI_DEVICE_PARAMS "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
-constexpr int kDeviceColumnCount = 15;
+  "interface_classes, descriptor_hash, action, matched_rule, allowed_interface_classes, "     \
+  "enforced, enforcement_error, first_seen_ms"
+#define MAMORI_DEVICE_PARAMS "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
+constexpr int kDeviceColumnCount = 16;
 
 void BindDevice(Binder& bind, const Device& device) {
   const DeviceIdentity& id = device.identity;
@@ -115,6 +115,7 @@ void BindDevice(Binder& bind, const Device& device) {
       .Text(id.descriptor_hash)
       .Text(ActionName(device.decision.action))
       .Text(device.decision.matched_rule)
+      .Text(JoinClasses(device.decision.allowed_interface_classes))
       .Int(device.decision.enforced ? 1 : 0)
       .Text(device.decision.enforcement_error)
       .Int(device.first_seen_ms);
@@ -143,6 +144,7 @@ std::string DevicesDigest(const std::vector<Device>& devices) {
     add(id.descriptor_hash);
     add(ActionName(d.decision.action));
     add(d.decision.matched_rule);
+    add(JoinClasses(d.decision.allowed_interface_classes));
     add(d.decision.enforced ? "1" : "0");
     add(d.decision.enforcement_error);
     add(std::to_string(d.first_seen_ms));
@@ -179,6 +181,7 @@ Device ReadDevice(sqlite3_stmt* stmt, int first) {
   d.identity.descriptor_hash = ColumnText(stmt, c++);
   d.decision.action = ActionFromName(ColumnText(stmt, c++));
   d.decision.matched_rule = ColumnText(stmt, c++);
+  d.decision.allowed_interface_classes = SplitClasses(ColumnText(stmt, c++));
   d.decision.enforced = ColumnInt64(stmt, c++) != 0;
   d.decision.enforcement_error = ColumnText(stmt, c++);
   d.first_seen_ms = ColumnInt64(stmt, c++);

@@ -248,6 +248,53 @@ TEST_F(EndToEndTest, MalformedPolicyIsRefusedAndNothingIsApplied) {
   EXPECT_NE(current.bundle().policy_yaml().find("hoken-standard"), std::string::npos);
 }
 
+TEST_F(EndToEndTest, CompositeKeyboardWithStorageKeepsOnlyTheKeyboard) {
+  AgentProcess a(pki_, dir_, *collector_, "combo-001", "osaka");
+  // The simulated format needs a device class; "other" stands in for the
+  // class 0 real composite devices declare.
+  a.Plug("combo",
+         "vendor_id: \"046d\"\nproduct_id: \"c52b\"\nserial: \"KB-COMBO\"\nclass: other\n"
+         "interfaces: [hid, mass_storage]\n");
+  a.Start();
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        auto t = Terminal("combo-001");
+        return t && t->devices_size() == 1 &&
+               HasEvent("combo-001", v1::EVENT_KIND_DEVICE_BLOCKED, "KB-COMBO");
+      },
+      seconds(20)))
+      << a.Log() << collector_->Log();
+
+  // Agent decision -> report -> store -> admin API.
+  const auto t = *Terminal("combo-001");
+  const v1::Decision& d = t.devices(0).decision();
+  EXPECT_EQ(d.action(), v1::ACTION_BLOCK);
+  EXPECT_EQ(d.matched_rule(), "default");
+  ASSERT_EQ(d.allowed_interface_classes_size(), 1) << d.DebugString();
+  EXPECT_EQ(d.allowed_interface_classes(0), v1::DEVICE_CLASS_HID);
+  // The storage interface is not usable, so nothing unapproved is.
+  EXPECT_EQ(Check(t, "no_unapproved_storage")->result(), v1::CHECK_RESULT_PASS);
+
+  // Agent event -> outbox -> store -> event query.
+  bool found = false;
+  for (const auto& e : Events("combo-001")) {
+    if (e.kind() != v1::EVENT_KIND_DEVICE_BLOCKED) continue;
+    found = true;
+    EXPECT_NE(e.detail().find("interfaces kept: hid"), std::string::npos) << e.detail();
+    ASSERT_EQ(e.device().decision().allowed_interface_classes_size(), 1);
+    EXPECT_EQ(e.device().decision().allowed_interface_classes(0), v1::DEVICE_CLASS_HID);
+  }
+  EXPECT_TRUE(found);
+
+  CommandResult detail = collector_->Ctl({"terminal", "combo-001"});
+  ASSERT_EQ(detail.exit_code, 0) << detail.err;
+  EXPECT_NE(detail.out.find("block (keeps hid)"), std::string::npos) << detail.out;
+  CommandResult events = collector_->Ctl({"events", "--terminal", "combo-001", "--output", "json"});
+  ASSERT_EQ(events.exit_code, 0) << events.err;
+  EXPECT_NE(events.out.find("\"allowedInterfaceClasses\": [\n"), std::string::npos) << events.out;
+  EXPECT_NE(events.out.find("\"DEVICE_CLASS_HID\""), std::string::npos) << events.out;
+}
+
 TEST_F(EndToEndTest, AuditOnlyAndEnforcementFailureMakeTerminalsNonCompliant) {
   AgentProcess audit(pki_, dir_, *collector_, "audit-001", "osaka/test",
                      "enforcement:\n  mode: audit_only\n");

@@ -329,7 +329,6 @@ std::vector<ObservedDevice> SimulatedDeviceBackend::Enumerate() {
 }
 
 Status SimulatedDeviceBackend::Apply(const ObservedDevice& device, const Decision& decision) {
-  const Action action = decision.action;
   std::lock_guard lock(mu_);
   auto it = present_.find(device.device_id);
   if (it == present_.end()) {
@@ -340,12 +339,23 @@ Status SimulatedDeviceBackend::Apply(const ObservedDevice& device, const Decisio
     return MakeError(ErrorCode::kInternal, "simulated enforcement failure for device " +
                                                device.device_id + " (fail_enforcement)");
   }
-  applied_[device.device_id] = action;
-  log_->debug("simulated {} of device {}", ActionName(action), device.device_id);
+  applied_[device.device_id] = decision;
+  std::string kept;
+  for (DeviceClass c : decision.allowed_interface_classes) {
+    kept += kept.empty() ? " keeping " : ", ";
+    kept += DeviceClassName(c);
+  }
+  log_->debug("simulated {} of device {}{}", ActionName(decision.action), device.device_id, kept);
   return Status::Ok();
 }
 
 std::optional<Action> SimulatedDeviceBackend::AppliedAction(std::string_view device_id) const {
+  std::optional<Decision> d = AppliedDecision(device_id);
+  if (!d) return std::nullopt;
+  return d->action;
+}
+
+std::optional<Decision> SimulatedDeviceBackend::AppliedDecision(std::string_view device_id) const {
   std::lock_guard lock(mu_);
   auto it = applied_.find(device_id);
   if (it == applied_.end()) return std::nullopt;

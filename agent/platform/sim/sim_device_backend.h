@@ -68,6 +68,8 @@ class SimulatedDeviceBackend final : public DeviceBackend {
 
   // The action last applied to a present device, if any.
   std::optional<Action> AppliedAction(std::string_view device_id) const;
+  // The whole decision last applied (with the interfaces kept), if any.
+  std::optional<Decision> AppliedDecision(std::string_view device_id) const;
 
  private:
   void WatchLoop(int inotify_fd, int stop_fd, const std::function<void()>& on_change);
@@ -87,7 +89,7 @@ class SimulatedDeviceBackend final : public DeviceBackend {
   mutable std::mutex mu_;
   // Devices seen by the last Enumerate.
   std::map<std::string, SimulatedDevice, std::less<>> present_;  // guarded by mu_
-  std::map<std::string, Action, std::less<>> applied_;           // guarded by mu_
+  std::map<std::string, Decision, std::less<>> applied_;         // guarded by mu_
   // Last problem logged per file path.
   std::map<std::string, std::string> reported_;  // guarded by mu_
 };

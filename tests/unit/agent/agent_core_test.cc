@@ -15,6 +15,7 @@ namespace {
 using testing::FakeBackend;
 using testing::FakeClock;
 using testing::Keyboard;
+using testing::KeyboardWithStorage;
 using testing::Stick;
 using testing::TempDir;
 using namespace std::chrono_literals;
@@ -245,6 +246,65 @@ TEST_F(AgentCoreTest, PolicyUpdateReevaluatesAndReportsChangedDecisions) {
   // The same version again changes nothing.
   ASSERT_TRUE(
       core->ApplyPolicyUpdate({7, "osaka/suita", std::string(kAllowRegisteredSerial)}).ok());
+  EXPECT_TRUE(TakeEvents().empty());
+}
+
+TEST_F(AgentCoreTest, CompositeDeviceIsBlockedWithItsKeyboardKept) {
+  backend_.Plug("combo", KeyboardWithStorage());
+  auto core = MakeCore();
+  core->Reconcile();
+
+  const auto applied = backend_.applied_decisions();
+  ASSERT_EQ(applied.size(), 1u);
+  EXPECT_EQ(applied[0].second.action, Action::kBlock);
+  // The built-in default allows other devices, so the printer port stays.
+  const std::vector<DeviceClass> kept = {DeviceClass::kPrinter, DeviceClass::kHid};
+  EXPECT_EQ(applied[0].second.allowed_interface_classes, kept);
+
+  const TerminalState s = core->Snapshot();
+  ASSERT_EQ(s.devices.size(), 1u);
+  EXPECT_EQ(s.devices[0].decision.allowed_interface_classes, kept);
+  EXPECT_TRUE(s.devices[0].decision.enforced);
+
+  auto events = TakeEvents();
+  ASSERT_EQ(Kinds(events), std::vector<EventKind>{EventKind::kDeviceBlocked});
+  EXPECT_EQ(events[0].detail, "block by rule 'default'; interfaces kept: printer, hid");
+  ASSERT_TRUE(events[0].device.has_value());
+  EXPECT_EQ(events[0].device->decision.allowed_interface_classes, kept);
+
+  // A plain stick says nothing about interfaces.
+  backend_.Plug("stick", Stick());
+  core->Reconcile();
+  events = TakeEvents();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].detail, "block by rule 'default'");
+}
+
+TEST_F(AgentCoreTest, PolicyChangingOnlyTheKeptInterfacesIsReappliedAndReported) {
+  backend_.Plug("combo", KeyboardWithStorage());
+  auto core = MakeCore();
+  core->Reconcile();
+  TakeEvents();
+  ASSERT_EQ(backend_.applied_decisions().size(), 1u);
+
+  // Same action, same rule ("default"); only the printer port loses out.
+  constexpr std::string_view kBlockOther = "name: no-other\ndefaults:\n  other: block\n";
+  ASSERT_TRUE(core->ApplyPolicyUpdate({4, "osaka", std::string(kBlockOther)}).ok());
+
+  const auto applied = backend_.applied_decisions();
+  ASSERT_EQ(applied.size(), 2u);
+  EXPECT_EQ(applied[1].second.action, Action::kBlock);
+  EXPECT_EQ(applied[1].second.matched_rule, "default");
+  EXPECT_EQ(applied[1].second.allowed_interface_classes,
+            std::vector<DeviceClass>{DeviceClass::kHid});
+  auto events = TakeEvents();
+  ASSERT_EQ(Kinds(events),
+            (std::vector<EventKind>{EventKind::kPolicyApplied, EventKind::kDeviceBlocked}));
+  EXPECT_EQ(events[1].detail, "block by rule 'default'; interfaces kept: hid");
+
+  // Reconciling again under the same policy changes nothing.
+  core->Reconcile();
+  EXPECT_EQ(backend_.applied_decisions().size(), 2u);
   EXPECT_TRUE(TakeEvents().empty());
 }
 

@@ -53,6 +53,7 @@ class FakeBackend final : public DeviceBackend {
   Status Apply(const ObservedDevice& device, const Decision& decision) override {
     std::lock_guard lock(mu_);
     applies_.push_back({device.device_id, decision.action});
+    decisions_.push_back({device.device_id, decision});
     if (failing_.contains(device.device_id)) {
       return MakeError(ErrorCode::kIo, "cannot write authorized for " + device.device_id);
     }
@@ -88,6 +89,11 @@ class FakeBackend final : public DeviceBackend {
     std::lock_guard lock(mu_);
     return applies_;
   }
+  // Every Apply call with the whole decision, in order.
+  std::vector<std::pair<std::string, Decision>> applied_decisions() const {
+    std::lock_guard lock(mu_);
+    return decisions_;
+  }
 
   std::string start_error;
 
@@ -96,6 +102,7 @@ class FakeBackend final : public DeviceBackend {
   std::map<std::string, ObservedDevice> devices_;
   std::set<std::string> failing_;
   std::vector<std::pair<std::string, Action>> applies_;
+  std::vector<std::pair<std::string, Decision>> decisions_;
   std::function<void()> on_change_;
 };
 
@@ -121,6 +128,17 @@ inline DeviceIdentity Keyboard() {
   id.bus_path = "1-3";
   id.device_class = DeviceClass::kHid;
   id.interface_classes = {DeviceClass::kHid};
+  return id;
+}
+
+// A keyboard that also offers a mass-storage interface (and a printer
+// port), declaring its classes per interface.
+inline DeviceIdentity KeyboardWithStorage() {
+  DeviceIdentity id = Keyboard();
+  id.product = "Keyboard with card slot";
+  id.serial = "KB-1";
+  id.device_class = DeviceClass::kUnspecified;
+  id.interface_classes = {DeviceClass::kHid, DeviceClass::kMassStorage, DeviceClass::kPrinter};
   return id;
 }
 

@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <mutex>
+#include <optional>
+#include <vector>
 
 #include "tests/support/temp_dir.h"
 
@@ -192,6 +194,18 @@ TEST(SimDeviceBackendTest, ApplyRecordsTheActionOrFailsOnRequest) {
   Status s = backend.Apply(bad, DecisionOf(Action::kBlock));
   EXPECT_FALSE(s.ok());
   EXPECT_FALSE(backend.AppliedAction("bad").has_value());
+  EXPECT_FALSE(backend.AppliedDecision("bad").has_value());
+
+  // The whole decision is kept, so tests can see the interfaces kept.
+  Decision composite = DecisionOf(Action::kBlock);
+  composite.matched_rule = "default";
+  composite.allowed_interface_classes = {DeviceClass::kHid};
+  EXPECT_TRUE(backend.Apply(good, composite).ok());
+  std::optional<Decision> applied = backend.AppliedDecision("good");
+  ASSERT_TRUE(applied.has_value());
+  EXPECT_EQ(applied->action, Action::kBlock);
+  EXPECT_EQ(applied->matched_rule, "default");
+  EXPECT_EQ(applied->allowed_interface_classes, std::vector<DeviceClass>{DeviceClass::kHid});
 
   std::filesystem::remove(dir.File("good.yaml"));
   backend.Enumerate();

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "common/policy.h"
 
@@ -193,6 +194,26 @@ TEST_F(RegisteredMediaTest, SerialAndVidPidMustAllMatch) {
   EXPECT_EQ(Evaluate(policy_, Stick(""), kNow).action, Action::kBlock);
 }
 
+TEST_F(RegisteredMediaTest, LedgerMatchesThePerInterfaceCopies) {
+  // The ledger keeps the storage interface of a registered composite device
+  // that another rule blocks as a whole.
+  DeviceMatch wireless;
+  wireless.classes = {DeviceClass::kWireless};
+  policy_.rules.insert(policy_.rules.begin(), MakeRule("no-radio", wireless, Action::kBlock));
+  DeviceIdentity d = Stick();
+  d.interface_classes = {DeviceClass::kWireless, DeviceClass::kMassStorage};
+  const Decision registered = Evaluate(policy_, d, kNow);
+  EXPECT_EQ(registered.action, Action::kBlock);
+  EXPECT_EQ(registered.matched_rule, "no-radio");
+  EXPECT_EQ(registered.allowed_interface_classes,
+            std::vector<DeviceClass>{DeviceClass::kMassStorage});
+
+  d.serial = "NOT-IN-LEDGER";
+  EXPECT_TRUE(Evaluate(policy_, d, kNow).allowed_interface_classes.empty());
+  d.serial = "SERIAL-1";
+  EXPECT_TRUE(Evaluate(policy_, d, kExpires + 1).allowed_interface_classes.empty());
+}
+
 TEST(RuleEngineTest, CompositeHidAndStorageGetsTheStorageDefault) {
   // A "keyboard" that also offers a mass-storage interface is storage.
   Policy p = PolicyWith({});
@@ -209,6 +230,151 @@ TEST(RuleEngineTest, CompositeHidAndStorageGetsTheStorageDefault) {
 
   p.default_storage_action = Action::kReadOnly;
   EXPECT_EQ(Evaluate(p, combo, kNow).action, Action::kReadOnly);
+}
+
+// A keyboard (class 0, classes per interface) that also offers storage.
+DeviceIdentity KeyboardWithStorage() {
+  DeviceIdentity d = Keyboard();
+  d.serial = "KB-1";
+  d.interface_classes = {DeviceClass::kHid, DeviceClass::kMassStorage, DeviceClass::kHid};
+  return d;
+}
+
+using Classes = std::vector<DeviceClass>;
+
+TEST(RuleEngineTest, BlockedCompositeKeepsOnlyItsAllowedInterfaces) {
+  const Decision d = Evaluate(BuiltinDefaultPolicy(), KeyboardWithStorage(), kNow);
+  EXPECT_EQ(d.action, Action::kBlock);
+  EXPECT_EQ(d.matched_rule, "default");
+  EXPECT_EQ(d.allowed_interface_classes, Classes{DeviceClass::kHid});
+  EXPECT_FALSE(d.enforced);
+}
+
+TEST(RuleEngineTest, StorageClassRuleStillKeepsTheKeyboardInterface) {
+  DeviceMatch storage;
+  storage.classes = {DeviceClass::kMassStorage};
+  const Policy p = PolicyWith({MakeRule("no-storage", storage, Action::kBlock)});
+  const Decision d = Evaluate(p, KeyboardWithStorage(), kNow);
+  EXPECT_EQ(d.action, Action::kBlock);
+  EXPECT_EQ(d.matched_rule, "no-storage");  // the whole device's rule, not a copy's
+  EXPECT_EQ(d.allowed_interface_classes, Classes{DeviceClass::kHid});
+}
+
+TEST(RuleEngineTest, RuleOnTheDeviceItselfLeavesNoInterfaceUsable) {
+  // vid:pid and serial are kept by every per-interface copy.
+  DeviceMatch by_id;
+  by_id.vendor_id = 0x046d;
+  by_id.product_id = 0xc31c;
+  const Decision d1 = Evaluate(PolicyWith({MakeRule("bad-usb", by_id, Action::kBlock)}),
+                               KeyboardWithStorage(), kNow);
+  EXPECT_EQ(d1.action, Action::kBlock);
+  EXPECT_EQ(d1.matched_rule, "bad-usb");
+  EXPECT_TRUE(d1.allowed_interface_classes.empty());
+
+  DeviceMatch by_serial;
+  by_serial.serials = {"KB-1"};
+  Policy p = PolicyWith({MakeRule("by-serial", by_serial, Action::kBlock)});
+  p.default_storage_action = Action::kAllow;  // would keep the storage if the rule missed
+  EXPECT_TRUE(Evaluate(p, KeyboardWithStorage(), kNow).allowed_interface_classes.empty());
+}
+
+TEST(RuleEngineTest, ExplicitHidBlockRuleKeepsNoHidInterface) {
+  DeviceMatch hid;
+  hid.classes = {DeviceClass::kHid};
+  Policy p = PolicyWith({MakeRule("no-hid", hid, Action::kBlock)});
+  const Decision d = Evaluate(p, KeyboardWithStorage(), kNow);
+  EXPECT_EQ(d.action, Action::kBlock);
+  EXPECT_EQ(d.matched_rule, "no-hid");
+  EXPECT_TRUE(d.allowed_interface_classes.empty());
+
+  // Each class is judged by the same policy: with storage allowed by
+  // default, only the storage interface stays usable.
+  p.default_storage_action = Action::kAllow;
+  EXPECT_EQ(Evaluate(p, KeyboardWithStorage(), kNow).allowed_interface_classes,
+            Classes{DeviceClass::kMassStorage});
+}
+
+TEST(RuleEngineTest, SingleClassDeviceHasNoAllowedInterfaces) {
+  const Policy p = BuiltinDefaultPolicy();
+  const Decision stick = Evaluate(p, Stick(), kNow);
+  EXPECT_EQ(stick.action, Action::kBlock);
+  EXPECT_TRUE(stick.allowed_interface_classes.empty());
+
+  // Several interfaces of one class are still one class.
+  DeviceIdentity two_luns = Stick();
+  two_luns.interface_classes = {DeviceClass::kMassStorage, DeviceClass::kMassStorage};
+  EXPECT_TRUE(Evaluate(p, two_luns, kNow).allowed_interface_classes.empty());
+
+  // A storage-class device whose one interface is HID is not split either.
+  DeviceIdentity odd = OfClass(DeviceClass::kMassStorage);
+  odd.interface_classes = {DeviceClass::kHid};
+  const Decision d = Evaluate(p, odd, kNow);
+  EXPECT_EQ(d.action, Action::kBlock);
+  EXPECT_TRUE(d.allowed_interface_classes.empty());
+}
+
+TEST(RuleEngineTest, OnlyABlockIsSplitByInterface) {
+  Policy read_only = PolicyWith({});
+  read_only.default_storage_action = Action::kReadOnly;
+  const Decision ro = Evaluate(read_only, KeyboardWithStorage(), kNow);
+  EXPECT_EQ(ro.action, Action::kReadOnly);
+  EXPECT_TRUE(ro.allowed_interface_classes.empty());
+
+  DeviceMatch by_vendor;
+  by_vendor.vendor_id = 0x046d;
+  const Decision allow = Evaluate(PolicyWith({MakeRule("trusted", by_vendor, Action::kAllow)}),
+                                  KeyboardWithStorage(), kNow);
+  EXPECT_EQ(allow.action, Action::kAllow);
+  EXPECT_TRUE(allow.allowed_interface_classes.empty());
+
+  // A read_only verdict for one class does not keep that interface.
+  DeviceMatch wireless;
+  wireless.classes = {DeviceClass::kWireless};
+  Policy p = PolicyWith({MakeRule("no-radio", wireless, Action::kBlock)});
+  p.default_storage_action = Action::kReadOnly;
+  DeviceIdentity radio_disk = OfClass(DeviceClass::kUnspecified);
+  radio_disk.interface_classes = {DeviceClass::kWireless, DeviceClass::kMassStorage,
+                                  DeviceClass::kHid};
+  EXPECT_EQ(Evaluate(p, radio_disk, kNow).allowed_interface_classes, Classes{DeviceClass::kHid});
+}
+
+TEST(RuleEngineTest, AllowedInterfaceClassesAreSortedUniqueAndFollowDefaults) {
+  DeviceIdentity d = OfClass(DeviceClass::kUnspecified);
+  d.interface_classes = {DeviceClass::kOther,       DeviceClass::kHid, DeviceClass::kPrinter,
+                         DeviceClass::kMassStorage, DeviceClass::kHid, DeviceClass::kOther};
+  Policy p = PolicyWith({});
+  p.default_other_action = Action::kAllow;
+  EXPECT_EQ(Evaluate(p, d, kNow).allowed_interface_classes,
+            (Classes{DeviceClass::kPrinter, DeviceClass::kHid, DeviceClass::kOther}));
+  // defaults.other applies per interface; HID stays usable regardless.
+  p.default_other_action = Action::kBlock;
+  EXPECT_EQ(Evaluate(p, d, kNow).allowed_interface_classes, Classes{DeviceClass::kHid});
+}
+
+TEST(RuleEngineTest, UnspecifiedInterfaceClassIsNeverKept) {
+  Policy p = PolicyWith({});
+  p.default_other_action = Action::kAllow;
+  DeviceIdentity d = OfClass(DeviceClass::kUnspecified);
+  d.interface_classes = {DeviceClass::kUnspecified, DeviceClass::kMassStorage};
+  const Decision one = Evaluate(p, d, kNow);
+  EXPECT_EQ(one.action, Action::kBlock);
+  EXPECT_TRUE(one.allowed_interface_classes.empty());
+  d.interface_classes.push_back(DeviceClass::kHid);
+  EXPECT_EQ(Evaluate(p, d, kNow).allowed_interface_classes, Classes{DeviceClass::kHid});
+}
+
+TEST(RuleEngineTest, InterfaceIsJudgedByItsOwnClassNotTheDeviceClass) {
+  // A Bluetooth dongle (device class wireless) with a HID interface: the
+  // wireless rule blocks the device, the HID interface on its own is allowed.
+  DeviceMatch wireless;
+  wireless.classes = {DeviceClass::kWireless};
+  const Policy p = PolicyWith({MakeRule("no-radio", wireless, Action::kBlock)});
+  DeviceIdentity dongle = OfClass(DeviceClass::kWireless);
+  dongle.interface_classes = {DeviceClass::kWireless, DeviceClass::kHid};
+  const Decision d = Evaluate(p, dongle, kNow);
+  EXPECT_EQ(d.action, Action::kBlock);
+  EXPECT_EQ(d.matched_rule, "no-radio");
+  EXPECT_EQ(d.allowed_interface_classes, Classes{DeviceClass::kHid});
 }
 
 TEST(RuleEngineTest, HidAndHubsAreAllowedWhateverDefaultsOtherSays) {

@@ -125,6 +125,37 @@ TEST(RenderTest, TerminalDetailFailingChecksFirstAndHostileStringsEscaped) {
   EXPECT_THAT(text, HasSubstr("\\u202e"));
 }
 
+TEST(RenderTest, BlockedCompositeDeviceShowsTheInterfacesItKeeps) {
+  v1::TerminalDetail d;
+  d.mutable_summary()->set_terminal_id("t-001");
+  auto* combo = d.add_devices();
+  combo->set_vid_pid("046d:c31c");
+  combo->add_interface_classes(v1::DEVICE_CLASS_HID);
+  combo->add_interface_classes(v1::DEVICE_CLASS_MASS_STORAGE);
+  combo->mutable_decision()->set_action(v1::ACTION_BLOCK);
+  combo->mutable_decision()->set_matched_rule("default");
+  combo->mutable_decision()->add_allowed_interface_classes(v1::DEVICE_CLASS_PRINTER);
+  combo->mutable_decision()->add_allowed_interface_classes(v1::DEVICE_CLASS_HID);
+  auto* stick = d.add_devices();
+  stick->set_vid_pid("0781:5581");
+  stick->mutable_decision()->set_action(v1::ACTION_BLOCK);
+  stick->mutable_decision()->set_matched_rule("no-storage");
+
+  const std::string text = Render(RenderTerminalDetail, d);
+  EXPECT_THAT(text, HasSubstr("block (keeps printer, hid)"));
+  // The stick's row says plain "block".
+  const std::size_t row = text.find("0781:5581");
+  ASSERT_NE(row, std::string::npos);
+  const std::string stick_row = text.substr(row, text.find('\n', row) - row);
+  EXPECT_THAT(stick_row, HasSubstr("block"));
+  EXPECT_THAT(stick_row, Not(HasSubstr("keeps")));
+
+  Result<std::string> json = ToJson(d);
+  ASSERT_TRUE(json.ok());
+  EXPECT_THAT(*json, HasSubstr("\"allowedInterfaceClasses\""));
+  EXPECT_THAT(*json, HasSubstr("\"DEVICE_CLASS_PRINTER\""));
+}
+
 TEST(RenderTest, EmptyDetailSections) {
   v1::TerminalDetail d;
   d.mutable_summary()->set_terminal_id("t-9");

@@ -290,6 +290,31 @@ TEST_F(ComplianceTest, BlockThatWasNotEnforcedCountsAsUsable) {
   EXPECT_THAT(check.evidence, AllOf(HasSubstr("agent reported block"), HasSubstr("not enforced")));
 }
 
+// A keyboard with a storage interface: blocked as a whole, keyboard kept.
+Device KeyboardWithStorage(std::vector<DeviceClass> kept) {
+  Device d = StorageDevice("1-4", 0x1234, 0x5678, "COMBO1", Action::kBlock);
+  d.identity.device_class = DeviceClass::kUnspecified;
+  d.identity.interface_classes = {DeviceClass::kHid, DeviceClass::kMassStorage};
+  d.decision.allowed_interface_classes = std::move(kept);
+  return d;
+}
+
+TEST_F(ComplianceTest, CompositeKeepingOnlyItsKeyboardHasNoUsableStorage) {
+  TerminalState t = Healthy();
+  t.devices.push_back(KeyboardWithStorage({DeviceClass::kHid}));
+  const ComplianceCheck check = Find(Eval(t), kCheckNoUnapprovedStorage);
+  EXPECT_EQ(check.result, CheckResult::kPass);
+  EXPECT_EQ(check.evidence, "no usable removable storage");
+}
+
+TEST_F(ComplianceTest, CompositeKeepingItsStorageInterfaceIsUsableStorage) {
+  TerminalState t = Healthy();
+  t.devices.push_back(KeyboardWithStorage({DeviceClass::kHid, DeviceClass::kMassStorage}));
+  const ComplianceCheck check = Find(Eval(t), kCheckNoUnapprovedStorage);
+  EXPECT_EQ(check.result, CheckResult::kFail);
+  EXPECT_THAT(check.evidence, AllOf(HasSubstr("COMBO1"), HasSubstr("says block")));
+}
+
 TEST_F(ComplianceTest, WithoutAssignedPolicyTheBuiltinDefaultBlocksStorage) {
   TerminalState t = Healthy();
   t.applied_policy_version = 0;

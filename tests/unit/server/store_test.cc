@@ -92,6 +92,7 @@ void ExpectDeviceEq(const Device& want, const Device& got) {
   EXPECT_EQ(want.identity.descriptor_hash, got.identity.descriptor_hash);
   EXPECT_EQ(want.decision.action, got.decision.action);
   EXPECT_EQ(want.decision.matched_rule, got.decision.matched_rule);
+  EXPECT_EQ(want.decision.allowed_interface_classes, got.decision.allowed_interface_classes);
   EXPECT_EQ(want.decision.enforced, got.decision.enforced);
   EXPECT_EQ(want.decision.enforcement_error, got.decision.enforcement_error);
   EXPECT_EQ(want.first_seen_ms, got.first_seen_ms);
@@ -211,15 +212,15 @@ TEST_F(StoreTest, MigrationsCreateTheLatestVersionAndReopenIsIdempotent) {
   {
     auto store = Open();
     ASSERT_NE(store, nullptr);
-    EXPECT_EQ(store->SchemaVersion(), 2);
-    EXPECT_EQ(sqlite::LatestSchemaVersion(), 2);
+    EXPECT_EQ(store->SchemaVersion(), 3);
+    EXPECT_EQ(sqlite::LatestSchemaVersion(), 3);
   }
   {
     auto store = Open();
     ASSERT_NE(store, nullptr);
-    EXPECT_EQ(store->SchemaVersion(), 2);
+    EXPECT_EQ(store->SchemaVersion(), 3);
   }
-  EXPECT_EQ(RawCount("schema_migrations"), 2);
+  EXPECT_EQ(RawCount("schema_migrations"), 3);
   for (std::string_view table : {"terminals", "devices", "events", "event_cursors", "policies"}) {
     EXPECT_EQ(RawCount(table), 0) << table;
   }
@@ -368,6 +369,124 @@ TEST_F(StoreTest, UnchangedDeviceListIsNotRewrittenButAnyChangeIs) {
   EXPECT_FALSE(failed.ok());
   ASSERT_TRUE(store->PutTerminalState(t).ok());
   ExpectTerminalEq(t, **store->GetTerminal("t1"));
+}
+
+// A keyboard that also offers storage, blocked with its keyboard kept.
+Device CompositeKeyboard(std::string id) {
+  Device d = MakeDevice(std::move(id), 0x046d, 0xc31c, "KB-1", DeviceClass::kUnspecified);
+  d.identity.interface_classes = {DeviceClass::kHid, DeviceClass::kMassStorage};
+  d.decision.action = Action::kBlock;
+  d.decision.matched_rule = "default";
+  d.decision.allowed_interface_classes = {DeviceClass::kHid, DeviceClass::kOther};
+  return d;
+}
+
+TEST_F(StoreTest, AllowedInterfaceClassesRoundTripInSnapshotsAndEvents) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  TerminalState t = MakeTerminal("t1", "kyoto");
+  t.devices = {CompositeKeyboard("kbd"), MakeDevice("stick", 1, 1, "s1")};
+  ASSERT_TRUE(store->PutTerminalState(t).ok());
+  ExpectTerminalEq(t, **store->GetTerminal("t1"));
+  auto listed = store->ListTerminals("");
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 1u);
+  ExpectTerminalEq(t, (*listed)[0]);
+
+  // A change in the kept classes alone is a change of the device list.
+  RawExec("UPDATE devices SET rowid = rowid + 1000");
+  t.devices[0].decision.allowed_interface_classes = {DeviceClass::kHid};
+  ASSERT_TRUE(store->PutTerminalState(t).ok());
+  EXPECT_EQ(RawCount("devices WHERE rowid > 1000"), 0);
+  ExpectTerminalEq(t, **store->GetTerminal("t1"));
+  // Readable in the sqlite3 shell, like interface_classes.
+  EXPECT_EQ(RawCount("devices WHERE allowed_interface_classes = 'hid'"), 1);
+  EXPECT_EQ(RawCount("devices WHERE allowed_interface_classes = ''"), 1);
+
+  Event blocked = MakeEvent(1, 100);
+  blocked.device = CompositeKeyboard("kbd");
+  ASSERT_TRUE(
+      store->AppendEvents("t1", {blocked, MakeEvent(2, 200, EventKind::kAgentStarted)}, 1).ok());
+  auto events = store->QueryEvents(Query());
+  ASSERT_TRUE(events.ok()) << events.error().message;
+  ASSERT_EQ(events->size(), 2u);
+  ASSERT_TRUE((*events)[1].event.device.has_value());
+  ExpectDeviceEq(*blocked.device, *(*events)[1].event.device);
+  EXPECT_FALSE((*events)[0].event.device.has_value());
+  EXPECT_EQ(RawCount("events WHERE allowed_interface_classes IS NULL"), 1);
+}
+
+TEST_F(StoreTest, VersionTwoDatabaseMigratesToThreeKeepingItsRows) {
+  {
+    // The database as a version-2 collector left it: steps are append-only,
+    // so replaying steps 1 and 2 gives exactly that schema.
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(
+        sqlite3_open_v2(path_.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr),
+        SQLITE_OK);
+    sqlite::DbPtr db(raw);
+    auto exec = [&](std::string_view sql) {
+      const std::string text(sql);
+      ASSERT_EQ(sqlite3_exec(db.get(), text.c_str(), nullptr, nullptr, nullptr), SQLITE_OK)
+          << sqlite3_errmsg(db.get()) << "\n"
+          << text;
+    };
+    exec(
+        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, "
+        "applied_at_ms INTEGER NOT NULL)");
+    for (const sqlite::Migration& m : sqlite::Migrations()) {
+      if (m.version > 2) break;
+      exec(m.sql);
+      exec("INSERT INTO schema_migrations VALUES (" + std::to_string(m.version) + ", 0)");
+    }
+    exec(
+        "INSERT INTO terminals VALUES ('t1', 'osaka', 'PC-1', 'Windows 11', '0.1.0', 10, 20, 60, "
+        "4, 'enforce', 1, 'ok', 'sysfs', 'stale-digest')");
+    exec(
+        "INSERT INTO devices VALUES ('t1', 'stick', 0, 1921, 21889, 'S1', 'SanDisk', 'Ultra', "
+        "'1-2', 'unspecified', 'mass_storage', '', 'block', 'default', 1, '', 5)");
+    exec(
+        "INSERT INTO events VALUES ('t1', 1, 100, 101, 'device_blocked', 'alert', 'stick', 1921, "
+        "21889, 'S1', 'SanDisk', 'Ultra', '1-2', 'unspecified', 'mass_storage', '', 'block', "
+        "'default', 1, '', 5, 'block by rule ''default''', 'taro')");
+    exec(
+        "INSERT INTO events (terminal_id, seq, time_ms, received_ms, kind, severity, detail, "
+        "user_name) VALUES ('t1', 2, 200, 201, 'agent_started', 'info', 'started', '')");
+  }
+
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->SchemaVersion(), 3);
+  EXPECT_EQ(RawCount("schema_migrations"), 3);
+
+  auto t = store->GetTerminal("t1");
+  ASSERT_TRUE(t.ok() && t->has_value());
+  EXPECT_EQ((**t).hostname, "PC-1");
+  EXPECT_EQ((**t).applied_policy_version, 4u);
+  ASSERT_EQ((**t).devices.size(), 1u);
+  const Device& stick = (**t).devices[0];
+  EXPECT_EQ(stick.device_id, "stick");
+  EXPECT_EQ(stick.identity.VidPid(), "0781:5581");
+  EXPECT_EQ(stick.identity.interface_classes, std::vector<DeviceClass>{DeviceClass::kMassStorage});
+  EXPECT_EQ(stick.decision.action, Action::kBlock);
+  EXPECT_EQ(stick.decision.matched_rule, "default");
+  EXPECT_TRUE(stick.decision.enforced);
+  EXPECT_TRUE(stick.decision.allowed_interface_classes.empty());
+
+  auto events = store->QueryEvents(Query());
+  ASSERT_TRUE(events.ok()) << events.error().message;
+  ASSERT_EQ(Seqs(*events), (std::vector<uint64_t>{2, 1}));
+  EXPECT_FALSE((*events)[0].event.device.has_value());
+  ASSERT_TRUE((*events)[1].event.device.has_value());
+  EXPECT_EQ((*events)[1].event.device->identity.serial, "S1");
+  EXPECT_EQ((*events)[1].event.detail, "block by rule 'default'");
+  EXPECT_TRUE((*events)[1].event.device->decision.allowed_interface_classes.empty());
+
+  // The migrated database takes the new field.
+  TerminalState next = **t;
+  next.devices.push_back(CompositeKeyboard("kbd"));
+  ASSERT_TRUE(store->PutTerminalState(next).ok());
+  ExpectTerminalEq(next, **store->GetTerminal("t1"));
 }
 
 TEST_F(StoreTest, SnapshotWithDuplicateDeviceIdIsRejectedWhole) {
