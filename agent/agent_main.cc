@@ -23,6 +23,10 @@
 #include "agent/core/event_outbox.h"
 #include "agent/core/host_info.h"
 #include "agent/core/reporter.h"
+#include "agent/platform/linux/block_guard.h"
+#include "agent/platform/linux/sysfs.h"
+#include "agent/platform/linux/sysfs_device_backend.h"
+#include "agent/platform/linux/uevent_source.h"
 #include "agent/platform/sim/sim_device_backend.h"
 #include "agent/transport/grpc_collector_client.h"
 #include "common/clock.h"
@@ -82,7 +86,16 @@ int Run(const mamori::AgentConfig& config, const sigset_t& signals) {
   auto outbox = mamori::InMemoryEventOutbox::Open(config.state_dir, clock);
   if (!outbox.ok()) return Fail(outbox.error().message);
 
-  mamori::SimulatedDeviceBackend backend(config.device_directory);
+  std::unique_ptr<mamori::DeviceBackend> backend;
+  if (config.device_backend == "linux") {
+    auto sysfs = std::make_unique<mamori::SysfsImpl>(config.sysfs_root);
+    auto block_guard = std::make_unique<mamori::BlockGuardImpl>(config.dev_root, *sysfs);
+    backend = std::make_unique<mamori::SysfsDeviceBackend>(
+        std::move(sysfs), std::make_unique<mamori::NetlinkUeventSource>(), std::move(block_guard),
+        /*audit_only=*/config.mode == mamori::EnforcementMode::kAuditOnly);
+  } else {
+    backend = std::make_unique<mamori::SimulatedDeviceBackend>(config.device_directory);
+  }
 
   mamori::GrpcCollectorOptions client_options;
   client_options.address = config.collector_address;
@@ -94,7 +107,7 @@ int Run(const mamori::AgentConfig& config, const sigset_t& signals) {
   client_options.reconnect_backoff_max = config.backoff_max;
   mamori::GrpcCollectorClient client(client_options);
 
-  mamori::AgentCore core(backend, **outbox, clock, std::move(core_options));
+  mamori::AgentCore core(*backend, **outbox, clock, std::move(core_options));
 
   mamori::ReporterOptions reporter_options;
   reporter_options.interval = config.report_interval;

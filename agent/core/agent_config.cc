@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <filesystem>
+#include <tuple>
 
 #include "common/yaml_reader.h"
 
@@ -113,19 +114,43 @@ Result<AgentConfig> ParseAgentConfig(std::string_view yaml_text, std::string_vie
   }
 
   const YAML::Node devices = root["devices"];
-  if (r.ExpectMap(devices, "devices", {"backend", "directory"}, false)) {
-    if (auto b = r.String(devices, "backend", "devices")) {
-      // Only the simulated backend exists so far; the platform backends are
-      // added to this list as they land.
-      if (OneOf(*b, {"simulated"})) {
-        c.device_backend = *b;
+  c.device_backend = "linux";
+  if (r.ExpectMap(devices, "devices", {"backend", "directory", "sysfs_root", "dev_root"}, false)) {
+    const auto backend = r.String(devices, "backend", "devices");
+    const auto directory = r.String(devices, "directory", "devices");
+    const auto sysfs_root = r.String(devices, "sysfs_root", "devices");
+    const auto dev_root = r.String(devices, "dev_root", "devices");
+    if (backend) {
+      if (OneOf(*backend, {"simulated", "linux"})) {
+        c.device_backend = *backend;
       } else {
         r.Fail(devices["backend"], "devices.backend",
-               "unknown backend '" + *b + "' (available: simulated)");
+               "unknown backend '" + *backend + "' (available: simulated, linux)");
+      }
+    } else if (directory) {
+      c.device_backend = "simulated";
+    }
+    if (c.device_backend == "linux" && directory) {
+      r.Fail(devices["directory"], "devices.directory",
+             "applies only to the simulated backend (devices.backend is linux)");
+    }
+    if (c.device_backend == "simulated") {
+      for (const char* key : {"sysfs_root", "dev_root"}) {
+        if (devices[key].IsDefined()) {
+          r.Fail(devices[key], std::string("devices.") + key,
+                 "applies only to the linux backend (devices.backend is simulated)");
+        }
       }
     }
-    if (auto d = r.String(devices, "directory", "devices")) {
-      c.device_directory = *d;
+    if (directory) c.device_directory = *directory;
+    for (auto [value, field, name] : {std::tuple{&sysfs_root, &c.sysfs_root, "sysfs_root"},
+                                      std::tuple{&dev_root, &c.dev_root, "dev_root"}}) {
+      if (!*value) continue;
+      if (value->value().empty()) {
+        r.Fail(devices[name], std::string("devices.") + name, "must not be empty");
+      } else {
+        *field = Resolve(base_dir, value->value());
+      }
     }
   }
   c.device_directory = Resolve(base_dir, c.device_directory);

@@ -25,8 +25,12 @@ struct AgentConfig {
   std::chrono::milliseconds backoff_initial{std::chrono::seconds(1)};
   std::chrono::milliseconds backoff_max{std::chrono::seconds(60)};
 
+  // "simulated" or "linux". When the file does not say: "simulated" if it
+  // gives devices.directory, else "linux".
   std::string device_backend = "simulated";
-  std::string device_directory = "/var/lib/mamori/sim-devices";
+  std::string device_directory = "/var/lib/mamori/sim-devices";  // simulated only
+  std::string sysfs_root = "/sys";                               // linux only
+  std::string dev_root = "/dev";                                 // linux only
 
   EnforcementMode mode = EnforcementMode::kEnforce;
   std::string policy_file;  // empty = none

@@ -208,7 +208,7 @@ void AgentCore::ReconcileLocked(const PolicyChange* change, std::vector<Event> e
     if (enforce) {
       // A failed enforcement is retried on every reconciliation until it
       // succeeds.
-      if (decision_changed || !prev->decision.enforced) {
+      if (decision_changed || !prev->decision.enforced || !ob.enforcement_error.empty()) {
         Status s = backend_.Apply(ob, d.decision);
         d.decision.enforced = s.ok();
         if (!s.ok()) {

@@ -14,6 +14,10 @@ namespace mamori {
 struct ObservedDevice {
   std::string device_id;  // stable while the device is present
   DeviceIdentity identity;
+  // An enforcement failure the backend found after Apply returned (say, a
+  // read-only disk it could not protect once the disk appeared). The core
+  // then applies its decision again, and Apply reports the failure.
+  std::string enforcement_error;
 };
 
 // Platform device control: enumerate, watch and enforce. One implementation

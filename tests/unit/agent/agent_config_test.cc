@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
 #include "tests/support/temp_dir.h"
 
 namespace mamori {
@@ -142,6 +145,53 @@ TEST(AgentConfigTest, ReportsEveryProblemAtOnce) {
   ASSERT_FALSE(c.ok());
   EXPECT_NE(c.error().message.find("enforcement.mode"), std::string::npos);
   EXPECT_NE(c.error().message.find("log.level"), std::string::npos);
+}
+
+std::string WithDevices(std::string_view devices) {
+  return std::string(kMinimal) + "devices:\n" + std::string(devices);
+}
+
+TEST(AgentConfigTest, LinuxBackendIsTheDefaultWithoutADeviceDirectory) {
+  auto c = ParseAgentConfig(kMinimal, "agent.yaml", "/opt/m");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->device_backend, "linux");
+  EXPECT_EQ(c->sysfs_root, "/sys");
+  EXPECT_EQ(c->dev_root, "/dev");
+}
+
+TEST(AgentConfigTest, ADeviceDirectoryAloneMeansSimulated) {
+  auto c = ParseAgentConfig(WithDevices("  directory: devs\n"), "agent.yaml", "/opt/m");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->device_backend, "simulated");
+  EXPECT_EQ(c->device_directory, "/opt/m/devs");
+}
+
+TEST(AgentConfigTest, LinuxBackendRootsAreConfigurable) {
+  auto c = ParseAgentConfig(
+      WithDevices("  backend: linux\n  sysfs_root: fixture/sys\n  dev_root: /tmp/dev\n"),
+      "agent.yaml", "/opt/m");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->device_backend, "linux");
+  EXPECT_EQ(c->sysfs_root, "/opt/m/fixture/sys");
+  EXPECT_EQ(c->dev_root, "/tmp/dev");
+}
+
+TEST(AgentConfigTest, DeviceKeysOfTheOtherBackendAreErrors) {
+  struct Case {
+    std::string devices;
+    std::string expected;
+  };
+  for (const Case& k : std::vector<Case>{
+           {"  backend: linux\n  directory: devs\n", "devices.directory: applies only"},
+           {"  backend: simulated\n  sysfs_root: /sys\n", "devices.sysfs_root: applies only"},
+           {"  directory: devs\n  dev_root: /dev\n", "devices.dev_root: applies only"},
+           {"  backend: linux\n  sysfs_root: \"\"\n", "devices.sysfs_root: must not be empty"},
+           {"  backend: windows\n", "available: simulated, linux"},
+       }) {
+    auto c = ParseAgentConfig(WithDevices(k.devices), "agent.yaml", "/");
+    ASSERT_FALSE(c.ok()) << k.devices;
+    EXPECT_NE(c.error().message.find(k.expected), std::string::npos) << c.error().message;
+  }
 }
 
 TEST(AgentConfigTest, SyntaxErrorIsLocated) {

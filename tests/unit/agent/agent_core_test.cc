@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <mutex>
 
+#include "agent/core/event_journal.h"
 #include "agent_fakes.h"
 #include "tests/support/temp_dir.h"
 
@@ -36,7 +37,7 @@ defaults:
 class AgentCoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto o = InMemoryEventOutbox::Open(dir_.path(), clock_);
+    auto o = JournalEventOutbox::Open(dir_.path(), clock_);
     ASSERT_TRUE(o.ok()) << o.error().message;
     outbox_ = std::move(*o);
   }
@@ -79,7 +80,7 @@ class AgentCoreTest : public ::testing::Test {
   TempDir dir_;
   FakeClock clock_;
   FakeBackend backend_;
-  std::unique_ptr<InMemoryEventOutbox> outbox_;
+  std::unique_ptr<JournalEventOutbox> outbox_;
   std::mutex mu_;
   std::condition_variable cv_;
   int changes_ = 0;
@@ -200,6 +201,25 @@ TEST_F(AgentCoreTest, EnforcementFailureIsAnAlertAndMarksEnforcementUnhealthy) {
   s = core->Snapshot();
   EXPECT_TRUE(s.enforcement.healthy);
   EXPECT_TRUE(s.devices[0].decision.enforced);
+}
+
+TEST_F(AgentCoreTest, FailureFoundAfterApplyIsAppliedAgainAndReportedOnce) {
+  backend_.Plug("stick", Stick());
+  auto core = MakeCore();
+  core->Reconcile();
+  (void)TakeEvents();
+  ASSERT_TRUE(core->Snapshot().devices[0].decision.enforced);
+
+  backend_.FailLater("stick", "sdb stayed writable");
+  core->Reconcile();
+  EXPECT_EQ(backend_.applies().size(), 2u);  // applied again, not trusted
+  auto events = TakeEvents();
+  ASSERT_EQ(Kinds(events), (std::vector<EventKind>{EventKind::kEnforcementFailure}));
+  EXPECT_FALSE(core->Snapshot().devices[0].decision.enforced);
+  EXPECT_FALSE(core->Snapshot().enforcement.healthy);
+
+  core->Reconcile();
+  EXPECT_TRUE(TakeEvents().empty());  // one alert per failure, not per scan
 }
 
 TEST_F(AgentCoreTest, AuditOnlyDecidesAndReportsButNeverApplies) {

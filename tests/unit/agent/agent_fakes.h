@@ -62,11 +62,18 @@ class FakeBackend final : public DeviceBackend {
 
   void Plug(const std::string& id, DeviceIdentity identity) {
     std::lock_guard lock(mu_);
-    devices_[id] = ObservedDevice{id, std::move(identity)};
+    devices_[id] = ObservedDevice{id, std::move(identity), ""};
   }
   void Unplug(const std::string& id) {
     std::lock_guard lock(mu_);
     devices_.erase(id);
+  }
+  // A failure the platform found after Apply returned (a disk it could not
+  // make read-only, say): reported by Enumerate, returned by Apply.
+  void FailLater(const std::string& id, const std::string& error) {
+    std::lock_guard lock(mu_);
+    devices_[id].enforcement_error = error;
+    failing_.insert(id);
   }
   void SetFailing(const std::string& id, bool failing) {
     std::lock_guard lock(mu_);

@@ -1,0 +1,603 @@
+#include "agent/platform/linux/sysfs_device_backend.h"
+
+#include <algorithm>
+#include <charconv>
+#include <exception>
+#include <optional>
+#include <utility>
+
+#include "agent/platform/linux/usb_descriptors.h"
+#include "common/hex.h"
+#include "common/logging.h"
+#include "common/sanitize.h"
+#include "common/usb_class.h"
+
+namespace mamori {
+namespace {
+
+constexpr std::string_view kDevicesDir = "/bus/usb/devices";
+constexpr std::string_view kDriversProbe = "/bus/usb/drivers_probe";
+constexpr std::string_view kBlockClassDir = "/class/block";
+
+std::string DeviceDir(std::string_view name) {
+  return std::string(kDevicesDir) + "/" + std::string(name);
+}
+
+bool AllDigits(std::string_view s) {
+  if (s.empty() || s.size() > 4) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// "1-2.3" -> {1, 2, 3}; nullopt if not a USB device name.
+std::optional<std::vector<unsigned>> UsbNameParts(std::string_view name) {
+  if (name.size() > 64) return std::nullopt;
+  const std::size_t dash = name.find('-');
+  if (dash == std::string_view::npos) return std::nullopt;
+  std::vector<unsigned> parts;
+  auto push = [&parts](std::string_view digits) {
+    if (!AllDigits(digits)) return false;
+    unsigned v = 0;
+    std::from_chars(digits.data(), digits.data() + digits.size(), v);
+    parts.push_back(v);
+    return true;
+  };
+  if (!push(name.substr(0, dash))) return std::nullopt;
+  std::string_view rest = name.substr(dash + 1);
+  for (;;) {
+    const std::size_t dot = rest.find('.');
+    if (!push(rest.substr(0, dot))) return std::nullopt;
+    if (dot == std::string_view::npos) break;
+    rest = rest.substr(dot + 1);
+  }
+  return parts;
+}
+
+std::string_view Basename(std::string_view path) {
+  const std::size_t slash = path.rfind('/');
+  return slash == std::string_view::npos ? path : path.substr(slash + 1);
+}
+
+std::optional<uint8_t> ParseHexByte(std::string_view s) {
+  if (s.empty() || s.size() > 2) return std::nullopt;
+  unsigned v = 0;
+  for (char c : s) {
+    const int d = HexDigit(c);
+    if (d < 0) return std::nullopt;
+    v = v * 16 + static_cast<unsigned>(d);
+  }
+  return static_cast<uint8_t>(v);
+}
+
+bool Contains(const std::vector<DeviceClass>& v, DeviceClass c) {
+  return std::find(v.begin(), v.end(), c) != v.end();
+}
+
+// "1-2:1.0" -> {1, 0}.
+std::optional<std::pair<unsigned, unsigned>> InterfaceNumbers(std::string_view name) {
+  const std::size_t colon = name.find(':');
+  if (colon == std::string_view::npos) return std::nullopt;
+  const std::string_view rest = name.substr(colon + 1);
+  const std::size_t dot = rest.find('.');
+  if (dot == std::string_view::npos) return std::nullopt;
+  const std::string_view c = rest.substr(0, dot);
+  const std::string_view i = rest.substr(dot + 1);
+  if (!AllDigits(c) || !AllDigits(i)) return std::nullopt;
+  unsigned cv = 0;
+  unsigned iv = 0;
+  std::from_chars(c.data(), c.data() + c.size(), cv);
+  std::from_chars(i.data(), i.data() + i.size(), iv);
+  return std::pair{cv, iv};
+}
+
+}  // namespace
+
+bool IsUsbDeviceName(std::string_view name) { return UsbNameParts(name).has_value(); }
+
+bool IsRootHubName(std::string_view name) {
+  return name.size() > 3 && name.starts_with("usb") && AllDigits(name.substr(3));
+}
+
+bool UsbNameParentsFirst(std::string_view a, std::string_view b) {
+  auto pa = UsbNameParts(a);
+  auto pb = UsbNameParts(b);
+  if (pa && pb) {
+    if (*pa != *pb) return *pa < *pb;
+    return a < b;
+  }
+  if (pa.has_value() != pb.has_value()) return pa.has_value();
+  return a < b;
+}
+
+SysfsDeviceBackend::SysfsDeviceBackend(std::unique_ptr<Sysfs> sysfs,
+                                       std::unique_ptr<UeventSource> uevents,
+                                       std::unique_ptr<BlockGuard> block_guard, bool audit_only,
+                                       std::shared_ptr<spdlog::logger> logger)
+    : sysfs_(std::move(sysfs)),
+      uevents_(std::move(uevents)),
+      block_guard_(std::move(block_guard)),
+      audit_only_(audit_only),
+      log_(logger ? std::move(logger) : GetLogger("linux-devices")) {}
+
+SysfsDeviceBackend::~SysfsDeviceBackend() { Stop(); }
+
+Status SysfsDeviceBackend::Start(std::function<void()> on_change) {
+  std::lock_guard lifecycle(lifecycle_mu_);
+  if (listener_.joinable()) {
+    return MakeError(ErrorCode::kFailedPrecondition, "linux-sysfs backend already started");
+  }
+  // The socket first: every uevent from here on is queued by the kernel,
+  // so nothing that happens during the root hub writes or the initial scan
+  // is missed.
+  if (Status s = uevents_->Open(); !s.ok()) {
+    return MakeError(s.error().code, "kernel uevent socket: " + s.error().message);
+  }
+  if (audit_only_) {
+    log_->info("audit-only mode: USB authorization is left as it is; nothing is written");
+  } else if (Status s = LockAllRootHubs(); !s.ok()) {
+    uevents_->Close();
+    return s;
+  }
+  {
+    std::lock_guard lock(mu_);
+    on_change_ = std::move(on_change);
+    initial_scan_done_ = false;
+    notify_pending_ = false;
+  }
+  listener_ = std::jthread([this] { ListenLoop(); });
+  return Status::Ok();
+}
+
+void SysfsDeviceBackend::Stop() {
+  std::lock_guard lifecycle(lifecycle_mu_);
+  if (!listener_.joinable()) return;
+  uevents_->Interrupt();
+  listener_.join();
+  listener_ = std::jthread();
+  uevents_->Close();
+  std::lock_guard lock(mu_);
+  on_change_ = nullptr;
+  // Deliberately nothing else: authorized_default stays 0 and devices stay
+  // as they are (fail closed). See README "Linux enforcement".
+}
+
+void SysfsDeviceBackend::ListenLoop() {
+  for (;;) {
+    Result<UeventBatch> batch = uevents_->Receive();
+    if (!batch.ok()) {
+      // New devices stay unauthorized (authorized_default=0) but are no
+      // longer decided: loud, so monitoring sees it.
+      log_->critical(
+          "kernel uevent socket failed: {}; new USB devices stay blocked until the "
+          "agent restarts",
+          batch.error().message);
+      return;
+    }
+    if (batch->stopped) return;
+    try {
+      HandleBatch(*batch);
+    } catch (const std::exception& e) {
+      log_->critical("handling uevents failed: {}", e.what());
+    }
+  }
+}
+
+void SysfsDeviceBackend::HandleBatch(const UeventBatch& batch) {
+  bool changed = false;
+  if (batch.overflow) {
+    log_->warn("kernel uevents were lost (receive buffer overflow); rescanning all devices");
+    changed = true;
+    if (!audit_only_) {
+      if (Status s = LockAllRootHubs(); !s.ok()) log_->error("{}", s.error().message);
+      std::map<std::string, std::string, std::less<>> read_only;
+      {
+        std::lock_guard lock(mu_);
+        read_only = read_only_;
+      }
+      for (const auto& [device, devpath] : read_only) {
+        if (Status s = ProtectPresentBlockDevices(devpath); !s.ok()) {
+          FailReadOnly(device, s.error().message, /*from_apply=*/false);
+        }
+      }
+    }
+  }
+  for (const std::string& message : batch.messages) {
+    Result<Uevent> ev = ParseUevent(message);
+    if (!ev.ok()) {
+      log_->debug("ignored a uevent: {}", ev.error().message);
+      continue;
+    }
+    if (ev->subsystem == "usb") {
+      changed = true;
+      const std::string_view name = Basename(ev->devpath);
+      // A controller that appears later (a dock, a Thunderbolt port) brings
+      // root hubs with the kernel's default policy.
+      if (ev->action == "add" && ev->devtype == "usb_device" && IsRootHubName(name) &&
+          !audit_only_) {
+        if (Status s = LockRootHub(std::string(name)); !s.ok()) {
+          log_->error("new root hub {} stays at the kernel's default authorization: {}", name,
+                      s.error().message);
+        } else {
+          log_->info("new root hub {}: authorized_default=0", name);
+        }
+      }
+    } else if (ev->subsystem == "block" && (ev->devtype == "disk" || ev->devtype == "partition") &&
+               (ev->action == "add" || ev->action == "change")) {
+      OnBlockUevent(*ev);
+    }
+  }
+  if (changed) Notify();
+}
+
+void SysfsDeviceBackend::OnBlockUevent(const Uevent& ev) {
+  std::string owner;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [device, devpath] : read_only_) {
+      if (ev.devpath.size() > devpath.size() && ev.devpath.starts_with(devpath) &&
+          ev.devpath[devpath.size()] == '/') {
+        owner = device;
+        break;
+      }
+    }
+  }
+  if (owner.empty()) return;
+  const std::string name(Basename(ev.devpath));
+  if (Status s = block_guard_->SetReadOnly(name); !s.ok()) {
+    FailReadOnly(owner,
+                 "could not make block device " + SanitizeDeviceString(name) +
+                     " read-only: " + s.error().message,
+                 /*from_apply=*/false);
+    return;
+  }
+  log_->info("block device {} of USB device {} is read-only", SanitizeDeviceString(name), owner);
+}
+
+void SysfsDeviceBackend::Notify() {
+  std::lock_guard lock(mu_);
+  if (!initial_scan_done_) {
+    notify_pending_ = true;
+    return;
+  }
+  // Called under mu_ so that Stop (which clears it under mu_) guarantees no
+  // call after it returns; on_change must not block.
+  if (on_change_) on_change_();
+}
+
+Status SysfsDeviceBackend::WriteVerified(const std::string& path, std::string_view value) {
+  if (Status s = sysfs_->Write(path, value); !s.ok()) return s;
+  auto now = sysfs_->Read(path, 16);
+  if (!now.ok()) return now.error();
+  if (TrimNewline(*now) != value) {
+    return MakeError(ErrorCode::kIo, "wrote " + std::string(value) + " to " + path +
+                                         " but it reads " +
+                                         SanitizeDeviceString(TrimNewline(*now), 16));
+  }
+  return Status::Ok();
+}
+
+Status SysfsDeviceBackend::LockRootHub(const std::string& hub) {
+  const std::string dir = DeviceDir(hub);
+  if (Status s = WriteVerified(dir + "/authorized_default", "0"); !s.ok()) {
+    return MakeError(s.error().code,
+                     "cannot make root hub " + hub + " fail closed: " + s.error().message);
+  }
+  const std::string intf = dir + "/interface_authorized_default";
+  if (!sysfs_->Exists(intf)) {
+    // Kernels before 4.4 lack it; devices are then still blocked as a whole.
+    log_->warn("root hub {} has no interface_authorized_default (kernel older than 4.4)", hub);
+    return Status::Ok();
+  }
+  if (Status s = WriteVerified(intf, "0"); !s.ok()) {
+    return MakeError(s.error().code,
+                     "cannot make root hub " + hub + " fail closed: " + s.error().message);
+  }
+  return Status::Ok();
+}
+
+Status SysfsDeviceBackend::LockAllRootHubs() {
+  auto names = sysfs_->List(kDevicesDir);
+  if (!names.ok()) {
+    if (names.error().code == ErrorCode::kNotFound) {
+      log_->warn("no USB subsystem ({} is missing)", kDevicesDir);
+      return Status::Ok();
+    }
+    return names.error();
+  }
+  int locked = 0;
+  for (const std::string& name : *names) {
+    if (!IsRootHubName(name)) continue;
+    if (Status s = LockRootHub(name); !s.ok()) return s;
+    ++locked;
+  }
+  log_->info("{} USB root hub(s) set to authorized_default=0 (fail closed)", locked);
+  return Status::Ok();
+}
+
+std::vector<SysfsDeviceBackend::Interface> SysfsDeviceBackend::ReadInterfaces(
+    const std::string& device) {
+  std::vector<Interface> out;
+  auto names = sysfs_->List(DeviceDir(device));
+  if (!names.ok()) return out;
+  const std::string prefix = device + ":";
+  for (const std::string& name : *names) {
+    if (!name.starts_with(prefix) || !InterfaceNumbers(name)) continue;
+    const std::string dir = DeviceDir(device) + "/" + name;
+    auto byte = [&](const char* attr) -> std::optional<uint8_t> {
+      auto v = sysfs_->Read(dir + "/" + attr, 16);
+      return v.ok() ? ParseHexByte(TrimNewline(*v)) : std::nullopt;
+    };
+    const auto cls = byte("bInterfaceClass");
+    const auto sub = byte("bInterfaceSubClass");
+    const auto proto = byte("bInterfaceProtocol");
+    auto label = sysfs_->Read(dir + "/interface", kMaxSysfsAttributeBytes);
+    Interface intf;
+    intf.name = name;
+    // An interface that cannot be read is not known to be harmless.
+    intf.cls = cls && sub && proto ? ClassifyUsbInterfaceNamed(
+                                         *cls, *sub, *proto, label.ok() ? TrimNewline(*label) : "")
+                                   : DeviceClass::kUnspecified;
+    out.push_back(std::move(intf));
+  }
+  return out;
+}
+
+Result<ObservedDevice> SysfsDeviceBackend::ReadDevice(const std::string& name) {
+  const std::string dir = DeviceDir(name);
+  ObservedDevice ob;
+  ob.device_id = name;
+  DeviceIdentity& id = ob.identity;
+  id.bus_path = name;
+
+  // The identity comes from what is stable whether or not the device is
+  // authorized: an unauthorized device has no interface directories, so
+  // interface classes come from the raw descriptors.
+  std::optional<UsbDescriptors> desc;
+  auto raw = sysfs_->Read(dir + "/descriptors", kMaxSysfsDescriptorBytes);
+  if (raw.ok()) {
+    id.descriptor_hash = DescriptorHash(*raw);
+    auto parsed = ParseUsbDescriptors(*raw);
+    if (parsed.ok()) {
+      desc = std::move(*parsed);
+      if (!desc->complete) {
+        log_->debug("device {}: descriptors end early; using what the kernel uses", name);
+      }
+    } else {
+      log_->warn("device {}: {}", name, parsed.error().message);
+    }
+  } else if (raw.error().code == ErrorCode::kNotFound && !sysfs_->Exists(dir)) {
+    return raw.error();  // unplugged during the scan
+  }
+
+  auto text = [&](const char* attr) -> std::string {
+    auto v = sysfs_->Read(dir + "/" + attr, kMaxSysfsAttributeBytes);
+    return v.ok() ? std::string(TrimNewline(*v)) : std::string();
+  };
+  auto hex_byte = [&](const char* attr, uint8_t fallback) -> uint8_t {
+    auto v = ParseHexByte(TrimNewline(text(attr)));
+    return v ? *v : fallback;
+  };
+  auto usb_id = ParseUsbId(text("idVendor"));
+  id.vendor_id = usb_id ? *usb_id : (desc ? desc->vendor_id : 0);
+  usb_id = ParseUsbId(text("idProduct"));
+  id.product_id = usb_id ? *usb_id : (desc ? desc->product_id : 0);
+  id.serial = text("serial");
+  id.manufacturer = text("manufacturer");
+  id.product = text("product");
+  const uint8_t dev_class = hex_byte("bDeviceClass", desc ? desc->device_class : 0);
+  const uint8_t dev_sub = hex_byte("bDeviceSubClass", desc ? desc->device_subclass : 0);
+  const uint8_t dev_proto = hex_byte("bDeviceProtocol", desc ? desc->device_protocol : 0);
+
+  auto add = [&id](DeviceClass c) {
+    if (!Contains(id.interface_classes, c)) id.interface_classes.push_back(c);
+  };
+  if (desc) {
+    // Every alternate setting of every configuration: a configuration or
+    // setting the device switches to later must not be a way around policy.
+    for (const UsbInterfaceDescriptor& i : desc->interfaces) {
+      add(ClassifyUsbInterface(i.cls, i.subclass, i.protocol));
+    }
+  } else {
+    for (const Interface& i : ReadInterfaces(name)) add(i.cls);
+  }
+  id.device_class = ClassifyUsbDevice(dev_class, dev_sub, dev_proto, id.interface_classes);
+  return ob;
+}
+
+std::vector<ObservedDevice> SysfsDeviceBackend::Enumerate() {
+  std::vector<std::string> names;
+  if (auto listed = sysfs_->List(kDevicesDir); listed.ok()) {
+    for (std::string& n : *listed) {
+      if (IsUsbDeviceName(n)) names.push_back(std::move(n));
+    }
+  } else if (listed.error().code != ErrorCode::kNotFound) {
+    log_->error("cannot list USB devices: {}", listed.error().message);
+  }
+  std::sort(names.begin(), names.end(),
+            [](const std::string& a, const std::string& b) { return UsbNameParentsFirst(a, b); });
+
+  std::vector<ObservedDevice> out;
+  out.reserve(names.size());
+  for (const std::string& name : names) {
+    Result<ObservedDevice> d = ReadDevice(name);
+    if (!d.ok()) {
+      log_->debug("device {} vanished during the scan: {}", name, d.error().message);
+      continue;
+    }
+    out.push_back(std::move(*d));
+  }
+
+  std::lock_guard lock(mu_);
+  for (ObservedDevice& d : out) {
+    if (auto it = failures_.find(d.device_id); it != failures_.end()) {
+      d.enforcement_error = it->second.message;
+    }
+  }
+  const auto gone = [&names](const auto& kv) {
+    return !std::binary_search(
+        names.begin(), names.end(), kv.first,
+        [](std::string_view a, std::string_view b) { return UsbNameParentsFirst(a, b); });
+  };
+  std::erase_if(read_only_, gone);
+  std::erase_if(failures_, gone);
+  bool notify = false;
+  if (!initial_scan_done_) {
+    initial_scan_done_ = true;
+    notify = std::exchange(notify_pending_, false);
+  }
+  if (notify && on_change_) on_change_();
+  return out;
+}
+
+Status SysfsDeviceBackend::Authorize(const std::string& device, const Decision& decision) {
+  const std::string dir = DeviceDir(device);
+  if (Status s = WriteVerified(dir + "/authorized", "1"); !s.ok()) return s;
+
+  const bool composite =
+      decision.action == Action::kBlock && !decision.allowed_interface_classes.empty();
+  std::optional<UsbDescriptors> desc;
+  if (composite) {
+    if (auto raw = sysfs_->Read(dir + "/descriptors", kMaxSysfsDescriptorBytes); raw.ok()) {
+      if (auto parsed = ParseUsbDescriptors(*raw); parsed.ok()) desc = std::move(*parsed);
+    }
+  }
+  const auto allowed = [&](const Interface& intf) {
+    if (!composite) return true;
+    if (!Contains(decision.allowed_interface_classes, intf.cls)) return false;
+    // Every alternate setting of the interface must be allowed too: a
+    // driver may switch to another one.
+    const auto numbers = InterfaceNumbers(intf.name);
+    if (!desc || !numbers) return true;
+    for (const UsbInterfaceDescriptor& d : desc->interfaces) {
+      if (d.configuration_value != numbers->first || d.number != numbers->second) continue;
+      if (!Contains(decision.allowed_interface_classes,
+                    ClassifyUsbInterface(d.cls, d.subclass, d.protocol))) {
+        return false;
+      }
+    }
+    return true;
+  };
+
+  // Authorize every wanted interface before probing any: a driver that
+  // needs several interfaces finds them all (authorization.rst).
+  std::vector<std::string> to_probe;
+  for (const Interface& intf : ReadInterfaces(device)) {
+    const std::string path = dir + "/" + intf.name + "/authorized";
+    if (allowed(intf)) {
+      auto now = sysfs_->Read(path, 16);
+      if (now.ok() && TrimNewline(*now) == "1") continue;
+      if (Status s = WriteVerified(path, "1"); !s.ok()) return s;
+      to_probe.push_back(intf.name);
+    } else {
+      if (Status s = WriteVerified(path, "0"); !s.ok()) return s;
+      log_->info("interface {} ({}) of device {} de-authorized", intf.name,
+                 DeviceClassName(intf.cls), device);
+    }
+  }
+  // usb_authorize_interface() only sets the flag; the kernel probes drivers
+  // for an interface that was created unauthorized only when asked.
+  for (const std::string& name : to_probe) {
+    if (Status s = sysfs_->Write(kDriversProbe, name); !s.ok()) {
+      // The interface is authorized but has no driver: a usability
+      // problem, not an enforcement failure.
+      log_->warn("driver probe for interface {} failed: {}", name, s.error().message);
+    }
+  }
+  return Status::Ok();
+}
+
+Status SysfsDeviceBackend::ProtectPresentBlockDevices(const std::string& devpath) {
+  auto names = sysfs_->List(kBlockClassDir);
+  if (!names.ok()) {
+    return names.error().code == ErrorCode::kNotFound ? Status::Ok() : Status(names.error());
+  }
+  for (const std::string& name : *names) {
+    auto real = sysfs_->RealPath(std::string(kBlockClassDir) + "/" + name);
+    if (!real.ok() || real->size() <= devpath.size() || !real->starts_with(devpath) ||
+        (*real)[devpath.size()] != '/') {
+      continue;
+    }
+    if (Status s = block_guard_->SetReadOnly(name); !s.ok()) {
+      return MakeError(s.error().code, "could not make block device " + SanitizeDeviceString(name) +
+                                           " read-only: " + s.error().message);
+    }
+    log_->info("block device {} is read-only", SanitizeDeviceString(name));
+  }
+  return Status::Ok();
+}
+
+std::string SysfsDeviceBackend::FailReadOnly(const std::string& device, const std::string& message,
+                                             bool from_apply) {
+  std::string detail = message;
+  log_->error("read-only enforcement failed for device {}: {}; de-authorizing it", device, message);
+  if (Status s = WriteVerified(DeviceDir(device) + "/authorized", "0"); !s.ok()) {
+    log_->critical("device {} could not be de-authorized either: {}", device, s.error().message);
+    detail += "; de-authorizing it failed too: " + s.error().message;
+  } else {
+    detail += "; the device is de-authorized until it is unplugged";
+  }
+  auto devnum = sysfs_->Read(DeviceDir(device) + "/devnum", 16);
+  {
+    std::lock_guard lock(mu_);
+    failures_[device] =
+        Failure{detail, devnum.ok() ? std::string(TrimNewline(*devnum)) : std::string()};
+    read_only_.erase(device);
+  }
+  if (!from_apply) Notify();
+  return detail;
+}
+
+Status SysfsDeviceBackend::Apply(const ObservedDevice& device, const Decision& decision) {
+  if (audit_only_) return Status::Ok();
+  const std::string& id = device.device_id;
+  if (!IsUsbDeviceName(id)) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "not a USB device name: " + SanitizeDeviceString(id));
+  }
+  const std::string dir = DeviceDir(id);
+  if (!sysfs_->Exists(dir)) {
+    return MakeError(ErrorCode::kNotFound, "USB device " + id + " is no longer present");
+  }
+  const Action action = decision.action;
+
+  // A read-only failure sticks to this plug-in of the device (devnum
+  // changes on every re-plug); another decision replaces it.
+  {
+    auto devnum = sysfs_->Read(dir + "/devnum", 16);
+    const std::string now = devnum.ok() ? std::string(TrimNewline(*devnum)) : "";
+    std::lock_guard lock(mu_);
+    if (auto it = failures_.find(id); it != failures_.end()) {
+      if (it->second.devnum == now && action == Action::kReadOnly) {
+        return MakeError(ErrorCode::kIo, it->second.message);
+      }
+      failures_.erase(it);
+    }
+    if (action != Action::kReadOnly) read_only_.erase(id);
+  }
+
+  switch (action) {
+    case Action::kAllow:
+      return Authorize(id, decision);
+    case Action::kReadOnly: {
+      auto devpath = sysfs_->RealPath(dir);
+      if (!devpath.ok()) return devpath.error();
+      {
+        // Registered before authorizing: the disk's uevent may follow at once.
+        std::lock_guard lock(mu_);
+        read_only_[id] = *devpath;
+      }
+      if (Status s = Authorize(id, decision); !s.ok()) return s;
+      if (Status s = ProtectPresentBlockDevices(*devpath); !s.ok()) {
+        return MakeError(ErrorCode::kIo, FailReadOnly(id, s.error().message, /*from_apply=*/true));
+      }
+      return Status::Ok();
+    }
+    case Action::kBlock:
+      if (!decision.allowed_interface_classes.empty()) return Authorize(id, decision);
+      [[fallthrough]];
+    case Action::kUnspecified:
+      break;
+  }
+  return WriteVerified(dir + "/authorized", "0");
+}
+
+}  // namespace mamori

@@ -1,0 +1,121 @@
+#pragma once
+
+#include <spdlog/logger.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "agent/platform/device_backend.h"
+#include "agent/platform/linux/block_guard.h"
+#include "agent/platform/linux/sysfs.h"
+#include "agent/platform/linux/uevent_parser.h"
+#include "agent/platform/linux/uevent_source.h"
+#include "common/result.h"
+
+namespace mamori {
+
+// "1-2", "3-1.4.2": a USB device's sysfs name (not a root hub "usb1", not
+// an interface "1-2:1.0").
+bool IsUsbDeviceName(std::string_view name);
+// "usb1".."usb999": a root hub.
+bool IsRootHubName(std::string_view name);
+// Orders USB device names parents first: "1-2" < "1-2.1" < "1-2.1.3" < "1-3"
+// < "2-1" (bus and ports compared as numbers).
+bool UsbNameParentsFirst(std::string_view a, std::string_view b);
+
+// Enforcement through the kernel's USB authorization (Documentation/
+// admin-guide/usb/authorization.rst) under a sysfs root:
+//   - Start opens the uevent socket, then sets authorized_default=0 and
+//     interface_authorized_default=0 on every root hub: a device that
+//     arrives while the agent is down, starting or crashed stays unusable,
+//     and no interface of a newly authorized device binds a driver before
+//     the agent decided about it. Stop never re-authorizes (fail closed).
+//   - Apply writes `authorized` on the device and on each interface. An
+//     interface the kernel created unauthorized does not probe drivers when
+//     authorized later (usb_authorize_interface only sets the flag), so
+//     its name is written to /bus/usb/drivers_probe after authorizing.
+//   - read_only: the device's disks and partitions are set read-only with
+//     BLKROSET as their uevents arrive (and at Apply for those present).
+//     If that fails, the device is de-authorized at once and stays so
+//     until unplugged; Enumerate then carries the failure in the device's
+//     enforcement_error, so the core applies again and Apply returns it.
+//   - audit_only: decides nothing and writes nothing, not even
+//     authorized_default; Apply is a no-op.
+class SysfsDeviceBackend final : public DeviceBackend {
+ public:
+  SysfsDeviceBackend(std::unique_ptr<Sysfs> sysfs, std::unique_ptr<UeventSource> uevents,
+                     std::unique_ptr<BlockGuard> block_guard, bool audit_only,
+                     std::shared_ptr<spdlog::logger> logger = nullptr);
+  ~SysfsDeviceBackend() override;
+  SysfsDeviceBackend(const SysfsDeviceBackend&) = delete;
+  SysfsDeviceBackend& operator=(const SysfsDeviceBackend&) = delete;
+
+  std::string_view Name() const override { return "linux-sysfs"; }
+  Status Start(std::function<void()> on_change) override;
+  void Stop() override;
+  std::vector<ObservedDevice> Enumerate() override;
+  Status Apply(const ObservedDevice& device, const Decision& decision) override;
+
+  // Handles one batch from the uevent source as the listener thread does.
+  // Public for tests that drive the backend without a thread.
+  void HandleBatch(const UeventBatch& batch);
+
+ private:
+  struct Interface {
+    std::string name;  // "1-2:1.0"
+    DeviceClass cls = DeviceClass::kUnspecified;
+  };
+
+  void ListenLoop();
+  // Writes the fail-closed defaults on one root hub.
+  Status LockRootHub(const std::string& hub);
+  Status LockAllRootHubs();
+  Result<ObservedDevice> ReadDevice(const std::string& name);
+  std::vector<Interface> ReadInterfaces(const std::string& device);
+  Status WriteVerified(const std::string& path, std::string_view value);
+  Status Authorize(const std::string& device, const Decision& decision);
+  // BLKROSET for every disk and partition below `devpath` now present.
+  Status ProtectPresentBlockDevices(const std::string& devpath);
+  // A read-only enforcement failure: de-authorizes the device and
+  // remembers why. `from_apply` false (found by the listener): the device is
+  // also hidden from the next Enumerate so that the core decides and
+  // Applies again. Returns the failure as reported.
+  std::string FailReadOnly(const std::string& device, const std::string& message, bool from_apply);
+  void OnBlockUevent(const Uevent& ev);
+  void Notify();
+
+  const std::unique_ptr<Sysfs> sysfs_;
+  const std::unique_ptr<UeventSource> uevents_;
+  const std::unique_ptr<BlockGuard> block_guard_;
+  const bool audit_only_;
+  const std::shared_ptr<spdlog::logger> log_;
+
+  // Serializes Start and Stop.
+  std::mutex lifecycle_mu_;
+  std::jthread listener_;  // guarded by lifecycle_mu_
+
+  mutable std::mutex mu_;
+  std::function<void()> on_change_;  // guarded by mu_
+  // Until the first Enumerate after Start finishes, notifications are held
+  // and replayed once it has (USBGuard #315).
+  bool initial_scan_done_ = false;  // guarded by mu_
+  bool notify_pending_ = false;     // guarded by mu_
+  // read_only devices: sysfs name -> canonical devpath ("/devices/...").
+  std::map<std::string, std::string, std::less<>> read_only_;  // guarded by mu_
+  struct Failure {
+    std::string message;
+    std::string devnum;  // the kernel's device address: new on every plug-in
+  };
+  // Read-only enforcement failures, kept until the device is unplugged.
+  std::map<std::string, Failure, std::less<>> failures_;  // guarded by mu_
+  // Devices left out of the next Enumerate so the core re-decides them.
+};
+
+}  // namespace mamori
