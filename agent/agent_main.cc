@@ -20,7 +20,7 @@
 
 #include "agent/core/agent_config.h"
 #include "agent/core/agent_core.h"
-#include "agent/core/event_outbox.h"
+#include "agent/core/event_journal.h"
 #include "agent/core/host_info.h"
 #include "agent/core/reporter.h"
 #include "agent/platform/linux/block_guard.h"
@@ -83,7 +83,7 @@ int Run(const mamori::AgentConfig& config, const sigset_t& signals) {
     core_options.local_policy_source = config.policy_file;
   }
 
-  auto outbox = mamori::InMemoryEventOutbox::Open(config.state_dir, clock);
+  auto outbox = mamori::JournalEventOutbox::Open(config.state_dir, clock);
   if (!outbox.ok()) return Fail(outbox.error().message);
 
   std::unique_ptr<mamori::DeviceBackend> backend;

@@ -10,6 +10,21 @@
 namespace mamori {
 namespace {
 
+// A device string longer than this is cut before it is recorded or sent.
+// Real USB strings are at most 126 UTF-16 characters; a hostile or broken
+// device (or backend) must not make one event too large to journal, which
+// would lose the very event that reports it. The raw bytes are kept up to
+// the bound; the collector sanitizes them.
+constexpr std::size_t kMaxRecordedStringBytes = 4096;
+
+void BoundDeviceStrings(DeviceIdentity& id) {
+  for (std::string* s :
+       {&id.serial, &id.manufacturer, &id.product, &id.bus_path, &id.descriptor_hash}) {
+    if (s->size() > kMaxRecordedStringBytes) s->resize(kMaxRecordedStringBytes);
+  }
+  if (id.interface_classes.size() > 64) id.interface_classes.resize(64);
+}
+
 // Rejection messages list every problem of a policy; the event keeps the
 // first few kilobytes, enough to act on.
 constexpr std::size_t kMaxDetailBytes = 4096;
@@ -181,7 +196,8 @@ void AgentCore::ReconcileLocked(const PolicyChange* change, std::vector<Event> e
 
   const std::size_t leading_events = events.size();
   std::map<std::string, Device> current;
-  for (const ObservedDevice& ob : observed) {
+  for (ObservedDevice& ob : observed) {
+    BoundDeviceStrings(ob.identity);
     std::optional<Device> prev_storage;
     if (auto it = previous.find(ob.device_id); it != previous.end()) {
       if (SameIdentity(it->second.identity, ob.identity)) {

@@ -374,18 +374,26 @@ TEST_F(EndToEndTest, HostileDevicePluggedIntoARealAgentIsShownSafely) {
   ASSERT_EQ(table.exit_code, 0) << table.err;
   for (char bad : {'\x1b', '\x07'}) EXPECT_EQ(table.out.find(bad), std::string::npos);
   EXPECT_EQ(table.out.find("\xe2\x80\xae"), std::string::npos);  // no raw bidi override
-  CommandResult events =
-      collector_->Ctl({"events", "--terminal", "hostile-001", "--output", "json"});
-  ASSERT_EQ(events.exit_code, 0) << events.err;
-  v1::QueryEventsResponse parsed;
-  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(events.out, &parsed).ok());
+  // Events travel apart from the snapshot (journaled, then batched), so the
+  // block event may arrive a moment after the device shows up.
+  CommandResult events;
   bool blocked = false;
-  for (const auto& e : parsed.events()) {
-    if (e.kind() == v1::EVENT_KIND_DEVICE_BLOCKED && e.device().serial() == "EVIL1") {
-      blocked = true;
-      EXPECT_LE(e.device().product().size(), 256u);
-    }
-  }
+  WaitUntil(
+      [&] {
+        events = collector_->Ctl({"events", "--terminal", "hostile-001", "--output", "json"});
+        if (events.exit_code != 0) return false;
+        v1::QueryEventsResponse parsed;
+        if (!google::protobuf::util::JsonStringToMessage(events.out, &parsed).ok()) return false;
+        for (const auto& e : parsed.events()) {
+          if (e.kind() == v1::EVENT_KIND_DEVICE_BLOCKED && e.device().serial() == "EVIL1") {
+            blocked = true;
+            EXPECT_LE(e.device().product().size(), 256u);
+          }
+        }
+        return blocked;
+      },
+      seconds(20));
+  ASSERT_EQ(events.exit_code, 0) << events.err;
   EXPECT_TRUE(blocked) << events.out;
 }
 

@@ -222,6 +222,21 @@ TEST_F(AgentCoreTest, FailureFoundAfterApplyIsAppliedAgainAndReportedOnce) {
   EXPECT_TRUE(TakeEvents().empty());  // one alert per failure, not per scan
 }
 
+TEST_F(AgentCoreTest, MegabyteDeviceStringIsBoundedSoItsEventIsRecorded) {
+  DeviceIdentity evil = Stick("EVIL1");
+  evil.product = std::string(2 << 20, '\xaa');  // more than a journal record holds
+  backend_.Plug("evil", evil);
+  auto core = MakeCore();
+  core->Reconcile();
+  core->Reconcile();  // the bounded identity stays the same device
+
+  auto events = TakeEvents();
+  ASSERT_EQ(Kinds(events), (std::vector<EventKind>{EventKind::kDeviceBlocked}));
+  ASSERT_TRUE(events[0].device.has_value());
+  EXPECT_EQ(events[0].device->identity.product.size(), 4096u);
+  EXPECT_EQ(events[0].device->identity.serial, "EVIL1");
+}
+
 TEST_F(AgentCoreTest, AuditOnlyDecidesAndReportsButNeverApplies) {
   backend_.Plug("stick", Stick());
   backend_.Plug("kbd", Keyboard());

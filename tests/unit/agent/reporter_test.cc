@@ -4,6 +4,7 @@
 
 #include <chrono>
 
+#include "agent/core/event_journal.h"
 #include "agent_fakes.h"
 #include "tests/support/temp_dir.h"
 
@@ -23,7 +24,7 @@ constexpr auto kWait = 5s;
 class ReporterTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto o = InMemoryEventOutbox::Open(dir_.path(), clock_);
+    auto o = JournalEventOutbox::Open(dir_.path(), clock_);
     ASSERT_TRUE(o.ok()) << o.error().message;
     outbox_ = std::move(*o);
     core_ = std::make_unique<AgentCore>(backend_, *outbox_, clock_, AgentCoreOptions{});
@@ -54,7 +55,7 @@ class ReporterTest : public ::testing::Test {
   TempDir dir_;
   FakeClock clock_;
   FakeBackend backend_;
-  std::unique_ptr<InMemoryEventOutbox> outbox_;
+  std::unique_ptr<JournalEventOutbox> outbox_;
   std::unique_ptr<AgentCore> core_;
   FakeCollectorClient client_;
   ReporterOptions options_;
@@ -128,6 +129,41 @@ TEST_F(ReporterTest, EventsAreAckedOnlyUpToWhatTheCollectorConfirms) {
   StartReporter();
   ASSERT_TRUE(client_.WaitFor(kWait, [&] { return client_.stored_through_ == 5; }));
   reporter_->Stop();
+  EXPECT_TRUE(PendingSeqs().empty());
+}
+
+TEST_F(ReporterTest, RestartedAgentResumesFromTheJournalInOrder) {
+  options_.max_batch = 3;
+  for (int i = 1; i <= 8; ++i) core_->RecordStopping("event " + std::to_string(i));
+  client_.SetStoreLimit(4);
+  StartReporter();
+  ASSERT_TRUE(client_.WaitFor(kWait, [&] { return client_.stored_through_ == 4; }));
+  reporter_->Stop();
+  reporter_.reset();
+
+  // The agent goes away with 5..8 unacknowledged and starts again.
+  core_.reset();
+  outbox_.reset();
+  auto reopened = JournalEventOutbox::Open(dir_.path(), clock_);
+  ASSERT_TRUE(reopened.ok()) << reopened.error().message;
+  outbox_ = std::move(*reopened);
+  core_ = std::make_unique<AgentCore>(backend_, *outbox_, clock_, AgentCoreOptions{});
+  const std::size_t first_run_batches = client_.batches_.size();
+  client_.SetStoreLimit(UINT64_MAX);
+  StartReporter();
+  ASSERT_TRUE(client_.WaitFor(kWait, [&] { return client_.stored_through_ == 8; }));
+  reporter_->Stop();
+  // The second run sends what the collector lacks, in order, once.
+  std::vector<uint64_t> resent;
+  std::vector<std::string> details;
+  for (std::size_t b = first_run_batches; b < client_.batches_.size(); ++b) {
+    for (const Event& e : client_.batches_[b]) {
+      resent.push_back(e.seq);
+      details.push_back(e.detail);
+    }
+  }
+  EXPECT_EQ(resent, (std::vector<uint64_t>{5, 6, 7, 8}));
+  EXPECT_NE(details.front().find("event 5"), std::string::npos) << details.front();
   EXPECT_TRUE(PendingSeqs().empty());
 }
 

@@ -1,0 +1,37 @@
+#include "agent/core/seq_file.h"
+
+#include <charconv>
+#include <filesystem>
+#include <string_view>
+
+#include "common/credentials.h"
+
+namespace mamori {
+
+Result<std::optional<uint64_t>> ReadSeqFile(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {
+    if (ec) return MakeError(ErrorCode::kIo, path + ": " + ec.message());
+    return std::optional<uint64_t>();
+  }
+  auto text = ReadFileToString(path);
+  if (!text.ok()) return text.error();
+  std::string_view s = *text;
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) {
+    s.remove_suffix(1);
+  }
+  uint64_t v = 0;
+  auto [ptr, parse_ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (s.empty() || parse_ec != std::errc() || ptr != s.data() + s.size()) {
+    return MakeError(
+        ErrorCode::kFailedPrecondition,
+        path + ": expected a decimal counter, found '" + std::string(s.substr(0, 32)) + "'");
+  }
+  return std::optional<uint64_t>(v);
+}
+
+Status WriteSeqFile(const std::string& path, uint64_t value) {
+  return WriteFileAtomic(path, std::to_string(value) + "\n", 0600);
+}
+
+}  // namespace mamori
