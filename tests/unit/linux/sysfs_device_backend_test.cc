@@ -240,7 +240,7 @@ TEST_F(SysfsBackendTest, IdentityComesFromSysfsAndTheDescriptors) {
 TEST_F(SysfsBackendTest, HostileStringsAreKeptRawAndBounded) {
   FixtureTree::DeviceSpec spec;
   spec.descriptors = StickDescriptors();
-  spec.serial = std::string("<script>alert(1)</script>\x01\x1b[31m\xff\xfe", 38);
+  spec.serial = std::string("<script>alert(1)</script>\x01\x1b[31m") + "\xff\xfe";
   spec.product = std::string(100000, 'A');
   spec.manufacturer = "";
   tree_.AddDevice("1-4", spec);
