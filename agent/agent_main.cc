@@ -22,6 +22,8 @@
 #include "agent/core/agent_core.h"
 #include "agent/core/event_journal.h"
 #include "agent/core/host_info.h"
+#include "agent/core/policy_cache.h"
+#include "agent/core/policy_verifier.h"
 #include "agent/core/reporter.h"
 #include "agent/platform/linux/block_guard.h"
 #include "agent/platform/linux/sysfs.h"
@@ -33,6 +35,7 @@
 #include "common/credentials.h"
 #include "common/logging.h"
 #include "common/policy.h"
+#include "common/policy_signing.h"
 #include "proto/grpc_logging.h"
 
 namespace {
@@ -60,6 +63,9 @@ int Run(const mamori::AgentConfig& config, const sigset_t& signals) {
   // otherwise only show as endless reconnects.
   auto tls = mamori::LoadTlsMaterial(config.tls, clock.NowMs());
   if (!tls.ok()) return Fail(tls.error().message);
+  auto policy_key = mamori::PolicyPublicKey::LoadFile(config.policy_public_key_file);
+  if (!policy_key.ok()) return Fail("policy.public_key_file " + policy_key.error().message);
+  const mamori::PinnedKeyPolicyVerifier verifier(*policy_key);
 
   std::error_code ec;
   std::filesystem::create_directories(config.state_dir, ec);
@@ -103,11 +109,15 @@ int Run(const mamori::AgentConfig& config, const sigset_t& signals) {
   client_options.ca_pem = tls->ca_pem;
   client_options.cert_pem = tls->cert_pem;
   client_options.key_pem = tls->key_pem;
+  client_options.keepalive_time = config.keepalive_time;
+  client_options.keepalive_timeout = config.keepalive_timeout;
   client_options.reconnect_backoff_initial = config.backoff_initial;
   client_options.reconnect_backoff_max = config.backoff_max;
   mamori::GrpcCollectorClient client(client_options);
 
-  mamori::AgentCore core(*backend, **outbox, clock, std::move(core_options));
+  mamori::FilePolicyCache policy_cache(config.state_dir);
+  mamori::AgentCore core(*backend, **outbox, clock, verifier, policy_cache,
+                         std::move(core_options));
 
   mamori::ReporterOptions reporter_options;
   reporter_options.interval = config.report_interval;
@@ -119,8 +129,8 @@ int Run(const mamori::AgentConfig& config, const sigset_t& signals) {
 
   if (mamori::Status s = core.Start(); !s.ok()) return Fail(s.error().message);
   reporter.Start();
-  log->info("mamori-agent {} started: collector {}, terminal certificate {}", MAMORI_VERSION,
-            config.collector_address, tls->cert.subject);
+  log->info("mamori-agent {} started: collector {}, terminal certificate {}, pinned policy key {}",
+            MAMORI_VERSION, config.collector_address, tls->cert.subject, policy_key->key_id());
 
   int sig = 0;
   while (sigwait(&signals, &sig) != 0) {

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace mamori {
@@ -13,5 +14,11 @@ int HexDigit(char c);
 // the way lsusb and Device Manager show them; anything else is more likely a
 // typo than a short form.
 std::optional<uint16_t> ParseUsbId(std::string_view s);
+
+// Lower-case hex of arbitrary bytes.
+std::string HexEncode(std::string_view bytes);
+
+// The bytes of an even-length hex string (either case); nullopt otherwise.
+std::optional<std::string> HexDecode(std::string_view hex);
 
 }  // namespace mamori

@@ -47,20 +47,26 @@ Result<AgentConfig> ParseAgentConfig(std::string_view yaml_text, std::string_vie
   AgentConfig c;
   c.source = std::string(source_name);
   if (!r.ExpectMap(root, "",
-                   {"collector", "tls", "report", "backoff", "devices", "enforcement",
+                   {"collector", "tls", "report", "backoff", "devices", "enforcement", "policy",
                     "policy_file", "state_dir", "log"})) {
     if (r.ok()) r.Fail(root, "", "the configuration is empty");
     return r.ToError();
   }
 
   // A missing section has no position of its own; point at the document.
-  for (const char* section : {"collector", "tls"}) {
+  for (const char* section : {"collector", "tls", "policy"}) {
     const YAML::Node n = root[section];
-    if (!n.IsDefined() || n.IsNull()) r.Fail(root, section, "required section is missing");
+    if (!n.IsDefined() || n.IsNull()) {
+      r.Fail(root, section,
+             std::string_view(section) == "policy"
+                 ? "required section is missing: policy.public_key_file, the collector's "
+                   "policy-signing.pub (agents accept only policies signed by it)"
+                 : "required section is missing");
+    }
   }
 
   const YAML::Node collector = root["collector"];
-  if (r.ExpectMap(collector, "collector", {"address", "server_name"}, false)) {
+  if (r.ExpectMap(collector, "collector", {"address", "server_name", "keepalive"}, false)) {
     if (auto a = r.String(collector, "address", "collector", true)) {
       if (ValidAddress(*a)) {
         c.collector_address = *a;
@@ -70,6 +76,25 @@ Result<AgentConfig> ParseAgentConfig(std::string_view yaml_text, std::string_vie
       }
     }
     c.server_name = r.String(collector, "server_name", "collector").value_or("");
+    const YAML::Node keepalive = collector["keepalive"];
+    if (r.ExpectMap(keepalive, "collector.keepalive", {"time", "timeout"}, false)) {
+      // Below 5 s the collector counts the pings as abuse and closes the
+      // connection (GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS).
+      if (auto ms = r.DurationMs(keepalive, "time", "collector.keepalive")) {
+        if (*ms < 5000 || *ms > 3'600'000) {
+          r.Fail(keepalive["time"], "collector.keepalive.time", "must be between 5s and 1h");
+        } else {
+          c.keepalive_time = milliseconds(*ms);
+        }
+      }
+      if (auto ms = r.DurationMs(keepalive, "timeout", "collector.keepalive")) {
+        if (*ms < 1000 || *ms > 600'000) {
+          r.Fail(keepalive["timeout"], "collector.keepalive.timeout", "must be between 1s and 10m");
+        } else {
+          c.keepalive_timeout = milliseconds(*ms);
+        }
+      }
+    }
   }
 
   const YAML::Node tls = root["tls"];
@@ -169,6 +194,11 @@ Result<AgentConfig> ParseAgentConfig(std::string_view yaml_text, std::string_vie
     }
   }
 
+  const YAML::Node policy = root["policy"];
+  if (r.ExpectMap(policy, "policy", {"public_key_file"}, false)) {
+    c.policy_public_key_file =
+        Resolve(base_dir, r.String(policy, "public_key_file", "policy", true).value_or(""));
+  }
   c.policy_file = Resolve(base_dir, r.String(root, "policy_file", "").value_or(""));
   c.state_dir = Resolve(base_dir, r.String(root, "state_dir", "", true).value_or(""));
 

@@ -18,6 +18,12 @@ struct AgentConfig {
 
   std::string collector_address;  // host:port
   std::string server_name;        // TLS name override; empty = host of the address
+  // collector.keepalive: a ping every `time` on the connection, and a peer
+  // that does not answer within `timeout` is dead, so a frozen collector or
+  // a silently dropped connection is noticed within time + timeout. The
+  // collector accepts pings no more often than every 5 s (server_transport).
+  std::chrono::milliseconds keepalive_time{std::chrono::seconds(30)};
+  std::chrono::milliseconds keepalive_timeout{std::chrono::seconds(10)};
   TlsFiles tls;
 
   std::chrono::milliseconds report_interval{std::chrono::seconds(60)};
@@ -33,7 +39,9 @@ struct AgentConfig {
   std::string dev_root = "/dev";                                 // linux only
 
   EnforcementMode mode = EnforcementMode::kEnforce;
-  std::string policy_file;  // empty = none
+  std::string policy_file;  // bootstrap policy; empty = none
+  // policy.public_key_file: the collector's policy key, pinned. Required.
+  std::string policy_public_key_file;
   std::string state_dir;
   LogConfig log;
 };

@@ -1,5 +1,6 @@
 #include "agent/core/agent_core.h"
 
+#include <algorithm>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -94,10 +95,13 @@ std::string PolicyLabel(uint64_t version, std::string_view group) {
 }  // namespace
 
 AgentCore::AgentCore(DeviceBackend& backend, EventOutbox& outbox, const Clock& clock,
-                     AgentCoreOptions options, std::shared_ptr<spdlog::logger> logger)
+                     const PolicyVerifier& verifier, PolicyCache& cache, AgentCoreOptions options,
+                     std::shared_ptr<spdlog::logger> logger)
     : backend_(backend),
       outbox_(outbox),
       clock_(clock),
+      verifier_(verifier),
+      cache_(cache),
       options_(std::move(options)),
       log_(logger ? std::move(logger) : GetLogger("agent-core")),
       policy_(options_.local_policy ? *options_.local_policy : BuiltinDefaultPolicy()) {}
@@ -108,19 +112,76 @@ void AgentCore::SetChangeListener(std::function<void()> listener) {
   listener_ = std::move(listener);
 }
 
+std::string AgentCore::LoadCachedPolicyLocked(std::vector<Event>& events) {
+  auto bootstrap = [&] {
+    std::lock_guard lock(mu_);
+    return options_.local_policy
+               ? "local policy '" + policy_.name + "' from " + options_.local_policy_source
+               : std::string("built-in default policy");
+  };
+  // Fail closed: a cache that cannot be trusted means the built-in default,
+  // not the bootstrap policy, until the collector sends a valid bundle.
+  auto reject = [&](const std::string& why) {
+    const std::string where = "policy cache " + cache_.Describe();
+    log_->error("{} rejected: {}; enforcing the built-in default policy", where, why);
+    events.push_back(MakeEvent(
+        EventKind::kPolicyRejected, Severity::kAlert,
+        SanitizeDeviceString(where + " rejected (tampered with?): " + why +
+                                 "; enforcing the built-in default policy until the collector "
+                                 "sends a valid one",
+                             kMaxDetailBytes)));
+    std::lock_guard lock(mu_);
+    policy_ = BuiltinDefaultPolicy();
+    policy_version_ = 0;
+    policy_group_.clear();
+    return std::string("built-in default policy (policy cache rejected)");
+  };
+
+  Result<uint64_t> highest = cache_.HighestAccepted();
+  if (!highest.ok()) return reject(highest.error().message);
+  highest_accepted_ = *highest;
+  Result<std::optional<PolicyUpdate>> cached = cache_.Load();
+  if (!cached.ok()) return reject(cached.error().message);
+  if (!cached->has_value()) {
+    if (highest_accepted_ > 0) {
+      return reject("missing, but version " + std::to_string(highest_accepted_) +
+                    " was accepted before");
+    }
+    return bootstrap();
+  }
+  const PolicyUpdate& b = **cached;
+  const std::string label = PolicyLabel(b.version, b.group);
+  if (Status s = verifier_.Verify(b); !s.ok()) return reject(label + ": " + s.error().message);
+  if (b.version == 0) return reject("version 0 is not a policy");
+  if (b.version < highest_accepted_) {
+    return reject(label + " is older than version " + std::to_string(highest_accepted_) +
+                  " accepted before (rollback)");
+  }
+  Result<Policy> parsed = ParsePolicy(b.policy_yaml, "cached policy v" + std::to_string(b.version));
+  if (!parsed.ok()) return reject(label + ": " + parsed.error().message);
+  highest_accepted_ = std::max(highest_accepted_, b.version);
+  log_->info("enforcing cached {} until the collector is reached", label);
+  std::lock_guard lock(mu_);
+  policy_ = std::move(*parsed);
+  policy_version_ = b.version;
+  policy_group_ = b.group;
+  return "cached " + label + " ('" + policy_.name + "')";
+}
+
 Status AgentCore::Start() {
   std::string policy_desc;
+  std::vector<Event> policy_events;
   {
-    std::lock_guard lock(mu_);
-    policy_desc = options_.local_policy
-                      ? "local policy '" + policy_.name + "' from " + options_.local_policy_source
-                      : std::string("built-in default policy");
+    std::lock_guard serial(reconcile_mu_);
+    policy_desc = LoadCachedPolicyLocked(policy_events);
   }
   const bool audit = options_.mode == EnforcementMode::kAuditOnly;
-  Record({MakeEvent(EventKind::kAgentStarted, Severity::kInfo,
-                    "mamori-agent " + options_.agent_version + ", " + std::string(backend_.Name()) +
-                        " backend, " + (audit ? "audit-only mode" : "enforce mode") + ", " +
-                        policy_desc)});
+  std::vector<Event> start_events{MakeEvent(
+      EventKind::kAgentStarted, Severity::kInfo,
+      "mamori-agent " + options_.agent_version + ", " + std::string(backend_.Name()) +
+          " backend, " + (audit ? "audit-only mode" : "enforce mode") + ", " + policy_desc)};
+  for (Event& e : policy_events) start_events.push_back(std::move(e));
+  Record(std::move(start_events));
 
   // Watch before the first enumeration so a device plugged in between the
   // two is not missed.
@@ -312,8 +373,12 @@ Status AgentCore::ApplyPolicyUpdate(const PolicyUpdate& update) {
   if (update.version != 0 && update.version == current_version) return Status::Ok();
 
   const std::string label = PolicyLabel(update.version, update.group);
-  auto reject = [&](std::string why) -> Status {
-    log_->warn("rejected {}: {}", label, why);
+  auto reject = [&](std::string why, Severity severity = Severity::kWarning) -> Status {
+    if (severity == Severity::kAlert) {
+      log_->error("rejected {}: {}; the policy in force stays", label, why);
+    } else {
+      log_->warn("rejected {}: {}", label, why);
+    }
     // Parse errors come one per line; an event detail is a single line.
     std::string detail = label + " rejected: ";
     for (char c : why) {
@@ -323,25 +388,46 @@ Status AgentCore::ApplyPolicyUpdate(const PolicyUpdate& update) {
         detail += c;
       }
     }
-    Record({MakeEvent(EventKind::kPolicyRejected, Severity::kWarning,
+    Record({MakeEvent(EventKind::kPolicyRejected, severity,
                       SanitizeDeviceString(detail, kMaxDetailBytes))});
     return MakeError(ErrorCode::kInvalidArgument, std::move(detail));
   };
+  // Nothing in an unauthenticated bundle is believed, its version included.
+  if (Status s = verifier_.Verify(update); !s.ok()) {
+    return reject(s.error().message, Severity::kAlert);
+  }
   if (update.version == 0) return reject("version 0 is not a policy");
   if (update.version < current_version) {
     return reject("older than the policy in force (version " + std::to_string(current_version) +
-                  ")");
+                      "): rollback",
+                  Severity::kAlert);
+  }
+  if (update.version < highest_accepted_) {
+    return reject(
+        "older than version " + std::to_string(highest_accepted_) + " accepted before: rollback",
+        Severity::kAlert);
   }
   Result<Policy> parsed =
       ParsePolicy(update.policy_yaml, "policy v" + std::to_string(update.version));
   if (!parsed.ok()) return reject(parsed.error().message);
 
+  // Cached before it is enforced: a crash in between restarts on it.
+  std::string applied_detail = label + " applied";
+  Severity applied_severity = Severity::kInfo;
+  if (Status saved = cache_.Save(update); !saved.ok()) {
+    log_->error("could not cache {}: {}; a restart before the next policy falls back", label,
+                saved.error().message);
+    applied_detail += "; not cached: " + saved.error().message;
+    applied_severity = Severity::kWarning;
+  }
+  highest_accepted_ = std::max(highest_accepted_, update.version);
+
   log_->info("applying {}", label);
   const PolicyChange change{std::move(*parsed), update.version, update.group};
   // Decisions may differ under the new policy: devices are decided again
   // and changed decisions reported after POLICY_APPLIED.
-  ReconcileLocked(&change, {MakeEvent(EventKind::kPolicyApplied, Severity::kInfo,
-                                      SanitizeDeviceString(label + " applied", kMaxDetailBytes))});
+  ReconcileLocked(&change, {MakeEvent(EventKind::kPolicyApplied, applied_severity,
+                                      SanitizeDeviceString(applied_detail, kMaxDetailBytes))});
   return Status::Ok();
 }
 

@@ -15,6 +15,8 @@
 #include <vector>
 
 #include "agent/core/event_outbox.h"
+#include "agent/core/policy_cache.h"
+#include "agent/core/policy_verifier.h"
 #include "agent/platform/device_backend.h"
 #include "agent/transport/collector_client.h"
 #include "common/clock.h"
@@ -31,8 +33,9 @@ struct AgentCoreOptions {
   std::string hostname;
   std::string os;
   std::string agent_version = MAMORI_VERSION;
-  // Enforced until the collector sends a policy; nullopt = the built-in
-  // default (removable storage blocked).
+  // The bootstrap policy: enforced when the agent has never accepted a
+  // bundle (no policy cache), until the collector sends one; nullopt = the
+  // built-in default (removable storage blocked).
   std::optional<Policy> local_policy;
   // Where local_policy came from, for the AGENT_STARTED event.
   std::string local_policy_source;
@@ -41,10 +44,15 @@ struct AgentCoreOptions {
 // The agent's state machine: holds the policy in force, decides for every
 // device the backend reports, has the backend carry decisions out, and
 // records what happened as events. Thread-safe.
+//
+// Policy bundles are accepted only when `verifier` vouches for them; each
+// accepted bundle is saved to `cache`, and Start enforces the cached bundle
+// (verified again) before the collector is reached.
 class AgentCore {
  public:
   AgentCore(DeviceBackend& backend, EventOutbox& outbox, const Clock& clock,
-            AgentCoreOptions options, std::shared_ptr<spdlog::logger> logger = nullptr);
+            const PolicyVerifier& verifier, PolicyCache& cache, AgentCoreOptions options,
+            std::shared_ptr<spdlog::logger> logger = nullptr);
   ~AgentCore();
   AgentCore(const AgentCore&) = delete;
   AgentCore& operator=(const AgentCore&) = delete;
@@ -53,8 +61,11 @@ class AgentCore {
   // snapshot or the outbox changed. Set before Start; must not block.
   void SetChangeListener(std::function<void()> listener);
 
-  // Records AGENT_STARTED, starts the backend's watch and decides for the
-  // devices already present. A backend that cannot watch is an error.
+  // Loads the policy cache, records AGENT_STARTED, starts the backend's
+  // watch and decides for the devices already present. A cached bundle that
+  // does not verify, is older than a version accepted before, or has gone
+  // missing is reported (POLICY_REJECTED, alert) and the built-in default
+  // enforced instead. A backend that cannot watch is an error.
   Status Start();
   // Stops the backend watch and the worker. Idempotent.
   void Stop();
@@ -63,9 +74,11 @@ class AgentCore {
   // worker after a backend notification; public for tests.
   void Reconcile();
 
-  // Applies a bundle from the collector. A bundle that does not parse, or
-  // is older than the policy in force, is rejected (POLICY_REJECTED) and the
-  // old policy stays; the same version again is ignored.
+  // Applies a bundle from the collector. The same version again is ignored.
+  // A bundle that is not signed by the verifier's key, is older than the
+  // policy in force or than any version accepted before (rollback), or does
+  // not parse is rejected (POLICY_REJECTED; alert for signature and
+  // rollback) and the old policy stays. An accepted bundle is cached.
   Status ApplyPolicyUpdate(const PolicyUpdate& update);
 
   // Records AGENT_STOPPING.
@@ -86,6 +99,10 @@ class AgentCore {
   // `change` which is then committed together with the decisions; records
   // `events` followed by the device events. Requires reconcile_mu_.
   void ReconcileLocked(const PolicyChange* change, std::vector<Event> events);
+  // Sets the policy in force from the cache (or the built-in default when
+  // the cache is rejected), appending any rejection to `events`. Returns
+  // what is enforced, for AGENT_STARTED. Requires reconcile_mu_.
+  std::string LoadCachedPolicyLocked(std::vector<Event>& events);
   void WorkerLoop(std::stop_token stop);
   void OnBackendChange();
   // Appends and notifies; failures are logged (never silently lost).
@@ -97,6 +114,8 @@ class AgentCore {
   DeviceBackend& backend_;
   EventOutbox& outbox_;
   const Clock& clock_;
+  const PolicyVerifier& verifier_;
+  PolicyCache& cache_;
   const AgentCoreOptions options_;
   const std::shared_ptr<spdlog::logger> log_;
   std::function<void()> listener_;  // set before Start, then read-only
@@ -105,6 +124,9 @@ class AgentCore {
   // Apply calls for one device never interleave. Not held while reading a
   // snapshot.
   std::mutex reconcile_mu_;
+  // Highest bundle version ever accepted, from the cache's record; a bundle
+  // below it is a rollback. Guarded by reconcile_mu_.
+  uint64_t highest_accepted_ = 0;
 
   mutable std::mutex mu_;
   Policy policy_;                          // guarded by mu_

@@ -15,10 +15,15 @@ struct StateAckInfo {
   uint64_t assigned_policy_version = 0;
 };
 
+// A policy bundle as the collector sent it (mamori.v1.PolicyBundle).
 struct PolicyUpdate {
   uint64_t version = 0;
   std::string group;
   std::string policy_yaml;
+  // Ed25519 signature over version, group and policy_yaml (see
+  // common/policy_signing.h) and the id of the signing key.
+  std::string signature;
+  std::string key_id;
 };
 
 // The agent's side of the agent service. Implementations are thread-safe.

@@ -165,6 +165,8 @@ Status GrpcCollectorClient::WatchPolicy(uint64_t current_version,
     update.version = bundle.version();
     update.group = bundle.group();
     update.policy_yaml = bundle.policy_yaml();
+    update.signature = bundle.signature();
+    update.key_id = bundle.key_id();
     on_update(update);
   }
   grpc::Status s = reader->Finish();

@@ -17,6 +17,7 @@ echo "==> creating a PKI in demo/pki"
 "$ctl" pki init --dir pki --name "Mamori Demo CA" >/dev/null
 "$ctl" pki issue server --dir pki --id collector --dns localhost --ip 127.0.0.1 --out pki/collector >/dev/null
 "$ctl" pki issue admin --dir pki --id demo-admin --out pki/admin >/dev/null
+"$ctl" pki policy-key --dir pki >/dev/null
 
 port=${MAMORI_DEMO_PORT:-17443}
 cat > collector.yaml <<YAML
@@ -25,6 +26,8 @@ tls:
   ca_file: pki/ca.pem
   cert_file: pki/collector.pem
   key_file: pki/collector.key
+policy:
+  signing_key_file: pki/policy-signing.key
 store:
   path: mamori.db
 log:
@@ -83,6 +86,8 @@ tls:
   ca_file: ../../pki/ca.pem
   cert_file: agent.pem
   key_file: agent.key
+policy:
+  public_key_file: ../../pki/policy-signing.pub
 report:
   interval: 15s
 devices:

@@ -2,9 +2,12 @@
 
 #include <algorithm>
 
+#include "common/identity.h"
 #include "common/logging.h"
+#include "common/policy.h"
 #include "proto/convert.h"
 #include "server/collector/peer_auth.h"
+#include "server/collector/policy_dry_run.h"
 
 namespace mamori {
 namespace {
@@ -26,6 +29,49 @@ bool Refuse(grpc::CallbackServerContext* ctx, grpc::ServerUnaryReactor* reactor,
   }
   *admin = std::move(peer).value();
   return false;
+}
+
+void ToProto(const PolicyDryRun& run, v1::PolicyDryRun* out) {
+  if (run.current) {
+    out->set_current_version(run.current->stored.version);
+    out->set_current_group(run.current->stored.group);
+    out->set_current_inherited(run.current->inherited);
+  }
+  out->set_policy_name(run.new_policy_name);
+  out->set_diff(run.diff.text);
+  out->set_diff_whole_replacement(run.diff.whole_replacement);
+  for (const DecisionChange& c : run.changes) {
+    auto* change = out->add_changes();
+    change->set_terminal_id(c.terminal_id);
+    change->set_group(c.terminal_group);
+    ToView(c.device, change->mutable_device());
+    ToProto(c.old_decision, change->mutable_old_decision());
+    ToProto(c.new_decision, change->mutable_new_decision());
+  }
+  out->set_terminals_examined(run.terminals_examined);
+  out->set_devices_examined(run.devices_examined);
+}
+
+// First non-blank line of a policy document, cut to at most `max_bytes` on
+// a UTF-8 character boundary (the document is valid UTF-8: it arrived as a
+// protobuf string).
+std::string FirstLine(std::string_view yaml, std::size_t max_bytes) {
+  while (!yaml.empty()) {
+    const std::size_t nl = yaml.find('\n');
+    std::string_view line = yaml.substr(0, nl);
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.remove_suffix(1);
+    if (!line.empty()) {
+      if (line.size() > max_bytes) {
+        std::size_t cut = max_bytes;
+        while (cut > 0 && (static_cast<unsigned char>(line[cut]) & 0xC0) == 0x80) --cut;
+        line = line.substr(0, cut);
+      }
+      return std::string(line);
+    }
+    if (nl == std::string_view::npos) break;
+    yaml.remove_prefix(nl + 1);
+  }
+  return "";
 }
 
 }  // namespace
@@ -216,6 +262,21 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ApplyPolicy(grpc::CallbackServerCont
   AuthenticatedPeer admin;
   if (Refuse(ctx, reactor, "ApplyPolicy", &admin)) return reactor;
   const std::string by = FormatIdentityUri(admin.identity.role, admin.identity.id);
+  if (request->dry_run()) {
+    auto run = DryRunPolicy(*hub_, *store_, request->group(), request->policy_yaml(),
+                            request->source_name(), clock_->NowMs());
+    if (!run.ok()) {
+      Log()->info("ApplyPolicy dry run by {} for group '{}' refused: {}", by, request->group(),
+                  run.error().message);
+      reactor->Finish(ToGrpcStatus(run.error()));
+      return reactor;
+    }
+    Log()->info("ApplyPolicy dry run by {} for group '{}': {} device(s) would change decision", by,
+                request->group(), run->changes.size());
+    ToProto(*run, response->mutable_dry_run());
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
   auto stored = hub_->Apply(request->group(), request->policy_yaml(), request->source_name(), by);
   if (!stored.ok()) {
     Log()->warn("ApplyPolicy by {} to group '{}' refused: {}", by, request->group(),
@@ -224,6 +285,41 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ApplyPolicy(grpc::CallbackServerCont
     return reactor;
   }
   response->set_version(stored->version);
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::PolicyHistory(grpc::CallbackServerContext* ctx,
+                                                          const v1::PolicyHistoryRequest* request,
+                                                          v1::PolicyHistoryResponse* response) {
+  auto* reactor = ctx->DefaultReactor();
+  AuthenticatedPeer admin;
+  if (Refuse(ctx, reactor, "PolicyHistory", &admin)) return reactor;
+  if (!IsValidGroup(request->group())) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                 "invalid group '" + request->group() + "'"));
+    return reactor;
+  }
+  const uint32_t limit = request->limit() == 0 ? 50 : std::min<uint32_t>(request->limit(), 1000);
+  auto versions = store_->RecentPolicyVersions(request->group(), limit);
+  if (!versions.ok()) {
+    reactor->Finish(ToGrpcStatus(versions.error()));
+    return reactor;
+  }
+  for (const StoredPolicy& p : *versions) {
+    auto* e = response->add_entries();
+    e->set_version(p.version);
+    e->set_group(p.group);
+    e->set_applied_by(p.applied_by);
+    SetMs(p.applied_at_ms, e->mutable_applied_at());
+    // Every stored version passed validation; a name only fails to come out
+    // of a tampered store, and the history is still worth showing then.
+    if (auto parsed = ParsePolicy(p.yaml, "stored policy"); parsed.ok()) {
+      e->set_policy_name(parsed->name);
+    }
+    e->set_yaml_bytes(p.yaml.size());
+    e->set_first_line(FirstLine(p.yaml, 120));
+  }
   reactor->Finish(grpc::Status::OK);
   return reactor;
 }

@@ -33,6 +33,9 @@ class AdminServiceImpl final : public v1::AdminService::CallbackService {
   grpc::ServerUnaryReactor* ApplyPolicy(grpc::CallbackServerContext* ctx,
                                         const v1::ApplyPolicyRequest* request,
                                         v1::ApplyPolicyResponse* response) override;
+  grpc::ServerUnaryReactor* PolicyHistory(grpc::CallbackServerContext* ctx,
+                                          const v1::PolicyHistoryRequest* request,
+                                          v1::PolicyHistoryResponse* response) override;
 
  private:
   struct Evaluated {

@@ -97,6 +97,8 @@ class PolicyWatchReactor final : public grpc::ServerWriteReactor<v1::PolicyBundl
     bundle_.set_version(p.version);
     bundle_.set_group(p.group);
     bundle_.set_policy_yaml(p.yaml);
+    bundle_.set_signature(p.signature);
+    bundle_.set_key_id(p.key_id);
     bundle_.set_applied_by(p.applied_by);
     SetMs(p.applied_at_ms, bundle_.mutable_applied_at());
     sent_version_ = p.version;

@@ -21,8 +21,9 @@ Result<CollectorConfig> ParseCollectorConfig(std::string_view yaml_text,
   CollectorConfig c;
   YAML::Node root = r.Load(yaml_text);
   if (!r.ok()) return r.ToError();
-  if (!r.ExpectMap(root, "",
-                   {"listen", "port_file", "tls", "store", "compliance", "limits", "log"})) {
+  if (!r.ExpectMap(
+          root, "",
+          {"listen", "port_file", "tls", "policy", "store", "compliance", "limits", "log"})) {
     return r.ToError();
   }
   if (auto v = r.String(root, "listen", "", true)) {
@@ -39,6 +40,18 @@ Result<CollectorConfig> ParseCollectorConfig(std::string_view yaml_text,
     if (auto v = r.String(tls, "ca_file", "tls", true)) c.tls.ca_file = Resolve(base_dir, *v);
     if (auto v = r.String(tls, "cert_file", "tls", true)) c.tls.cert_file = Resolve(base_dir, *v);
     if (auto v = r.String(tls, "key_file", "tls", true)) c.tls.key_file = Resolve(base_dir, *v);
+  }
+
+  // A missing section has no position of its own; point at the document.
+  YAML::Node policy = root["policy"];
+  if (!policy.IsDefined() || policy.IsNull()) {
+    r.Fail(root, "policy",
+           "required section is missing: policy.signing_key_file (make the key with 'mamorictl "
+           "pki policy-key'; agents refuse unsigned policies)");
+  } else if (r.ExpectMap(policy, "policy", {"signing_key_file"})) {
+    if (auto v = r.String(policy, "signing_key_file", "policy", true)) {
+      c.policy_signing_key_file = Resolve(base_dir, *v);
+    }
   }
 
   YAML::Node store = root["store"];

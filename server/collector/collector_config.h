@@ -25,6 +25,10 @@ struct CollectorConfig {
   std::string listen = "127.0.0.1:7443";
   std::string port_file;
   TlsFiles tls;
+  // policy.signing_key_file: the Ed25519 key policies are signed with
+  // (mamorictl pki policy-key). Required: a collector never sends unsigned
+  // policies.
+  std::string policy_signing_key_file;
   std::string store_path = "mamori.db";
   SqliteOptions store;
   ComplianceConfig compliance;

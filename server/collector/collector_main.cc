@@ -9,6 +9,7 @@
 
 #include "common/credentials.h"
 #include "common/logging.h"
+#include "common/policy_signing.h"
 #include "proto/grpc_logging.h"
 #include "server/collector/collector_config.h"
 #include "server/collector/collector_server.h"
@@ -65,6 +66,11 @@ int main(int argc, char** argv) {
     auto tls = mamori::LoadTlsMaterial(config->tls, clock.NowMs());
     if (!tls.ok()) {
       std::cerr << "mamori-collector: " << tls.error().message << "\n";
+      return 1;
+    }
+    auto key = mamori::PolicySigningKey::LoadFile(config->policy_signing_key_file);
+    if (!key.ok()) {
+      std::cerr << "mamori-collector: policy.signing_key_file " << key.error().message << "\n";
       return 1;
     }
     std::cout << "configuration OK\n";

@@ -6,6 +6,7 @@
 
 #include "common/credentials.h"
 #include "common/logging.h"
+#include "common/policy_signing.h"
 #include "server/collector/server_transport.h"
 
 namespace mamori {
@@ -14,13 +15,20 @@ Result<std::unique_ptr<CollectorServer>> CollectorServer::Start(const CollectorC
   static const auto log = GetLogger("collector");
   auto tls = LoadTlsMaterial(config.tls, clock->NowMs());
   if (!tls.ok()) return tls.error();
+  // Fail safe: without its signing key the collector could only send
+  // policies every agent refuses.
+  auto signing_key = PolicySigningKey::LoadFile(config.policy_signing_key_file);
+  if (!signing_key.ok()) {
+    return MakeError(signing_key.error().code,
+                     "policy.signing_key_file " + signing_key.error().message);
+  }
 
   std::unique_ptr<CollectorServer> s(new CollectorServer());
   auto store = OpenSqliteStore(config.store_path, config.store);
   if (!store.ok()) return store.error();
   s->store_ = std::move(store).value();
   s->writer_ = std::make_unique<IngestWriter>(s->store_.get(), 512, 100'000);
-  s->hub_ = std::make_unique<PolicyHub>(s->store_.get(), clock);
+  s->hub_ = std::make_unique<PolicyHub>(s->store_.get(), clock, *signing_key);
   if (Status st = s->hub_->Load(); !st) return st.error();
   s->agent_service_ = std::make_unique<AgentServiceImpl>(s->store_.get(), s->writer_.get(),
                                                          s->hub_.get(), clock, config.limits);
@@ -37,8 +45,9 @@ Result<std::unique_ptr<CollectorServer>> CollectorServer::Start(const CollectorC
     return MakeError(ErrorCode::kUnavailable,
                      "cannot listen on " + config.listen + " (address in use or not local?)");
   }
-  log->info("collector listening on {} (port {}), store {} (schema v{})", config.listen, s->port_,
-            config.store_path, s->store_->SchemaVersion());
+  log->info("collector listening on {} (port {}), store {} (schema v{}), policy key {}",
+            config.listen, s->port_, config.store_path, s->store_->SchemaVersion(),
+            signing_key->key_id());
   return s;
 }
 

@@ -5,9 +5,59 @@
 
 namespace mamori {
 
-PolicyHub::PolicyHub(Store* store, const Clock* clock) : store_(store), clock_(clock) {}
+PolicyHub::PolicyHub(Store* store, const Clock* clock, PolicySigningKey signing_key)
+    : store_(store), clock_(clock), signing_key_(std::move(signing_key)) {}
+
+Status PolicyHub::SignStoredPolicies() {
+  static const auto log = GetLogger("policy");
+  const PolicyPublicKey& key = signing_key_.public_key();
+  std::size_t unsigned_count = 0;
+  std::size_t rotated_count = 0;
+  Status st = store_->WithTransaction([&]() -> Status {
+    auto latest = store_->LatestPolicies();
+    if (!latest.ok()) return latest.error();
+    for (const StoredPolicy& group_latest : *latest) {
+      auto history = store_->PolicyHistory(group_latest.group);
+      if (!history.ok()) return history.error();
+      for (const StoredPolicy& sp : *history) {
+        if (sp.key_id == key.key_id()) {
+          Status v = key.Verify(sp.version, sp.group, sp.yaml, sp.signature, sp.key_id);
+          if (!v.ok()) {
+            return MakeError(ErrorCode::kFailedPrecondition,
+                             "stored policy of group " + sp.group + " version " +
+                                 std::to_string(sp.version) + ": " + v.error().message +
+                                 "; the database was changed outside the collector");
+          }
+          continue;
+        }
+        ++(sp.key_id.empty() ? unsigned_count : rotated_count);
+        auto sig = signing_key_.Sign(sp.version, sp.group, sp.yaml);
+        if (!sig.ok()) return sig.error();
+        if (Status s =
+                store_->SetPolicySignature(sp.group, sp.version, sig->signature, sig->key_id);
+            !s.ok()) {
+          return s;
+        }
+      }
+    }
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  if (unsigned_count > 0) {
+    log->info("signed {} stored policy version(s) written before policy signing with key {}",
+              unsigned_count, key.key_id());
+  }
+  if (rotated_count > 0) {
+    log->warn(
+        "re-signed {} stored policy version(s) made with another key: the policy key is now {}; "
+        "agents accept these bundles only once they pin its public key",
+        rotated_count, key.key_id());
+  }
+  return Status::Ok();
+}
 
 Status PolicyHub::Load() {
+  if (Status s = SignStoredPolicies(); !s.ok()) return s;
   auto latest = store_->LatestPolicies();
   if (!latest.ok()) return latest.error();
   std::map<std::string, ResolvedPolicy, std::less<>> loaded;
@@ -24,31 +74,54 @@ Status PolicyHub::Load() {
   return Status::Ok();
 }
 
-Result<StoredPolicy> PolicyHub::Apply(std::string_view group, std::string_view yaml,
-                                      std::string_view source_name, std::string_view applied_by) {
-  static const auto log = GetLogger("policy");
+Result<Policy> PolicyHub::Validate(std::string_view group, std::string_view yaml,
+                                   std::string_view source_name) {
   if (!IsValidGroup(group)) {
     return MakeError(ErrorCode::kInvalidArgument,
                      "invalid group '" + std::string(group) +
                          "': use lower-case segments of a-z, 0-9, _ and - separated by '/'");
   }
-  auto parsed = ParsePolicy(yaml, source_name.empty() ? "policy" : source_name);
+  return ParsePolicy(yaml, source_name.empty() ? "policy" : source_name);
+}
+
+Result<StoredPolicy> PolicyHub::Apply(std::string_view group, std::string_view yaml,
+                                      std::string_view source_name, std::string_view applied_by) {
+  static const auto log = GetLogger("policy");
+  auto parsed = Validate(group, yaml, source_name);
   if (!parsed.ok()) return parsed.error();
 
   // Storing and publishing happen under one lock so two concurrent applies
   // cannot publish versions out of order.
   std::lock_guard lock(mu_);
-  auto stored = store_->PutPolicy(group, yaml, applied_by, clock_->NowMs());
-  if (!stored.ok()) return stored.error();
+  // Stored and signed in one transaction: no unsigned version is ever
+  // visible, and a signing failure stores nothing.
+  std::optional<StoredPolicy> stored;
+  Status st = store_->WithTransaction([&]() -> Status {
+    auto put = store_->PutPolicy(group, yaml, applied_by, clock_->NowMs());
+    if (!put.ok()) return put.error();
+    auto sig = signing_key_.Sign(put->version, put->group, put->yaml);
+    if (!sig.ok()) return sig.error();
+    if (Status s =
+            store_->SetPolicySignature(put->group, put->version, sig->signature, sig->key_id);
+        !s.ok()) {
+      return s;
+    }
+    put->signature = std::move(sig->signature);
+    put->key_id = std::move(sig->key_id);
+    stored = std::move(*put);
+    return Status::Ok();
+  });
+  if (!st.ok()) return st.error();
   latest_[std::string(group)] =
       ResolvedPolicy{*stored, std::make_shared<const Policy>(std::move(parsed).value()), false};
-  log->info("policy '{}' version {} applied to group {} by {}",
-            latest_[std::string(group)].policy->name, stored->version, group, applied_by);
+  log->info("policy '{}' version {} applied to group {} by {}, signed with key {}",
+            latest_[std::string(group)].policy->name, stored->version, group, applied_by,
+            stored->key_id);
   for (auto& [id, w] : watchers_) {
     if (!GroupContains(group, w.group)) continue;
     if (auto r = ResolveLocked(w.group)) w.on_change(*r);
   }
-  return stored;
+  return *stored;
 }
 
 std::optional<ResolvedPolicy> PolicyHub::Resolve(std::string_view group) const {

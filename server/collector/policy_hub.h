@@ -11,6 +11,7 @@
 
 #include "common/clock.h"
 #include "common/policy.h"
+#include "common/policy_signing.h"
 #include "common/result.h"
 #include "server/store/store.h"
 
@@ -33,15 +34,24 @@ class PolicyHub {
   // the hub's lock: it must not call back into the hub.
   using OnChange = std::function<void(const ResolvedPolicy&)>;
 
-  PolicyHub(Store* store, const Clock* clock);
+  // Every version is signed with `signing_key` when applied, and the
+  // signature stored with it, so every agent gets byte-identical bundles.
+  PolicyHub(Store* store, const Clock* clock, PolicySigningKey signing_key);
 
-  // Reads the latest policies from the store; an unparsable stored policy is
-  // an error (it was validated when applied, so the store was tampered with).
+  // Signs stored versions that need it (see SignStoredPolicies), then reads
+  // the latest policies from the store; an unparsable stored policy is an
+  // error (it was validated when applied, so the store was tampered with).
   Status Load();
 
-  // Validates `yaml`, stores it as the group's next version and notifies the
-  // watchers of the group and its descendants. Nothing is stored when
-  // validation fails.
+  // The checks Apply makes before storing anything (group name, then the
+  // document), with the same errors; a dry run uses it to fail exactly as
+  // the real apply would.
+  static Result<Policy> Validate(std::string_view group, std::string_view yaml,
+                                 std::string_view source_name);
+
+  // Validates `yaml`, stores it as the group's next version with its
+  // signature and notifies the watchers of the group and its descendants.
+  // Nothing is stored when validation or signing fails.
   Result<StoredPolicy> Apply(std::string_view group, std::string_view yaml,
                              std::string_view source_name, std::string_view applied_by);
 
@@ -67,12 +77,20 @@ class PolicyHub {
   std::size_t WatcherCount() const;
 
  private:
+  // At start, signs every stored version that is unsigned (written before
+  // policy signing existed) or signed by another key (the key was rotated):
+  // the store is the collector's own record of what admins applied, so the
+  // current key vouches for it. A version that claims the current key but
+  // does not verify was altered outside the collector: an error, the
+  // collector does not start.
+  Status SignStoredPolicies();
   std::optional<ResolvedPolicy> ResolveLocked(std::string_view group) const;
   // The entry in force for `group` and whether it is inherited; nullptr if none.
   const ResolvedPolicy* FindLocked(std::string_view group, bool* inherited) const;
 
   Store* store_;
   const Clock* clock_;
+  const PolicySigningKey signing_key_;
   mutable std::mutex mu_;
   std::map<std::string, ResolvedPolicy, std::less<>> latest_;  // guarded by mu_
   struct Watcher {

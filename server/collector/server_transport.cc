@@ -31,10 +31,23 @@ void ApplyServerOptions(grpc::ServerBuilder& builder, const CollectorLimits& lim
   // them with the sender's identity; beyond that the transport cuts them off.
   builder.SetMaxReceiveMessageSize(
       static_cast<int>(std::min<int64_t>(limits.max_message_bytes * 2, INT_MAX)));
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60'000);
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20'000);
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10'000);
+  // A dead agent (powered off, cable pulled, frozen) is noticed within
+  // time + timeout = 40 s and its policy stream released.
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, kServerKeepaliveTimeMs);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, kServerKeepaliveTimeoutMs);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  // The policy stream is idle for days; with gRPC's default of 2 the server
+  // stops pinging after two pings without data and keepalive silently ends.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_SENT_PING_INTERVAL_WITHOUT_DATA_MS,
+                             kServerKeepaliveTimeMs / 2);
+  // Agents ping every collector.keepalive.time (5 s at the least). A ping
+  // sooner than this after the previous one, with no data sent in between,
+  // is a strike, and after GRPC_ARG_HTTP2_MAX_PING_STRIKES (2) the server
+  // sends GOAWAY too_many_pings: the bound must not exceed the agents'
+  // shortest allowed interval.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+                             kMinAgentPingIntervalMs);
 }
 
 }  // namespace mamori

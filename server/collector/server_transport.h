@@ -18,6 +18,13 @@ namespace mamori {
 std::shared_ptr<grpc::ServerCredentials> MakeServerCredentials(const TlsMaterial& tls,
                                                                const Clock* clock);
 
+// Keepalive of the collector's port: a ping every 30 s, a peer silent for
+// 10 s more is dead. Agents may ping as often as every 5 s (their
+// collector.keepalive.time has that floor) without being refused.
+inline constexpr int kServerKeepaliveTimeMs = 30'000;
+inline constexpr int kServerKeepaliveTimeoutMs = 10'000;
+inline constexpr int kMinAgentPingIntervalMs = 5'000;
+
 // Message-size ceiling and keepalive settings of the collector's port.
 void ApplyServerOptions(grpc::ServerBuilder& builder, const CollectorLimits& limits);
 

@@ -89,6 +89,11 @@ Status AdminClient::ApplyPolicy(const v1::ApplyPolicyRequest& request,
   return Call(&v1::AdminService::StubInterface::ApplyPolicy, request, response);
 }
 
+Status AdminClient::PolicyHistory(const v1::PolicyHistoryRequest& request,
+                                  v1::PolicyHistoryResponse* response) {
+  return Call(&v1::AdminService::StubInterface::PolicyHistory, request, response);
+}
+
 Error DescribeRpcFailure(const grpc::Status& status, std::string_view address, int64_t timeout_ms) {
   const std::string where = "cannot reach collector at " + std::string(address) + ": ";
   switch (status.error_code()) {

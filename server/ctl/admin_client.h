@@ -36,6 +36,8 @@ class AdminClient {
   Status QueryEvents(const v1::QueryEventsRequest& request, v1::QueryEventsResponse* response);
   Status GetPolicy(const v1::GetPolicyRequest& request, v1::GetPolicyResponse* response);
   Status ApplyPolicy(const v1::ApplyPolicyRequest& request, v1::ApplyPolicyResponse* response);
+  Status PolicyHistory(const v1::PolicyHistoryRequest& request,
+                       v1::PolicyHistoryResponse* response);
 
  private:
   template <typename Request, typename Response>

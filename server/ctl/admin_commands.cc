@@ -194,6 +194,10 @@ int RunPolicyApply(const ParsedArgs& args, const CommandContext& ctx) {
     return ctx.Fail("invalid group \"" + *group +
                     "\": use segments of a-z 0-9 _ - separated by '/', e.g. osaka/suita/hoken");
   }
+  int rc = kExitOk;
+  const std::optional<bool> json = WantsJson(args, ctx, &rc);
+  if (!json) return rc;
+  const bool dry_run = args.Has("dry-run");
   Result<std::string> text = ReadFileToString(file);
   if (!text) return ctx.Fail(text.error().message);
   // Validate here first: a typo is reported with file:line:column before
@@ -201,18 +205,44 @@ int RunPolicyApply(const ParsedArgs& args, const CommandContext& ctx) {
   Result<Policy> policy = ParsePolicy(*text, file);
   if (!policy) return ctx.Fail(policy.error().message);
 
-  int rc = kExitOk;
   std::unique_ptr<AdminClient> client = Connect(args, ctx, &rc);
   if (!client) return rc;
   v1::ApplyPolicyRequest request;
   request.set_group(*group);
   request.set_policy_yaml(*text);
   request.set_source_name(file);
+  request.set_dry_run(dry_run);
   v1::ApplyPolicyResponse response;
   if (Status s = client->ApplyPolicy(request, &response); !s) return ctx.Fail(s.error().message);
-  ctx.out << "Applied " << file << " to group " << *group << ": version " << response.version()
-          << '\n';
-  return kExitOk;
+  return Print(response, *json, ctx, [&](const v1::ApplyPolicyResponse& r, std::ostream& out) {
+    if (dry_run) {
+      RenderPolicyDryRun(r.dry_run(), *group, out);
+    } else {
+      out << "Applied " << file << " to group " << *group << ": version " << r.version() << '\n';
+    }
+  });
+}
+
+int RunPolicyHistory(const ParsedArgs& args, const CommandContext& ctx) {
+  const std::optional<std::string> group = args.Get("group");
+  if (!group) return ctx.Usage("--group G is required");
+  int rc = kExitOk;
+  const std::optional<bool> json = WantsJson(args, ctx, &rc);
+  if (!json) return rc;
+  v1::PolicyHistoryRequest request;
+  request.set_group(*group);
+  if (std::optional<std::string> limit = args.Get("limit")) {
+    Result<int64_t> n = ParseIntOption("limit", *limit, 1, 1000);
+    if (!n) return ctx.Report(n.error());
+    request.set_limit(static_cast<uint32_t>(*n));
+  }
+  std::unique_ptr<AdminClient> client = Connect(args, ctx, &rc);
+  if (!client) return rc;
+  v1::PolicyHistoryResponse response;
+  if (Status s = client->PolicyHistory(request, &response); !s) return ctx.Fail(s.error().message);
+  return Print(response, *json, ctx, [&](const v1::PolicyHistoryResponse& r, std::ostream& out) {
+    RenderPolicyHistory(r, *group, out);
+  });
 }
 
 }  // namespace
@@ -298,14 +328,39 @@ std::vector<Command> AdminCommands() {
   apply.min_positionals = 1;
   apply.max_positionals = 1;
   apply.summary = "validate a policy file and make it the group's policy";
-  apply.options = WithConnection({{"group", "G", "the group (required)", false}});
+  apply.options = WithConnection({
+      {"group", "G", "the group (required)", false},
+      {"dry-run", "", "store nothing; show the diff and the decisions that would change", false},
+      OutputOption(),
+  });
   apply.details =
       "FILE is validated locally first; every problem is reported as\n"
       "FILE:LINE:COLUMN and nothing is sent to the collector. On success the\n"
-      "collector stores a new version and agents in the group pick it up.\n\n" +
+      "collector stores a new version and agents in the group pick it up.\n\n"
+      "With --dry-run the collector validates FILE as a real apply would and\n"
+      "stores nothing. It prints the policy it would replace (the group's own or\n"
+      "inherited), a line diff against it, and every present device on the\n"
+      "group's terminals (and those of subgroups without a policy of their own)\n"
+      "whose decision would change.\n\n" +
       connection;
   apply.run = RunPolicyApply;
   commands.push_back(apply);
+
+  Command history;
+  history.name = "policy history";
+  history.summary = "versions applied to a group: who applied what, when";
+  history.options = WithConnection({
+      {"group", "G", "the group (required)", false},
+      {"limit", "N", "at most N versions, newest first (default 50, max 1000)", false},
+      OutputOption(),
+  });
+  history.details =
+      "Lists the group's own versions only; a group without a policy of its own\n"
+      "inherits its parent's (see 'policy show'). 'policy show --version N'\n"
+      "prints any listed version in full.\n\n" +
+      connection;
+  history.run = RunPolicyHistory;
+  commands.push_back(history);
 
   return commands;
 }

@@ -8,6 +8,7 @@
 
 #include "common/credentials.h"
 #include "common/pki.h"
+#include "common/policy_signing.h"
 #include "server/ctl/command.h"
 #include "server/ctl/display_text.h"
 
@@ -175,6 +176,40 @@ int RunPkiIssue(const ParsedArgs& args, const CommandContext& ctx) {
   return kExitOk;
 }
 
+int RunPkiPolicyKey(const ParsedArgs& args, const CommandContext& ctx) {
+  const std::optional<std::string> dir = args.Get("dir");
+  if (!dir) return ctx.Usage("--dir DIR is required");
+  const std::string key_path = Join(*dir, "policy-signing.key");
+  const std::string pub_path = Join(*dir, "policy-signing.pub");
+  if (!args.Has("force")) {
+    for (const std::string& path : {key_path, pub_path}) {
+      if (Exists(path)) {
+        return ctx.Fail(path +
+                        " already exists; refusing to replace the policy key (agents pinning "
+                        "it would refuse every new policy). Use --force to replace it.");
+      }
+    }
+  }
+  if (Status s = EnsureDirectory(*dir); !s) return ctx.Report(s.error());
+
+  Result<PolicySigningKey> key = PolicySigningKey::Generate();
+  if (!key) return ctx.Report(key.error());
+  Result<std::string> key_pem = key->PrivateKeyPem();
+  if (!key_pem) return ctx.Report(key_pem.error());
+  Result<std::string> pub_pem = key->public_key().ToPem();
+  if (!pub_pem) return ctx.Report(pub_pem.error());
+  // Private key first: a public key without its private key is useless.
+  if (Status s = WriteFileAtomic(key_path, *key_pem, 0600); !s) return ctx.Report(s.error());
+  if (Status s = WriteFileAtomic(pub_path, *pub_pem, 0644); !s) return ctx.Report(s.error());
+
+  ctx.out << "Created Ed25519 policy signing key " << key->key_id() << '\n';
+  ctx.out << "  private key: " << key_path
+          << "  (mode 0600; the collector's policy.signing_key_file)\n";
+  ctx.out << "  public key:  " << pub_path
+          << "  (every agent's policy.public_key_file: agents accept only policies it signed)\n";
+  return kExitOk;
+}
+
 }  // namespace
 
 std::vector<Command> PkiCommands() {
@@ -220,7 +255,23 @@ std::vector<Command> PkiCommands() {
       "  mamorictl pki issue admin --dir pki --id alice\n";
   issue.run = RunPkiIssue;
 
-  return {init, issue};
+  Command policy_key;
+  policy_key.name = "pki policy-key";
+  policy_key.summary = "create the collector's policy signing key (Ed25519)";
+  policy_key.options = {
+      {"dir", "DIR", "directory for policy-signing.key and .pub (created 0700 if missing)", false},
+      {"force", "", "replace an existing key (agents must then pin the new public key)", false},
+  };
+  policy_key.details =
+      "Creates an Ed25519 key pair: policy-signing.key (mode 0600) for the collector's\n"
+      "policy.signing_key_file, policy-signing.pub for every agent's\n"
+      "policy.public_key_file. The collector signs every policy it sends; agents\n"
+      "refuse policies not signed by the key they pin. Refuses to overwrite an\n"
+      "existing key.\n\n"
+      "Example:\n  mamorictl pki policy-key --dir /etc/mamori/pki\n";
+  policy_key.run = RunPkiPolicyKey;
+
+  return {init, issue, policy_key};
 }
 
 }  // namespace mamori::ctl

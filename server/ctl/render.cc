@@ -289,6 +289,69 @@ void RenderPolicy(const v1::GetPolicyResponse& response, std::string_view group,
   if (!b.policy_yaml().empty() && b.policy_yaml().back() != '\n') out << '\n';
 }
 
+void RenderPolicyDryRun(const v1::PolicyDryRun& run, std::string_view group, std::ostream& out) {
+  std::string current = "none: agents use the built-in default (removable storage blocked)";
+  if (run.current_version() != 0) {
+    current = "version " + std::to_string(run.current_version()) + " of " + run.current_group() +
+              (run.current_inherited() ? " (inherited)" : " (the group's own)");
+  }
+  out << "Dry run: nothing was stored.\n";
+  PrintFields(
+      {
+          {"Group", std::string(group)},
+          {"Replaces", current},
+          {"New policy", run.policy_name().empty() ? "-" : run.policy_name()},
+          {"Examined", std::to_string(run.terminals_examined()) + " terminal(s), " +
+                           std::to_string(run.devices_examined()) + " device(s)"},
+      },
+      out);
+  out << '\n';
+  if (run.diff().empty()) {
+    out << "(the policy document is unchanged)\n";
+  } else {
+    if (run.diff_whole_replacement()) {
+      out << "(documents too large for a line-by-line diff: shown as a whole replacement)\n";
+    }
+    out << TerminalSafeMultiline(run.diff());
+    if (run.diff().back() != '\n') out << '\n';
+  }
+  out << "\nDecisions that would change\n";
+  if (run.changes().empty()) {
+    out << "(no device would change decision)\n";
+    return;
+  }
+  Table table(
+      {"TERMINAL", "GROUP", "VID:PID", "PRODUCT", "SERIAL", "OLD", "OLD RULE", "NEW", "NEW RULE"});
+  table.SetMaxWidth(3, kDeviceStringWidth)
+      .SetMaxWidth(4, kSerialWidth)
+      .SetMaxWidth(6, kRuleWidth)
+      .SetMaxWidth(8, kRuleWidth);
+  for (const v1::DecisionChange& c : run.changes()) {
+    table.AddRow({c.terminal_id(), c.group(), c.device().vid_pid(), c.device().product(),
+                  c.device().serial(), DecisionText(c.old_decision()),
+                  c.old_decision().matched_rule(), DecisionText(c.new_decision()),
+                  c.new_decision().matched_rule()});
+  }
+  table.Render(out);
+}
+
+void RenderPolicyHistory(const v1::PolicyHistoryResponse& response, std::string_view group,
+                         std::ostream& out) {
+  if (response.entries().empty()) {
+    out << "(group " << TerminalSafe(group) << " has no policy of its own)\n";
+    return;
+  }
+  Table table({"VERSION", "APPLIED AT", "APPLIED BY", "NAME", "BYTES", "FIRST LINE"});
+  table.SetRightAligned(0).SetRightAligned(4).SetMaxWidth(3, kRuleWidth).SetMaxWidth(5, 40);
+  for (const v1::PolicyHistoryEntry& e : response.entries()) {
+    table.AddRow({std::to_string(e.version()), Timestamp(e.has_applied_at(), e.applied_at(), "-"),
+                  e.applied_by().empty() ? "-" : e.applied_by(),
+                  e.policy_name().empty() ? "-" : e.policy_name(), std::to_string(e.yaml_bytes()),
+                  e.first_line()});
+  }
+  table.Render(out);
+}
+
 Result<std::string> ToJson(const google::protobuf::Message& message) {
   google::protobuf::util::JsonPrintOptions options;
   options.add_whitespace = true;

@@ -27,6 +27,13 @@ void RenderEvents(const v1::QueryEventsResponse& response, std::ostream& out);
 // The policy YAML preceded by a header of YAML comments (version, group,
 // applied by/at, inheritance), so the output can be saved and re-applied.
 void RenderPolicy(const v1::GetPolicyResponse& response, std::string_view group, std::ostream& out);
+// A dry run of `policy apply`: what it replaces, the diff, then TERMINAL,
+// GROUP, VID:PID, PRODUCT, SERIAL, OLD, OLD RULE, NEW, NEW RULE for every
+// device whose decision would change ("(no device would change decision)").
+void RenderPolicyDryRun(const v1::PolicyDryRun& run, std::string_view group, std::ostream& out);
+// VERSION, APPLIED AT, APPLIED BY, NAME, BYTES, FIRST LINE; newest first.
+void RenderPolicyHistory(const v1::PolicyHistoryResponse& response, std::string_view group,
+                         std::ostream& out);
 
 // Protobuf's JSON mapping, indented, with zero values printed.
 Result<std::string> ToJson(const google::protobuf::Message& message);

@@ -117,10 +117,19 @@ ALTER TABLE devices ADD COLUMN allowed_interface_classes TEXT NOT NULL DEFAULT '
 ALTER TABLE events ADD COLUMN allowed_interface_classes TEXT;
 )sql";
 
-constexpr std::array<Migration, 3> kMigrations = {{
+// Policy signatures (Ed25519, lower-case hex) and the id of the signing key.
+// Rows from before version 4 read '' (unsigned); the collector signs them at
+// its next start.
+constexpr std::string_view kSchemaV4 = R"sql(
+ALTER TABLE policies ADD COLUMN signature_hex TEXT NOT NULL DEFAULT '';
+ALTER TABLE policies ADD COLUMN key_id TEXT NOT NULL DEFAULT '';
+)sql";
+
+constexpr std::array<Migration, 4> kMigrations = {{
     {1, "terminals, devices, events, event cursors, policies", kSchemaV1},
     {2, "digest of each terminal's stored device list", kSchemaV2},
     {3, "interface classes a blocked composite device keeps", kSchemaV3},
+    {4, "policy signatures and signing key ids", kSchemaV4},
 }};
 
 Status Exec(sqlite3* db, std::string_view path, std::string_view sql, std::string_view what) {

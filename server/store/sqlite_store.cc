@@ -8,6 +8,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "common/hex.h"
 #include "server/store/migrations.h"
 
 namespace mamori {
@@ -239,6 +240,10 @@ StoredPolicy ReadPolicy(sqlite3_stmt* stmt) {
   p.yaml = ColumnText(stmt, 2);
   p.applied_by = ColumnText(stmt, 3);
   p.applied_at_ms = ColumnInt64(stmt, 4);
+  // Hex in the database so an auditor can read it with the sqlite3 shell;
+  // a value that is not hex reads as unsigned, which agents refuse.
+  p.signature = HexDecode(ColumnText(stmt, 5)).value_or("");
+  p.key_id = ColumnText(stmt, 6);
   return p;
 }
 
@@ -769,8 +774,8 @@ Result<StoredPolicy> SqliteStore::PutPolicy(std::string_view group, std::string_
       if (rc != SQLITE_ROW) return SqlError(rc, "reading the latest policy version");
       latest = static_cast<uint64_t>(ColumnInt64(stmt->get(), 0));
     }
-    stored = StoredPolicy{std::string(group), latest + 1, std::string(yaml),
-                          std::string(applied_by), now_ms};
+    stored = StoredPolicy{
+        std::string(group), latest + 1, std::string(yaml), std::string(applied_by), now_ms, "", ""};
     Result<StmtLease> stmt = Prepare(
         "INSERT INTO policies (group_name, version, yaml, applied_by, applied_at_ms) "
         "VALUES (?, ?, ?, ?, ?)");
@@ -790,7 +795,28 @@ Result<StoredPolicy> SqliteStore::PutPolicy(std::string_view group, std::string_
   return stored;
 }
 
-#define MAMORI_POLICY_COLUMNS "group_name, version, yaml, applied_by, applied_at_ms"
+#define MAMORI_POLICY_COLUMNS \
+  "group_name, version, yaml, applied_by, applied_at_ms, signature_hex, key_id"
+
+Status SqliteStore::SetPolicySignature(std::string_view group, uint64_t version,
+                                       std::string_view signature, std::string_view key_id) {
+  std::lock_guard lock(mu_);
+  return RunInTransaction(TxKind::kWrite, [&]() -> Status {
+    Result<StmtLease> stmt = Prepare(
+        "UPDATE policies SET signature_hex = ?, key_id = ? WHERE group_name = ? AND version = ?");
+    if (!stmt.ok()) return stmt.error();
+    Binder bind(stmt->get());
+    bind.Text(HexEncode(signature)).Text(key_id).Text(group).Int(static_cast<int64_t>(version));
+    if (bind.rc() != SQLITE_OK) return SqlError(bind.rc(), "binding a policy signature");
+    const int rc = sqlite3_step(stmt->get());
+    if (rc != SQLITE_DONE) return SqlError(rc, "storing a policy signature");
+    if (sqlite3_changes(db_.get()) != 1) {
+      return MakeError(ErrorCode::kNotFound, "no policy version " + std::to_string(version) +
+                                                 " of group " + std::string(group) + " to sign");
+    }
+    return Status::Ok();
+  });
+}
 
 Result<std::vector<StoredPolicy>> SqliteStore::ReadPolicies(std::string_view sql,
                                                             std::string_view group,
@@ -839,6 +865,24 @@ Result<std::vector<StoredPolicy>> SqliteStore::PolicyHistory(std::string_view gr
   return ReadPolicies("SELECT " MAMORI_POLICY_COLUMNS
                       " FROM policies WHERE group_name = ? ORDER BY version",
                       group, true);
+}
+
+Result<std::vector<StoredPolicy>> SqliteStore::RecentPolicyVersions(std::string_view group,
+                                                                    uint32_t limit) {
+  std::lock_guard lock(mu_);
+  Result<StmtLease> stmt = Prepare("SELECT " MAMORI_POLICY_COLUMNS
+                                   " FROM policies WHERE group_name = ? ORDER BY version DESC "
+                                   "LIMIT ?");
+  if (!stmt.ok()) return stmt.error();
+  Binder bind(stmt->get());
+  // SQLite reads a negative LIMIT as no limit.
+  bind.Text(group).Int(limit == 0 ? -1 : static_cast<int64_t>(limit));
+  if (bind.rc() != SQLITE_OK) return SqlError(bind.rc(), "binding a policy history query");
+  std::vector<StoredPolicy> out;
+  int rc;
+  while ((rc = sqlite3_step(stmt->get())) == SQLITE_ROW) out.push_back(ReadPolicy(stmt->get()));
+  if (rc != SQLITE_DONE) return SqlError(rc, "reading the policy history");
+  return out;
 }
 
 }  // namespace mamori

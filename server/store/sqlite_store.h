@@ -45,9 +45,13 @@ class SqliteStore final : public Store {
 
   Result<StoredPolicy> PutPolicy(std::string_view group, std::string_view yaml,
                                  std::string_view applied_by, int64_t now_ms) override;
+  Status SetPolicySignature(std::string_view group, uint64_t version, std::string_view signature,
+                            std::string_view key_id) override;
   Result<std::optional<StoredPolicy>> GetPolicy(std::string_view group, uint64_t version) override;
   Result<std::vector<StoredPolicy>> LatestPolicies() override;
   Result<std::vector<StoredPolicy>> PolicyHistory(std::string_view group) override;
+  Result<std::vector<StoredPolicy>> RecentPolicyVersions(std::string_view group,
+                                                         uint32_t limit) override;
 
   int SchemaVersion() override;
 

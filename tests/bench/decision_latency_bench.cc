@@ -27,6 +27,7 @@
 #include "common/clock.h"
 #include "common/logging.h"
 #include "common/policy.h"
+#include "common/policy_signing.h"
 #include "tests/unit/linux/linux_fixture.h"
 
 namespace mamori {
@@ -53,6 +54,16 @@ class CountingOutbox final : public EventOutbox {
  private:
   std::mutex mu_;
   uint64_t seq_ = 0;
+};
+
+// The bench enforces its local policy and never receives a bundle: an empty
+// policy cache that keeps nothing.
+class NoPolicyCache final : public PolicyCache {
+ public:
+  Result<std::optional<PolicyUpdate>> Load() override { return std::optional<PolicyUpdate>(); }
+  Result<uint64_t> HighestAccepted() override { return uint64_t{0}; }
+  Status Save(const PolicyUpdate&) override { return Status::Ok(); }
+  std::string Describe() const override { return "none"; }
 };
 
 // The real sysfs over the fixture tree, noting when each device's
@@ -176,7 +187,9 @@ int Main(int argc, char** argv) {
   AgentCoreOptions options;
   options.local_policy = *policy;
   options.local_policy_source = "bench-policy.yaml";
-  AgentCore core(backend, outbox, clock, options);
+  const PinnedKeyPolicyVerifier verifier(PolicySigningKey::Generate().value().public_key());
+  NoPolicyCache policy_cache;
+  AgentCore core(backend, outbox, clock, verifier, policy_cache, options);
   if (Status s = core.Start(); !s.ok()) {
     std::fprintf(stderr, "agent core: %s\n", s.error().message.c_str());
     return 1;

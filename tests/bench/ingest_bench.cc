@@ -699,6 +699,7 @@ IdleFigures MeasureIdleAgent(const CollectorProcess& collector, TestPki& pki, co
       "collector:\n  address: " + collector.address() +
           "\n  server_name: " + std::string(TestPki::kServerName) + "\ntls:\n  ca_file: " + tls.ca +
           "\n  cert_file: " + tls.cert + "\n  key_file: " + tls.key +
+          "\npolicy:\n  public_key_file: " + pki.PolicyKey().pub +
           "\nreport:\n  interval: 60s\ndevices:\n  backend: simulated\n  directory: " + devices +
           "\nstate_dir: " + dir.File("idle-state") + "\nlog:\n  level: info\n");
   ChildProcess agent =

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the ingest benchmark at 1000 agents and, for a second data point, at
-# 100, and keeps everything printed in BUILD_DIR/bench-results.txt.
+# 100, then the fan-out, backlog and event-commit benchmarks, and keeps
+# everything printed in BUILD_DIR/bench-results.txt.
 #
 #   tests/bench/run.sh BUILD_DIR        (make bench: BUILD_DIR=build/release)
 #
@@ -27,6 +28,17 @@ run() {
 
 run --agents 1000 --seconds 20 --devices 3 --idle-seconds 60
 run --agents 100 --seconds 20 --devices 3 --idle-seconds 60
+
+# Reliability figures: one policy change fanned out to 10,000 watching
+# agents (baseline 100), a 100,000-event backlog drained after an outage
+# (baseline 10,000), and event ingest with group commit against one commit
+# per batch, SQLite synchronous full against normal.
+bench=$build/tests/bench/fanout_bench
+run --agents 10000 --baseline 100
+bench=$build/tests/bench/backlog_bench
+run --events 100000 --per-agent 5000
+bench=$build/tests/bench/event_commit_bench
+run --agents 200 --batch 20 --seconds 10
 
 echo "results written to $out"
 exit "$status"

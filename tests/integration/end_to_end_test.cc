@@ -462,6 +462,7 @@ TEST(CollectorConfigTest, MissingCertificateFileIsNamed) {
       dir.Write("collector.yaml", "listen: 127.0.0.1:0\ntls:\n  ca_file: " + server.ca +
                                       "\n  cert_file: " + dir.File("missing.pem") +
                                       "\n  key_file: " + server.key +
+                                      "\npolicy:\n  signing_key_file: " + pki.PolicyKey().key +
                                       "\nstore:\n  path: " + dir.File("x.db") + "\n");
   CommandResult r = RunCommand({MAMORI_COLLECTOR_BIN, "--config", cfg});
   EXPECT_EQ(r.exit_code, 1);

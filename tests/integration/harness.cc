@@ -13,8 +13,16 @@ CollectorProcess::CollectorProcess(TestPki& pki, const TempDir& dir, std::string
   const TlsPaths server = pki.Server();
   config_rest_ = "port_file: " + port_file_ + "\ntls:\n  ca_file: " + server.ca +
                  "\n  cert_file: " + server.cert + "\n  key_file: " + server.key +
+                 "\npolicy:\n  signing_key_file: " + pki.PolicyKey().key +
                  "\nstore:\n  path: " + db_path_ + "\nlog:\n  level: debug\n" + extra_yaml;
   config_path_ = dir.Write("collector.yaml", "listen: 127.0.0.1:0\n" + config_rest_);
+}
+
+void CollectorProcess::UsePolicySigningKey(const std::string& key_file) {
+  const std::string line = "\n  signing_key_file: ";
+  const std::size_t at = config_rest_.find(line) + line.size();
+  config_rest_.replace(at, config_rest_.find('\n', at) - at, key_file);
+  dir_.Write("collector.yaml", "listen: 127.0.0.1:" + std::to_string(port_) + "\n" + config_rest_);
 }
 
 bool CollectorProcess::Start() {
@@ -79,13 +87,15 @@ AgentProcess::AgentProcess(TestPki& pki, const TempDir& dir, const CollectorProc
   const TlsPaths tls = pki.IssueTerminal(id_, group);
   device_dir_ = dir.File("devices-" + id_);
   std::filesystem::create_directories(device_dir_);
-  const std::string state_dir = dir.File("state-" + id_);
+  state_dir_ = dir.File("state-" + id_);
+  const std::string& state_dir = state_dir_;
   log_path_ = dir.File("agent-" + id_ + ".log");
   std::string yaml = "collector:\n  address: " + collector.address() +
                      "\n  server_name: " + std::string(TestPki::kServerName) +
                      "\ntls:\n  ca_file: " + tls.ca + "\n  cert_file: " + tls.cert +
-                     "\n  key_file: " + tls.key + "\nreport:\n  interval: 30s\n" +
-                     "backoff:\n  initial: 200ms\n  max: 2s\n" +
+                     "\n  key_file: " + tls.key +
+                     "\npolicy:\n  public_key_file: " + pki.PolicyKey().pub +
+                     "\nreport:\n  interval: 30s\n" + "backoff:\n  initial: 200ms\n  max: 2s\n" +
                      "devices:\n  backend: simulated\n  directory: " + device_dir_ +
                      "\nstate_dir: " + state_dir + "\nlog:\n  level: debug\n" + extra_yaml;
   config_path_ = dir.Write("agent-" + id_ + ".yaml", yaml);

@@ -26,6 +26,9 @@ class CollectorProcess {
   // start takes a free port; a restart listens on the same one again, so
   // running agents find it as they would in production.
   bool Start();
+  // Signs policies with another key from the next Start (the default is
+  // the PKI's PolicyKey(), which agents pin).
+  void UsePolicySigningKey(const std::string& key_file);
   int port() const { return port_; }
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
   std::string config_path() const { return config_path_; }
@@ -66,6 +69,8 @@ class AgentProcess {
   const std::string& id() const { return id_; }
   const std::string& device_dir() const { return device_dir_; }
   const std::string& config_path() const { return config_path_; }
+  // Holds the agent's event journal and seq counters.
+  const std::string& state_dir() const { return state_dir_; }
   ChildProcess& process() { return *process_; }
   std::string Log() const;
 
@@ -73,6 +78,7 @@ class AgentProcess {
   std::string id_;
   std::string config_path_;
   std::string device_dir_;
+  std::string state_dir_;
   std::string log_path_;
   std::optional<ChildProcess> process_;
 };

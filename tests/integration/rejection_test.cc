@@ -89,6 +89,34 @@ TEST_F(RejectionTest, AgentCertificateOnAdminCall) {
       << collector_->Log();
 }
 
+TEST_F(RejectionTest, AgentCertificateOnPolicyHistoryAndDryRun) {
+  auto stub = collector_->Admin(pki_.IssueTerminal("t-curious", "osaka"));
+  {
+    grpc::ClientContext ctx;
+    v1::PolicyHistoryRequest req;
+    req.set_group("osaka");
+    v1::PolicyHistoryResponse resp;
+    const grpc::Status s = stub->PolicyHistory(WithDeadline(&ctx), req, &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();
+    EXPECT_TRUE(collector_->WaitForLog("PolicyHistory from", std::chrono::seconds(5)))
+        << collector_->Log();
+  }
+  {
+    // A dry run changes nothing but still reveals terminals and devices.
+    grpc::ClientContext ctx;
+    v1::ApplyPolicyRequest req;
+    req.set_group("osaka");
+    req.set_policy_yaml(
+        "name: p\nrules:\n  - name: r\n    match: {class: hid}\n    action: allow\n");
+    req.set_dry_run(true);
+    v1::ApplyPolicyResponse resp;
+    const grpc::Status s = stub->ApplyPolicy(WithDeadline(&ctx), req, &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();
+    EXPECT_TRUE(collector_->WaitForLog("ApplyPolicy from", std::chrono::seconds(5)))
+        << collector_->Log();
+  }
+}
+
 TEST_F(RejectionTest, AdminCertificateOnAgentCall) {
   const grpc::Status s = Report(pki_.Admin(), MinimalReport());
   EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();

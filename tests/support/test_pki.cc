@@ -4,6 +4,8 @@
 #include <stdexcept>
 #include <utility>
 
+#include "common/policy_signing.h"
+
 namespace mamori::testing {
 namespace {
 
@@ -42,6 +44,7 @@ TestPki::TestPki() {
   server.ip_addresses = {"127.0.0.1", "::1"};
   Issue("server", server);
   Issue("admin", Request(CertKind::kAdmin, kAdminName));
+  IssuePolicyKey("policy-signing");
 }
 
 TestPki::~TestPki() = default;
@@ -52,6 +55,21 @@ TlsPaths TestPki::Server() const {
 
 TlsPaths TestPki::Admin() const {
   return {ca_file_, dir_.File("admin.pem"), dir_.File("admin.key")};
+}
+
+PolicyKeyPaths TestPki::PolicyKey() const {
+  return {dir_.File("policy-signing.key"), dir_.File("policy-signing.pub")};
+}
+
+PolicyKeyPaths TestPki::IssuePolicyKey(std::string_view name) {
+  const PolicySigningKey key = Unwrap(PolicySigningKey::Generate(), "generate policy key");
+  PolicyKeyPaths paths;
+  paths.key = dir_.Write(std::string(name) + ".key",
+                         Unwrap(key.PrivateKeyPem(), "encode policy key " + std::string(name)));
+  paths.pub =
+      dir_.Write(std::string(name) + ".pub",
+                 Unwrap(key.public_key().ToPem(), "encode policy key " + std::string(name)));
+  return paths;
 }
 
 TlsPaths TestPki::IssueTerminal(std::string_view id, std::string_view group) {

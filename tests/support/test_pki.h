@@ -9,6 +9,12 @@
 
 namespace mamori::testing {
 
+// Paths of a policy signing key pair (mamorictl pki policy-key).
+struct PolicyKeyPaths {
+  std::string key;  // private, the collector's policy.signing_key_file
+  std::string pub;  // public, every agent's policy.public_key_file
+};
+
 // Paths of one party's TLS files, as a component's config takes them.
 struct TlsPaths {
   std::string ca;    // trust anchor: always the test CA (ca.pem)
@@ -22,6 +28,7 @@ struct TlsPaths {
 //   server.pem / server.key  collector "collector": DNS localhost,
 //                            IP 127.0.0.1 and ::1 (connect to either)
 //   admin.pem / admin.key    admin "admin"
+//   policy-signing.key/.pub  the collector's Ed25519 policy key pair
 // and the Issue* functions add more, each returning its {ca, cert, key}
 // paths. Typical use:
 //
@@ -54,6 +61,11 @@ class TestPki {
 
   TlsPaths Server() const;  // server.pem / server.key
   TlsPaths Admin() const;   // admin.pem / admin.key
+  // policy-signing.key / policy-signing.pub: what collectors sign with and
+  // agents pin, unless a test says otherwise.
+  PolicyKeyPaths PolicyKey() const;
+  // <name>.key / <name>.pub: another Ed25519 policy key pair.
+  PolicyKeyPaths IssuePolicyKey(std::string_view name);
 
   // terminal-<id>.pem/.key: URI SANs mamori://terminal/<id> and, when
   // `group` is not empty, mamori://group/<group>.

@@ -397,6 +397,7 @@ def make_pki(ctl, pki):
          "--ip", "127.0.0.1", "--out", f"{pki}/collector"],
         ["pki", "issue", "agent", "--dir", pki, "--id", "vm-1", "--group", "vm", "--out", f"{pki}/agent"],
         ["pki", "issue", "admin", "--dir", pki, "--id", "vm-admin", "--out", f"{pki}/admin"],
+        ["pki", "policy-key", "--dir", pki],
     ]
     for args in steps:
         r = subprocess.run([ctl] + args, capture_output=True, text=True)
@@ -414,7 +415,9 @@ def guest_configs(cfg_dir):
     common_agent = f"""collector:
   address: 127.0.0.1:{PORT}
   server_name: localhost
-{tls_agent}report:
+{tls_agent}policy:
+  public_key_file: /etc/mamori/pki/policy-signing.pub
+report:
   interval: 2s
   jitter_percent: 0
 backoff:
@@ -434,6 +437,8 @@ tls:
   ca_file: /etc/mamori/pki/ca.pem
   cert_file: /etc/mamori/pki/collector.pem
   key_file: /etc/mamori/pki/collector.key
+policy:
+  signing_key_file: /etc/mamori/pki/policy-signing.key
 store:
   path: /tmp/mamori.db
   synchronous: normal
@@ -678,7 +683,7 @@ class Test:
         make_pki(a.ctl, pki)
         files = guest_configs(os.path.join(self.work, "config"))
         for name in ("ca.pem", "collector.pem", "collector.key", "agent.pem", "agent.key",
-                     "admin.pem", "admin.key"):
+                     "admin.pem", "admin.key", "policy-signing.key", "policy-signing.pub"):
             files[os.path.join(pki, name)] = f"/etc/mamori/pki/{name}"
         files[a.agent] = "/usr/bin/mamori-agent"
         files[a.collector] = "/usr/bin/mamori-collector"

@@ -37,12 +37,15 @@ log:
   level: debug
   format: json
   file: log/agent.log
+policy:
+  public_key_file: pki/policy-signing.pub
 )";
 
 constexpr std::string_view kMinimal = R"(collector:
   address: 127.0.0.1:7443
 tls: {ca_file: ca.pem, cert_file: agent.pem, key_file: agent.key}
 state_dir: /var/lib/mamori-agent
+policy: {public_key_file: /etc/mamori/policy-signing.pub}
 )";
 
 TEST(AgentConfigTest, FullFileParsesAndResolvesRelativePaths) {
@@ -65,6 +68,7 @@ TEST(AgentConfigTest, FullFileParsesAndResolvesRelativePaths) {
   EXPECT_EQ(c->log.level, "debug");
   EXPECT_EQ(c->log.format, "json");
   EXPECT_EQ(c->log.file, "/etc/mamori/log/agent.log");
+  EXPECT_EQ(c->policy_public_key_file, "/etc/mamori/pki/policy-signing.pub");
 }
 
 TEST(AgentConfigTest, MinimalFileGetsDefaults) {
@@ -135,7 +139,11 @@ INSTANTIATE_TEST_SUITE_P(
         BadField{"policy_file: policy.yaml", "policy_files: policy.yaml", "19:1: policy_files"},
         BadField{"tls:\n  ca_file: pki/ca.pem\n  cert_file: /etc/mamori/agent.pem\n"
                  "  key_file: pki/agent.key\n",
-                 "", "1:1: tls: required section"}));
+                 "", "1:1: tls: required section"},
+        BadField{"policy:\n  public_key_file: pki/policy-signing.pub\n", "",
+                 "1:1: policy: required section is missing: policy.public_key_file"},
+        BadField{"  public_key_file: pki/policy-signing.pub", "  public_key: pki/p.pub",
+                 "26:3: policy.public_key"}));
 
 TEST(AgentConfigTest, ReportsEveryProblemAtOnce) {
   std::string text(kFull);

@@ -17,8 +17,11 @@ using testing::FakeBackend;
 using testing::FakeClock;
 using testing::Keyboard;
 using testing::KeyboardWithStorage;
+using testing::SignedUpdate;
 using testing::Stick;
 using testing::TempDir;
+using testing::TestPolicyKey;
+using testing::TestPolicyVerifier;
 using namespace std::chrono_literals;
 
 constexpr std::string_view kAllowRegisteredSerial = R"(name: allow-one
@@ -48,7 +51,8 @@ class AgentCoreTest : public ::testing::Test {
     options.hostname = "terminal-01";
     options.os = "Linux test";
     options.report_interval_s = 60;
-    auto core = std::make_unique<AgentCore>(backend_, *outbox_, clock_, options);
+    auto core = std::make_unique<AgentCore>(backend_, *outbox_, clock_, TestPolicyVerifier(),
+                                            cache_, options);
     core->SetChangeListener([this] {
       std::lock_guard lock(mu_);
       ++changes_;
@@ -78,6 +82,7 @@ class AgentCoreTest : public ::testing::Test {
   }
 
   TempDir dir_;
+  FilePolicyCache cache_{dir_.path()};
   FakeClock clock_;
   FakeBackend backend_;
   std::unique_ptr<JournalEventOutbox> outbox_;
@@ -255,7 +260,8 @@ TEST_F(AgentCoreTest, AuditOnlyDecidesAndReportsButNeverApplies) {
   ASSERT_EQ(events.size(), 2u);
   EXPECT_NE(events[1].detail.find("audit-only"), std::string::npos);
 
-  ASSERT_TRUE(core->ApplyPolicyUpdate({3, "osaka", std::string(kReadOnlyStorage)}).ok());
+  ASSERT_TRUE(
+      core->ApplyPolicyUpdate(SignedUpdate(3, "osaka", std::string(kReadOnlyStorage))).ok());
   EXPECT_TRUE(backend_.applies().empty());
 }
 
@@ -267,7 +273,8 @@ TEST_F(AgentCoreTest, PolicyUpdateReevaluatesAndReportsChangedDecisions) {
   TakeEvents();
 
   ASSERT_TRUE(
-      core->ApplyPolicyUpdate({7, "osaka/suita", std::string(kAllowRegisteredSerial)}).ok());
+      core->ApplyPolicyUpdate(SignedUpdate(7, "osaka/suita", std::string(kAllowRegisteredSerial)))
+          .ok());
   EXPECT_EQ(core->applied_policy_version(), 7u);
   auto events = TakeEvents();
   // The keyboard's decision did not change, so only the stick is reported.
@@ -280,7 +287,8 @@ TEST_F(AgentCoreTest, PolicyUpdateReevaluatesAndReportsChangedDecisions) {
 
   // The same version again changes nothing.
   ASSERT_TRUE(
-      core->ApplyPolicyUpdate({7, "osaka/suita", std::string(kAllowRegisteredSerial)}).ok());
+      core->ApplyPolicyUpdate(SignedUpdate(7, "osaka/suita", std::string(kAllowRegisteredSerial)))
+          .ok());
   EXPECT_TRUE(TakeEvents().empty());
 }
 
@@ -324,7 +332,7 @@ TEST_F(AgentCoreTest, PolicyChangingOnlyTheKeptInterfacesIsReappliedAndReported)
 
   // Same action, same rule ("default"); only the printer port loses out.
   constexpr std::string_view kBlockOther = "name: no-other\ndefaults:\n  other: block\n";
-  ASSERT_TRUE(core->ApplyPolicyUpdate({4, "osaka", std::string(kBlockOther)}).ok());
+  ASSERT_TRUE(core->ApplyPolicyUpdate(SignedUpdate(4, "osaka", std::string(kBlockOther))).ok());
 
   const auto applied = backend_.applied_decisions();
   ASSERT_EQ(applied.size(), 2u);
@@ -346,11 +354,12 @@ TEST_F(AgentCoreTest, PolicyChangingOnlyTheKeptInterfacesIsReappliedAndReported)
 TEST_F(AgentCoreTest, RejectedPolicyKeepsTheOldOne) {
   backend_.Plug("stick", Stick());
   auto core = MakeCore();
-  ASSERT_TRUE(core->ApplyPolicyUpdate({2, "g", std::string(kAllowRegisteredSerial)}).ok());
+  ASSERT_TRUE(
+      core->ApplyPolicyUpdate(SignedUpdate(2, "g", std::string(kAllowRegisteredSerial))).ok());
   TakeEvents();
 
-  Status s =
-      core->ApplyPolicyUpdate({3, "g", "name: broken\nrules:\n  - name: x\n    action: explode\n"});
+  Status s = core->ApplyPolicyUpdate(
+      SignedUpdate(3, "g", "name: broken\nrules:\n  - name: x\n    action: explode\n"));
   EXPECT_FALSE(s.ok());
   EXPECT_EQ(core->applied_policy_version(), 2u);
   auto events = TakeEvents();
@@ -360,7 +369,7 @@ TEST_F(AgentCoreTest, RejectedPolicyKeepsTheOldOne) {
   EXPECT_EQ(core->Snapshot().devices[0].decision.action, Action::kAllow);
 
   // An older version is refused too.
-  EXPECT_FALSE(core->ApplyPolicyUpdate({1, "g", std::string(kReadOnlyStorage)}).ok());
+  EXPECT_FALSE(core->ApplyPolicyUpdate(SignedUpdate(1, "g", std::string(kReadOnlyStorage))).ok());
   EXPECT_EQ(core->applied_policy_version(), 2u);
   EXPECT_EQ(Kinds(TakeEvents()), std::vector<EventKind>{EventKind::kPolicyRejected});
 }
@@ -372,7 +381,7 @@ TEST_F(AgentCoreTest, LocalPolicyFileIsEnforcedBeforeTheCollectorSendsOne) {
   ASSERT_TRUE(policy.ok()) << policy.error().message;
   options.local_policy = *policy;
   options.local_policy_source = "local.yaml";
-  AgentCore core(backend_, *outbox_, clock_, options);
+  AgentCore core(backend_, *outbox_, clock_, TestPolicyVerifier(), cache_, options);
   core.Reconcile();
   EXPECT_EQ(core.Snapshot().devices[0].decision.action, Action::kReadOnly);
   EXPECT_EQ(core.applied_policy_version(), 0u);

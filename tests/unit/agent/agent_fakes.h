@@ -3,6 +3,7 @@
 // Fakes for the agent's collaborators. Test-only: the product never carries
 // a fake transport or backend.
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -10,15 +11,72 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "agent/core/policy_cache.h"
+#include "agent/core/policy_verifier.h"
 #include "agent/platform/device_backend.h"
 #include "agent/transport/collector_client.h"
 #include "common/clock.h"
+#include "common/policy_signing.h"
 
 namespace mamori::testing {
+
+// The collector's policy key in agent tests (generated once per process).
+inline const PolicySigningKey& TestPolicyKey() {
+  static const PolicySigningKey key = PolicySigningKey::Generate().value();
+  return key;
+}
+
+// A bundle signed by `key`, as a collector holding it would send.
+inline PolicyUpdate SignedUpdate(uint64_t version, std::string group, std::string yaml,
+                                 const PolicySigningKey& key = TestPolicyKey()) {
+  PolicyUpdate u;
+  u.version = version;
+  u.group = std::move(group);
+  u.policy_yaml = std::move(yaml);
+  PolicySignature sig = key.Sign(u.version, u.group, u.policy_yaml).value();
+  u.signature = std::move(sig.signature);
+  u.key_id = std::move(sig.key_id);
+  return u;
+}
+
+// Verifies against TestPolicyKey(), as an agent pinning it does.
+inline const PolicyVerifier& TestPolicyVerifier() {
+  static const PinnedKeyPolicyVerifier verifier(TestPolicyKey().public_key());
+  return verifier;
+}
+
+// A policy cache in memory; `fail_save` makes Save fail.
+class MemoryPolicyCache final : public PolicyCache {
+ public:
+  Result<std::optional<PolicyUpdate>> Load() override {
+    std::lock_guard lock(mu_);
+    return bundle_;
+  }
+  Result<uint64_t> HighestAccepted() override {
+    std::lock_guard lock(mu_);
+    return highest_;
+  }
+  Status Save(const PolicyUpdate& bundle) override {
+    std::lock_guard lock(mu_);
+    if (!fail_save.empty()) return MakeError(ErrorCode::kIo, fail_save);
+    bundle_ = bundle;
+    highest_ = std::max(highest_, bundle.version);
+    return Status::Ok();
+  }
+  std::string Describe() const override { return "memory"; }
+
+  std::string fail_save;
+
+ private:
+  std::mutex mu_;
+  std::optional<PolicyUpdate> bundle_;
+  uint64_t highest_ = 0;
+};
 
 class FakeClock final : public Clock {
  public:

@@ -35,6 +35,7 @@ TEST(ExamplesTest, AgentConfigParses) {
   EXPECT_EQ(c->tls.ca_file, examples + "/pki/ca.pem");
   EXPECT_EQ(c->device_directory, examples + "/devices");
   EXPECT_EQ(c->policy_file, examples + "/policies/default.yaml");
+  EXPECT_EQ(c->policy_public_key_file, examples + "/pki/policy-signing.pub");
   EXPECT_EQ(c->mode, EnforcementMode::kEnforce);
 }
 

@@ -27,7 +27,8 @@ class ReporterTest : public ::testing::Test {
     auto o = JournalEventOutbox::Open(dir_.path(), clock_);
     ASSERT_TRUE(o.ok()) << o.error().message;
     outbox_ = std::move(*o);
-    core_ = std::make_unique<AgentCore>(backend_, *outbox_, clock_, AgentCoreOptions{});
+    core_ = std::make_unique<AgentCore>(backend_, *outbox_, clock_, testing::TestPolicyVerifier(),
+                                        policy_cache_, AgentCoreOptions{});
     options_.interval = 1h;  // only changes and retries trigger reports
     options_.jitter_percent = 10;
     options_.debounce = 20ms;
@@ -55,6 +56,7 @@ class ReporterTest : public ::testing::Test {
   TempDir dir_;
   FakeClock clock_;
   FakeBackend backend_;
+  testing::MemoryPolicyCache policy_cache_;
   std::unique_ptr<JournalEventOutbox> outbox_;
   std::unique_ptr<AgentCore> core_;
   FakeCollectorClient client_;
@@ -147,7 +149,8 @@ TEST_F(ReporterTest, RestartedAgentResumesFromTheJournalInOrder) {
   auto reopened = JournalEventOutbox::Open(dir_.path(), clock_);
   ASSERT_TRUE(reopened.ok()) << reopened.error().message;
   outbox_ = std::move(*reopened);
-  core_ = std::make_unique<AgentCore>(backend_, *outbox_, clock_, AgentCoreOptions{});
+  core_ = std::make_unique<AgentCore>(backend_, *outbox_, clock_, testing::TestPolicyVerifier(),
+                                      policy_cache_, AgentCoreOptions{});
   const std::size_t first_run_batches = client_.batches_.size();
   client_.SetStoreLimit(UINT64_MAX);
   StartReporter();
@@ -185,7 +188,8 @@ TEST_F(ReporterTest, PolicyFromTheWatchIsAppliedAndReported) {
   ASSERT_TRUE(client_.WaitFor(kWait, [&] { return client_.watch_versions_.size() == 1; }));
   EXPECT_EQ(client_.watch_versions_[0], 0u);
 
-  client_.PushPolicy({5, "osaka", "name: ro\ndefaults:\n  storage: read_only\n"});
+  client_.PushPolicy(
+      testing::SignedUpdate(5, "osaka", "name: ro\ndefaults:\n  storage: read_only\n"));
   ASSERT_TRUE(client_.WaitFor(kWait, [&] {
     return !client_.states_.empty() && client_.states_.back().applied_policy_version == 5;
   }));

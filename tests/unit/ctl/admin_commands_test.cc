@@ -105,7 +105,51 @@ class FakeAdminService final : public v1::AdminService::Service {
     std::lock_guard lock(mu_);
     last_group_ = req->group();
     applied_yaml_ = req->policy_yaml();
-    resp->set_version(5);
+    last_dry_run_ = req->dry_run();
+    if (!req->dry_run()) {
+      resp->set_version(5);
+      return grpc::Status::OK;
+    }
+    v1::PolicyDryRun* run = resp->mutable_dry_run();
+    run->set_current_version(4);
+    run->set_current_group("osaka");
+    run->set_current_inherited(req->group() != "osaka");
+    run->set_policy_name("test");
+    run->set_diff(
+        "--- osaka v4\n+++ new.yaml\n@@ -1,2 +1,2 @@\n-name: old\n+name: test\n rules:\n");
+    run->set_terminals_examined(1);
+    run->set_devices_examined(2);
+    if (req->group() == "osaka/quiet") return grpc::Status::OK;
+    v1::DecisionChange* c = run->add_changes();
+    c->set_terminal_id("t-001");
+    c->set_group(req->group());
+    c->mutable_device()->set_vid_pid("0781:5581");
+    c->mutable_device()->set_serial("4C53");
+    c->mutable_device()->set_product("Evil\x1b[2JStick");
+    c->mutable_old_decision()->set_action(v1::ACTION_ALLOW);
+    c->mutable_old_decision()->set_matched_rule("registered-media");
+    c->mutable_new_decision()->set_action(v1::ACTION_BLOCK);
+    c->mutable_new_decision()->set_matched_rule("default");
+    return grpc::Status::OK;
+  }
+
+  grpc::Status PolicyHistory(grpc::ServerContext* ctx, const v1::PolicyHistoryRequest* req,
+                             v1::PolicyHistoryResponse* resp) override {
+    if (grpc::Status s = Enter(ctx); !s.ok()) return s;
+    std::lock_guard lock(mu_);
+    last_group_ = req->group();
+    last_limit_ = req->limit();
+    if (req->group() == "nara") return grpc::Status::OK;
+    for (uint64_t v : {7, 3}) {
+      auto* e = resp->add_entries();
+      e->set_version(v);
+      e->set_group(req->group());
+      e->set_applied_by(v == 7 ? "mamori://admin/alice" : "mamori://admin/bob");
+      e->mutable_applied_at()->set_seconds(1'700'000'000 + static_cast<int64_t>(v));
+      e->set_policy_name(v == 7 ? "strict" : "default");
+      e->set_yaml_bytes(123);
+      e->set_first_line("# Policy \x1b]0;pwned\x07 v" + std::to_string(v));
+    }
     return grpc::Status::OK;
   }
 
@@ -131,6 +175,10 @@ class FakeAdminService final : public v1::AdminService::Service {
     std::lock_guard lock(mu_);
     return applied_yaml_;
   }
+  bool last_dry_run() {
+    std::lock_guard lock(mu_);
+    return last_dry_run_;
+  }
 
  private:
   grpc::Status Enter(grpc::ServerContext* ctx) {
@@ -154,6 +202,7 @@ class FakeAdminService final : public v1::AdminService::Service {
   int last_kinds_ = 0;
   uint32_t last_limit_ = 0;
   std::string applied_yaml_;
+  bool last_dry_run_ = false;
 };
 
 class AdminCommandsTest : public ::testing::Test {
@@ -273,6 +322,76 @@ TEST_F(AdminCommandsTest, PolicyApplyValidatesLocallyFirst) {
   r = Ctl({"policy", "apply", dir_.File("missing.yaml"), "--group", "osaka"});
   EXPECT_EQ(r.code, 1);
   EXPECT_THAT(r.err, HasSubstr(dir_.File("missing.yaml") + ": cannot open"));
+  EXPECT_EQ(service_.calls(), calls);
+}
+
+TEST_F(AdminCommandsTest, PolicyApplyDryRunShowsDiffAndChangedDecisions) {
+  const std::string good = dir_.Write(
+      "new.yaml", "name: test\nrules:\n  - name: r\n    match: {class: hid}\n    action: allow\n");
+  CtlResult r = Ctl({"policy", "apply", good, "--group", "osaka/suita", "--dry-run"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(service_.last_dry_run());
+  EXPECT_EQ(service_.last_group(), "osaka/suita");
+  EXPECT_THAT(r.out, HasSubstr("Dry run: nothing was stored."));
+  EXPECT_THAT(r.out, HasSubstr("version 4 of osaka (inherited)"));
+  EXPECT_THAT(r.out, HasSubstr("-name: old\n+name: test\n"));
+  EXPECT_THAT(r.out, HasSubstr("OLD RULE"));
+  EXPECT_THAT(r.out, HasSubstr("registered-media"));
+  EXPECT_THAT(r.out, HasSubstr("0781:5581"));
+  EXPECT_THAT(r.out, HasSubstr("Evil\\x1b[2JStick"));
+  EXPECT_THAT(r.out, Not(HasSubstr("\x1b")));
+  EXPECT_THAT(r.out, Not(HasSubstr("Applied")));
+
+  r = Ctl({"policy", "apply", good, "--group", "osaka/quiet", "--dry-run"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("(no device would change decision)"));
+
+  r = Ctl({"policy", "apply", good, "--group", "osaka", "--dry-run", "--output", "json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  v1::ApplyPolicyResponse parsed;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(r.out, &parsed).ok()) << r.out;
+  EXPECT_EQ(parsed.version(), 0u);
+  EXPECT_EQ(parsed.dry_run().current_version(), 4u);
+  EXPECT_FALSE(parsed.dry_run().current_inherited());
+  ASSERT_EQ(parsed.dry_run().changes_size(), 1);
+  EXPECT_EQ(parsed.dry_run().changes(0).new_decision().action(), v1::ACTION_BLOCK);
+
+  // Without --dry-run nothing changed: a real apply, the same message.
+  r = Ctl({"policy", "apply", good, "--group", "osaka"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_FALSE(service_.last_dry_run());
+  EXPECT_EQ(r.out, "Applied " + good + " to group osaka: version 5\n");
+
+  r = Ctl({"policy", "apply", good, "--group", "osaka", "--output", "yaml"});
+  EXPECT_EQ(r.code, 2);
+}
+
+TEST_F(AdminCommandsTest, PolicyHistoryTableAndJson) {
+  CtlResult r = Ctl({"policy", "history", "--group", "osaka", "--limit", "2"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(service_.last_group(), "osaka");
+  EXPECT_EQ(service_.last_limit(), 2u);
+  EXPECT_THAT(r.out, HasSubstr("APPLIED BY"));
+  EXPECT_THAT(r.out, HasSubstr("mamori://admin/alice"));
+  EXPECT_THAT(r.out, HasSubstr("strict"));
+  EXPECT_THAT(r.out, Not(HasSubstr("\x1b")));
+  EXPECT_THAT(r.out, Not(HasSubstr("\x07")));
+  EXPECT_LT(r.out.find("mamori://admin/alice"), r.out.find("mamori://admin/bob"));
+
+  r = Ctl({"policy", "history", "--group", "osaka", "--output", "json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  v1::PolicyHistoryResponse parsed;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(r.out, &parsed).ok()) << r.out;
+  ASSERT_EQ(parsed.entries_size(), 2);
+  EXPECT_EQ(parsed.entries(0).version(), 7u);
+
+  r = Ctl({"policy", "history", "--group", "nara"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("(group nara has no policy of its own)"));
+
+  const int calls = service_.calls();
+  EXPECT_EQ(Ctl({"policy", "history"}).code, 2);
+  EXPECT_EQ(Ctl({"policy", "history", "--group", "osaka", "--limit", "0"}).code, 2);
   EXPECT_EQ(service_.calls(), calls);
 }
 

@@ -8,6 +8,7 @@
 
 #include "common/credentials.h"
 #include "common/pki.h"
+#include "common/policy_signing.h"
 #include "server/ctl/cli.h"
 #include "tests/support/temp_dir.h"
 #include "tests/unit/ctl/run_ctl.h"
@@ -179,6 +180,46 @@ TEST_F(PkiCommandsTest, WarnsWhenCertificateOutlivesCa) {
       Ctl({"pki", "issue", "agent", "--dir", Pki(), "--id", "t2", "--days", "5"});
   ASSERT_EQ(short_lived.code, 0);
   EXPECT_THAT(short_lived.err, IsEmpty());
+}
+
+TEST_F(PkiCommandsTest, PolicyKeyWritesAnEd25519PairWithAPrivateKey) {
+  const CtlResult r = Ctl({"pki", "policy-key", "--dir", Pki()});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(ModeOf(Pki() + "/policy-signing.key"), 0600u);
+  EXPECT_EQ(ModeOf(Pki()), 0700u);
+  Result<PolicySigningKey> key = PolicySigningKey::LoadFile(Pki() + "/policy-signing.key");
+  ASSERT_TRUE(key.ok()) << key.error().message;
+  Result<PolicyPublicKey> pub = PolicyPublicKey::LoadFile(Pki() + "/policy-signing.pub");
+  ASSERT_TRUE(pub.ok()) << pub.error().message;
+  EXPECT_EQ(pub->key_id(), key->key_id());
+  EXPECT_THAT(r.out, HasSubstr(key->key_id()));
+  EXPECT_THAT(r.out, HasSubstr(Pki() + "/policy-signing.pub"));
+}
+
+TEST_F(PkiCommandsTest, PolicyKeyRefusesToOverwriteUnlessForced) {
+  ASSERT_EQ(Ctl({"pki", "policy-key", "--dir", Pki()}).code, 0);
+  const std::string before = Read(Pki() + "/policy-signing.key");
+  const CtlResult again = Ctl({"pki", "policy-key", "--dir", Pki()});
+  EXPECT_EQ(again.code, 1);
+  EXPECT_THAT(again.err, HasSubstr(Pki() + "/policy-signing.key already exists"));
+  EXPECT_THAT(again.err, HasSubstr("--force"));
+  EXPECT_EQ(Read(Pki() + "/policy-signing.key"), before);
+
+  const CtlResult forced = Ctl({"pki", "policy-key", "--dir", Pki(), "--force"});
+  EXPECT_EQ(forced.code, 0) << forced.err;
+  EXPECT_NE(Read(Pki() + "/policy-signing.key"), before);
+}
+
+TEST_F(PkiCommandsTest, PolicyKeyUsageAndHelp) {
+  const CtlResult no_dir = Ctl({"pki", "policy-key"});
+  EXPECT_EQ(no_dir.code, 2);
+  EXPECT_THAT(no_dir.err, HasSubstr("--dir DIR is required"));
+  const CtlResult extra = Ctl({"pki", "policy-key", "--dir", Pki(), "surplus"});
+  EXPECT_EQ(extra.code, 2);
+  const CtlResult help = Ctl({"pki", "policy-key", "--help"});
+  EXPECT_EQ(help.code, 0);
+  EXPECT_THAT(help.out, HasSubstr("policy.signing_key_file"));
+  EXPECT_THAT(help.out, HasSubstr("--force"));
 }
 
 }  // namespace

@@ -15,6 +15,16 @@ class FixedClock final : public Clock {
   int64_t NowMs() const override { return 1'700'000'000'000; }
 };
 
+const PolicySigningKey& SigningKey() {
+  static const PolicySigningKey key = PolicySigningKey::Generate().value();
+  return key;
+}
+
+const PolicySigningKey& OtherKey() {
+  static const PolicySigningKey key = PolicySigningKey::Generate().value();
+  return key;
+}
+
 std::string PolicyNamed(const std::string& name) {
   return "name: " + name + "\nrules:\n  - name: r\n    match: {class: hid}\n    action: allow\n";
 }
@@ -25,7 +35,7 @@ class PolicyHubTest : public ::testing::Test {
     auto s = OpenSqliteStore(dir_.File("hub.db"), SqliteOptions{});
     ASSERT_TRUE(s.ok()) << s.error().message;
     store_ = std::move(s).value();
-    hub_ = std::make_unique<PolicyHub>(store_.get(), &clock_);
+    hub_ = std::make_unique<PolicyHub>(store_.get(), &clock_, SigningKey());
     ASSERT_TRUE(hub_->Load().ok());
   }
 
@@ -91,7 +101,7 @@ TEST_F(PolicyHubTest, WatchersOfTheGroupAndBelowAreNotifiedOthersNot) {
 
 TEST_F(PolicyHubTest, ReloadFromStoreAndCloseAll) {
   const uint64_t v = Apply("osaka", "persisted");
-  PolicyHub reloaded(store_.get(), &clock_);
+  PolicyHub reloaded(store_.get(), &clock_, SigningKey());
   ASSERT_TRUE(reloaded.Load().ok());
   ASSERT_TRUE(reloaded.Resolve("osaka/suita"));
   EXPECT_EQ(reloaded.Resolve("osaka/suita")->stored.version, v);
@@ -104,6 +114,70 @@ TEST_F(PolicyHubTest, ReloadFromStoreAndCloseAll) {
   reloaded.AddWatcher(
       "osaka", [](const ResolvedPolicy&) {}, [&] { ++closed; });
   EXPECT_EQ(closed, 2);  // a watch opened after closing ends at once
+}
+
+TEST_F(PolicyHubTest, AppliedPolicyIsSignedAndTheSignatureStoredWithIt) {
+  const uint64_t v = Apply("osaka", "signed");
+  auto stored = store_->GetPolicy("osaka", v);
+  ASSERT_TRUE(stored.ok() && stored->has_value());
+  const StoredPolicy& sp = **stored;
+  EXPECT_EQ(sp.key_id, SigningKey().key_id());
+  EXPECT_TRUE(SigningKey()
+                  .public_key()
+                  .Verify(sp.version, sp.group, sp.yaml, sp.signature, sp.key_id)
+                  .ok());
+  // What watchers and the stream get is the stored, signed row.
+  auto resolved = hub_->Resolve("osaka/suita");
+  ASSERT_TRUE(resolved);
+  EXPECT_EQ(resolved->stored.signature, sp.signature);
+  EXPECT_EQ(resolved->stored.key_id, sp.key_id);
+}
+
+TEST_F(PolicyHubTest, LoadSignsPoliciesStoredBeforeSigningExisted) {
+  auto old = store_->PutPolicy("osaka", PolicyNamed("old"), "mamori://admin/a", 1);
+  ASSERT_TRUE(old.ok());
+  ASSERT_TRUE(old->signature.empty());
+  PolicyHub reloaded(store_.get(), &clock_, SigningKey());
+  ASSERT_TRUE(reloaded.Load().ok());
+  auto r = reloaded.Resolve("osaka");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->stored.key_id, SigningKey().key_id());
+  EXPECT_TRUE(SigningKey()
+                  .public_key()
+                  .Verify(r->stored.version, r->stored.group, r->stored.yaml, r->stored.signature,
+                          r->stored.key_id)
+                  .ok());
+  EXPECT_EQ((*store_->GetPolicy("osaka", 0))->key_id, SigningKey().key_id());
+}
+
+TEST_F(PolicyHubTest, LoadResignsEveryVersionAfterAKeyRotation) {
+  Apply("osaka", "first");
+  Apply("osaka", "second");
+  PolicyHub rotated(store_.get(), &clock_, OtherKey());
+  ASSERT_TRUE(rotated.Load().ok());
+  auto history = store_->PolicyHistory("osaka");
+  ASSERT_TRUE(history.ok());
+  ASSERT_EQ(history->size(), 2u);
+  for (const StoredPolicy& sp : *history) {
+    EXPECT_EQ(sp.key_id, OtherKey().key_id());
+    EXPECT_TRUE(OtherKey()
+                    .public_key()
+                    .Verify(sp.version, sp.group, sp.yaml, sp.signature, sp.key_id)
+                    .ok());
+  }
+}
+
+TEST_F(PolicyHubTest, LoadRefusesAStoredPolicyWhoseSignatureDoesNotVerify) {
+  const uint64_t v = Apply("osaka", "good");
+  // Someone edits the policy in the database and keeps the old signature.
+  ASSERT_TRUE(
+      store_->SetPolicySignature("osaka", v, std::string(64, 'x'), SigningKey().key_id()).ok());
+  PolicyHub reloaded(store_.get(), &clock_, SigningKey());
+  Status s = reloaded.Load();
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().message.find("group osaka version " + std::to_string(v)), std::string::npos)
+      << s.error().message;
+  EXPECT_NE(s.error().message.find("changed outside the collector"), std::string::npos);
 }
 
 }  // namespace

@@ -1,0 +1,542 @@
+// Faults with real processes on loopback: the collector or an agent killed
+// with SIGKILL in the middle of an event flood, the collector down while
+// devices keep changing, a policy change fanned out to every agent, and a
+// frozen (SIGSTOP) collector that only keepalive can notice.
+//
+// "What the agent recorded" is read from its own journal (the highest seq
+// it ever issued); "what the collector stored" from its SQLite file, opened
+// read-only. Exactly once and in order means: the stored seqs of a terminal
+// are 1..N without a gap or a repeat, N is the journal's highest seq, and
+// the events were stored in seq order.
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "agent/core/journal_format.h"
+#include "common/event.h"
+#include "tests/integration/harness.h"
+
+namespace mamori::testing {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using Steady = std::chrono::steady_clock;
+
+constexpr char kRegisteredSerial[] = "4C530001231120115142";
+
+// The agent's journal: the highest seq it has issued, whether the record is
+// still there or was acknowledged and compacted away (the header's floor
+// keeps that). 0 when there is no readable journal yet.
+uint64_t JournalHighestSeq(const AgentProcess& agent) {
+  const std::string bytes = ReadWholeFile(agent.state_dir() + "/events.journal");
+  if (bytes.empty()) return 0;
+  auto parsed = ParseJournal(bytes, "events.journal");
+  if (!parsed.ok()) return 0;
+  uint64_t highest = parsed->next_seq_floor - 1;
+  for (const auto& r : parsed->records) highest = std::max(highest, r.event.seq);
+  return highest;
+}
+
+// The collector's last acknowledgement as the agent persisted it.
+uint64_t AckedSeq(const AgentProcess& agent) {
+  const std::string text = ReadWholeFile(agent.state_dir() + "/acked_seq");
+  return text.empty() ? 0 : std::stoull(text);
+}
+
+struct StoredRow {
+  uint64_t seq = 0;
+  int64_t time_ms = 0;
+  int64_t received_ms = 0;
+  int64_t rowid = 0;  // insertion order
+  std::string kind;
+  std::string serial;
+};
+
+// Every stored event of `terminal` in seq order, read straight from the
+// database file (read-only; WAL lets this run beside the collector).
+std::vector<StoredRow> StoredEvents(const std::string& db_path, const std::string& terminal) {
+  std::vector<StoredRow> rows;
+  sqlite3* raw = nullptr;
+  if (sqlite3_open_v2(db_path.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+    sqlite3_close(raw);
+    return rows;
+  }
+  std::unique_ptr<sqlite3, decltype(&sqlite3_close)> db(raw, &sqlite3_close);
+  sqlite3_busy_timeout(db.get(), 5000);
+  sqlite3_stmt* st = nullptr;
+  if (sqlite3_prepare_v2(db.get(),
+                         "SELECT seq, time_ms, received_ms, rowid, kind, coalesce(serial, '') "
+                         "FROM events WHERE terminal_id = ?1 ORDER BY seq, rowid",
+                         -1, &st, nullptr) != SQLITE_OK) {
+    return rows;
+  }
+  std::unique_ptr<sqlite3_stmt, decltype(&sqlite3_finalize)> stmt(st, &sqlite3_finalize);
+  sqlite3_bind_text(st, 1, terminal.c_str(), -1, SQLITE_TRANSIENT);
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    StoredRow r;
+    r.seq = static_cast<uint64_t>(sqlite3_column_int64(st, 0));
+    r.time_ms = sqlite3_column_int64(st, 1);
+    r.received_ms = sqlite3_column_int64(st, 2);
+    r.rowid = sqlite3_column_int64(st, 3);
+    r.kind = reinterpret_cast<const char*>(sqlite3_column_text(st, 4));
+    r.serial = reinterpret_cast<const char*>(sqlite3_column_text(st, 5));
+    rows.push_back(std::move(r));
+  }
+  return rows;
+}
+
+// Exactly once, in order: seqs 1..expected each once, stored (rowid) and
+// received in seq order.
+void ExpectExactlyOnceInOrder(const std::vector<StoredRow>& rows, uint64_t expected,
+                              const std::string& terminal) {
+  SCOPED_TRACE(terminal);
+  ASSERT_EQ(rows.size(), expected) << "stored events vs seqs the journal issued";
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    ASSERT_EQ(rows[i].seq, i + 1) << "gap or duplicate at position " << i;
+    if (i == 0) continue;
+    EXPECT_GT(rows[i].rowid, rows[i - 1].rowid) << "seq " << rows[i].seq << " stored out of order";
+    EXPECT_GE(rows[i].received_ms, rows[i - 1].received_ms) << "seq " << rows[i].seq;
+  }
+}
+
+// Waits until the collector holds every event the agent's journal issued:
+// the agent is idle and has delivered everything.
+bool WaitDelivered(const CollectorProcess& collector, const AgentProcess& agent,
+                   milliseconds timeout) {
+  return WaitUntil(
+      [&] {
+        const uint64_t recorded = JournalHighestSeq(agent);
+        const auto rows = StoredEvents(collector.db_path(), agent.id());
+        return recorded > 0 && !rows.empty() && rows.back().seq == recorded &&
+               rows.size() == recorded && AckedSeq(agent) == recorded;
+      },
+      timeout);
+}
+
+// Plugs a fresh stick into every agent and unplugs the one plugged three
+// rounds earlier, round after round, from its own thread: each round is two
+// events per agent (blocked, removed), each with its own serial.
+class DeviceFlood {
+ public:
+  explicit DeviceFlood(std::vector<AgentProcess*> agents, milliseconds pace = milliseconds(4))
+      : agents_(std::move(agents)) {
+    thread_ = std::jthread([this, pace](std::stop_token stop) {
+      for (int round = 0; !stop.stop_requested(); ++round) {
+        for (std::size_t a = 0; a < agents_.size(); ++a) {
+          agents_[a]->Plug("f" + std::to_string(round),
+                           StickYaml("FLOOD" + std::to_string(a) + "X" + std::to_string(round)));
+          if (round >= 3) agents_[a]->Unplug("f" + std::to_string(round - 3));
+        }
+        rounds_.store(round + 1);
+        // Paces the load so the agents see separate changes rather than one
+        // rescan of a directory that changed a hundred times.
+        std::this_thread::sleep_for(pace);
+      }
+    });
+  }
+  ~DeviceFlood() { Stop(); }
+  void Stop() {
+    if (thread_.joinable()) {
+      thread_.request_stop();
+      thread_.join();
+    }
+  }
+  int rounds() const { return rounds_.load(); }
+
+ private:
+  std::vector<AgentProcess*> agents_;
+  std::atomic<int> rounds_{0};
+  std::jthread thread_;
+};
+
+std::string RegisteredPolicy(const std::string& name) {
+  return "name: " + name +
+         "\nregistered_media:\n"
+         "  - serial: \"" +
+         kRegisteredSerial +
+         "\"\n"
+         "    vid_pid: \"0781:5581\"\n"
+         "    owner: 山田太郎\n"
+         "    department: 保険課\n"
+         "rules:\n"
+         "  - name: registered-sticks\n"
+         "    match:\n"
+         "      registered_media: true\n"
+         "    action: allow\n";
+}
+
+class FaultTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    collector_ = std::make_unique<CollectorProcess>(pki_, dir_);
+    ASSERT_TRUE(collector_->Start()) << collector_->Log();
+    admin_ = collector_->Admin(pki_.Admin());
+  }
+
+  std::optional<v1::TerminalDetail> Terminal(const std::string& id) {
+    grpc::ClientContext ctx;
+    v1::GetTerminalRequest req;
+    req.set_terminal_id(id);
+    v1::TerminalDetail out;
+    if (!admin_->GetTerminal(WithDeadline(&ctx, 5), req, &out).ok()) return std::nullopt;
+    return out;
+  }
+
+  // Applies `yaml` to `group`; returns the new version (0 on failure).
+  uint64_t ApplyPolicy(const std::string& group, const std::string& yaml) {
+    grpc::ClientContext ctx;
+    v1::ApplyPolicyRequest req;
+    req.set_group(group);
+    req.set_policy_yaml(yaml);
+    req.set_source_name("fault_test.yaml");
+    v1::ApplyPolicyResponse resp;
+    const grpc::Status s = admin_->ApplyPolicy(WithDeadline(&ctx), req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return s.ok() ? resp.version() : 0;
+  }
+
+  void KillCollector() {
+    collector_->process().Signal(SIGKILL);
+    ASSERT_EQ(collector_->process().Wait(seconds(10)), 128 + SIGKILL);
+  }
+
+  void RestartCollector() {
+    ASSERT_TRUE(collector_->Start()) << collector_->Log();
+    admin_ = collector_->Admin(pki_.Admin());
+  }
+
+  bool AllStored(const std::vector<AgentProcess*>& agents, uint64_t min_each) {
+    for (AgentProcess* a : agents) {
+      if (StoredEvents(collector_->db_path(), a->id()).size() < min_each) return false;
+    }
+    return true;
+  }
+
+  TempDir dir_;
+  TestPki pki_;
+  std::unique_ptr<CollectorProcess> collector_;
+  std::unique_ptr<v1::AdminService::Stub> admin_;
+};
+
+TEST_F(FaultTest, CollectorKilledDuringFloodStoresEveryEventExactlyOnceInOrder) {
+  std::vector<std::unique_ptr<AgentProcess>> owned;
+  std::vector<AgentProcess*> agents;
+  for (int i = 0; i < 3; ++i) {
+    owned.push_back(std::make_unique<AgentProcess>(pki_, dir_, *collector_,
+                                                   "flood-" + std::to_string(i), "osaka/flood"));
+    agents.push_back(owned.back().get());
+    agents.back()->Start();
+  }
+  ASSERT_TRUE(WaitUntil([&] { return AllStored(agents, 1); }, seconds(20)));
+
+  DeviceFlood flood(agents);
+  // Mid-flood: every agent has events stored and more on the way.
+  ASSERT_TRUE(WaitUntil([&] { return AllStored(agents, 60); }, seconds(20)));
+  std::map<std::string, uint64_t> stored_before_kill;
+  KillCollector();
+  for (AgentProcess* a : agents) {
+    stored_before_kill[a->id()] = StoredEvents(collector_->db_path(), a->id()).size();
+  }
+  // The agents keep recording while nobody listens.
+  std::map<std::string, uint64_t> recorded_at_kill;
+  for (AgentProcess* a : agents) recorded_at_kill[a->id()] = JournalHighestSeq(*a);
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        for (AgentProcess* a : agents) {
+          if (JournalHighestSeq(*a) < recorded_at_kill[a->id()] + 20) return false;
+        }
+        return true;
+      },
+      seconds(10)));
+  RestartCollector();
+  // And after it returns, under load, until the backlog is flowing again.
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        for (AgentProcess* a : agents) {
+          if (StoredEvents(collector_->db_path(), a->id()).size() <=
+              recorded_at_kill[a->id()] + 20) {
+            return false;
+          }
+        }
+        return true;
+      },
+      seconds(20)));
+  flood.Stop();
+
+  for (AgentProcess* a : agents) {
+    ASSERT_TRUE(WaitDelivered(*collector_, *a, seconds(20)))
+        << a->id() << ": journal " << JournalHighestSeq(*a) << ", stored "
+        << StoredEvents(collector_->db_path(), a->id()).size() << "\n"
+        << a->Log().substr(a->Log().size() > 3000 ? a->Log().size() - 3000 : 0);
+    const uint64_t recorded = JournalHighestSeq(*a);
+    const auto rows = StoredEvents(collector_->db_path(), a->id());
+    ExpectExactlyOnceInOrder(rows, recorded, a->id());
+    EXPECT_GT(recorded, stored_before_kill[a->id()] + 20) << "the flood went on across the kill";
+    // No event arrived twice under different seqs: every stick is blocked
+    // once and removed at most once (these agents never restarted).
+    std::map<std::pair<std::string, std::string>, int> per_serial;
+    for (const auto& r : rows) {
+      if (!r.serial.empty()) ++per_serial[{r.kind, r.serial}];
+    }
+    for (const auto& [key, count] : per_serial) {
+      EXPECT_EQ(count, 1) << key.first << " " << key.second;
+    }
+    // Agent clocks: events were recorded in seq order.
+    for (std::size_t i = 1; i < rows.size(); ++i) {
+      EXPECT_GE(rows[i].time_ms, rows[i - 1].time_ms) << "seq " << rows[i].seq;
+    }
+  }
+  std::cerr << "flood rounds: " << flood.rounds() << "\n";
+}
+
+TEST_F(FaultTest, AgentKilledMidBatchLosesNothingAndDuplicatesNothing) {
+  AgentProcess a(pki_, dir_, *collector_, "killed-agent", "osaka/flood");
+  AgentProcess b(pki_, dir_, *collector_, "steady-agent", "osaka/flood");
+  a.Start();
+  b.Start();
+  std::vector<AgentProcess*> agents{&a, &b};
+  ASSERT_TRUE(WaitUntil([&] { return AllStored(agents, 1); }, seconds(20)));
+
+  DeviceFlood flood(agents);
+  int kills_with_unacked_events = 0;
+  for (int kill = 0; kill < 3; ++kill) {
+    const uint64_t stored = StoredEvents(collector_->db_path(), a.id()).size();
+    ASSERT_TRUE(
+        WaitUntil([&] { return StoredEvents(collector_->db_path(), a.id()).size() >= stored + 30; },
+                  seconds(20)))
+        << a.Log();
+    a.process().Signal(SIGKILL);
+    ASSERT_EQ(a.process().Wait(seconds(10)), 128 + SIGKILL);
+    // Recorded but not yet acknowledged when it died: a batch was in flight
+    // or waiting to be sent.
+    if (JournalHighestSeq(a) > AckedSeq(a)) ++kills_with_unacked_events;
+    a.Start();
+  }
+  flood.Stop();
+
+  for (AgentProcess* agent : agents) {
+    ASSERT_TRUE(WaitDelivered(*collector_, *agent, seconds(20)))
+        << agent->id() << ": journal " << JournalHighestSeq(*agent) << ", acked "
+        << AckedSeq(*agent) << ", stored "
+        << StoredEvents(collector_->db_path(), agent->id()).size();
+    ExpectExactlyOnceInOrder(StoredEvents(collector_->db_path(), agent->id()),
+                             JournalHighestSeq(*agent), agent->id());
+  }
+  EXPECT_GE(kills_with_unacked_events, 1)
+      << "no kill caught the agent with undelivered events; the test proved little";
+}
+
+// While the collector is away, agents keep deciding with the policy they
+// have and journal everything; when it returns the backlog arrives in seq
+// order.
+TEST_F(FaultTest, CollectorDownAgentsKeepEnforcingAndBacklogArrivesInOrder) {
+  // The agents' local policy (until the collector sends one): only the
+  // registered stick is allowed, under the local rule's name.
+  const std::string local = dir_.Write(
+      "local-policy.yaml",
+      "name: local\nregistered_media:\n  - serial: \"" + std::string(kRegisteredSerial) +
+          "\"\n    vid_pid: \"0781:5581\"\nrules:\n  - name: local-registered\n    match:\n"
+          "      registered_media: true\n    action: allow\n");
+  AgentProcess a(pki_, dir_, *collector_, "outage-001", "osaka/outage",
+                 "policy_file: " + local + "\n");
+  AgentProcess b(pki_, dir_, *collector_, "outage-002", "osaka/outage",
+                 "policy_file: " + local + "\n");
+  a.Start();
+  b.Start();
+  std::vector<AgentProcess*> agents{&a, &b};
+
+  // The collector's policy reaches both before the outage.
+  const uint64_t version = ApplyPolicy("osaka", RegisteredPolicy("pushed"));
+  ASSERT_GT(version, 0u);
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        for (AgentProcess* x : agents) {
+          auto t = Terminal(x->id());
+          if (!t || t->summary().applied_policy_version() != version) return false;
+        }
+        return true;
+      },
+      seconds(20)))
+      << a.Log();
+
+  KillCollector();
+  std::map<std::string, uint64_t> recorded_before;
+  for (AgentProcess* x : agents) recorded_before[x->id()] = JournalHighestSeq(*x);
+
+  // Devices change during the outage; the running agents decide with the
+  // pushed policy they hold.
+  const std::string allowed_line = "serial '" + std::string(kRegisteredSerial) +
+                                   "', mass_storage): allow by rule " + "'registered-sticks'";
+  for (AgentProcess* x : agents) {
+    x->Plug("registered", StickYaml(kRegisteredSerial));
+    for (int i = 0; i < 25; ++i)
+      x->Plug("s" + std::to_string(i), StickYaml("OUT" + std::to_string(i)));
+  }
+  for (AgentProcess* x : agents) {
+    ASSERT_TRUE(
+        WaitUntil([&] { return x->Log().find(allowed_line) != std::string::npos; }, seconds(10)))
+        << x->Log();
+    ASSERT_TRUE(WaitUntil(
+        [&] {
+          return x->Log().find("serial 'OUT24', mass_storage): block by rule 'default'") !=
+                 std::string::npos;
+        },
+        seconds(10)))
+        << x->Log();
+  }
+
+  // An agent restarted during the outage has only what is on its disk.
+  // The agent caches the signed policy it was sent (state_dir), so after a
+  // restart it goes on enforcing the pushed policy ("registered-sticks"),
+  // not its local file. Without the cache (false) it falls back to the
+  // local policy, which is what this asserts then.
+  constexpr bool kAgentCachesPushedPolicy = true;
+  a.process().Signal(SIGTERM);
+  ASSERT_EQ(a.process().Wait(seconds(10)), 0) << a.Log();
+  const std::size_t log_before_restart = a.Log().size();
+  a.Start();
+  const std::string expected_rule =
+      kAgentCachesPushedPolicy ? "'registered-sticks'" : "'local-registered'";
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        return a.Log().find("serial '" + std::string(kRegisteredSerial) +
+                                "', mass_storage): allow by rule " + expected_rule,
+                            log_before_restart) != std::string::npos;
+      },
+      seconds(10)))
+      << a.Log().substr(log_before_restart);
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        return a.Log().find("serial 'OUT7', mass_storage): block by rule 'default'",
+                            log_before_restart) != std::string::npos;
+      },
+      seconds(10)));
+
+  std::map<std::string, uint64_t> recorded_during;
+  for (AgentProcess* x : agents) {
+    recorded_during[x->id()] = JournalHighestSeq(*x);
+    // The registered stick and 25 blocked ones at least, all journaled.
+    EXPECT_GE(recorded_during[x->id()], recorded_before[x->id()] + 26) << x->id();
+    // Nothing of it reached the store.
+    EXPECT_EQ(StoredEvents(collector_->db_path(), x->id()).size(), recorded_before[x->id()]);
+  }
+
+  const auto returned = Steady::now();
+  RestartCollector();
+  for (AgentProcess* x : agents) {
+    ASSERT_TRUE(WaitDelivered(*collector_, *x, seconds(20)))
+        << x->id() << ": journal " << JournalHighestSeq(*x) << ", stored "
+        << StoredEvents(collector_->db_path(), x->id()).size();
+    ExpectExactlyOnceInOrder(StoredEvents(collector_->db_path(), x->id()), JournalHighestSeq(*x),
+                             x->id());
+  }
+  std::cerr << "backlog delivered "
+            << std::chrono::duration_cast<milliseconds>(Steady::now() - returned).count()
+            << " ms after the collector returned\n";
+}
+
+TEST_F(FaultTest, PolicyChangeReachesEveryConnectedAgent) {
+  const std::vector<std::string> groups{"osaka", "osaka/suita", "osaka/suita/hoken",
+                                        "osaka/toyonaka", "osaka/toyonaka/kokuho"};
+  std::vector<std::unique_ptr<AgentProcess>> agents;
+  for (std::size_t i = 0; i < groups.size(); ++i) {
+    agents.push_back(std::make_unique<AgentProcess>(pki_, dir_, *collector_,
+                                                    "fanout-" + std::to_string(i), groups[i]));
+    agents.back()->Start();
+  }
+  // Connected: each has reported and opened its policy stream.
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        for (const auto& a : agents) {
+          if (!Terminal(a->id()) ||
+              collector_->Log().find("terminal '" + a->id() + "' watching policy") ==
+                  std::string::npos) {
+            return false;
+          }
+        }
+        return true;
+      },
+      seconds(20)));
+
+  for (int change = 0; change < 2; ++change) {
+    const uint64_t version = ApplyPolicy("osaka", RegisteredPolicy("v" + std::to_string(change)));
+    ASSERT_GT(version, 0u);
+    ASSERT_TRUE(WaitUntil(
+        [&] {
+          for (const auto& a : agents) {
+            auto t = Terminal(a->id());
+            if (!t || t->summary().applied_policy_version() != version) return false;
+          }
+          return true;
+        },
+        seconds(15)))
+        << "policy version " << version << " did not reach every agent";
+    for (const auto& a : agents) {
+      auto t = Terminal(a->id());
+      ASSERT_TRUE(t.has_value());
+      EXPECT_EQ(t->summary().assigned_policy_version(), version) << a->id();
+    }
+  }
+}
+
+// A frozen collector keeps its sockets open and the kernel keeps
+// acknowledging TCP, so only HTTP/2 keepalive can tell the agent it is gone.
+TEST_F(FaultTest, AgentNoticesAFrozenCollectorWithinTheKeepaliveBound) {
+  constexpr auto kTime = seconds(5);
+  constexpr auto kTimeout = seconds(2);
+  AgentProcess a(pki_, dir_, *collector_, "keepalive-001", "osaka");
+  // collector.keepalive goes into the collector section the harness wrote.
+  {
+    std::string cfg = ReadWholeFile(a.config_path());
+    const auto server_name = cfg.find("\n  server_name:");
+    ASSERT_NE(server_name, std::string::npos) << cfg;
+    cfg.insert(cfg.find('\n', server_name + 1) + 1,
+               "  keepalive:\n    time: 5s\n    timeout: 2s\n");
+    dir_.Write(std::filesystem::path(a.config_path()).filename().string(), cfg);
+  }
+  a.Start();
+  ASSERT_TRUE(collector_->WaitForLog("terminal 'keepalive-001' watching policy", seconds(20)))
+      << a.Log();
+  ASSERT_TRUE(WaitUntil([&] { return Terminal("keepalive-001").has_value(); }, seconds(10)));
+
+  const std::size_t before = a.Log().size();
+  collector_->process().Signal(SIGSTOP);
+  const auto frozen = Steady::now();
+  const bool noticed =
+      WaitUntil([&] { return a.Log().find("policy stream failed", before) != std::string::npos; },
+                kTime + kTimeout + seconds(6));
+  const auto took = std::chrono::duration_cast<milliseconds>(Steady::now() - frozen);
+  collector_->process().Signal(SIGCONT);
+  ASSERT_TRUE(noticed) << a.Log().substr(before);
+  // One ping interval to send the ping, the timeout to give up on it, and
+  // slack for a loaded machine.
+  EXPECT_LE(took, kTime + kTimeout + seconds(3)) << a.Log().substr(before);
+  std::cerr << "frozen collector noticed after " << took.count() << " ms\n";
+
+  // Thawed, the collector is reachable again: the agent reconnects and a
+  // policy change reaches it.
+  const uint64_t version = ApplyPolicy("osaka", RegisteredPolicy("after-thaw"));
+  ASSERT_GT(version, 0u);
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        auto t = Terminal("keepalive-001");
+        return t && t->summary().applied_policy_version() == version;
+      },
+      seconds(20)))
+      << a.Log().substr(before);
+}
+
+}  // namespace
+}  // namespace mamori::testing
