@@ -89,7 +89,7 @@ int Run(const mamori::AgentConfig& config, const sigset_t& signals) {
     core_options.local_policy_source = config.policy_file;
   }
 
-  auto outbox = mamori::JournalEventOutbox::Open(config.state_dir, clock);
+  auto outbox = mamori::JournalEventOutbox::Open(config.state_dir, clock, config.outbox_max_events);
   if (!outbox.ok()) return Fail(outbox.error().message);
 
   std::unique_ptr<mamori::DeviceBackend> backend;

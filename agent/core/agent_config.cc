@@ -48,7 +48,7 @@ Result<AgentConfig> ParseAgentConfig(std::string_view yaml_text, std::string_vie
   c.source = std::string(source_name);
   if (!r.ExpectMap(root, "",
                    {"collector", "tls", "report", "backoff", "devices", "enforcement", "policy",
-                    "policy_file", "state_dir", "log"})) {
+                    "policy_file", "state_dir", "outbox", "log"})) {
     if (r.ok()) r.Fail(root, "", "the configuration is empty");
     return r.ToError();
   }
@@ -115,6 +115,13 @@ Result<AgentConfig> ParseAgentConfig(std::string_view yaml_text, std::string_vie
     }
     if (auto j = r.Int(report, "jitter_percent", "report", 0, 50)) {
       c.jitter_percent = static_cast<int>(*j);
+    }
+  }
+
+  const YAML::Node outbox = root["outbox"];
+  if (r.ExpectMap(outbox, "outbox", {"max_events"}, false)) {
+    if (auto n = r.Int(outbox, "max_events", "outbox", 100, 10'000'000)) {
+      c.outbox_max_events = static_cast<std::size_t>(*n);
     }
   }
 

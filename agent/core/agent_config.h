@@ -43,6 +43,9 @@ struct AgentConfig {
   // policy.public_key_file: the collector's policy key, pinned. Required.
   std::string policy_public_key_file;
   std::string state_dir;
+  // outbox.max_events: events the journal holds before the oldest
+  // low-severity ones are folded into a counted "N events dropped" event.
+  std::size_t outbox_max_events = 10000;
   LogConfig log;
 };
 

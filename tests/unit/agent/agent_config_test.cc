@@ -84,6 +84,19 @@ TEST(AgentConfigTest, MinimalFileGetsDefaults) {
   EXPECT_EQ(c->policy_file, "");
   EXPECT_EQ(c->log.level, "info");
   EXPECT_EQ(c->log.file, "");
+  EXPECT_EQ(c->outbox_max_events, 10000u);
+}
+
+TEST(AgentConfigTest, OutboxBoundIsConfigurableWithinLimits) {
+  auto c = ParseAgentConfig(std::string(kMinimal) + "outbox: {max_events: 500}\n", "agent.yaml",
+                            "/opt/m");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->outbox_max_events, 500u);
+  auto tiny =
+      ParseAgentConfig(std::string(kMinimal) + "outbox: {max_events: 5}\n", "agent.yaml", "/opt/m");
+  ASSERT_FALSE(tiny.ok());
+  EXPECT_NE(tiny.error().message.find("agent.yaml:6:22: outbox.max_events"), std::string::npos)
+      << tiny.error().message;
 }
 
 TEST(AgentConfigTest, LoadsFromAFileRelativeToItsDirectory) {
