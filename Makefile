@@ -3,13 +3,13 @@
 
 JOBS ?= $(shell nproc)
 
-.PHONY: all setup build release asan fuzz demo test test-debug test-asan test-fuzz bench clean help
+.PHONY: all setup build release asan fuzz windows demo test test-debug test-asan test-fuzz test-windows bench clean help
 
 all: build
 
 help:
 	@echo "make demo       build and start a collector with three simulated agents"
-	@echo "make test       build and run the whole test suite (debug, ASan+UBSan, fuzz targets)"
+	@echo "make test       build and run the whole test suite (debug, ASan+UBSan, fuzz targets, Windows slice under Wine)"
 	@echo "make build      debug build (build/debug)"
 	@echo "make release    optimised build (build/release)"
 	@echo "make bench      build release and run the benchmarks in tests/bench"
@@ -34,6 +34,11 @@ fuzz: setup
 	cmake --preset fuzz >/dev/null
 	cmake --build --preset fuzz -j $(JOBS)
 
+# The Windows slice: mingw-w64 cross build, tests run under Wine.
+windows: setup
+	cmake --preset windows >/dev/null
+	cmake --build --preset windows -j $(JOBS)
+
 demo: release
 	packaging/dev/demo.sh build/release
 
@@ -46,7 +51,10 @@ test-asan: asan
 test-fuzz: fuzz
 	ctest --preset fuzz
 
-test: test-debug test-asan test-fuzz
+test-windows: windows
+	ctest --preset windows -j $(JOBS)
+
+test: test-debug test-asan test-fuzz test-windows
 
 bench: release
 	tests/bench/run.sh build/release

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fails when a tracked C++ file differs from the project's .clang-format
+# Fails when a tracked (or new, not ignored) C++ file differs from the project's .clang-format
 # style, naming the files, so style drift is caught by the test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,7 +10,7 @@ fi
 bad=()
 while IFS= read -r f; do
   clang-format --dry-run -Werror "$f" >/dev/null 2>&1 || bad+=("$f")
-done < <(git ls-files '*.cc' '*.h' 2>/dev/null || find agent common proto server tests -name '*.cc' -o -name '*.h')
+done < <(git ls-files --cached --others --exclude-standard '*.cc' '*.h' 2>/dev/null || find agent common proto server tests -name '*.cc' -o -name '*.h')
 if ((${#bad[@]})); then
   echo "format_check: ${#bad[@]} file(s) differ from .clang-format; run: clang-format -i ${bad[*]}" >&2
   exit 1
