@@ -24,6 +24,24 @@ packages=(
   g++-mingw-w64-x86-64-posix wine wine64
 )
 
+# Browser tests (tests/browser): Debian's chromium driven by playwright-core
+# from npm, and a Japanese font so screenshots of the Japanese pages are
+# legible. npm comes with nodejs on machines that use NodeSource's build:
+# only ask Debian for nodejs/npm when there is no npm at all.
+packages+=(chromium fonts-ipafont-gothic)
+if ! command -v npm >/dev/null 2>&1; then packages+=(nodejs npm); fi
+
+# playwright-core at the version pinned in tests/browser/package-lock.json;
+# it uses /usr/bin/chromium and downloads no browser.
+install_browser_test_deps() {
+  local dir
+  dir="$(cd "$(dirname "$0")/../.." && pwd)/tests/browser"
+  if [[ ! -d "$dir/node_modules/playwright-core" || "$dir/package-lock.json" -nt "$dir/node_modules" ]]; then
+    echo "setup: npm ci in tests/browser"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
+
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -31,6 +49,7 @@ done
 
 if ((${#missing[@]} == 0)); then
   echo "setup: all ${#packages[@]} packages present"
+  install_browser_test_deps
   exit 0
 fi
 
@@ -39,4 +58,5 @@ sudo_cmd=()
 if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
 "${sudo_cmd[@]}" apt-get update -qq
 DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+install_browser_test_deps
 echo "setup: done"

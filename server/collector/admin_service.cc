@@ -77,28 +77,8 @@ std::string FirstLine(std::string_view yaml, std::size_t max_bytes) {
 }  // namespace
 
 AdminServiceImpl::AdminServiceImpl(Store* store, PolicyHub* hub, const Clock* clock,
-                                   ComplianceConfig config)
-    : store_(store), hub_(hub), clock_(clock), config_(config) {}
-
-AdminServiceImpl::Evaluated AdminServiceImpl::Evaluate(TerminalState state, int64_t now) const {
-  Evaluated e;
-  const PolicyHub::Assigned assigned = hub_->AssignedTo(state.group);
-  e.assigned_version = assigned.version;
-  e.compliance = EvaluateCompliance(state, assigned.policy.get(), assigned.version, now, config_);
-  e.state = std::move(state);
-  return e;
-}
-
-void AdminServiceImpl::FillSummary(const Evaluated& e, v1::TerminalSummary* out) const {
-  out->set_terminal_id(e.state.terminal_id);
-  out->set_group(e.state.group);
-  out->set_hostname(e.state.hostname);
-  out->set_status(ToProto(e.compliance.status));
-  for (const auto& name : e.compliance.FailingChecks()) out->add_failing_checks(name);
-  if (e.state.last_report_ms != 0) SetMs(e.state.last_report_ms, out->mutable_last_report());
-  out->set_applied_policy_version(e.state.applied_policy_version);
-  out->set_assigned_policy_version(e.assigned_version);
-}
+                                   ComplianceConfig config, web::AuthService* auth)
+    : store_(store), hub_(hub), clock_(clock), queries_(store, hub, clock, config), auth_(auth) {}
 
 grpc::ServerUnaryReactor* AdminServiceImpl::ListTerminals(grpc::CallbackServerContext* ctx,
                                                           const v1::ListTerminalsRequest* request,
@@ -106,27 +86,8 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ListTerminals(grpc::CallbackServerCo
   auto* reactor = ctx->DefaultReactor();
   AuthenticatedPeer admin;
   if (Refuse(ctx, reactor, "ListTerminals", &admin)) return reactor;
-  auto terminals = store_->ListTerminals(request->group());
-  if (!terminals.ok()) {
-    reactor->Finish(ToGrpcStatus(terminals.error()));
-    return reactor;
-  }
-  const uint32_t limit = request->limit() == 0 ? 1000 : std::min<uint32_t>(request->limit(), 10000);
-  const int64_t now = clock_->NowMs();
-  uint32_t matched = 0;
-  for (auto& t : *terminals) {
-    Evaluated e = Evaluate(std::move(t), now);
-    if (request->status() != v1::COMPLIANCE_STATUS_UNSPECIFIED &&
-        ToProto(e.compliance.status) != request->status()) {
-      continue;
-    }
-    if (matched >= request->offset() && matched - request->offset() < limit) {
-      FillSummary(e, response->add_terminals());
-    }
-    ++matched;
-  }
-  response->set_total(matched);
-  reactor->Finish(grpc::Status::OK);
+  Status s = queries_.ListTerminals(*request, response);
+  reactor->Finish(s.ok() ? grpc::Status::OK : ToGrpcStatus(s.error()));
   return reactor;
 }
 
@@ -136,31 +97,8 @@ grpc::ServerUnaryReactor* AdminServiceImpl::GetTerminal(grpc::CallbackServerCont
   auto* reactor = ctx->DefaultReactor();
   AuthenticatedPeer admin;
   if (Refuse(ctx, reactor, "GetTerminal", &admin)) return reactor;
-  auto found = store_->GetTerminal(request->terminal_id());
-  if (!found.ok()) {
-    reactor->Finish(ToGrpcStatus(found.error()));
-    return reactor;
-  }
-  if (!found->has_value()) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::NOT_FOUND,
-                                 "no terminal '" + request->terminal_id() + "' has reported"));
-    return reactor;
-  }
-  Evaluated e = Evaluate(std::move(**found), clock_->NowMs());
-  FillSummary(e, response->mutable_summary());
-  for (const auto& c : e.compliance.checks) ToProto(c, response->add_checks());
-  for (const auto& d : e.state.devices) ToView(d, response->add_devices());
-  response->set_os(e.state.os);
-  response->set_agent_version(e.state.agent_version);
-  ToProto(e.state.enforcement, response->mutable_enforcement());
-  if (e.state.agent_time_ms != 0) SetMs(e.state.agent_time_ms, response->mutable_agent_time());
-  EventQuery q;
-  q.terminal_id = e.state.terminal_id;
-  q.limit = 20;
-  if (auto events = store_->QueryEvents(q); events.ok()) {
-    for (const auto& ev : *events) ToView(ev, response->add_recent_events());
-  }
-  reactor->Finish(grpc::Status::OK);
+  Status s = queries_.GetTerminal(*request, response);
+  reactor->Finish(s.ok() ? grpc::Status::OK : ToGrpcStatus(s.error()));
   return reactor;
 }
 
@@ -170,27 +108,8 @@ grpc::ServerUnaryReactor* AdminServiceImpl::GroupSummaries(grpc::CallbackServerC
   auto* reactor = ctx->DefaultReactor();
   AuthenticatedPeer admin;
   if (Refuse(ctx, reactor, "GroupSummaries", &admin)) return reactor;
-  auto terminals = store_->ListTerminals(request->group());
-  if (!terminals.ok()) {
-    reactor->Finish(ToGrpcStatus(terminals.error()));
-    return reactor;
-  }
-  const int64_t now = clock_->NowMs();
-  std::vector<std::pair<std::string, ComplianceStatus>> statuses;
-  statuses.reserve(terminals->size());
-  for (auto& t : *terminals) {
-    Evaluated e = Evaluate(std::move(t), now);
-    statuses.emplace_back(e.state.group, e.compliance.status);
-  }
-  for (const auto& g : AggregateByGroup(statuses, request->group())) {
-    auto* out = response->add_groups();
-    out->set_group(g.group);
-    out->set_terminals(g.terminals);
-    out->set_compliant(g.compliant);
-    out->set_non_compliant(g.non_compliant);
-    out->set_unknown(g.unknown);
-  }
-  reactor->Finish(grpc::Status::OK);
+  Status s = queries_.GroupSummaries(*request, response);
+  reactor->Finish(s.ok() ? grpc::Status::OK : ToGrpcStatus(s.error()));
   return reactor;
 }
 
@@ -320,6 +239,77 @@ grpc::ServerUnaryReactor* AdminServiceImpl::PolicyHistory(grpc::CallbackServerCo
     e->set_yaml_bytes(p.yaml.size());
     e->set_first_line(FirstLine(p.yaml, 120));
   }
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+namespace {
+
+void ToProto(const web::NewCredentials& creds, v1::UserCredentials* out) {
+  out->set_name(creds.name);
+  out->set_role(std::string(web::RoleName(creds.role)));
+  out->set_password(creds.password);
+  out->set_otpauth_uri(creds.otpauth_uri);
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* AdminServiceImpl::AddUser(grpc::CallbackServerContext* ctx,
+                                                    const v1::AddUserRequest* request,
+                                                    v1::UserCredentials* response) {
+  auto* reactor = ctx->DefaultReactor();
+  AuthenticatedPeer admin;
+  if (Refuse(ctx, reactor, "AddUser", &admin)) return reactor;
+  const std::string by = FormatIdentityUri(admin.identity.role, admin.identity.id);
+  const std::optional<web::Role> role = web::ParseRole(request->role());
+  if (!role) {
+    reactor->Finish(
+        grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                     "role must be viewer, operator or admin, not '" + request->role() + "'"));
+    return reactor;
+  }
+  auto creds = auth_->AddUser(request->name(), *role);
+  if (!creds.ok()) {
+    Log()->warn("AddUser '{}' by {} refused: {}", request->name(), by, creds.error().message);
+    reactor->Finish(ToGrpcStatus(creds.error()));
+    return reactor;
+  }
+  Log()->info("dashboard user '{}' ({}) added by {}", creds->name, web::RoleName(creds->role), by);
+  ToProto(*creds, response);
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::ResetUser(grpc::CallbackServerContext* ctx,
+                                                      const v1::ResetUserRequest* request,
+                                                      v1::UserCredentials* response) {
+  auto* reactor = ctx->DefaultReactor();
+  AuthenticatedPeer admin;
+  if (Refuse(ctx, reactor, "ResetUser", &admin)) return reactor;
+  const std::string by = FormatIdentityUri(admin.identity.role, admin.identity.id);
+  auto creds = auth_->ResetUser(request->name());
+  if (!creds.ok()) {
+    reactor->Finish(ToGrpcStatus(creds.error()));
+    return reactor;
+  }
+  Log()->info("dashboard user '{}' reset (new password and TOTP secret) by {}", creds->name, by);
+  ToProto(*creds, response);
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::DisableUser(grpc::CallbackServerContext* ctx,
+                                                        const v1::DisableUserRequest* request,
+                                                        v1::DisableUserResponse* /*response*/) {
+  auto* reactor = ctx->DefaultReactor();
+  AuthenticatedPeer admin;
+  if (Refuse(ctx, reactor, "DisableUser", &admin)) return reactor;
+  const std::string by = FormatIdentityUri(admin.identity.role, admin.identity.id);
+  if (Status s = auth_->DisableUser(request->name()); !s.ok()) {
+    reactor->Finish(ToGrpcStatus(s.error()));
+    return reactor;
+  }
+  Log()->info("dashboard user '{}' disabled by {}", request->name(), by);
   reactor->Finish(grpc::Status::OK);
   return reactor;
 }

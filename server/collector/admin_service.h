@@ -2,9 +2,11 @@
 
 #include "common/clock.h"
 #include "mamori/v1/admin.grpc.pb.h"
+#include "server/collector/admin_queries.h"
 #include "server/collector/compliance_engine.h"
 #include "server/collector/policy_hub.h"
 #include "server/store/store.h"
+#include "server/web/auth.h"
 
 namespace mamori {
 
@@ -13,7 +15,9 @@ namespace mamori {
 // logged with the admin's identity.
 class AdminServiceImpl final : public v1::AdminService::CallbackService {
  public:
-  AdminServiceImpl(Store* store, PolicyHub* hub, const Clock* clock, ComplianceConfig config);
+  // `auth` manages dashboard accounts (AddUser, ResetUser, DisableUser).
+  AdminServiceImpl(Store* store, PolicyHub* hub, const Clock* clock, ComplianceConfig config,
+                   web::AuthService* auth);
 
   grpc::ServerUnaryReactor* ListTerminals(grpc::CallbackServerContext* ctx,
                                           const v1::ListTerminalsRequest* request,
@@ -37,19 +41,22 @@ class AdminServiceImpl final : public v1::AdminService::CallbackService {
                                           const v1::PolicyHistoryRequest* request,
                                           v1::PolicyHistoryResponse* response) override;
 
- private:
-  struct Evaluated {
-    TerminalState state;
-    TerminalCompliance compliance;
-    uint64_t assigned_version = 0;
-  };
-  Evaluated Evaluate(TerminalState state, int64_t now) const;
-  void FillSummary(const Evaluated& e, v1::TerminalSummary* out) const;
+  grpc::ServerUnaryReactor* AddUser(grpc::CallbackServerContext* ctx,
+                                    const v1::AddUserRequest* request,
+                                    v1::UserCredentials* response) override;
+  grpc::ServerUnaryReactor* ResetUser(grpc::CallbackServerContext* ctx,
+                                      const v1::ResetUserRequest* request,
+                                      v1::UserCredentials* response) override;
+  grpc::ServerUnaryReactor* DisableUser(grpc::CallbackServerContext* ctx,
+                                        const v1::DisableUserRequest* request,
+                                        v1::DisableUserResponse* response) override;
 
+ private:
   Store* store_;
   PolicyHub* hub_;
   const Clock* clock_;
-  ComplianceConfig config_;
+  AdminQueries queries_;
+  web::AuthService* auth_;
 };
 
 }  // namespace mamori

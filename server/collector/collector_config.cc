@@ -21,9 +21,9 @@ Result<CollectorConfig> ParseCollectorConfig(std::string_view yaml_text,
   CollectorConfig c;
   YAML::Node root = r.Load(yaml_text);
   if (!r.ok()) return r.ToError();
-  if (!r.ExpectMap(
-          root, "",
-          {"listen", "port_file", "tls", "policy", "store", "compliance", "limits", "log"})) {
+  if (!r.ExpectMap(root, "",
+                   {"listen", "port_file", "tls", "policy", "store", "compliance", "limits", "log",
+                    "web"})) {
     return r.ToError();
   }
   if (auto v = r.String(root, "listen", "", true)) {
@@ -99,6 +99,31 @@ Result<CollectorConfig> ParseCollectorConfig(std::string_view yaml_text,
     if (auto v = r.String(log, "level", "log")) c.log.level = *v;
     if (auto v = r.String(log, "format", "log")) c.log.format = *v;
     if (auto v = r.String(log, "file", "log")) c.log.file = Resolve(base_dir, *v);
+  }
+
+  YAML::Node web = root["web"];
+  if (web.IsDefined() && !web.IsNull()) {
+    c.web.enabled = true;
+    if (r.ExpectMap(web, "web",
+                    {"listen", "port_file", "cert_file", "key_file", "threads", "session_ttl"})) {
+      if (auto v = r.String(web, "listen", "web")) {
+        const auto colon = v->rfind(':');
+        if (colon == std::string::npos || colon == 0 || colon + 1 == v->size()) {
+          r.Fail(web["listen"], "web.listen", "expected host:port, got '" + *v + "'");
+        }
+        c.web.listen = *v;
+      }
+      if (auto v = r.String(web, "port_file", "web")) c.web.port_file = Resolve(base_dir, *v);
+      if (auto v = r.String(web, "cert_file", "web", true)) c.web.cert_file = Resolve(base_dir, *v);
+      if (auto v = r.String(web, "key_file", "web", true)) c.web.key_file = Resolve(base_dir, *v);
+      if (auto v = r.Int(web, "threads", "web", 1, 64)) c.web.threads = static_cast<int>(*v);
+      if (auto v = r.DurationMs(web, "session_ttl", "web")) {
+        if (*v < 1000 || *v > 7LL * 24 * 3600 * 1000) {
+          r.Fail(web["session_ttl"], "web.session_ttl", "must be between 1s and 7 days");
+        }
+        c.web.session_ttl_ms = *v;
+      }
+    }
   }
 
   if (!r.ok()) return r.ToError();

@@ -20,6 +20,19 @@ struct CollectorLimits {
   int64_t max_events_per_batch = 1000;
 };
 
+// The dashboard (server/web): HTTPS on its own port. Absent section = off.
+struct WebConfig {
+  bool enabled = false;
+  // host:port; port 0 picks a free port (written to port_file).
+  std::string listen = "127.0.0.1:8443";
+  std::string port_file;
+  // Server certificate and key (PEM), e.g. from 'mamorictl pki issue server'.
+  std::string cert_file;
+  std::string key_file;
+  int threads = 2;
+  int64_t session_ttl_ms = 8LL * 3600 * 1000;
+};
+
 struct CollectorConfig {
   // host:port; port 0 picks a free port (written to port_file).
   std::string listen = "127.0.0.1:7443";
@@ -34,6 +47,7 @@ struct CollectorConfig {
   ComplianceConfig compliance;
   CollectorLimits limits;
   LogConfig log;
+  WebConfig web;
 };
 
 // Parses the collector's YAML config. Relative paths are resolved against

@@ -99,6 +99,15 @@ int main(int argc, char** argv) {
     }
   }
 
+  if (!config->web.port_file.empty()) {
+    if (auto s = mamori::WriteFileAtomic(config->web.port_file,
+                                         std::to_string((*server)->web_port()) + "\n");
+        !s) {
+      log->error("cannot write web port file: {}", s.error().message);
+      return 1;
+    }
+  }
+
   int sig = 0;
   sigwait(&signals, &sig);
   log->info("received {}, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");

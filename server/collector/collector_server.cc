@@ -32,8 +32,11 @@ Result<std::unique_ptr<CollectorServer>> CollectorServer::Start(const CollectorC
   if (Status st = s->hub_->Load(); !st) return st.error();
   s->agent_service_ = std::make_unique<AgentServiceImpl>(s->store_.get(), s->writer_.get(),
                                                          s->hub_.get(), clock, config.limits);
-  s->admin_service_ =
-      std::make_unique<AdminServiceImpl>(s->store_.get(), s->hub_.get(), clock, config.compliance);
+  web::AuthConfig auth_config;
+  auth_config.session_ttl_ms = config.web.session_ttl_ms;
+  s->auth_ = std::make_unique<web::AuthService>(s->store_.get(), clock, auth_config);
+  s->admin_service_ = std::make_unique<AdminServiceImpl>(s->store_.get(), s->hub_.get(), clock,
+                                                         config.compliance, s->auth_.get());
 
   grpc::ServerBuilder builder;
   builder.AddListeningPort(config.listen, MakeServerCredentials(*tls, clock), &s->port_);
@@ -44,6 +47,14 @@ Result<std::unique_ptr<CollectorServer>> CollectorServer::Start(const CollectorC
   if (!s->server_ || s->port_ == 0) {
     return MakeError(ErrorCode::kUnavailable,
                      "cannot listen on " + config.listen + " (address in use or not local?)");
+  }
+  if (config.web.enabled) {
+    s->queries_ =
+        std::make_unique<AdminQueries>(s->store_.get(), s->hub_.get(), clock, config.compliance);
+    s->web_handler_ = std::make_unique<web::WebHandler>(s->auth_.get(), s->queries_.get());
+    auto web_server = web::WebServer::Start(config.web, s->web_handler_.get());
+    if (!web_server.ok()) return web_server.error();
+    s->web_server_ = std::move(web_server).value();
   }
   log->info("collector listening on {} (port {}), store {} (schema v{}), policy key {}",
             config.listen, s->port_, config.store_path, s->store_->SchemaVersion(),
@@ -58,6 +69,7 @@ void CollectorServer::Shutdown() {
   shut_down_ = true;
   static const auto log = GetLogger("collector");
   log->info("shutting down: finishing in-flight calls");
+  if (web_server_) web_server_->Shutdown();
   if (hub_) hub_->CloseAll();
   if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   if (writer_) writer_->Stop();

@@ -12,6 +12,9 @@
 #include "server/collector/ingest_writer.h"
 #include "server/collector/policy_hub.h"
 #include "server/store/store.h"
+#include "server/web/auth.h"
+#include "server/web/http_handler.h"
+#include "server/web/web_server.h"
 
 namespace mamori {
 
@@ -26,6 +29,8 @@ class CollectorServer {
   ~CollectorServer();
 
   int port() const { return port_; }
+  // The dashboard's HTTPS port; 0 when web is not configured.
+  int web_port() const { return web_server_ ? web_server_->port() : 0; }
   // Stops accepting calls, lets in-flight calls finish (up to a deadline),
   // commits queued writes and closes the store.
   void Shutdown();
@@ -37,6 +42,10 @@ class CollectorServer {
   std::unique_ptr<IngestWriter> writer_;
   std::unique_ptr<PolicyHub> hub_;
   std::unique_ptr<AgentServiceImpl> agent_service_;
+  std::unique_ptr<web::AuthService> auth_;
+  std::unique_ptr<AdminQueries> queries_;
+  std::unique_ptr<web::WebHandler> web_handler_;
+  std::unique_ptr<web::WebServer> web_server_;
   std::unique_ptr<AdminServiceImpl> admin_service_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;

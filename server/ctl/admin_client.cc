@@ -94,6 +94,19 @@ Status AdminClient::PolicyHistory(const v1::PolicyHistoryRequest& request,
   return Call(&v1::AdminService::StubInterface::PolicyHistory, request, response);
 }
 
+Status AdminClient::AddUser(const v1::AddUserRequest& request, v1::UserCredentials* response) {
+  return Call(&v1::AdminService::StubInterface::AddUser, request, response);
+}
+
+Status AdminClient::ResetUser(const v1::ResetUserRequest& request, v1::UserCredentials* response) {
+  return Call(&v1::AdminService::StubInterface::ResetUser, request, response);
+}
+
+Status AdminClient::DisableUser(const v1::DisableUserRequest& request,
+                                v1::DisableUserResponse* response) {
+  return Call(&v1::AdminService::StubInterface::DisableUser, request, response);
+}
+
 Error DescribeRpcFailure(const grpc::Status& status, std::string_view address, int64_t timeout_ms) {
   const std::string where = "cannot reach collector at " + std::string(address) + ": ";
   switch (status.error_code()) {

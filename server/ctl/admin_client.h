@@ -38,6 +38,9 @@ class AdminClient {
   Status ApplyPolicy(const v1::ApplyPolicyRequest& request, v1::ApplyPolicyResponse* response);
   Status PolicyHistory(const v1::PolicyHistoryRequest& request,
                        v1::PolicyHistoryResponse* response);
+  Status AddUser(const v1::AddUserRequest& request, v1::UserCredentials* response);
+  Status ResetUser(const v1::ResetUserRequest& request, v1::UserCredentials* response);
+  Status DisableUser(const v1::DisableUserRequest& request, v1::DisableUserResponse* response);
 
  private:
   template <typename Request, typename Response>

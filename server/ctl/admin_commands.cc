@@ -245,6 +245,56 @@ int RunPolicyHistory(const ParsedArgs& args, const CommandContext& ctx) {
   });
 }
 
+void PrintCredentials(const v1::UserCredentials& c, std::ostream& out) {
+  out << "user:      " << c.name() << " (" << c.role() << ")\n"
+      << "password:  " << c.password() << "\n"
+      << "otpauth:   " << c.otpauth_uri() << "\n\n"
+      << "Hand the password over in person; it is shown only now. Add the otpauth URI\n"
+      << "to an authenticator app (as a QR code, e.g. 'qrencode -t ansiutf8 URI', or by\n"
+      << "entering the secret), then log in with the password and the 6-digit code.\n";
+}
+
+int RunUserAdd(const ParsedArgs& args, const CommandContext& ctx) {
+  const std::string role = args.GetOr("role", "viewer");
+  if (role != "viewer" && role != "operator" && role != "admin") {
+    return ctx.Usage("--role must be viewer, operator or admin, not \"" + role + "\"");
+  }
+  int rc = kExitOk;
+  std::unique_ptr<AdminClient> client = Connect(args, ctx, &rc);
+  if (!client) return rc;
+  v1::AddUserRequest request;
+  request.set_name(args.positionals().at(0));
+  request.set_role(role);
+  v1::UserCredentials response;
+  if (Status s = client->AddUser(request, &response); !s) return ctx.Fail(s.error().message);
+  PrintCredentials(response, ctx.out);
+  return kExitOk;
+}
+
+int RunUserReset(const ParsedArgs& args, const CommandContext& ctx) {
+  int rc = kExitOk;
+  std::unique_ptr<AdminClient> client = Connect(args, ctx, &rc);
+  if (!client) return rc;
+  v1::ResetUserRequest request;
+  request.set_name(args.positionals().at(0));
+  v1::UserCredentials response;
+  if (Status s = client->ResetUser(request, &response); !s) return ctx.Fail(s.error().message);
+  PrintCredentials(response, ctx.out);
+  return kExitOk;
+}
+
+int RunUserDisable(const ParsedArgs& args, const CommandContext& ctx) {
+  int rc = kExitOk;
+  std::unique_ptr<AdminClient> client = Connect(args, ctx, &rc);
+  if (!client) return rc;
+  v1::DisableUserRequest request;
+  request.set_name(args.positionals().at(0));
+  v1::DisableUserResponse response;
+  if (Status s = client->DisableUser(request, &response); !s) return ctx.Fail(s.error().message);
+  ctx.out << "Disabled dashboard user " << request.name() << "; their sessions have ended.\n";
+  return kExitOk;
+}
+
 }  // namespace
 
 std::vector<Command> AdminCommands() {
@@ -361,6 +411,44 @@ std::vector<Command> AdminCommands() {
       connection;
   history.run = RunPolicyHistory;
   commands.push_back(history);
+
+  const std::string user_help =
+      "Dashboard accounts (the collector's web section). Passwords are stored as\n"
+      "scrypt hashes; every login also needs the TOTP code of the account's\n"
+      "authenticator. Five failed logins in a row lock the account for 15 minutes.\n\n" +
+      connection;
+  Command user_add;
+  user_add.name = "user add";
+  user_add.args = "NAME";
+  user_add.min_positionals = 1;
+  user_add.max_positionals = 1;
+  user_add.summary = "create a dashboard user; prints a one-time password and the otpauth URI";
+  user_add.options = WithConnection({{"role", "R", "viewer (default), operator or admin", false}});
+  user_add.details = user_help;
+  user_add.run = RunUserAdd;
+  commands.push_back(user_add);
+
+  Command user_reset;
+  user_reset.name = "user reset";
+  user_reset.args = "NAME";
+  user_reset.min_positionals = 1;
+  user_reset.max_positionals = 1;
+  user_reset.summary = "new password and TOTP secret for a user; unlocks and re-enables";
+  user_reset.options = WithConnection({});
+  user_reset.details = user_help;
+  user_reset.run = RunUserReset;
+  commands.push_back(user_reset);
+
+  Command user_disable;
+  user_disable.name = "user disable";
+  user_disable.args = "NAME";
+  user_disable.min_positionals = 1;
+  user_disable.max_positionals = 1;
+  user_disable.summary = "refuse further logins of a user and end their sessions";
+  user_disable.options = WithConnection({});
+  user_disable.details = user_help;
+  user_disable.run = RunUserDisable;
+  commands.push_back(user_disable);
 
   return commands;
 }

@@ -125,11 +125,36 @@ ALTER TABLE policies ADD COLUMN signature_hex TEXT NOT NULL DEFAULT '';
 ALTER TABLE policies ADD COLUMN key_id TEXT NOT NULL DEFAULT '';
 )sql";
 
-constexpr std::array<Migration, 4> kMigrations = {{
+// Dashboard accounts and sessions (server/web). Sessions are keyed by a
+// hash of the cookie token; expired rows are ignored on read.
+constexpr std::string_view kSchemaV5 = R"sql(
+CREATE TABLE users (
+  name TEXT PRIMARY KEY NOT NULL,
+  role TEXT NOT NULL,
+  password_hash TEXT NOT NULL,
+  totp_secret_hex TEXT NOT NULL,
+  disabled INTEGER NOT NULL,
+  failed_logins INTEGER NOT NULL,
+  locked_until_ms INTEGER NOT NULL,
+  last_totp_step INTEGER NOT NULL,
+  created_at_ms INTEGER NOT NULL
+);
+CREATE TABLE sessions (
+  token_hash TEXT PRIMARY KEY NOT NULL,
+  user_name TEXT NOT NULL,
+  csrf_token TEXT NOT NULL,
+  created_at_ms INTEGER NOT NULL,
+  expires_at_ms INTEGER NOT NULL
+);
+CREATE INDEX sessions_by_user ON sessions (user_name);
+)sql";
+
+constexpr std::array<Migration, 5> kMigrations = {{
     {1, "terminals, devices, events, event cursors, policies", kSchemaV1},
     {2, "digest of each terminal's stored device list", kSchemaV2},
     {3, "interface classes a blocked composite device keeps", kSchemaV3},
     {4, "policy signatures and signing key ids", kSchemaV4},
+    {5, "dashboard users and sessions", kSchemaV5},
 }};
 
 Status Exec(sqlite3* db, std::string_view path, std::string_view sql, std::string_view what) {

@@ -53,6 +53,13 @@ class SqliteStore final : public Store {
   Result<std::vector<StoredPolicy>> RecentPolicyVersions(std::string_view group,
                                                          uint32_t limit) override;
 
+  Status PutUser(const UserRecord& user) override;
+  Result<std::optional<UserRecord>> GetUser(std::string_view name) override;
+  Status PutSession(const SessionRecord& session) override;
+  Result<std::optional<SessionRecord>> GetSession(std::string_view token_hash) override;
+  Status DeleteSession(std::string_view token_hash) override;
+  Status DeleteUserSessions(std::string_view user_name) override;
+
   int SchemaVersion() override;
 
  private:

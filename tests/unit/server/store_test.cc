@@ -212,15 +212,15 @@ TEST_F(StoreTest, MigrationsCreateTheLatestVersionAndReopenIsIdempotent) {
   {
     auto store = Open();
     ASSERT_NE(store, nullptr);
-    EXPECT_EQ(store->SchemaVersion(), 4);
-    EXPECT_EQ(sqlite::LatestSchemaVersion(), 4);
+    EXPECT_EQ(store->SchemaVersion(), 5);
+    EXPECT_EQ(sqlite::LatestSchemaVersion(), 5);
   }
   {
     auto store = Open();
     ASSERT_NE(store, nullptr);
-    EXPECT_EQ(store->SchemaVersion(), 4);
+    EXPECT_EQ(store->SchemaVersion(), 5);
   }
-  EXPECT_EQ(RawCount("schema_migrations"), 4);
+  EXPECT_EQ(RawCount("schema_migrations"), 5);
   for (std::string_view table : {"terminals", "devices", "events", "event_cursors", "policies"}) {
     EXPECT_EQ(RawCount(table), 0) << table;
   }
@@ -987,7 +987,7 @@ TEST_F(StoreTest, VersionThreePoliciesMigrateToFourUnsigned) {
   }
   auto store = Open();
   ASSERT_NE(store, nullptr);
-  EXPECT_EQ(store->SchemaVersion(), 4);
+  EXPECT_EQ(store->SchemaVersion(), sqlite::LatestSchemaVersion());
   auto got = store->GetPolicy("osaka", 7);
   ASSERT_TRUE(got.ok() && got->has_value());
   EXPECT_EQ((*got)->yaml, "name: old");

@@ -1,0 +1,350 @@
+#include "server/web/http_handler.h"
+
+#include <google/protobuf/struct.pb.h>
+#include <google/protobuf/util/json_util.h>
+
+#include <algorithm>
+#include <boost/beast/http/verb.hpp>
+#include <cctype>
+
+#include "common/logging.h"
+#include "server/web/static_assets.h"
+
+namespace mamori::web {
+namespace {
+
+namespace http = boost::beast::http;
+
+constexpr uint32_t kTerminalsPageSize = 100;
+
+std::string_view Sv(boost::beast::string_view s) { return {s.data(), s.size()}; }
+boost::beast::string_view Bsv(std::string_view s) { return {s.data(), s.size()}; }
+
+std::shared_ptr<spdlog::logger> Log() {
+  static const auto log = GetLogger("web");
+  return log;
+}
+
+HttpResponse MakeResponse(const HttpRequest& request, http::status status,
+                          std::string_view content_type, std::string body) {
+  HttpResponse res{status, request.version()};
+  res.set(http::field::content_type, Bsv(content_type));
+  res.keep_alive(request.keep_alive());
+  res.body() = std::move(body);
+  res.prepare_payload();
+  ApplySecurityHeaders(res);
+  return res;
+}
+
+std::string JsonEscape(std::string_view s) {
+  google::protobuf::Value v;
+  v.set_string_value(std::string(s));
+  std::string out;
+  (void)google::protobuf::util::MessageToJsonString(v, &out);
+  return out;
+}
+
+HttpResponse JsonError(const HttpRequest& request, http::status status, std::string_view message) {
+  auto res = MakeResponse(request, status, "application/json; charset=utf-8",
+                          "{\"error\":" + JsonEscape(message) + "}");
+  res.set(http::field::cache_control, "no-store");
+  return res;
+}
+
+HttpResponse JsonMessage(const HttpRequest& request, const google::protobuf::Message& message) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.always_print_primitive_fields = true;
+  std::string json;
+  if (!google::protobuf::util::MessageToJsonString(message, &json, options).ok()) {
+    return JsonError(request, http::status::internal_server_error, "cannot encode JSON");
+  }
+  auto res =
+      MakeResponse(request, http::status::ok, "application/json; charset=utf-8", std::move(json));
+  res.set(http::field::cache_control, "no-store");
+  return res;
+}
+
+http::status StatusFor(const Error& e) {
+  switch (e.code) {
+    case ErrorCode::kInvalidArgument:
+      return http::status::bad_request;
+    case ErrorCode::kNotFound:
+      return http::status::not_found;
+    case ErrorCode::kUnauthenticated:
+      return http::status::unauthorized;
+    case ErrorCode::kPermissionDenied:
+      return http::status::forbidden;
+    case ErrorCode::kAlreadyExists:
+      return http::status::conflict;
+    default:
+      return http::status::internal_server_error;
+  }
+}
+
+HttpResponse FromError(const HttpRequest& request, const Error& e) {
+  const http::status status = StatusFor(e);
+  if (status == http::status::internal_server_error) {
+    Log()->error("{} {}: {}", std::string(request.method_string()), std::string(request.target()),
+                 e.message);
+    return JsonError(request, status, "internal error");
+  }
+  return JsonError(request, status, e.message);
+}
+
+std::string SessionCookie(std::string_view token, int64_t max_age_s) {
+  return std::string(kSessionCookie) + "=" + std::string(token) +
+         "; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=" + std::to_string(max_age_s);
+}
+
+// A browser always sends Origin on cross-origin POSTs; when present it must
+// name this host. Together with SameSite=Strict and the CSRF token this
+// closes cross-site requests, login CSRF included.
+bool OriginAllowed(const HttpRequest& request) {
+  const auto origin = request.find(http::field::origin);
+  if (origin == request.end()) return true;
+  const auto host = request.find(http::field::host);
+  if (host == request.end()) return false;
+  return Sv(origin->value()) == "https://" + std::string(Sv(host->value()));
+}
+
+int PercentValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string PercentDecode(std::string_view s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '+') {
+      out.push_back(' ');
+    } else if (s[i] == '%' && i + 2 < s.size() && PercentValue(s[i + 1]) >= 0 &&
+               PercentValue(s[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(PercentValue(s[i + 1]) * 16 + PercentValue(s[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+void ApplySecurityHeaders(HttpResponse& res) {
+  res.set("Content-Security-Policy",
+          "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+          "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+          "frame-ancestors 'none'");
+  res.set(http::field::strict_transport_security, "max-age=31536000; includeSubDomains");
+  res.set("X-Frame-Options", "DENY");
+  res.set("X-Content-Type-Options", "nosniff");
+  res.set("Referrer-Policy", "no-referrer");
+  res.set("Cross-Origin-Opener-Policy", "same-origin");
+  res.set("Cross-Origin-Resource-Policy", "same-origin");
+}
+
+std::string CookieValue(std::string_view header, std::string_view name) {
+  while (!header.empty()) {
+    const auto semi = header.find(';');
+    std::string_view pair = header.substr(0, semi);
+    while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
+    const auto eq = pair.find('=');
+    if (eq != std::string_view::npos && pair.substr(0, eq) == name) {
+      return std::string(pair.substr(eq + 1));
+    }
+    if (semi == std::string_view::npos) break;
+    header.remove_prefix(semi + 1);
+  }
+  return "";
+}
+
+std::string QueryParam(std::string_view target, std::string_view key) {
+  const auto q = target.find('?');
+  if (q == std::string_view::npos) return "";
+  std::string_view query = target.substr(q + 1);
+  while (!query.empty()) {
+    const auto amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    const auto eq = pair.find('=');
+    if (pair.substr(0, eq) == key) {
+      return eq == std::string_view::npos ? "" : PercentDecode(pair.substr(eq + 1));
+    }
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return "";
+}
+
+WebHandler::WebHandler(AuthService* auth, const AdminQueries* queries)
+    : auth_(auth), queries_(queries) {}
+
+HttpResponse WebHandler::Handle(const HttpRequest& request) const {
+  const std::string_view target(request.target().data(), request.target().size());
+  const std::string_view path = target.substr(0, target.find('?'));
+  if (path.starts_with("/api/")) return HandleApi(request, path);
+  if (request.method() != http::verb::get && request.method() != http::verb::head) {
+    auto res = JsonError(request, http::status::method_not_allowed, "method not allowed");
+    res.set(http::field::allow, "GET, HEAD");
+    return res;
+  }
+  const std::optional<std::string> normalized = NormalizeStaticPath(target);
+  if (!normalized) {
+    // The target is the client's: keep the log line printable and short.
+    std::string shown(target.substr(0, 200));
+    for (char& c : shown) {
+      if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) c = '?';
+    }
+    Log()->warn("refused static path {}", shown);
+    return JsonError(request, http::status::bad_request, "bad path");
+  }
+  const EmbeddedAsset* asset = FindAsset(*normalized);
+  if (asset == nullptr) return JsonError(request, http::status::not_found, "not found");
+  auto res = MakeResponse(request, http::status::ok, ContentTypeFor(asset->path),
+                          std::string(asset->data));
+  res.set(http::field::cache_control, "no-cache");
+  if (request.method() == http::verb::head) res.body().clear();
+  return res;
+}
+
+HttpResponse WebHandler::Login(const HttpRequest& request) const {
+  const auto type = request.find(http::field::content_type);
+  // A cross-site HTML form cannot send application/json, so a forged login
+  // (login CSRF) needs a CORS preflight this server never grants.
+  if (type == request.end() || !Sv(type->value()).starts_with("application/json")) {
+    return JsonError(request, http::status::unsupported_media_type,
+                     "expected Content-Type: application/json");
+  }
+  google::protobuf::Struct body;
+  if (!google::protobuf::util::JsonStringToMessage(request.body(), &body).ok()) {
+    return JsonError(request, http::status::bad_request, "body is not a JSON object");
+  }
+  const auto field = [&](const std::string& key) -> std::string {
+    auto it = body.fields().find(key);
+    return it == body.fields().end() ? std::string() : it->second.string_value();
+  };
+  auto login = auth_->Login(field("name"), field("password"), field("code"));
+  if (!login.ok()) return FromError(request, login.error());
+  google::protobuf::Struct out;
+  (*out.mutable_fields())["user"].set_string_value(login->session.user);
+  (*out.mutable_fields())["role"].set_string_value(std::string(RoleName(login->session.role)));
+  (*out.mutable_fields())["csrfToken"].set_string_value(login->session.csrf_token);
+  auto res = JsonMessage(request, out);
+  res.set(http::field::set_cookie,
+          SessionCookie(login->token, std::max<int64_t>(1, auth_->session_ttl_ms() / 1000)));
+  return res;
+}
+
+HttpResponse WebHandler::HandleApi(const HttpRequest& request, std::string_view path) const {
+  const bool is_get = request.method() == http::verb::get;
+  const bool is_post = request.method() == http::verb::post;
+  if (!is_get && !is_post) {
+    return JsonError(request, http::status::method_not_allowed, "method not allowed");
+  }
+  if (is_post && !OriginAllowed(request)) {
+    Log()->warn("refused cross-origin POST {}", std::string(path));
+    return JsonError(request, http::status::forbidden, "cross-origin request refused");
+  }
+  if (path == "/api/login") {
+    if (!is_post) return JsonError(request, http::status::method_not_allowed, "use POST");
+    return Login(request);
+  }
+
+  const auto cookie = request.find(http::field::cookie);
+  const std::string token =
+      cookie == request.end() ? std::string() : CookieValue(Sv(cookie->value()), kSessionCookie);
+  auto session = auth_->Authenticate(token);
+  if (!session.ok()) return FromError(request, session.error());
+
+  if (is_post) {
+    const auto csrf = request.find(Bsv(kCsrfHeader));
+    if (csrf == request.end() || !CsrfMatches(*session, Sv(csrf->value()))) {
+      Log()->warn("refused POST {} by '{}': missing or wrong CSRF token", std::string(path),
+                  session->user);
+      return JsonError(request, http::status::forbidden, "missing or wrong CSRF token");
+    }
+  }
+
+  const auto require = [&](Role role) { return session->role >= role; };
+  const auto forbidden = [&]() {
+    Log()->warn("refused {} {} for '{}' ({})", std::string(request.method_string()),
+                std::string(path), session->user, RoleName(session->role));
+    return JsonError(request, http::status::forbidden, "your role may not do this");
+  };
+
+  if (path == "/api/logout" && is_post) {
+    if (Status s = auth_->Logout(token); !s.ok()) return FromError(request, s.error());
+    Log()->info("user '{}' logged out", session->user);
+    google::protobuf::Struct out;
+    auto res = JsonMessage(request, out);
+    res.set(http::field::set_cookie, SessionCookie("", 0));
+    return res;
+  }
+  if (path == "/api/me" && is_get) {
+    google::protobuf::Struct out;
+    (*out.mutable_fields())["user"].set_string_value(session->user);
+    (*out.mutable_fields())["role"].set_string_value(std::string(RoleName(session->role)));
+    (*out.mutable_fields())["csrfToken"].set_string_value(session->csrf_token);
+    return JsonMessage(request, out);
+  }
+  if (path == "/api/overview" && is_get) {
+    if (!require(Role::kViewer)) return forbidden();
+    v1::GroupSummariesRequest req;
+    req.set_group(QueryParam(Sv(request.target()), "group"));
+    v1::GroupSummariesResponse resp;
+    if (Status s = queries_->GroupSummaries(req, &resp); !s.ok()) {
+      return FromError(request, s.error());
+    }
+    return JsonMessage(request, resp);
+  }
+  if (path == "/api/terminals" && is_get) {
+    if (!require(Role::kViewer)) return forbidden();
+    v1::ListTerminalsRequest req;
+    req.set_group(QueryParam(Sv(request.target()), "group"));
+    if (const std::string status = QueryParam(Sv(request.target()), "status"); !status.empty()) {
+      v1::ComplianceStatus value;
+      std::string upper;
+      for (char c : status) upper.push_back(static_cast<char>(std::toupper(c)));
+      if (!v1::ComplianceStatus_Parse("COMPLIANCE_STATUS_" + upper, &value)) {
+        return JsonError(request, http::status::bad_request,
+                         "status must be compliant, non_compliant or unknown");
+      }
+      req.set_status(value);
+    }
+    uint32_t page = 0;
+    if (const std::string p = QueryParam(Sv(request.target()), "page"); !p.empty()) {
+      if (p.size() > 6 || p.find_first_not_of("0123456789") != std::string::npos) {
+        return JsonError(request, http::status::bad_request, "page must be a number");
+      }
+      page = static_cast<uint32_t>(std::stoul(p));
+    }
+    req.set_limit(kTerminalsPageSize);
+    req.set_offset(page * kTerminalsPageSize);
+    v1::ListTerminalsResponse resp;
+    if (Status s = queries_->ListTerminals(req, &resp); !s.ok()) {
+      return FromError(request, s.error());
+    }
+    return JsonMessage(request, resp);
+  }
+  if (path.starts_with("/api/terminals/") && is_get) {
+    if (!require(Role::kViewer)) return forbidden();
+    v1::GetTerminalRequest req;
+    req.set_terminal_id(PercentDecode(path.substr(std::string_view("/api/terminals/").size())));
+    v1::TerminalDetail resp;
+    if (Status s = queries_->GetTerminal(req, &resp); !s.ok()) return FromError(request, s.error());
+    return JsonMessage(request, resp);
+  }
+  if (path.starts_with("/api/users/") && path.ends_with("/disable") && is_post) {
+    if (!require(Role::kAdmin)) return forbidden();
+    const std::string_view rest = path.substr(std::string_view("/api/users/").size());
+    const std::string name(rest.substr(0, rest.size() - std::string_view("/disable").size()));
+    if (Status s = auth_->DisableUser(name); !s.ok()) return FromError(request, s.error());
+    Log()->info("dashboard user '{}' disabled by '{}'", name, session->user);
+    google::protobuf::Struct out;
+    return JsonMessage(request, out);
+  }
+  return JsonError(request, http::status::not_found, "no such API");
+}
+
+}  // namespace mamori::web

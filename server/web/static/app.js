@@ -1,0 +1,204 @@
+// Mamori dashboard. No framework and no third-party code: the page must work
+// on closed networks. Every string from the API is put into the page with
+// textContent, never parsed as HTML: device and host names are attacker-chosen.
+'use strict';
+
+const state = { lang: 'ja', messages: {}, csrf: '', me: null };
+
+function t(key) {
+  return Object.prototype.hasOwnProperty.call(state.messages, key) ? state.messages[key] : key;
+}
+
+function pickLanguage() {
+  const saved = window.localStorage.getItem('mamori.lang');
+  if (saved === 'ja' || saved === 'en') return saved;
+  // navigator.languages follows the browser's Accept-Language.
+  for (const l of navigator.languages || [navigator.language || 'ja']) {
+    const base = String(l).toLowerCase().split('-')[0];
+    if (base === 'ja' || base === 'en') return base;
+  }
+  return 'ja';
+}
+
+async function loadLanguage(lang) {
+  const res = await fetch('/i18n/' + lang + '.json', { credentials: 'same-origin' });
+  state.messages = await res.json();
+  state.lang = lang;
+  document.documentElement.lang = lang;
+  document.title = t('title');
+  for (const el of document.querySelectorAll('[data-i18n]')) {
+    el.textContent = t(el.dataset.i18n);
+  }
+  for (const b of document.querySelectorAll('button.lang')) {
+    b.classList.toggle('active', b.lang === lang);
+  }
+  renderWho();
+}
+
+const jstFormat = (lang) => new Intl.DateTimeFormat(lang === 'ja' ? 'ja-JP' : 'en-GB', {
+  timeZone: 'Asia/Tokyo', year: 'numeric', month: '2-digit', day: '2-digit',
+  hour: '2-digit', minute: '2-digit', second: '2-digit',
+});
+
+async function api(method, path, body) {
+  const headers = { 'Accept': 'application/json' };
+  const init = { method, headers, credentials: 'same-origin' };
+  if (method !== 'GET') headers['X-CSRF-Token'] = state.csrf;
+  if (body !== undefined) {
+    headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  const res = await fetch(path, init);
+  let data = null;
+  try { data = await res.json(); } catch (e) { data = null; }
+  return { status: res.status, data };
+}
+
+function show(view) {
+  document.getElementById('login-view').hidden = view !== 'login';
+  document.getElementById('overview-view').hidden = view !== 'overview';
+  document.getElementById('terminals-view').hidden = view !== 'terminals';
+  document.getElementById('logout').hidden = view === 'login';
+}
+
+function renderWho() {
+  const who = document.getElementById('whoami');
+  who.textContent = state.me ? state.me.user + ' (' + t('role.' + state.me.role) + ')' : '';
+}
+
+function cell(row, text, cls) {
+  const td = document.createElement('td');
+  td.textContent = text;
+  if (cls) td.className = cls;
+  row.appendChild(td);
+}
+
+async function loadOverview() {
+  const { status, data } = await api('GET', '/api/overview');
+  if (status === 401) { state.me = null; renderWho(); show('login'); return; }
+  const body = document.getElementById('overview-body');
+  body.replaceChildren();
+  const groups = (data && data.groups) || [];
+  for (const g of groups) {
+    const row = document.createElement('tr');
+    row.dataset.group = g.group;
+    row.className = 'link';
+    row.addEventListener('click', () => loadTerminals(g.group));
+    cell(row, g.group === '' ? t('overview.all') : g.group);
+    cell(row, String(g.terminals), 'num');
+    cell(row, String(g.compliant), 'num');
+    cell(row, String(g.nonCompliant), g.nonCompliant > 0 ? 'num bad' : 'num');
+    cell(row, String(g.unknown), 'num');
+    const rate = g.terminals > 0 ? (100 * g.compliant / g.terminals).toFixed(1) + '%' : '-';
+    cell(row, rate, 'num');
+    body.appendChild(row);
+  }
+  document.getElementById('overview-empty').hidden = groups.length > 0;
+  document.getElementById('overview-time').textContent = jstFormat(state.lang).format(new Date());
+  show('overview');
+}
+
+function formatTime(ts) {
+  return ts ? jstFormat(state.lang).format(new Date(ts)) : '-';
+}
+
+function statusText(status) {
+  const key = 'status.' + String(status || '').replace('COMPLIANCE_STATUS_', '').toLowerCase();
+  return t(key);
+}
+
+async function loadTerminals(group) {
+  state.group = group;
+  const { status, data } = await api('GET', '/api/terminals?group=' + encodeURIComponent(group) + '&page=0');
+  if (status === 401) { show('login'); return; }
+  document.getElementById('terminals-group').textContent = group === '' ? t('overview.all') : group;
+  const body = document.getElementById('terminals-body');
+  body.replaceChildren();
+  for (const term of (data && data.terminals) || []) {
+    const row = document.createElement('tr');
+    row.dataset.terminal = term.terminalId;
+    row.className = 'link';
+    row.addEventListener('click', () => loadDetail(term.terminalId));
+    cell(row, term.terminalId);
+    cell(row, term.hostname);
+    cell(row, statusText(term.status), term.status === 'COMPLIANCE_STATUS_NON_COMPLIANT' ? 'bad' : '');
+    cell(row, (term.failingChecks || []).join(', '));
+    cell(row, formatTime(term.lastReport));
+    body.appendChild(row);
+  }
+  document.getElementById('detail').hidden = true;
+  show('terminals');
+}
+
+async function loadDetail(id) {
+  const { status, data } = await api('GET', '/api/terminals/' + encodeURIComponent(id));
+  if (status !== 200) return;
+  document.getElementById('detail-id').textContent = id;
+  const body = document.getElementById('devices-body');
+  body.replaceChildren();
+  for (const d of data.devices || []) {
+    const row = document.createElement('tr');
+    cell(row, d.vidPid);
+    cell(row, d.manufacturer);
+    cell(row, d.product, 'product');
+    cell(row, d.serial);
+    const decision = d.decision || {};
+    cell(row, String(decision.action || '').replace('ACTION_', '').toLowerCase());
+    cell(row, decision.matchedRule || '');
+    body.appendChild(row);
+  }
+  document.getElementById('detail').hidden = false;
+}
+
+async function onLogin(ev) {
+  ev.preventDefault();
+  const err = document.getElementById('login-error');
+  err.textContent = '';
+  const body = {
+    name: document.getElementById('login-name').value,
+    password: document.getElementById('login-password').value,
+    code: document.getElementById('login-code').value,
+  };
+  let res;
+  try { res = await api('POST', '/api/login', body); } catch (e) { err.textContent = t('login.error'); return; }
+  if (res.status !== 200) { err.textContent = t('login.failed'); return; }
+  document.getElementById('login-password').value = '';
+  document.getElementById('login-code').value = '';
+  state.csrf = res.data.csrfToken;
+  state.me = { user: res.data.user, role: res.data.role };
+  renderWho();
+  await loadOverview();
+}
+
+async function onLogout() {
+  await api('POST', '/api/logout');
+  state.me = null;
+  state.csrf = '';
+  renderWho();
+  show('login');
+}
+
+async function start() {
+  document.getElementById('login-form').addEventListener('submit', onLogin);
+  document.getElementById('logout').addEventListener('click', onLogout);
+  document.getElementById('back-overview').addEventListener('click', loadOverview);
+  for (const lang of ['ja', 'en']) {
+    document.getElementById('lang-' + lang).addEventListener('click', async () => {
+      window.localStorage.setItem('mamori.lang', lang);
+      await loadLanguage(lang);
+      if (state.me) await loadOverview();
+    });
+  }
+  await loadLanguage(pickLanguage());
+  const me = await api('GET', '/api/me');
+  if (me.status === 200) {
+    state.csrf = me.data.csrfToken;
+    state.me = { user: me.data.user, role: me.data.role };
+    renderWho();
+    await loadOverview();
+  } else {
+    show('login');
+  }
+}
+
+document.addEventListener('DOMContentLoaded', start);

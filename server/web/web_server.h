@@ -1,0 +1,50 @@
+#pragma once
+
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "common/result.h"
+#include "server/collector/collector_config.h"
+#include "server/web/http_handler.h"
+
+namespace mamori::web {
+
+// Limits of the HTTPS front end. The dashboard's requests are small: a
+// login body is a few hundred bytes.
+struct WebLimits {
+  uint32_t header_bytes = 8 * 1024;
+  uint64_t body_bytes = 64 * 1024;
+  int handshake_timeout_s = 10;
+  // Time allowed to read one request, and how long an idle keep-alive
+  // connection stays open.
+  int read_timeout_s = 30;
+  int write_timeout_s = 30;
+};
+
+// HTTPS (TLS 1.2+) with Boost.Beast on its own small thread pool. Requests
+// are handled by `handler`, which must outlive the server.
+class WebServer {
+ public:
+  // Loads the certificate and key and binds web.listen. Errors name the
+  // config field and file.
+  static Result<std::unique_ptr<WebServer>> Start(const WebConfig& config,
+                                                  const WebHandler* handler, WebLimits limits = {});
+  ~WebServer();
+  WebServer(const WebServer&) = delete;
+  WebServer& operator=(const WebServer&) = delete;
+
+  int port() const { return port_; }
+  // Stops accepting, closes connections and joins the threads.
+  void Shutdown();
+
+ private:
+  struct Impl;
+  explicit WebServer(std::unique_ptr<Impl> impl);
+
+  std::unique_ptr<Impl> impl_;
+  std::vector<std::jthread> threads_;
+  int port_ = 0;
+};
+
+}  // namespace mamori::web
