@@ -111,16 +111,25 @@ void ExpectExactlyOnceInOrder(const std::vector<StoredRow>& rows, uint64_t expec
   }
 }
 
+// What the agent's journal had issued and what the collector held, read
+// together once they agreed.
+struct Delivered {
+  uint64_t recorded = 0;
+  std::vector<StoredRow> rows;
+};
+
 // Waits until the collector holds every event the agent's journal issued:
-// the agent is idle and has delivered everything.
+// the agent is idle and has delivered everything. The agent may still be
+// recording the last file changes of a flood, so the figures checked
+// afterwards are the ones that agreed here, not a later, racing re-read.
 bool WaitDelivered(const CollectorProcess& collector, const AgentProcess& agent,
-                   milliseconds timeout) {
+                   milliseconds timeout, Delivered* out) {
   return WaitUntil(
       [&] {
-        const uint64_t recorded = JournalHighestSeq(agent);
-        const auto rows = StoredEvents(collector.db_path(), agent.id());
-        return recorded > 0 && !rows.empty() && rows.back().seq == recorded &&
-               rows.size() == recorded && AckedSeq(agent) == recorded;
+        out->recorded = JournalHighestSeq(agent);
+        out->rows = StoredEvents(collector.db_path(), agent.id());
+        return out->recorded > 0 && !out->rows.empty() && out->rows.back().seq == out->recorded &&
+               out->rows.size() == out->recorded && AckedSeq(agent) == out->recorded;
       },
       timeout);
 }
@@ -276,12 +285,12 @@ TEST_F(FaultTest, CollectorKilledDuringFloodStoresEveryEventExactlyOnceInOrder) 
   flood.Stop();
 
   for (AgentProcess* a : agents) {
-    ASSERT_TRUE(WaitDelivered(*collector_, *a, seconds(20)))
-        << a->id() << ": journal " << JournalHighestSeq(*a) << ", stored "
-        << StoredEvents(collector_->db_path(), a->id()).size() << "\n"
+    Delivered d;
+    ASSERT_TRUE(WaitDelivered(*collector_, *a, seconds(20), &d))
+        << a->id() << ": journal " << d.recorded << ", stored " << d.rows.size() << "\n"
         << a->Log().substr(a->Log().size() > 3000 ? a->Log().size() - 3000 : 0);
-    const uint64_t recorded = JournalHighestSeq(*a);
-    const auto rows = StoredEvents(collector_->db_path(), a->id());
+    const uint64_t recorded = d.recorded;
+    const auto& rows = d.rows;
     ExpectExactlyOnceInOrder(rows, recorded, a->id());
     EXPECT_GT(recorded, stored_before_kill[a->id()] + 20) << "the flood went on across the kill";
     // No event arrived twice under different seqs: every stick is blocked
@@ -327,12 +336,11 @@ TEST_F(FaultTest, AgentKilledMidBatchLosesNothingAndDuplicatesNothing) {
   flood.Stop();
 
   for (AgentProcess* agent : agents) {
-    ASSERT_TRUE(WaitDelivered(*collector_, *agent, seconds(20)))
-        << agent->id() << ": journal " << JournalHighestSeq(*agent) << ", acked "
-        << AckedSeq(*agent) << ", stored "
-        << StoredEvents(collector_->db_path(), agent->id()).size();
-    ExpectExactlyOnceInOrder(StoredEvents(collector_->db_path(), agent->id()),
-                             JournalHighestSeq(*agent), agent->id());
+    Delivered d;
+    ASSERT_TRUE(WaitDelivered(*collector_, *agent, seconds(20), &d))
+        << agent->id() << ": journal " << d.recorded << ", acked " << AckedSeq(*agent)
+        << ", stored " << d.rows.size();
+    ExpectExactlyOnceInOrder(d.rows, d.recorded, agent->id());
   }
   EXPECT_GE(kills_with_unacked_events, 1)
       << "no kill caught the agent with undelivered events; the test proved little";
@@ -436,11 +444,10 @@ TEST_F(FaultTest, CollectorDownAgentsKeepEnforcingAndBacklogArrivesInOrder) {
   const auto returned = Steady::now();
   RestartCollector();
   for (AgentProcess* x : agents) {
-    ASSERT_TRUE(WaitDelivered(*collector_, *x, seconds(20)))
-        << x->id() << ": journal " << JournalHighestSeq(*x) << ", stored "
-        << StoredEvents(collector_->db_path(), x->id()).size();
-    ExpectExactlyOnceInOrder(StoredEvents(collector_->db_path(), x->id()), JournalHighestSeq(*x),
-                             x->id());
+    Delivered d;
+    ASSERT_TRUE(WaitDelivered(*collector_, *x, seconds(20), &d))
+        << x->id() << ": journal " << d.recorded << ", stored " << d.rows.size();
+    ExpectExactlyOnceInOrder(d.rows, d.recorded, x->id());
   }
   std::cerr << "backlog delivered "
             << std::chrono::duration_cast<milliseconds>(Steady::now() - returned).count()
