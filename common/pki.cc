@@ -20,20 +20,21 @@
 #include <utility>
 
 #include "common/identity.h"
+#include "common/openssl_util.h"
 
 namespace mamori {
 namespace {
 
 template <typename T, void (*kFree)(T*)>
-struct OpenSslDeleter {
-  void operator()(T* p) const { kFree(p); }
-};
+using OpenSslDeleter = openssl::Deleter<T, kFree>;
+using openssl::BioPtr;
+using openssl::BioToString;
+using openssl::EvpPkeyCtxPtr;
+using openssl::EvpPkeyPtr;
+using openssl::MemBio;
+using openssl::NoPassphrase;
 
-using BioPtr = std::unique_ptr<BIO, OpenSslDeleter<BIO, BIO_free_all>>;
 using BignumPtr = std::unique_ptr<BIGNUM, OpenSslDeleter<BIGNUM, BN_free>>;
-using EvpPkeyPtr = std::unique_ptr<EVP_PKEY, OpenSslDeleter<EVP_PKEY, EVP_PKEY_free>>;
-using EvpPkeyCtxPtr =
-    std::unique_ptr<EVP_PKEY_CTX, OpenSslDeleter<EVP_PKEY_CTX, EVP_PKEY_CTX_free>>;
 using X509Ptr = std::unique_ptr<X509, OpenSslDeleter<X509, X509_free>>;
 using X509ExtensionPtr =
     std::unique_ptr<X509_EXTENSION, OpenSslDeleter<X509_EXTENSION, X509_EXTENSION_free>>;
@@ -55,21 +56,8 @@ using X509StackPtr = std::unique_ptr<STACK_OF(X509), OpenSslDeleter<STACK_OF(X50
 constexpr int64_t kDefaultBackdateMs = 5LL * 60 * 1000;
 constexpr int64_t kMaxValidityDays = 100LL * 365;
 
-// Drains OpenSSL's thread-local error queue so a stale entry never leaks into
-// the message of a later, unrelated failure.
-std::string OpenSslErrors() {
-  std::string out;
-  while (const unsigned long code = ERR_get_error()) {
-    char buf[256];
-    ERR_error_string_n(code, buf, sizeof(buf));
-    if (!out.empty()) out += "; ";
-    out += buf;
-  }
-  return out.empty() ? "unknown OpenSSL error" : out;
-}
-
 Error OpenSslError(ErrorCode code, std::string_view what) {
-  return MakeError(code, std::string(what) + ": " + OpenSslErrors());
+  return MakeError(code, std::string(what) + ": " + openssl::DrainErrors());
 }
 
 int64_t NowMs() {
@@ -79,23 +67,6 @@ int64_t NowMs() {
 }
 
 int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
-
-BioPtr MemBio(std::string_view data) {
-  if (data.size() > static_cast<std::size_t>(INT_MAX)) return nullptr;
-  return BioPtr(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())));
-}
-
-std::string BioToString(BIO* bio) {
-  std::string out(BIO_ctrl_pending(bio), '\0');
-  if (out.empty()) return out;
-  const int n = BIO_read(bio, out.data(), static_cast<int>(out.size()));
-  out.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
-  return out;
-}
-
-// Refuses to prompt on the terminal for a passphrase (OpenSSL's default);
-// encrypted keys are reported as unreadable instead.
-int NoPassphrase(char* /*buf*/, int /*size*/, int /*rwflag*/, void* /*u*/) { return -1; }
 
 Result<X509Ptr> ParseCert(std::string_view pem) {
   ERR_clear_error();

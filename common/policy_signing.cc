@@ -11,61 +11,30 @@
 
 #include "common/credentials.h"
 #include "common/hex.h"
+#include "common/openssl_util.h"
 
 namespace mamori {
 namespace {
 
-template <typename T, void (*kFree)(T*)>
-struct OpenSslDeleter {
-  void operator()(T* p) const { kFree(p); }
-};
-
-using BioPtr = std::unique_ptr<BIO, OpenSslDeleter<BIO, BIO_free_all>>;
-using EvpPkeyPtr = std::unique_ptr<EVP_PKEY, OpenSslDeleter<EVP_PKEY, EVP_PKEY_free>>;
-using EvpPkeyCtxPtr =
-    std::unique_ptr<EVP_PKEY_CTX, OpenSslDeleter<EVP_PKEY_CTX, EVP_PKEY_CTX_free>>;
-using EvpMdCtxPtr = std::unique_ptr<EVP_MD_CTX, OpenSslDeleter<EVP_MD_CTX, EVP_MD_CTX_free>>;
+using openssl::BioPtr;
+using openssl::BioToString;
+using openssl::EvpMdCtxPtr;
+using openssl::EvpPkeyCtxPtr;
+using openssl::EvpPkeyPtr;
+using openssl::MemBio;
+using openssl::NoPassphrase;
 
 constexpr std::size_t kEd25519KeyBytes = 32;
 constexpr std::size_t kEd25519SignatureBytes = 64;
 constexpr std::size_t kKeyIdHexDigits = 16;
 
-// Drains OpenSSL's thread-local error queue so a stale entry never leaks into
-// the message of a later, unrelated failure.
-std::string OpenSslErrors() {
-  std::string out;
-  while (const unsigned long code = ERR_get_error()) {
-    char buf[256];
-    ERR_error_string_n(code, buf, sizeof(buf));
-    if (!out.empty()) out += "; ";
-    out += buf;
-  }
-  return out.empty() ? "unknown OpenSSL error" : out;
-}
-
 Error OpenSslError(std::string_view what) {
-  return MakeError(ErrorCode::kInternal, std::string(what) + ": " + OpenSslErrors());
+  return MakeError(ErrorCode::kInternal, std::string(what) + ": " + openssl::DrainErrors());
 }
 
 std::shared_ptr<evp_pkey_st> Share(EvpPkeyPtr key) {
   return std::shared_ptr<evp_pkey_st>(key.release(), EVP_PKEY_free);
 }
-
-BioPtr MemBio(std::string_view data) {
-  if (data.size() > static_cast<std::size_t>(INT_MAX)) return nullptr;
-  return BioPtr(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())));
-}
-
-std::string BioToString(BIO* bio) {
-  std::string out(BIO_ctrl_pending(bio), '\0');
-  if (out.empty()) return out;
-  const int n = BIO_read(bio, out.data(), static_cast<int>(out.size()));
-  out.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
-  return out;
-}
-
-// Refuses to prompt on the terminal for a passphrase (OpenSSL's default).
-int NoPassphrase(char* /*buf*/, int /*size*/, int /*rwflag*/, void* /*u*/) { return -1; }
 
 Status CheckEd25519(EVP_PKEY* key) {
   if (EVP_PKEY_is_a(key, "ED25519") == 1) return Status::Ok();

@@ -7,6 +7,7 @@
 
 #include <filesystem>
 
+#include "tests/integration/collector_test.h"
 #include "tests/integration/harness.h"
 
 namespace mamori::testing {
@@ -16,40 +17,8 @@ using std::chrono::seconds;
 
 constexpr char kRegisteredSerial[] = "4C530001231120115142";
 
-std::string RegisteredPolicy() {
-  return std::string(
-             "name: hoken-standard\n"
-             "registered_media:\n"
-             "  - serial: \"") +
-         kRegisteredSerial +
-         "\"\n"
-         "    vid_pid: \"0781:5581\"\n"
-         "    owner: 山田太郎\n"
-         "    department: 保険課\n"
-         "rules:\n"
-         "  - name: registered-sticks\n"
-         "    match:\n"
-         "      registered_media: true\n"
-         "    action: allow\n";
-}
-
-class EndToEndTest : public ::testing::Test {
+class EndToEndTest : public CollectorTest {
  protected:
-  void SetUp() override {
-    collector_ = std::make_unique<CollectorProcess>(pki_, dir_);
-    ASSERT_TRUE(collector_->Start()) << collector_->Log();
-    admin_ = collector_->Admin(pki_.Admin());
-  }
-
-  std::optional<v1::TerminalDetail> Terminal(const std::string& id) {
-    grpc::ClientContext ctx;
-    v1::GetTerminalRequest req;
-    req.set_terminal_id(id);
-    v1::TerminalDetail out;
-    if (!admin_->GetTerminal(WithDeadline(&ctx), req, &out).ok()) return std::nullopt;
-    return out;
-  }
-
   const v1::DeviceView* FindDevice(const v1::TerminalDetail& d, const std::string& device_id) {
     for (const auto& dev : d.devices()) {
       if (dev.device_id() == device_id) return &dev;
@@ -79,11 +48,6 @@ class EndToEndTest : public ::testing::Test {
     }
     return nullptr;
   }
-
-  TempDir dir_;
-  TestPki pki_;
-  std::unique_ptr<CollectorProcess> collector_;
-  std::unique_ptr<v1::AdminService::Stub> admin_;
 };
 
 TEST_F(EndToEndTest, AgentsReportDevicesDecisionsAndCompliance) {
@@ -188,7 +152,8 @@ TEST_F(EndToEndTest, PolicyPushReachesAgentsAndChangesDecisions) {
     EXPECT_EQ(reg->decision().action(), v1::ACTION_BLOCK);
   }
 
-  const std::string policy_file = dir_.Write("hoken.yaml", RegisteredPolicy());
+  const std::string policy_file =
+      dir_.Write("hoken.yaml", RegisteredStickPolicy("hoken-standard", kRegisteredSerial));
   CommandResult applied =
       collector_->Ctl({"policy", "apply", policy_file, "--group", "osaka/suita"});
   ASSERT_EQ(applied.exit_code, 0) << applied.err << applied.out;
@@ -217,7 +182,8 @@ TEST_F(EndToEndTest, PolicyPushReachesAgentsAndChangesDecisions) {
 }
 
 TEST_F(EndToEndTest, MalformedPolicyIsRefusedAndNothingIsApplied) {
-  const std::string good = dir_.Write("good.yaml", RegisteredPolicy());
+  const std::string good =
+      dir_.Write("good.yaml", RegisteredStickPolicy("hoken-standard", kRegisteredSerial));
   ASSERT_EQ(collector_->Ctl({"policy", "apply", good, "--group", "osaka"}).exit_code, 0);
 
   const std::string bad = dir_.Write("bad.yaml",

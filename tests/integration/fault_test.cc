@@ -25,6 +25,7 @@
 
 #include "agent/core/journal_format.h"
 #include "common/event.h"
+#include "tests/integration/collector_test.h"
 #include "tests/integration/harness.h"
 
 namespace mamori::testing {
@@ -170,39 +171,8 @@ class DeviceFlood {
   std::jthread thread_;
 };
 
-std::string RegisteredPolicy(const std::string& name) {
-  return "name: " + name +
-         "\nregistered_media:\n"
-         "  - serial: \"" +
-         kRegisteredSerial +
-         "\"\n"
-         "    vid_pid: \"0781:5581\"\n"
-         "    owner: 山田太郎\n"
-         "    department: 保険課\n"
-         "rules:\n"
-         "  - name: registered-sticks\n"
-         "    match:\n"
-         "      registered_media: true\n"
-         "    action: allow\n";
-}
-
-class FaultTest : public ::testing::Test {
+class FaultTest : public CollectorTest {
  protected:
-  void SetUp() override {
-    collector_ = std::make_unique<CollectorProcess>(pki_, dir_);
-    ASSERT_TRUE(collector_->Start()) << collector_->Log();
-    admin_ = collector_->Admin(pki_.Admin());
-  }
-
-  std::optional<v1::TerminalDetail> Terminal(const std::string& id) {
-    grpc::ClientContext ctx;
-    v1::GetTerminalRequest req;
-    req.set_terminal_id(id);
-    v1::TerminalDetail out;
-    if (!admin_->GetTerminal(WithDeadline(&ctx, 5), req, &out).ok()) return std::nullopt;
-    return out;
-  }
-
   // Applies `yaml` to `group`; returns the new version (0 on failure).
   uint64_t ApplyPolicy(const std::string& group, const std::string& yaml) {
     grpc::ClientContext ctx;
@@ -232,11 +202,6 @@ class FaultTest : public ::testing::Test {
     }
     return true;
   }
-
-  TempDir dir_;
-  TestPki pki_;
-  std::unique_ptr<CollectorProcess> collector_;
-  std::unique_ptr<v1::AdminService::Stub> admin_;
 };
 
 TEST_F(FaultTest, CollectorKilledDuringFloodStoresEveryEventExactlyOnceInOrder) {
@@ -366,7 +331,7 @@ TEST_F(FaultTest, CollectorDownAgentsKeepEnforcingAndBacklogArrivesInOrder) {
   std::vector<AgentProcess*> agents{&a, &b};
 
   // The collector's policy reaches both before the outage.
-  const uint64_t version = ApplyPolicy("osaka", RegisteredPolicy("pushed"));
+  const uint64_t version = ApplyPolicy("osaka", RegisteredStickPolicy("pushed", kRegisteredSerial));
   ASSERT_GT(version, 0u);
   ASSERT_TRUE(WaitUntil(
       [&] {
@@ -478,7 +443,8 @@ TEST_F(FaultTest, PolicyChangeReachesEveryConnectedAgent) {
       seconds(20)));
 
   for (int change = 0; change < 2; ++change) {
-    const uint64_t version = ApplyPolicy("osaka", RegisteredPolicy("v" + std::to_string(change)));
+    const uint64_t version = ApplyPolicy(
+        "osaka", RegisteredStickPolicy("v" + std::to_string(change), kRegisteredSerial));
     ASSERT_GT(version, 0u);
     ASSERT_TRUE(WaitUntil(
         [&] {
@@ -534,7 +500,8 @@ TEST_F(FaultTest, AgentNoticesAFrozenCollectorWithinTheKeepaliveBound) {
 
   // Thawed, the collector is reachable again: the agent reconnects and a
   // policy change reaches it.
-  const uint64_t version = ApplyPolicy("osaka", RegisteredPolicy("after-thaw"));
+  const uint64_t version =
+      ApplyPolicy("osaka", RegisteredStickPolicy("after-thaw", kRegisteredSerial));
   ASSERT_GT(version, 0u);
   ASSERT_TRUE(WaitUntil(
       [&] {

@@ -6,6 +6,7 @@
 #include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
 
+#include "tests/integration/collector_test.h"
 #include "tests/integration/harness.h"
 
 namespace mamori::testing {
@@ -41,23 +42,8 @@ constexpr char kBlockPolicy[] =
     "      class: still_image\n"
     "    action: block\n";
 
-class PolicyDryRunIntegrationTest : public ::testing::Test {
+class PolicyDryRunIntegrationTest : public CollectorTest {
  protected:
-  void SetUp() override {
-    collector_ = std::make_unique<CollectorProcess>(pki_, dir_);
-    ASSERT_TRUE(collector_->Start()) << collector_->Log();
-    admin_ = collector_->Admin(pki_.Admin());
-  }
-
-  std::optional<v1::TerminalDetail> Terminal(const std::string& id) {
-    grpc::ClientContext ctx;
-    v1::GetTerminalRequest req;
-    req.set_terminal_id(id);
-    v1::TerminalDetail out;
-    if (!admin_->GetTerminal(WithDeadline(&ctx), req, &out).ok()) return std::nullopt;
-    return out;
-  }
-
   // The stick's decision as the agent last reported it (UNSPECIFIED while
   // the stick has not been reported).
   v1::Action StickAction(const std::string& terminal) {
@@ -68,11 +54,6 @@ class PolicyDryRunIntegrationTest : public ::testing::Test {
     }
     return v1::ACTION_UNSPECIFIED;
   }
-
-  TempDir dir_;
-  TestPki pki_;
-  std::unique_ptr<CollectorProcess> collector_;
-  std::unique_ptr<v1::AdminService::Stub> admin_;
 };
 
 TEST_F(PolicyDryRunIntegrationTest, DryRunListsTheStickThenApplyAndHistory) {

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <string>
 
+#include "tests/integration/collector_test.h"
 #include "tests/integration/harness.h"
 
 namespace mamori::testing {
@@ -37,16 +38,10 @@ std::size_t Count(const std::string& haystack, const std::string& needle) {
   return n;
 }
 
-class PolicySigningTest : public ::testing::Test {
+class PolicySigningTest : public CollectorTest {
  protected:
-  std::optional<v1::TerminalDetail> Terminal(const std::string& id) {
-    grpc::ClientContext ctx;
-    v1::GetTerminalRequest req;
-    req.set_terminal_id(id);
-    v1::TerminalDetail out;
-    if (!admin_->GetTerminal(WithDeadline(&ctx), req, &out).ok()) return std::nullopt;
-    return out;
-  }
+  // Each test starts the collector it needs.
+  void SetUp() override {}
 
   std::optional<v1::Action> StickAction(const std::string& terminal) {
     auto t = Terminal(terminal);
@@ -56,11 +51,6 @@ class PolicySigningTest : public ::testing::Test {
     }
     return std::nullopt;
   }
-
-  TempDir dir_;
-  TestPki pki_;
-  std::unique_ptr<CollectorProcess> collector_;
-  std::unique_ptr<v1::AdminService::Stub> admin_;
 };
 
 TEST_F(PolicySigningTest, BundleSignedWithAnotherKeyIsRefusedAndReported) {
