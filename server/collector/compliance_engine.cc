@@ -111,7 +111,12 @@ ComplianceCheck CheckPolicyCurrent(const TerminalState& state, uint64_t assigned
   if (state.applied_policy_version == assigned_version) {
     return ComplianceCheck{std::string(kCheckPolicyCurrent), CheckResult::kPass,
                            assigned_version == 0
-                               ? "applies the built-in default (version 0); no policy assigned"
+                               // Version 0 is whatever the agent enforces before
+                               // any bundle: its local bootstrap policy file, or
+                               // the built-in default. The report does not say
+                               // which, so the evidence must not claim either.
+                               ? "no policy assigned to the group; the agent enforces version 0 "
+                                 "(its local bootstrap policy, or else the built-in default)"
                                : "applies version " + applied + ", the assigned version"};
   }
   return ComplianceCheck{std::string(kCheckPolicyCurrent), CheckResult::kFail,

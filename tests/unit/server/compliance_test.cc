@@ -196,6 +196,16 @@ TEST_F(ComplianceTest, PolicyCurrentComparesAppliedWithAssigned) {
   EXPECT_THAT(Find(none, kCheckPolicyCurrent).evidence, HasSubstr("built-in default"));
 }
 
+TEST_F(ComplianceTest, PolicyCurrentWithNothingAssignedDoesNotClaimTheBuiltinDefault) {
+  TerminalState t = Healthy();
+  t.applied_policy_version = 0;
+  const ComplianceCheck check = Find(Eval(t, 0), kCheckPolicyCurrent);
+  EXPECT_EQ(check.result, CheckResult::kPass);
+  // An agent with a local bootstrap policy also reports version 0.
+  EXPECT_THAT(check.evidence, AllOf(HasSubstr("no policy assigned"), HasSubstr("version 0"),
+                                    HasSubstr("local bootstrap policy")));
+}
+
 TEST_F(ComplianceTest, EnforcementAuditOnlyFails) {
   TerminalState t = Healthy();
   t.enforcement.mode = EnforcementMode::kAuditOnly;
