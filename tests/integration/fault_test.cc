@@ -344,9 +344,16 @@ TEST_F(FaultTest, CollectorDownAgentsKeepEnforcingAndBacklogArrivesInOrder) {
       seconds(20)))
       << a.Log();
 
-  KillCollector();
+  // Everything recorded so far (the policy change's own event included) is
+  // stored before the outage, so what the store holds afterwards tells
+  // exactly what arrived during it.
   std::map<std::string, uint64_t> recorded_before;
-  for (AgentProcess* x : agents) recorded_before[x->id()] = JournalHighestSeq(*x);
+  for (AgentProcess* x : agents) {
+    Delivered d;
+    ASSERT_TRUE(WaitDelivered(*collector_, *x, seconds(20), &d)) << x->id();
+    recorded_before[x->id()] = d.recorded;
+  }
+  KillCollector();
 
   // Devices change during the outage; the running agents decide with the
   // pushed policy they hold.
