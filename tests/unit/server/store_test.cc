@@ -204,6 +204,32 @@ class StoreTest : public ::testing::Test {
         << sqlite3_errmsg(db.get());
   }
 
+  // The database as a collector of schema `version` left it, holding `rows`
+  // (SQL statements run after the schema): migration steps are append-only,
+  // so replaying steps 1..version gives exactly that schema.
+  void CreateAtVersion(int version, std::initializer_list<std::string_view> rows) {
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(
+        sqlite3_open_v2(path_.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr),
+        SQLITE_OK);
+    sqlite::DbPtr db(raw);
+    auto exec = [&](std::string_view sql) {
+      const std::string text(sql);
+      ASSERT_EQ(sqlite3_exec(db.get(), text.c_str(), nullptr, nullptr, nullptr), SQLITE_OK)
+          << sqlite3_errmsg(db.get()) << "\n"
+          << text;
+    };
+    exec(
+        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, "
+        "applied_at_ms INTEGER NOT NULL)");
+    for (const sqlite::Migration& m : sqlite::Migrations()) {
+      if (m.version > version) break;
+      exec(m.sql);
+      exec("INSERT INTO schema_migrations VALUES (" + std::to_string(m.version) + ", 0)");
+    }
+    for (std::string_view row : rows) exec(row);
+  }
+
   TempDir dir_;
   std::string path_ = dir_.File("collector.db");
 };
@@ -417,42 +443,16 @@ TEST_F(StoreTest, AllowedInterfaceClassesRoundTripInSnapshotsAndEvents) {
 }
 
 TEST_F(StoreTest, VersionTwoDatabaseMigratesToThreeKeepingItsRows) {
-  {
-    // The database as a version-2 collector left it: steps are append-only,
-    // so replaying steps 1 and 2 gives exactly that schema.
-    sqlite3* raw = nullptr;
-    ASSERT_EQ(
-        sqlite3_open_v2(path_.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr),
-        SQLITE_OK);
-    sqlite::DbPtr db(raw);
-    auto exec = [&](std::string_view sql) {
-      const std::string text(sql);
-      ASSERT_EQ(sqlite3_exec(db.get(), text.c_str(), nullptr, nullptr, nullptr), SQLITE_OK)
-          << sqlite3_errmsg(db.get()) << "\n"
-          << text;
-    };
-    exec(
-        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, "
-        "applied_at_ms INTEGER NOT NULL)");
-    for (const sqlite::Migration& m : sqlite::Migrations()) {
-      if (m.version > 2) break;
-      exec(m.sql);
-      exec("INSERT INTO schema_migrations VALUES (" + std::to_string(m.version) + ", 0)");
-    }
-    exec(
-        "INSERT INTO terminals VALUES ('t1', 'osaka', 'PC-1', 'Windows 11', '0.1.0', 10, 20, 60, "
-        "4, 'enforce', 1, 'ok', 'sysfs', 'stale-digest')");
-    exec(
-        "INSERT INTO devices VALUES ('t1', 'stick', 0, 1921, 21889, 'S1', 'SanDisk', 'Ultra', "
-        "'1-2', 'unspecified', 'mass_storage', '', 'block', 'default', 1, '', 5)");
-    exec(
-        "INSERT INTO events VALUES ('t1', 1, 100, 101, 'device_blocked', 'alert', 'stick', 1921, "
-        "21889, 'S1', 'SanDisk', 'Ultra', '1-2', 'unspecified', 'mass_storage', '', 'block', "
-        "'default', 1, '', 5, 'block by rule ''default''', 'taro')");
-    exec(
-        "INSERT INTO events (terminal_id, seq, time_ms, received_ms, kind, severity, detail, "
-        "user_name) VALUES ('t1', 2, 200, 201, 'agent_started', 'info', 'started', '')");
-  }
+  ASSERT_NO_FATAL_FAILURE(CreateAtVersion(
+      2, {"INSERT INTO terminals VALUES ('t1', 'osaka', 'PC-1', 'Windows 11', '0.1.0', 10, 20, 60, "
+          "4, 'enforce', 1, 'ok', 'sysfs', 'stale-digest')",
+          "INSERT INTO devices VALUES ('t1', 'stick', 0, 1921, 21889, 'S1', 'SanDisk', 'Ultra', "
+          "'1-2', 'unspecified', 'mass_storage', '', 'block', 'default', 1, '', 5)",
+          "INSERT INTO events VALUES ('t1', 1, 100, 101, 'device_blocked', 'alert', 'stick', 1921, "
+          "21889, 'S1', 'SanDisk', 'Ultra', '1-2', 'unspecified', 'mass_storage', '', 'block', "
+          "'default', 1, '', 5, 'block by rule ''default''', 'taro')",
+          "INSERT INTO events (terminal_id, seq, time_ms, received_ms, kind, severity, detail, "
+          "user_name) VALUES ('t1', 2, 200, 201, 'agent_started', 'info', 'started', '')"}));
 
   auto store = Open();
   ASSERT_NE(store, nullptr);
@@ -963,28 +963,8 @@ TEST_F(StoreTest, PolicySignatureIsStoredWithTheRowAndReadBackExactly) {
 }
 
 TEST_F(StoreTest, VersionThreePoliciesMigrateToFourUnsigned) {
-  {
-    sqlite3* raw = nullptr;
-    ASSERT_EQ(
-        sqlite3_open_v2(path_.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr),
-        SQLITE_OK);
-    sqlite::DbPtr db(raw);
-    auto exec = [&](std::string_view sql) {
-      const std::string text(sql);
-      ASSERT_EQ(sqlite3_exec(db.get(), text.c_str(), nullptr, nullptr, nullptr), SQLITE_OK)
-          << sqlite3_errmsg(db.get()) << "\n"
-          << text;
-    };
-    exec(
-        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, "
-        "applied_at_ms INTEGER NOT NULL)");
-    for (const sqlite::Migration& m : sqlite::Migrations()) {
-      if (m.version > 3) break;
-      exec(m.sql);
-      exec("INSERT INTO schema_migrations VALUES (" + std::to_string(m.version) + ", 0)");
-    }
-    exec("INSERT INTO policies VALUES ('osaka', 7, 'name: old', 'uri:admin', 5)");
-  }
+  ASSERT_NO_FATAL_FAILURE(CreateAtVersion(
+      3, {"INSERT INTO policies VALUES ('osaka', 7, 'name: old', 'uri:admin', 5)"}));
   auto store = Open();
   ASSERT_NE(store, nullptr);
   EXPECT_EQ(store->SchemaVersion(), sqlite::LatestSchemaVersion());
