@@ -37,6 +37,7 @@
 #include "agent/core/journal_format.h"
 #include "common/event.h"
 #include "proto/grpc_logging.h"  // DisableMutexDeadlockDetection
+#include "tests/bench/bench_support.h"
 #include "tests/integration/harness.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_pki.h"
@@ -82,26 +83,8 @@ std::optional<Options> ParseOptions(int argc, char** argv) {
 }
 
 Event PrefilledEvent(const std::string& terminal, uint64_t seq, int64_t time_ms) {
-  Event e;
-  e.seq = seq;
-  e.time_ms = time_ms;
-  e.kind = EventKind::kDeviceBlocked;
-  e.severity = Severity::kAlert;
-  Device d;
-  d.device_id = "1-2";
-  d.identity.vendor_id = 0x0781;
-  d.identity.product_id = 0x5581;
-  d.identity.serial = fmt::format("BL{:010d}", seq);
-  d.identity.manufacturer = "SanDisk";
-  d.identity.product = "Ultra";
-  d.identity.bus_path = "1-2";
-  d.identity.device_class = DeviceClass::kMassStorage;
-  d.identity.interface_classes = {DeviceClass::kMassStorage};
-  d.decision.action = Action::kBlock;
-  d.decision.matched_rule = "default";
-  d.decision.enforced = true;
-  d.first_seen_ms = time_ms;
-  e.device = std::move(d);
+  Event e = BlockedStickEvent(seq, time_ms, fmt::format("BL{:010d}", seq));
+  e.device->first_seen_ms = time_ms;
   // Unique per event: a duplicate under another seq would show here.
   e.detail = fmt::format("backlog {} #{}", terminal, seq);
   return e;

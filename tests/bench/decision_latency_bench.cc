@@ -28,6 +28,7 @@
 #include "common/logging.h"
 #include "common/policy.h"
 #include "common/policy_signing.h"
+#include "tests/bench/bench_support.h"
 #include "tests/unit/linux/linux_fixture.h"
 
 namespace mamori {
@@ -107,12 +108,8 @@ class TimingSysfs final : public Sysfs {
   std::map<std::string, Clock::time_point> written_;
 };
 
-double Percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const std::size_t i = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
-  return v[std::min(i, v.size() - 1)];
-}
+// By value: the same samples are asked for several percentiles.
+double Percentile(std::vector<double> v, double p) { return bench::NearestRank(v, p); }
 
 // Waits (up to 1 s) until the core holds `n` devices, all enforced. Not on
 // the measured path.

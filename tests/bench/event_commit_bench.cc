@@ -34,6 +34,7 @@
 #include "common/event.h"
 #include "server/collector/ingest_writer.h"
 #include "server/store/store.h"
+#include "tests/bench/bench_support.h"
 #include "tests/support/temp_dir.h"
 
 namespace mamori::bench {
@@ -73,27 +74,11 @@ std::optional<Options> ParseOptions(int argc, char** argv) {
 
 // A blocked USB stick, as most events are.
 Event MakeEvent(int agent, uint64_t seq) {
-  Event e;
-  e.seq = seq;
-  e.time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                  std::chrono::system_clock::now().time_since_epoch())
-                  .count();
-  e.kind = EventKind::kDeviceBlocked;
-  e.severity = Severity::kAlert;
-  Device d;
-  d.device_id = "1-2";
-  d.identity.vendor_id = 0x0781;
-  d.identity.product_id = 0x5581;
-  d.identity.serial = fmt::format("{:08X}{:012d}", agent, seq);
-  d.identity.manufacturer = "SanDisk";
-  d.identity.product = "Ultra";
-  d.identity.bus_path = "1-2";
-  d.identity.device_class = DeviceClass::kMassStorage;
-  d.identity.interface_classes = {DeviceClass::kMassStorage};
-  d.decision.action = Action::kBlock;
-  d.decision.matched_rule = "default";
-  d.decision.enforced = true;
-  e.device = std::move(d);
+  Event e = BlockedStickEvent(seq,
+                              std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count(),
+                              fmt::format("{:08X}{:012d}", agent, seq));
   e.detail = "block by rule 'default'";
   e.user = "TOYONAKA\\yamada";
   return e;
@@ -108,14 +93,6 @@ struct Figures {
   uint64_t errors = 0;
   bool ran = false;
 };
-
-double Percentile(std::vector<uint32_t>& v, double p) {
-  if (v.empty()) return 0;
-  const auto rank =
-      static_cast<std::size_t>(std::max(0.0, std::ceil(p * static_cast<double>(v.size())) - 1));
-  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(rank), v.end());
-  return v[rank] / 1000.0;
-}
 
 // One configuration on a fresh database.
 Figures Run(const Options& opt, const std::string& name, std::size_t max_batch,
@@ -201,8 +178,8 @@ Figures Run(const Options& opt, const std::string& name, std::size_t max_batch,
   }
   f.batches_per_s = static_cast<double>(batches) / opt.seconds;
   f.events_per_s = f.batches_per_s * opt.batch;
-  f.p50_ms = Percentile(lat, 0.50);
-  f.p99_ms = Percentile(lat, 0.99);
+  f.p50_ms = NearestRank(lat, 0.50) / 1000.0;
+  f.p99_ms = NearestRank(lat, 0.99) / 1000.0;
   f.errors = errors.load();
   f.ran = batches > 0 && f.errors == 0;
   return f;

@@ -39,6 +39,7 @@
 #include "mamori/v1/admin.grpc.pb.h"
 #include "mamori/v1/agent.grpc.pb.h"
 #include "proto/grpc_logging.h"  // DisableMutexDeadlockDetection
+#include "tests/bench/bench_support.h"
 #include "tests/integration/harness.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_pki.h"
@@ -183,14 +184,6 @@ struct FanoutFigures {
   double max_s = 0;
 };
 
-double Percentile(std::vector<double>& v, double p) {
-  if (v.empty()) return 0;
-  const auto rank =
-      static_cast<std::size_t>(std::max(0.0, std::ceil(p * static_cast<double>(v.size())) - 1));
-  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(rank), v.end());
-  return v[rank];
-}
-
 std::string PolicyYaml(int n) {
   return fmt::format(
       "name: fanout-{}\nregistered_media:\n  - serial: \"BENCH{:04d}\"\n    vid_pid: "
@@ -235,8 +228,8 @@ std::optional<FanoutFigures> Change(v1::AdminService::Stub& admin,
   }
   f.arrived = static_cast<int>(lat.size());
   f.max_s = lat.empty() ? 0 : *std::max_element(lat.begin(), lat.end());
-  f.p50_s = Percentile(lat, 0.50);
-  f.p99_s = Percentile(lat, 0.99);
+  f.p50_s = NearestRank(lat, 0.50);
+  f.p99_s = NearestRank(lat, 0.99);
   return f;
 }
 

@@ -51,6 +51,7 @@
 #include "mamori/v1/admin.grpc.pb.h"
 #include "mamori/v1/agent.grpc.pb.h"
 #include "proto/grpc_logging.h"
+#include "tests/bench/bench_support.h"
 #include "tests/integration/harness.h"
 #include "tests/support/child_process.h"
 #include "tests/support/temp_dir.h"
@@ -506,14 +507,6 @@ struct ServerFigures {
   double error_fraction = 0;
 };
 
-double PercentileMs(std::vector<uint32_t>& v, double p) {
-  if (v.empty()) return 0;
-  const auto rank =
-      static_cast<std::size_t>(std::max(0.0, std::ceil(p * static_cast<double>(v.size())) - 1));
-  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(rank), v.end());
-  return v[rank] / 1000.0;
-}
-
 std::string LogTail(const std::string& log, std::size_t bytes = 2000) {
   return log.size() <= bytes ? log : log.substr(log.size() - bytes);
 }
@@ -566,8 +559,8 @@ ServerFigures LoadServer(std::string name, pid_t pid, int port,
   f.disk_write_mb = static_cast<double>(disk_after - disk_before) / (1024.0 * 1024.0);
   f.busiest_threads = BusiestThreads(threads_before, threads_after, f.load.window_seconds, 4);
   f.reports_per_s = static_cast<double>(f.load.ok) / f.load.window_seconds;
-  f.p50_ms = PercentileMs(f.load.latencies_us, 0.50);
-  f.p99_ms = PercentileMs(f.load.latencies_us, 0.99);
+  f.p50_ms = NearestRank(f.load.latencies_us, 0.50) / 1000.0;
+  f.p99_ms = NearestRank(f.load.latencies_us, 0.99) / 1000.0;
   const uint64_t calls = f.load.ok + f.load.errors;
   f.error_fraction = calls == 0 ? 1.0 : static_cast<double>(f.load.errors) / calls;
   return f;
