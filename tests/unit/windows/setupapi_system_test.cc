@@ -66,15 +66,22 @@ TEST(SetupApiSystemTest, DisableIsConfirmedOrFailsLoudly) {
   for (const DevNode& n : *nodes) {
     if (n.instance_id.rfind("WINEBUS\\", 0) == 0 && !n.disabled) target = &n;
   }
-  if (target == nullptr) GTEST_SKIP() << "no Wine bus device to try";
+  // A fresh Wine prefix always has winebus devices; without one the test
+  // would prove nothing, so that is a failure, not a skip.
+  ASSERT_NE(target, nullptr) << "no enabled WINEBUS device node to try";
   const Status s = devices.SetEnabled(target->instance_id, false);
   auto disabled = devices.IsDisabled(target->instance_id);
   std::cout << "[ info ] disable " << target->instance_id << ": " << (s ? "ok" : s.error().message)
             << "; reads back "
             << (disabled.ok() ? (*disabled ? "disabled" : "enabled") : disabled.error().message)
             << "\n";
-  if (s && disabled.ok() && *disabled) {
-    EXPECT_TRUE(devices.SetEnabled(target->instance_id, true));
+  if (s) {
+    // Reported success must mean the node really is disabled.
+    ASSERT_TRUE(disabled.ok()) << disabled.error().message;
+    EXPECT_TRUE(*disabled) << "disable reported success but the node reads back enabled";
+    if (*disabled) {
+      EXPECT_TRUE(devices.SetEnabled(target->instance_id, true));
+    }
   }
 }
 
