@@ -149,13 +149,13 @@ CREATE TABLE sessions (
 CREATE INDEX sessions_by_user ON sessions (user_name);
 )sql";
 
-constexpr std::array<Migration, 5> kMigrations = {{
+constexpr auto kMigrations = std::to_array<Migration>({
     {1, "terminals, devices, events, event cursors, policies", kSchemaV1},
     {2, "digest of each terminal's stored device list", kSchemaV2},
     {3, "interface classes a blocked composite device keeps", kSchemaV3},
     {4, "policy signatures and signing key ids", kSchemaV4},
     {5, "dashboard users and sessions", kSchemaV5},
-}};
+});
 
 Status Exec(sqlite3* db, std::string_view path, std::string_view sql, std::string_view what) {
   // sqlite3_exec needs a terminated string; the view may not be one.

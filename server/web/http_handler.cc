@@ -17,79 +17,7 @@ namespace http = boost::beast::http;
 
 constexpr uint32_t kTerminalsPageSize = 100;
 
-std::string_view Sv(boost::beast::string_view s) { return {s.data(), s.size()}; }
-boost::beast::string_view Bsv(std::string_view s) { return {s.data(), s.size()}; }
-
-std::shared_ptr<spdlog::logger> Log() {
-  static const auto log = GetLogger("web");
-  return log;
-}
-
-HttpResponse MakeResponse(const HttpRequest& request, http::status status,
-                          std::string_view content_type, std::string body) {
-  HttpResponse res{status, request.version()};
-  res.set(http::field::content_type, Bsv(content_type));
-  res.keep_alive(request.keep_alive());
-  res.body() = std::move(body);
-  res.prepare_payload();
-  ApplySecurityHeaders(res);
-  return res;
-}
-
-std::string JsonEscape(std::string_view s) {
-  google::protobuf::Value v;
-  v.set_string_value(std::string(s));
-  std::string out;
-  (void)google::protobuf::util::MessageToJsonString(v, &out);
-  return out;
-}
-
-HttpResponse JsonError(const HttpRequest& request, http::status status, std::string_view message) {
-  auto res = MakeResponse(request, status, "application/json; charset=utf-8",
-                          "{\"error\":" + JsonEscape(message) + "}");
-  res.set(http::field::cache_control, "no-store");
-  return res;
-}
-
-HttpResponse JsonMessage(const HttpRequest& request, const google::protobuf::Message& message) {
-  google::protobuf::util::JsonPrintOptions options;
-  options.always_print_primitive_fields = true;
-  std::string json;
-  if (!google::protobuf::util::MessageToJsonString(message, &json, options).ok()) {
-    return JsonError(request, http::status::internal_server_error, "cannot encode JSON");
-  }
-  auto res =
-      MakeResponse(request, http::status::ok, "application/json; charset=utf-8", std::move(json));
-  res.set(http::field::cache_control, "no-store");
-  return res;
-}
-
-http::status StatusFor(const Error& e) {
-  switch (e.code) {
-    case ErrorCode::kInvalidArgument:
-      return http::status::bad_request;
-    case ErrorCode::kNotFound:
-      return http::status::not_found;
-    case ErrorCode::kUnauthenticated:
-      return http::status::unauthorized;
-    case ErrorCode::kPermissionDenied:
-      return http::status::forbidden;
-    case ErrorCode::kAlreadyExists:
-      return http::status::conflict;
-    default:
-      return http::status::internal_server_error;
-  }
-}
-
-HttpResponse FromError(const HttpRequest& request, const Error& e) {
-  const http::status status = StatusFor(e);
-  if (status == http::status::internal_server_error) {
-    Log()->error("{} {}: {}", std::string(request.method_string()), std::string(request.target()),
-                 e.message);
-    return JsonError(request, status, "internal error");
-  }
-  return JsonError(request, status, e.message);
-}
+std::shared_ptr<spdlog::logger> Log() { return WebLog(); }
 
 std::string SessionCookie(std::string_view token, int64_t max_age_s) {
   return std::string(kSessionCookie) + "=" + std::string(token) +
@@ -105,29 +33,6 @@ bool OriginAllowed(const HttpRequest& request) {
   const auto host = request.find(http::field::host);
   if (host == request.end()) return false;
   return Sv(origin->value()) == "https://" + std::string(Sv(host->value()));
-}
-
-int PercentValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-std::string PercentDecode(std::string_view s) {
-  std::string out;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '+') {
-      out.push_back(' ');
-    } else if (s[i] == '%' && i + 2 < s.size() && PercentValue(s[i + 1]) >= 0 &&
-               PercentValue(s[i + 2]) >= 0) {
-      out.push_back(static_cast<char>(PercentValue(s[i + 1]) * 16 + PercentValue(s[i + 2])));
-      i += 2;
-    } else {
-      out.push_back(s[i]);
-    }
-  }
-  return out;
 }
 
 }  // namespace
@@ -266,12 +171,13 @@ HttpResponse WebHandler::HandleApi(const HttpRequest& request, std::string_view 
     }
   }
 
-  const auto require = [&](Role role) { return session->role >= role; };
-  const auto forbidden = [&]() {
-    Log()->warn("refused {} {} for '{}' ({})", std::string(request.method_string()),
-                std::string(path), session->user, RoleName(session->role));
-    return JsonError(request, http::status::forbidden, "your role may not do this");
-  };
+  const ApiCall call{request, path, *session, is_get, is_post};
+  const auto require = [&](Role role) { return call.Allows(role); };
+  const auto forbidden = [&]() { return call.Forbidden(); };
+
+  // Each area of the dashboard answers its own paths in its own file; an
+  // area handler returns nothing for a path that is not its own.
+  // (Area dispatch goes here.)
 
   if (path == "/api/logout" && is_post) {
     if (Status s = auth_->Logout(token); !s.ok()) return FromError(request, s.error());

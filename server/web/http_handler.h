@@ -1,17 +1,13 @@
 #pragma once
 
-#include <boost/beast/http/message.hpp>
-#include <boost/beast/http/string_body.hpp>
 #include <string>
 #include <string_view>
 
 #include "server/collector/admin_queries.h"
+#include "server/web/api_support.h"
 #include "server/web/auth.h"
 
 namespace mamori::web {
-
-using HttpRequest = boost::beast::http::request<boost::beast::http::string_body>;
-using HttpResponse = boost::beast::http::response<boost::beast::http::string_body>;
 
 constexpr std::string_view kSessionCookie = "mamori_session";
 constexpr std::string_view kCsrfHeader = "X-CSRF-Token";
