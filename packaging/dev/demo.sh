@@ -20,6 +20,7 @@ echo "==> creating a PKI in demo/pki"
 "$ctl" pki policy-key --dir pki >/dev/null
 
 port=${MAMORI_DEMO_PORT:-17443}
+web_port=${MAMORI_DEMO_WEB_PORT:-17444}
 cat > collector.yaml <<YAML
 listen: 127.0.0.1:$port
 tls:
@@ -30,6 +31,10 @@ policy:
   signing_key_file: pki/policy-signing.key
 store:
   path: mamori.db
+web:
+  listen: 127.0.0.1:$web_port
+  cert_file: pki/collector.pem
+  key_file: pki/collector.key
 log:
   level: info
   file: collector.log
@@ -134,6 +139,10 @@ for _ in $(seq 1 50); do
 done
 
 echo
+echo "==> creating the dashboard's first administrator"
+"$ctl" user add demo-admin --role admin | tee admin-credentials.txt
+
+echo
 echo "==> compliance by group"
 "$ctl" status || true
 echo
@@ -142,6 +151,11 @@ echo "==> terminals"
 cat <<TXT
 
 Mamori is running: a collector and three simulated agents.
+
+Open the dashboard at https://localhost:$web_port/ (the demo CA in demo/pki/ca.pem
+signed its certificate; accept it or import the CA). Log in as demo-admin with the
+one-time password above and a code from an authenticator app that scanned the
+otpauth URI (kept in demo/admin-credentials.txt).
 
 In another terminal, look at compliance with mamorictl:
   export MAMORICTL_CONFIG=$root/mamorictl.yaml
