@@ -153,6 +153,8 @@ std::unique_ptr<spdlog::formatter> MakeFormatter(std::string_view format) {
       'q');
   if (format == "json") {
     f->set_pattern(R"({"time":"%Y-%m-%dT%H:%M:%S.%e%z","level":"%l","logger":"%k","msg":"%j"})");
+  } else if (format == "event") {
+    f->set_pattern("%l [%n] %q");
   } else {
     f->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %l [%n] %q");
   }
@@ -190,9 +192,9 @@ class LoggingState {
     return GetLocked(name);
   }
 
-  void Configure(spdlog::sink_ptr sink, spdlog::level::level_enum level) {
+  void Configure(std::vector<spdlog::sink_ptr> sinks, spdlog::level::level_enum level) {
     std::lock_guard lock(mu_);
-    dist_->set_sinks({std::move(sink)});
+    dist_->set_sinks(std::move(sinks));
     level_ = level;
     // Also covers loggers registered with spdlog directly.
     spdlog::set_level(level);
@@ -254,9 +256,25 @@ Status SetupLogging(const LogConfig& config) {
     }
   }
   sink->set_formatter(MakeFormatter(config.format));
-  State().Configure(std::move(sink), *level);
+  State().Configure({std::move(sink)}, *level);
   if (!config.file.empty()) spdlog::flush_every(std::chrono::seconds(1));
   return Status::Ok();
+}
+
+Status SetupLoggingSinks(std::string_view level, std::vector<spdlog::sink_ptr> sinks) {
+  const auto parsed = ParseLevel(level);
+  if (!parsed) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "unknown log level '" + JsonEscape(level) +
+                         "' (expected one of: " + std::string(kAllowedLevels) + ")");
+  }
+  State().Configure(std::move(sinks), *parsed);
+  spdlog::flush_every(std::chrono::seconds(1));
+  return Status::Ok();
+}
+
+std::unique_ptr<spdlog::formatter> MakeLogFormatter(std::string_view format) {
+  return MakeFormatter(format);
 }
 
 std::shared_ptr<spdlog::logger> GetLogger(std::string_view name) { return State().Get(name); }

@@ -479,13 +479,4 @@ Result<Policy> ParsePolicy(std::string_view yaml_text, std::string_view source_n
   }
 }
 
-Policy BuiltinDefaultPolicy() {
-  Policy p;
-  p.name = "builtin-default";
-  p.description = "Built-in policy used until a signed policy arrives: removable storage blocked.";
-  p.default_storage_action = Action::kBlock;
-  p.default_other_action = Action::kAllow;
-  return p;
-}
-
 }  // namespace mamori

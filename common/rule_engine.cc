@@ -127,4 +127,15 @@ Decision Evaluate(const Policy& policy, const DeviceIdentity& device, int64_t no
   return d;
 }
 
+// Here rather than in policy.cc so that builds without the YAML parser
+// (the mingw cross build) have it.
+Policy BuiltinDefaultPolicy() {
+  Policy p;
+  p.name = "builtin-default";
+  p.description = "Built-in policy used until a signed policy arrives: removable storage blocked.";
+  p.default_storage_action = Action::kBlock;
+  p.default_other_action = Action::kAllow;
+  return p;
+}
+
 }  // namespace mamori

@@ -29,6 +29,7 @@ void BoundDeviceStrings(DeviceIdentity& id) {
 // Rejection messages list every problem of a policy; the event keeps the
 // first few kilobytes, enough to act on.
 constexpr std::size_t kMaxDetailBytes = 4096;
+constexpr std::size_t kMaxUserBytes = 256;
 
 EventKind KindFor(Action action) {
   switch (action) {
@@ -193,7 +194,11 @@ Status AgentCore::Start() {
   }
   if (!started.ok()) return started;
 
-  worker_ = std::jthread([this](std::stop_token stop) { WorkerLoop(std::move(stop)); });
+  {
+    std::lock_guard lock(worker_mu_);
+    worker_stop_ = false;
+  }
+  worker_ = std::thread([this] { WorkerLoop(); });
   Reconcile();
   return Status::Ok();
 }
@@ -206,7 +211,11 @@ void AgentCore::Stop() {
   }
   if (was_running) backend_.Stop();
   if (worker_.joinable()) {
-    worker_.request_stop();
+    {
+      std::lock_guard lock(worker_mu_);
+      worker_stop_ = true;
+    }
+    worker_cv_.notify_one();
     worker_.join();
   }
 }
@@ -221,11 +230,12 @@ void AgentCore::OnBackendChange() {
   worker_cv_.notify_one();
 }
 
-void AgentCore::WorkerLoop(std::stop_token stop) {
+void AgentCore::WorkerLoop() {
   for (;;) {
     {
       std::unique_lock lock(worker_mu_);
-      if (!worker_cv_.wait(lock, stop, [this] { return devices_dirty_; })) return;
+      worker_cv_.wait(lock, [this] { return devices_dirty_ || worker_stop_; });
+      if (worker_stop_) return;
       devices_dirty_ = false;
     }
     try {
@@ -498,7 +508,12 @@ Event AgentCore::DeviceEvent(EventKind kind, const Device& device, std::string d
 }
 
 void AgentCore::Record(std::vector<Event> events) {
+  // Who was at the terminal is asked once per batch: every event of one
+  // reconciliation happened under the same logon.
+  std::string user;
+  if (options_.current_user) user = SanitizeDeviceString(options_.current_user(), kMaxUserBytes);
   for (Event& e : events) {
+    if (e.user.empty()) e.user = user;
     const EventKind kind = e.kind;
     Result<uint64_t> seq = outbox_.Append(std::move(e));
     if (!seq.ok()) {

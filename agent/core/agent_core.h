@@ -39,6 +39,9 @@ struct AgentCoreOptions {
   std::optional<Policy> local_policy;
   // Where local_policy came from, for the AGENT_STARTED event.
   std::string local_policy_source;
+  // The user logged on at the terminal (e.g. DOMAIN\\user), attached to every
+  // event as it is recorded; unset or "" = not known.
+  std::function<std::string()> current_user;
 };
 
 // The agent's state machine: holds the policy in force, decides for every
@@ -74,6 +77,11 @@ class AgentCore {
   // worker after a backend notification; public for tests.
   void Reconcile();
 
+  // Has the worker reconcile, as a backend notification does; for device
+  // notifications that reach the process some other way (the Windows
+  // service's SERVICE_CONTROL_DEVICEEVENT). Does not block.
+  void NotifyDevicesChanged() { OnBackendChange(); }
+
   // Applies a bundle from the collector. The same version again is ignored.
   // A bundle that is not signed by the verifier's key, is older than the
   // policy in force or than any version accepted before (rollback), or does
@@ -103,7 +111,7 @@ class AgentCore {
   // the cache is rejected), appending any rejection to `events`. Returns
   // what is enforced, for AGENT_STARTED. Requires reconcile_mu_.
   std::string LoadCachedPolicyLocked(std::vector<Event>& events);
-  void WorkerLoop(std::stop_token stop);
+  void WorkerLoop();
   void OnBackendChange();
   // Appends and notifies; failures are logged (never silently lost).
   void Record(std::vector<Event> events);
@@ -137,9 +145,13 @@ class AgentCore {
   std::string backend_error_;              // guarded by mu_
 
   std::mutex worker_mu_;
-  std::condition_variable_any worker_cv_;
+  // A plain flag rather than a stop_token wait: with MinGW's libstdc++ under
+  // Wine, request_stop() racing a thread entering condition_variable_any's
+  // stop_token wait can leave it asleep for good, and Stop() never returns.
+  std::condition_variable worker_cv_;
+  bool worker_stop_ = false;
   bool devices_dirty_ = false;  // guarded by worker_mu_
-  std::jthread worker_;
+  std::thread worker_;
 };
 
 }  // namespace mamori

@@ -22,6 +22,9 @@ packages=(
   # Windows slice: mingw-w64 cross compiler (posix threads) and 64-bit Wine
   # to run its tests (wine64 is the loader, wine the launcher scripts).
   g++-mingw-w64-x86-64-posix wine wine64
+  # The agent's MSI: wixl builds it (packaging/windows), msitools' msiinfo
+  # and msidump inspect it.
+  wixl msitools
 )
 
 # Browser tests (tests/browser): Debian's chromium driven by playwright-core

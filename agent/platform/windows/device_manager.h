@@ -4,6 +4,7 @@
 #include <string_view>
 #include <vector>
 
+#include "agent/platform/windows/device_notification.h"
 #include "common/result.h"
 
 namespace mamori {
@@ -16,6 +17,14 @@ struct DevNode {
   std::vector<std::string> hardware_ids;
   std::vector<std::string> compatible_ids;
   bool disabled = false;  // DN_HAS_PROBLEM with CM_PROB_DISABLED
+};
+
+// A present device interface: the path to open it by and the device node
+// that exposes it (whose parent chain leads to the USB device).
+struct DeviceInterface {
+  std::string path;         // "\\?\USBSTOR#Disk&Ven_...#{53f56307-...}"
+  std::string instance_id;  // "USBSTOR\Disk&Ven_...\4C53...&0"
+  bool operator==(const DeviceInterface&) const = default;
 };
 
 // PnP device access behind an interface (house style rule 2): the backend's
@@ -32,6 +41,9 @@ class DeviceManager {
   virtual Status SetEnabled(std::string_view instance_id, bool enabled) = 0;
   // Re-reads the node's state, to confirm SetEnabled took effect.
   virtual Result<bool> IsDisabled(std::string_view instance_id) = 0;
+  // Every present interface of class `cls` (DIGCF_PRESENT |
+  // DIGCF_DEVICEINTERFACE).
+  virtual Result<std::vector<DeviceInterface>> ListInterfaces(InterfaceClass cls) = 0;
 };
 
 class SetupApiDeviceManager final : public DeviceManager {
@@ -39,6 +51,7 @@ class SetupApiDeviceManager final : public DeviceManager {
   Result<std::vector<DevNode>> ListPresent() override;
   Status SetEnabled(std::string_view instance_id, bool enabled) override;
   Result<bool> IsDisabled(std::string_view instance_id) override;
+  Result<std::vector<DeviceInterface>> ListInterfaces(InterfaceClass cls) override;
 };
 
 }  // namespace mamori

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "agent/platform/windows/device_install_restrictions.h"
+
 namespace mamori {
 namespace {
 
@@ -37,20 +39,8 @@ void AddClass(std::vector<RegistryPolicyValue>& out, const RemovableStorageClass
   const std::string key = std::string(kRemovableStorageDevicesKey) + "\\" + std::string(cls.guid);
   const bool deny_write = action != Action::kAllow;
   const bool deny_read = action != Action::kAllow && action != Action::kReadOnly;
-  out.push_back({key, std::string(kDenyRead), deny_read ? 1u : 0u});
-  out.push_back({key, std::string(kDenyWrite), deny_write ? 1u : 0u});
-}
-
-std::string DescribeValue(const RegistryDword& v) {
-  switch (v.state) {
-    case RegistryDword::State::kMissing:
-      return "missing";
-    case RegistryDword::State::kOtherType:
-      return "a value that is not a DWORD";
-    case RegistryDword::State::kDword:
-      return std::to_string(v.value);
-  }
-  return "?";
+  out.push_back({key, std::string(kDenyRead), RegistryValue::Dword(deny_read ? 1u : 0u)});
+  out.push_back({key, std::string(kDenyWrite), RegistryValue::Dword(deny_write ? 1u : 0u)});
 }
 
 }  // namespace
@@ -75,16 +65,23 @@ std::vector<RegistryPolicyValue> RegistryValuesFor(const RemovableStorageAccess&
   return out;
 }
 
+std::vector<RegistryPolicyValue> RegistryLineFor(const Policy& policy) {
+  const RemovableStorageAccess access = DeriveRemovableStorageAccess(policy);
+  std::vector<RegistryPolicyValue> out = RegistryValuesFor(access);
+  for (RegistryPolicyValue& v : DeviceInstallValuesFor(access)) out.push_back(std::move(v));
+  return out;
+}
+
 std::string RegistryDrift::Describe() const {
-  return expected.key + "\\" + expected.name + ": expected " + std::to_string(expected.value) +
-         ", found " + DescribeValue(actual);
+  return expected.key + "\\" + expected.name + ": expected " + expected.value.Describe() +
+         ", found " + actual.Describe();
 }
 
 RegistryPolicyEnforcer::RegistryPolicyEnforcer(Registry& registry) : registry_(registry) {}
 
 Status RegistryPolicyEnforcer::Apply(std::span<const RegistryPolicyValue> desired) {
   for (const RegistryPolicyValue& v : desired) {
-    if (Status s = registry_.WriteDword(v.key, v.name, v.value); !s) return s;
+    if (Status s = registry_.Write(v.key, v.name, v.value); !s) return s;
   }
   auto drift = Verify(desired);
   if (!drift.ok()) return drift.error();
@@ -99,9 +96,9 @@ Result<std::vector<RegistryDrift>> RegistryPolicyEnforcer::Verify(
     std::span<const RegistryPolicyValue> desired) {
   std::vector<RegistryDrift> drift;
   for (const RegistryPolicyValue& v : desired) {
-    auto actual = registry_.ReadDword(v.key, v.name);
+    auto actual = registry_.Read(v.key, v.name);
     if (!actual.ok()) return actual.error();
-    if (*actual != RegistryDword::Of(v.value)) drift.push_back({v, *actual});
+    if (*actual != v.value) drift.push_back({v, std::move(*actual)});
   }
   return drift;
 }
@@ -111,7 +108,7 @@ Result<std::vector<RegistryDrift>> RegistryPolicyEnforcer::CheckAndRestore(
   auto drift = Verify(desired);
   if (!drift.ok() || drift->empty()) return drift;
   for (const RegistryDrift& d : *drift) {
-    if (Status s = registry_.WriteDword(d.expected.key, d.expected.name, d.expected.value); !s) {
+    if (Status s = registry_.Write(d.expected.key, d.expected.name, d.expected.value); !s) {
       return MakeError(s.error().code,
                        "could not restore " + d.Describe() + ": " + s.error().message);
     }

@@ -55,11 +55,12 @@ struct RemovableStorageAccess {
 // could match any): the second line never blocks what the first allows.
 RemovableStorageAccess DeriveRemovableStorageAccess(const Policy& policy);
 
-// One DWORD the agent wants in HKLM.
+// One value the agent wants in HKLM: a DWORD, a string, or (kMissing) no
+// value at all under that name.
 struct RegistryPolicyValue {
   std::string key;
   std::string name;
-  uint32_t value = 0;
+  RegistryValue value;
   bool operator==(const RegistryPolicyValue&) const = default;
 };
 
@@ -67,10 +68,16 @@ struct RegistryPolicyValue {
 // allow: both 0 (explicit, so deleting a value is visible as drift).
 std::vector<RegistryPolicyValue> RegistryValuesFor(const RemovableStorageAccess& access);
 
-// A value that is not what the agent wrote: changed, deleted, or retyped.
+// The whole registry line for `policy`: the Removable Storage Access values
+// above followed by the Device Installation Restrictions
+// (device_install_restrictions.h), both from DeriveRemovableStorageAccess.
+std::vector<RegistryPolicyValue> RegistryLineFor(const Policy& policy);
+
+// A value that is not what the agent wrote: changed, deleted, retyped, or
+// present where the agent wants none.
 struct RegistryDrift {
   RegistryPolicyValue expected;
-  RegistryDword actual;
+  RegistryValue actual;
   // "SOFTWARE\...\{guid}\Deny_Write: expected 1, found missing".
   std::string Describe() const;
 };

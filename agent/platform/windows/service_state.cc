@@ -72,9 +72,12 @@ ControlResult ServiceStateMachine::OnControl(uint32_t control) {
     }
     case kServiceControlDeviceEvent:
       // Device notifications registered with the service handle arrive
-      // whatever controls_accepted says; only a running service acts on
-      // them, and never on the handler thread.
-      r.devices_changed = status_.state == ServiceState::kRunning;
+      // whatever controls_accepted says. The agent registers while it
+      // starts, and an arrival then (a disk that must be made read-only)
+      // must not be lost; once stopping, nobody handles them any more.
+      // Never acted on on the handler thread.
+      r.devices_changed =
+          status_.state == ServiceState::kStartPending || status_.state == ServiceState::kRunning;
       return r;
     default:
       r.return_code = kErrorCallNotImplemented;

@@ -53,7 +53,7 @@ struct ControlResult {
   uint32_t return_code = kNoError;  // HandlerEx's return value
   bool report = false;              // call SetServiceStatus(machine.Current())
   bool stop_requested = false;      // begin an orderly stop
-  bool devices_changed = false;     // re-enumerate (off the handler thread)
+  bool devices_changed = false;     // pass the device event on (start pending or running)
 };
 
 class ServiceStateMachine {

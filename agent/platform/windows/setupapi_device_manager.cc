@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <string>
 
+#include "agent/platform/windows/cm_notification.h"
 #include "agent/platform/windows/device_manager.h"
 #include "agent/platform/windows/handles.h"
 #include "agent/platform/windows/wide_string.h"
@@ -130,6 +131,49 @@ Result<bool> SetupApiDeviceManager::IsDisabled(std::string_view instance_id) {
                                                   ") failed: CONFIGRET " + std::to_string(cr));
   }
   return (status & DN_HAS_PROBLEM) != 0 && problem == CM_PROB_DISABLED;
+}
+
+Result<std::vector<DeviceInterface>> SetupApiDeviceManager::ListInterfaces(InterfaceClass cls) {
+  const GUID& guid = InterfaceClassGuid(cls);
+  UniqueDevInfo set(
+      ::SetupDiGetClassDevsW(&guid, nullptr, nullptr, DIGCF_PRESENT | DIGCF_DEVICEINTERFACE));
+  if (!set) {
+    return MakeError(ErrorCode::kIo,
+                     Win32ErrorText("SetupDiGetClassDevsW(" + std::string(InterfaceClassName(cls)) +
+                                        " interfaces)",
+                                    ::GetLastError()));
+  }
+  std::vector<DeviceInterface> out;
+  // Bounded like the paths from notifications; the detail structure is
+  // cbSize followed by the path.
+  constexpr DWORD kDetailBytes =
+      static_cast<DWORD>(sizeof(DWORD) + (kMaxInterfacePathChars + 1) * sizeof(wchar_t));
+  std::vector<DWORD> storage(kDetailBytes / sizeof(DWORD) + 1);
+  for (DWORD i = 0;; ++i) {
+    SP_DEVICE_INTERFACE_DATA iface{};
+    iface.cbSize = sizeof(iface);
+    if (!::SetupDiEnumDeviceInterfaces(set.get(), nullptr, &guid, i, &iface)) {
+      const DWORD err = ::GetLastError();
+      if (err == ERROR_NO_MORE_ITEMS) break;
+      return MakeError(ErrorCode::kIo, Win32ErrorText("SetupDiEnumDeviceInterfaces", err));
+    }
+    auto* detail = reinterpret_cast<SP_DEVICE_INTERFACE_DETAIL_DATA_W*>(storage.data());
+    detail->cbSize = sizeof(SP_DEVICE_INTERFACE_DETAIL_DATA_W);
+    SP_DEVINFO_DATA data{};
+    data.cbSize = sizeof(data);
+    if (!::SetupDiGetDeviceInterfaceDetailW(set.get(), &iface, detail, kDetailBytes, nullptr,
+                                            &data)) {
+      continue;  // vanished or an oversized path: nothing to open by
+    }
+    const std::size_t chars =
+        (kDetailBytes - offsetof(SP_DEVICE_INTERFACE_DETAIL_DATA_W, DevicePath)) / sizeof(wchar_t);
+    DeviceInterface d;
+    d.path = Utf16ToUtf8(UntilNul(detail->DevicePath, chars));
+    d.instance_id = DevInstId(data.DevInst);
+    if (d.path.empty() || d.instance_id.empty()) continue;
+    out.push_back(std::move(d));
+  }
+  return out;
 }
 
 }  // namespace mamori

@@ -1,5 +1,8 @@
 #include "agent/platform/windows/win32_registry.h"
 
+#include <cstring>
+#include <vector>
+
 #include "agent/platform/windows/wide_string.h"
 
 namespace mamori {
@@ -17,53 +20,99 @@ std::string Win32ErrorText(std::string_view what, DWORD code) {
   return out;
 }
 
+std::string RegistryValue::Describe() const {
+  switch (type) {
+    case Type::kMissing:
+      return "missing";
+    case Type::kDword:
+      return std::to_string(dword);
+    case Type::kString:
+      return "\"" + text + "\"";
+    case Type::kOther:
+      return "a value of another type";
+  }
+  return "?";
+}
+
 Win32Registry::Win32Registry(HKEY root) : root_(root) {}
 
-Result<RegistryDword> Win32Registry::ReadDword(std::string_view key, std::string_view name) {
+Result<RegistryValue> Win32Registry::Read(std::string_view key, std::string_view name) {
   UniqueHkey k;
   LSTATUS rc = ::RegOpenKeyExW(root_, Utf8ToUtf16(key).c_str(), 0,
                                KEY_QUERY_VALUE | KEY_WOW64_64KEY, k.out());
-  if (rc == ERROR_FILE_NOT_FOUND) return RegistryDword::Missing();
-  if (rc != ERROR_SUCCESS) return MakeError(ErrorCode::kIo, Win32ErrorText("RegOpenKeyExW", rc));
-  DWORD type = 0;
-  DWORD data = 0;
-  DWORD size = sizeof(data);
-  rc = ::RegQueryValueExW(k.get(), Utf8ToUtf16(name).c_str(), nullptr, &type,
-                          reinterpret_cast<BYTE*>(&data), &size);
-  if (rc == ERROR_FILE_NOT_FOUND) return RegistryDword::Missing();
-  // A value too large for a DWORD is, by definition, not our DWORD.
-  if (rc == ERROR_MORE_DATA) return RegistryDword{RegistryDword::State::kOtherType, 0};
+  if (rc == ERROR_FILE_NOT_FOUND) return RegistryValue::Missing();
   if (rc != ERROR_SUCCESS) {
-    return MakeError(ErrorCode::kIo, Win32ErrorText("RegQueryValueExW", rc));
+    return MakeError(ErrorCode::kIo, Win32ErrorText("RegOpenKeyExW(" + std::string(key) + ")", rc));
   }
-  if (type != REG_DWORD || size != sizeof(data)) {
-    return RegistryDword{RegistryDword::State::kOtherType, 0};
+  // One bounded read serves both types: a DWORD is 4 bytes, our strings
+  // are short. Anything that does not fit is not a value the agent wrote.
+  std::vector<wchar_t> buffer(kMaxRegistryStringChars + 1, L'\0');
+  DWORD type = 0;
+  DWORD size = static_cast<DWORD>(kMaxRegistryStringChars * sizeof(wchar_t));
+  rc = ::RegQueryValueExW(k.get(), Utf8ToUtf16(name).c_str(), nullptr, &type,
+                          reinterpret_cast<BYTE*>(buffer.data()), &size);
+  if (rc == ERROR_FILE_NOT_FOUND) return RegistryValue::Missing();
+  if (rc == ERROR_MORE_DATA) return RegistryValue::Other();
+  if (rc != ERROR_SUCCESS) {
+    return MakeError(ErrorCode::kIo, Win32ErrorText("RegQueryValueExW(" + std::string(key) + "\\" +
+                                                        std::string(name) + ")",
+                                                    rc));
   }
-  return RegistryDword::Of(data);
+  if (type == REG_DWORD && size == sizeof(DWORD)) {
+    DWORD data = 0;
+    std::memcpy(&data, buffer.data(), sizeof(data));
+    return RegistryValue::Dword(data);
+  }
+  if (type == REG_SZ) {
+    // The stored string need not be NUL-terminated (RegQueryValueExW docs).
+    return RegistryValue::String(Utf16ToUtf8(UntilNul(buffer.data(), size / sizeof(wchar_t))));
+  }
+  return RegistryValue::Other();
 }
 
-Status Win32Registry::WriteDword(std::string_view key, std::string_view name, uint32_t value) {
+Status Win32Registry::Write(std::string_view key, std::string_view name,
+                            const RegistryValue& value) {
+  if (value.type == RegistryValue::Type::kOther) {
+    return MakeError(ErrorCode::kInvalidArgument, "cannot write a value of unknown type");
+  }
+  const std::string where = std::string(key) + "\\" + std::string(name);
   UniqueHkey k;
+  if (value.type == RegistryValue::Type::kMissing) {
+    LSTATUS rc = ::RegOpenKeyExW(root_, Utf8ToUtf16(key).c_str(), 0,
+                                 KEY_SET_VALUE | KEY_WOW64_64KEY, k.out());
+    if (rc == ERROR_FILE_NOT_FOUND) return Status::Ok();
+    if (rc != ERROR_SUCCESS) {
+      return MakeError(ErrorCode::kIo,
+                       Win32ErrorText("RegOpenKeyExW(" + std::string(key) + ")", rc));
+    }
+    rc = ::RegDeleteValueW(k.get(), Utf8ToUtf16(name).c_str());
+    if (rc != ERROR_SUCCESS && rc != ERROR_FILE_NOT_FOUND) {
+      return MakeError(ErrorCode::kIo, Win32ErrorText("RegDeleteValueW(" + where + ")", rc));
+    }
+    return Status::Ok();
+  }
   LSTATUS rc =
       ::RegCreateKeyExW(root_, Utf8ToUtf16(key).c_str(), 0, nullptr, REG_OPTION_NON_VOLATILE,
                         KEY_SET_VALUE | KEY_WOW64_64KEY, nullptr, k.out(), nullptr);
-  if (rc != ERROR_SUCCESS) return MakeError(ErrorCode::kIo, Win32ErrorText("RegCreateKeyExW", rc));
-  const DWORD data = value;
-  rc = ::RegSetValueExW(k.get(), Utf8ToUtf16(name).c_str(), 0, REG_DWORD,
-                        reinterpret_cast<const BYTE*>(&data), sizeof(data));
-  if (rc != ERROR_SUCCESS) return MakeError(ErrorCode::kIo, Win32ErrorText("RegSetValueExW", rc));
-  return Status::Ok();
-}
-
-Status Win32Registry::DeleteValue(std::string_view key, std::string_view name) {
-  UniqueHkey k;
-  LSTATUS rc =
-      ::RegOpenKeyExW(root_, Utf8ToUtf16(key).c_str(), 0, KEY_SET_VALUE | KEY_WOW64_64KEY, k.out());
-  if (rc == ERROR_FILE_NOT_FOUND) return Status::Ok();
-  if (rc != ERROR_SUCCESS) return MakeError(ErrorCode::kIo, Win32ErrorText("RegOpenKeyExW", rc));
-  rc = ::RegDeleteValueW(k.get(), Utf8ToUtf16(name).c_str());
-  if (rc != ERROR_SUCCESS && rc != ERROR_FILE_NOT_FOUND) {
-    return MakeError(ErrorCode::kIo, Win32ErrorText("RegDeleteValueW", rc));
+  if (rc != ERROR_SUCCESS) {
+    return MakeError(ErrorCode::kIo,
+                     Win32ErrorText("RegCreateKeyExW(" + std::string(key) + ")", rc));
+  }
+  if (value.type == RegistryValue::Type::kDword) {
+    const DWORD data = value.dword;
+    rc = ::RegSetValueExW(k.get(), Utf8ToUtf16(name).c_str(), 0, REG_DWORD,
+                          reinterpret_cast<const BYTE*>(&data), sizeof(data));
+  } else {
+    const std::wstring text = Utf8ToUtf16(value.text);
+    if (text.size() > kMaxRegistryStringChars) {
+      return MakeError(ErrorCode::kInvalidArgument, where + ": string too long");
+    }
+    rc = ::RegSetValueExW(k.get(), Utf8ToUtf16(name).c_str(), 0, REG_SZ,
+                          reinterpret_cast<const BYTE*>(text.c_str()),
+                          static_cast<DWORD>((text.size() + 1) * sizeof(wchar_t)));
+  }
+  if (rc != ERROR_SUCCESS) {
+    return MakeError(ErrorCode::kIo, Win32ErrorText("RegSetValueExW(" + where + ")", rc));
   }
   return Status::Ok();
 }

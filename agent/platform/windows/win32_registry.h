@@ -13,9 +13,8 @@ class Win32Registry final : public Registry {
  public:
   explicit Win32Registry(HKEY root = HKEY_LOCAL_MACHINE);
 
-  Result<RegistryDword> ReadDword(std::string_view key, std::string_view name) override;
-  Status WriteDword(std::string_view key, std::string_view name, uint32_t value) override;
-  Status DeleteValue(std::string_view key, std::string_view name) override;
+  Result<RegistryValue> Read(std::string_view key, std::string_view name) override;
+  Status Write(std::string_view key, std::string_view name, const RegistryValue& value) override;
 
  private:
   HKEY root_;

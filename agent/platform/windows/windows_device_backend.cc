@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "agent/platform/windows/device_id.h"
+#include "common/sanitize.h"
 #include "common/usb_class.h"
 
 namespace mamori {
@@ -79,14 +80,141 @@ DeviceIdentity IdentityFromDevNodes(const DevNode& usb, std::span<const DevNode>
   return identity;
 }
 
-WindowsDeviceBackend::WindowsDeviceBackend(DeviceManager& devices) : devices_(devices) {}
+bool IsAtOrBelow(std::string_view instance_id, std::string_view ancestor,
+                 std::span<const DevNode> nodes) {
+  constexpr int kMaxDepth = 32;
+  std::string_view current = instance_id;
+  for (int depth = 0; depth <= kMaxDepth && !current.empty(); ++depth) {
+    if (current == ancestor) return true;
+    const auto it = std::find_if(nodes.begin(), nodes.end(),
+                                 [&](const DevNode& n) { return n.instance_id == current; });
+    if (it == nodes.end()) return false;
+    current = it->parent_instance_id;
+  }
+  return false;
+}
+
+WindowsDeviceBackend::WindowsDeviceBackend(DeviceManager& devices, DiskControl& disks,
+                                           DeviceNotificationSource* notifications)
+    : devices_(devices), disks_(disks), notifications_(notifications) {}
+
+WindowsDeviceBackend::~WindowsDeviceBackend() { Stop(); }
 
 Status WindowsDeviceBackend::Start(std::function<void()> on_change) {
-  on_change_ = std::move(on_change);
+  Stop();
+  std::lock_guard lifecycle(lifecycle_mu_);
+  {
+    std::lock_guard lock(mu_);
+    on_change_ = std::move(on_change);
+    initial_scan_done_ = false;
+    notify_pending_ = false;
+  }
+  {
+    std::lock_guard lock(queue_mu_);
+    queue_.clear();
+    queue_overflow_ = false;
+    worker_stopping_ = false;
+  }
+  worker_ = std::jthread([this] { WorkerLoop(); });
+  // Registered before the core's first Enumerate, so nothing that arrives
+  // in between is missed.
+  if (notifications_ != nullptr) {
+    if (Status s =
+            notifications_->Start([this](const DeviceNotification& n) { OnNotification(n); });
+        !s) {
+      StopWorker();
+      std::lock_guard lock(mu_);
+      on_change_ = nullptr;
+      return MakeError(s.error().code, "device arrival notifications (" +
+                                           std::string(notifications_->Name()) +
+                                           "): " + s.error().message);
+    }
+  }
   return Status::Ok();
 }
 
-void WindowsDeviceBackend::Stop() { on_change_ = nullptr; }
+void WindowsDeviceBackend::Stop() {
+  std::lock_guard lifecycle(lifecycle_mu_);
+  if (!worker_.joinable()) return;
+  if (notifications_ != nullptr) notifications_->Stop();
+  StopWorker();
+  std::lock_guard lock(mu_);
+  on_change_ = nullptr;
+}
+
+void WindowsDeviceBackend::OnNotification(const DeviceNotification& notification) {
+  {
+    std::lock_guard lock(queue_mu_);
+    if (queue_.size() < kMaxQueuedNotifications) {
+      queue_.push_back(notification);
+    } else {
+      queue_overflow_ = true;
+    }
+  }
+  queue_cv_.notify_one();
+}
+
+void WindowsDeviceBackend::StopWorker() {
+  {
+    std::lock_guard lock(queue_mu_);
+    worker_stopping_ = true;
+  }
+  queue_cv_.notify_all();
+  worker_.join();
+  worker_ = std::jthread();
+}
+
+void WindowsDeviceBackend::WorkerLoop() {
+  while (true) {
+    std::deque<DeviceNotification> batch;
+    bool overflow = false;
+    {
+      std::unique_lock lock(queue_mu_);
+      queue_cv_.wait(lock, [&] { return worker_stopping_ || !queue_.empty() || queue_overflow_; });
+      if (worker_stopping_) return;
+      batch.swap(queue_);
+      overflow = std::exchange(queue_overflow_, false);
+    }
+    for (const DeviceNotification& n : batch) HandleNotification(n);
+    if (overflow) {
+      // Whatever was dropped: re-check every read-only device, re-enumerate.
+      ProtectAllReadOnly();
+      Notify();
+    }
+  }
+}
+
+void WindowsDeviceBackend::HandleNotification(const DeviceNotification& notification) {
+  // A new disk, volume, CD-ROM or WPD interface may belong to a read-only
+  // device: check before anything can use it.
+  if (notification.kind == DeviceNotification::Kind::kArrival &&
+      notification.cls != InterfaceClass::kUsbDevice) {
+    ProtectAllReadOnly();
+  }
+  Notify();
+}
+
+void WindowsDeviceBackend::ProtectAllReadOnly() {
+  std::vector<std::string> devices;
+  {
+    std::lock_guard lock(mu_);
+    devices.assign(read_only_.begin(), read_only_.end());
+  }
+  for (const std::string& device : devices) {
+    if (Status s = ProtectReadOnly(device); !s) {
+      FailReadOnly(device, s.error().message, /*from_apply=*/false);
+    }
+  }
+}
+
+void WindowsDeviceBackend::Notify() {
+  std::lock_guard lock(mu_);
+  if (!initial_scan_done_) {
+    notify_pending_ = true;
+    return;
+  }
+  if (on_change_) on_change_();
+}
 
 std::vector<ObservedDevice> WindowsDeviceBackend::Enumerate() {
   std::vector<ObservedDevice> out;
@@ -98,6 +226,23 @@ std::vector<ObservedDevice> WindowsDeviceBackend::Enumerate() {
     d.device_id = node.instance_id;
     d.identity = IdentityFromDevNodes(node, *nodes);
     out.push_back(std::move(d));
+  }
+  std::lock_guard lock(mu_);
+  for (ObservedDevice& d : out) {
+    if (auto it = failures_.find(d.device_id); it != failures_.end()) {
+      d.enforcement_error = it->second;
+    }
+  }
+  // Unplugged: its failure and its read-only state go with it.
+  const auto gone = [&out](const std::string& id) {
+    return std::none_of(out.begin(), out.end(),
+                        [&](const ObservedDevice& d) { return d.device_id == id; });
+  };
+  std::erase_if(read_only_, gone);
+  std::erase_if(failures_, [&](const auto& kv) { return gone(kv.first); });
+  if (!initial_scan_done_) {
+    initial_scan_done_ = true;
+    if (std::exchange(notify_pending_, false) && on_change_) on_change_();
   }
   return out;
 }
@@ -120,6 +265,69 @@ Status WindowsDeviceBackend::SetAndConfirm(const std::string& instance_id, bool 
   return Status::Ok();
 }
 
+Status WindowsDeviceBackend::ProtectReadOnly(const std::string& device) {
+  std::lock_guard protect(protect_mu_);
+  {
+    std::lock_guard lock(mu_);
+    if (!read_only_.contains(device)) return Status::Ok();
+  }
+  auto nodes = devices_.ListPresent();
+  if (!nodes.ok()) return nodes.error();
+  auto disks = devices_.ListInterfaces(InterfaceClass::kDisk);
+  if (!disks.ok()) return disks.error();
+  for (const DeviceInterface& disk : *disks) {
+    if (!IsAtOrBelow(disk.instance_id, device, *nodes)) continue;
+    const std::string name = SanitizeDeviceString(disk.path);
+    auto already = disks_.IsReadOnly(disk.path);
+    if (already.ok() && *already) continue;
+    if (Status s = disks_.SetReadOnly(disk.path); !s) {
+      return MakeError(s.error().code,
+                       "could not make disk " + name + " read-only: " + s.error().message);
+    }
+    auto now = disks_.IsReadOnly(disk.path);
+    if (!now.ok()) {
+      return MakeError(now.error().code, "could not confirm that disk " + name +
+                                             " is read-only: " + now.error().message);
+    }
+    if (!*now) {
+      return MakeError(ErrorCode::kInternal,
+                       "disk " + name + " is still writable after IOCTL_DISK_SET_DISK_ATTRIBUTES");
+    }
+  }
+  // Optical drives (burning goes around the disk attributes) and portable
+  // devices have no per-device read-only switch.
+  for (InterfaceClass cls : {InterfaceClass::kCdRom, InterfaceClass::kWpd}) {
+    auto ifaces = devices_.ListInterfaces(cls);
+    if (!ifaces.ok()) return ifaces.error();
+    for (const DeviceInterface& iface : *ifaces) {
+      if (IsAtOrBelow(iface.instance_id, device, *nodes)) {
+        return MakeError(ErrorCode::kFailedPrecondition,
+                         std::string(InterfaceClassName(cls)) + " interface " +
+                             SanitizeDeviceString(iface.path) +
+                             " cannot be made read-only per device");
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+std::string WindowsDeviceBackend::FailReadOnly(const std::string& device,
+                                               const std::string& message, bool from_apply) {
+  std::string detail = "read_only not enforced: " + message;
+  if (Status s = SetAndConfirm(device, false); !s) {
+    detail += "; disabling the device failed too: " + s.error().message;
+  } else {
+    detail += "; the device is disabled until it is unplugged";
+  }
+  {
+    std::lock_guard lock(mu_);
+    failures_[device] = detail;
+    read_only_.erase(device);
+  }
+  if (!from_apply) Notify();
+  return detail;
+}
+
 Status WindowsDeviceBackend::Apply(const ObservedDevice& device, const Decision& decision) {
   auto nodes = devices_.ListPresent();
   if (!nodes.ok()) return nodes.error();
@@ -129,29 +337,50 @@ Status WindowsDeviceBackend::Apply(const ObservedDevice& device, const Decision&
   if (self == nodes->end()) {
     return MakeError(ErrorCode::kNotFound, device.device_id + " is no longer present");
   }
+  const std::string& id = self->instance_id;
+  {
+    // A read-only failure sticks to this plug-in of the device; another
+    // decision replaces it.
+    std::lock_guard lock(mu_);
+    if (auto it = failures_.find(id); it != failures_.end()) {
+      if (decision.action == Action::kReadOnly) return MakeError(ErrorCode::kIo, it->second);
+      failures_.erase(it);
+    }
+    if (decision.action == Action::kReadOnly) {
+      // Before enabling: a disk arriving from now on is protected.
+      read_only_.insert(id);
+    } else {
+      read_only_.erase(id);
+    }
+  }
   switch (decision.action) {
     case Action::kAllow:
-      return self->disabled ? SetAndConfirm(self->instance_id, true) : Status::Ok();
+      return self->disabled ? SetAndConfirm(id, true) : Status::Ok();
     case Action::kBlock: {
       if (decision.allowed_interface_classes.empty()) {
-        return self->disabled ? Status::Ok() : SetAndConfirm(self->instance_id, false);
+        return self->disabled ? Status::Ok() : SetAndConfirm(id, false);
       }
       // A composite device with some classes allowed (a keyboard with a
       // storage interface): keep the device, disable the other interfaces.
       const auto& allowed = decision.allowed_interface_classes;
-      for (const DevNode* child : ChildrenOf(self->instance_id, *nodes)) {
+      for (const DevNode* child : ChildrenOf(id, *nodes)) {
         const auto cls = ClassFromCompatibleIds(child->compatible_ids);
         const bool keep = cls && std::find(allowed.begin(), allowed.end(), *cls) != allowed.end();
         if (child->disabled == !keep) continue;
         if (Status s = SetAndConfirm(child->instance_id, keep); !s) return s;
       }
-      return self->disabled ? SetAndConfirm(self->instance_id, true) : Status::Ok();
+      return self->disabled ? SetAndConfirm(id, true) : Status::Ok();
     }
-    case Action::kReadOnly:
-      // IOCTL_DISK_SET_DISK_ATTRIBUTES on the disk below the device is the
-      // plan; until it exists, say so instead of silently allowing writes.
-      return MakeError(ErrorCode::kFailedPrecondition,
-                       "read_only is not implemented by the Windows backend yet");
+    case Action::kReadOnly: {
+      if (self->disabled) {
+        // Still disabled if this fails: nothing is writable.
+        if (Status s = SetAndConfirm(id, true); !s) return s;
+      }
+      if (Status s = ProtectReadOnly(id); !s) {
+        return MakeError(ErrorCode::kIo, FailReadOnly(id, s.error().message, /*from_apply=*/true));
+      }
+      return Status::Ok();
+    }
     case Action::kUnspecified:
       break;
   }

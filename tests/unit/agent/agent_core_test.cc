@@ -441,5 +441,33 @@ TEST_F(AgentCoreTest, ReportedStringFieldsAreValidUtf8) {
   EXPECT_EQ(s.devices[0].identity.serial, std::string("\xc3\x28\0", 3));
 }
 
+TEST_F(AgentCoreTest, EveryEventCarriesTheUserLoggedOnWhenItWasRecorded) {
+  std::string user = "CITY\\tanaka";
+  AgentCoreOptions options;
+  options.current_user = [&user] { return user; };
+  AgentCore core(backend_, *outbox_, clock_, TestPolicyVerifier(), cache_, options);
+  backend_.Plug("stick", Stick());
+  core.Reconcile();
+  user = "CITY\\suzuki\x1b[2J";  // a local administrator picks names
+  backend_.Unplug("stick");
+  core.Reconcile();
+
+  const auto events = TakeEvents();
+  ASSERT_EQ(Kinds(events),
+            (std::vector<EventKind>{EventKind::kDeviceBlocked, EventKind::kDeviceRemoved}));
+  EXPECT_EQ(events[0].user, "CITY\\tanaka");
+  EXPECT_EQ(events[1].user.find('\x1b'), std::string::npos) << events[1].user;
+  EXPECT_NE(events[1].user.find("suzuki"), std::string::npos) << events[1].user;
+}
+
+TEST_F(AgentCoreTest, EventsHaveNoUserWhenNoneIsKnown) {
+  auto core = MakeCore();
+  backend_.Plug("stick", Stick());
+  core->Reconcile();
+  const auto events = TakeEvents();
+  ASSERT_FALSE(events.empty());
+  for (const Event& e : events) EXPECT_EQ(e.user, "");
+}
+
 }  // namespace
 }  // namespace mamori

@@ -15,10 +15,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// tests/unit/agent/examples_test.cc -> repository root.
-fs::path RepoRoot() {
-  return fs::path(__FILE__).parent_path().parent_path().parent_path().parent_path();
-}
+fs::path RepoRoot() { return fs::path(MAMORI_SOURCE_DIR); }
 
 Result<SimulatedDevice> LoadDevice(const std::string& name) {
   const fs::path path = RepoRoot() / "examples" / "devices" / (name + ".yaml");

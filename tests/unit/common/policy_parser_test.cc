@@ -17,9 +17,7 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 std::string ExamplePath(std::string_view name) {
-  // This file lives in tests/unit/common/; the examples at the top of the tree.
-  const auto root =
-      std::filesystem::path(__FILE__).parent_path().parent_path().parent_path().parent_path();
+  const auto root = std::filesystem::path(MAMORI_SOURCE_DIR);
   return (root / "examples" / "policies" / name).string();
 }
 

@@ -421,8 +421,7 @@ TEST(RuleEngineTest, BuiltinDefaultBlocksStorageAndKeepsKeyboards) {
 }
 
 std::string ReadExample(std::string_view name) {
-  const auto root =
-      std::filesystem::path(__FILE__).parent_path().parent_path().parent_path().parent_path();
+  const auto root = std::filesystem::path(MAMORI_SOURCE_DIR);
   std::ifstream in(root / "examples" / "policies" / name, std::ios::binary);
   std::stringstream ss;
   ss << in.rdbuf();

@@ -63,14 +63,14 @@ TEST(RegistryValuesTest, BlockAndReadOnly) {
   a.wpd = Action::kAllow;
   const auto v = RegistryValuesFor(a);
   ASSERT_EQ(v.size(), 8u);
-  EXPECT_EQ(v[0], (RegistryPolicyValue{kDisks, "Deny_Read", 1}));
-  EXPECT_EQ(v[1], (RegistryPolicyValue{kDisks, "Deny_Write", 1}));
+  EXPECT_EQ(v[0], (RegistryPolicyValue{kDisks, "Deny_Read", RegistryValue::Dword(1)}));
+  EXPECT_EQ(v[1], (RegistryPolicyValue{kDisks, "Deny_Write", RegistryValue::Dword(1)}));
   EXPECT_NE(v[2].key.find("{53f56308-b6bf-11d0-94f2-00a0c91efb8b}"), std::string::npos);
-  EXPECT_EQ(v[2].value, 0u);  // CD/DVD read allowed
-  EXPECT_EQ(v[3].value, 1u);  // CD/DVD write denied
+  EXPECT_EQ(v[2].value, RegistryValue::Dword(0));  // CD/DVD read allowed
+  EXPECT_EQ(v[3].value, RegistryValue::Dword(1));  // CD/DVD write denied
   EXPECT_NE(v[4].key.find("{6AC27878-A6FA-4155-BA85-F98F491D4F33}"), std::string::npos);
   EXPECT_NE(v[6].key.find("{F33FDC04-D1AC-4E8E-9A30-19BBD4B108AE}"), std::string::npos);
-  for (int i = 4; i < 8; ++i) EXPECT_EQ(v[i].value, 0u);
+  for (int i = 4; i < 8; ++i) EXPECT_EQ(v[i].value, RegistryValue::Dword(0));
 }
 
 TEST(RegistryEnforcerTest, ApplyWritesAndVerifies) {
@@ -107,7 +107,7 @@ TEST(RegistryEnforcerTest, DetectsAndRestoresTampering) {
   RegistryPolicyEnforcer e(reg);
   const auto desired = RegistryValuesFor({});
   ASSERT_TRUE(e.Apply(desired));
-  reg.values[{kDisks, "Deny_Write"}] = RegistryDword::Of(0);
+  reg.values[{kDisks, "Deny_Write"}] = RegistryValue::Dword(0);
   reg.values.erase({kDisks, "Deny_Read"});
   auto drift = e.CheckAndRestore(desired);
   ASSERT_TRUE(drift.ok()) << drift.error().message;
@@ -126,11 +126,11 @@ TEST(RegistryEnforcerTest, WrongTypeIsDrift) {
   RegistryPolicyEnforcer e(reg);
   const auto desired = RegistryValuesFor({});
   ASSERT_TRUE(e.Apply(desired));
-  reg.values[{kDisks, "Deny_Read"}] = RegistryDword{RegistryDword::State::kOtherType, 0};
+  reg.values[{kDisks, "Deny_Read"}] = RegistryValue::Other();
   auto drift = e.CheckAndRestore(desired);
   ASSERT_TRUE(drift.ok());
   ASSERT_EQ(drift->size(), 1u);
-  EXPECT_NE((*drift)[0].Describe().find("not a DWORD"), std::string::npos);
+  EXPECT_NE((*drift)[0].Describe().find("another type"), std::string::npos);
 }
 
 TEST(RegistryEnforcerTest, RestoreFailureIsAnError) {
@@ -150,6 +150,39 @@ TEST(RegistryEnforcerTest, ReadErrorsPropagate) {
   reg.fail_reads = true;
   RegistryPolicyEnforcer e(reg);
   EXPECT_FALSE(e.Verify(RegistryValuesFor({})).ok());
+}
+
+TEST(RegistryEnforcerTest, StringValuesAndAbsenceAreVerified) {
+  FakeRegistry reg;
+  RegistryPolicyEnforcer e(reg);
+  const std::vector<RegistryPolicyValue> desired = {
+      {"K", "1", RegistryValue::String("{4d36e967-e325-11ce-bfc1-08002be10318}")},
+      {"K", "2", RegistryValue::Missing()},
+  };
+  reg.values[{"K", "2"}] = RegistryValue::String("{left-over}");
+  ASSERT_TRUE(e.Apply(desired));
+  EXPECT_EQ(reg.values.size(), 1u);  // "2" deleted, "1" written
+
+  // A value added where the agent wants none is drift, and is removed.
+  reg.values[{"K", "2"}] = RegistryValue::Dword(0);
+  reg.values[{"K", "1"}] = RegistryValue::String("{another}");
+  auto drift = e.CheckAndRestore(desired);
+  ASSERT_TRUE(drift.ok()) << drift.error().message;
+  ASSERT_EQ(drift->size(), 2u);
+  EXPECT_EQ((*drift)[0].Describe(),
+            "K\\1: expected \"{4d36e967-e325-11ce-bfc1-08002be10318}\", found \"{another}\"");
+  EXPECT_EQ((*drift)[1].Describe(), "K\\2: expected missing, found 0");
+  EXPECT_FALSE(reg.values.contains({"K", "2"}));
+  EXPECT_TRUE(e.Verify(desired)->empty());
+}
+
+TEST(RegistryLineTest, CombinesStorageAccessAndInstallRestrictions) {
+  const auto line = RegistryLineFor(BuiltinDefaultPolicy());
+  ASSERT_EQ(line.size(), 8u + 5u);
+  EXPECT_EQ(line[0].key, kDisks);
+  EXPECT_EQ(line[8].key, "SOFTWARE\\Policies\\Microsoft\\Windows\\DeviceInstall\\Restrictions");
+  EXPECT_EQ(line[8].name, "DenyDeviceClasses");
+  EXPECT_EQ(line[8].value, RegistryValue::Dword(1));
 }
 
 }  // namespace

@@ -73,15 +73,20 @@ TEST(ServiceStateTest, ShutdownIsNotAcceptedBecausePreshutdownIs) {
   EXPECT_EQ(m.Current().state, ServiceState::kRunning);
 }
 
-TEST(ServiceStateTest, DeviceEventOnlyWhileRunning) {
+TEST(ServiceStateTest, DeviceEventWhileStartingOrRunning) {
   ServiceStateMachine m(kTimings);
+  EXPECT_FALSE(m.OnControl(kServiceControlDeviceEvent).devices_changed);  // stopped
   (void)m.BeginStart();
-  EXPECT_FALSE(m.OnControl(kServiceControlDeviceEvent).devices_changed);
+  EXPECT_TRUE(m.OnControl(kServiceControlDeviceEvent).devices_changed);
   (void)m.Started();
   const auto c = m.OnControl(kServiceControlDeviceEvent);
   EXPECT_EQ(c.return_code, kNoError);
   EXPECT_TRUE(c.devices_changed);
   EXPECT_FALSE(c.report);
+  (void)m.BeginStop();
+  EXPECT_FALSE(m.OnControl(kServiceControlDeviceEvent).devices_changed);
+  (void)m.Stopped();
+  EXPECT_FALSE(m.OnControl(kServiceControlDeviceEvent).devices_changed);
 }
 
 TEST(ServiceStateTest, InterrogateReportsAndUnknownIsNotImplemented) {

@@ -1,6 +1,7 @@
 // SetupAPI under Wine: the calls work, whatever few devices Wine has.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <iostream>
 
 #include "agent/platform/windows/device_id.h"
@@ -39,9 +40,29 @@ TEST(SetupApiSystemTest, UnknownDeviceIsAnError) {
   EXPECT_EQ(s.error().code, ErrorCode::kNotFound);
 }
 
+TEST(SetupApiSystemTest, InterfaceListsSucceedForEveryWatchedClass) {
+  SetupApiDeviceManager devices;
+  auto nodes = devices.ListPresent();
+  ASSERT_TRUE(nodes.ok());
+  for (InterfaceClass cls : kWatchedInterfaceClasses) {
+    auto ifaces = devices.ListInterfaces(cls);
+    ASSERT_TRUE(ifaces.ok()) << InterfaceClassName(cls) << ": " << ifaces.error().message;
+    std::cout << "[ info ] Wine has " << ifaces->size() << " present " << InterfaceClassName(cls)
+              << " interfaces\n";
+    for (const DeviceInterface& i : *ifaces) {
+      EXPECT_FALSE(i.path.empty());
+      // Every interface belongs to a present node.
+      EXPECT_TRUE(std::any_of(nodes->begin(), nodes->end(),
+                              [&](const DevNode& n) { return n.instance_id == i.instance_id; }))
+          << i.path << " -> " << i.instance_id;
+    }
+  }
+}
+
 TEST(SetupApiSystemTest, BackendEnumeratesWithoutErrors) {
   SetupApiDeviceManager devices;
-  WindowsDeviceBackend backend(devices);
+  Win32DiskControl disks;
+  WindowsDeviceBackend backend(devices, disks, nullptr);
   ASSERT_TRUE(backend.Start([] {}));
   for (const ObservedDevice& d : backend.Enumerate()) {
     EXPECT_FALSE(d.device_id.empty());

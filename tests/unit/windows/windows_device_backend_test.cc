@@ -3,7 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
+#include <condition_variable>
 #include <map>
+#include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -26,6 +30,10 @@ class FakeDeviceManager final : public DeviceManager {
     if (DevNode* n = Find(id)) return n->disabled;
     return MakeError(ErrorCode::kNotFound, "no such node");
   }
+  Result<std::vector<DeviceInterface>> ListInterfaces(InterfaceClass cls) override {
+    if (fail_interfaces) return MakeError(ErrorCode::kIo, "SetupDiGetClassDevsW: failed");
+    return interfaces[cls];
+  }
   DevNode* Find(std::string_view id) {
     const auto it = std::find_if(nodes.begin(), nodes.end(),
                                  [&](const DevNode& n) { return n.instance_id == id; });
@@ -33,9 +41,51 @@ class FakeDeviceManager final : public DeviceManager {
   }
 
   std::vector<DevNode> nodes;
+  std::map<InterfaceClass, std::vector<DeviceInterface>> interfaces;
   std::vector<std::string> calls;
   bool fail_set = false;
   bool ignore_set = false;
+  bool fail_interfaces = false;
+};
+
+// Disks by path with their read-only attribute.
+class FakeDiskControl final : public DiskControl {
+ public:
+  Status SetReadOnly(std::string_view path) override {
+    set_calls.push_back(std::string(path));
+    if (fail_set) return MakeError(ErrorCode::kIo, "IOCTL_DISK_SET_DISK_ATTRIBUTES: denied (5)");
+    if (!ignore_set) read_only.insert(std::string(path));
+    return Status::Ok();
+  }
+  Result<bool> IsReadOnly(std::string_view path) override {
+    return read_only.contains(std::string(path));
+  }
+  Result<StorageProperties> QueryStorage(std::string_view) override {
+    return StorageProperties{7, true};
+  }
+
+  std::set<std::string> read_only;
+  std::vector<std::string> set_calls;
+  bool fail_set = false;
+  bool ignore_set = false;  // a disk that acknowledges and stays writable
+};
+
+// Hands the sink to the test, which injects events through it.
+class FakeNotificationSource final : public DeviceNotificationSource {
+ public:
+  std::string_view Name() const override { return "fake"; }
+  Status Start(DeviceNotificationSink s) override {
+    if (fail_start) return MakeError(ErrorCode::kUnavailable, "RegisterDeviceNotificationW: no");
+    sink = std::move(s);
+    return Status::Ok();
+  }
+  void Stop() override {
+    sink = nullptr;
+    ++stops;
+  }
+  DeviceNotificationSink sink;
+  bool fail_start = false;
+  int stops = 0;
 };
 
 const char kHub[] = "USB\\ROOT_HUB30\\4&1a2b3c4d&0&0";
@@ -45,6 +95,14 @@ const char kCombo[] = "USB\\VID_046D&PID_C31C\\5&2a3b4c5d&0&2";
 const char kComboKbd[] = "USB\\VID_046D&PID_C31C&MI_00\\6&11111111&0&0000";
 const char kComboStor[] = "USB\\VID_046D&PID_C31C&MI_01\\6&11111111&0&0001";
 const char kComboDisk[] = "USBSTOR\\Disk&Ven_Logi&Prod_Hidden_Disk&Rev_0001\\7&22222222&0";
+const char kStickDiskPath[] =
+    "\\\\?\\USBSTOR#Disk&Ven_SanDisk&Prod_Ultra&Rev_1.00#4C530001231120115142&0#"
+    "{53f56307-b6bf-11d0-94f2-00a0c91efb8b}";
+const char kComboDiskPath[] =
+    "\\\\?\\USBSTOR#Disk&Ven_Logi&Prod_Hidden_Disk&Rev_0001#7&22222222&0#"
+    "{53f56307-b6bf-11d0-94f2-00a0c91efb8b}";
+const char kSystemDiskPath[] =
+    "\\\\?\\SCSI#Disk&Ven_NVMe&Prod_Samsung#4&1&0&000000#{53f56307-b6bf-11d0-94f2-00a0c91efb8b}";
 
 std::vector<DevNode> Tree() {
   return {
@@ -60,12 +118,24 @@ std::vector<DevNode> Tree() {
       {kComboKbd, kCombo, {}, {"USB\\Class_03&SubClass_01&Prot_01"}, false},
       {kComboStor, kCombo, {}, {"USB\\Class_08&SubClass_06&Prot_50"}, false},
       {kComboDisk, kComboStor, {}, {}, false},
+      {"SCSI\\Disk&Ven_NVMe&Prod_Samsung\\4&1&0&000000",
+       "PCI\\VEN_8086&DEV_A36D\\3&11583659&0&A0",
+       {},
+       {},
+       false},
   };
 }
 
 class WindowsBackendTest : public ::testing::Test {
  protected:
-  WindowsBackendTest() { devices_.nodes = Tree(); }
+  WindowsBackendTest() {
+    devices_.nodes = Tree();
+    devices_.interfaces[InterfaceClass::kDisk] = {
+        {kSystemDiskPath, "SCSI\\Disk&Ven_NVMe&Prod_Samsung\\4&1&0&000000"},
+        {kStickDiskPath, kStickDisk},
+        {kComboDiskPath, kComboDisk},
+    };
+  }
   ObservedDevice Observed(std::string_view id) {
     for (ObservedDevice& d : backend_.Enumerate()) {
       if (d.device_id == id) return d;
@@ -73,8 +143,18 @@ class WindowsBackendTest : public ::testing::Test {
     ADD_FAILURE() << "not enumerated: " << id;
     return {};
   }
+  static Decision ReadOnly() {
+    Decision d;
+    d.action = Action::kReadOnly;
+    return d;
+  }
+  static DeviceNotification DiskArrival() {
+    return {DeviceNotification::Kind::kArrival, InterfaceClass::kDisk, kStickDiskPath};
+  }
+
   FakeDeviceManager devices_;
-  WindowsDeviceBackend backend_{devices_};
+  FakeDiskControl disks_;
+  WindowsDeviceBackend backend_{devices_, disks_, nullptr};
 };
 
 TEST_F(WindowsBackendTest, EnumeratesUsbDevicesOnly) {
@@ -153,12 +233,144 @@ TEST_F(WindowsBackendTest, CompositeKeepsAllowedInterfaces) {
   EXPECT_TRUE(devices_.Find(kComboStor)->disabled);
 }
 
-TEST_F(WindowsBackendTest, ReadOnlyIsReportedAsNotImplemented) {
-  Decision d;
-  d.action = Action::kReadOnly;
-  const Status s = backend_.Apply(Observed(kStick), d);
+TEST_F(WindowsBackendTest, ReadOnlyProtectsTheDevicesDisksOnly) {
+  ASSERT_TRUE(backend_.Apply(Observed(kStick), ReadOnly()));
+  EXPECT_EQ(disks_.set_calls, std::vector<std::string>{kStickDiskPath});
+  EXPECT_TRUE(disks_.read_only.contains(kStickDiskPath));
+  EXPECT_FALSE(devices_.Find(kStick)->disabled);
+  EXPECT_TRUE(devices_.calls.empty());
+}
+
+TEST_F(WindowsBackendTest, ReadOnlyFindsADiskBelowAnInterfaceOfACompositeDevice) {
+  ASSERT_TRUE(backend_.Apply(Observed(kCombo), ReadOnly()));
+  EXPECT_EQ(disks_.set_calls, std::vector<std::string>{kComboDiskPath});
+}
+
+TEST_F(WindowsBackendTest, ReadOnlyDiskAlreadyReadOnlyIsNotSetAgain) {
+  disks_.read_only.insert(kStickDiskPath);
+  ASSERT_TRUE(backend_.Apply(Observed(kStick), ReadOnly()));
+  EXPECT_TRUE(disks_.set_calls.empty());
+}
+
+TEST_F(WindowsBackendTest, ReadOnlyIoctlFailureDisablesTheDevice) {
+  disks_.fail_set = true;
+  const Status s = backend_.Apply(Observed(kStick), ReadOnly());
   ASSERT_FALSE(s);
-  EXPECT_EQ(s.error().code, ErrorCode::kFailedPrecondition);
+  EXPECT_NE(s.error().message.find("could not make disk"), std::string::npos) << s.error().message;
+  EXPECT_NE(s.error().message.find("disabled until it is unplugged"), std::string::npos);
+  EXPECT_TRUE(devices_.Find(kStick)->disabled);
+  // The failure sticks: the core sees it and applies again, in vain.
+  const ObservedDevice again = Observed(kStick);
+  EXPECT_EQ(again.enforcement_error, s.error().message);
+  disks_.fail_set = false;
+  const Status s2 = backend_.Apply(again, ReadOnly());
+  ASSERT_FALSE(s2);
+  EXPECT_TRUE(devices_.Find(kStick)->disabled);
+}
+
+TEST_F(WindowsBackendTest, ReadOnlyFailureClearsWhenTheDeviceIsUnplugged) {
+  disks_.fail_set = true;
+  ASSERT_FALSE(backend_.Apply(Observed(kStick), ReadOnly()));
+  const std::vector<DevNode> all = devices_.nodes;
+  std::erase_if(devices_.nodes, [](const DevNode& n) {
+    return n.instance_id == kStick || n.instance_id == kStickDisk;
+  });
+  (void)backend_.Enumerate();  // unplugged
+  devices_.nodes = all;        // plugged in again: the node is still disabled
+  disks_.fail_set = false;
+  const ObservedDevice back = Observed(kStick);
+  EXPECT_TRUE(back.enforcement_error.empty());
+  ASSERT_TRUE(backend_.Apply(back, ReadOnly()));
+  EXPECT_FALSE(devices_.Find(kStick)->disabled);
+  EXPECT_TRUE(disks_.read_only.contains(kStickDiskPath));
+}
+
+TEST_F(WindowsBackendTest, ReadOnlyThatDoesNotReadBackFailsClosed) {
+  disks_.ignore_set = true;
+  const Status s = backend_.Apply(Observed(kStick), ReadOnly());
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.error().message.find("still writable"), std::string::npos) << s.error().message;
+  EXPECT_TRUE(devices_.Find(kStick)->disabled);
+}
+
+TEST_F(WindowsBackendTest, ReadOnlyFailsClosedWhenDisablingFailsToo) {
+  disks_.fail_set = true;
+  devices_.fail_set = true;
+  const Status s = backend_.Apply(Observed(kStick), ReadOnly());
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.error().message.find("disabling the device failed too"), std::string::npos);
+}
+
+TEST_F(WindowsBackendTest, ReadOnlyCannotCoverAnOpticalDrive) {
+  devices_.interfaces[InterfaceClass::kCdRom] = {{"\\\\?\\USBSTOR#CdRom#x", kStickDisk}};
+  const Status s = backend_.Apply(Observed(kStick), ReadOnly());
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.error().message.find("cdrom interface"), std::string::npos) << s.error().message;
+  EXPECT_TRUE(devices_.Find(kStick)->disabled);
+}
+
+TEST_F(WindowsBackendTest, ReadOnlyInterfaceListingErrorFailsClosed) {
+  devices_.fail_interfaces = true;
+  ASSERT_FALSE(backend_.Apply(Observed(kStick), ReadOnly()));
+  EXPECT_TRUE(devices_.Find(kStick)->disabled);
+}
+
+TEST_F(WindowsBackendTest, ReadOnlyEnablesABlockedDeviceAndProtectsItsArrivingDisk) {
+  // Blocked before: disabled, so Windows shows no disk yet.
+  devices_.Find(kStick)->disabled = true;
+  const auto disks = devices_.interfaces[InterfaceClass::kDisk];
+  std::erase_if(devices_.interfaces[InterfaceClass::kDisk],
+                [](const DeviceInterface& d) { return d.path == kStickDiskPath; });
+  ASSERT_TRUE(backend_.Apply(Observed(kStick), ReadOnly()));
+  EXPECT_FALSE(devices_.Find(kStick)->disabled);
+  EXPECT_TRUE(disks_.set_calls.empty());
+
+  devices_.interfaces[InterfaceClass::kDisk] = disks;  // the disk comes up
+  backend_.HandleNotification(DiskArrival());
+  EXPECT_EQ(disks_.set_calls, std::vector<std::string>{kStickDiskPath});
+  EXPECT_TRUE(disks_.read_only.contains(kStickDiskPath));
+}
+
+TEST_F(WindowsBackendTest, ArrivingDiskThatCannotBeProtectedDisablesTheDevice) {
+  std::erase_if(devices_.interfaces[InterfaceClass::kDisk],
+                [](const DeviceInterface& d) { return d.path == kStickDiskPath; });
+  int changes = 0;
+  ASSERT_TRUE(backend_.Start([&] { ++changes; }));
+  (void)backend_.Enumerate();
+  ASSERT_TRUE(backend_.Apply(Observed(kStick), ReadOnly()));
+
+  devices_.interfaces[InterfaceClass::kDisk].push_back({kStickDiskPath, kStickDisk});
+  disks_.fail_set = true;
+  backend_.HandleNotification(DiskArrival());
+  EXPECT_TRUE(devices_.Find(kStick)->disabled);
+  EXPECT_GE(changes, 1);  // the core is told, applies again, and gets the failure
+  const ObservedDevice d = Observed(kStick);
+  EXPECT_NE(d.enforcement_error.find("could not make disk"), std::string::npos);
+  EXPECT_FALSE(backend_.Apply(d, ReadOnly()));
+  backend_.Stop();
+}
+
+TEST_F(WindowsBackendTest, AnotherDecisionStopsTheReadOnlyWatch) {
+  ASSERT_TRUE(backend_.Apply(Observed(kStick), ReadOnly()));
+  disks_.read_only.clear();
+  disks_.set_calls.clear();
+  Decision allow;
+  allow.action = Action::kAllow;
+  ASSERT_TRUE(backend_.Apply(Observed(kStick), allow));
+  backend_.HandleNotification(DiskArrival());
+  EXPECT_TRUE(disks_.set_calls.empty());
+}
+
+TEST_F(WindowsBackendTest, UsbArrivalAloneTouchesNoDisk) {
+  ASSERT_TRUE(backend_.Apply(Observed(kStick), ReadOnly()));
+  disks_.set_calls.clear();
+  disks_.read_only.clear();
+  backend_.HandleNotification(
+      {DeviceNotification::Kind::kArrival, InterfaceClass::kUsbDevice, "\\\\?\\USB#VID_0781"});
+  EXPECT_TRUE(disks_.set_calls.empty());
+  backend_.HandleNotification(
+      {DeviceNotification::Kind::kArrival, InterfaceClass::kVolume, "\\\\?\\STORAGE#Volume#x"});
+  EXPECT_EQ(disks_.set_calls, std::vector<std::string>{kStickDiskPath});
 }
 
 TEST_F(WindowsBackendTest, GoneDevice) {
@@ -171,6 +383,29 @@ TEST_F(WindowsBackendTest, GoneDevice) {
   EXPECT_EQ(s.error().code, ErrorCode::kNotFound);
 }
 
+TEST(IsAtOrBelowTest, ParentChain) {
+  const auto nodes = Tree();
+  EXPECT_TRUE(IsAtOrBelow(kComboDisk, kCombo, nodes));
+  EXPECT_TRUE(IsAtOrBelow(kCombo, kCombo, nodes));
+  EXPECT_TRUE(IsAtOrBelow(kStickDisk, kHub, nodes));
+  EXPECT_FALSE(IsAtOrBelow(kComboDisk, kStick, nodes));
+  EXPECT_FALSE(IsAtOrBelow(kStick, kStickDisk, nodes));
+  EXPECT_FALSE(IsAtOrBelow("USBSTOR\\unknown\\1", kStick, nodes));
+}
+
+TEST(IsAtOrBelowTest, LoopsAndDeepChainsEnd) {
+  std::vector<DevNode> loop = {{"A\\a\\1", "B\\b\\1", {}, {}, false},
+                               {"B\\b\\1", "A\\a\\1", {}, {}, false}};
+  EXPECT_FALSE(IsAtOrBelow("A\\a\\1", "C\\c\\1", loop));
+  std::vector<DevNode> chain;
+  for (int i = 0; i < 100; ++i) {
+    chain.push_back(
+        {"N\\n\\" + std::to_string(i), "N\\n\\" + std::to_string(i + 1), {}, {}, false});
+  }
+  EXPECT_TRUE(IsAtOrBelow("N\\n\\0", "N\\n\\5", chain));
+  EXPECT_FALSE(IsAtOrBelow("N\\n\\0", "N\\n\\99", chain));  // deeper than any real tree
+}
+
 TEST(IdentityFromDevNodesTest, HostileIdsDoNotCrash) {
   std::vector<DevNode> nodes;
   DevNode usb{"USB\\VID_0781&PID_5581\\" + std::string(100000, '\xFF'), "", {}, {}, false};
@@ -179,6 +414,118 @@ TEST(IdentityFromDevNodesTest, HostileIdsDoNotCrash) {
       {std::string(100000, '\\'), usb.instance_id, {}, {std::string(5000, '&')}, false});
   const DeviceIdentity id = IdentityFromDevNodes(usb, nodes);
   EXPECT_EQ(id.vendor_id, 0);  // the oversized id is rejected as a whole
+}
+
+// Notification plumbing: events injected through the source's sink reach
+// the worker thread, which calls on_change.
+class NotificationPlumbingTest : public ::testing::Test {
+ protected:
+  NotificationPlumbingTest() {
+    devices_.nodes = Tree();
+    devices_.interfaces[InterfaceClass::kDisk] = {{kStickDiskPath, kStickDisk}};
+  }
+  void OnChange() {
+    std::unique_lock lock(mu_);
+    ++changes_;
+    cv_.notify_all();
+    cv_.wait(lock, [&] { return !hold_; });
+  }
+  // Waits (bounded, so a broken worker fails instead of hanging) until
+  // on_change ran `n` times in all.
+  bool AwaitChanges(int n) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(30), [&] { return changes_ >= n; });
+  }
+  int changes() {
+    std::lock_guard lock(mu_);
+    return changes_;
+  }
+  void Hold(bool hold) {
+    std::lock_guard lock(mu_);
+    hold_ = hold;
+    cv_.notify_all();
+  }
+
+  FakeDeviceManager devices_;
+  FakeDiskControl disks_;
+  FakeNotificationSource source_;
+  WindowsDeviceBackend backend_{devices_, disks_, &source_};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int changes_ = 0;
+  bool hold_ = false;
+};
+
+TEST_F(NotificationPlumbingTest, InjectedArrivalReachesTheCore) {
+  ASSERT_TRUE(backend_.Start([this] { OnChange(); }));
+  ASSERT_TRUE(source_.sink);  // registered at Start, before any Enumerate
+  (void)backend_.Enumerate();
+  source_.sink({DeviceNotification::Kind::kArrival, InterfaceClass::kUsbDevice, "\\\\?\\USB#x"});
+  EXPECT_TRUE(AwaitChanges(1));
+  backend_.Stop();
+  EXPECT_FALSE(source_.sink);
+  EXPECT_EQ(source_.stops, 1);
+}
+
+TEST_F(NotificationPlumbingTest, ReadOnlyDiskIsProtectedOffTheCallback) {
+  ASSERT_TRUE(backend_.Start([this] { OnChange(); }));
+  (void)backend_.Enumerate();
+  Decision ro;
+  ro.action = Action::kReadOnly;
+  devices_.interfaces[InterfaceClass::kDisk].clear();
+  ObservedDevice stick;
+  stick.device_id = kStick;
+  ASSERT_TRUE(backend_.Apply(stick, ro));
+  devices_.interfaces[InterfaceClass::kDisk] = {{kStickDiskPath, kStickDisk}};
+  source_.sink({DeviceNotification::Kind::kArrival, InterfaceClass::kDisk, kStickDiskPath});
+  ASSERT_TRUE(AwaitChanges(1));  // the worker protects first, then tells the core
+  backend_.Stop();
+  EXPECT_TRUE(disks_.read_only.contains(kStickDiskPath));
+}
+
+TEST_F(NotificationPlumbingTest, EventsBeforeTheFirstScanAreReplayedAfterIt) {
+  ASSERT_TRUE(backend_.Start([this] { OnChange(); }));
+  source_.sink({DeviceNotification::Kind::kArrival, InterfaceClass::kUsbDevice, "\\\\?\\USB#x"});
+  source_.sink({DeviceNotification::Kind::kRemoval, InterfaceClass::kUsbDevice, "\\\\?\\USB#y"});
+  // Held until the core has enumerated once, or handled after it: either
+  // way the core hears of them.
+  (void)backend_.Enumerate();
+  EXPECT_TRUE(AwaitChanges(1));
+  backend_.Stop();
+}
+
+TEST_F(NotificationPlumbingTest, OverflowBecomesOneFullRecheck) {
+  ASSERT_TRUE(backend_.Start([this] { OnChange(); }));
+  (void)backend_.Enumerate();
+  Hold(true);  // the worker blocks in the first on_change
+  const DeviceNotification usb{DeviceNotification::Kind::kArrival, InterfaceClass::kUsbDevice,
+                               "\\\\?\\USB#x"};
+  source_.sink(usb);
+  ASSERT_TRUE(AwaitChanges(1));
+  const int queued = static_cast<int>(WindowsDeviceBackend::kMaxQueuedNotifications);
+  for (int i = 0; i < queued + 100; ++i) source_.sink(usb);  // never blocks the caller
+  Hold(false);
+  // One per queued event, plus one for the re-check of what was dropped.
+  EXPECT_TRUE(AwaitChanges(1 + queued + 1));
+  backend_.Stop();
+  EXPECT_EQ(changes(), 1 + queued + 1);
+}
+
+TEST_F(NotificationPlumbingTest, NoCallAfterStop) {
+  ASSERT_TRUE(backend_.Start([this] { OnChange(); }));
+  (void)backend_.Enumerate();
+  backend_.Stop();
+  backend_.Stop();  // idempotent
+  EXPECT_FALSE(source_.sink);
+  EXPECT_EQ(changes(), 0);
+}
+
+TEST_F(NotificationPlumbingTest, StartFailsWhenTheSourceCannotRegister) {
+  source_.fail_start = true;
+  const Status s = backend_.Start([this] { OnChange(); });
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.error().message.find("device arrival notifications (fake)"), std::string::npos);
+  EXPECT_EQ(s.error().code, ErrorCode::kUnavailable);
 }
 
 }  // namespace

@@ -1,0 +1,190 @@
+#include "agent/platform/windows/registry_watch.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "agent/platform/windows/wide_string.h"
+#include "agent/platform/windows/win32_registry.h"
+
+namespace mamori {
+
+// --- Win32RegistryChangeSignal ---
+
+Win32RegistryChangeSignal::Win32RegistryChangeSignal(HKEY root, std::string key)
+    : root_(root),
+      key_path_(std::move(key)),
+      changed_(::CreateEventW(nullptr, FALSE, FALSE, nullptr)),
+      stopped_(::CreateEventW(nullptr, TRUE, FALSE, nullptr)) {}
+
+Win32RegistryChangeSignal::~Win32RegistryChangeSignal() = default;
+
+Status Win32RegistryChangeSignal::Arm() {
+  if (!changed_ || !stopped_) {
+    return MakeError(ErrorCode::kUnavailable, "CreateEventW failed for the registry watch");
+  }
+  // Closing a watched key signals its event; the reset keeps that from
+  // reading as a change. A real change in between is still caught: the
+  // caller checks after Arm.
+  key_.reset();
+  ::ResetEvent(changed_.get());
+  LSTATUS rc =
+      ::RegCreateKeyExW(root_, Utf8ToUtf16(key_path_).c_str(), 0, nullptr, REG_OPTION_NON_VOLATILE,
+                        KEY_NOTIFY | KEY_WOW64_64KEY, nullptr, key_.out(), nullptr);
+  if (rc != ERROR_SUCCESS) {
+    return MakeError(ErrorCode::kIo, Win32ErrorText("RegCreateKeyExW(" + key_path_ + ")", rc));
+  }
+  rc = ::RegNotifyChangeKeyValue(
+      key_.get(), TRUE, REG_NOTIFY_CHANGE_NAME | REG_NOTIFY_CHANGE_LAST_SET, changed_.get(), TRUE);
+  if (rc != ERROR_SUCCESS) {
+    key_.reset();
+    return MakeError(ErrorCode::kIo,
+                     Win32ErrorText("RegNotifyChangeKeyValue(" + key_path_ + ")", rc));
+  }
+  return Status::Ok();
+}
+
+RegistryChangeSignal::Wake Win32RegistryChangeSignal::Wait(std::chrono::milliseconds timeout) {
+  // INFINITE is 0xFFFFFFFF: keep below it so a huge period still times out.
+  const DWORD ms = static_cast<DWORD>(
+      std::clamp<long long>(timeout.count(), 0, static_cast<long long>(INFINITE) - 1));
+  const HANDLE handles[2] = {stopped_.get(), changed_.get()};
+  switch (::WaitForMultipleObjects(2, handles, FALSE, ms)) {
+    case WAIT_OBJECT_0:
+      return Wake::kStopped;
+    case WAIT_OBJECT_0 + 1:
+      return Wake::kChanged;
+    case WAIT_TIMEOUT:
+      return Wake::kTimeout;
+    default:
+      // Cannot happen with valid handles; never spin, never stop watching.
+      return ::WaitForSingleObject(stopped_.get(), ms) == WAIT_OBJECT_0 ? Wake::kStopped
+                                                                        : Wake::kTimeout;
+  }
+}
+
+void Win32RegistryChangeSignal::Stop() {
+  if (stopped_) ::SetEvent(stopped_.get());
+}
+
+// --- RegistryTamperReport ---
+
+std::string RegistryTamperReport::Describe() const {
+  std::string out;
+  if (!drift.empty()) {
+    out = restored ? "registry policy changed outside the agent (restored): "
+                   : "registry policy changed outside the agent (NOT restored): ";
+    for (std::size_t i = 0; i < drift.size(); ++i) {
+      if (i > 0) out += "; ";
+      out += drift[i].Describe();
+    }
+  }
+  if (!error.empty()) {
+    if (!out.empty()) out += "; ";
+    out += error;
+  }
+  return out;
+}
+
+// --- RegistryPolicyWatcher ---
+
+RegistryPolicyWatcher::RegistryPolicyWatcher(Registry& registry, RegistryChangeSignal& signal,
+                                             std::chrono::milliseconds period,
+                                             TamperCallback on_tamper)
+    : registry_(registry), signal_(signal), period_(period), on_tamper_(std::move(on_tamper)) {}
+
+RegistryPolicyWatcher::~RegistryPolicyWatcher() { Stop(); }
+
+Status RegistryPolicyWatcher::SetDesired(std::vector<RegistryPolicyValue> desired) {
+  std::lock_guard lock(mu_);
+  // Kept even when writing fails: the watch then keeps restoring it.
+  desired_ = std::move(desired);
+  last_error_.clear();
+  RegistryPolicyEnforcer enforcer(registry_);
+  return enforcer.Apply(desired_);
+}
+
+void RegistryPolicyWatcher::Start() {
+  std::lock_guard lock(lifecycle_mu_);
+  if (thread_.joinable()) return;
+  thread_ = std::jthread([this](std::stop_token stop) { Run(stop); });
+}
+
+void RegistryPolicyWatcher::Stop() {
+  std::lock_guard lock(lifecycle_mu_);
+  if (!thread_.joinable()) return;
+  thread_.request_stop();
+  signal_.Stop();
+  thread_.join();
+  thread_ = std::jthread();
+}
+
+void RegistryPolicyWatcher::Run(std::stop_token stop) {
+  std::string last_arm_error;
+  while (!stop.stop_requested()) {
+    if (Status armed = signal_.Arm(); !armed) {
+      // Without change notifications the period still re-checks.
+      const std::string error = "registry change notification unavailable, checking every " +
+                                std::to_string(period_.count()) +
+                                " ms only: " + armed.error().message;
+      if (error != last_arm_error) Report({{}, false, error});
+      last_arm_error = error;
+    } else {
+      last_arm_error.clear();
+    }
+    CheckNow();
+    if (signal_.Wait(period_) == RegistryChangeSignal::Wake::kStopped) break;
+  }
+}
+
+void RegistryPolicyWatcher::CheckNow() {
+  RegistryTamperReport report;
+  {
+    std::lock_guard lock(mu_);
+    if (desired_.empty()) return;
+    RegistryPolicyEnforcer enforcer(registry_);
+    auto drift = enforcer.Verify(desired_);
+    if (!drift.ok()) {
+      report.error = "registry policy could not be verified: " + drift.error().message;
+    } else if (drift->empty()) {
+      last_error_.clear();
+      return;
+    } else {
+      report.drift = std::move(*drift);
+      std::string failed;
+      for (const RegistryDrift& d : report.drift) {
+        if (Status s = registry_.Write(d.expected.key, d.expected.name, d.expected.value); !s) {
+          if (failed.empty())
+            failed = "could not restore " + d.Describe() + ": " + s.error().message;
+        }
+      }
+      auto after = enforcer.Verify(desired_);
+      if (!failed.empty()) {
+        report.error = failed;
+      } else if (!after.ok()) {
+        report.error =
+            "registry policy could not be verified after restoring: " + after.error().message;
+      } else if (!after->empty()) {
+        report.error =
+            "registry policy still differs after restoring: " + after->front().Describe();
+      } else {
+        report.restored = true;
+      }
+    }
+    // A restored change is news every time (someone changed it again); a
+    // state the agent cannot fix is reported once until it changes.
+    if (report.restored) {
+      last_error_.clear();
+    } else {
+      const std::string text = report.Describe();
+      if (text == last_error_) return;
+      last_error_ = text;
+    }
+  }
+  Report(report);
+}
+
+void RegistryPolicyWatcher::Report(const RegistryTamperReport& report) {
+  if (on_tamper_) on_tamper_(report);
+}
+
+}  // namespace mamori
