@@ -46,6 +46,9 @@ struct StoredEvent {
   std::string terminal_id;
   Event event;
   int64_t received_ms = 0;  // collector clock
+  // The terminal's group as of its last report ("" if it never reported);
+  // filled in by queries, not stored with the event.
+  std::string terminal_group;
 };
 
 }  // namespace mamori

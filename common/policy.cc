@@ -10,7 +10,9 @@
 //       vid_pid: "0781:5581"            # required, 4 hex digits each side
 //       owner: 山田太郎                  # optional
 //       department: 保険課               # optional
-//       expires: 2027-03-31             # optional; valid through that day, UTC
+//       expires: 2027-03-31             # optional; valid through that day, UTC,
+//                                       # or through an instant given with its
+//                                       # offset: 2027-03-31T23:59:59+09:00
 //   rules:                              # optional; in order, first match wins
 //     - name: registered-sticks         # required, unique, [A-Za-z0-9._-]{1,64}
 //       match:                          # required, at least one condition
@@ -94,8 +96,44 @@ std::optional<std::string> ParseDescriptorHash(std::string_view s) {
   return out;
 }
 
-// "YYYY-MM-DD" to the last millisecond of that day, UTC.
+// "HH:MM:SS" followed by "Z" or "+HH:MM"/"-HH:MM": the seconds since the
+// start of the day, minus the offset.
+std::optional<int64_t> ParseTimeWithOffset(std::string_view s) {
+  const auto two = [&](std::size_t at) -> int {
+    if (at + 2 > s.size() || s[at] < '0' || s[at] > '9' || s[at + 1] < '0' || s[at + 1] > '9') {
+      return -1;
+    }
+    return (s[at] - '0') * 10 + (s[at + 1] - '0');
+  };
+  if (s.size() < 9 || s[2] != ':' || s[5] != ':') return std::nullopt;
+  const int h = two(0), m = two(3), sec = two(6);
+  if (h < 0 || h > 23 || m < 0 || m > 59 || sec < 0 || sec > 59) return std::nullopt;
+  int64_t offset_s = 0;
+  const std::string_view zone = s.substr(8);
+  if (zone != "Z") {
+    if (zone.size() != 6 || (zone[0] != '+' && zone[0] != '-') || zone[3] != ':') {
+      return std::nullopt;
+    }
+    const int oh = two(9), om = two(12);
+    if (oh < 0 || oh > 14 || om < 0 || om > 59) return std::nullopt;
+    offset_s = (zone[0] == '+' ? 1 : -1) * (oh * 3600 + om * 60);
+  }
+  return int64_t{h} * 3600 + m * 60 + sec - offset_s;
+}
+
+// "YYYY-MM-DD" to the last millisecond of that day, UTC; or
+// "YYYY-MM-DDTHH:MM:SS" with "Z" or an offset to the last millisecond of
+// that second (the media ledger writes the end of a JST day this way).
 std::optional<int64_t> ParseExpiryDate(std::string_view s) {
+  if (s.size() > 10 && (s[10] == 'T' || s[10] == 't')) {
+    const auto day_end = ParseExpiryDate(s.substr(0, 10));
+    const auto seconds = ParseTimeWithOffset(s.substr(11));
+    if (!day_end || !seconds) return std::nullopt;
+    const int64_t ms = (*day_end + 1 - 86'400'000) + *seconds * 1000 + 999;
+    // 0 means "never expires"; an instant that early is a mistake.
+    if (ms <= 0) return std::nullopt;
+    return ms;
+  }
   if (s.size() != 10 || s[4] != '-' || s[7] != '-') return std::nullopt;
   int parts[3] = {0, 0, 0};
   const std::string_view fields[3] = {s.substr(0, 4), s.substr(5, 2), s.substr(8, 2)};
@@ -302,7 +340,8 @@ class PolicyParser {
           m.expires_ms = *ms;
         } else {
           r_.Fail(item["expires"], path + ".expires",
-                  "expected a date YYYY-MM-DD (1970 or later), got " + Quote(*expires));
+                  "expected a date YYYY-MM-DD (1970 or later) or YYYY-MM-DDTHH:MM:SS+HH:MM, got " +
+                      Quote(*expires));
         }
       }
       policy_.registered_media.push_back(std::move(m));

@@ -11,6 +11,7 @@ packages=(
   libspdlog-dev libfmt-dev
   libsqlite3-dev sqlite3
   libyaml-cpp-dev
+  libqrencode-dev
   libgtest-dev libgmock-dev googletest
   libbenchmark-dev
   procps

@@ -31,54 +31,19 @@ bool Refuse(grpc::CallbackServerContext* ctx, grpc::ServerUnaryReactor* reactor,
   return false;
 }
 
-void ToProto(const PolicyDryRun& run, v1::PolicyDryRun* out) {
-  if (run.current) {
-    out->set_current_version(run.current->stored.version);
-    out->set_current_group(run.current->stored.group);
-    out->set_current_inherited(run.current->inherited);
-  }
-  out->set_policy_name(run.new_policy_name);
-  out->set_diff(run.diff.text);
-  out->set_diff_whole_replacement(run.diff.whole_replacement);
-  for (const DecisionChange& c : run.changes) {
-    auto* change = out->add_changes();
-    change->set_terminal_id(c.terminal_id);
-    change->set_group(c.terminal_group);
-    ToView(c.device, change->mutable_device());
-    ToProto(c.old_decision, change->mutable_old_decision());
-    ToProto(c.new_decision, change->mutable_new_decision());
-  }
-  out->set_terminals_examined(run.terminals_examined);
-  out->set_devices_examined(run.devices_examined);
-}
-
-// First non-blank line of a policy document, cut to at most `max_bytes` on
-// a UTF-8 character boundary (the document is valid UTF-8: it arrived as a
-// protobuf string).
-std::string FirstLine(std::string_view yaml, std::size_t max_bytes) {
-  while (!yaml.empty()) {
-    const std::size_t nl = yaml.find('\n');
-    std::string_view line = yaml.substr(0, nl);
-    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.remove_suffix(1);
-    if (!line.empty()) {
-      if (line.size() > max_bytes) {
-        std::size_t cut = max_bytes;
-        while (cut > 0 && (static_cast<unsigned char>(line[cut]) & 0xC0) == 0x80) --cut;
-        line = line.substr(0, cut);
-      }
-      return std::string(line);
-    }
-    if (nl == std::string_view::npos) break;
-    yaml.remove_prefix(nl + 1);
-  }
-  return "";
-}
-
 }  // namespace
 
 AdminServiceImpl::AdminServiceImpl(Store* store, PolicyHub* hub, const Clock* clock,
-                                   ComplianceConfig config, web::AuthService* auth)
-    : store_(store), hub_(hub), clock_(clock), queries_(store, hub, clock, config), auth_(auth) {}
+                                   ComplianceConfig config, web::AuthService* auth,
+                                   const ComplianceIndex* index, MediaLedger* ledger,
+                                   AuditTrail* audit)
+    : store_(store),
+      hub_(hub),
+      clock_(clock),
+      queries_(store, hub, clock, config, index, audit),
+      auth_(auth),
+      ledger_(ledger),
+      audit_(audit) {}
 
 grpc::ServerUnaryReactor* AdminServiceImpl::ListTerminals(grpc::CallbackServerContext* ctx,
                                                           const v1::ListTerminalsRequest* request,
@@ -119,20 +84,8 @@ grpc::ServerUnaryReactor* AdminServiceImpl::QueryEvents(grpc::CallbackServerCont
   auto* reactor = ctx->DefaultReactor();
   AuthenticatedPeer admin;
   if (Refuse(ctx, reactor, "QueryEvents", &admin)) return reactor;
-  EventQuery q;
-  q.terminal_id = request->terminal_id();
-  q.group = request->group();
-  for (int k : request->kinds()) q.kinds.push_back(FromProto(static_cast<v1::EventKind>(k)));
-  if (request->has_since()) q.since_ms = ToMs(request->since());
-  if (request->has_until()) q.until_ms = ToMs(request->until());
-  q.limit = request->limit() == 0 ? 100 : std::min<uint32_t>(request->limit(), 10000);
-  auto events = store_->QueryEvents(q);
-  if (!events.ok()) {
-    reactor->Finish(ToGrpcStatus(events.error()));
-    return reactor;
-  }
-  for (const auto& e : *events) ToView(e, response->add_events());
-  reactor->Finish(grpc::Status::OK);
+  Status s = queries_.QueryEvents(*request, response);
+  reactor->Finish(s.ok() ? grpc::Status::OK : ToGrpcStatus(s.error()));
   return reactor;
 }
 
@@ -142,35 +95,8 @@ grpc::ServerUnaryReactor* AdminServiceImpl::GetPolicy(grpc::CallbackServerContex
   auto* reactor = ctx->DefaultReactor();
   AuthenticatedPeer admin;
   if (Refuse(ctx, reactor, "GetPolicy", &admin)) return reactor;
-  std::optional<StoredPolicy> stored;
-  bool inherited = false;
-  if (request->version() != 0) {
-    auto r = store_->GetPolicy(request->group(), request->version());
-    if (!r.ok()) {
-      reactor->Finish(ToGrpcStatus(r.error()));
-      return reactor;
-    }
-    if (!r->has_value()) {
-      reactor->Finish(grpc::Status(grpc::StatusCode::NOT_FOUND,
-                                   "group '" + request->group() + "' has no policy version " +
-                                       std::to_string(request->version())));
-      return reactor;
-    }
-    stored = **r;
-  } else if (auto r = hub_->Resolve(request->group())) {
-    stored = r->stored;
-    inherited = r->inherited;
-  }
-  if (stored) {
-    auto* b = response->mutable_bundle();
-    b->set_version(stored->version);
-    b->set_group(stored->group);
-    b->set_policy_yaml(stored->yaml);
-    b->set_applied_by(stored->applied_by);
-    SetMs(stored->applied_at_ms, b->mutable_applied_at());
-    response->set_inherited(inherited);
-  }
-  reactor->Finish(grpc::Status::OK);
+  Status s = queries_.GetPolicy(*request, response);
+  reactor->Finish(s.ok() ? grpc::Status::OK : ToGrpcStatus(s.error()));
   return reactor;
 }
 
@@ -181,30 +107,10 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ApplyPolicy(grpc::CallbackServerCont
   AuthenticatedPeer admin;
   if (Refuse(ctx, reactor, "ApplyPolicy", &admin)) return reactor;
   const std::string by = FormatIdentityUri(admin.identity.role, admin.identity.id);
-  if (request->dry_run()) {
-    auto run = DryRunPolicy(*hub_, *store_, request->group(), request->policy_yaml(),
-                            request->source_name(), clock_->NowMs());
-    if (!run.ok()) {
-      Log()->info("ApplyPolicy dry run by {} for group '{}' refused: {}", by, request->group(),
-                  run.error().message);
-      reactor->Finish(ToGrpcStatus(run.error()));
-      return reactor;
-    }
-    Log()->info("ApplyPolicy dry run by {} for group '{}': {} device(s) would change decision", by,
-                request->group(), run->changes.size());
-    ToProto(*run, response->mutable_dry_run());
-    reactor->Finish(grpc::Status::OK);
-    return reactor;
-  }
-  auto stored = hub_->Apply(request->group(), request->policy_yaml(), request->source_name(), by);
-  if (!stored.ok()) {
-    Log()->warn("ApplyPolicy by {} to group '{}' refused: {}", by, request->group(),
-                stored.error().message);
-    reactor->Finish(ToGrpcStatus(stored.error()));
-    return reactor;
-  }
-  response->set_version(stored->version);
-  reactor->Finish(grpc::Status::OK);
+  // The dashboard applies through the same call, so both paths validate,
+  // sign, store and push alike.
+  Status s = queries_.ApplyPolicy(*request, by, response);
+  reactor->Finish(s.ok() ? grpc::Status::OK : ToGrpcStatus(s.error()));
   return reactor;
 }
 
@@ -214,32 +120,19 @@ grpc::ServerUnaryReactor* AdminServiceImpl::PolicyHistory(grpc::CallbackServerCo
   auto* reactor = ctx->DefaultReactor();
   AuthenticatedPeer admin;
   if (Refuse(ctx, reactor, "PolicyHistory", &admin)) return reactor;
-  if (!IsValidGroup(request->group())) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                 "invalid group '" + request->group() + "'"));
-    return reactor;
-  }
-  const uint32_t limit = request->limit() == 0 ? 50 : std::min<uint32_t>(request->limit(), 1000);
-  auto versions = store_->RecentPolicyVersions(request->group(), limit);
-  if (!versions.ok()) {
-    reactor->Finish(ToGrpcStatus(versions.error()));
-    return reactor;
-  }
-  for (const StoredPolicy& p : *versions) {
-    auto* e = response->add_entries();
-    e->set_version(p.version);
-    e->set_group(p.group);
-    e->set_applied_by(p.applied_by);
-    SetMs(p.applied_at_ms, e->mutable_applied_at());
-    // Every stored version passed validation; a name only fails to come out
-    // of a tampered store, and the history is still worth showing then.
-    if (auto parsed = ParsePolicy(p.yaml, "stored policy"); parsed.ok()) {
-      e->set_policy_name(parsed->name);
-    }
-    e->set_yaml_bytes(p.yaml.size());
-    e->set_first_line(FirstLine(p.yaml, 120));
-  }
-  reactor->Finish(grpc::Status::OK);
+  Status s = queries_.PolicyHistory(*request, response);
+  reactor->Finish(s.ok() ? grpc::Status::OK : ToGrpcStatus(s.error()));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::ComplianceTrend(
+    grpc::CallbackServerContext* ctx, const v1::ComplianceTrendRequest* request,
+    v1::ComplianceTrendResponse* response) {
+  auto* reactor = ctx->DefaultReactor();
+  AuthenticatedPeer admin;
+  if (Refuse(ctx, reactor, "ComplianceTrend", &admin)) return reactor;
+  Status s = queries_.ComplianceTrend(*request, response);
+  reactor->Finish(s.ok() ? grpc::Status::OK : ToGrpcStatus(s.error()));
   return reactor;
 }
 
@@ -275,6 +168,10 @@ grpc::ServerUnaryReactor* AdminServiceImpl::AddUser(grpc::CallbackServerContext*
     return reactor;
   }
   Log()->info("dashboard user '{}' ({}) added by {}", creds->name, web::RoleName(creds->role), by);
+  if (audit_ != nullptr) {
+    (void)audit_->Record(CertActor(by), audit::kUserAdd, creds->name,
+                         "role " + std::string(web::RoleName(creds->role)), AuditOutcome::kOk);
+  }
   ToProto(*creds, response);
   reactor->Finish(grpc::Status::OK);
   return reactor;
@@ -293,6 +190,10 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ResetUser(grpc::CallbackServerContex
     return reactor;
   }
   Log()->info("dashboard user '{}' reset (new password and TOTP secret) by {}", creds->name, by);
+  if (audit_ != nullptr) {
+    (void)audit_->Record(CertActor(by), audit::kUserReset, creds->name,
+                         "new password and TOTP secret", AuditOutcome::kOk);
+  }
   ToProto(*creds, response);
   reactor->Finish(grpc::Status::OK);
   return reactor;
@@ -310,6 +211,10 @@ grpc::ServerUnaryReactor* AdminServiceImpl::DisableUser(grpc::CallbackServerCont
     return reactor;
   }
   Log()->info("dashboard user '{}' disabled by {}", request->name(), by);
+  if (audit_ != nullptr) {
+    (void)audit_->Record(CertActor(by), audit::kUserDisable, request->name(), "",
+                         AuditOutcome::kOk);
+  }
   reactor->Finish(grpc::Status::OK);
   return reactor;
 }

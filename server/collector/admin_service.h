@@ -3,7 +3,9 @@
 #include "common/clock.h"
 #include "mamori/v1/admin.grpc.pb.h"
 #include "server/collector/admin_queries.h"
+#include "server/collector/audit_trail.h"
 #include "server/collector/compliance_engine.h"
+#include "server/collector/media_ledger.h"
 #include "server/collector/policy_hub.h"
 #include "server/store/store.h"
 #include "server/web/auth.h"
@@ -16,8 +18,10 @@ namespace mamori {
 class AdminServiceImpl final : public v1::AdminService::CallbackService {
  public:
   // `auth` manages dashboard accounts (AddUser, ResetUser, DisableUser).
+  // `index`, when given, answers listings and group counts (see AdminQueries).
   AdminServiceImpl(Store* store, PolicyHub* hub, const Clock* clock, ComplianceConfig config,
-                   web::AuthService* auth);
+                   web::AuthService* auth, const ComplianceIndex* index = nullptr,
+                   MediaLedger* ledger = nullptr, AuditTrail* audit = nullptr);
 
   grpc::ServerUnaryReactor* ListTerminals(grpc::CallbackServerContext* ctx,
                                           const v1::ListTerminalsRequest* request,
@@ -40,6 +44,9 @@ class AdminServiceImpl final : public v1::AdminService::CallbackService {
   grpc::ServerUnaryReactor* PolicyHistory(grpc::CallbackServerContext* ctx,
                                           const v1::PolicyHistoryRequest* request,
                                           v1::PolicyHistoryResponse* response) override;
+  grpc::ServerUnaryReactor* ComplianceTrend(grpc::CallbackServerContext* ctx,
+                                            const v1::ComplianceTrendRequest* request,
+                                            v1::ComplianceTrendResponse* response) override;
 
   grpc::ServerUnaryReactor* AddUser(grpc::CallbackServerContext* ctx,
                                     const v1::AddUserRequest* request,
@@ -51,12 +58,37 @@ class AdminServiceImpl final : public v1::AdminService::CallbackService {
                                         const v1::DisableUserRequest* request,
                                         v1::DisableUserResponse* response) override;
 
+  // The media ledger and the audit log (admin_service_ledger.cc).
+  grpc::ServerUnaryReactor* ListMedia(grpc::CallbackServerContext* ctx,
+                                      const v1::ListMediaRequest* request,
+                                      v1::ListMediaResponse* response) override;
+  grpc::ServerUnaryReactor* AddMedium(grpc::CallbackServerContext* ctx,
+                                      const v1::AddMediumRequest* request,
+                                      v1::LedgerChangeResponse* response) override;
+  grpc::ServerUnaryReactor* RetireMedium(grpc::CallbackServerContext* ctx,
+                                         const v1::RetireMediumRequest* request,
+                                         v1::LedgerChangeResponse* response) override;
+  grpc::ServerUnaryReactor* ImportMedia(grpc::CallbackServerContext* ctx,
+                                        const v1::ImportMediaRequest* request,
+                                        v1::ImportMediaResponse* response) override;
+  grpc::ServerUnaryReactor* ExportMedia(grpc::CallbackServerContext* ctx,
+                                        const v1::ExportMediaRequest* request,
+                                        v1::ExportMediaResponse* response) override;
+  grpc::ServerUnaryReactor* UnregisteredDevices(grpc::CallbackServerContext* ctx,
+                                                const v1::UnregisteredDevicesRequest* request,
+                                                v1::UnregisteredDevicesResponse* response) override;
+  grpc::ServerUnaryReactor* QueryAudit(grpc::CallbackServerContext* ctx,
+                                       const v1::QueryAuditRequest* request,
+                                       v1::QueryAuditResponse* response) override;
+
  private:
   Store* store_;
   PolicyHub* hub_;
   const Clock* clock_;
   AdminQueries queries_;
   web::AuthService* auth_;
+  MediaLedger* ledger_;
+  AuditTrail* audit_;
 };
 
 }  // namespace mamori

@@ -127,8 +127,14 @@ class PolicyWatchReactor final : public grpc::ServerWriteReactor<v1::PolicyBundl
 }  // namespace
 
 AgentServiceImpl::AgentServiceImpl(Store* store, IngestWriter* writer, PolicyHub* hub,
-                                   const Clock* clock, CollectorLimits limits)
-    : store_(store), writer_(writer), hub_(hub), clock_(clock), limits_(limits) {}
+                                   const Clock* clock, CollectorLimits limits,
+                                   ReportObserver* observer)
+    : store_(store),
+      writer_(writer),
+      hub_(hub),
+      clock_(clock),
+      limits_(limits),
+      observer_(observer) {}
 
 grpc::ServerUnaryReactor* AgentServiceImpl::ReportState(grpc::CallbackServerContext* ctx,
                                                         const v1::StateReport* request,
@@ -158,14 +164,18 @@ grpc::ServerUnaryReactor* AgentServiceImpl::ReportState(grpc::CallbackServerCont
   Store* store = store_;
   PolicyHub* hub = hub_;
   const int64_t now = state->last_report_ms;
+  ReportObserver* observer = observer_;
   writer_->Submit([store, state] { return store->PutTerminalState(*state); },
-                  [reactor, response, hub, state, now](const Status& s) {
+                  [reactor, response, hub, observer, state, now](const Status& s) {
                     if (!s) {
                       Log()->error("storing report of terminal '{}' failed: {}", state->terminal_id,
                                    s.error().message);
                       reactor->Finish(ToGrpcStatus(s.error()));
                       return;
                     }
+                    // Completions run in commit order, so the observer sees
+                    // a terminal's reports in the order they were stored.
+                    if (observer != nullptr) observer->OnReportStored(*state);
                     SetMs(now, response->mutable_collector_time());
                     response->set_assigned_policy_version(hub->AssignedVersion(state->group));
                     reactor->Finish(grpc::Status::OK);

@@ -7,6 +7,7 @@
 #include "server/collector/collector_config.h"
 #include "server/collector/ingest_writer.h"
 #include "server/collector/policy_hub.h"
+#include "server/collector/report_observer.h"
 #include "server/store/store.h"
 
 namespace mamori {
@@ -16,8 +17,9 @@ namespace mamori {
 // through the IngestWriter and are acknowledged only once committed.
 class AgentServiceImpl final : public v1::AgentService::CallbackService {
  public:
+  // `observer`, when given, hears of every state report once it is stored.
   AgentServiceImpl(Store* store, IngestWriter* writer, PolicyHub* hub, const Clock* clock,
-                   CollectorLimits limits);
+                   CollectorLimits limits, ReportObserver* observer = nullptr);
 
   grpc::ServerUnaryReactor* ReportState(grpc::CallbackServerContext* ctx,
                                         const v1::StateReport* request,
@@ -34,6 +36,7 @@ class AgentServiceImpl final : public v1::AgentService::CallbackService {
   PolicyHub* hub_;
   const Clock* clock_;
   CollectorLimits limits_;
+  ReportObserver* observer_;
 };
 
 }  // namespace mamori

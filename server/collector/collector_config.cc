@@ -105,7 +105,8 @@ Result<CollectorConfig> ParseCollectorConfig(std::string_view yaml_text,
   if (web.IsDefined() && !web.IsNull()) {
     c.web.enabled = true;
     if (r.ExpectMap(web, "web",
-                    {"listen", "port_file", "cert_file", "key_file", "threads", "session_ttl"})) {
+                    {"listen", "port_file", "cert_file", "key_file", "threads", "workers",
+                     "max_connections", "session_ttl"})) {
       if (auto v = r.String(web, "listen", "web")) {
         const auto colon = v->rfind(':');
         if (colon == std::string::npos || colon == 0 || colon + 1 == v->size()) {
@@ -117,6 +118,10 @@ Result<CollectorConfig> ParseCollectorConfig(std::string_view yaml_text,
       if (auto v = r.String(web, "cert_file", "web", true)) c.web.cert_file = Resolve(base_dir, *v);
       if (auto v = r.String(web, "key_file", "web", true)) c.web.key_file = Resolve(base_dir, *v);
       if (auto v = r.Int(web, "threads", "web", 1, 64)) c.web.threads = static_cast<int>(*v);
+      if (auto v = r.Int(web, "workers", "web", 1, 64)) c.web.workers = static_cast<int>(*v);
+      if (auto v = r.Int(web, "max_connections", "web", 1, 100'000)) {
+        c.web.max_connections = static_cast<int>(*v);
+      }
       if (auto v = r.DurationMs(web, "session_ttl", "web")) {
         if (*v < 1000 || *v > 7LL * 24 * 3600 * 1000) {
           r.Fail(web["session_ttl"], "web.session_ttl", "must be between 1s and 7 days");

@@ -29,7 +29,14 @@ struct WebConfig {
   // Server certificate and key (PEM), e.g. from 'mamorictl pki issue server'.
   std::string cert_file;
   std::string key_file;
+  // Threads doing TLS and HTTP (never blocking work).
   int threads = 2;
+  // Threads answering API requests, which read the store; logins run on a
+  // lane of their own.
+  int workers = 4;
+  // Connections open at once; at the limit new connections wait in the
+  // listen queue until one closes.
+  int max_connections = 256;
   int64_t session_ttl_ms = 8LL * 3600 * 1000;
 };
 

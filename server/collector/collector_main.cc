@@ -13,6 +13,7 @@
 #include "proto/grpc_logging.h"
 #include "server/collector/collector_config.h"
 #include "server/collector/collector_server.h"
+#include "server/web/web_credentials.h"
 
 namespace po = boost::program_options;
 
@@ -72,6 +73,12 @@ int main(int argc, char** argv) {
     if (!key.ok()) {
       std::cerr << "mamori-collector: policy.signing_key_file " << key.error().message << "\n";
       return 1;
+    }
+    if (config->web.enabled) {
+      if (auto s = mamori::web::CheckWebCredentials(config->web, clock.NowMs()); !s.ok()) {
+        std::cerr << "mamori-collector: " << s.error().message << "\n";
+        return 1;
+      }
     }
     std::cout << "configuration OK\n";
     return 0;

@@ -30,13 +30,29 @@ Result<std::unique_ptr<CollectorServer>> CollectorServer::Start(const CollectorC
   s->writer_ = std::make_unique<IngestWriter>(s->store_.get(), 512, 100'000);
   s->hub_ = std::make_unique<PolicyHub>(s->store_.get(), clock, *signing_key);
   if (Status st = s->hub_->Load(); !st) return st.error();
-  s->agent_service_ = std::make_unique<AgentServiceImpl>(s->store_.get(), s->writer_.get(),
-                                                         s->hub_.get(), clock, config.limits);
+  // Loaded before the agent service accepts reports; from then on every
+  // committed report updates it.
+  s->index_ = std::make_unique<ComplianceIndex>(ComplianceIndex::AssignedBy(s->hub_.get()), clock,
+                                                config.compliance);
+  {
+    const auto started = std::chrono::steady_clock::now();
+    if (Status st = s->index_->Load(s->store_.get()); !st) return st.error();
+    log->info("compliance index: {} terminal(s) loaded in {} ms", s->index_->size(),
+              std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::steady_clock::now() - started)
+                  .count());
+  }
+  s->agent_service_ = std::make_unique<AgentServiceImpl>(
+      s->store_.get(), s->writer_.get(), s->hub_.get(), clock, config.limits, s->index_.get());
   web::AuthConfig auth_config;
   auth_config.session_ttl_ms = config.web.session_ttl_ms;
   s->auth_ = std::make_unique<web::AuthService>(s->store_.get(), clock, auth_config);
-  s->admin_service_ = std::make_unique<AdminServiceImpl>(s->store_.get(), s->hub_.get(), clock,
-                                                         config.compliance, s->auth_.get());
+  s->audit_ = std::make_unique<StoreAuditTrail>(s->store_.get(), clock);
+  s->ledger_ =
+      std::make_unique<MediaLedger>(s->store_.get(), s->hub_.get(), s->audit_.get(), clock);
+  s->admin_service_ = std::make_unique<AdminServiceImpl>(
+      s->store_.get(), s->hub_.get(), clock, config.compliance, s->auth_.get(), s->index_.get(),
+      s->ledger_.get(), s->audit_.get());
 
   grpc::ServerBuilder builder;
   builder.AddListeningPort(config.listen, MakeServerCredentials(*tls, clock), &s->port_);
@@ -48,10 +64,14 @@ Result<std::unique_ptr<CollectorServer>> CollectorServer::Start(const CollectorC
     return MakeError(ErrorCode::kUnavailable,
                      "cannot listen on " + config.listen + " (address in use or not local?)");
   }
+  s->queries_ = std::make_unique<AdminQueries>(s->store_.get(), s->hub_.get(), clock,
+                                               config.compliance, s->index_.get(), s->audit_.get());
+  // The trend chart's daily records, kept whether or not the dashboard is on
+  // (mamorictl trend reads them too).
+  s->recorder_ = std::make_unique<ComplianceRecorder>(s->queries_.get(), std::chrono::minutes(10));
   if (config.web.enabled) {
-    s->queries_ =
-        std::make_unique<AdminQueries>(s->store_.get(), s->hub_.get(), clock, config.compliance);
-    s->web_handler_ = std::make_unique<web::WebHandler>(s->auth_.get(), s->queries_.get());
+    s->web_handler_ = std::make_unique<web::WebHandler>(s->auth_.get(), s->queries_.get(),
+                                                        s->ledger_.get(), s->audit_.get());
     auto web_server = web::WebServer::Start(config.web, s->web_handler_.get());
     if (!web_server.ok()) return web_server.error();
     s->web_server_ = std::move(web_server).value();
@@ -70,6 +90,7 @@ void CollectorServer::Shutdown() {
   static const auto log = GetLogger("collector");
   log->info("shutting down: finishing in-flight calls");
   if (web_server_) web_server_->Shutdown();
+  if (recorder_) recorder_->Stop();
   if (hub_) hub_->CloseAll();
   if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   if (writer_) writer_->Stop();

@@ -8,8 +8,12 @@
 #include "common/result.h"
 #include "server/collector/admin_service.h"
 #include "server/collector/agent_service.h"
+#include "server/collector/audit_trail.h"
 #include "server/collector/collector_config.h"
+#include "server/collector/compliance_index.h"
+#include "server/collector/compliance_recorder.h"
 #include "server/collector/ingest_writer.h"
+#include "server/collector/media_ledger.h"
 #include "server/collector/policy_hub.h"
 #include "server/store/store.h"
 #include "server/web/auth.h"
@@ -41,9 +45,13 @@ class CollectorServer {
   std::unique_ptr<Store> store_;
   std::unique_ptr<IngestWriter> writer_;
   std::unique_ptr<PolicyHub> hub_;
+  std::unique_ptr<ComplianceIndex> index_;
   std::unique_ptr<AgentServiceImpl> agent_service_;
   std::unique_ptr<web::AuthService> auth_;
+  std::unique_ptr<StoreAuditTrail> audit_;
+  std::unique_ptr<MediaLedger> ledger_;
   std::unique_ptr<AdminQueries> queries_;
+  std::unique_ptr<ComplianceRecorder> recorder_;
   std::unique_ptr<web::WebHandler> web_handler_;
   std::unique_ptr<web::WebServer> web_server_;
   std::unique_ptr<AdminServiceImpl> admin_service_;

@@ -86,13 +86,16 @@ ComplianceCheck NoReport(std::string_view name) {
   return ComplianceCheck{std::string(name), CheckResult::kUnknown, "no report received"};
 }
 
+int64_t ReportIntervalMs(const TerminalState& state, const ComplianceConfig& config) {
+  return state.report_interval_s > 0 ? int64_t{state.report_interval_s} * kSecondMs
+                                     : config.default_report_interval_ms;
+}
+
 ComplianceCheck CheckReporting(const TerminalState& state, int64_t now_ms,
                                const ComplianceConfig& config) {
   if (state.last_report_ms == 0) return NoReport(kCheckReporting);
-  const int64_t interval_ms = state.report_interval_s > 0
-                                  ? int64_t{state.report_interval_s} * kSecondMs
-                                  : config.default_report_interval_ms;
-  const int64_t limit_ms = 3 * interval_ms;
+  const int64_t interval_ms = ReportIntervalMs(state, config);
+  const int64_t limit_ms = ReportingLimitMs(state, config);
   // The collector's own clock stamps last_report_ms; a report stamped after
   // `now` (evaluation racing ingest) is simply current.
   const int64_t age_ms = now_ms > state.last_report_ms ? now_ms - state.last_report_ms : 0;
@@ -183,6 +186,16 @@ Action UsableAs(const Decision& d) {
   return Action::kBlock;
 }
 
+}  // namespace
+
+bool IsUsableStorage(const Device& device) {
+  return device.identity.HasStorage() && UsableAs(device.decision) != Action::kBlock;
+}
+
+int64_t ReportingLimitMs(const TerminalState& state, const ComplianceConfig& config) {
+  return 3 * ReportIntervalMs(state, config);
+}
+
 ComplianceCheck CheckNoUnapprovedStorage(const TerminalState& state, const Policy* assigned,
                                          uint64_t assigned_version, int64_t now_ms) {
   const std::string name(kCheckNoUnapprovedStorage);
@@ -219,6 +232,8 @@ ComplianceCheck CheckNoUnapprovedStorage(const TerminalState& state, const Polic
       name, CheckResult::kPass,
       std::to_string(usable) + " usable storage device(s), all permitted by " + label};
 }
+
+namespace {
 
 ComplianceCheck CheckClockSkew(const TerminalState& state, const ComplianceConfig& config) {
   const std::string name(kCheckClockSkew);

@@ -31,6 +31,19 @@ TerminalCompliance EvaluateCompliance(const TerminalState& state, const Policy* 
                                       uint64_t assigned_version, int64_t now_ms,
                                       const ComplianceConfig& config);
 
+// Pieces of EvaluateCompliance for callers that keep verdicts between
+// reports (ComplianceIndex) and must reach the same ones.
+//
+// How old the last report may be for the reporting check to pass: three
+// report intervals, the agent's own or else the configured default.
+int64_t ReportingLimitMs(const TerminalState& state, const ComplianceConfig& config);
+// True when no_unapproved_storage judges the device: removable storage that
+// the agent left usable. The check ignores every other device.
+bool IsUsableStorage(const Device& device);
+// The no_unapproved_storage check on its own, as EvaluateCompliance makes it.
+ComplianceCheck CheckNoUnapprovedStorage(const TerminalState& state, const Policy* assigned,
+                                         uint64_t assigned_version, int64_t now_ms);
+
 struct GroupSummary {
   std::string group;
   uint32_t terminals = 0;

@@ -4,15 +4,25 @@
 #include <map>
 
 #include "common/policy.h"
+#include "server/collector/ledger_policy.h"
 
 namespace mamori {
 
 Result<PolicyDryRun> DryRunPolicy(const PolicyHub& hub, Store& store, std::string_view group,
                                   std::string_view yaml, std::string_view source_name,
                                   int64_t now_ms) {
-  Result<Policy> parsed = PolicyHub::Validate(group, yaml, source_name);
+  Result<Policy> validated = PolicyHub::Validate(group, yaml, source_name);
+  if (!validated.ok()) return validated.error();
+  // What Apply would store: the document with the media ledger merged in.
+  auto ledger = store.ListLedger(/*include_retired=*/true);
+  if (!ledger.ok()) return ledger.error();
+  Result<std::string> merged = MergeLedgerIntoPolicy(yaml, group, *ledger, source_name);
+  if (!merged.ok()) return merged.error();
+  Result<Policy> parsed =
+      *merged == yaml ? std::move(validated) : ParsePolicy(*merged, source_name);
   if (!parsed.ok()) return parsed.error();
   const Policy& next = *parsed;
+  yaml = *merged;
 
   PolicyDryRun run;
   run.new_policy_name = next.name;

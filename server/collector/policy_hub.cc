@@ -1,7 +1,10 @@
 #include "server/collector/policy_hub.h"
 
+#include <algorithm>
+
 #include "common/identity.h"
 #include "common/logging.h"
+#include "server/collector/ledger_policy.h"
 
 namespace mamori {
 
@@ -84,6 +87,34 @@ Result<Policy> PolicyHub::Validate(std::string_view group, std::string_view yaml
   return ParsePolicy(yaml, source_name.empty() ? "policy" : source_name);
 }
 
+Result<StoredPolicy> PolicyHub::StoreSignedLocked(std::string_view group, std::string_view yaml,
+                                                  std::string_view source_yaml,
+                                                  std::string_view applied_by) {
+  auto put = store_->PutPolicy(group, yaml, applied_by, clock_->NowMs());
+  if (!put.ok()) return put.error();
+  auto sig = signing_key_.Sign(put->version, put->group, put->yaml);
+  if (!sig.ok()) return sig.error();
+  if (Status s = store_->SetPolicySignature(put->group, put->version, sig->signature, sig->key_id);
+      !s.ok()) {
+    return s.error();
+  }
+  if (source_yaml != yaml) {
+    if (Status s = store_->SetPolicySource(put->group, put->version, source_yaml); !s.ok()) {
+      return s.error();
+    }
+  }
+  put->signature = std::move(sig->signature);
+  put->key_id = std::move(sig->key_id);
+  return put;
+}
+
+void PolicyHub::NotifyLocked(std::string_view group) {
+  for (auto& [id, w] : watchers_) {
+    if (!GroupContains(group, w.group)) continue;
+    if (auto r = ResolveLocked(w.group)) w.on_change(*r);
+  }
+}
+
 Result<StoredPolicy> PolicyHub::Apply(std::string_view group, std::string_view yaml,
                                       std::string_view source_name, std::string_view applied_by) {
   static const auto log = GetLogger("policy");
@@ -94,34 +125,90 @@ Result<StoredPolicy> PolicyHub::Apply(std::string_view group, std::string_view y
   // cannot publish versions out of order.
   std::lock_guard lock(mu_);
   // Stored and signed in one transaction: no unsigned version is ever
-  // visible, and a signing failure stores nothing.
+  // visible, and a signing failure stores nothing. The ledger is read in
+  // the same transaction, so a concurrent ledger change (which takes this
+  // lock too) is either merged here or re-merges this version.
   std::optional<StoredPolicy> stored;
+  std::shared_ptr<const Policy> policy;
   Status st = store_->WithTransaction([&]() -> Status {
-    auto put = store_->PutPolicy(group, yaml, applied_by, clock_->NowMs());
-    if (!put.ok()) return put.error();
-    auto sig = signing_key_.Sign(put->version, put->group, put->yaml);
-    if (!sig.ok()) return sig.error();
-    if (Status s =
-            store_->SetPolicySignature(put->group, put->version, sig->signature, sig->key_id);
-        !s.ok()) {
-      return s;
+    auto ledger = store_->ListLedger(/*include_retired=*/true);
+    if (!ledger.ok()) return ledger.error();
+    auto merged = MergeLedgerIntoPolicy(yaml, group, *ledger, source_name);
+    if (!merged.ok()) return merged.error();
+    if (*merged == yaml) {
+      policy = std::make_shared<const Policy>(std::move(parsed).value());
+    } else {
+      auto reparsed = ParsePolicy(*merged, source_name);
+      if (!reparsed.ok()) return reparsed.error();
+      policy = std::make_shared<const Policy>(std::move(reparsed).value());
     }
-    put->signature = std::move(sig->signature);
-    put->key_id = std::move(sig->key_id);
+    auto put = StoreSignedLocked(group, *merged, yaml, applied_by);
+    if (!put.ok()) return put.error();
     stored = std::move(*put);
     return Status::Ok();
   });
   if (!st.ok()) return st.error();
-  latest_[std::string(group)] =
-      ResolvedPolicy{*stored, std::make_shared<const Policy>(std::move(parsed).value()), false};
-  log->info("policy '{}' version {} applied to group {} by {}, signed with key {}",
-            latest_[std::string(group)].policy->name, stored->version, group, applied_by,
-            stored->key_id);
+  latest_[std::string(group)] = ResolvedPolicy{*stored, policy, false};
+  log->info("policy '{}' version {} applied to group {} by {}, signed with key {}", policy->name,
+            stored->version, group, applied_by, stored->key_id);
+  NotifyLocked(group);
+  return *stored;
+}
+
+Result<std::vector<StoredPolicy>> PolicyHub::ApplyLedgerChange(
+    const std::function<Status()>& change, std::string_view applied_by) {
+  static const auto log = GetLogger("policy");
+  std::lock_guard lock(mu_);
+  std::vector<ResolvedPolicy> updated;
+  Status st = store_->WithTransaction([&]() -> Status {
+    if (Status s = change(); !s.ok()) return s;
+    auto ledger = store_->ListLedger(/*include_retired=*/true);
+    if (!ledger.ok()) return ledger.error();
+    for (const auto& [group, current] : latest_) {
+      auto source = store_->PolicySource(group, current.stored.version);
+      if (!source.ok()) return source.error();
+      const std::string name = "policy of " + group + " v" + std::to_string(current.stored.version);
+      auto merged = MergeLedgerIntoPolicy(*source, group, *ledger, name);
+      if (!merged.ok()) {
+        return MakeError(merged.error().code,
+                         "the ledger change cannot be merged into the policy of group " + group +
+                             ": " + merged.error().message);
+      }
+      if (*merged == current.stored.yaml) continue;
+      auto parsed = ParsePolicy(*merged, name);
+      if (!parsed.ok()) return parsed.error();
+      auto put = StoreSignedLocked(group, *merged, *source, applied_by);
+      if (!put.ok()) return put.error();
+      updated.push_back(ResolvedPolicy{
+          std::move(*put), std::make_shared<const Policy>(std::move(parsed).value()), false});
+    }
+    return Status::Ok();
+  });
+  if (!st.ok()) return st.error();
+  std::vector<StoredPolicy> out;
+  for (ResolvedPolicy& r : updated) {
+    const std::string group = r.stored.group;
+    log->info("policy of group {} version {} stored for {}: registered media now {}", group,
+              r.stored.version, applied_by, r.policy->registered_media.size());
+    out.push_back(r.stored);
+    latest_[group] = std::move(r);
+  }
+  // Once per watcher, even when its group's policy and an ancestor's changed.
   for (auto& [id, w] : watchers_) {
-    if (!GroupContains(group, w.group)) continue;
+    const bool affected = std::any_of(out.begin(), out.end(), [&](const StoredPolicy& p) {
+      return GroupContains(p.group, w.group);
+    });
+    if (!affected) continue;
     if (auto r = ResolveLocked(w.group)) w.on_change(*r);
   }
-  return *stored;
+  return out;
+}
+
+std::vector<std::string> PolicyHub::PolicyGroups() const {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> out;
+  for (const auto& [group, r] : latest_) out.push_back(group);
+  return out;
 }
 
 std::optional<ResolvedPolicy> PolicyHub::Resolve(std::string_view group) const {

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/clock.h"
 #include "common/policy.h"
@@ -51,9 +52,21 @@ class PolicyHub {
 
   // Validates `yaml`, stores it as the group's next version with its
   // signature and notifies the watchers of the group and its descendants.
-  // Nothing is stored when validation or signing fails.
+  // Nothing is stored when validation or signing fails. The stored, signed
+  // document is `yaml` with the media ledger merged in (ledger_policy.h);
+  // `yaml` itself is kept as the version's source.
   Result<StoredPolicy> Apply(std::string_view group, std::string_view yaml,
                              std::string_view source_name, std::string_view applied_by);
+
+  // Runs `change` (writes to the media ledger) and, in the same
+  // transaction, stores a new signed version for every group whose policy
+  // the changed ledger alters, recording `applied_by` (e.g. "ledger.add by
+  // web:alice"); then notifies the watchers. When `change` or any version
+  // fails, nothing is stored. Returns the new versions.
+  Result<std::vector<StoredPolicy>> ApplyLedgerChange(const std::function<Status()>& change,
+                                                      std::string_view applied_by);
+  // The groups that have a policy of their own, sorted.
+  std::vector<std::string> PolicyGroups() const;
 
   // The policy in force for `group` (its own or inherited), if any.
   std::optional<ResolvedPolicy> Resolve(std::string_view group) const;
@@ -85,6 +98,12 @@ class PolicyHub {
   // collector does not start.
   Status SignStoredPolicies();
   std::optional<ResolvedPolicy> ResolveLocked(std::string_view group) const;
+  // Inside a store transaction: stores `yaml` (and `source_yaml` when it
+  // differs) as the group's next version and signs it.
+  Result<StoredPolicy> StoreSignedLocked(std::string_view group, std::string_view yaml,
+                                         std::string_view source_yaml, std::string_view applied_by);
+  // Tells the watchers of `group` and its descendants.
+  void NotifyLocked(std::string_view group);
   // The entry in force for `group` and whether it is inherited; nullptr if none.
   const ResolvedPolicy* FindLocked(std::string_view group, bool* inherited) const;
 

@@ -94,6 +94,11 @@ Status AdminClient::PolicyHistory(const v1::PolicyHistoryRequest& request,
   return Call(&v1::AdminService::StubInterface::PolicyHistory, request, response);
 }
 
+Status AdminClient::ComplianceTrend(const v1::ComplianceTrendRequest& request,
+                                    v1::ComplianceTrendResponse* response) {
+  return Call(&v1::AdminService::StubInterface::ComplianceTrend, request, response);
+}
+
 Status AdminClient::AddUser(const v1::AddUserRequest& request, v1::UserCredentials* response) {
   return Call(&v1::AdminService::StubInterface::AddUser, request, response);
 }
@@ -105,6 +110,41 @@ Status AdminClient::ResetUser(const v1::ResetUserRequest& request, v1::UserCrede
 Status AdminClient::DisableUser(const v1::DisableUserRequest& request,
                                 v1::DisableUserResponse* response) {
   return Call(&v1::AdminService::StubInterface::DisableUser, request, response);
+}
+
+Status AdminClient::ListMedia(const v1::ListMediaRequest& request,
+                              v1::ListMediaResponse* response) {
+  return Call(&v1::AdminService::StubInterface::ListMedia, request, response);
+}
+
+Status AdminClient::AddMedium(const v1::AddMediumRequest& request,
+                              v1::LedgerChangeResponse* response) {
+  return Call(&v1::AdminService::StubInterface::AddMedium, request, response);
+}
+
+Status AdminClient::RetireMedium(const v1::RetireMediumRequest& request,
+                                 v1::LedgerChangeResponse* response) {
+  return Call(&v1::AdminService::StubInterface::RetireMedium, request, response);
+}
+
+Status AdminClient::ImportMedia(const v1::ImportMediaRequest& request,
+                                v1::ImportMediaResponse* response) {
+  return Call(&v1::AdminService::StubInterface::ImportMedia, request, response);
+}
+
+Status AdminClient::ExportMedia(const v1::ExportMediaRequest& request,
+                                v1::ExportMediaResponse* response) {
+  return Call(&v1::AdminService::StubInterface::ExportMedia, request, response);
+}
+
+Status AdminClient::UnregisteredDevices(const v1::UnregisteredDevicesRequest& request,
+                                        v1::UnregisteredDevicesResponse* response) {
+  return Call(&v1::AdminService::StubInterface::UnregisteredDevices, request, response);
+}
+
+Status AdminClient::QueryAudit(const v1::QueryAuditRequest& request,
+                               v1::QueryAuditResponse* response) {
+  return Call(&v1::AdminService::StubInterface::QueryAudit, request, response);
 }
 
 Error DescribeRpcFailure(const grpc::Status& status, std::string_view address, int64_t timeout_ms) {

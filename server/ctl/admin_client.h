@@ -38,9 +38,19 @@ class AdminClient {
   Status ApplyPolicy(const v1::ApplyPolicyRequest& request, v1::ApplyPolicyResponse* response);
   Status PolicyHistory(const v1::PolicyHistoryRequest& request,
                        v1::PolicyHistoryResponse* response);
+  Status ComplianceTrend(const v1::ComplianceTrendRequest& request,
+                         v1::ComplianceTrendResponse* response);
   Status AddUser(const v1::AddUserRequest& request, v1::UserCredentials* response);
   Status ResetUser(const v1::ResetUserRequest& request, v1::UserCredentials* response);
   Status DisableUser(const v1::DisableUserRequest& request, v1::DisableUserResponse* response);
+  Status ListMedia(const v1::ListMediaRequest& request, v1::ListMediaResponse* response);
+  Status AddMedium(const v1::AddMediumRequest& request, v1::LedgerChangeResponse* response);
+  Status RetireMedium(const v1::RetireMediumRequest& request, v1::LedgerChangeResponse* response);
+  Status ImportMedia(const v1::ImportMediaRequest& request, v1::ImportMediaResponse* response);
+  Status ExportMedia(const v1::ExportMediaRequest& request, v1::ExportMediaResponse* response);
+  Status UnregisteredDevices(const v1::UnregisteredDevicesRequest& request,
+                             v1::UnregisteredDevicesResponse* response);
+  Status QueryAudit(const v1::QueryAuditRequest& request, v1::QueryAuditResponse* response);
 
  private:
   template <typename Request, typename Response>

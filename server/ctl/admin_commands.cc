@@ -11,6 +11,7 @@
 #include "server/ctl/command.h"
 #include "server/ctl/ctl_config.h"
 #include "server/ctl/render.h"
+#include "server/web/qr_code.h"
 
 namespace mamori::ctl {
 namespace {
@@ -104,6 +105,18 @@ int RunTerminals(const ParsedArgs& args, const CommandContext& ctx) {
     }
     request.set_status(value);
   }
+  if (std::optional<std::string> check = args.Get("check")) {
+    constexpr std::string_view kChecks[] = {"reporting", "policy_current", "enforcement_active",
+                                            "no_unapproved_storage", "clock_skew"};
+    if (std::find(std::begin(kChecks), std::end(kChecks), *check) == std::end(kChecks)) {
+      return ctx.Usage(
+          "--check must be reporting, policy_current, enforcement_active, "
+          "no_unapproved_storage or clock_skew, not \"" +
+          *check + "\"");
+    }
+    request.set_failing_check(*check);
+  }
+  if (std::optional<std::string> search = args.Get("search")) request.set_search(*search);
   if (std::optional<std::string> limit = args.Get("limit")) {
     Result<int64_t> n = ParseIntOption("limit", *limit, 1, kMaxPage);
     if (!n) return ctx.Report(n.error());
@@ -160,11 +173,33 @@ int RunEvents(const ParsedArgs& args, const CommandContext& ctx) {
     if (!n) return ctx.Report(n.error());
     request.set_limit(static_cast<uint32_t>(*n));
   }
+  request.set_text(args.GetOr("text", ""));
+  request.set_cursor(args.GetOr("cursor", ""));
   std::unique_ptr<AdminClient> client = Connect(args, ctx, &rc);
   if (!client) return rc;
   v1::QueryEventsResponse response;
   if (Status s = client->QueryEvents(request, &response); !s) return ctx.Fail(s.error().message);
   return Print(response, *json, ctx, RenderEvents);
+}
+
+int RunTrend(const ParsedArgs& args, const CommandContext& ctx) {
+  int rc = kExitOk;
+  const std::optional<bool> json = WantsJson(args, ctx, &rc);
+  if (!json) return rc;
+  v1::ComplianceTrendRequest request;
+  request.set_group(args.GetOr("group", ""));
+  if (std::optional<std::string> days = args.Get("days")) {
+    Result<int64_t> n = ParseIntOption("days", *days, 1, 366);
+    if (!n) return ctx.Report(n.error());
+    request.set_days(static_cast<uint32_t>(*n));
+  }
+  std::unique_ptr<AdminClient> client = Connect(args, ctx, &rc);
+  if (!client) return rc;
+  v1::ComplianceTrendResponse response;
+  if (Status s = client->ComplianceTrend(request, &response); !s) {
+    return ctx.Fail(s.error().message);
+  }
+  return Print(response, *json, ctx, RenderTrend);
 }
 
 int RunPolicyShow(const ParsedArgs& args, const CommandContext& ctx) {
@@ -245,13 +280,23 @@ int RunPolicyHistory(const ParsedArgs& args, const CommandContext& ctx) {
   });
 }
 
-void PrintCredentials(const v1::UserCredentials& c, std::ostream& out) {
+// The QR code is drawn for the usual light-on-dark terminal (see
+// QrTerminalStyle); --no-qr leaves it out, e.g. when the output is logged.
+void PrintCredentials(const v1::UserCredentials& c, bool qr, std::ostream& out) {
   out << "user:      " << c.name() << " (" << c.role() << ")\n"
       << "password:  " << c.password() << "\n"
-      << "otpauth:   " << c.otpauth_uri() << "\n\n"
-      << "Hand the password over in person; it is shown only now. Add the otpauth URI\n"
-      << "to an authenticator app (as a QR code, e.g. 'qrencode -t ansiutf8 URI', or by\n"
-      << "entering the secret), then log in with the password and the 6-digit code.\n";
+      << "otpauth:   " << c.otpauth_uri() << "\n\n";
+  if (qr) {
+    auto matrix = web::EncodeQr(c.otpauth_uri());
+    if (matrix.ok()) {
+      out << web::QrTerminalText(*matrix) << "\n";
+    } else {
+      out << "(no QR code: " << matrix.error().message << ")\n\n";
+    }
+  }
+  out << "Hand the password over in person; it is shown only now. Scan the QR code\n"
+      << "with an authenticator app (or enter the otpauth URI's secret), then log in\n"
+      << "with the password and the 6-digit code.\n";
 }
 
 int RunUserAdd(const ParsedArgs& args, const CommandContext& ctx) {
@@ -267,7 +312,7 @@ int RunUserAdd(const ParsedArgs& args, const CommandContext& ctx) {
   request.set_role(role);
   v1::UserCredentials response;
   if (Status s = client->AddUser(request, &response); !s) return ctx.Fail(s.error().message);
-  PrintCredentials(response, ctx.out);
+  PrintCredentials(response, !args.Has("no-qr"), ctx.out);
   return kExitOk;
 }
 
@@ -279,7 +324,7 @@ int RunUserReset(const ParsedArgs& args, const CommandContext& ctx) {
   request.set_name(args.positionals().at(0));
   v1::UserCredentials response;
   if (Status s = client->ResetUser(request, &response); !s) return ctx.Fail(s.error().message);
-  PrintCredentials(response, ctx.out);
+  PrintCredentials(response, !args.Has("no-qr"), ctx.out);
   return kExitOk;
 }
 
@@ -318,13 +363,18 @@ std::vector<Command> AdminCommands() {
   terminals.options = WithConnection({
       {"group", "G", "only this group and its descendants", false},
       {"status", "S", "compliant, non_compliant or unknown", false},
+      {"check", "NAME", "only terminals failing this check (see below)", false},
+      {"search", "TEXT", "only terminals whose id or host name contains TEXT", false},
       {"limit", "N", "at most N terminals (collector default 1000, max 10000)", false},
       {"offset", "N", "skip the first N terminals", false},
       OutputOption(),
   });
   terminals.details =
       "POLICY shows applied/assigned policy versions; they differ while a terminal\n"
-      "has not picked up its group's latest policy.\n\n" +
+      "has not picked up its group's latest policy.\n\n"
+      "--check takes reporting, policy_current, enforcement_active,\n"
+      "no_unapproved_storage or clock_skew. --search ignores the case of ASCII\n"
+      "letters. Filters combine: all must hold.\n\n" +
       connection;
   terminals.run = RunTerminals;
   commands.push_back(terminals);
@@ -348,6 +398,11 @@ std::vector<Command> AdminCommands() {
       {"group", "G", "only terminals in this group and its descendants", false},
       {"kind", "KIND", "only this kind, e.g. device_blocked (repeatable)", true},
       {"limit", "N", "at most N events (default 100, max 10000)", false},
+      {"text", "S",
+       "only events whose terminal, user, rule, vid:pid or device strings "
+       "contain S",
+       false},
+      {"cursor", "C", "the next page: the cursor a full page ends with", false},
       OutputOption(),
   });
   events.details =
@@ -357,6 +412,21 @@ std::vector<Command> AdminCommands() {
       connection;
   events.run = RunEvents;
   commands.push_back(events);
+
+  Command trend;
+  trend.name = "trend";
+  trend.summary = "daily compliance counts of a group, oldest first";
+  trend.options = WithConnection({
+      {"group", "G", "the group (default: the whole deployment)", false},
+      {"days", "N", "days back from today, today included (default 30, max 366)", false},
+      OutputOption(),
+  });
+  trend.details =
+      "The collector records each group's counts at start and every 10 minutes;\n"
+      "a day shows its last record. Dates are Japan Standard Time.\n\n" +
+      connection;
+  trend.run = RunTrend;
+  commands.push_back(trend);
 
   Command show;
   show.name = "policy show";
@@ -422,8 +492,11 @@ std::vector<Command> AdminCommands() {
   user_add.args = "NAME";
   user_add.min_positionals = 1;
   user_add.max_positionals = 1;
-  user_add.summary = "create a dashboard user; prints a one-time password and the otpauth URI";
-  user_add.options = WithConnection({{"role", "R", "viewer (default), operator or admin", false}});
+  user_add.summary =
+      "create a dashboard user; prints a one-time password and the otpauth URI with its QR code";
+  user_add.options =
+      WithConnection({{"role", "R", "viewer (default), operator or admin", false},
+                      {"no-qr", "", "do not draw the otpauth URI as a QR code", false}});
   user_add.details = user_help;
   user_add.run = RunUserAdd;
   commands.push_back(user_add);
@@ -434,7 +507,8 @@ std::vector<Command> AdminCommands() {
   user_reset.min_positionals = 1;
   user_reset.max_positionals = 1;
   user_reset.summary = "new password and TOTP secret for a user; unlocks and re-enables";
-  user_reset.options = WithConnection({});
+  user_reset.options =
+      WithConnection({{"no-qr", "", "do not draw the otpauth URI as a QR code", false}});
   user_reset.details = user_help;
   user_reset.run = RunUserReset;
   commands.push_back(user_reset);

@@ -19,6 +19,7 @@ constexpr std::string_view kProgram = "mamorictl";
 std::vector<Command> AllCommands() {
   std::vector<Command> all = PkiCommands();
   for (Command& c : AdminCommands()) all.push_back(std::move(c));
+  for (Command& c : LedgerCommands()) all.push_back(std::move(c));
   return all;
 }
 

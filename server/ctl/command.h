@@ -50,5 +50,7 @@ struct Command {
 
 std::vector<Command> PkiCommands();
 std::vector<Command> AdminCommands();
+// media ... and audit (ledger_commands.cc).
+std::vector<Command> LedgerCommands();
 
 }  // namespace mamori::ctl

@@ -267,6 +267,29 @@ void RenderEvents(const v1::QueryEventsResponse& response, std::ostream& out) {
                   SeverityName(e.severity()), device, rule, e.user(), e.detail()});
   }
   table.Render(out);
+  if (!response.next_cursor().empty()) {
+    out << "(more events: add --cursor " << TerminalSafe(response.next_cursor()) << ")\n";
+  }
+}
+
+void RenderTrend(const v1::ComplianceTrendResponse& response, std::ostream& out) {
+  Table table(
+      {"DATE (JST)", "TERMINALS", "COMPLIANT", "NON-COMPLIANT", "STALE", "UNKNOWN", "% COMPLIANT"});
+  for (std::size_t c = 1; c <= 6; ++c) table.SetRightAligned(c);
+  for (const v1::ComplianceDay& d : response.days()) {
+    std::string percent = "-";
+    if (d.terminals() > 0) {
+      char buf[16];
+      std::snprintf(
+          buf, sizeof(buf), "%.1f",
+          100.0 * static_cast<double>(d.compliant()) / static_cast<double>(d.terminals()));
+      percent = buf;
+    }
+    table.AddRow({d.date(), std::to_string(d.terminals()), std::to_string(d.compliant()),
+                  std::to_string(d.non_compliant()), std::to_string(d.stale()),
+                  std::to_string(d.unknown()), percent});
+  }
+  table.Render(out);
 }
 
 void RenderPolicy(const v1::GetPolicyResponse& response, std::string_view group,

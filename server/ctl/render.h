@@ -24,6 +24,8 @@ void RenderTerminalList(const v1::ListTerminalsResponse& response, std::ostream&
 void RenderTerminalDetail(const v1::TerminalDetail& detail, std::ostream& out);
 // TIME, TERMINAL, KIND, SEVERITY, DEVICE, RULE, USER, DETAIL.
 void RenderEvents(const v1::QueryEventsResponse& response, std::ostream& out);
+// Daily compliance counts, oldest first, with the compliance rate.
+void RenderTrend(const v1::ComplianceTrendResponse& response, std::ostream& out);
 // The policy YAML preceded by a header of YAML comments (version, group,
 // applied by/at, inheritance), so the output can be saved and re-applied.
 void RenderPolicy(const v1::GetPolicyResponse& response, std::string_view group, std::ostream& out);

@@ -149,12 +149,98 @@ CREATE TABLE sessions (
 CREATE INDEX sessions_by_user ON sessions (user_name);
 )sql";
 
+// The media ledger (外部記録媒体管理台帳) and the audit log.
+//
+// Ledger rows are never deleted: retiring a medium records who, when and
+// why, so the ledger keeps the history an auditor asks for. group_name is
+// the entry's scope ('' = the whole deployment); one medium may be
+// registered in several scopes but only once per scope while active.
+// expires_ms is the last millisecond of the expiry day in JST (0 = never).
+//
+// The audit log is append-only: triggers refuse UPDATE and DELETE, and no
+// code path issues either.
+//
+// policies.source_yaml is the document as the admin applied it, before the
+// collector merged the ledger's media into it ('' for versions stored before
+// version 6: their yaml is the admin's document).
+constexpr std::string_view kSchemaV6 = R"sql(
+CREATE TABLE media_ledger (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  serial TEXT NOT NULL,
+  vendor_id INTEGER NOT NULL,
+  product_id INTEGER NOT NULL,
+  owner TEXT NOT NULL,
+  department TEXT NOT NULL,
+  group_name TEXT NOT NULL,
+  expires_ms INTEGER NOT NULL,
+  note TEXT NOT NULL,
+  added_by TEXT NOT NULL,
+  added_at_ms INTEGER NOT NULL,
+  retired_by TEXT NOT NULL DEFAULT '',
+  retired_at_ms INTEGER NOT NULL DEFAULT 0,
+  retire_reason TEXT NOT NULL DEFAULT ''
+);
+CREATE UNIQUE INDEX media_ledger_one_active
+  ON media_ledger (serial, vendor_id, product_id, group_name) WHERE retired_at_ms = 0;
+CREATE INDEX media_ledger_by_state ON media_ledger (retired_at_ms, group_name);
+
+CREATE TABLE audit_log (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  at_ms INTEGER NOT NULL,
+  actor TEXT NOT NULL,
+  action TEXT NOT NULL,
+  target TEXT NOT NULL,
+  detail TEXT NOT NULL,
+  outcome TEXT NOT NULL
+);
+CREATE INDEX audit_log_by_time ON audit_log (at_ms);
+CREATE INDEX audit_log_by_action ON audit_log (action, id);
+CREATE INDEX audit_log_by_actor ON audit_log (actor, id);
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+
+ALTER TABLE policies ADD COLUMN source_yaml TEXT NOT NULL DEFAULT '';
+)sql";
+
+// Daily compliance counts per group for the dashboard's trend chart: one
+// row per JST day and group, overwritten during the day, so the table grows
+// by (groups) rows a day.
+constexpr std::string_view kSchemaV7 = R"sql(
+CREATE TABLE compliance_daily (
+  day TEXT NOT NULL,
+  group_name TEXT NOT NULL,
+  terminals INTEGER NOT NULL,
+  compliant INTEGER NOT NULL,
+  non_compliant INTEGER NOT NULL,
+  unknown INTEGER NOT NULL,
+  stale INTEGER NOT NULL,
+  recorded_at_ms INTEGER NOT NULL,
+  PRIMARY KEY (group_name, day)
+);
+)sql";
+
+// Both event indexes carry the kind, so a query filtering on it rejects
+// entries from the index alone, whichever index serves it (a group's events
+// are found through its terminals or newest first; see
+// SqliteStore::QueryEvents).
+constexpr std::string_view kSchemaV8 = R"sql(
+DROP INDEX events_by_time;
+CREATE INDEX events_by_time ON events (time_ms DESC, seq DESC, terminal_id, kind);
+DROP INDEX events_by_terminal_time;
+CREATE INDEX events_by_terminal_time ON events (terminal_id, time_ms DESC, seq DESC, kind);
+)sql";
+
 constexpr auto kMigrations = std::to_array<Migration>({
     {1, "terminals, devices, events, event cursors, policies", kSchemaV1},
     {2, "digest of each terminal's stored device list", kSchemaV2},
     {3, "interface classes a blocked composite device keeps", kSchemaV3},
     {4, "policy signatures and signing key ids", kSchemaV4},
     {5, "dashboard users and sessions", kSchemaV5},
+    {6, "media ledger, audit log, policies as applied", kSchemaV6},
+    {7, "daily compliance counts per group", kSchemaV7},
+    {8, "event indexes that carry the kind", kSchemaV8},
 });
 
 Status Exec(sqlite3* db, std::string_view path, std::string_view sql, std::string_view what) {

@@ -2,6 +2,8 @@
 
 #include <openssl/evp.h>
 
+#include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <limits>
@@ -232,6 +234,7 @@ StoredEvent ReadEvent(sqlite3_stmt* stmt) {
   e.event.user = ColumnText(stmt, 7 + kDeviceColumnCount);
   return e;
 }
+constexpr int kEventColumnCount = 8 + kDeviceColumnCount;
 
 StoredPolicy ReadPolicy(sqlite3_stmt* stmt) {
   StoredPolicy p;
@@ -245,6 +248,26 @@ StoredPolicy ReadPolicy(sqlite3_stmt* stmt) {
   p.signature = HexDecode(ColumnText(stmt, 5)).value_or("");
   p.key_id = ColumnText(stmt, 6);
   return p;
+}
+
+// Columns of events a text search looks at; NULL (no device) never matches.
+constexpr std::array<std::string_view, 7> kTextSearchColumns = {
+    "terminal_id",
+    "user_name",
+    "matched_rule",
+    "manufacturer",
+    "product",
+    "serial",
+    "printf('%04x:%04x', vendor_id, product_id)"};
+
+// `text` as a literal inside a LIKE pattern with ESCAPE '\'.
+std::string LikeEscape(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '%' || c == '_' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  return out;
 }
 
 // Group `g` and its descendants: group_name = g, or within [g + "/", g + "0").
@@ -612,6 +635,59 @@ Result<std::vector<TerminalState>> SqliteStore::ListTerminals(std::string_view g
   return out;
 }
 
+Status SqliteStore::ForEachTerminal(std::string_view group,
+                                    const std::function<Status(TerminalState&&)>& visit) {
+  std::lock_guard lock(mu_);
+  const bool filtered = !group.empty();
+  return RunInTransaction(TxKind::kRead, [&]() -> Status {
+    // Both statements are in terminal id order: a merge join, one pass each.
+    std::string terminal_sql = "SELECT " MAMORI_TERMINAL_COLUMNS " FROM terminals";
+    std::string device_sql = "SELECT terminal_id, " MAMORI_DEVICE_COLUMNS " FROM devices";
+    if (filtered) {
+      terminal_sql.append(" WHERE ").append(kGroupFilter);
+      device_sql.append(" WHERE terminal_id IN (SELECT id FROM terminals WHERE ")
+          .append(kGroupFilter)
+          .append(")");
+    }
+    terminal_sql.append(" ORDER BY id");
+    device_sql.append(" ORDER BY terminal_id, ordinal");
+    Result<StmtLease> terminals = Prepare(terminal_sql);
+    if (!terminals.ok()) return terminals.error();
+    Result<StmtLease> devices = Prepare(device_sql);
+    if (!devices.ok()) return devices.error();
+    Binder bind_terminals(terminals->get());
+    Binder bind_devices(devices->get());
+    if (filtered) {
+      BindGroup(bind_terminals, group);
+      BindGroup(bind_devices, group);
+    }
+    if (bind_terminals.rc() != SQLITE_OK) return SqlError(bind_terminals.rc(), "binding a group");
+    if (bind_devices.rc() != SQLITE_OK) return SqlError(bind_devices.rc(), "binding a group");
+    int device_rc = sqlite3_step(devices->get());
+    int rc;
+    while ((rc = sqlite3_step(terminals->get())) == SQLITE_ROW) {
+      TerminalState t = ReadTerminal(terminals->get());
+      while (device_rc == SQLITE_ROW) {
+        const auto* id = sqlite3_column_text(devices->get(), 0);
+        const auto size = static_cast<std::size_t>(sqlite3_column_bytes(devices->get(), 0));
+        const int order =
+            std::string_view(reinterpret_cast<const char*>(id), size).compare(t.terminal_id);
+        if (order > 0) break;
+        // order < 0: a device row without its terminal, which the foreign
+        // key rules out; skip it rather than attach it to the wrong one.
+        if (order == 0) t.devices.push_back(ReadDevice(devices->get(), 1));
+        device_rc = sqlite3_step(devices->get());
+      }
+      if (device_rc != SQLITE_ROW && device_rc != SQLITE_DONE) {
+        return SqlError(device_rc, "listing devices");
+      }
+      if (Status s = visit(std::move(t)); !s.ok()) return s;
+    }
+    if (rc != SQLITE_DONE) return SqlError(rc, "listing terminals");
+    return Status::Ok();
+  });
+}
+
 Result<uint64_t> SqliteStore::AckedThroughLocked(std::string_view terminal_id) {
   Result<StmtLease> stmt = Prepare("SELECT acked_through FROM event_cursors WHERE terminal_id = ?");
   if (!stmt.ok()) return stmt.error();
@@ -715,6 +791,95 @@ Result<uint64_t> SqliteStore::AppendEvents(std::string_view terminal_id,
   return acked;
 }
 
+// A group's events can be found two ways. Through each terminal of the
+// group (events_by_terminal_time), which reads every event of the group in
+// the time window and sorts the matches: the cost grows with the group. Or
+// by walking events_by_time newest first and keeping the group's matching
+// rows until the page is full: the cost grows with how far back that page
+// reaches, which is short for a large group and a common kind but can be
+// the whole table for a small group or a rare kind. Both indexes carry the
+// kind, so neither reads a row to reject it. A sample of the newest entries
+// of the window says how dense the matches are; the terminal and event
+// counts say how big the group is. Costs are in index entries, a row read
+// and sorted counting as a few.
+Result<bool> SqliteStore::WalkTimeIndexForGroup(const EventQuery& query,
+                                                const std::vector<EventKind>& kinds) {
+  constexpr int64_t kSample = 4000;
+  constexpr double kRowCost = 4;
+  constexpr double kSeekCost = 4;
+  std::string kind_in;
+  if (!kinds.empty()) {
+    kind_in = "kind IN (?";
+    for (std::size_t i = 1; i < kinds.size(); ++i) kind_in.append(", ?");
+    kind_in.append(")");
+  } else {
+    kind_in = "1";
+  }
+  std::string sql = "SELECT count(*), coalesce(sum(" + kind_in + "), 0), coalesce(sum(" + kind_in +
+                    " AND terminal_id IN (SELECT id FROM terminals WHERE " +
+                    std::string(kGroupFilter) +
+                    ")), 0) FROM (SELECT terminal_id, kind FROM events INDEXED BY events_by_time "
+                    "WHERE 1";
+  if (query.since_ms != 0) sql.append(" AND time_ms >= ?");
+  if (query.until_ms != 0) sql.append(" AND time_ms < ?");
+  if (query.after) sql.append(" AND time_ms <= ?");
+  sql.append(" ORDER BY time_ms DESC, seq DESC LIMIT ?)");
+  int64_t sampled = 0, kind_matches = 0, matches = 0;
+  {
+    Result<StmtLease> stmt = Prepare(sql);
+    if (!stmt.ok()) return stmt.error();
+    Binder bind(stmt->get());
+    for (EventKind k : kinds) bind.Text(EventKindName(k));
+    for (EventKind k : kinds) bind.Text(EventKindName(k));
+    BindGroup(bind, query.group);
+    if (query.since_ms != 0) bind.Int(query.since_ms);
+    if (query.until_ms != 0) bind.Int(query.until_ms);
+    if (query.after) bind.Int(query.after->time_ms);
+    bind.Int(kSample);
+    if (bind.rc() != SQLITE_OK) return SqlError(bind.rc(), "binding an event sample");
+    if (const int rc = sqlite3_step(stmt->get()); rc != SQLITE_ROW) {
+      return SqlError(rc, "sampling events");
+    }
+    sampled = ColumnInt64(stmt->get(), 0);
+    kind_matches = ColumnInt64(stmt->get(), 1);
+    matches = ColumnInt64(stmt->get(), 2);
+  }
+  // The whole window is smaller than the sample: walking it is cheap.
+  if (sampled < kSample) return true;
+  if (matches == 0) return false;
+
+  const auto one = [&](const std::string& text, bool group) -> Result<int64_t> {
+    Result<StmtLease> stmt = Prepare(text);
+    if (!stmt.ok()) return stmt.error();
+    Binder bind(stmt->get());
+    if (group) BindGroup(bind, query.group);
+    if (bind.rc() != SQLITE_OK) return SqlError(bind.rc(), "binding a group");
+    if (const int rc = sqlite3_step(stmt->get()); rc != SQLITE_ROW) {
+      return SqlError(rc, "sizing an event query");
+    }
+    return ColumnInt64(stmt->get(), 0);
+  };
+  // rowid only grows: the largest is the number of rows ever inserted, a
+  // good enough count that costs one seek.
+  Result<int64_t> events = one("SELECT coalesce(max(rowid), 0) FROM events", false);
+  if (!events.ok()) return events.error();
+  Result<int64_t> terminals = one("SELECT coalesce(max(rowid), 0) FROM terminals", false);
+  if (!terminals.ok()) return terminals.error();
+  Result<int64_t> in_group =
+      one("SELECT count(*) FROM terminals WHERE " + std::string(kGroupFilter), true);
+  if (!in_group.ok()) return in_group.error();
+
+  const double limit = query.limit == 0 ? kDefaultEventLimit : query.limit;
+  const double group_events = static_cast<double>(*events) * static_cast<double>(*in_group) /
+                              static_cast<double>(std::max<int64_t>(1, *terminals));
+  const double kind_share = static_cast<double>(kind_matches) / static_cast<double>(sampled);
+  const double per_terminal = static_cast<double>(*in_group) * kSeekCost + group_events +
+                              group_events * kind_share * kRowCost;
+  const double walk =
+      static_cast<double>(sampled) * limit / static_cast<double>(matches) + limit * kRowCost;
+  return walk < per_terminal;
+}
+
 Result<std::vector<StoredEvent>> SqliteStore::QueryEvents(const EventQuery& query) {
   // Only the shape of the statement varies with the filters; every value is
   // bound. The shapes are few (kinds are deduplicated), so each is prepared
@@ -726,7 +891,23 @@ Result<std::vector<StoredEvent>> SqliteStore::QueryEvents(const EventQuery& quer
     if (!seen) kinds.push_back(k);
   }
 
-  std::string sql = "SELECT " MAMORI_EVENT_COLUMNS " FROM events WHERE 1";
+  // Which index serves the query is decided here rather than left to
+  // SQLite, which has no statistics to tell a small group from a large one.
+  std::string_view index = "events_by_time";
+  if (!query.terminal_id.empty()) {
+    index = "events_by_terminal_time";
+  } else if (!query.group.empty()) {
+    std::lock_guard lock(mu_);
+    Result<bool> walk = WalkTimeIndexForGroup(query, kinds);
+    if (!walk.ok()) return walk.error();
+    if (!*walk) index = "events_by_terminal_time";
+  }
+
+  // The terminal's group comes along by primary-key lookup, one per row returned.
+  std::string sql = "SELECT " MAMORI_EVENT_COLUMNS
+                    ", (SELECT group_name FROM terminals WHERE id = events.terminal_id)"
+                    " FROM events INDEXED BY ";
+  sql.append(index).append(" WHERE 1");
   if (!query.terminal_id.empty()) sql.append(" AND terminal_id = ?");
   if (!query.group.empty()) {
     sql.append(" AND terminal_id IN (SELECT id FROM terminals WHERE ")
@@ -740,6 +921,25 @@ Result<std::vector<StoredEvent>> SqliteStore::QueryEvents(const EventQuery& quer
   }
   if (query.since_ms != 0) sql.append(" AND time_ms >= ?");
   if (query.until_ms != 0) sql.append(" AND time_ms < ?");
+  std::string like;
+  if (!query.text.empty()) {
+    like = "%" + LikeEscape(query.text) + "%";
+    const char* sep = " AND (";
+    for (std::string_view column : kTextSearchColumns) {
+      sql.append(sep).append(column).append(" LIKE ? ESCAPE '\\'");
+      sep = " OR ";
+    }
+    sql.append(")");
+  }
+  // The position continues the ORDER BY below: time and seq descending,
+  // terminal ascending.
+  if (query.after) {
+    // The first bound is implied by the second; it lets the index seek to
+    // the position instead of walking to it.
+    sql.append(
+        " AND time_ms <= ? AND (time_ms < ? OR (time_ms = ? AND (seq < ? OR (seq = ? AND "
+        "terminal_id > ?))))");
+  }
   sql.append(" ORDER BY time_ms DESC, seq DESC, terminal_id LIMIT ?");
 
   std::lock_guard lock(mu_);
@@ -751,12 +951,26 @@ Result<std::vector<StoredEvent>> SqliteStore::QueryEvents(const EventQuery& quer
   for (EventKind k : kinds) bind.Text(EventKindName(k));
   if (query.since_ms != 0) bind.Int(query.since_ms);
   if (query.until_ms != 0) bind.Int(query.until_ms);
+  if (!like.empty()) {
+    for (std::size_t i = 0; i < kTextSearchColumns.size(); ++i) bind.Text(like);
+  }
+  if (query.after) {
+    bind.Int(query.after->time_ms)
+        .Int(query.after->time_ms)
+        .Int(query.after->time_ms)
+        .Int(static_cast<int64_t>(query.after->seq))
+        .Int(static_cast<int64_t>(query.after->seq))
+        .Text(query.after->terminal_id);
+  }
   bind.Int(query.limit == 0 ? kDefaultEventLimit : query.limit);
   if (bind.rc() != SQLITE_OK) return SqlError(bind.rc(), "binding an event query");
 
   std::vector<StoredEvent> out;
   int rc;
-  while ((rc = sqlite3_step(stmt->get())) == SQLITE_ROW) out.push_back(ReadEvent(stmt->get()));
+  while ((rc = sqlite3_step(stmt->get())) == SQLITE_ROW) {
+    out.push_back(ReadEvent(stmt->get()));
+    out.back().terminal_group = ColumnText(stmt->get(), kEventColumnCount);
+  }
   if (rc != SQLITE_DONE) return SqlError(rc, "querying events");
   return out;
 }
@@ -920,11 +1134,31 @@ Status SqliteStore::PutUser(const UserRecord& user) {
   });
 }
 
+namespace {
+
+#define MAMORI_USER_COLUMNS                                                                \
+  "name, role, password_hash, totp_secret_hex, disabled, failed_logins, locked_until_ms, " \
+  "last_totp_step, created_at_ms"
+
+UserRecord ReadUser(sqlite3_stmt* stmt) {
+  UserRecord u;
+  u.name = ColumnText(stmt, 0);
+  u.role = ColumnText(stmt, 1);
+  u.password_hash = ColumnText(stmt, 2);
+  u.totp_secret = HexDecode(ColumnText(stmt, 3)).value_or("");
+  u.disabled = ColumnInt64(stmt, 4) != 0;
+  u.failed_logins = ColumnInt64(stmt, 5);
+  u.locked_until_ms = ColumnInt64(stmt, 6);
+  u.last_totp_step = ColumnInt64(stmt, 7);
+  u.created_at_ms = ColumnInt64(stmt, 8);
+  return u;
+}
+
+}  // namespace
+
 Result<std::optional<UserRecord>> SqliteStore::GetUser(std::string_view name) {
   std::lock_guard lock(mu_);
-  Result<StmtLease> stmt = Prepare(
-      "SELECT name, role, password_hash, totp_secret_hex, disabled, failed_logins, "
-      "locked_until_ms, last_totp_step, created_at_ms FROM users WHERE name = ?");
+  Result<StmtLease> stmt = Prepare("SELECT " MAMORI_USER_COLUMNS " FROM users WHERE name = ?");
   if (!stmt.ok()) return stmt.error();
   Binder bind(stmt->get());
   bind.Text(name);
@@ -932,18 +1166,21 @@ Result<std::optional<UserRecord>> SqliteStore::GetUser(std::string_view name) {
   const int rc = sqlite3_step(stmt->get());
   if (rc == SQLITE_DONE) return std::optional<UserRecord>();
   if (rc != SQLITE_ROW) return SqlError(rc, "reading a user");
-  UserRecord u;
-  u.name = ColumnText(stmt->get(), 0);
-  u.role = ColumnText(stmt->get(), 1);
-  u.password_hash = ColumnText(stmt->get(), 2);
-  u.totp_secret = HexDecode(ColumnText(stmt->get(), 3)).value_or("");
-  u.disabled = ColumnInt64(stmt->get(), 4) != 0;
-  u.failed_logins = ColumnInt64(stmt->get(), 5);
-  u.locked_until_ms = ColumnInt64(stmt->get(), 6);
-  u.last_totp_step = ColumnInt64(stmt->get(), 7);
-  u.created_at_ms = ColumnInt64(stmt->get(), 8);
-  return std::optional<UserRecord>(std::move(u));
+  return std::optional<UserRecord>(ReadUser(stmt->get()));
 }
+
+Result<std::vector<UserRecord>> SqliteStore::ListUsers() {
+  std::lock_guard lock(mu_);
+  Result<StmtLease> stmt = Prepare("SELECT " MAMORI_USER_COLUMNS " FROM users ORDER BY name");
+  if (!stmt.ok()) return stmt.error();
+  std::vector<UserRecord> out;
+  int rc;
+  while ((rc = sqlite3_step(stmt->get())) == SQLITE_ROW) out.push_back(ReadUser(stmt->get()));
+  if (rc != SQLITE_DONE) return SqlError(rc, "listing users");
+  return out;
+}
+
+#undef MAMORI_USER_COLUMNS
 
 Status SqliteStore::PutSession(const SessionRecord& session) {
   std::lock_guard lock(mu_);
@@ -1021,6 +1258,65 @@ Status SqliteStore::DeleteUserSessions(std::string_view user_name) {
     if (rc != SQLITE_DONE) return SqlError(rc, "deleting sessions");
     return Status::Ok();
   });
+}
+
+Status SqliteStore::PutComplianceSnapshots(const std::vector<ComplianceSnapshot>& rows) {
+  std::lock_guard lock(mu_);
+  return RunInTransaction(TxKind::kWrite, [&]() -> Status {
+    for (const ComplianceSnapshot& row : rows) {
+      Result<StmtLease> stmt = Prepare(
+          "INSERT OR REPLACE INTO compliance_daily (day, group_name, terminals, compliant, "
+          "non_compliant, unknown, stale, recorded_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+      if (!stmt.ok()) return stmt.error();
+      Binder bind(stmt->get());
+      bind.Text(row.date)
+          .Text(row.group)
+          .Int(row.terminals)
+          .Int(row.compliant)
+          .Int(row.non_compliant)
+          .Int(row.unknown)
+          .Int(row.stale)
+          .Int(row.recorded_at_ms);
+      if (bind.rc() != SQLITE_OK) return SqlError(bind.rc(), "binding a compliance snapshot");
+      const int rc = sqlite3_step(stmt->get());
+      if (rc != SQLITE_DONE) return SqlError(rc, "storing a compliance snapshot");
+    }
+    return Status::Ok();
+  });
+}
+
+Result<std::vector<ComplianceSnapshot>> SqliteStore::ComplianceSnapshots(std::string_view group,
+                                                                         std::string_view from_date,
+                                                                         std::string_view to_date) {
+  std::lock_guard lock(mu_);
+  Result<StmtLease> stmt = Prepare(
+      "SELECT day, group_name, terminals, compliant, non_compliant, unknown, stale, "
+      "recorded_at_ms FROM compliance_daily WHERE group_name = ? AND day >= ? AND day <= ? "
+      "ORDER BY day");
+  if (!stmt.ok()) return stmt.error();
+  Binder bind(stmt->get());
+  bind.Text(group).Text(from_date).Text(to_date);
+  if (bind.rc() != SQLITE_OK) return SqlError(bind.rc(), "binding a compliance trend query");
+  std::vector<ComplianceSnapshot> out;
+  const auto count = [&](int column) {
+    return static_cast<uint32_t>(std::clamp<int64_t>(ColumnInt64(stmt->get(), column), 0,
+                                                     std::numeric_limits<uint32_t>::max()));
+  };
+  int rc;
+  while ((rc = sqlite3_step(stmt->get())) == SQLITE_ROW) {
+    ComplianceSnapshot row;
+    row.date = ColumnText(stmt->get(), 0);
+    row.group = ColumnText(stmt->get(), 1);
+    row.terminals = count(2);
+    row.compliant = count(3);
+    row.non_compliant = count(4);
+    row.unknown = count(5);
+    row.stale = count(6);
+    row.recorded_at_ms = ColumnInt64(stmt->get(), 7);
+    out.push_back(std::move(row));
+  }
+  if (rc != SQLITE_DONE) return SqlError(rc, "reading compliance snapshots");
+  return out;
 }
 
 }  // namespace mamori

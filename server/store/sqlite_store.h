@@ -37,6 +37,8 @@ class SqliteStore final : public Store {
   Status PutTerminalState(const TerminalState& state) override;
   Result<std::optional<TerminalState>> GetTerminal(std::string_view terminal_id) override;
   Result<std::vector<TerminalState>> ListTerminals(std::string_view group) override;
+  Status ForEachTerminal(std::string_view group,
+                         const std::function<Status(TerminalState&&)>& visit) override;
 
   Result<uint64_t> AppendEvents(std::string_view terminal_id, const std::vector<Event>& events,
                                 int64_t received_ms) override;
@@ -55,10 +57,27 @@ class SqliteStore final : public Store {
 
   Status PutUser(const UserRecord& user) override;
   Result<std::optional<UserRecord>> GetUser(std::string_view name) override;
+  Result<std::vector<UserRecord>> ListUsers() override;
   Status PutSession(const SessionRecord& session) override;
   Result<std::optional<SessionRecord>> GetSession(std::string_view token_hash) override;
   Status DeleteSession(std::string_view token_hash) override;
   Status DeleteUserSessions(std::string_view user_name) override;
+
+  Status PutComplianceSnapshots(const std::vector<ComplianceSnapshot>& rows) override;
+  Result<std::vector<ComplianceSnapshot>> ComplianceSnapshots(std::string_view group,
+                                                              std::string_view from_date,
+                                                              std::string_view to_date) override;
+
+  Result<int64_t> AddLedgerEntry(const LedgerEntry& entry) override;
+  Status RetireLedgerEntry(int64_t id, std::string_view retired_by, int64_t at_ms,
+                           std::string_view reason) override;
+  Result<std::optional<LedgerEntry>> GetLedgerEntry(int64_t id) override;
+  Result<std::vector<LedgerEntry>> ListLedger(bool include_retired) override;
+  Result<int64_t> AppendAudit(const AuditRecord& record) override;
+  Result<std::vector<AuditRecord>> QueryAudit(const AuditQuery& query) override;
+  Status SetPolicySource(std::string_view group, uint64_t version,
+                         std::string_view source_yaml) override;
+  Result<std::string> PolicySource(std::string_view group, uint64_t version) override;
 
   int SchemaVersion() override;
 
@@ -74,6 +93,9 @@ class SqliteStore final : public Store {
   Error SqlError(int rc, std::string_view what) const;
 
   Status PutTerminalStateLocked(const TerminalState& state);
+  // Whether a group's events are best found by walking events_by_time
+  // newest first (true) or through each terminal of the group (false).
+  Result<bool> WalkTimeIndexForGroup(const EventQuery& query, const std::vector<EventKind>& kinds);
   Result<uint64_t> AckedThroughLocked(std::string_view terminal_id);
   Result<std::vector<StoredPolicy>> ReadPolicies(std::string_view sql, std::string_view group,
                                                  bool bind_group);

@@ -26,6 +26,13 @@ struct StoredPolicy {
   std::string key_id;
 };
 
+// A position in the newest-first order of events: (time, seq, terminal).
+struct EventPosition {
+  int64_t time_ms = 0;
+  uint64_t seq = 0;
+  std::string terminal_id;
+};
+
 struct EventQuery {
   std::string terminal_id;       // empty = any
   std::string group;             // empty = any; else group and descendants
@@ -33,6 +40,64 @@ struct EventQuery {
   int64_t since_ms = 0;          // 0 = unbounded
   int64_t until_ms = 0;          // 0 = unbounded
   uint32_t limit = 100;
+  // Substring of terminal id, user, matched rule, "vvvv:pppp", manufacturer,
+  // product or serial; ASCII letters match case-insensitively. Empty = any.
+  std::string text;
+  // Only events strictly after this position (paging); nullopt = from the newest.
+  std::optional<EventPosition> after;
+};
+
+// The compliance counts of one group on one JST day (the dashboard's trend).
+struct ComplianceSnapshot {
+  std::string date;   // "YYYY-MM-DD", JST
+  std::string group;  // "" = the whole deployment
+  uint32_t terminals = 0;
+  uint32_t compliant = 0;
+  uint32_t non_compliant = 0;
+  uint32_t unknown = 0;
+  uint32_t stale = 0;  // reporting check failing
+  int64_t recorded_at_ms = 0;
+};
+
+// One entry of the media ledger (外部記録媒体管理台帳). Rows are never
+// deleted; a retired entry keeps who retired it, when and why.
+struct LedgerEntry {
+  int64_t id = 0;  // assigned by the store, never reused
+  std::string serial;
+  uint16_t vendor_id = 0;
+  uint16_t product_id = 0;
+  std::string owner;
+  std::string department;
+  std::string group;       // scope: this group and its descendants; "" = all
+  int64_t expires_ms = 0;  // last valid millisecond; 0 = never expires
+  std::string note;
+  std::string added_by;  // actor, e.g. "web:alice"
+  int64_t added_at_ms = 0;
+  std::string retired_by;
+  int64_t retired_at_ms = 0;  // 0 = active
+  std::string retire_reason;
+
+  bool active() const { return retired_at_ms == 0; }
+};
+
+// One administrative action (append-only).
+struct AuditRecord {
+  int64_t id = 0;  // assigned by the store, increasing
+  int64_t at_ms = 0;
+  std::string actor;   // "web:alice", "cert:mamori://admin/ops"
+  std::string action;  // "ledger.add", "policy.apply", ...
+  std::string target;
+  std::string detail;
+  std::string outcome;  // "ok", "denied", "failed"
+};
+
+struct AuditQuery {
+  std::string actor;      // exact; empty = any
+  std::string action;     // exact; empty = any
+  int64_t since_ms = 0;   // inclusive; 0 = unbounded
+  int64_t until_ms = 0;   // exclusive; 0 = unbounded
+  int64_t before_id = 0;  // only older entries (paging); 0 = from the newest
+  uint32_t limit = 100;   // 0 = 100
 };
 
 // A dashboard account (server/web). The password hash and TOTP secret are
@@ -75,13 +140,19 @@ class Store {
   virtual Result<std::optional<TerminalState>> GetTerminal(std::string_view terminal_id) = 0;
   // Terminals in `group` or below ("" = all), devices included, by id.
   virtual Result<std::vector<TerminalState>> ListTerminals(std::string_view group) = 0;
+  // The same terminals one at a time, by id, without holding them all in
+  // memory (loading a deployment's worth at start); stops at the first
+  // error `visit` returns.
+  virtual Status ForEachTerminal(std::string_view group,
+                                 const std::function<Status(TerminalState&&)>& visit) = 0;
 
   // Stores events idempotently by (terminal, seq): a seq already stored is
   // ignored. Returns the highest seq S such that 1..S are all stored.
   virtual Result<uint64_t> AppendEvents(std::string_view terminal_id,
                                         const std::vector<Event>& events, int64_t received_ms) = 0;
   virtual Result<uint64_t> AckedThrough(std::string_view terminal_id) = 0;
-  // Newest first. The group filter uses the terminal's group.
+  // Newest first. The group filter uses the terminal's group; each event
+  // comes back with its terminal's current group.
   virtual Result<std::vector<StoredEvent>> QueryEvents(const EventQuery& query) = 0;
 
   // Stores a new version for the group. Versions are one deployment-wide
@@ -109,11 +180,43 @@ class Store {
   // Dashboard accounts. PutUser inserts or replaces by name.
   virtual Status PutUser(const UserRecord& user) = 0;
   virtual Result<std::optional<UserRecord>> GetUser(std::string_view name) = 0;
+  // Every account, by name (the dashboard's user list).
+  virtual Result<std::vector<UserRecord>> ListUsers() = 0;
   virtual Status PutSession(const SessionRecord& session) = 0;
   virtual Result<std::optional<SessionRecord>> GetSession(std::string_view token_hash) = 0;
   virtual Status DeleteSession(std::string_view token_hash) = 0;
   // Ends every session of the user (password reset, disable).
   virtual Status DeleteUserSessions(std::string_view user_name) = 0;
+
+  // Inserts or replaces the rows of (date, group), all in one transaction.
+  virtual Status PutComplianceSnapshots(const std::vector<ComplianceSnapshot>& rows) = 0;
+  // The rows of `group` with from_date <= date <= to_date ("YYYY-MM-DD"),
+  // oldest first.
+  virtual Result<std::vector<ComplianceSnapshot>> ComplianceSnapshots(std::string_view group,
+                                                                      std::string_view from_date,
+                                                                      std::string_view to_date) = 0;
+
+  // The media ledger. AddLedgerEntry returns the new id; kAlreadyExists
+  // when an active entry registers the same medium in the same scope.
+  virtual Result<int64_t> AddLedgerEntry(const LedgerEntry& entry) = 0;
+  // kNotFound for an unknown id, kFailedPrecondition when already retired.
+  virtual Status RetireLedgerEntry(int64_t id, std::string_view retired_by, int64_t at_ms,
+                                   std::string_view reason) = 0;
+  virtual Result<std::optional<LedgerEntry>> GetLedgerEntry(int64_t id) = 0;
+  // By id; retired entries only when asked for.
+  virtual Result<std::vector<LedgerEntry>> ListLedger(bool include_retired) = 0;
+
+  // The audit log: append and read only, nothing updates or deletes it.
+  virtual Result<int64_t> AppendAudit(const AuditRecord& record) = 0;
+  // Newest first.
+  virtual Result<std::vector<AuditRecord>> QueryAudit(const AuditQuery& query) = 0;
+
+  // The document an admin applied for a stored version, before the
+  // collector merged the ledger's media into it; a version stored without
+  // one reads as its own yaml.
+  virtual Status SetPolicySource(std::string_view group, uint64_t version,
+                                 std::string_view source_yaml) = 0;
+  virtual Result<std::string> PolicySource(std::string_view group, uint64_t version) = 0;
 
   // Schema version after migrations.
   virtual int SchemaVersion() = 0;

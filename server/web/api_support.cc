@@ -100,8 +100,8 @@ http::status StatusFor(const Error& e) {
 HttpResponse FromError(const HttpRequest& request, const Error& e) {
   const http::status status = StatusFor(e);
   if (status == http::status::internal_server_error) {
-    WebLog()->error("{} {}: {}", std::string(request.method_string()), std::string(request.target()),
-                 e.message);
+    WebLog()->error("{} {}: {}", std::string(request.method_string()),
+                    std::string(request.target()), e.message);
     return JsonError(request, status, "internal error");
   }
   return JsonError(request, status, e.message);
@@ -113,6 +113,13 @@ HttpResponse ApiCall::Forbidden() const {
   WebLog()->warn("refused {} {} for '{}' ({})", std::string(request.method_string()),
                  std::string(path), session.user, RoleName(session.role));
   return JsonError(request, http::status::forbidden, "your role may not do this");
+}
+
+std::string ApiCall::Actor() const { return WebActor(session.user); }
+
+void ApiCall::Audit(std::string_view action, std::string_view target, std::string_view detail,
+                    AuditOutcome outcome) const {
+  if (audit != nullptr) (void)audit->Record(Actor(), action, target, detail, outcome);
 }
 
 std::string ApiCall::Query(std::string_view key) const {

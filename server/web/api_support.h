@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "common/result.h"
+#include "server/collector/audit_trail.h"
 #include "server/web/auth.h"
 
 namespace mamori::web {
@@ -54,7 +55,15 @@ struct ApiCall {
   bool is_get = false;
   bool is_post = false;
 
+  // The audit log (null in handlers built without one).
+  AuditTrail* audit = nullptr;
+
   bool Allows(Role role) const { return session.role >= role; }
+  // "web:<user>": who acts, as the audit log names it.
+  std::string Actor() const;
+  // Records an administrative action of this session in the audit log.
+  void Audit(std::string_view action, std::string_view target, std::string_view detail,
+             AuditOutcome outcome) const;
   // 403 "your role may not do this", logged with user and role.
   HttpResponse Forbidden() const;
   // The request's query parameter `key`, decoded, or "".

@@ -175,6 +175,7 @@ Result<NewCredentials> AuthService::IssueCredentials(UserRecord user) {
 }
 
 Result<NewCredentials> AuthService::AddUser(std::string_view name, Role role) {
+  std::lock_guard lock(login_mu_);
   if (!IsValidUserName(name)) {
     return MakeError(ErrorCode::kInvalidArgument,
                      "invalid user name '" + std::string(name) +
@@ -194,6 +195,7 @@ Result<NewCredentials> AuthService::AddUser(std::string_view name, Role role) {
 }
 
 Result<NewCredentials> AuthService::ResetUser(std::string_view name) {
+  std::lock_guard lock(login_mu_);
   auto existing = store_->GetUser(name);
   if (!existing.ok()) return existing.error();
   if (!existing->has_value()) {
@@ -203,6 +205,7 @@ Result<NewCredentials> AuthService::ResetUser(std::string_view name) {
 }
 
 Status AuthService::DisableUser(std::string_view name) {
+  std::lock_guard lock(login_mu_);
   auto existing = store_->GetUser(name);
   if (!existing.ok()) return existing.error();
   if (!existing->has_value()) {
@@ -212,6 +215,36 @@ Status AuthService::DisableUser(std::string_view name) {
   user.disabled = true;
   if (Status s = store_->PutUser(user); !s.ok()) return s;
   return store_->DeleteUserSessions(user.name);
+}
+
+Result<std::vector<AccountSummary>> AuthService::ListUsers() {
+  auto users = store_->ListUsers();
+  if (!users.ok()) return users.error();
+  const int64_t now = clock_->NowMs();
+  std::vector<AccountSummary> out;
+  out.reserve(users->size());
+  for (const UserRecord& u : *users) {
+    AccountSummary a;
+    a.name = u.name;
+    a.role = ParseRole(u.role).value_or(Role::kViewer);
+    a.disabled = u.disabled;
+    a.locked_until_ms = u.locked_until_ms > now ? u.locked_until_ms : 0;
+    a.created_at_ms = u.created_at_ms;
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+Status AuthService::SetRole(std::string_view name, Role role) {
+  std::lock_guard lock(login_mu_);
+  auto existing = store_->GetUser(name);
+  if (!existing.ok()) return existing.error();
+  if (!existing->has_value()) {
+    return MakeError(ErrorCode::kNotFound, "no user '" + std::string(name) + "'");
+  }
+  UserRecord user = std::move(**existing);
+  user.role = std::string(RoleName(role));
+  return store_->PutUser(user);
 }
 
 }  // namespace mamori::web

@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/clock.h"
 #include "common/result.h"
@@ -44,6 +45,16 @@ struct NewCredentials {
   std::string otpauth_uri;
 };
 
+// A dashboard account as the user list shows it: no password hash, no
+// TOTP secret.
+struct AccountSummary {
+  std::string name;
+  Role role = Role::kViewer;
+  bool disabled = false;
+  int64_t locked_until_ms = 0;  // 0 unless a lockout is still running
+  int64_t created_at_ms = 0;
+};
+
 // Accounts, logins and sessions of the dashboard. Thread-safe.
 class AuthService {
  public:
@@ -68,6 +79,11 @@ class AuthService {
   Result<NewCredentials> ResetUser(std::string_view name);
   // Refuses further logins and ends the user's sessions.
   Status DisableUser(std::string_view name);
+  // Every account, by name.
+  Result<std::vector<AccountSummary>> ListUsers();
+  // Takes effect on the user's next request: sessions read the role from
+  // the account every time.
+  Status SetRole(std::string_view name, Role role);
 
  private:
   Result<NewCredentials> IssueCredentials(UserRecord user);
@@ -77,6 +93,8 @@ class AuthService {
   AuthConfig config_;
   // Serialises logins so that concurrent guesses cannot race past the
   // failure counter; it also caps the CPU an attacker can burn on scrypt.
+  // Account changes take it too: a login writes the whole user row back,
+  // which must not undo a disable or reset made meanwhile.
   std::mutex login_mu_;
 };
 

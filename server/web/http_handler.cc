@@ -8,14 +8,18 @@
 #include <cctype>
 
 #include "common/logging.h"
+#include "server/web/api_events.h"
+#include "server/web/api_ledger.h"
+#include "server/web/api_policies.h"
+#include "server/web/api_terminals.h"
+#include "server/web/api_trend.h"
+#include "server/web/api_users.h"
 #include "server/web/static_assets.h"
 
 namespace mamori::web {
 namespace {
 
 namespace http = boost::beast::http;
-
-constexpr uint32_t kTerminalsPageSize = 100;
 
 std::shared_ptr<spdlog::logger> Log() { return WebLog(); }
 
@@ -50,6 +54,14 @@ void ApplySecurityHeaders(HttpResponse& res) {
   res.set("Cross-Origin-Resource-Policy", "same-origin");
 }
 
+WorkKind WorkKindOf(const HttpRequest& request) {
+  const std::string_view target(request.target().data(), request.target().size());
+  const std::string_view path = target.substr(0, target.find('?'));
+  if (path == "/api/login") return WorkKind::kLogin;
+  if (path.starts_with("/api/")) return WorkKind::kQuery;
+  return WorkKind::kInline;
+}
+
 std::string CookieValue(std::string_view header, std::string_view name) {
   while (!header.empty()) {
     const auto semi = header.find(';');
@@ -82,8 +94,9 @@ std::string QueryParam(std::string_view target, std::string_view key) {
   return "";
 }
 
-WebHandler::WebHandler(AuthService* auth, const AdminQueries* queries)
-    : auth_(auth), queries_(queries) {}
+WebHandler::WebHandler(AuthService* auth, const AdminQueries* queries, MediaLedger* ledger,
+                       AuditTrail* audit)
+    : auth_(auth), queries_(queries), ledger_(ledger), audit_(audit) {}
 
 HttpResponse WebHandler::Handle(const HttpRequest& request) const {
   const std::string_view target(request.target().data(), request.target().size());
@@ -130,6 +143,13 @@ HttpResponse WebHandler::Login(const HttpRequest& request) const {
     return it == body.fields().end() ? std::string() : it->second.string_value();
   };
   auto login = auth_->Login(field("name"), field("password"), field("code"));
+  if (audit_ != nullptr) {
+    // The name as typed: the audit trail bounds it and makes it printable.
+    const std::string name = login.ok() ? login->session.user : field("name");
+    (void)audit_->Record(WebActor(name), login.ok() ? audit::kLoginOk : audit::kLoginFail, name,
+                         login.ok() ? "" : login.error().message,
+                         login.ok() ? AuditOutcome::kOk : AuditOutcome::kDenied);
+  }
   if (!login.ok()) return FromError(request, login.error());
   google::protobuf::Struct out;
   (*out.mutable_fields())["user"].set_string_value(login->session.user);
@@ -171,17 +191,22 @@ HttpResponse WebHandler::HandleApi(const HttpRequest& request, std::string_view 
     }
   }
 
-  const ApiCall call{request, path, *session, is_get, is_post};
+  const ApiCall call{request, path, *session, is_get, is_post, audit_};
   const auto require = [&](Role role) { return call.Allows(role); };
   const auto forbidden = [&]() { return call.Forbidden(); };
 
   // Each area of the dashboard answers its own paths in its own file; an
   // area handler returns nothing for a path that is not its own.
   // (Area dispatch goes here.)
+  if (auto r = HandleUsersApi(call, auth_)) return std::move(*r);
+  for (auto area : {HandleEventsApi, HandlePoliciesApi, HandleTrendApi, HandleTerminalsApi})
+    if (auto r = area(call, *queries_)) return std::move(*r);
+  if (auto r = HandleLedgerApi(call, ledger_, audit_)) return std::move(*r);
 
   if (path == "/api/logout" && is_post) {
     if (Status s = auth_->Logout(token); !s.ok()) return FromError(request, s.error());
     Log()->info("user '{}' logged out", session->user);
+    call.Audit(audit::kLogout, session->user, "", AuditOutcome::kOk);
     google::protobuf::Struct out;
     auto res = JsonMessage(request, out);
     res.set(http::field::set_cookie, SessionCookie("", 0));
@@ -203,52 +228,6 @@ HttpResponse WebHandler::HandleApi(const HttpRequest& request, std::string_view 
       return FromError(request, s.error());
     }
     return JsonMessage(request, resp);
-  }
-  if (path == "/api/terminals" && is_get) {
-    if (!require(Role::kViewer)) return forbidden();
-    v1::ListTerminalsRequest req;
-    req.set_group(QueryParam(Sv(request.target()), "group"));
-    if (const std::string status = QueryParam(Sv(request.target()), "status"); !status.empty()) {
-      v1::ComplianceStatus value;
-      std::string upper;
-      for (char c : status) upper.push_back(static_cast<char>(std::toupper(c)));
-      if (!v1::ComplianceStatus_Parse("COMPLIANCE_STATUS_" + upper, &value)) {
-        return JsonError(request, http::status::bad_request,
-                         "status must be compliant, non_compliant or unknown");
-      }
-      req.set_status(value);
-    }
-    uint32_t page = 0;
-    if (const std::string p = QueryParam(Sv(request.target()), "page"); !p.empty()) {
-      if (p.size() > 6 || p.find_first_not_of("0123456789") != std::string::npos) {
-        return JsonError(request, http::status::bad_request, "page must be a number");
-      }
-      page = static_cast<uint32_t>(std::stoul(p));
-    }
-    req.set_limit(kTerminalsPageSize);
-    req.set_offset(page * kTerminalsPageSize);
-    v1::ListTerminalsResponse resp;
-    if (Status s = queries_->ListTerminals(req, &resp); !s.ok()) {
-      return FromError(request, s.error());
-    }
-    return JsonMessage(request, resp);
-  }
-  if (path.starts_with("/api/terminals/") && is_get) {
-    if (!require(Role::kViewer)) return forbidden();
-    v1::GetTerminalRequest req;
-    req.set_terminal_id(PercentDecode(path.substr(std::string_view("/api/terminals/").size())));
-    v1::TerminalDetail resp;
-    if (Status s = queries_->GetTerminal(req, &resp); !s.ok()) return FromError(request, s.error());
-    return JsonMessage(request, resp);
-  }
-  if (path.starts_with("/api/users/") && path.ends_with("/disable") && is_post) {
-    if (!require(Role::kAdmin)) return forbidden();
-    const std::string_view rest = path.substr(std::string_view("/api/users/").size());
-    const std::string name(rest.substr(0, rest.size() - std::string_view("/disable").size()));
-    if (Status s = auth_->DisableUser(name); !s.ok()) return FromError(request, s.error());
-    Log()->info("dashboard user '{}' disabled by '{}'", name, session->user);
-    google::protobuf::Struct out;
-    return JsonMessage(request, out);
   }
   return JsonError(request, http::status::not_found, "no such API");
 }

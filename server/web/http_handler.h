@@ -4,6 +4,8 @@
 #include <string_view>
 
 #include "server/collector/admin_queries.h"
+#include "server/collector/audit_trail.h"
+#include "server/collector/media_ledger.h"
 #include "server/web/api_support.h"
 #include "server/web/auth.h"
 
@@ -22,6 +24,13 @@ std::string CookieValue(std::string_view cookie_header, std::string_view name);
 // Decoded value of `key` in a query string ("a=1&b=x%20y"), or "".
 std::string QueryParam(std::string_view target, std::string_view key);
 
+// Where the transport runs a request: kInline on its I/O thread (static
+// assets, answered from memory), kQuery on its worker pool (everything
+// that reads the store), kLogin on its own lane (password hashing is slow
+// on purpose, and logins are serialised; see AuthService).
+enum class WorkKind { kInline, kQuery, kLogin };
+WorkKind WorkKindOf(const HttpRequest& request);
+
 // The dashboard's HTTP semantics, independent of the transport: static
 // assets and the JSON API. The API answers with the admin service's
 // messages in protobuf's JSON mapping. Every API call but login needs a
@@ -29,7 +38,11 @@ std::string QueryParam(std::string_view target, std::string_view key);
 // token in X-CSRF-Token.
 class WebHandler {
  public:
-  WebHandler(AuthService* auth, const AdminQueries* queries);
+  // `ledger` serves the media ledger pages and `audit` records logins,
+  // logouts and every change made through the API; without them those
+  // areas answer 503 and nothing is recorded.
+  WebHandler(AuthService* auth, const AdminQueries* queries, MediaLedger* ledger = nullptr,
+             AuditTrail* audit = nullptr);
 
   HttpResponse Handle(const HttpRequest& request) const;
 
@@ -39,6 +52,8 @@ class WebHandler {
 
   AuthService* auth_;
   const AdminQueries* queries_;
+  MediaLedger* ledger_;
+  AuditTrail* audit_;
 };
 
 }  // namespace mamori::web

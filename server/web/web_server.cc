@@ -1,18 +1,26 @@
 #include "server/web/web_server.h"
 
+#include <fmt/format.h>
 #include <openssl/ssl.h>
 
 #include <array>
+#include <atomic>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <chrono>
+#include <functional>
+#include <mutex>
 
+#include "common/clock.h"
 #include "common/logging.h"
+#include "server/web/web_credentials.h"
 
 namespace mamori::web {
 namespace {
@@ -28,13 +36,133 @@ std::shared_ptr<spdlog::logger> Log() {
   return log;
 }
 
+// Bounds the connections open at once. At the limit the server stops
+// accepting, so further connections wait in the kernel's listen queue (their
+// TLS handshake starts once a slot frees) instead of being reset: a browser
+// opening a burst of connections gets served late rather than failed. The
+// limit is logged once per burst: when it is reached (then at most once a
+// minute while it keeps being reached, with a count) and when the open
+// connections are down to half of it.
+class ConnectionLimiter {
+ public:
+  explicit ConnectionLimiter(int limit) : limit_(limit) {}
+
+  // `resume` re-arms accepting after a pause; it is called with no lock held
+  // by whichever thread frees a slot.
+  void SetResume(std::function<void()> resume) {
+    std::lock_guard lock(mu_);
+    resume_ = std::move(resume);
+  }
+  // Takes a slot for the next accepted connection; false when none is free,
+  // in which case the next Release resumes accepting.
+  bool TryAcquire() {
+    std::lock_guard lock(mu_);
+    if (active_ < limit_) {
+      ++active_;
+      return true;
+    }
+    paused_ = true;
+    ++pauses_;
+    const auto now = std::chrono::steady_clock::now();
+    if (!logged_ || now - last_log_ >= std::chrono::minutes(1)) {
+      Log()->warn(
+          "dashboard connection limit reached: {} connections open (web.max_connections); new "
+          "connections wait in the listen queue until one closes{}",
+          active_,
+          pauses_ > 1 ? fmt::format(" (reached {} times since the last report)", pauses_) : "");
+      logged_ = true;
+      burst_ = true;
+      last_log_ = now;
+      pauses_ = 0;
+    }
+    return false;
+  }
+  void Release() {
+    std::function<void()> resume;
+    {
+      std::lock_guard lock(mu_);
+      --active_;
+      if (burst_ && active_ <= limit_ / 2) {
+        burst_ = false;
+        Log()->info("dashboard connections down to {} of {}", active_, limit_);
+      }
+      if (paused_ && !closed_) {
+        paused_ = false;
+        resume = resume_;
+      }
+    }
+    if (resume) resume();
+  }
+  // No more resuming: the server is stopping.
+  void Close() {
+    std::lock_guard lock(mu_);
+    closed_ = true;
+  }
+
+ private:
+  const int limit_;
+  std::mutex mu_;
+  int active_ = 0;       // guarded by mu_; open connections plus a pending accept
+  bool paused_ = false;  // guarded by mu_
+  bool closed_ = false;  // guarded by mu_
+  bool logged_ = false;  // guarded by mu_
+  bool burst_ = false;   // guarded by mu_; "reached" logged, "down" not yet
+  int64_t pauses_ = 0;   // guarded by mu_; since the last "reached" line
+  std::chrono::steady_clock::time_point last_log_;  // guarded by mu_
+  std::function<void()> resume_;                    // guarded by mu_
+};
+
+// A connection's claim on the limiter, returned when the connection goes.
+class ConnectionSlot {
+ public:
+  explicit ConnectionSlot(std::shared_ptr<ConnectionLimiter> limiter)
+      : limiter_(std::move(limiter)) {}
+  ~ConnectionSlot() {
+    if (limiter_) limiter_->Release();
+  }
+  ConnectionSlot(ConnectionSlot&& other) noexcept = default;
+  ConnectionSlot(const ConnectionSlot&) = delete;
+  ConnectionSlot& operator=(const ConnectionSlot&) = delete;
+  ConnectionSlot& operator=(ConnectionSlot&&) = delete;
+
+ private:
+  std::shared_ptr<ConnectionLimiter> limiter_;
+};
+
+// Where requests that may block run, off the I/O threads: a pool for API
+// requests and a single lane for logins, whose queue is bounded so a flood
+// of login attempts is answered 503 instead of piling up.
+struct WorkLanes {
+  WorkLanes(int workers, const WebHandler* h) : handler(h), queries(workers), logins(1) {}
+
+  static constexpr int kMaxQueuedLogins = 16;
+  const WebHandler* handler;
+  std::atomic<int> queued_logins{0};
+  net::thread_pool queries;
+  net::thread_pool logins;
+};
+
+// Runs the handler; an exception becomes a 500.
+std::shared_ptr<HttpResponse> HandleSafely(const WebHandler* handler, const HttpRequest& request) {
+  try {
+    return std::make_shared<HttpResponse>(handler->Handle(request));
+  } catch (const std::exception& e) {
+    Log()->error("request handler failed: {}", e.what());
+    auto res = std::make_shared<HttpResponse>(http::status::internal_server_error, 11);
+    res->keep_alive(false);
+    res->prepare_payload();
+    ApplySecurityHeaders(*res);
+    return res;
+  }
+}
+
 // One TLS connection: handshake, then requests until the client closes,
 // asks to, or stays idle past the read timeout.
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(tcp::socket&& socket, ssl::context& ctx, const WebHandler* handler,
-             const WebLimits& limits)
-      : stream_(std::move(socket), ctx), handler_(handler), limits_(limits) {}
+  Connection(tcp::socket&& socket, ssl::context& ctx, WorkLanes* lanes, const WebLimits& limits,
+             ConnectionSlot slot)
+      : stream_(std::move(socket), ctx), lanes_(lanes), limits_(limits), slot_(std::move(slot)) {}
 
   void Run() {
     net::dispatch(stream_.get_executor(),
@@ -82,16 +210,36 @@ class Connection : public std::enable_shared_from_this<Connection> {
       return Write();
     }
     if (ec) return;  // timeout, reset or a malformed request: just drop it
-    try {
-      response_ = std::make_shared<HttpResponse>(handler_->Handle(parser_->get()));
-    } catch (const std::exception& e) {
-      Log()->error("request handler failed: {}", e.what());
-      response_ = std::make_shared<HttpResponse>(http::status::internal_server_error, 11);
-      response_->keep_alive(false);
-      response_->prepare_payload();
-      ApplySecurityHeaders(*response_);
+    const HttpRequest& request = parser_->get();
+    switch (WorkKindOf(request)) {
+      case WorkKind::kInline:
+        response_ = HandleSafely(lanes_->handler, request);
+        return Write();
+      case WorkKind::kQuery:
+        return net::post(lanes_->queries, [self = shared_from_this()] { self->Work(false); });
+      case WorkKind::kLogin:
+        if (lanes_->queued_logins.fetch_add(1) >= WorkLanes::kMaxQueuedLogins) {
+          lanes_->queued_logins.fetch_sub(1);
+          Log()->warn("refused a login: {} logins already waiting", WorkLanes::kMaxQueuedLogins);
+          auto busy = JsonError(request, http::status::service_unavailable,
+                                "too many logins in progress; try again in a moment");
+          busy.set(http::field::retry_after, "1");
+          response_ = std::make_shared<HttpResponse>(std::move(busy));
+          return Write();
+        }
+        return net::post(lanes_->logins, [self = shared_from_this()] { self->Work(true); });
     }
-    Write();
+  }
+
+  // On a worker: nothing else touches the connection until the response is
+  // handed back to its strand.
+  void Work(bool login) {
+    auto response = HandleSafely(lanes_->handler, parser_->get());
+    if (login) lanes_->queued_logins.fetch_sub(1);
+    net::post(stream_.get_executor(), [self = shared_from_this(), response]() mutable {
+      self->response_ = std::move(response);
+      self->Write();
+    });
   }
 
   void Write() {
@@ -136,37 +284,51 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool draining_ = false;
   std::size_t drained_ = 0;
   std::array<char, 16 * 1024> drain_buffer_{};
-  const WebHandler* handler_;
+  WorkLanes* lanes_;
   WebLimits limits_;
+  ConnectionSlot slot_;
 };
 
 }  // namespace
 
 struct WebServer::Impl {
-  Impl(int threads, const WebHandler* h, WebLimits l)
+  Impl(const WebConfig& config, const WebHandler* h, WebLimits l)
       : ssl_ctx(ssl::context::tls_server),
-        ioc(threads),
+        ioc(config.threads),
         acceptor(net::make_strand(ioc)),
-        handler(h),
-        limits(l) {}
+        limits(l),
+        limiter(std::make_shared<ConnectionLimiter>(config.max_connections)),
+        lanes(config.workers, h) {
+    limiter->SetResume([this] { net::post(acceptor.get_executor(), [this] { Accept(); }); });
+  }
 
+  // On the acceptor's strand.
   void Accept() {
+    if (!limiter->TryAcquire()) return;  // a closing connection resumes
     acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+      ConnectionSlot slot(limiter);
       if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
       if (!ec) {
-        std::make_shared<Connection>(std::move(socket), ssl_ctx, handler, limits)->Run();
+        // A response spans several TLS records; with Nagle's algorithm the
+        // last one waits for the client's delayed ACK (40 ms on Linux).
+        beast::error_code option_ec;
+        socket.set_option(tcp::no_delay(true), option_ec);
+        std::make_shared<Connection>(std::move(socket), ssl_ctx, &lanes, limits, std::move(slot))
+            ->Run();
       }
       Accept();
     });
   }
 
   // ssl_ctx outlives ioc: pending handlers destroyed with ioc own streams
-  // made from it.
+  // made from it. lanes go first: jobs still queued there hold connections,
+  // whose sockets belong to ioc.
   ssl::context ssl_ctx;
   net::io_context ioc;
   tcp::acceptor acceptor;
-  const WebHandler* handler;
   WebLimits limits;
+  std::shared_ptr<ConnectionLimiter> limiter;
+  WorkLanes lanes;
 };
 
 WebServer::WebServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -175,7 +337,8 @@ WebServer::~WebServer() { Shutdown(); }
 
 Result<std::unique_ptr<WebServer>> WebServer::Start(const WebConfig& config,
                                                     const WebHandler* handler, WebLimits limits) {
-  auto impl = std::make_unique<Impl>(config.threads, handler, limits);
+  if (Status s = CheckWebCredentials(config, SystemClock().NowMs()); !s.ok()) return s.error();
+  auto impl = std::make_unique<Impl>(config, handler, limits);
   beast::error_code ec;
   impl->ssl_ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
                                 ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
@@ -243,18 +406,28 @@ Result<std::unique_ptr<WebServer>> WebServer::Start(const WebConfig& config,
       }
     });
   }
-  Log()->info("dashboard listening on https://{}:{}", host, server->port_);
+  Log()->info(
+      "dashboard listening on https://{}:{} ({} I/O thread(s), {} worker(s), at most {} "
+      "connections)",
+      host, server->port_, config.threads, config.workers, config.max_connections);
   return server;
 }
 
 void WebServer::Shutdown() {
   if (!impl_) return;
+  impl_->limiter->Close();
   net::post(impl_->acceptor.get_executor(), [impl = impl_.get()] {
     beast::error_code ec;
     impl->acceptor.close(ec);
   });
   impl_->ioc.stop();
   threads_.clear();  // joins
+  // Requests being handled finish; queued ones are dropped with their
+  // connections.
+  impl_->lanes.queries.stop();
+  impl_->lanes.logins.stop();
+  impl_->lanes.queries.join();
+  impl_->lanes.logins.join();
   impl_.reset();
 }
 

@@ -22,8 +22,12 @@ struct WebLimits {
   int write_timeout_s = 30;
 };
 
-// HTTPS (TLS 1.2+) with Boost.Beast on its own small thread pool. Requests
-// are handled by `handler`, which must outlive the server.
+// HTTPS (TLS 1.2+) with Boost.Beast. web.threads I/O threads do TLS and
+// HTTP only; requests that read the store run on web.workers worker threads
+// and logins on a lane of their own (see WorkKindOf), so a slow query or a
+// burst of password hashing never stalls other connections. At most
+// web.max_connections are open; more wait in the listen queue. Requests are
+// handled by `handler`, which must outlive the server.
 class WebServer {
  public:
   // Loads the certificate and key and binds web.listen. Errors name the

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the ingest benchmark at 1000 agents and, for a second data point, at
-# 100, then the fan-out, backlog and event-commit benchmarks, and keeps
+# 100, then the fan-out, backlog, event-commit and dashboard benchmarks, and keeps
 # everything printed in BUILD_DIR/bench-results.txt.
 #
 #   tests/bench/run.sh BUILD_DIR        (make bench: BUILD_DIR=build/release)
@@ -39,6 +39,11 @@ bench=$build/tests/bench/backlog_bench
 run --events 100000 --per-agent 5000
 bench=$build/tests/bench/event_commit_bench
 run --agents 200 --batch 20 --seconds 10
+
+# The dashboard at 100,000 terminals and 1,000,000 events: overview, a
+# filtered terminals page and an events page against a static asset.
+bench=$build/tests/bench/dashboard_bench
+run --terminals 100000 --events 1000000 --requests 50
 
 echo "results written to $out"
 exit "$status"

@@ -5,9 +5,9 @@
 //   MAMORI_TERMINAL, MAMORI_ARTIFACT_DIR.
 // Exits non-zero with a message on the first failed check.
 import { chromium } from 'playwright-core';
-import { createHmac } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { base32Decode, totp } from './totp.mjs';
 
 const env = (name) => {
   const v = process.env[name];
@@ -17,28 +17,6 @@ const env = (name) => {
 const url = env('MAMORI_URL');
 const artifacts = env('MAMORI_ARTIFACT_DIR');
 mkdirSync(artifacts, { recursive: true });
-
-function base32Decode(text) {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  let bits = 0, value = 0;
-  const out = [];
-  for (const c of text.replace(/=+$/, '').toUpperCase()) {
-    value = (value << 5) | alphabet.indexOf(c);
-    bits += 5;
-    if (bits >= 8) { out.push((value >>> (bits - 8)) & 0xff); bits -= 8; }
-  }
-  return Buffer.from(out);
-}
-
-// RFC 6238, HMAC-SHA1, 30 s, 6 digits.
-function totp(secret, unixSeconds) {
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(Math.floor(unixSeconds / 30)));
-  const mac = createHmac('sha1', secret).update(counter).digest();
-  const offset = mac[mac.length - 1] & 0x0f;
-  const code = (mac.readUInt32BE(offset) & 0x7fffffff) % 1000000;
-  return String(code).padStart(6, '0');
-}
 
 function check(condition, message) {
   if (!condition) throw new Error('check failed: ' + message);
@@ -88,6 +66,15 @@ try {
 
   // The terminal with the hostile device: its strings appear as text only.
   await page.click('#overview-body tr[data-group="osaka/suita"] td:first-child');
+  await page.waitForSelector('#terminals-body tr');
+  // The pager counts the group's terminals; a failing-check filter the
+  // terminal passes empties the list, and clearing it brings it back.
+  const range = await page.textContent('#terminals-range');
+  check(range === '1–1 of 1', 'pager shows 1–1 of 1: ' + JSON.stringify(range));
+  await page.selectOption('#terminals-check', 'reporting');
+  await page.waitForFunction(() => document.querySelector('#terminals-range').textContent === 'No terminal matches.');
+  check((await page.$$('#terminals-body tr')).length === 0, 'filtered list is empty');
+  await page.selectOption('#terminals-check', '');
   await page.waitForSelector('#terminals-body tr');
   await page.click(`#terminals-body tr[data-terminal="${env('MAMORI_TERMINAL')}"] td:first-child`);
   await page.waitForSelector('#devices-body tr');

@@ -120,7 +120,7 @@ class DashboardTest : public ::testing::Test {
     collector_.emplace(pki_, dir_,
                        "web:\n  listen: 127.0.0.1:0\n  port_file: " + web_port_file_ +
                            "\n  cert_file: " + server.cert + "\n  key_file: " + server.key +
-                           "\n  threads: 2\n");
+                           "\n  threads: 2\n" + web_extra_);
     ASSERT_TRUE(collector_->Start()) << collector_->Log();
     // The collector writes its web port file just after its gRPC one.
     int port = 0;
@@ -178,6 +178,8 @@ class DashboardTest : public ::testing::Test {
 
   TempDir dir_;
   TestPki pki_;
+  // More lines of the collector's web section, set by derived fixtures.
+  std::string web_extra_;
   std::string web_port_file_;
   std::optional<CollectorProcess> collector_;
   std::optional<HttpsClient> client_;
@@ -332,6 +334,124 @@ TEST_F(DashboardTest, HostileDeviceStringsComeBackAsJsonText) {
   EXPECT_NE(overview.body.find("\"group\":\"osaka/suita\""), std::string::npos) << overview.body;
   Reply list = client_->Send(http::verb::get, "/api/terminals?group=osaka&page=0", token);
   EXPECT_NE(list.body.find("\"terminalId\":\"t-web-1\""), std::string::npos) << list.body;
+}
+
+// The value of a string field in protobuf's JSON, whose escapes (\u0026
+// for '&', \u003c for '<') are undone.
+std::string JsonText(const std::string& body, const std::string& key) {
+  const std::string needle = "\"" + key + "\":\"";
+  const auto pos = body.find(needle);
+  if (pos == std::string::npos) return "";
+  std::string out;
+  for (std::size_t i = pos + needle.size(); i < body.size() && body[i] != '"'; ++i) {
+    if (body[i] == '\\' && i + 5 < body.size() && body[i + 1] == 'u') {
+      out.push_back(static_cast<char>(std::stoi(body.substr(i + 2, 4), nullptr, 16)));
+      i += 5;
+      continue;
+    }
+    if (body[i] == '\\' && i + 1 < body.size()) ++i;
+    out.push_back(body[i]);
+  }
+  return out;
+}
+
+TEST_F(DashboardTest, AdminManagesUsersInTheDashboardAndTheNewUserLogsIn) {
+  // mamorictl draws the otpauth URI as a QR code under it, unless told not to.
+  CommandResult first = collector_->Ctl({"user", "add", "alice", "--role", "admin"});
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  const auto uri_at = first.out.find("otpauth:");
+  const auto qr_at = first.out.find("\u2588\u2588\u2588\u2588\u2588\u2588\u2588");
+  EXPECT_NE(qr_at, std::string::npos) << first.out;
+  EXPECT_LT(uri_at, qr_at);
+  Credentials admin;
+  admin.password = Field(first.out, "password:");
+  const std::string admin_uri = Field(first.out, "otpauth:");
+  const auto secret_at = admin_uri.find("secret=") + 7;
+  admin.secret =
+      web::Base32Decode(admin_uri.substr(secret_at, admin_uri.find('&', secret_at) - secret_at))
+          .value_or("");
+  CommandResult plain = collector_->Ctl({"user", "add", "oscar", "--role", "operator", "--no-qr"});
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  EXPECT_EQ(plain.out.find("\u2588"), std::string::npos) << plain.out;
+  Credentials op;
+  op.password = Field(plain.out, "password:");
+  const std::string op_uri = Field(plain.out, "otpauth:");
+  const auto op_secret_at = op_uri.find("secret=") + 7;
+  op.secret =
+      web::Base32Decode(op_uri.substr(op_secret_at, op_uri.find('&', op_secret_at) - op_secret_at))
+          .value_or("");
+
+  auto [admin_token, admin_csrf] = Login("alice", admin);
+  auto [op_token, op_csrf] = Login("oscar", op);
+  // An operator may not see or change accounts.
+  EXPECT_EQ(client_->Send(http::verb::get, "/api/users", op_token).status, 403);
+  EXPECT_EQ(client_
+                ->Send(http::verb::post, "/api/users", op_token, op_csrf,
+                       R"({"name":"sneaky","role":"admin"})")
+                .status,
+            403);
+
+  Reply added = client_->Send(http::verb::post, "/api/users", admin_token, admin_csrf,
+                              R"({"name":"nadia","role":"viewer"})");
+  ASSERT_EQ(added.status, 200) << added.body;
+  EXPECT_EQ(added.Header("Cache-Control"), "no-store");
+  const std::string uri = JsonText(added.body, "otpauthUri");
+  ASSERT_TRUE(uri.starts_with("otpauth://totp/Mamori:nadia?secret=")) << added.body;
+  EXPECT_TRUE(JsonText(added.body, "otpauthQrSvg").starts_with("<svg ")) << added.body;
+  Credentials nadia;
+  nadia.password = JsonText(added.body, "password");
+  const auto start = uri.find("secret=") + 7;
+  nadia.secret = web::Base32Decode(uri.substr(start, uri.find('&', start) - start)).value_or("");
+  auto [nadia_token, nadia_csrf] = Login("nadia", nadia);
+  Reply me = client_->Send(http::verb::get, "/api/me", nadia_token);
+  EXPECT_EQ(JsonString(me.body, "user"), "nadia");
+  EXPECT_EQ(JsonString(me.body, "role"), "viewer");
+
+  Reply list = client_->Send(http::verb::get, "/api/users", admin_token);
+  ASSERT_EQ(list.status, 200) << list.body;
+  for (const char* name : {"alice", "nadia", "oscar"}) {
+    EXPECT_NE(list.body.find(std::string("\"name\":\"") + name + "\""), std::string::npos)
+        << list.body;
+  }
+  EXPECT_EQ(list.body.find(nadia.password), std::string::npos);
+  EXPECT_EQ(list.body.find("secret"), std::string::npos);
+
+  // Promotion reaches the running session; disabling ends it.
+  EXPECT_EQ(client_
+                ->Send(http::verb::post, "/api/users/nadia/role", admin_token, admin_csrf,
+                       R"({"role":"operator"})")
+                .status,
+            200);
+  EXPECT_EQ(JsonString(client_->Send(http::verb::get, "/api/me", nadia_token).body, "role"),
+            "operator");
+  EXPECT_EQ(
+      client_->Send(http::verb::post, "/api/users/nadia/disable", admin_token, admin_csrf).status,
+      200);
+  EXPECT_EQ(client_->Send(http::verb::get, "/api/me", nadia_token).status, 401);
+  EXPECT_TRUE(collector_->WaitForLog("dashboard user 'nadia' (viewer) added by 'alice'",
+                                     std::chrono::seconds(5)));
+}
+
+// Sessions of two seconds, so that one can run out during the test.
+class ShortSessionDashboardTest : public DashboardTest {
+ protected:
+  ShortSessionDashboardTest() { web_extra_ = "  session_ttl: 2s\n"; }
+};
+
+TEST_F(ShortSessionDashboardTest, ExpiredSessionCookieIsRefused) {
+  const Credentials c = AddUser("edna", "admin");
+  auto [token, csrf] = Login("edna", c);
+  EXPECT_EQ(client_->Send(http::verb::get, "/api/me", token).status, 200);
+  // The browser drops the cookie after Max-Age; a client that keeps it
+  // anyway is refused by the server.
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  EXPECT_EQ(client_->Send(http::verb::get, "/api/me", token).status, 401);
+  EXPECT_EQ(
+      client_
+          ->Send(http::verb::post, "/api/users", token, csrf, R"({"name":"late","role":"viewer"})")
+          .status,
+      401);
+  EXPECT_EQ(client_->Send(http::verb::get, "/api/overview", token).status, 401);
 }
 
 }  // namespace

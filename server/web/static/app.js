@@ -3,7 +3,22 @@
 // textContent, never parsed as HTML: device and host names are attacker-chosen.
 'use strict';
 
-const state = { lang: 'ja', messages: {}, csrf: '', me: null };
+const state = { lang: 'ja', messages: {}, csrf: '', me: null, page: 'overview' };
+
+// Pages other scripts add (events.js, policies.js, ...): name -> async load
+// function, shown through the nav buttons with data-page="name".
+const pages = {};
+function registerPage(name, load) { pages[name] = load; }
+// Called after the overview table is drawn (trend.js adds its chart).
+const overviewHooks = [];
+
+async function openPage(name) {
+  state.page = name;
+  for (const b of document.querySelectorAll('#pages button[data-page]')) {
+    b.classList.toggle('active', b.dataset.page === name);
+  }
+  await (pages[name] || loadOverview)();
+}
 
 function t(key) {
   return Object.prototype.hasOwnProperty.call(state.messages, key) ? state.messages[key] : key;
@@ -55,15 +70,22 @@ async function api(method, path, body) {
 }
 
 function show(view) {
-  document.getElementById('login-view').hidden = view !== 'login';
-  document.getElementById('overview-view').hidden = view !== 'overview';
-  document.getElementById('terminals-view').hidden = view !== 'terminals';
+  // Every page is a <section id="NAME-view"> directly under <main>.
+  for (const section of document.querySelectorAll('main > section')) {
+    section.hidden = section.id !== view + '-view';
+  }
   document.getElementById('logout').hidden = view === 'login';
+  document.getElementById('pages').hidden = view === 'login';
 }
 
 function renderWho() {
   const who = document.getElementById('whoami');
   who.textContent = state.me ? state.me.user + ' (' + t('role.' + state.me.role) + ')' : '';
+  // Nav buttons with data-role="operator" or "admin" show to that role and above.
+  const rank = { viewer: 0, operator: 1, admin: 2 };
+  for (const b of document.querySelectorAll('#pages button[data-role]')) {
+    b.hidden = !state.me || !(rank[state.me.role] >= rank[b.dataset.role]);
+  }
 }
 
 function cell(row, text, cls) {
@@ -88,6 +110,7 @@ async function loadOverview() {
     cell(row, String(g.terminals), 'num');
     cell(row, String(g.compliant), 'num');
     cell(row, String(g.nonCompliant), g.nonCompliant > 0 ? 'num bad' : 'num');
+    cell(row, String(g.stale || 0), g.stale > 0 ? 'num bad' : 'num');
     cell(row, String(g.unknown), 'num');
     const rate = g.terminals > 0 ? (100 * g.compliant / g.terminals).toFixed(1) + '%' : '-';
     cell(row, rate, 'num');
@@ -96,6 +119,7 @@ async function loadOverview() {
   document.getElementById('overview-empty').hidden = groups.length > 0;
   document.getElementById('overview-time').textContent = jstFormat(state.lang).format(new Date());
   show('overview');
+  for (const hook of overviewHooks) await hook();
 }
 
 function formatTime(ts) {
@@ -107,28 +131,7 @@ function statusText(status) {
   return t(key);
 }
 
-async function loadTerminals(group) {
-  state.group = group;
-  const { status, data } = await api('GET', '/api/terminals?group=' + encodeURIComponent(group) + '&page=0');
-  if (status === 401) { show('login'); return; }
-  document.getElementById('terminals-group').textContent = group === '' ? t('overview.all') : group;
-  const body = document.getElementById('terminals-body');
-  body.replaceChildren();
-  for (const term of (data && data.terminals) || []) {
-    const row = document.createElement('tr');
-    row.dataset.terminal = term.terminalId;
-    row.className = 'link';
-    row.addEventListener('click', () => loadDetail(term.terminalId));
-    cell(row, term.terminalId);
-    cell(row, term.hostname);
-    cell(row, statusText(term.status), term.status === 'COMPLIANCE_STATUS_NON_COMPLIANT' ? 'bad' : '');
-    cell(row, (term.failingChecks || []).join(', '));
-    cell(row, formatTime(term.lastReport));
-    body.appendChild(row);
-  }
-  document.getElementById('detail').hidden = true;
-  show('terminals');
-}
+// loadTerminals(group) is in terminals.js.
 
 async function loadDetail(id) {
   const { status, data } = await api('GET', '/api/terminals/' + encodeURIComponent(id));
@@ -182,11 +185,15 @@ async function start() {
   document.getElementById('login-form').addEventListener('submit', onLogin);
   document.getElementById('logout').addEventListener('click', onLogout);
   document.getElementById('back-overview').addEventListener('click', loadOverview);
+  pages.overview = loadOverview;
+  for (const b of document.querySelectorAll('#pages button[data-page]')) {
+    b.addEventListener('click', () => openPage(b.dataset.page));
+  }
   for (const lang of ['ja', 'en']) {
     document.getElementById('lang-' + lang).addEventListener('click', async () => {
       window.localStorage.setItem('mamori.lang', lang);
       await loadLanguage(lang);
-      if (state.me) await loadOverview();
+      if (state.me) await openPage(state.page);
     });
   }
   await loadLanguage(pickLanguage());

@@ -351,8 +351,9 @@ TEST(PolicyParserTest, BadActionListsTheValidOnes) {
 }
 
 TEST(PolicyParserTest, BadDatesAreRejected) {
-  for (const char* bad : {"2027-02-30", "2027-13-01", "2027-00-10", "2027-1-1", "tomorrow",
-                          "1969-12-31", "2027/03/31", "2027-03-31T00:00:00Z"}) {
+  for (const char* bad :
+       {"2027-02-30", "2027-13-01", "2027-00-10", "2027-1-1", "tomorrow", "1969-12-31",
+        "2027/03/31", "2027-03-31T25:00:00Z", "2027-03-31T00:00:00", "2027-03-31T00:00:00+9:00"}) {
     const std::string yaml = std::string("name: p\nregistered_media:\n  - serial: s\n") +
                              "    vid_pid: \"0781:5581\"\n    expires: " + bad + "\n";
     EXPECT_THAT(ErrorOf(yaml),
@@ -360,6 +361,14 @@ TEST(PolicyParserTest, BadDatesAreRejected) {
                           "YYYY-MM-DD"))
         << bad;
   }
+  // An instant with its offset (the media ledger writes the end of a JST
+  // day so) is valid through the end of that second.
+  const auto instant = ParsePolicy(
+      "name: p\nregistered_media:\n  - {serial: s, vid_pid: \"0781:5581\", expires: "
+      "\"2027-03-31T23:59:59+09:00\"}\n",
+      "p.yaml");
+  ASSERT_TRUE(instant.ok()) << instant.error().message;
+  EXPECT_EQ(instant->registered_media[0].expires_ms, 1806505199999);
   // Leap day exists in 2028 but not in 2027.
   const auto leap = ParsePolicy(
       "name: p\nregistered_media:\n  - {serial: s, vid_pid: \"0781:5581\", expires: 2024-02-29}\n",
