@@ -5,7 +5,12 @@
 // clang-format on
 #include <winioctl.h>
 
+#include <algorithm>
+#include <cstddef>
+#include <cstring>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "agent/platform/windows/handles.h"
 #include "agent/platform/windows/wide_string.h"
@@ -104,22 +109,102 @@ Result<StorageProperties> Win32DiskControl::QueryStorage(std::string_view path) 
   STORAGE_PROPERTY_QUERY query{};
   query.PropertyId = StorageDeviceProperty;
   query.QueryType = PropertyStandardQuery;
-  // The fixed part is enough: the strings after it are not needed.
-  STORAGE_DEVICE_DESCRIPTOR descriptor{};
+  // Room for the fixed part and its strings; a driver that wants more
+  // gets its strings past this point dropped by the parser, not trusted.
+  constexpr DWORD kDescriptorBytes = 4096;
+  std::vector<DWORD> storage(kDescriptorBytes / sizeof(DWORD));
   DWORD returned = 0;
   if (!::DeviceIoControl(disk->get(), IOCTL_STORAGE_QUERY_PROPERTY, &query, sizeof(query),
-                         &descriptor, sizeof(descriptor), &returned, nullptr) &&
+                         storage.data(), kDescriptorBytes, &returned, nullptr) &&
       ::GetLastError() != ERROR_MORE_DATA) {
     return MakeError(ErrorCode::kIo,
                      Win32ErrorText("IOCTL_STORAGE_QUERY_PROPERTY(" + std::string(path) + ")",
                                     ::GetLastError()));
   }
-  if (returned < offsetof(STORAGE_DEVICE_DESCRIPTOR, RawPropertiesLength)) {
+  const std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(storage.data()),
+                                       std::min(returned, kDescriptorBytes));
+  auto props = ParseStorageDeviceDescriptor(bytes);
+  if (!props.ok()) {
     return MakeError(ErrorCode::kIo, "IOCTL_STORAGE_QUERY_PROPERTY(" + std::string(path) +
+                                         "): " + props.error().message);
+  }
+  return props;
+}
+
+Result<uint32_t> Win32DiskControl::DiskNumber(std::string_view path) {
+  auto disk = OpenDisk(path, 0);
+  if (!disk.ok()) return disk.error();
+  STORAGE_DEVICE_NUMBER number{};
+  DWORD returned = 0;
+  if (!::DeviceIoControl(disk->get(), IOCTL_STORAGE_GET_DEVICE_NUMBER, nullptr, 0, &number,
+                         sizeof(number), &returned, nullptr)) {
+    return MakeError(ErrorCode::kIo,
+                     Win32ErrorText("IOCTL_STORAGE_GET_DEVICE_NUMBER(" + std::string(path) + ")",
+                                    ::GetLastError()));
+  }
+  if (returned < sizeof(number)) {
+    return MakeError(ErrorCode::kIo, "IOCTL_STORAGE_GET_DEVICE_NUMBER(" + std::string(path) +
                                          ") returned " + std::to_string(returned) + " bytes");
   }
-  return StorageProperties{static_cast<uint32_t>(descriptor.BusType),
-                           descriptor.RemovableMedia != FALSE};
+  return static_cast<uint32_t>(number.DeviceNumber);
+}
+
+Result<std::vector<uint32_t>> Win32DiskControl::SystemDiskNumbers() {
+  wchar_t windows[MAX_PATH + 1] = {};
+  const UINT chars = ::GetWindowsDirectoryW(windows, MAX_PATH + 1);
+  if (chars == 0 || chars > MAX_PATH) {
+    return MakeError(ErrorCode::kIo, Win32ErrorText("GetWindowsDirectoryW", ::GetLastError()));
+  }
+  wchar_t mount[MAX_PATH + 1] = {};
+  if (!::GetVolumePathNameW(windows, mount, MAX_PATH + 1)) {
+    return MakeError(ErrorCode::kIo, Win32ErrorText("GetVolumePathNameW", ::GetLastError()));
+  }
+  // "\\?\Volume{...}\" names the volume wherever it is mounted; opening
+  // it needs the name without the trailing backslash.
+  wchar_t volume[MAX_PATH + 1] = {};
+  if (!::GetVolumeNameForVolumeMountPointW(mount, volume, MAX_PATH + 1)) {
+    return MakeError(ErrorCode::kIo,
+                     Win32ErrorText("GetVolumeNameForVolumeMountPointW(" + Utf16ToUtf8(mount) + ")",
+                                    ::GetLastError()));
+  }
+  std::wstring name = volume;
+  if (!name.empty() && name.back() == L'\\') name.pop_back();
+  const std::string where = Utf16ToUtf8(name);
+  auto handle = OpenDisk(where, 0);
+  if (!handle.ok()) return handle.error();
+
+  constexpr std::size_t kMaxExtents = 64;
+  std::vector<DISK_EXTENT> storage(kMaxExtents + 1);
+  auto* extents = reinterpret_cast<VOLUME_DISK_EXTENTS*>(storage.data());
+  const DWORD bytes = static_cast<DWORD>(storage.size() * sizeof(DISK_EXTENT));
+  DWORD returned = 0;
+  std::vector<uint32_t> out;
+  if (::DeviceIoControl(handle->get(), IOCTL_VOLUME_GET_VOLUME_DISK_EXTENTS, nullptr, 0, extents,
+                        bytes, &returned, nullptr) &&
+      returned >= offsetof(VOLUME_DISK_EXTENTS, Extents)) {
+    const std::size_t present =
+        (returned - offsetof(VOLUME_DISK_EXTENTS, Extents)) / sizeof(DISK_EXTENT);
+    const std::size_t n = std::min<std::size_t>(extents->NumberOfDiskExtents, present);
+    const auto* first = reinterpret_cast<const unsigned char*>(storage.data()) +
+                        offsetof(VOLUME_DISK_EXTENTS, Extents);
+    for (std::size_t i = 0; i < n; ++i) {
+      DISK_EXTENT extent;
+      std::memcpy(&extent, first + i * sizeof(DISK_EXTENT), sizeof(extent));
+      out.push_back(extent.DiskNumber);
+    }
+  }
+  if (out.empty()) {
+    // A volume that is not a set of disk extents (or a stack that does
+    // not answer the volume IOCTL) still names its disk this way.
+    auto number = DiskNumber(where);
+    if (!number.ok()) {
+      return MakeError(number.error().code,
+                       "the system volume's disk: IOCTL_VOLUME_GET_VOLUME_DISK_EXTENTS failed, " +
+                           number.error().message);
+    }
+    out.push_back(*number);
+  }
+  return out;
 }
 
 }  // namespace mamori

@@ -2,17 +2,12 @@
 
 #include <cstdint>
 #include <string_view>
+#include <vector>
 
+#include "agent/platform/windows/storage_descriptor.h"
 #include "common/result.h"
 
 namespace mamori {
-
-// What IOCTL_STORAGE_QUERY_PROPERTY (StorageDeviceProperty) says about a
-// disk.
-struct StorageProperties {
-  uint32_t bus_type = 0;  // STORAGE_BUS_TYPE: 7 = BusTypeUsb, 12 = BusTypeSd, ...
-  bool removable_media = false;
-};
 
 // Disk access behind an interface (house style rule 2): the read-only
 // enforcement logic is tested with a fake, the IOCTLs under Wine. `path` is
@@ -28,8 +23,15 @@ class DiskControl {
   virtual Status SetReadOnly(std::string_view path) = 0;
   // IOCTL_DISK_GET_DISK_ATTRIBUTES: whether DISK_ATTRIBUTE_READ_ONLY is set.
   virtual Result<bool> IsReadOnly(std::string_view path) = 0;
-  // IOCTL_STORAGE_QUERY_PROPERTY.
+  // IOCTL_STORAGE_QUERY_PROPERTY (StorageDeviceProperty), parsed by
+  // ParseStorageDeviceDescriptor.
   virtual Result<StorageProperties> QueryStorage(std::string_view path) = 0;
+  // IOCTL_STORAGE_GET_DEVICE_NUMBER: N of "\\.\PhysicalDriveN".
+  virtual Result<uint32_t> DiskNumber(std::string_view path) = 0;
+  // The disks holding the volume Windows runs from (the Windows
+  // directory's volume; IOCTL_VOLUME_GET_VOLUME_DISK_EXTENTS, so a volume
+  // spanning disks names them all). Never empty on success.
+  virtual Result<std::vector<uint32_t>> SystemDiskNumbers() = 0;
 };
 
 // The real IOCTLs through CreateFileW + DeviceIoControl.
@@ -38,6 +40,8 @@ class Win32DiskControl final : public DiskControl {
   Status SetReadOnly(std::string_view path) override;
   Result<bool> IsReadOnly(std::string_view path) override;
   Result<StorageProperties> QueryStorage(std::string_view path) override;
+  Result<uint32_t> DiskNumber(std::string_view path) override;
+  Result<std::vector<uint32_t>> SystemDiskNumbers() override;
 };
 
 }  // namespace mamori

@@ -1,6 +1,7 @@
 #include "agent/platform/windows/windows_device_backend.h"
 
 #include <algorithm>
+#include <cctype>
 #include <utility>
 
 #include "agent/platform/windows/device_id.h"
@@ -40,9 +41,74 @@ void AddClass(std::vector<DeviceClass>& classes, std::optional<DeviceClass> c) {
   if (c && std::find(classes.begin(), classes.end(), *c) == classes.end()) classes.push_back(*c);
 }
 
+// The class of a USB interface node (or of a single-function device node,
+// which Windows gives its interface's compatible ids): from the class
+// codes, and mass storage when a disk was found below it and the codes do
+// not already name a storage class.
+std::optional<DeviceClass> UsbNodeClass(const DevNode& node, const NodeIdSet& storage_nodes) {
+  const auto cls = ClassFromCompatibleIds(node.compatible_ids);
+  if (storage_nodes.contains(node.instance_id) && !(cls && IsRemovableStorage(*cls))) {
+    return DeviceClass::kMassStorage;
+  }
+  return cls;
+}
+
+const DevNode* FindNode(std::string_view id, std::span<const DevNode> nodes) {
+  const auto it = std::find_if(nodes.begin(), nodes.end(),
+                               [&](const DevNode& n) { return n.instance_id == id; });
+  return it == nodes.end() ? nullptr : &*it;
+}
+
+// A USB device or interface node (not a root hub).
+bool IsUsbFunctionNode(std::string_view id) {
+  const auto parts = SplitInstanceId(id);
+  return parts && parts->enumerator == "USB" && ParseUsbDevicePart(parts->device).has_value();
+}
+
+// An SD memory card's node, "SD\VID_03&OID_5344&PID_SD16G&REV_8.0\...";
+// SDIO functions (Wi-Fi, Bluetooth) are "SD\VID_xxxx&PID_xxxx" without OID.
+bool IsSdMemoryNode(const DevNode& node) {
+  const auto parts = SplitInstanceId(node.instance_id);
+  if (!parts || parts->enumerator != "SD") return false;
+  std::string device = parts->device;
+  for (char& c : device) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return device.starts_with("VID_") && device.find("&OID_") != std::string::npos;
+}
+
 }  // namespace
 
-DeviceIdentity IdentityFromDevNodes(const DevNode& usb, std::span<const DevNode> nodes) {
+std::optional<std::string> NearestUsbNode(std::string_view instance_id,
+                                          std::span<const DevNode> nodes) {
+  constexpr int kMaxDepth = 32;
+  std::string_view current = instance_id;
+  for (int depth = 0; depth <= kMaxDepth && !current.empty(); ++depth) {
+    const auto parts = SplitInstanceId(current);
+    if (parts && parts->enumerator == "USB") return std::string(current);
+    const DevNode* node = FindNode(current, nodes);
+    if (node == nullptr) return std::nullopt;
+    current = node->parent_instance_id;
+  }
+  return std::nullopt;
+}
+
+DeviceIdentity IdentityFromDisk(const DevNode& disk, const StorageProperties& props,
+                                DeviceClass cls) {
+  DeviceIdentity identity;
+  identity.manufacturer = props.vendor;
+  identity.product = props.product;
+  identity.serial = props.serial;
+  if (identity.serial.empty()) {
+    if (const auto parts = SplitInstanceId(disk.instance_id)) {
+      identity.serial = SerialFromInstancePart(parts->instance, /*usbstor=*/false);
+    }
+  }
+  identity.device_class = cls;
+  identity.interface_classes = {cls};
+  return identity;
+}
+
+DeviceIdentity IdentityFromDevNodes(const DevNode& usb, std::span<const DevNode> nodes,
+                                    const NodeIdSet& storage_nodes) {
   DeviceIdentity identity;
   const auto parts = SplitInstanceId(usb.instance_id);
   if (!parts) return identity;
@@ -61,7 +127,7 @@ DeviceIdentity IdentityFromDevNodes(const DevNode& usb, std::span<const DevNode>
         child_parts->enumerator == "USB" ? ParseUsbDevicePart(child_parts->device) : std::nullopt;
     if (child_usb && child_usb->interface_number) {
       composite = true;
-      AddClass(identity.interface_classes, ClassFromCompatibleIds(child->compatible_ids));
+      AddClass(identity.interface_classes, UsbNodeClass(*child, storage_nodes));
       for (const DevNode* grandchild : ChildrenOf(child->instance_id, nodes)) {
         TakeUsbStorNames(*grandchild, identity);
       }
@@ -71,7 +137,12 @@ DeviceIdentity IdentityFromDevNodes(const DevNode& usb, std::span<const DevNode>
   }
   // A single-function device has no interface nodes: Windows gives the
   // device node itself the interface's class as compatible ids.
-  if (!composite) AddClass(identity.interface_classes, ClassFromCompatibleIds(usb.compatible_ids));
+  if (!composite) AddClass(identity.interface_classes, UsbNodeClass(usb, storage_nodes));
+  // A disk right below a composite device's own node rather than below one
+  // of its interfaces: still storage.
+  if (composite && storage_nodes.contains(usb.instance_id)) {
+    AddClass(identity.interface_classes, DeviceClass::kMassStorage);
+  }
   // Hubs say so in their device class; everything else is judged by its
   // most sensitive interface (common/usb_class.h).
   const auto own = ClassFromCompatibleIds(usb.compatible_ids);
@@ -86,10 +157,9 @@ bool IsAtOrBelow(std::string_view instance_id, std::string_view ancestor,
   std::string_view current = instance_id;
   for (int depth = 0; depth <= kMaxDepth && !current.empty(); ++depth) {
     if (current == ancestor) return true;
-    const auto it = std::find_if(nodes.begin(), nodes.end(),
-                                 [&](const DevNode& n) { return n.instance_id == current; });
-    if (it == nodes.end()) return false;
-    current = it->parent_instance_id;
+    const DevNode* node = FindNode(current, nodes);
+    if (node == nullptr) return false;
+    current = node->parent_instance_id;
   }
   return false;
 }
@@ -220,14 +290,63 @@ std::vector<ObservedDevice> WindowsDeviceBackend::Enumerate() {
   std::vector<ObservedDevice> out;
   auto nodes = devices_.ListPresent();
   if (!nodes.ok()) return out;
-  for (const DevNode& node : *nodes) {
-    if (!UsbDeviceNode(node)) continue;
-    ObservedDevice d;
-    d.device_id = node.instance_id;
-    d.identity = IdentityFromDevNodes(node, *nodes);
-    out.push_back(std::move(d));
+  // Which USB nodes have a disk below them, and which disks stand alone.
+  // Without the disk list this round, what was learnt before still holds.
+  auto disks = devices_.ListInterfaces(InterfaceClass::kDisk);
+  NodeIdSet storage_now;
+  std::map<std::string, DeviceIdentity, std::less<>> standalone_now;
+  std::optional<Result<std::vector<uint32_t>>> system_disks;  // asked for once, when needed
+  const std::vector<DeviceInterface> no_disks;
+  for (const DeviceInterface& disk : disks.ok() ? *disks : no_disks) {
+    if (const auto usb = NearestUsbNode(disk.instance_id, *nodes)) {
+      if (IsUsbFunctionNode(*usb)) storage_now.insert(*usb);
+      continue;
+    }
+    const DevNode* node = FindNode(disk.instance_id, *nodes);
+    if (node == nullptr) continue;
+    auto props = disks_.QueryStorage(disk.path);
+    if (!props.ok()) continue;
+    const auto cls = ClassOfNonUsbDisk(*props);
+    if (!cls) continue;  // fixed: never controlled
+    if (!system_disks) system_disks = disks_.SystemDiskNumbers();
+    if (!system_disks->ok() || (*system_disks)->empty()) continue;
+    auto number = disks_.DiskNumber(disk.path);
+    if (!number.ok()) continue;
+    const auto& system = **system_disks;
+    if (std::find(system.begin(), system.end(), *number) != system.end()) continue;
+    standalone_now[disk.instance_id] = IdentityFromDisk(*node, *props, *cls);
   }
+
   std::lock_guard lock(mu_);
+  const auto present = [&nodes](std::string_view id) { return FindNode(id, *nodes) != nullptr; };
+  std::erase_if(storage_nodes_, [&](const std::string& id) { return !present(id); });
+  storage_nodes_.merge(storage_now);
+  std::erase_if(standalone_disks_, [&](const auto& kv) { return !present(kv.first); });
+  for (auto& [id, identity] : standalone_now) standalone_disks_[id] = std::move(identity);
+  for (const DevNode& node : *nodes) {
+    // Disabled earlier (by this agent before a restart, say): no interface
+    // to query, but an SD memory card is storage by its ids.
+    if (node.disabled && IsSdMemoryNode(node) && !standalone_disks_.contains(node.instance_id) &&
+        !NearestUsbNode(node.instance_id, *nodes)) {
+      StorageProperties sd;
+      sd.bus_type = kStorageBusSd;
+      standalone_disks_[node.instance_id] = IdentityFromDisk(node, sd, DeviceClass::kCardReader);
+    }
+  }
+
+  for (const DevNode& node : *nodes) {
+    if (UsbDeviceNode(node)) {
+      ObservedDevice d;
+      d.device_id = node.instance_id;
+      d.identity = IdentityFromDevNodes(node, *nodes, storage_nodes_);
+      out.push_back(std::move(d));
+    } else if (auto it = standalone_disks_.find(node.instance_id); it != standalone_disks_.end()) {
+      ObservedDevice d;
+      d.device_id = node.instance_id;
+      d.identity = it->second;
+      out.push_back(std::move(d));
+    }
+  }
   for (ObservedDevice& d : out) {
     if (auto it = failures_.find(d.device_id); it != failures_.end()) {
       d.enforcement_error = it->second;
@@ -360,11 +479,19 @@ Status WindowsDeviceBackend::Apply(const ObservedDevice& device, const Decision&
       if (decision.allowed_interface_classes.empty()) {
         return self->disabled ? Status::Ok() : SetAndConfirm(id, false);
       }
+      NodeIdSet storage_nodes;
+      {
+        std::lock_guard lock(mu_);
+        storage_nodes = storage_nodes_;
+      }
+      // A disk right below the device's own node cannot be split off.
+      if (storage_nodes.contains(id))
+        return self->disabled ? Status::Ok() : SetAndConfirm(id, false);
       // A composite device with some classes allowed (a keyboard with a
       // storage interface): keep the device, disable the other interfaces.
       const auto& allowed = decision.allowed_interface_classes;
       for (const DevNode* child : ChildrenOf(id, *nodes)) {
-        const auto cls = ClassFromCompatibleIds(child->compatible_ids);
+        const auto cls = UsbNodeClass(*child, storage_nodes);
         const bool keep = cls && std::find(allowed.begin(), allowed.end(), *cls) != allowed.end();
         if (child->disabled == !keep) continue;
         if (Status s = SetAndConfirm(child->instance_id, keep); !s) return s;

@@ -4,6 +4,7 @@
 // errors are reported, never a false success.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
@@ -16,6 +17,7 @@
 #include "agent/platform/windows/disk_attributes.h"
 #include "agent/platform/windows/session_user.h"
 #include "agent/platform/windows/windows_device_backend.h"
+#include "common/policy.h"
 
 namespace mamori {
 namespace {
@@ -208,6 +210,139 @@ TEST(DiskControlSystemTest, IoctlsOnWinesSystemDriveFailLoudlyOrHold) {
       EXPECT_FALSE(s.error().message.empty());
     }
   }
+}
+
+// Forwards to the real IOCTLs and records what the backend asked.
+class RecordingDiskControl final : public DiskControl {
+ public:
+  Status SetReadOnly(std::string_view path) override {
+    set_read_only.push_back(std::string(path));
+    return real_.SetReadOnly(path);
+  }
+  Result<bool> IsReadOnly(std::string_view path) override { return real_.IsReadOnly(path); }
+  Result<StorageProperties> QueryStorage(std::string_view path) override {
+    auto props = real_.QueryStorage(path);
+    std::cout << "[ info ] storage query " << path << ": "
+              << (props.ok() ? StorageBusName(props->bus_type) +
+                                   (props->removable_media ? " removable" : " fixed") +
+                                   ", vendor \"" + props->vendor + "\", product \"" +
+                                   props->product + "\", serial \"" + props->serial + "\""
+                             : props.error().message)
+              << "\n";
+    queried.push_back(std::string(path));
+    if (props.ok()) answered.push_back(*props);
+    return props;
+  }
+  Result<uint32_t> DiskNumber(std::string_view path) override { return real_.DiskNumber(path); }
+  Result<std::vector<uint32_t>> SystemDiskNumbers() override { return real_.SystemDiskNumbers(); }
+
+  std::vector<std::string> queried;
+  std::vector<StorageProperties> answered;
+  std::vector<std::string> set_read_only;
+
+ private:
+  Win32DiskControl real_;
+};
+
+// The real device tree, plus Wine's disks: Wine's SetupAPI lists no disk
+// interfaces, so its physical drive and its C: volume are added by their
+// device paths, each as a node of its own with no parent. Records every
+// state change the backend asks for.
+class WineDisksDeviceManager final : public DeviceManager {
+ public:
+  Result<std::vector<DevNode>> ListPresent() override {
+    auto nodes = real_.ListPresent();
+    if (!nodes.ok()) return nodes;
+    for (const DeviceInterface& d : kWineDisks)
+      nodes->push_back({d.instance_id, "", {}, {}, false});
+    return nodes;
+  }
+  Status SetEnabled(std::string_view id, bool enabled) override {
+    changes.push_back(std::string(enabled ? "enable " : "disable ") + std::string(id));
+    return real_.SetEnabled(id, enabled);
+  }
+  Result<bool> IsDisabled(std::string_view id) override { return real_.IsDisabled(id); }
+  Result<std::vector<DeviceInterface>> ListInterfaces(InterfaceClass cls) override {
+    auto ifaces = real_.ListInterfaces(cls);
+    if (!ifaces.ok() || cls != InterfaceClass::kDisk) return ifaces;
+    real_disks = ifaces->size();
+    ifaces->insert(ifaces->end(), kWineDisks.begin(), kWineDisks.end());
+    return ifaces;
+  }
+
+  inline static const std::vector<DeviceInterface> kWineDisks = {
+      {"\\\\.\\PhysicalDrive0", "SCSI\\Disk&Ven_Wine&Prod_PhysicalDrive0\\1&0&0&000000"},
+      {"\\\\.\\C:", "SCSI\\Disk&Ven_Wine&Prod_Volume_C\\1&0&0&000001"},
+  };
+  std::vector<std::string> changes;
+  std::size_t real_disks = 0;
+
+ private:
+  SetupApiDeviceManager real_;
+};
+
+// The storage identity path on Wine's disks: every disk without a USB
+// device above it is queried through the real IOCTL and parsed; Wine
+// reports its disks as fixed, so none is reported as a device of its own,
+// and applying the built-in default to everything changes no device.
+TEST(StorageIdentitySystemTest, WinesDisksAreQueriedAndNeverControlled) {
+  WineDisksDeviceManager devices;
+  auto before = devices.ListPresent();
+  ASSERT_TRUE(before.ok()) << before.error().message;
+
+  RecordingDiskControl disks;
+  WindowsDeviceBackend backend(devices, disks, nullptr);
+  const std::vector<ObservedDevice> found = backend.Enumerate();
+  std::cout << "[ info ] " << before->size() << " device nodes, " << devices.real_disks
+            << " disk interfaces listed by SetupAPI, " << found.size() << " devices\n";
+  // Every disk was queried, and the IOCTL answered with a descriptor that
+  // parses: fixed, so not controlled.
+  for (const DeviceInterface& d : WineDisksDeviceManager::kWineDisks) {
+    EXPECT_NE(std::find(disks.queried.begin(), disks.queried.end(), d.path), disks.queried.end())
+        << d.path;
+  }
+  EXPECT_EQ(disks.answered.size(), disks.queried.size());
+  for (const StorageProperties& p : disks.answered) {
+    EXPECT_EQ(ClassOfNonUsbDisk(p), std::nullopt) << StorageBusName(p.bus_type);
+  }
+  for (const ObservedDevice& d : found) {
+    std::cout << "[ info ] device " << d.device_id << ": "
+              << DeviceClassName(d.identity.device_class) << "\n";
+    EXPECT_FALSE(d.identity.HasStorage()) << d.device_id;
+    EXPECT_FALSE(d.device_id.starts_with("SCSI\\Disk&Ven_Wine")) << d.device_id;
+    const Decision decision = Evaluate(BuiltinDefaultPolicy(), d.identity, /*now_ms=*/0);
+    const Status s = backend.Apply(d, decision);
+    EXPECT_TRUE(s) << d.device_id << ": " << s.error().message;
+  }
+  EXPECT_EQ(devices.changes, std::vector<std::string>{});
+  EXPECT_TRUE(disks.set_read_only.empty());
+  auto after = devices.ListPresent();
+  ASSERT_TRUE(after.ok()) << after.error().message;
+  ASSERT_EQ(after->size(), before->size());
+  for (std::size_t i = 0; i < after->size(); ++i) {
+    EXPECT_FALSE((*after)[i].disabled) << (*after)[i].instance_id;
+  }
+}
+
+TEST(StorageIdentitySystemTest, SystemDiskNumbersUnderWine) {
+  Win32DiskControl disks;
+  auto system = disks.SystemDiskNumbers();
+  auto drive0 = disks.DiskNumber("\\\\.\\PhysicalDrive0");
+  std::cout << "[ info ] system disks: "
+            << (system.ok()
+                    ? std::to_string(system->size()) + " (first " +
+                          (system->empty() ? std::string("-") : std::to_string(system->front())) +
+                          ")"
+                    : system.error().message)
+            << "; PhysicalDrive0 number: "
+            << (drive0.ok() ? std::to_string(*drive0) : drive0.error().message) << "\n";
+  // Either an answer naming at least one disk, or an error that says where.
+  if (system.ok()) {
+    EXPECT_FALSE(system->empty());
+  } else {
+    EXPECT_FALSE(system.error().message.empty());
+  }
+  EXPECT_FALSE(disks.DiskNumber("\\\\.\\PhysicalDrive97").ok());
 }
 
 }  // namespace

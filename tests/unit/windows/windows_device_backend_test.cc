@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "common/policy.h"
+
 namespace mamori {
 namespace {
 
@@ -60,10 +62,28 @@ class FakeDiskControl final : public DiskControl {
   Result<bool> IsReadOnly(std::string_view path) override {
     return read_only.contains(std::string(path));
   }
-  Result<StorageProperties> QueryStorage(std::string_view) override {
-    return StorageProperties{7, true};
+  // Disks not listed in `props` are fixed NVMe disks.
+  Result<StorageProperties> QueryStorage(std::string_view path) override {
+    query_calls.push_back(std::string(path));
+    if (auto it = props.find(std::string(path)); it != props.end()) return it->second;
+    StorageProperties fixed;
+    fixed.bus_type = kStorageBusNvme;
+    return fixed;
+  }
+  Result<uint32_t> DiskNumber(std::string_view path) override {
+    if (auto it = numbers.find(std::string(path)); it != numbers.end()) return it->second;
+    return MakeError(ErrorCode::kIo, "IOCTL_STORAGE_GET_DEVICE_NUMBER: not supported (50)");
+  }
+  Result<std::vector<uint32_t>> SystemDiskNumbers() override {
+    if (fail_system) return MakeError(ErrorCode::kIo, "GetVolumePathNameW: failed");
+    return system_disks;
   }
 
+  std::map<std::string, StorageProperties> props;
+  std::map<std::string, uint32_t> numbers;
+  std::vector<uint32_t> system_disks = {0};
+  bool fail_system = false;
+  std::vector<std::string> query_calls;
   std::set<std::string> read_only;
   std::vector<std::string> set_calls;
   bool fail_set = false;
@@ -381,6 +401,310 @@ TEST_F(WindowsBackendTest, GoneDevice) {
   const Status s = backend_.Apply(stick, d);
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().code, ErrorCode::kNotFound);
+}
+
+// Storage found through the disks rather than USB class codes.
+const char kSdHost[] = "PCI\\VEN_8086&DEV_9DC4\\3&11583659&0&F8";
+const char kSdCard[] = "SD\\VID_03&OID_5344&PID_SD16G&REV_8.0\\5&3a2b1c0d&0&0";
+const char kSdCardPath[] =
+    "\\\\?\\SD#VID_03&OID_5344&PID_SD16G&REV_8.0#5&3a2b1c0d&0&0#"
+    "{53f56307-b6bf-11d0-94f2-00a0c91efb8b}";
+const char kSystemDisk[] = "SCSI\\Disk&Ven_NVMe&Prod_Samsung\\4&1&0&000000";
+const char kVendorDevice[] = "USB\\VID_1234&PID_5678\\VND0001";
+const char kVendorDisk[] = "SCSI\\Disk&Ven_Vendor&Prod_Secure_Disk\\7&33333333&0&000000";
+const char kVendorDiskPath[] =
+    "\\\\?\\SCSI#Disk&Ven_Vendor&Prod_Secure_Disk#7&33333333&0&000000#"
+    "{53f56307-b6bf-11d0-94f2-00a0c91efb8b}";
+const char kKeyboard[] = "USB\\VID_046D&PID_C31D\\6&44444444&0&3";
+const char kSataBay[] = "SCSI\\Disk&Ven_WDC&Prod_WD10EZEX\\4&2&0&010000";
+const char kSataBayPath[] =
+    "\\\\?\\SCSI#Disk&Ven_WDC&Prod_WD10EZEX#4&2&0&010000#{53f56307-b6bf-11d0-94f2-00a0c91efb8b}";
+const char kFirewire[] = "SBP2\\LaCie&d2_quadra&LUN0\\1&2&3&4";
+const char kFirewirePath[] =
+    "\\\\?\\SBP2#LaCie&d2_quadra&LUN0#1&2&3&4#{53f56307-b6bf-11d0-94f2-00a0c91efb8b}";
+
+StorageProperties Props(uint32_t bus, bool removable, std::string serial = "") {
+  StorageProperties p;
+  p.bus_type = bus;
+  p.removable_media = removable;
+  p.serial = std::move(serial);
+  return p;
+}
+
+class StorageMappingTest : public WindowsBackendTest {
+ protected:
+  StorageMappingTest() {
+    const char* const pci = "PCI\\VEN_8086&DEV_A36D\\3&11583659&0&A0";
+    devices_.nodes.push_back({kSdHost, "HTREE\\ROOT\\0", {}, {}, false});
+    devices_.nodes.push_back({kSdCard,
+                              kSdHost,
+                              {"SD\\VID_03&OID_5344&PID_SD16G&REV_8.0", "SD\\VID_03&OID_5344"},
+                              {"SD\\CLASS_MEMORY"},
+                              false});
+    devices_.nodes.push_back(
+        {kVendorDevice,
+         kHub,
+         {"USB\\VID_1234&PID_5678&REV_0100"},
+         {"USB\\Class_FF&SubClass_FF&Prot_FF", "USB\\Class_FF&SubClass_FF", "USB\\Class_FF"},
+         false});
+    devices_.nodes.push_back({kVendorDisk, kVendorDevice, {}, {"GenDisk"}, false});
+    devices_.nodes.push_back({kKeyboard,
+                              kHub,
+                              {"USB\\VID_046D&PID_C31D&REV_6700"},
+                              {"USB\\Class_03&SubClass_01&Prot_01", "USB\\Class_03"},
+                              false});
+    devices_.nodes.push_back({kSataBay, pci, {}, {"GenDisk"}, false});
+    devices_.nodes.push_back({kFirewire, "1394\\LaCie&d2_quadra\\0123456789ABCDEF", {}, {}, false});
+    devices_.nodes.push_back({"1394\\LaCie&d2_quadra\\0123456789ABCDEF", pci, {}, {}, false});
+    auto& disks = devices_.interfaces[InterfaceClass::kDisk];
+    disks.push_back({kSdCardPath, kSdCard});
+    disks.push_back({kVendorDiskPath, kVendorDisk});
+    disks.push_back({kSataBayPath, kSataBay});
+    disks.push_back({kFirewirePath, kFirewire});
+    StorageProperties sd = Props(kStorageBusSd, true, "0x1234abcd");
+    sd.product = "SD16G";
+    disks_.props[kSdCardPath] = sd;
+    disks_.props[kVendorDiskPath] = Props(kStorageBusUsb, true);
+    disks_.props[kSataBayPath] = Props(kStorageBusSata, false);  // fixed unless told otherwise
+    disks_.props[kFirewirePath] = Props(kStorageBus1394, false, "0123456789ABCDEF");
+    disks_.numbers = {{kSystemDiskPath, 0},
+                      {kSdCardPath, 1},
+                      {kSataBayPath, 2},
+                      {kFirewirePath, 3},
+                      {kVendorDiskPath, 4}};
+  }
+  // What the agent core does for one device under the built-in default.
+  Decision Decide(const ObservedDevice& d) {
+    return Evaluate(BuiltinDefaultPolicy(), d.identity, /*now_ms=*/0);
+  }
+  // Decides and applies every enumerated device, as the core does.
+  void DecideAll() {
+    for (const ObservedDevice& d : backend_.Enumerate()) {
+      const Status s = backend_.Apply(d, Decide(d));
+      EXPECT_TRUE(s) << d.device_id << ": " << s.error().message;
+    }
+  }
+  std::vector<std::string> Ids() {
+    std::vector<std::string> ids;
+    for (const ObservedDevice& d : backend_.Enumerate()) ids.push_back(d.device_id);
+    return ids;
+  }
+  void Unlist(std::string_view path) {
+    std::erase_if(devices_.interfaces[InterfaceClass::kDisk],
+                  [&](const DeviceInterface& d) { return d.path == path; });
+  }
+};
+
+TEST_F(StorageMappingTest, SdCardOnPciIsACardReaderBlockedByTheDefault) {
+  const ObservedDevice sd = Observed(kSdCard);
+  EXPECT_EQ(sd.identity.device_class, DeviceClass::kCardReader);
+  EXPECT_EQ(sd.identity.interface_classes, std::vector<DeviceClass>{DeviceClass::kCardReader});
+  EXPECT_EQ(sd.identity.serial, "0x1234abcd");
+  EXPECT_EQ(sd.identity.product, "SD16G");
+  EXPECT_EQ(sd.identity.VidPid(), "0000:0000");
+  const Decision d = Decide(sd);
+  EXPECT_EQ(d.action, Action::kBlock);
+  EXPECT_EQ(d.matched_rule, "default");
+  ASSERT_TRUE(backend_.Apply(sd, d));
+  EXPECT_TRUE(devices_.Find(kSdCard)->disabled);
+  EXPECT_EQ(devices_.calls, std::vector<std::string>{std::string("disable ") + kSdCard});
+  EXPECT_FALSE(devices_.Find(kSdHost)->disabled);  // the controller stays
+
+  // Disabled, the disk has no interface any more; it is still reported, so
+  // the same decision finds nothing to do and another one can undo it.
+  Unlist(kSdCardPath);
+  const ObservedDevice again = Observed(kSdCard);
+  EXPECT_EQ(again.identity.device_class, DeviceClass::kCardReader);
+  EXPECT_EQ(again.identity.serial, sd.identity.serial);
+  ASSERT_TRUE(backend_.Apply(again, Decide(again)));
+  EXPECT_EQ(devices_.calls.size(), 1u);
+  Decision allow;
+  allow.action = Action::kAllow;
+  ASSERT_TRUE(backend_.Apply(again, allow));
+  EXPECT_FALSE(devices_.Find(kSdCard)->disabled);
+}
+
+TEST_F(StorageMappingTest, SdCardReadOnlyProtectsItsDisk) {
+  Decision ro;
+  ro.action = Action::kReadOnly;
+  ASSERT_TRUE(backend_.Apply(Observed(kSdCard), ro));
+  EXPECT_EQ(disks_.set_calls, std::vector<std::string>{kSdCardPath});
+  EXPECT_FALSE(devices_.Find(kSdCard)->disabled);
+}
+
+TEST_F(StorageMappingTest, CardRemovedIsGone) {
+  (void)Observed(kSdCard);
+  Unlist(kSdCardPath);
+  std::erase_if(devices_.nodes, [](const DevNode& n) { return n.instance_id == kSdCard; });
+  const auto ids = Ids();
+  EXPECT_EQ(std::count(ids.begin(), ids.end(), kSdCard), 0);
+}
+
+TEST_F(StorageMappingTest, SystemNvmeDiskIsNeverTouched) {
+  DecideAll();
+  DecideAll();
+  // Asked, judged fixed, never reported, never disabled, never numbered.
+  EXPECT_NE(std::find(disks_.query_calls.begin(), disks_.query_calls.end(), kSystemDiskPath),
+            disks_.query_calls.end());
+  const auto ids = Ids();
+  EXPECT_EQ(std::count(ids.begin(), ids.end(), kSystemDisk), 0);
+  EXPECT_FALSE(devices_.Find(kSystemDisk)->disabled);
+  for (const std::string& call : devices_.calls) {
+    EXPECT_EQ(call.find(kSystemDisk), std::string::npos) << call;
+  }
+  EXPECT_FALSE(devices_.Find(kSataBay)->disabled);  // a fixed SATA disk likewise
+}
+
+TEST_F(StorageMappingTest, SystemDiskOnSdIsNeverReported) {
+  // A tablet booting from eMMC: the system disk is on the SD bus.
+  disks_.props[kSystemDiskPath] = Props(kStorageBusSd, false);
+  disks_.system_disks = {0};
+  const auto ids = Ids();
+  EXPECT_EQ(std::count(ids.begin(), ids.end(), kSystemDisk), 0);
+  EXPECT_EQ(std::count(ids.begin(), ids.end(), kSdCard), 1);
+  // Even if it says its media is removable, and when the system volume
+  // spans two disks.
+  disks_.props[kSystemDiskPath] = Props(kStorageBusMmc, true);
+  disks_.system_disks = {7, 0};
+  const auto again = Ids();
+  EXPECT_EQ(std::count(again.begin(), again.end(), kSystemDisk), 0);
+}
+
+TEST_F(StorageMappingTest, UnknownSystemDiskMeansNoDiskOfItsOwn) {
+  disks_.fail_system = true;
+  auto ids = Ids();
+  EXPECT_EQ(std::count(ids.begin(), ids.end(), kSdCard), 0);
+  EXPECT_EQ(std::count(ids.begin(), ids.end(), kFirewire), 0);
+  EXPECT_EQ(std::count(ids.begin(), ids.end(), kVendorDevice), 1);  // USB is unaffected
+  disks_.fail_system = false;
+  disks_.system_disks.clear();  // "success" with nothing in it is no answer either
+  ids = Ids();
+  EXPECT_EQ(std::count(ids.begin(), ids.end(), kSdCard), 0);
+  disks_.system_disks = {0};
+  disks_.numbers.erase(kSdCardPath);  // the card's own number unknown
+  ids = Ids();
+  EXPECT_EQ(std::count(ids.begin(), ids.end(), kSdCard), 0);
+  EXPECT_EQ(std::count(ids.begin(), ids.end(), kFirewire), 1);
+}
+
+TEST_F(StorageMappingTest, FirewireAndRemovableSataAreMassStorage) {
+  disks_.props[kSataBayPath] = Props(kStorageBusSata, true);
+  EXPECT_EQ(Observed(kFirewire).identity.device_class, DeviceClass::kMassStorage);
+  EXPECT_EQ(Observed(kFirewire).identity.serial, "0123456789ABCDEF");
+  const ObservedDevice bay = Observed(kSataBay);
+  EXPECT_EQ(bay.identity.device_class, DeviceClass::kMassStorage);
+  EXPECT_EQ(bay.identity.serial, "");  // generated instance part, no descriptor serial
+  EXPECT_EQ(Decide(bay).action, Action::kBlock);
+}
+
+TEST_F(StorageMappingTest, UsbVendorClassDeviceWithADiskIsBlockedAsStorage) {
+  const ObservedDevice dev = Observed(kVendorDevice);
+  EXPECT_EQ(dev.identity.VidPid(), "1234:5678");
+  EXPECT_EQ(dev.identity.serial, "VND0001");
+  EXPECT_EQ(dev.identity.device_class, DeviceClass::kMassStorage);
+  EXPECT_TRUE(dev.identity.HasStorage());
+  const auto ids = Ids();
+  EXPECT_EQ(std::count(ids.begin(), ids.end(), kVendorDisk), 0);  // reported through its device
+  const Decision d = Decide(dev);
+  ASSERT_EQ(d.action, Action::kBlock);
+  ASSERT_TRUE(backend_.Apply(dev, d));
+  EXPECT_TRUE(devices_.Find(kVendorDevice)->disabled);
+
+  // Disabled, its disk is gone; the device stays storage, so the core's
+  // next decision does not enable it again.
+  Unlist(kVendorDiskPath);
+  std::erase_if(devices_.nodes, [](const DevNode& n) { return n.instance_id == kVendorDisk; });
+  const ObservedDevice again = Observed(kVendorDevice);
+  EXPECT_EQ(again.identity.device_class, DeviceClass::kMassStorage);
+  ASSERT_TRUE(backend_.Apply(again, Decide(again)));
+  EXPECT_TRUE(devices_.Find(kVendorDevice)->disabled);
+  EXPECT_EQ(devices_.calls, std::vector<std::string>{std::string("disable ") + kVendorDevice});
+}
+
+TEST_F(StorageMappingTest, UsbVendorClassDeviceWithoutADiskIsOther) {
+  Unlist(kVendorDiskPath);
+  const ObservedDevice dev = Observed(kVendorDevice);
+  EXPECT_EQ(dev.identity.device_class, DeviceClass::kOther);
+  EXPECT_EQ(Decide(dev).action, Action::kAllow);
+}
+
+TEST_F(StorageMappingTest, KeyboardIsUntouched) {
+  const ObservedDevice kbd = Observed(kKeyboard);
+  EXPECT_EQ(kbd.identity.device_class, DeviceClass::kHid);
+  EXPECT_EQ(Decide(kbd).action, Action::kAllow);
+  DecideAll();
+  EXPECT_FALSE(devices_.Find(kKeyboard)->disabled);
+  for (const std::string& call : devices_.calls) {
+    EXPECT_EQ(call.find(kKeyboard), std::string::npos) << call;
+  }
+  // Under the default, exactly the storage is disabled.
+  for (const char* id : {kStick, kSdCard, kVendorDevice, kFirewire}) {
+    EXPECT_TRUE(devices_.Find(id)->disabled) << id;
+  }
+  for (const char* id : {kKeyboard, kSystemDisk, kSataBay, kSdHost, kHub}) {
+    EXPECT_FALSE(devices_.Find(id)->disabled) << id;
+  }
+}
+
+TEST_F(StorageMappingTest, VendorInterfaceWithADiskIsSplitOffAsStorage) {
+  // A keyboard whose second, vendor-specific interface hides a disk.
+  const char kKbd2[] = "USB\\VID_04D9&PID_A0F8\\5&55555555&0&4";
+  const char kKbd2Hid[] = "USB\\VID_04D9&PID_A0F8&MI_00\\6&66666666&0&0000";
+  const char kKbd2Vendor[] = "USB\\VID_04D9&PID_A0F8&MI_01\\6&66666666&0&0001";
+  const char kKbd2Disk[] = "SCSI\\Disk&Ven_Hidden\\8&77777777&0&000000";
+  devices_.nodes.push_back({kKbd2, kHub, {}, {"USB\\COMPOSITE"}, false});
+  devices_.nodes.push_back({kKbd2Hid, kKbd2, {}, {"USB\\Class_03&SubClass_01&Prot_01"}, false});
+  devices_.nodes.push_back({kKbd2Vendor, kKbd2, {}, {"USB\\Class_FF&SubClass_00&Prot_00"}, false});
+  devices_.nodes.push_back({kKbd2Disk, kKbd2Vendor, {}, {}, false});
+  devices_.interfaces[InterfaceClass::kDisk].push_back({"\\\\?\\SCSI#Hidden#8", kKbd2Disk});
+  const ObservedDevice dev = Observed(kKbd2);
+  EXPECT_EQ(dev.identity.interface_classes,
+            (std::vector<DeviceClass>{DeviceClass::kHid, DeviceClass::kMassStorage}));
+  const Decision d = Decide(dev);
+  ASSERT_EQ(d.action, Action::kBlock);
+  EXPECT_EQ(d.allowed_interface_classes, std::vector<DeviceClass>{DeviceClass::kHid});
+  ASSERT_TRUE(backend_.Apply(dev, d));
+  EXPECT_FALSE(devices_.Find(kKbd2)->disabled);
+  EXPECT_FALSE(devices_.Find(kKbd2Hid)->disabled);
+  EXPECT_TRUE(devices_.Find(kKbd2Vendor)->disabled);
+  // With the interface disabled its disk is gone: still split the same way.
+  devices_.interfaces[InterfaceClass::kDisk].pop_back();
+  const ObservedDevice again = Observed(kKbd2);
+  ASSERT_TRUE(backend_.Apply(again, Decide(again)));
+  EXPECT_TRUE(devices_.Find(kKbd2Vendor)->disabled);
+}
+
+TEST_F(StorageMappingTest, DisabledSdCardIsReportedAfterARestart) {
+  devices_.Find(kSdCard)->disabled = true;
+  Unlist(kSdCardPath);
+  // An SDIO function (Wi-Fi) that someone disabled is not storage.
+  devices_.nodes.push_back({"SD\\VID_02D0&PID_4330\\5&99999999&0&1", kSdHost, {}, {}, true});
+  WindowsDeviceBackend fresh(devices_, disks_, nullptr);
+  std::vector<ObservedDevice> found = fresh.Enumerate();
+  const auto it = std::find_if(found.begin(), found.end(),
+                               [](const ObservedDevice& d) { return d.device_id == kSdCard; });
+  ASSERT_NE(it, found.end());
+  EXPECT_EQ(it->identity.device_class, DeviceClass::kCardReader);
+  EXPECT_EQ(std::count_if(
+                found.begin(), found.end(),
+                [](const ObservedDevice& d) { return d.device_id.starts_with("SD\\VID_02D0"); }),
+            0);
+  Decision allow;
+  allow.action = Action::kAllow;
+  ASSERT_TRUE(fresh.Apply(*it, allow));
+  EXPECT_FALSE(devices_.Find(kSdCard)->disabled);
+}
+
+TEST(NearestUsbNodeTest, WalksUpToTheFirstUsbNode) {
+  const auto nodes = Tree();
+  EXPECT_EQ(NearestUsbNode(kStickDisk, nodes), std::string(kStick));
+  EXPECT_EQ(NearestUsbNode(kComboDisk, nodes), std::string(kComboStor));
+  EXPECT_EQ(NearestUsbNode(kStick, nodes), std::string(kStick));
+  EXPECT_EQ(NearestUsbNode(kSystemDisk, nodes), std::nullopt);
+  EXPECT_EQ(NearestUsbNode("SD\\unknown\\1", nodes), std::nullopt);
+  std::vector<DevNode> loop = {{"A\\a\\1", "B\\b\\1", {}, {}, false},
+                               {"B\\b\\1", "A\\a\\1", {}, {}, false}};
+  EXPECT_EQ(NearestUsbNode("A\\a\\1", loop), std::nullopt);
 }
 
 TEST(IsAtOrBelowTest, ParentChain) {
