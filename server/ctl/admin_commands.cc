@@ -7,9 +7,7 @@
 #include "common/credentials.h"
 #include "common/identity.h"
 #include "common/policy.h"
-#include "server/ctl/admin_client.h"
-#include "server/ctl/command.h"
-#include "server/ctl/ctl_config.h"
+#include "server/ctl/command_support.h"
 #include "server/ctl/render.h"
 #include "server/web/qr_code.h"
 
@@ -17,58 +15,6 @@ namespace mamori::ctl {
 namespace {
 
 constexpr int64_t kMaxPage = 10000;
-
-std::vector<OptionSpec> WithConnection(std::vector<OptionSpec> options) {
-  for (OptionSpec& o : ConnectionOptionSpecs()) options.push_back(std::move(o));
-  return options;
-}
-
-OptionSpec OutputOption() {
-  return {"output", "FORMAT", "table (default) or json (protobuf JSON mapping)", false};
-}
-
-constexpr std::string_view kConnectionHelp =
-    "Connection settings come from --config FILE (or $MAMORICTL_CONFIG); flags\n"
-    "override the file:\n"
-    "  collector: {address: HOST:PORT, server_name: NAME}\n"
-    "  tls: {ca_file: FILE, cert_file: FILE, key_file: FILE}\n";
-
-// Parses --output; nullopt after reporting a usage error.
-std::optional<bool> WantsJson(const ParsedArgs& args, const CommandContext& ctx, int* exit_code) {
-  const std::string output = args.GetOr("output", "table");
-  if (output == "table") return false;
-  if (output == "json") return true;
-  *exit_code = ctx.Usage("--output must be table or json, not \"" + output + "\"");
-  return std::nullopt;
-}
-
-std::unique_ptr<AdminClient> Connect(const ParsedArgs& args, const CommandContext& ctx,
-                                     int* exit_code) {
-  Result<ConnectionSettings> settings = ResolveConnection(args, ctx.env.config_path);
-  if (!settings) {
-    *exit_code = ctx.Report(settings.error());
-    return nullptr;
-  }
-  Result<std::unique_ptr<AdminClient>> client = AdminClient::Connect(*settings, ctx.NowMs());
-  if (!client) {
-    *exit_code = ctx.Fail(client.error().message);
-    return nullptr;
-  }
-  return std::move(*client);
-}
-
-// Prints `response` as JSON or through `render`.
-template <typename Message, typename Render>
-int Print(const Message& response, bool json, const CommandContext& ctx, Render render) {
-  if (!json) {
-    render(response, ctx.out);
-    return kExitOk;
-  }
-  Result<std::string> text = ToJson(response);
-  if (!text) return ctx.Fail(text.error().message);
-  ctx.out << *text << '\n';
-  return kExitOk;
-}
 
 std::string Upper(std::string_view s) {
   std::string out(s);
@@ -83,10 +29,9 @@ int RunStatus(const ParsedArgs& args, const CommandContext& ctx) {
   if (!json) return rc;
   v1::GroupSummariesRequest request;
   request.set_group(args.GetOr("group", ""));
-  std::unique_ptr<AdminClient> client = Connect(args, ctx, &rc);
-  if (!client) return rc;
   v1::GroupSummariesResponse response;
-  if (Status s = client->GroupSummaries(request, &response); !s) return ctx.Fail(s.error().message);
+  rc = CallCollector(args, ctx, &AdminClient::GroupSummaries, request, &response);
+  if (rc != kExitOk) return rc;
   return Print(response, *json, ctx, RenderGroupSummaries);
 }
 
@@ -117,20 +62,15 @@ int RunTerminals(const ParsedArgs& args, const CommandContext& ctx) {
     request.set_failing_check(*check);
   }
   if (std::optional<std::string> search = args.Get("search")) request.set_search(*search);
-  if (std::optional<std::string> limit = args.Get("limit")) {
-    Result<int64_t> n = ParseIntOption("limit", *limit, 1, kMaxPage);
-    if (!n) return ctx.Report(n.error());
-    request.set_limit(static_cast<uint32_t>(*n));
-  }
-  if (std::optional<std::string> offset = args.Get("offset")) {
-    Result<int64_t> n = ParseIntOption("offset", *offset, 0, UINT32_MAX);
-    if (!n) return ctx.Report(n.error());
-    request.set_offset(static_cast<uint32_t>(*n));
-  }
-  std::unique_ptr<AdminClient> client = Connect(args, ctx, &rc);
-  if (!client) return rc;
+  Result<int64_t> limit = IntOption(args, "limit", 1, kMaxPage);
+  if (!limit) return ctx.Report(limit.error());
+  request.set_limit(static_cast<uint32_t>(*limit));
+  Result<int64_t> offset = IntOption(args, "offset", 0, UINT32_MAX);
+  if (!offset) return ctx.Report(offset.error());
+  request.set_offset(static_cast<uint32_t>(*offset));
   v1::ListTerminalsResponse response;
-  if (Status s = client->ListTerminals(request, &response); !s) return ctx.Fail(s.error().message);
+  rc = CallCollector(args, ctx, &AdminClient::ListTerminals, request, &response);
+  if (rc != kExitOk) return rc;
   return Print(response, *json, ctx, RenderTerminalList);
 }
 
@@ -140,10 +80,9 @@ int RunTerminal(const ParsedArgs& args, const CommandContext& ctx) {
   if (!json) return rc;
   v1::GetTerminalRequest request;
   request.set_terminal_id(args.positionals()[0]);
-  std::unique_ptr<AdminClient> client = Connect(args, ctx, &rc);
-  if (!client) return rc;
   v1::TerminalDetail response;
-  if (Status s = client->GetTerminal(request, &response); !s) return ctx.Fail(s.error().message);
+  rc = CallCollector(args, ctx, &AdminClient::GetTerminal, request, &response);
+  if (rc != kExitOk) return rc;
   return Print(response, *json, ctx, RenderTerminalDetail);
 }
 
@@ -168,17 +107,14 @@ int RunEvents(const ParsedArgs& args, const CommandContext& ctx) {
     }
     request.add_kinds(value);
   }
-  if (std::optional<std::string> limit = args.Get("limit")) {
-    Result<int64_t> n = ParseIntOption("limit", *limit, 1, kMaxPage);
-    if (!n) return ctx.Report(n.error());
-    request.set_limit(static_cast<uint32_t>(*n));
-  }
+  Result<int64_t> limit = IntOption(args, "limit", 1, kMaxPage);
+  if (!limit) return ctx.Report(limit.error());
+  request.set_limit(static_cast<uint32_t>(*limit));
   request.set_text(args.GetOr("text", ""));
   request.set_cursor(args.GetOr("cursor", ""));
-  std::unique_ptr<AdminClient> client = Connect(args, ctx, &rc);
-  if (!client) return rc;
   v1::QueryEventsResponse response;
-  if (Status s = client->QueryEvents(request, &response); !s) return ctx.Fail(s.error().message);
+  rc = CallCollector(args, ctx, &AdminClient::QueryEvents, request, &response);
+  if (rc != kExitOk) return rc;
   return Print(response, *json, ctx, RenderEvents);
 }
 
@@ -188,17 +124,12 @@ int RunTrend(const ParsedArgs& args, const CommandContext& ctx) {
   if (!json) return rc;
   v1::ComplianceTrendRequest request;
   request.set_group(args.GetOr("group", ""));
-  if (std::optional<std::string> days = args.Get("days")) {
-    Result<int64_t> n = ParseIntOption("days", *days, 1, 366);
-    if (!n) return ctx.Report(n.error());
-    request.set_days(static_cast<uint32_t>(*n));
-  }
-  std::unique_ptr<AdminClient> client = Connect(args, ctx, &rc);
-  if (!client) return rc;
+  Result<int64_t> days = IntOption(args, "days", 1, 366);
+  if (!days) return ctx.Report(days.error());
+  request.set_days(static_cast<uint32_t>(*days));
   v1::ComplianceTrendResponse response;
-  if (Status s = client->ComplianceTrend(request, &response); !s) {
-    return ctx.Fail(s.error().message);
-  }
+  rc = CallCollector(args, ctx, &AdminClient::ComplianceTrend, request, &response);
+  if (rc != kExitOk) return rc;
   return Print(response, *json, ctx, RenderTrend);
 }
 
@@ -207,16 +138,12 @@ int RunPolicyShow(const ParsedArgs& args, const CommandContext& ctx) {
   if (!group) return ctx.Usage("--group G is required");
   v1::GetPolicyRequest request;
   request.set_group(*group);
-  if (std::optional<std::string> version = args.Get("version")) {
-    Result<int64_t> n = ParseIntOption("version", *version, 1, INT64_MAX);
-    if (!n) return ctx.Report(n.error());
-    request.set_version(static_cast<uint64_t>(*n));
-  }
-  int rc = kExitOk;
-  std::unique_ptr<AdminClient> client = Connect(args, ctx, &rc);
-  if (!client) return rc;
+  Result<int64_t> version = IntOption(args, "version", 1, INT64_MAX);
+  if (!version) return ctx.Report(version.error());
+  request.set_version(static_cast<uint64_t>(*version));
   v1::GetPolicyResponse response;
-  if (Status s = client->GetPolicy(request, &response); !s) return ctx.Fail(s.error().message);
+  const int rc = CallCollector(args, ctx, &AdminClient::GetPolicy, request, &response);
+  if (rc != kExitOk) return rc;
   RenderPolicy(response, *group, ctx.out);
   return kExitOk;
 }
@@ -240,15 +167,14 @@ int RunPolicyApply(const ParsedArgs& args, const CommandContext& ctx) {
   Result<Policy> policy = ParsePolicy(*text, file);
   if (!policy) return ctx.Fail(policy.error().message);
 
-  std::unique_ptr<AdminClient> client = Connect(args, ctx, &rc);
-  if (!client) return rc;
   v1::ApplyPolicyRequest request;
   request.set_group(*group);
   request.set_policy_yaml(*text);
   request.set_source_name(file);
   request.set_dry_run(dry_run);
   v1::ApplyPolicyResponse response;
-  if (Status s = client->ApplyPolicy(request, &response); !s) return ctx.Fail(s.error().message);
+  rc = CallCollector(args, ctx, &AdminClient::ApplyPolicy, request, &response);
+  if (rc != kExitOk) return rc;
   return Print(response, *json, ctx, [&](const v1::ApplyPolicyResponse& r, std::ostream& out) {
     if (dry_run) {
       RenderPolicyDryRun(r.dry_run(), *group, out);
@@ -266,15 +192,12 @@ int RunPolicyHistory(const ParsedArgs& args, const CommandContext& ctx) {
   if (!json) return rc;
   v1::PolicyHistoryRequest request;
   request.set_group(*group);
-  if (std::optional<std::string> limit = args.Get("limit")) {
-    Result<int64_t> n = ParseIntOption("limit", *limit, 1, 1000);
-    if (!n) return ctx.Report(n.error());
-    request.set_limit(static_cast<uint32_t>(*n));
-  }
-  std::unique_ptr<AdminClient> client = Connect(args, ctx, &rc);
-  if (!client) return rc;
+  Result<int64_t> limit = IntOption(args, "limit", 1, 1000);
+  if (!limit) return ctx.Report(limit.error());
+  request.set_limit(static_cast<uint32_t>(*limit));
   v1::PolicyHistoryResponse response;
-  if (Status s = client->PolicyHistory(request, &response); !s) return ctx.Fail(s.error().message);
+  rc = CallCollector(args, ctx, &AdminClient::PolicyHistory, request, &response);
+  if (rc != kExitOk) return rc;
   return Print(response, *json, ctx, [&](const v1::PolicyHistoryResponse& r, std::ostream& out) {
     RenderPolicyHistory(r, *group, out);
   });
@@ -304,38 +227,32 @@ int RunUserAdd(const ParsedArgs& args, const CommandContext& ctx) {
   if (role != "viewer" && role != "operator" && role != "admin") {
     return ctx.Usage("--role must be viewer, operator or admin, not \"" + role + "\"");
   }
-  int rc = kExitOk;
-  std::unique_ptr<AdminClient> client = Connect(args, ctx, &rc);
-  if (!client) return rc;
   v1::AddUserRequest request;
   request.set_name(args.positionals().at(0));
   request.set_role(role);
   v1::UserCredentials response;
-  if (Status s = client->AddUser(request, &response); !s) return ctx.Fail(s.error().message);
+  const int rc = CallCollector(args, ctx, &AdminClient::AddUser, request, &response);
+  if (rc != kExitOk) return rc;
   PrintCredentials(response, !args.Has("no-qr"), ctx.out);
   return kExitOk;
 }
 
 int RunUserReset(const ParsedArgs& args, const CommandContext& ctx) {
-  int rc = kExitOk;
-  std::unique_ptr<AdminClient> client = Connect(args, ctx, &rc);
-  if (!client) return rc;
   v1::ResetUserRequest request;
   request.set_name(args.positionals().at(0));
   v1::UserCredentials response;
-  if (Status s = client->ResetUser(request, &response); !s) return ctx.Fail(s.error().message);
+  const int rc = CallCollector(args, ctx, &AdminClient::ResetUser, request, &response);
+  if (rc != kExitOk) return rc;
   PrintCredentials(response, !args.Has("no-qr"), ctx.out);
   return kExitOk;
 }
 
 int RunUserDisable(const ParsedArgs& args, const CommandContext& ctx) {
-  int rc = kExitOk;
-  std::unique_ptr<AdminClient> client = Connect(args, ctx, &rc);
-  if (!client) return rc;
   v1::DisableUserRequest request;
   request.set_name(args.positionals().at(0));
   v1::DisableUserResponse response;
-  if (Status s = client->DisableUser(request, &response); !s) return ctx.Fail(s.error().message);
+  const int rc = CallCollector(args, ctx, &AdminClient::DisableUser, request, &response);
+  if (rc != kExitOk) return rc;
   ctx.out << "Disabled dashboard user " << request.name() << "; their sessions have ended.\n";
   return kExitOk;
 }

@@ -6,9 +6,7 @@
 #include <memory>
 
 #include "common/credentials.h"
-#include "server/ctl/admin_client.h"
-#include "server/ctl/command.h"
-#include "server/ctl/ctl_config.h"
+#include "server/ctl/command_support.h"
 #include "server/ctl/render.h"
 #include "server/ctl/table.h"
 
@@ -17,51 +15,6 @@ namespace {
 
 constexpr int64_t kJstOffsetMs = 9LL * 3600 * 1000;
 constexpr int64_t kDayMs = 86'400'000;
-
-constexpr std::string_view kConnectionHelp =
-    "Connection settings come from --config FILE (or $MAMORICTL_CONFIG); flags\n"
-    "override the file:\n"
-    "  collector: {address: HOST:PORT, server_name: NAME}\n"
-    "  tls: {ca_file: FILE, cert_file: FILE, key_file: FILE}\n";
-
-std::vector<OptionSpec> WithConnection(std::vector<OptionSpec> options) {
-  for (OptionSpec& o : ConnectionOptionSpecs()) options.push_back(std::move(o));
-  return options;
-}
-
-OptionSpec OutputOption() {
-  return {"output", "FORMAT", "table (default) or json (protobuf JSON mapping)", false};
-}
-
-std::optional<bool> WantsJson(const ParsedArgs& args, const CommandContext& ctx, int* exit_code) {
-  const std::string output = args.GetOr("output", "table");
-  if (output == "table") return false;
-  if (output == "json") return true;
-  *exit_code = ctx.Usage("--output must be table or json, not \"" + output + "\"");
-  return std::nullopt;
-}
-
-std::unique_ptr<AdminClient> Connect(const ParsedArgs& args, const CommandContext& ctx,
-                                     int* exit_code) {
-  Result<ConnectionSettings> settings = ResolveConnection(args, ctx.env.config_path);
-  if (!settings) {
-    *exit_code = ctx.Report(settings.error());
-    return nullptr;
-  }
-  Result<std::unique_ptr<AdminClient>> client = AdminClient::Connect(*settings, ctx.NowMs());
-  if (!client) {
-    *exit_code = ctx.Fail(client.error().message);
-    return nullptr;
-  }
-  return std::move(*client);
-}
-
-int PrintJson(const google::protobuf::Message& message, const CommandContext& ctx) {
-  Result<std::string> text = ToJson(message);
-  if (!text) return ctx.Fail(text.error().message);
-  ctx.out << *text << '\n';
-  return kExitOk;
-}
 
 // "2026-11-22 12:04 JST": the ledger and the audit log are read in Japan.
 std::string Jst(const google::protobuf::Timestamp& t) {
@@ -116,12 +69,11 @@ int RunMediaList(const ParsedArgs& args, const CommandContext& ctx) {
   int rc = kExitOk;
   const std::optional<bool> json = WantsJson(args, ctx, &rc);
   if (!json) return rc;
-  std::unique_ptr<AdminClient> client = Connect(args, ctx, &rc);
-  if (!client) return rc;
   v1::ListMediaRequest request;
   request.set_include_retired(args.Has("retired"));
   v1::ListMediaResponse response;
-  if (Status s = client->ListMedia(request, &response); !s) return ctx.Fail(s.error().message);
+  rc = CallCollector(args, ctx, &AdminClient::ListMedia, request, &response);
+  if (rc != kExitOk) return rc;
   if (*json) return PrintJson(response, ctx);
   Table table(
       {"ID", "SERIAL", "VID:PID", "OWNER", "DEPARTMENT", "GROUP", "EXPIRES", "STATE", "ADDED BY"});
@@ -146,8 +98,6 @@ int RunMediaAdd(const ParsedArgs& args, const CommandContext& ctx) {
   int rc = kExitOk;
   const std::optional<bool> json = WantsJson(args, ctx, &rc);
   if (!json) return rc;
-  std::unique_ptr<AdminClient> client = Connect(args, ctx, &rc);
-  if (!client) return rc;
   v1::AddMediumRequest request;
   v1::Medium* m = request.mutable_medium();
   m->set_serial(*serial);
@@ -158,7 +108,8 @@ int RunMediaAdd(const ParsedArgs& args, const CommandContext& ctx) {
   m->set_expires(args.GetOr("expires", ""));
   m->set_note(args.GetOr("note", ""));
   v1::LedgerChangeResponse response;
-  if (Status s = client->AddMedium(request, &response); !s) return ctx.Fail(s.error().message);
+  rc = CallCollector(args, ctx, &AdminClient::AddMedium, request, &response);
+  if (rc != kExitOk) return rc;
   if (*json) return PrintJson(response, ctx);
   ctx.out << "Added ledger entry #" << response.medium().id() << " (" << response.medium().serial()
           << ", " << response.medium().vid_pid() << ").\n";
@@ -174,13 +125,12 @@ int RunMediaRetire(const ParsedArgs& args, const CommandContext& ctx) {
   int rc = kExitOk;
   const std::optional<bool> json = WantsJson(args, ctx, &rc);
   if (!json) return rc;
-  std::unique_ptr<AdminClient> client = Connect(args, ctx, &rc);
-  if (!client) return rc;
   v1::RetireMediumRequest request;
   request.set_id(static_cast<uint64_t>(*id));
   request.set_reason(*reason);
   v1::LedgerChangeResponse response;
-  if (Status s = client->RetireMedium(request, &response); !s) return ctx.Fail(s.error().message);
+  rc = CallCollector(args, ctx, &AdminClient::RetireMedium, request, &response);
+  if (rc != kExitOk) return rc;
   if (*json) return PrintJson(response, ctx);
   ctx.out << "Retired ledger entry #" << *id << ".\n";
   PrintChange(response, ctx.out);
@@ -194,12 +144,11 @@ int RunMediaImport(const ParsedArgs& args, const CommandContext& ctx) {
   if (!json) return rc;
   Result<std::string> text = ReadFileToString(file);
   if (!text) return ctx.Fail(text.error().message);
-  std::unique_ptr<AdminClient> client = Connect(args, ctx, &rc);
-  if (!client) return rc;
   v1::ImportMediaRequest request;
   request.set_csv(*text);
   v1::ImportMediaResponse response;
-  if (Status s = client->ImportMedia(request, &response); !s) return ctx.Fail(s.error().message);
+  rc = CallCollector(args, ctx, &AdminClient::ImportMedia, request, &response);
+  if (rc != kExitOk) return rc;
   if (*json) {
     if (int r = PrintJson(response, ctx); r != kExitOk) return r;
     return response.errors().empty() ? kExitOk : kExitError;
@@ -219,11 +168,10 @@ int RunMediaImport(const ParsedArgs& args, const CommandContext& ctx) {
 }
 
 int RunMediaExport(const ParsedArgs& args, const CommandContext& ctx) {
-  int rc = kExitOk;
-  std::unique_ptr<AdminClient> client = Connect(args, ctx, &rc);
-  if (!client) return rc;
   v1::ExportMediaResponse response;
-  if (Status s = client->ExportMedia({}, &response); !s) return ctx.Fail(s.error().message);
+  const int rc =
+      CallCollector(args, ctx, &AdminClient::ExportMedia, v1::ExportMediaRequest(), &response);
+  if (rc != kExitOk) return rc;
   if (args.positionals().empty()) {
     ctx.out << response.csv();
     return kExitOk;
@@ -243,17 +191,12 @@ int RunMediaUnregistered(const ParsedArgs& args, const CommandContext& ctx) {
   if (!json) return rc;
   v1::UnregisteredDevicesRequest request;
   request.set_group(args.GetOr("group", ""));
-  if (std::optional<std::string> days = args.Get("days")) {
-    Result<int64_t> n = ParseIntOption("days", *days, 1, 366);
-    if (!n) return ctx.Report(n.error());
-    request.set_days(static_cast<uint32_t>(*n));
-  }
-  std::unique_ptr<AdminClient> client = Connect(args, ctx, &rc);
-  if (!client) return rc;
+  Result<int64_t> days = IntOption(args, "days", 1, 366);
+  if (!days) return ctx.Report(days.error());
+  request.set_days(static_cast<uint32_t>(*days));
   v1::UnregisteredDevicesResponse response;
-  if (Status s = client->UnregisteredDevices(request, &response); !s) {
-    return ctx.Fail(s.error().message);
-  }
+  rc = CallCollector(args, ctx, &AdminClient::UnregisteredDevices, request, &response);
+  if (rc != kExitOk) return rc;
   if (*json) return PrintJson(response, ctx);
   Table table({"TERMINAL", "GROUP", "VID:PID", "SERIAL", "PRODUCT", "LAST SEEN", "PRESENT"});
   table.SetMaxWidth(3, 32).SetMaxWidth(4, 32);
@@ -288,15 +231,12 @@ int RunAudit(const ParsedArgs& args, const CommandContext& ctx) {
       t->set_seconds(*ms / 1000);
     }
   }
-  if (std::optional<std::string> limit = args.Get("limit")) {
-    Result<int64_t> n = ParseIntOption("limit", *limit, 1, 1000);
-    if (!n) return ctx.Report(n.error());
-    request.set_limit(static_cast<uint32_t>(*n));
-  }
-  std::unique_ptr<AdminClient> client = Connect(args, ctx, &rc);
-  if (!client) return rc;
+  Result<int64_t> limit = IntOption(args, "limit", 1, 1000);
+  if (!limit) return ctx.Report(limit.error());
+  request.set_limit(static_cast<uint32_t>(*limit));
   v1::QueryAuditResponse response;
-  if (Status s = client->QueryAudit(request, &response); !s) return ctx.Fail(s.error().message);
+  rc = CallCollector(args, ctx, &AdminClient::QueryAudit, request, &response);
+  if (rc != kExitOk) return rc;
   if (*json) return PrintJson(response, ctx);
   Table table({"ID", "AT", "ACTOR", "ACTION", "TARGET", "OUTCOME", "DETAIL"});
   table.SetRightAligned(0).SetMaxWidth(2, 40).SetMaxWidth(4, 32).SetMaxWidth(6, 80);

@@ -22,7 +22,6 @@
 #include <sqlite3.h>
 
 #include <algorithm>
-#include <charconv>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -67,10 +66,7 @@ std::optional<Options> ParseOptions(int argc, char** argv) {
     const std::string_view flag = argv[i];
     const std::string_view text = argv[i + 1];
     int v = 0;
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-    if (ec != std::errc() || end != text.data() + text.size() || v < 1 || v > 10'000'000) {
-      return std::nullopt;
-    }
+    if (!ParseIntArg(text, 1, 10'000'000, &v)) return std::nullopt;
     if (flag == "--events") {
       o.events = v;
     } else if (flag == "--per-agent") {

@@ -1,13 +1,16 @@
 #pragma once
 
-// Small pieces the benchmarks share: how a percentile is taken, and the
-// event most of a real backlog consists of.
+// Small pieces the benchmarks share: how a number on the command line is
+// read, how a percentile is taken, and the event most of a real backlog
+// consists of.
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -15,6 +18,16 @@
 #include "common/event.h"
 
 namespace mamori::bench {
+
+// Reads `text` as a whole base-10 number within [min, max] into *out; false
+// (leaving *out alone) for anything else.
+inline bool ParseIntArg(std::string_view text, int min, int max, int* out) {
+  int v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size() || v < min || v > max) return false;
+  *out = v;
+  return true;
+}
 
 // Nearest-rank percentile (p in (0, 1]) of `v`, which is reordered; 0 for
 // an empty `v`.

@@ -35,7 +35,6 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-#include <charconv>
 #include <chrono>
 #include <csignal>
 #include <cstdint>
@@ -88,14 +87,6 @@ struct Options {
   int requests = 50;
 };
 
-bool ParseInt(std::string_view text, int min, int max, int* out) {
-  int v = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || end != text.data() + text.size() || v < min || v > max) return false;
-  *out = v;
-  return true;
-}
-
 std::optional<Options> ParseOptions(int argc, char** argv) {
   Options o;
   for (int i = 1; i < argc; ++i) {
@@ -112,7 +103,7 @@ std::optional<Options> ParseOptions(int argc, char** argv) {
       value = &o.requests;
       max = 10'000;
     }
-    if (value == nullptr || i + 1 >= argc || !ParseInt(argv[++i], 1, max, value)) {
+    if (value == nullptr || i + 1 >= argc || !ParseIntArg(argv[++i], 1, max, value)) {
       return std::nullopt;
     }
   }

@@ -17,7 +17,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
@@ -54,10 +53,7 @@ std::optional<Options> ParseOptions(int argc, char** argv) {
     const std::string_view flag = argv[i];
     const std::string_view text = argv[i + 1];
     int v = 0;
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-    if (ec != std::errc() || end != text.data() + text.size() || v < 1 || v > 100000) {
-      return std::nullopt;
-    }
+    if (!ParseIntArg(text, 1, 100000, &v)) return std::nullopt;
     if (flag == "--agents") {
       o.agents = v;
     } else if (flag == "--batch") {

@@ -25,7 +25,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
@@ -86,14 +85,6 @@ struct Options {
   int idle_seconds = 60;
 };
 
-bool ParseInt(std::string_view text, int min, int max, int* out) {
-  int v = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || end != text.data() + text.size() || v < min || v > max) return false;
-  *out = v;
-  return true;
-}
-
 std::optional<Options> ParseOptions(int argc, char** argv) {
   Options o;
   struct Flag {
@@ -113,7 +104,7 @@ std::optional<Options> ParseOptions(int argc, char** argv) {
       if (f.name == arg) flag = &f;
     }
     if (!flag || i + 1 >= argc) return std::nullopt;
-    if (!ParseInt(argv[++i], flag->min, flag->max, flag->value)) {
+    if (!ParseIntArg(argv[++i], flag->min, flag->max, flag->value)) {
       fmt::print(stderr, "ingest_bench: {} must be an integer from {} to {}\n", flag->name,
                  flag->min, flag->max);
       return std::nullopt;

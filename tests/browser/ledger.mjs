@@ -8,54 +8,18 @@
 //   MAMORI_OPERATOR_TOTP_SECRET, MAMORI_ADMIN, MAMORI_ADMIN_PASSWORD,
 //   MAMORI_ADMIN_TOTP_SECRET (base32), MAMORI_SERIAL, MAMORI_ARTIFACT_DIR.
 // Exits non-zero with a message on the first failed check.
-import { chromium } from 'playwright-core';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { base32Decode, totp } from './totp.mjs';
+import { artifacts, check, checkNoProblems, env, launchBrowser, loginAs, watch } from './session.mjs';
 
-const env = (name) => {
-  const v = process.env[name];
-  if (!v) throw new Error(`${name} is not set`);
-  return v;
-};
-const url = env('MAMORI_URL');
 const serial = env('MAMORI_SERIAL');
-const artifacts = env('MAMORI_ARTIFACT_DIR');
-mkdirSync(artifacts, { recursive: true });
 
-function check(condition, message) {
-  if (!condition) throw new Error('check failed: ' + message);
-}
-
-const problems = [];
-function watch(page, label) {
-  // A device string that executed would open a dialog or throw.
-  page.on('dialog', async (d) => { problems.push(`${label}: dialog "${d.message()}"`); await d.dismiss(); });
-  page.on('pageerror', (e) => problems.push(`${label}: page error ${e.message}`));
-  page.on('console', (m) => { if (m.type() === 'error') problems.push(`${label}: console error ${m.text()}`); });
-}
-
-async function login(page, name, password, base32Secret) {
-  await page.goto(url);
-  await page.waitForSelector('#login-view:not([hidden])');
-  await page.fill('#login-name', name);
-  await page.fill('#login-password', password);
-  await page.fill('#login-code', totp(base32Decode(base32Secret), Date.now() / 1000));
-  await page.click('#login-submit');
-  await page.waitForSelector('#overview-view:not([hidden])');
-}
-
-const browser = await chromium.launch({
-  executablePath: process.env.MAMORI_CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox'],
-});
+const browser = await launchBrowser();
 try {
   // The operator, in Japanese.
   const ja = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'ja-JP', viewport: { width: 1280, height: 900 } });
   const page = await ja.newPage();
   watch(page, 'operator');
-  await login(page, env('MAMORI_OPERATOR'), env('MAMORI_OPERATOR_PASSWORD'), env('MAMORI_OPERATOR_TOTP_SECRET'));
+  await loginAs(page, 'MAMORI_OPERATOR');
   check(await page.isHidden('#pages button[data-page="audit"]'), 'audit log hidden from operators');
   await page.click('#pages button[data-page="ledger"]');
   await page.waitForSelector('#ledger-view:not([hidden])');
@@ -115,13 +79,18 @@ try {
   const en = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'en-US', viewport: { width: 1280, height: 900 } });
   const admin = await en.newPage();
   watch(admin, 'admin');
-  await login(admin, env('MAMORI_ADMIN'), env('MAMORI_ADMIN_PASSWORD'), env('MAMORI_ADMIN_TOTP_SECRET'));
+  await loginAs(admin, 'MAMORI_ADMIN');
   await admin.click('#pages button[data-page="audit"]');
   await admin.waitForSelector('#audit-view:not([hidden])');
   check((await admin.textContent('#audit-view h2')) === 'Audit log', 'English audit heading');
   await admin.selectOption('#audit-action', 'ledger.add');
   await admin.click('#audit-apply');
-  await admin.waitForSelector('#audit-body tr[data-action="ledger.add"]');
+  // The unfiltered list already holds the ledger.add row: wait for the
+  // filtered one to replace it.
+  await admin.waitForFunction(() => {
+    const rows = [...document.querySelectorAll('#audit-body tr')];
+    return rows.length > 0 && rows.every((tr) => tr.dataset.action === 'ledger.add');
+  });
   const entries = await admin.$$eval('#audit-body tr', (trs) => trs.map((tr) => Array.from(tr.children).map((td) => td.textContent)));
   check(entries.length === 1, 'one ledger.add entry: ' + JSON.stringify(entries));
   check(entries[0][1] === 'web:' + env('MAMORI_OPERATOR') && entries[0][4] === 'ok', 'actor and outcome: ' + JSON.stringify(entries[0]));
@@ -134,8 +103,7 @@ try {
   await admin.screenshot({ path: join(artifacts, 'audit-en.png'), fullPage: true });
 
   // Only expected console noise: the 401 of /api/me before login.
-  const unexpected = problems.filter((p) => !/status of 401/.test(p));
-  check(unexpected.length === 0, 'no dialogs or script errors: ' + JSON.stringify(unexpected));
+  checkNoProblems(/status of 401/);
   console.log('ledger browser checks passed; screenshots in ' + artifacts);
 } finally {
   await browser.close();

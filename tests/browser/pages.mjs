@@ -9,42 +9,12 @@
 // new version and sees it in the history; the events CSV download holds the
 // blocked stick; both pages switch language.
 // Exits non-zero with a message on the first failed check.
-import { chromium } from 'playwright-core';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { base32Decode, totp } from './totp.mjs';
+import { artifacts, check, checkNoProblems, env, launchBrowser, loginAs, watch } from './session.mjs';
 
-const env = (name) => {
-  const v = process.env[name];
-  if (!v) throw new Error(`${name} is not set`);
-  return v;
-};
-const url = env('MAMORI_URL');
-const artifacts = env('MAMORI_ARTIFACT_DIR');
 const terminal = env('MAMORI_TERMINAL');
 const serial = env('MAMORI_SERIAL');
-mkdirSync(artifacts, { recursive: true });
-
-function check(condition, message) {
-  if (!condition) throw new Error('check failed: ' + message);
-}
-
-const problems = [];
-function watch(page, label) {
-  page.on('dialog', async (d) => { problems.push(`${label}: dialog "${d.message()}"`); await d.dismiss(); });
-  page.on('pageerror', (e) => problems.push(`${label}: page error ${e.message}`));
-  page.on('console', (m) => { if (m.type() === 'error') problems.push(`${label}: console error ${m.text()}`); });
-}
-
-async function login(page, prefix) {
-  await page.goto(url);
-  await page.waitForSelector('#login-view:not([hidden])');
-  await page.fill('#login-name', env(prefix));
-  await page.fill('#login-password', env(prefix + '_PASSWORD'));
-  await page.fill('#login-code', totp(base32Decode(env(prefix + '_TOTP_SECRET')), Date.now() / 1000));
-  await page.click('#login-submit');
-  await page.waitForSelector('#overview-view:not([hidden])');
-}
 
 async function openPolicies(page, group) {
   await page.click('#pages button[data-page="policies"]');
@@ -66,11 +36,7 @@ const newPolicy = [
   '',
 ].join('\n');
 
-const browser = await chromium.launch({
-  executablePath: process.env.MAMORI_CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox'],
-});
+const browser = await launchBrowser();
 try {
   const context = await browser.newContext({
     ignoreHTTPSErrors: true, locale: 'en-US', acceptDownloads: true, viewport: { width: 1200, height: 900 },
@@ -79,7 +45,7 @@ try {
   watch(page, 'en');
 
   // --- Viewer -------------------------------------------------------------
-  await login(page, 'MAMORI_VIEWER');
+  await loginAs(page, 'MAMORI_VIEWER');
   // The overview's trend: an SVG with a text alternative, and its figures.
   await page.waitForSelector('#trend-figure svg[role="img"]');
   const label = await page.getAttribute('#trend-figure svg', 'aria-label');
@@ -150,7 +116,7 @@ try {
   await page.waitForSelector('#login-view:not([hidden])');
 
   // --- Operator -----------------------------------------------------------
-  await login(page, 'MAMORI_OPERATOR');
+  await loginAs(page, 'MAMORI_OPERATOR');
   await openPolicies(page, 'osaka');
   check(await page.isVisible('#policies-editor'), 'editor shown to an operator');
   check(!(await page.isDisabled('#policies-apply')), 'apply enabled for an operator');
@@ -203,8 +169,7 @@ try {
   check((await page.textContent('#trend-table thead')).includes('報告途絶'), 'trend figures in Japanese');
   await page.screenshot({ path: join(artifacts, 'overview-trend-ja.png'), fullPage: true });
 
-  const unexpected = problems.filter((p) => !/status of 40[013]/.test(p));
-  check(unexpected.length === 0, 'no dialogs or script errors: ' + JSON.stringify(unexpected));
+  checkNoProblems(/status of 40[013]/);
   console.log('events, policies and trend checks passed; screenshots in ' + artifacts);
 } finally {
   await browser.close();

@@ -5,51 +5,16 @@
 //   MAMORI_URL, MAMORI_ADMIN, MAMORI_ADMIN_PASSWORD,
 //   MAMORI_ADMIN_TOTP_SECRET (base32), MAMORI_ARTIFACT_DIR.
 // Exits non-zero with a message on the first failed check.
-import { chromium } from 'playwright-core';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { base32Decode, secretOfUri, totp } from './totp.mjs';
+import { secretOfUri } from './totp.mjs';
+import { artifacts, check, checkNoProblems, env, launchBrowser, login, loginAs, watch } from './session.mjs';
 
-const env = (name) => {
-  const v = process.env[name];
-  if (!v) throw new Error(`${name} is not set`);
-  return v;
-};
-const url = env('MAMORI_URL');
-const artifacts = env('MAMORI_ARTIFACT_DIR');
-mkdirSync(artifacts, { recursive: true });
-
-function check(condition, message) {
-  if (!condition) throw new Error('check failed: ' + message);
-}
-
-const problems = [];
-function watch(page, label) {
-  page.on('dialog', async (d) => { problems.push(`${label}: dialog "${d.message()}"`); await d.dismiss(); });
-  page.on('pageerror', (e) => problems.push(`${label}: page error ${e.message}`));
-  page.on('console', (m) => { if (m.type() === 'error') problems.push(`${label}: console error ${m.text()}`); });
-}
-
-async function login(page, name, password, base32Secret) {
-  await page.goto(url);
-  await page.waitForSelector('#login-view:not([hidden])');
-  await page.fill('#login-name', name);
-  await page.fill('#login-password', password);
-  await page.fill('#login-code', totp(base32Decode(base32Secret), Date.now() / 1000));
-  await page.click('#login-submit');
-  await page.waitForSelector('#overview-view:not([hidden])');
-}
-
-const browser = await chromium.launch({
-  executablePath: process.env.MAMORI_CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox'],
-});
+const browser = await launchBrowser();
 try {
   const adminContext = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'en-US', viewport: { width: 1100, height: 900 } });
   const admin = await adminContext.newPage();
   watch(admin, 'admin');
-  await login(admin, env('MAMORI_ADMIN'), env('MAMORI_ADMIN_PASSWORD'), env('MAMORI_ADMIN_TOTP_SECRET'));
+  await loginAs(admin, 'MAMORI_ADMIN');
 
   // The Users page is in the navigation for admins.
   const nav = '#pages button[data-page="users"]';
@@ -125,8 +90,7 @@ try {
   const after = await user.evaluate(async () => (await fetch('/api/me')).status);
   check(after === 401, 'a disabled user\'s session is refused, got ' + after);
 
-  const unexpected = problems.filter((p) => !/status of 40[13]/.test(p));
-  check(unexpected.length === 0, 'no dialogs or script errors: ' + JSON.stringify(unexpected));
+  checkNoProblems(/status of 40[13]/);
   console.log('user management checks passed; screenshots in ' + artifacts);
 } finally {
   await browser.close();

@@ -17,17 +17,12 @@
 #include "server/web/http_handler.h"
 #include "server/web/totp.h"
 #include "tests/support/temp_dir.h"
+#include "tests/unit/server/web_test_support.h"
 
 namespace mamori::web {
 namespace {
 
 namespace http = boost::beast::http;
-
-class MutableClock final : public Clock {
- public:
-  int64_t NowMs() const override { return now_ms.load(); }
-  std::atomic<int64_t> now_ms{1'700'000'000'000};
-};
 
 struct AuditEntry {
   std::string actor, action, target, detail;
@@ -98,16 +93,7 @@ class UsersApiTest : public ::testing::Test {
 
   HttpResponse Send(http::verb verb, const std::string& target, const std::string& cookie = "",
                     const std::string& csrf = "", const std::string& body = "") {
-    HttpRequest req{verb, target, 11};
-    req.set(http::field::host, "dash.example");
-    if (!cookie.empty()) req.set(http::field::cookie, "mamori_session=" + cookie);
-    if (!csrf.empty()) req.set("X-CSRF-Token", csrf);
-    if (!body.empty()) {
-      req.set(http::field::content_type, "application/json");
-      req.body() = body;
-    }
-    req.prepare_payload();
-    return handler_->Handle(req);
+    return handler_->Handle(ApiRequest(verb, target, cookie, csrf, body));
   }
 
   std::string Code(const std::string& otpauth_uri) {
@@ -119,13 +105,10 @@ class UsersApiTest : public ::testing::Test {
   // {token, csrf} of a login through the API; empty on failure.
   std::pair<std::string, std::string> Login(const std::string& name, const std::string& password,
                                             const std::string& otpauth_uri) {
-    auto res = Send(http::verb::post, "/api/login", "", "",
-                    "{\"name\":\"" + name + "\",\"password\":\"" + password + "\",\"code\":\"" +
-                        Code(otpauth_uri) + "\"}");
+    auto res =
+        Send(http::verb::post, "/api/login", "", "", LoginBody(name, password, Code(otpauth_uri)));
     if (res.result() != http::status::ok) return {};
-    const std::string cookie(res[http::field::set_cookie]);
-    return {CookieValue(cookie, "mamori_session").substr(0, 64),
-            JsonString(res.body(), "csrfToken")};
+    return SessionOf(res);
   }
 
   std::pair<std::string, std::string> LoginAs(const std::string& name, Role role) {
@@ -137,7 +120,7 @@ class UsersApiTest : public ::testing::Test {
   }
 
   testing::TempDir dir_;
-  MutableClock clock_;
+  SettableClock clock_;
   RecordingAuditTrail audit_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<AuthService> auth_;

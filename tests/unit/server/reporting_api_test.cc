@@ -16,6 +16,7 @@
 #include "server/web/http_handler.h"
 #include "server/web/totp.h"
 #include "tests/support/temp_dir.h"
+#include "tests/unit/server/web_test_support.h"
 
 namespace mamori::web {
 namespace {
@@ -24,12 +25,6 @@ namespace http = boost::beast::http;
 
 // 2026-04-01T12:00:00+09:00.
 constexpr int64_t kNoonApril1 = 1'775'012'400'000;
-
-class SettableClock final : public Clock {
- public:
-  int64_t NowMs() const override { return now_ms.load(); }
-  std::atomic<int64_t> now_ms{kNoonApril1};
-};
 
 constexpr char kPolicyA[] =
     "name: office\nrules:\n  - name: keyboards\n    match: {class: hid}\n    action: allow\n";
@@ -82,16 +77,7 @@ class ReportingApiTest : public ::testing::Test {
 
   HttpResponse Send(http::verb verb, const std::string& target, const std::string& cookie = "",
                     const std::string& csrf = "", const std::string& body = "") {
-    HttpRequest req{verb, target, 11};
-    req.set(http::field::host, "dash.example");
-    if (!cookie.empty()) req.set(http::field::cookie, "mamori_session=" + cookie);
-    if (!csrf.empty()) req.set("X-CSRF-Token", csrf);
-    if (!body.empty()) {
-      req.set(http::field::content_type, "application/json");
-      req.body() = body;
-    }
-    req.prepare_payload();
-    return handler_->Handle(req);
+    return handler_->Handle(ApiRequest(verb, target, cookie, csrf, body));
   }
 
   struct Login {
@@ -106,12 +92,10 @@ class ReportingApiTest : public ::testing::Test {
         Base32Decode(creds->otpauth_uri.substr(start, creds->otpauth_uri.find('&', start) - start))
             .value();
     auto res = Send(http::verb::post, "/api/login", "", "",
-                    "{\"name\":\"" + name + "\",\"password\":\"" + creds->password +
-                        "\",\"code\":\"" + TotpCode(secret, clock_.NowMs() / 1000) + "\"}");
+                    LoginBody(name, creds->password, TotpCode(secret, clock_.NowMs() / 1000)));
     EXPECT_EQ(res.result(), http::status::ok) << res.body();
-    const std::string cookie(res[http::field::set_cookie]);
-    const auto pos = res.body().find("\"csrfToken\":\"") + 13;
-    return {CookieValue(cookie, "mamori_session").substr(0, 64), res.body().substr(pos, 64)};
+    auto [token, csrf] = SessionOf(res);
+    return {token, csrf};
   }
 
   static std::string ApplyBody(const std::string& group, const std::string& yaml) {
@@ -132,7 +116,7 @@ class ReportingApiTest : public ::testing::Test {
   }
 
   testing::TempDir dir_;
-  SettableClock clock_;
+  SettableClock clock_{kNoonApril1};
   std::unique_ptr<Store> store_;
   std::unique_ptr<AuthService> auth_;
   std::unique_ptr<PolicyHub> hub_;

@@ -17,17 +17,12 @@
 #include "server/web/static_assets.h"
 #include "server/web/totp.h"
 #include "tests/support/temp_dir.h"
+#include "tests/unit/server/web_test_support.h"
 
 namespace mamori::web {
 namespace {
 
 namespace http = boost::beast::http;
-
-class MutableClock final : public Clock {
- public:
-  int64_t NowMs() const override { return now_ms.load(); }
-  std::atomic<int64_t> now_ms{1'700'000'000'000};
-};
 
 // RFC 6238 appendix B, SHA-1 rows (8 digits), secret "12345678901234567890".
 TEST(TotpTest, Rfc6238Vectors) {
@@ -157,7 +152,7 @@ class AuthTest : public ::testing::Test {
   void NextStep() { clock_.now_ms += 30'000; }
 
   testing::TempDir dir_;
-  MutableClock clock_;
+  SettableClock clock_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<AuthService> auth_;
 };
@@ -257,16 +252,7 @@ class HandlerTest : public AuthTest {
 
   HttpResponse Send(http::verb verb, const std::string& target, const std::string& cookie = "",
                     const std::string& csrf = "", const std::string& body = "") {
-    HttpRequest req{verb, target, 11};
-    req.set(http::field::host, "dash.example");
-    if (!cookie.empty()) req.set(http::field::cookie, "mamori_session=" + cookie);
-    if (!csrf.empty()) req.set("X-CSRF-Token", csrf);
-    if (!body.empty()) {
-      req.set(http::field::content_type, "application/json");
-      req.body() = body;
-    }
-    req.prepare_payload();
-    return handler_->Handle(req);
+    return handler_->Handle(ApiRequest(verb, target, cookie, csrf, body));
   }
 
   // Logs in through the API; returns {token, csrf}.
@@ -274,14 +260,12 @@ class HandlerTest : public AuthTest {
     auto creds = auth_->AddUser(name, role);
     EXPECT_TRUE(creds.ok());
     auto res = Send(http::verb::post, "/api/login", "", "",
-                    "{\"name\":\"" + name + "\",\"password\":\"" + creds->password +
-                        "\",\"code\":\"" + Code(*creds) + "\"}");
+                    LoginBody(name, creds->password, Code(*creds)));
     EXPECT_EQ(res.result(), http::status::ok) << res.body();
-    const std::string cookie(res[http::field::set_cookie]);
-    EXPECT_NE(cookie.find("Secure; HttpOnly; SameSite=Strict; Max-Age="), std::string::npos);
-    const std::string token = CookieValue(cookie, "mamori_session").substr(0, 64);
-    const auto pos = res.body().find("\"csrfToken\":\"") + 13;
-    return {token, res.body().substr(pos, 64)};
+    EXPECT_NE(std::string(res[http::field::set_cookie])
+                  .find("Secure; HttpOnly; SameSite=Strict; Max-Age="),
+              std::string::npos);
+    return SessionOf(res);
   }
 
   static void ExpectSecurityHeaders(const HttpResponse& res) {
