@@ -76,12 +76,75 @@ try {
   check((await page.$$('#terminals-body tr')).length === 0, 'filtered list is empty');
   await page.selectOption('#terminals-check', '');
   await page.waitForSelector('#terminals-body tr');
-  await page.click(`#terminals-body tr[data-terminal="${env('MAMORI_TERMINAL')}"] td:first-child`);
+  // The agent sends its events apart from its state report: wait until the
+  // collector holds the blocked attempt of the hostile device.
+  const terminal = env('MAMORI_TERMINAL');
+  const fetchDetail = () => page.evaluate(async (id) =>
+    (await fetch('/api/terminals/' + encodeURIComponent(id), { headers: { Accept: 'application/json' } })).json(), terminal);
+  const blockedKind = 'EVENT_KIND_DEVICE_BLOCKED';
+  let detail = await fetchDetail();
+  for (let i = 0; i < 100 && !(detail.recentEvents || []).some((e) => e.kind === blockedKind); ++i) {
+    await page.waitForTimeout(200);
+    detail = await fetchDetail();
+  }
+  check((detail.recentEvents || []).some((e) => e.kind === blockedKind),
+    'collector holds the blocked event: ' + JSON.stringify(detail.recentEvents));
+  await page.click(`#terminals-body tr[data-terminal="${terminal}"] td:first-child`);
   await page.waitForSelector('#devices-body tr');
   const products = await page.$$eval('#devices-body td.product', (tds) => tds.map((td) => td.textContent));
   check(products.some((p) => p.includes('<script>')), 'hostile product shown as text: ' + JSON.stringify(products));
-  check(await page.$$eval('#devices-body script, #devices-body img', (els) => els.length) === 0, 'no element injected');
+  // The composite keyboard is blocked but keeps its HID interface.
+  const decisions = await page.$$eval('#devices-body td.decision', (tds) => tds.map((td) => td.textContent));
+  check(decisions.includes('blockkeeps: HID'), 'kept interface classes shown: ' + JSON.stringify(decisions));
+  check((await page.textContent('#detail-id')) === terminal, 'detail heading names the terminal');
+  check((await page.textContent('#detail-group')) === 'osaka/suita', 'detail shows the group');
+  check((await page.textContent('#detail-enforcement')).includes('simulated'), 'detail shows the enforcement backend');
+
+  // Every check the API returns, with a result label and its evidence.
+  const readChecks = () => page.$$eval('#checks-body tr', (rows) => rows.map((r) => ({
+    name: r.dataset.check, label: r.children[0].textContent, result: r.children[1].textContent,
+    evidence: r.children[2].textContent })));
+  const checks = await readChecks();
+  const wantedChecks = ['reporting', 'policy_current', 'enforcement_active', 'no_unapproved_storage', 'clock_skew'];
+  check(checks.length === detail.checks.length && checks.length >= wantedChecks.length,
+    'checks table lists every check: ' + JSON.stringify(checks));
+  for (const name of wantedChecks) {
+    const row = checks.find((c) => c.name === name);
+    const fromApi = detail.checks.find((c) => c.name === name);
+    check(row && fromApi, 'check ' + name + ' listed: ' + JSON.stringify(checks));
+    check(/^. (pass|fail|unknown)$/.test(row.result), 'check ' + name + ' has a result label: ' + JSON.stringify(row));
+    // Evidence may name times ("last report 2.2 s ago at ..."), which move
+    // between the page's request and this one: compare without the numbers.
+    const shape = (text) => text.replace(/[0-9]+(\.[0-9]+)?/g, '#');
+    check(row.evidence.length > 0 && shape(row.evidence) === shape(fromApi.evidence),
+      'check ' + name + ' shows its evidence: ' + JSON.stringify(row));
+  }
+  check(checks.find((c) => c.name === 'no_unapproved_storage').label === 'no unapproved storage', 'check names translated');
+
+  // Applied against assigned policy version.
+  const versions = await page.textContent('#detail-policy-versions');
+  check(/^applied v\d+ \/ assigned v\d+$/.test(versions), 'policy versions line: ' + JSON.stringify(versions));
+
+  // The blocked attempt of the hostile device among the recent events, inert.
+  const blocked = await page.$$eval('#detail-events-body tr[data-kind="EVENT_KIND_DEVICE_BLOCKED"]', (rows) => rows.map((r) => ({
+    kind: r.children[1].textContent,
+    vidPid: r.querySelector('td.device .vidpid')?.textContent,
+    product: r.querySelector('td.device .product')?.textContent })));
+  check(blocked.some((e) => e.kind === 'blocked' && e.vidPid === '0781:5581' && e.product === "<script>alert('x')</script>"),
+    'blocked event of the hostile device shown as text: ' + JSON.stringify(blocked));
+  check(await page.$$eval('#detail script, #detail img, #detail b', (els) => els.length) === 0, 'no element injected');
   await page.screenshot({ path: join(artifacts, 'terminal-en.png'), fullPage: true });
+
+  // A language switch redraws the open detail in place.
+  await page.click('#lang-ja');
+  await page.waitForFunction(() => document.querySelector('#checks-body tr[data-check="reporting"] td').textContent === '定期報告');
+  check(!(await page.isHidden('#detail')), 'detail stays open after a language switch');
+  check(/^適用中 v\d+ \/ 割り当て v\d+$/.test(await page.textContent('#detail-policy-versions')), 'policy line in Japanese');
+  check((await readChecks()).every((c) => /^. (合格|不合格|不明)$/.test(c.result)), 'check results in Japanese');
+  check((await page.$$('#detail-events-body tr[data-kind="EVENT_KIND_DEVICE_BLOCKED"]')).length > 0, 'events kept after a language switch');
+  await page.screenshot({ path: join(artifacts, 'terminal-ja.png'), fullPage: true });
+  await page.click('#lang-en');
+  await page.waitForFunction(() => document.querySelector('#checks-body tr[data-check="reporting"] td').textContent === 'reporting');
   await page.click('#back-overview');
   await page.waitForSelector('#overview-view:not([hidden])');
   await page.screenshot({ path: join(artifacts, 'overview-en.png'), fullPage: true });

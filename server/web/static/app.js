@@ -14,8 +14,10 @@ const overviewHooks = [];
 
 async function openPage(name) {
   state.page = name;
+  // The terminals of a group are reached from the overview.
+  const nav = name === 'terminals' ? 'overview' : name;
   for (const b of document.querySelectorAll('#pages button[data-page]')) {
-    b.classList.toggle('active', b.dataset.page === name);
+    b.classList.toggle('active', b.dataset.page === nav);
   }
   await (pages[name] || loadOverview)();
 }
@@ -96,6 +98,7 @@ function cell(row, text, cls) {
 }
 
 async function loadOverview() {
+  state.page = 'overview';
   const { status, data } = await api('GET', '/api/overview');
   if (status === 401) { state.me = null; renderWho(); show('login'); return; }
   const body = document.getElementById('overview-body');
@@ -131,27 +134,7 @@ function statusText(status) {
   return t(key);
 }
 
-// loadTerminals(group) is in terminals.js.
-
-async function loadDetail(id) {
-  const { status, data } = await api('GET', '/api/terminals/' + encodeURIComponent(id));
-  if (status !== 200) return;
-  document.getElementById('detail-id').textContent = id;
-  const body = document.getElementById('devices-body');
-  body.replaceChildren();
-  for (const d of data.devices || []) {
-    const row = document.createElement('tr');
-    cell(row, d.vidPid);
-    cell(row, d.manufacturer);
-    cell(row, d.product, 'product');
-    cell(row, d.serial);
-    const decision = d.decision || {};
-    cell(row, String(decision.action || '').replace('ACTION_', '').toLowerCase());
-    cell(row, decision.matchedRule || '');
-    body.appendChild(row);
-  }
-  document.getElementById('detail').hidden = false;
-}
+// loadTerminals(group) is in terminals.js, loadDetail(id) in terminal_detail.js.
 
 async function onLogin(ev) {
   ev.preventDefault();

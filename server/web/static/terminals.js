@@ -69,15 +69,26 @@ async function fetchTerminalsPage() {
 // Called by the overview when a group is chosen: starts at the first page
 // with the filters cleared.
 async function loadTerminals(group) {
+  state.page = 'terminals';
   terminalsView.group = group;
   terminalsView.page = 0;
   document.getElementById('terminals-status').value = '';
   document.getElementById('terminals-check').value = '';
   document.getElementById('terminals-search').value = '';
   document.getElementById('terminals-group').textContent = group === '' ? t('overview.all') : group;
-  document.getElementById('detail').hidden = true;
+  closeDetail();
   show('terminals');
   await fetchTerminalsPage();
+}
+
+// After a language switch: the same group, filters and page, and the open
+// terminal detail, redrawn in the new language.
+async function reopenTerminals() {
+  const group = terminalsView.group;
+  document.getElementById('terminals-group').textContent = group === '' ? t('overview.all') : group;
+  show('terminals');
+  await fetchTerminalsPage();
+  renderDetail();
 }
 
 function refilterTerminals() {
@@ -106,3 +117,5 @@ document.addEventListener('DOMContentLoaded', () => {
     fetchTerminalsPage();
   });
 });
+
+registerPage('terminals', reopenTerminals);
