@@ -1,12 +1,6 @@
 #include "agent/core/event_journal.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <deque>
 #include <filesystem>
 #include <string_view>
@@ -48,63 +42,18 @@ namespace {
 
 constexpr std::string_view kTempInfix = ".tmp.";
 
-Error IoError(const std::string& path, std::string_view what, int err) {
-  return MakeError(ErrorCode::kIo, path + ": " + std::string(what) + ": " + std::strerror(err));
-}
-
-Status PwriteAll(int fd, std::string_view data, uint64_t offset, const std::string& path) {
-  std::size_t done = 0;
-  while (done < data.size()) {
-    const ssize_t n =
-        ::pwrite(fd, data.data() + done, data.size() - done, static_cast<off_t>(offset + done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return IoError(path, "cannot write", errno);
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  return Status::Ok();
-}
-
-Result<std::string> ReadAll(int fd, const std::string& path) {
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) return IoError(path, "cannot stat", errno);
-  std::string out(static_cast<std::size_t>(st.st_size), '\0');
-  std::size_t done = 0;
-  while (done < out.size()) {
-    const ssize_t n = ::pread(fd, out.data() + done, out.size() - done, static_cast<off_t>(done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return IoError(path, "cannot read", errno);
-    }
-    if (n == 0) break;
-    done += static_cast<std::size_t>(n);
-  }
-  out.resize(done);
-  return out;
-}
-
-Status SyncDir(const std::string& dir) {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return IoError(dir, "cannot open directory to sync", errno);
-  const int rc = ::fsync(fd);
-  const int err = errno;
-  ::close(fd);
-  if (rc != 0) return IoError(dir, "cannot sync directory", err);
-  return Status::Ok();
-}
-
 // Temp files of a rewrite that a crash interrupted.
 Status RemoveStaleTemps(const std::string& state_dir, const std::string& journal_name) {
   namespace fs = std::filesystem;
   const std::string prefix = journal_name + std::string(kTempInfix);
   std::error_code ec;
-  fs::directory_iterator it(state_dir, ec);
+  fs::directory_iterator it(PathFromUtf8(state_dir), ec);
   if (ec) return MakeError(ErrorCode::kIo, state_dir + ": " + ec.message());
   for (const fs::directory_entry& entry : it) {
-    if (entry.path().filename().string().rfind(prefix, 0) != 0) continue;
-    fs::remove(entry.path(), ec);
-    if (ec) GetLogger("outbox")->warn("cannot remove {}: {}", entry.path().string(), ec.message());
+    if (!PathToUtf8(entry.path().filename()).starts_with(prefix)) continue;
+    if (Status s = RemoveFile(entry.path()); !s.ok()) {
+      GetLogger("outbox")->warn("{}", s.error().message);
+    }
   }
   return Status::Ok();
 }
@@ -126,20 +75,6 @@ void AddFillers(std::deque<OutboxQueue::Entry>& entries, uint64_t from, uint64_t
 }
 
 }  // namespace
-
-JournalEventOutbox::Fd::Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-
-JournalEventOutbox::Fd& JournalEventOutbox::Fd::operator=(Fd&& other) noexcept {
-  if (this != &other) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = std::exchange(other.fd_, -1);
-  }
-  return *this;
-}
-
-JournalEventOutbox::Fd::~Fd() {
-  if (fd_ >= 0) ::close(fd_);
-}
 
 JournalEventOutbox::JournalEventOutbox(std::string state_dir, const Clock& clock,
                                        std::size_t max_events)
@@ -192,30 +127,31 @@ Result<std::string> JournalEventOutbox::Load() {
   const uint64_t maybe_sent = std::max(sent_persisted_, legacy > 0 ? legacy - 1 : 0);
 
   std::error_code ec;
-  const bool exists = std::filesystem::exists(path_, ec);
+  const bool exists = std::filesystem::exists(PathFromUtf8(path_), ec);
   if (ec) return MakeError(ErrorCode::kIo, path_ + ": " + ec.message());
   ParsedJournal parsed;
   std::string report;
   if (exists) {
-    Fd fd(::open(path_.c_str(), O_RDWR | O_CLOEXEC));
-    if (!fd.valid()) return IoError(path_, "cannot open", errno);
-    auto bytes = ReadAll(fd.get(), path_);
+    auto file = DurableFile::Open(PathFromUtf8(path_), DurableFile::Disposition::kOpenExisting);
+    if (!file.ok()) return file.error();
+    auto bytes = file->ReadAll();
     if (!bytes.ok()) return bytes.error();
     auto p = ParseJournal(*bytes, path_);
     if (!p.ok()) return p.error();
     parsed = std::move(*p);
     if (parsed.valid_bytes < bytes->size()) {
       const std::size_t cut = bytes->size() - parsed.valid_bytes;
-      if (::ftruncate(fd.get(), static_cast<off_t>(parsed.valid_bytes)) != 0 ||
-          ::fsync(fd.get()) != 0) {
-        return IoError(path_, "cannot cut off the damaged tail", errno);
+      Status s = file->Truncate(parsed.valid_bytes);
+      if (s.ok()) s = file->Sync();
+      if (!s.ok()) {
+        return MakeError(ErrorCode::kIo, "cannot cut off the damaged tail: " + s.error().message);
       }
       log->error("{}: {}; {} bytes discarded", path_, parsed.damage, cut);
       report = "journal recovered: " + std::to_string(cut) +
                " bytes of a damaged tail discarded at offset " +
                std::to_string(parsed.valid_bytes) + " (" + parsed.damage + ")";
     }
-    fd_ = std::move(fd);
+    file_ = std::move(*file);
     end_ = parsed.valid_bytes;
   }
 
@@ -273,13 +209,12 @@ Status JournalEventOutbox::WriteRecordsLocked(const std::vector<OutboxQueue::Ent
     if (!n.ok()) return n.error();
     sizes.push_back(*n);
   }
-  Status s = PwriteAll(fd_.get(), buf, end_, path_);
-  if (s.ok() && ::fdatasync(fd_.get()) != 0) s = IoError(path_, "cannot sync", errno);
+  Status s = file_.WriteAt(end_, buf);
+  if (s.ok()) s = file_.SyncData();
   if (!s.ok()) {
     // A torn record would hide every later one from recovery.
-    if (::ftruncate(fd_.get(), static_cast<off_t>(end_)) != 0) {
-      GetLogger("outbox")->error("{}: cannot cut off a failed write: {}", path_,
-                                 std::strerror(errno));
+    if (Status t = file_.Truncate(end_); !t.ok()) {
+      GetLogger("outbox")->error("cannot cut off a failed write: {}", t.error().message);
     }
     return s;
   }
@@ -297,25 +232,39 @@ Status JournalEventOutbox::RewriteLocked(OutboxQueue& queue) {
     if (!n.ok()) return n.error();
     sizes.push_back(*n);
   }
-  std::string tmp = path_ + std::string(kTempInfix) + "XXXXXX";
-  Fd fd(::mkostemp(tmp.data(), O_CLOEXEC));
-  if (!fd.valid()) return IoError(path_, "cannot create a temporary file", errno);
-  Status s = PwriteAll(fd.get(), buf, 0, tmp);
-  if (s.ok() && ::fsync(fd.get()) != 0) s = IoError(tmp, "cannot sync", errno);
-  if (s.ok() && ::rename(tmp.c_str(), path_.c_str()) != 0) {
-    s = IoError(path_, "cannot rename the rewritten journal into place", errno);
+  const std::filesystem::path path = PathFromUtf8(path_);
+  auto tmp = DurableFile::CreateUnique(PathFromUtf8(path_ + std::string(kTempInfix)));
+  if (!tmp.ok()) return tmp.error();
+  Status s = tmp->WriteAt(0, buf);
+  if (s.ok()) s = tmp->Sync();
+  if (s.ok()) {
+    // Windows before 10 1709 (and Wine) cannot replace a file that is open;
+    // the old journal is not written to again anyway.
+    const bool was_open = file_.is_open();
+    (void)file_.Close();
+    s = AtomicReplace(tmp->path(), path);
+    if (!s.ok() && was_open) {
+      auto reopened = DurableFile::Open(path, DurableFile::Disposition::kOpenExisting);
+      if (reopened.ok()) {
+        file_ = std::move(*reopened);
+      } else {
+        GetLogger("outbox")->error("{}", reopened.error().message);
+      }
+    }
   }
   if (!s.ok()) {
-    ::unlink(tmp.c_str());
+    const std::filesystem::path tmp_path = tmp->path();
+    (void)tmp->Close();
+    (void)RemoveFile(tmp_path);
     return s;
   }
   // From here on the new file is the journal, synced or not: both versions
   // are complete (see the crash points above).
-  if (Status d = SyncDir(state_dir_); !d.ok()) {
+  if (Status d = SyncDirectory(PathFromUtf8(state_dir_)); !d.ok()) {
     GetLogger("outbox")->error("{} (the journal rewrite may not survive a power loss)",
                                d.error().message);
   }
-  fd_ = std::move(fd);
+  file_ = std::move(*tmp);
   end_ = buf.size();
   for (std::size_t i = 0; i < sizes.size(); ++i) queue.set_record_bytes(i, sizes[i]);
   return Status::Ok();

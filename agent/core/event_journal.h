@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/core/durable_file.h"
 #include "agent/core/event_outbox.h"
 #include "agent/core/outbox_queue.h"
 #include "common/clock.h"
@@ -43,7 +44,7 @@ class JournalEventOutbox final : public EventOutbox {
   // least this large and at least half the file.
   static constexpr std::size_t kMinReclaimBytes = 64 * 1024;
 
-  // Opens or creates the journal in `state_dir` (which must exist).
+  // Opens or creates the journal in `state_dir` (which must exist; UTF-8).
   // `max_events` is at least 2.
   static Result<std::unique_ptr<JournalEventOutbox>> Open(
       const std::string& state_dir, const Clock& clock, std::size_t max_events = kDefaultMaxEvents);
@@ -63,21 +64,6 @@ class JournalEventOutbox final : public EventOutbox {
  private:
   JournalEventOutbox(std::string state_dir, const Clock& clock, std::size_t max_events);
 
-  // Owns a file descriptor.
-  class Fd {
-   public:
-    Fd() = default;
-    explicit Fd(int fd) : fd_(fd) {}
-    Fd(Fd&& other) noexcept;
-    Fd& operator=(Fd&& other) noexcept;
-    ~Fd();
-    int get() const { return fd_; }
-    bool valid() const { return fd_ >= 0; }
-
-   private:
-    int fd_ = -1;
-  };
-
   // Reads the counters and the journal (creating it when absent) into the
   // queue; returns what to report when a damaged tail was cut off, or "".
   Result<std::string> Load();
@@ -91,11 +77,11 @@ class JournalEventOutbox final : public EventOutbox {
   void ReclaimLocked();
 
   const std::string state_dir_;
-  const std::string path_;
+  const std::string path_;  // UTF-8, for messages
   const Clock& clock_;
 
   mutable std::mutex mu_;
-  Fd fd_;                        // guarded by mu_; the journal, open for writing
+  DurableFile file_;             // guarded by mu_; the journal, open for writing
   uint64_t end_ = 0;             // guarded by mu_; offset of the next record
   OutboxQueue queue_;            // guarded by mu_
   uint64_t sent_persisted_ = 0;  // guarded by mu_; value in sent_seq

@@ -1,11 +1,9 @@
 #include "agent/core/policy_cache.h"
 
 #include <algorithm>
-#include <filesystem>
-#include <system_error>
 
+#include "agent/core/durable_file.h"
 #include "agent/core/seq_file.h"
-#include "common/credentials.h"
 #include "mamori/v1/types.pb.h"
 
 namespace mamori {
@@ -42,18 +40,14 @@ Result<PolicyUpdate> DecodePolicyBundle(std::string_view bytes) {
 }
 
 FilePolicyCache::FilePolicyCache(std::string state_dir)
-    : bundle_path_((std::filesystem::path(state_dir) / "policy.bundle").string()),
-      highest_path_((std::filesystem::path(state_dir) / "policy.highest").string()) {}
+    : bundle_path_(PathToUtf8(PathFromUtf8(state_dir) / "policy.bundle")),
+      highest_path_(PathToUtf8(PathFromUtf8(state_dir) / "policy.highest")) {}
 
 Result<std::optional<PolicyUpdate>> FilePolicyCache::Load() {
-  std::error_code ec;
-  if (!std::filesystem::exists(bundle_path_, ec)) {
-    if (ec) return MakeError(ErrorCode::kIo, bundle_path_ + ": " + ec.message());
-    return std::optional<PolicyUpdate>();
-  }
-  Result<std::string> bytes = ReadFileToString(bundle_path_);
+  Result<std::optional<std::string>> bytes = ReadFileIfExists(PathFromUtf8(bundle_path_));
   if (!bytes.ok()) return bytes.error();
-  Result<PolicyUpdate> bundle = DecodePolicyBundle(*bytes);
+  if (!bytes->has_value()) return std::optional<PolicyUpdate>();
+  Result<PolicyUpdate> bundle = DecodePolicyBundle(**bytes);
   if (!bundle.ok()) {
     return MakeError(bundle.error().code, bundle_path_ + ": " + bundle.error().message);
   }
@@ -67,7 +61,8 @@ Result<uint64_t> FilePolicyCache::HighestAccepted() {
 }
 
 Status FilePolicyCache::Save(const PolicyUpdate& bundle) {
-  if (Status s = WriteFileAtomic(bundle_path_, EncodePolicyBundle(bundle), 0600); !s.ok()) {
+  if (Status s = WriteFileAtomically(PathFromUtf8(bundle_path_), EncodePolicyBundle(bundle));
+      !s.ok()) {
     return s;
   }
   Result<uint64_t> highest = HighestAccepted();

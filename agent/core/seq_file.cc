@@ -1,22 +1,17 @@
 #include "agent/core/seq_file.h"
 
 #include <charconv>
-#include <filesystem>
 #include <string_view>
 
-#include "common/credentials.h"
+#include "agent/core/durable_file.h"
 
 namespace mamori {
 
 Result<std::optional<uint64_t>> ReadSeqFile(const std::string& path) {
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) {
-    if (ec) return MakeError(ErrorCode::kIo, path + ": " + ec.message());
-    return std::optional<uint64_t>();
-  }
-  auto text = ReadFileToString(path);
+  auto text = ReadFileIfExists(PathFromUtf8(path));
   if (!text.ok()) return text.error();
-  std::string_view s = *text;
+  if (!text->has_value()) return std::optional<uint64_t>();
+  std::string_view s = **text;
   while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) {
     s.remove_suffix(1);
   }
@@ -31,7 +26,7 @@ Result<std::optional<uint64_t>> ReadSeqFile(const std::string& path) {
 }
 
 Status WriteSeqFile(const std::string& path, uint64_t value) {
-  return WriteFileAtomic(path, std::to_string(value) + "\n", 0600);
+  return WriteFileAtomically(PathFromUtf8(path), std::to_string(value) + "\n");
 }
 
 }  // namespace mamori

@@ -9,7 +9,7 @@
 namespace mamori {
 
 // A seq counter kept in a small text file under the agent's state directory
-// ("42\n"), written atomically.
+// ("42\n"), written atomically (durable_file.h). Paths are UTF-8.
 
 // nullopt when the file is absent; an error when it is unreadable or not a
 // number, naming the file.
