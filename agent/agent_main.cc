@@ -4,38 +4,26 @@
 
 #include <pthread.h>
 #include <signal.h>
-#include <sys/stat.h>
 
 #include <boost/program_options.hpp>
 #include <chrono>
-#include <condition_variable>
 #include <cstdio>
 #include <exception>
-#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 
 #include "agent/core/agent_config.h"
 #include "agent/core/agent_core.h"
-#include "agent/core/event_journal.h"
-#include "agent/core/host_info.h"
-#include "agent/core/policy_cache.h"
-#include "agent/core/policy_verifier.h"
-#include "agent/core/reporter.h"
 #include "agent/platform/linux/block_guard.h"
 #include "agent/platform/linux/sysfs.h"
 #include "agent/platform/linux/sysfs_device_backend.h"
 #include "agent/platform/linux/uevent_source.h"
 #include "agent/platform/sim/sim_device_backend.h"
-#include "agent/transport/grpc_collector_client.h"
+#include "agent/wiring/collector_link.h"
 #include "common/clock.h"
-#include "common/credentials.h"
 #include "common/logging.h"
-#include "common/policy.h"
-#include "common/policy_signing.h"
 #include "proto/grpc_logging.h"
 
 namespace {
@@ -59,38 +47,8 @@ int Run(const mamori::AgentConfig& config, const sigset_t& signals) {
   const mamori::SystemClock clock;
   auto log = mamori::GetLogger("agent");
 
-  // Fail fast on TLS problems: an expired or mismatched certificate would
-  // otherwise only show as endless reconnects.
-  auto tls = mamori::LoadTlsMaterial(config.tls, clock.NowMs());
-  if (!tls.ok()) return Fail(tls.error().message);
-  auto policy_key = mamori::PolicyPublicKey::LoadFile(config.policy_public_key_file);
-  if (!policy_key.ok()) return Fail("policy.public_key_file " + policy_key.error().message);
-  const mamori::PinnedKeyPolicyVerifier verifier(*policy_key);
-
-  std::error_code ec;
-  std::filesystem::create_directories(config.state_dir, ec);
-  if (ec) return Fail("state_dir " + config.state_dir + ": cannot create: " + ec.message());
-  // Holds the seq counters; nobody else needs to read it.
-  ::chmod(config.state_dir.c_str(), 0700);
-
-  mamori::AgentCoreOptions core_options;
-  core_options.mode = config.mode;
-  core_options.report_interval_s = static_cast<uint32_t>(
-      std::chrono::duration_cast<std::chrono::seconds>(config.report_interval).count());
-  const mamori::HostInfo host = mamori::ReadHostInfo();
-  core_options.hostname = host.hostname;
-  core_options.os = host.os;
-  if (!config.policy_file.empty()) {
-    auto text = mamori::ReadFileToString(config.policy_file);
-    if (!text.ok()) return Fail("policy_file: " + text.error().message);
-    auto policy = mamori::ParsePolicy(*text, config.policy_file);
-    if (!policy.ok()) return Fail(policy.error().message);
-    core_options.local_policy = std::move(*policy);
-    core_options.local_policy_source = config.policy_file;
-  }
-
-  auto outbox = mamori::JournalEventOutbox::Open(config.state_dir, clock, config.outbox_max_events);
-  if (!outbox.ok()) return Fail(outbox.error().message);
+  auto link = mamori::CollectorLink::Open(config, clock);
+  if (!link.ok()) return Fail(link.error().message);
 
   std::unique_ptr<mamori::DeviceBackend> backend;
   if (config.device_backend == "linux") {
@@ -103,34 +61,15 @@ int Run(const mamori::AgentConfig& config, const sigset_t& signals) {
     backend = std::make_unique<mamori::SimulatedDeviceBackend>(config.device_directory);
   }
 
-  mamori::GrpcCollectorOptions client_options;
-  client_options.address = config.collector_address;
-  client_options.server_name = config.server_name;
-  client_options.ca_pem = tls->ca_pem;
-  client_options.cert_pem = tls->cert_pem;
-  client_options.key_pem = tls->key_pem;
-  client_options.keepalive_time = config.keepalive_time;
-  client_options.keepalive_timeout = config.keepalive_timeout;
-  client_options.reconnect_backoff_initial = config.backoff_initial;
-  client_options.reconnect_backoff_max = config.backoff_max;
-  mamori::GrpcCollectorClient client(client_options);
-
-  mamori::FilePolicyCache policy_cache(config.state_dir);
-  mamori::AgentCore core(*backend, **outbox, clock, verifier, policy_cache,
-                         std::move(core_options));
-
-  mamori::ReporterOptions reporter_options;
-  reporter_options.interval = config.report_interval;
-  reporter_options.jitter_percent = config.jitter_percent;
-  reporter_options.backoff_initial = config.backoff_initial;
-  reporter_options.backoff_max = config.backoff_max;
-  mamori::Reporter reporter(core, **outbox, client, reporter_options);
-  core.SetChangeListener([&reporter] { reporter.NotifyChange(); });
+  mamori::AgentCore core(*backend, (*link)->outbox(), clock, (*link)->verifier(),
+                         (*link)->policy_cache(), (*link)->core_options());
+  (*link)->AttachReporter(core);
 
   if (mamori::Status s = core.Start(); !s.ok()) return Fail(s.error().message);
-  reporter.Start();
+  (*link)->StartReporting();
   log->info("mamori-agent {} started: collector {}, terminal certificate {}, pinned policy key {}",
-            MAMORI_VERSION, config.collector_address, tls->cert.subject, policy_key->key_id());
+            MAMORI_VERSION, config.collector_address, (*link)->cert_subject(),
+            (*link)->policy_key_id());
 
   int sig = 0;
   while (sigwait(&signals, &sig) != 0) {
@@ -139,19 +78,7 @@ int Run(const mamori::AgentConfig& config, const sigset_t& signals) {
 
   core.Stop();
   core.RecordStopping(sig == SIGTERM ? "SIGTERM" : "SIGINT");
-  const auto deadline = std::chrono::steady_clock::now() + kStopFlushBudget;
-  client.SetCallTimeout(std::chrono::duration_cast<std::chrono::milliseconds>(kStopFlushBudget));
-  // A call already in flight carries the long timeout; cut it off when the
-  // budget is spent so shutdown stays bounded.
-  std::jthread guard([&client, deadline](std::stop_token stop) {
-    std::mutex mu;
-    std::condition_variable_any cv;
-    std::unique_lock lock(mu);
-    if (!cv.wait_until(lock, stop, deadline, [] { return false; })) client.CancelAll();
-  });
-  reporter.Stop(deadline);
-  guard.request_stop();
-  guard.join();
+  (*link)->StopReporting(std::chrono::duration_cast<std::chrono::milliseconds>(kStopFlushBudget));
   log->info("stopped");
   return kExitOk;
 }

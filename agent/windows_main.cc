@@ -3,11 +3,15 @@
 // enforces the device policy with the same agent core and rule engine as
 // the Linux agent. Everything is wired here.
 //
-// This build (mingw-w64 cross build) has no collector transport and no
-// policy signature verification, because Debian has no mingw builds of
-// gRPC, protobuf or OpenSSL: it enforces the built-in default policy and
-// records its events in the Event Log and its log file (agent/core/
-// local_only.h). The MSVC build adds the transport behind CollectorClient.
+// The MSVC build (MAMORI_AGENT_WITH_TRANSPORT) reports to the collector as
+// the Linux agent does: agent.yaml from the configuration directory, the
+// event journal, the pinned-key policy verifier, the signed policy cache
+// and the gRPC client (agent/wiring/collector_link.h). The mingw-w64 cross
+// build has no collector transport and no policy signature verification,
+// because Debian has no mingw builds of gRPC, protobuf or OpenSSL: it
+// enforces the built-in default policy and records its events in the Event
+// Log and its log file (agent/core/local_only.h). CoreServices below is the
+// one place where the two differ.
 
 // clang-format off
 #include <windows.h>
@@ -29,7 +33,13 @@
 #include <vector>
 
 #include "agent/core/agent_core.h"
+#include "agent/core/host_info.h"
+#if MAMORI_AGENT_WITH_TRANSPORT
+#include "agent/core/agent_config.h"
+#include "agent/wiring/collector_link.h"
+#else
 #include "agent/core/local_only.h"
+#endif
 #include "agent/platform/windows/cm_notification.h"
 #include "agent/platform/windows/device_manager.h"
 #include "agent/platform/windows/disk_attributes.h"
@@ -93,6 +103,78 @@ int Usage(const std::string& message) {
   return kExitUsage;
 }
 
+// What the core records events to and takes policies from, and whether
+// anything reports them further.
+class CoreServices {
+ public:
+  virtual ~CoreServices() = default;
+  virtual EventOutbox& outbox() = 0;
+  virtual const PolicyVerifier& verifier() const = 0;
+  virtual PolicyCache& policy_cache() = 0;
+  // Mode, report interval, host, OS and bootstrap policy for the core.
+  virtual AgentCoreOptions core_options() const = 0;
+  // True when only the built-in default policy can ever be in force, so the
+  // registry line can be derived from it once at start.
+  virtual bool builtin_policy_only() const = 0;
+  // Before the core starts (sets its change listener).
+  virtual void Attach(AgentCore& core) = 0;
+  virtual void Started() = 0;
+  // After AGENT_STOPPING was recorded; bounded.
+  virtual void Stopping() = 0;
+  // Appended to the "stopped" log line.
+  virtual std::string RunSummary() const = 0;
+};
+
+#if MAMORI_AGENT_WITH_TRANSPORT
+constexpr std::string_view kBuildName = "MSVC build";
+constexpr std::string_view kBuildSummary = "collector transport, signed policies";
+
+// Time allowed at shutdown for the last events (AGENT_STOPPING among them),
+// as in the Linux agent.
+constexpr auto kStopFlushBudget = std::chrono::milliseconds(2000);
+
+// Reports to the collector configured in agent.yaml.
+class CollectorServices final : public CoreServices {
+ public:
+  explicit CollectorServices(std::unique_ptr<CollectorLink> link) : link_(std::move(link)) {}
+  EventOutbox& outbox() override { return link_->outbox(); }
+  const PolicyVerifier& verifier() const override { return link_->verifier(); }
+  PolicyCache& policy_cache() override { return link_->policy_cache(); }
+  AgentCoreOptions core_options() const override { return link_->core_options(); }
+  bool builtin_policy_only() const override { return false; }
+  void Attach(AgentCore& core) override { link_->AttachReporter(core); }
+  void Started() override { link_->StartReporting(); }
+  void Stopping() override { link_->StopReporting(kStopFlushBudget); }
+  std::string RunSummary() const override { return ""; }
+
+ private:
+  std::unique_ptr<CollectorLink> link_;
+};
+
+// agent.yaml in the configuration directory, parsed as on Linux; the
+// --audit-only option or AuditOnly service parameter overrides its mode.
+Result<std::unique_ptr<CoreServices>> OpenCoreServices(const AgentPaths& paths, bool audit_only,
+                                                       const Clock& clock, spdlog::logger& log) {
+  const std::string config_file =
+      Utf16ToUtf8((std::filesystem::path(paths.config_dir) / "agent.yaml").wstring());
+  auto config = LoadAgentConfig(config_file);
+  if (!config.ok()) return config.error();
+  if (audit_only) config->mode = EnforcementMode::kAuditOnly;
+  auto link = CollectorLink::Open(*config, clock);
+  if (!link.ok()) return link.error();
+  log.info(
+      "mamori-agent {} ({}) starting, {} mode: {}: collector {}, terminal certificate {}, "
+      "pinned policy key {}, state directory {}",
+      MAMORI_VERSION, kBuildName,
+      config->mode == EnforcementMode::kAuditOnly ? "audit-only" : "enforce", config_file,
+      config->collector_address, (*link)->cert_subject(), (*link)->policy_key_id(),
+      config->state_dir);
+  return std::unique_ptr<CoreServices>(std::make_unique<CollectorServices>(std::move(*link)));
+}
+#else
+constexpr std::string_view kBuildName = "mingw-w64 build";
+constexpr std::string_view kBuildSummary = "built-in default policy, no collector transport";
+
 // Where LogEventOutbox records events. Events are the record of what the
 // agent did, so a quieter log level never drops them.
 std::shared_ptr<spdlog::logger> EventsLogger() {
@@ -101,12 +183,55 @@ std::shared_ptr<spdlog::logger> EventsLogger() {
   return logger;
 }
 
-std::string ComputerName() {
-  wchar_t buffer[256];
-  DWORD size = 256;
-  if (!::GetComputerNameExW(ComputerNameDnsHostname, buffer, &size)) return "";
-  return Utf16ToUtf8(std::wstring_view(buffer, size));
+// Keeps events in the logs and enforces the built-in default policy.
+class LocalOnlyServices final : public CoreServices {
+ public:
+  LocalOnlyServices(const AgentPaths& paths, bool audit_only)
+      : audit_only_(audit_only), outbox_(EventsLogger()), cache_(Utf16ToUtf8(paths.state_dir)) {}
+  EventOutbox& outbox() override { return outbox_; }
+  const PolicyVerifier& verifier() const override { return verifier_; }
+  PolicyCache& policy_cache() override { return cache_; }
+  AgentCoreOptions core_options() const override {
+    AgentCoreOptions options;
+    options.mode = audit_only_ ? EnforcementMode::kAuditOnly : EnforcementMode::kEnforce;
+    const HostInfo host = ReadHostInfo();
+    options.hostname = host.hostname;
+    options.os = host.os;
+    return options;
+  }
+  bool builtin_policy_only() const override { return true; }
+  void Attach(AgentCore&) override {}
+  void Started() override {}
+  void Stopping() override {}
+  std::string RunSummary() const override {
+    return "; " + std::to_string(outbox_.appended()) + " event(s) recorded in this run";
+  }
+
+ private:
+  const bool audit_only_;
+  LogEventOutbox outbox_;
+  NoKeyPolicyVerifier verifier_;
+  NoPolicyCache cache_;
+};
+
+// agent.yaml is not read: no YAML parser in this build.
+Result<std::unique_ptr<CoreServices>> OpenCoreServices(const AgentPaths& paths, bool audit_only,
+                                                       const Clock&, spdlog::logger& log) {
+  log.info(
+      "mamori-agent {} (mingw-w64 build) starting, {} mode: this build has no collector "
+      "transport and cannot verify signed policies, so it enforces the built-in default "
+      "policy (removable storage blocked) and records events in the Event Log and {}\\"
+      "mamori-agent.log",
+      MAMORI_VERSION, audit_only ? "audit-only" : "enforce", Utf16ToUtf8(paths.logs_dir));
+  std::error_code ec;
+  const std::filesystem::path config_file = std::filesystem::path(paths.config_dir) / "agent.yaml";
+  if (std::filesystem::exists(config_file, ec)) {
+    log.warn("{} is not read by this build (no YAML parser); its settings do not apply",
+             Utf16ToUtf8(config_file.wstring()));
+  }
+  return std::unique_ptr<CoreServices>(std::make_unique<LocalOnlyServices>(paths, audit_only));
 }
+#endif
 
 // The agent as the service host and the console mode run it.
 class WindowsAgent final : public ServiceRunner {
@@ -116,8 +241,6 @@ class WindowsAgent final : public ServiceRunner {
         audit_only_(audit_only),
         setup_error_(std::move(setup_error)),
         log_(GetLogger("agent")),
-        outbox_(EventsLogger()),
-        cache_(Utf16ToUtf8(paths_.state_dir)),
         registry_signal_(HKEY_LOCAL_MACHINE, std::string(kPolicyWatchKey)) {}
 
   ~WindowsAgent() override { Stop("shutdown"); }
@@ -126,19 +249,11 @@ class WindowsAgent final : public ServiceRunner {
 
   Status Start(SERVICE_STATUS_HANDLE status_handle) override {
     if (setup_error_) return *setup_error_;
-    log_->info(
-        "mamori-agent {} (mingw-w64 build) starting, {} mode: this build has no collector "
-        "transport and cannot verify signed policies, so it enforces the built-in default "
-        "policy (removable storage blocked) and records events in the Event Log and {}\\"
-        "mamori-agent.log",
-        MAMORI_VERSION, audit_only_ ? "audit-only" : "enforce", Utf16ToUtf8(paths_.logs_dir));
-    std::error_code ec;
-    const std::filesystem::path config_file =
-        std::filesystem::path(paths_.config_dir) / "agent.yaml";
-    if (std::filesystem::exists(config_file, ec)) {
-      log_->warn("{} is not read by this build (no YAML parser); its settings do not apply",
-                 Utf16ToUtf8(config_file.wstring()));
-    }
+    auto services = OpenCoreServices(paths_, audit_only_, clock_, *log_);
+    if (!services.ok()) return services.error();
+    services_ = std::move(*services);
+    AgentCoreOptions options = services_->core_options();
+    const bool audit_only = options.mode == EnforcementMode::kAuditOnly;
 
     // Arrival notifications: CM_Register_Notification where Windows has
     // it, else through the service's handler, else (console) a window.
@@ -155,7 +270,14 @@ class WindowsAgent final : public ServiceRunner {
 
     // The second line, written before devices are decided so that a device
     // the first line misses is denied too, and kept in place from then on.
-    if (!audit_only_) {
+    if (!audit_only && !services_->builtin_policy_only()) {
+      // The registry line is class-wide and must never deny what the policy
+      // in force allows; it is derived from the built-in default only, so
+      // with policies from the collector the device line enforces alone.
+      log_->warn(
+          "registry policy line not written: it is derived from the built-in default "
+          "policy only, and this agent takes its policy from the collector");
+    } else if (!audit_only) {
       registry_watcher_ = std::make_unique<RegistryPolicyWatcher>(
           registry_, registry_signal_, kRescanInterval,
           [this](const RegistryTamperReport& report) { RecordTamper(report); });
@@ -169,14 +291,13 @@ class WindowsAgent final : public ServiceRunner {
       registry_watcher_->Start();
     }
 
-    AgentCoreOptions options;
-    options.mode = audit_only_ ? EnforcementMode::kAuditOnly : EnforcementMode::kEnforce;
-    options.hostname = ComputerName();
-    options.os = "windows";
     options.current_user = [this] { return session_user_.Current(); };
-    core_ = std::make_unique<AgentCore>(*backend_, outbox_, clock_, verifier_, cache_,
+    core_ = std::make_unique<AgentCore>(*backend_, services_->outbox(), clock_,
+                                        services_->verifier(), services_->policy_cache(),
                                         std::move(options), GetLogger("agent-core"));
+    services_->Attach(*core_);
     if (Status s = core_->Start(); !s.ok()) return s;
+    services_->Started();
     rescan_ = std::thread([this] { RescanLoop(); });
     log_->info("started with {} notifications: {} device(s) present", notifications_->Name(),
                core_->Snapshot().devices.size());
@@ -194,7 +315,8 @@ class WindowsAgent final : public ServiceRunner {
     if (!core_) return;  // never started
     core_->Stop();
     core_->RecordStopping(reason);
-    log_->info("stopped ({}); {} event(s) recorded in this run", reason, outbox_.appended());
+    services_->Stopping();
+    log_->info("stopped ({}){}", reason, services_->RunSummary());
     spdlog::apply_all([](const std::shared_ptr<spdlog::logger>& l) { l->flush(); });
   }
 
@@ -216,7 +338,7 @@ class WindowsAgent final : public ServiceRunner {
     e.kind = EventKind::kEnforcementFailure;
     e.severity = Severity::kAlert;
     e.detail = std::move(detail);
-    if (Result<uint64_t> seq = outbox_.Append(std::move(e)); !seq.ok()) {
+    if (Result<uint64_t> seq = services_->outbox().Append(std::move(e)); !seq.ok()) {
       log_->error("could not record an event: {}", seq.error().message);
     }
   }
@@ -234,9 +356,8 @@ class WindowsAgent final : public ServiceRunner {
   SetupApiDeviceManager devices_;
   Win32DiskControl disks_;
   WtsSessionUser session_user_;
-  LogEventOutbox outbox_;
-  NoKeyPolicyVerifier verifier_;
-  NoPolicyCache cache_;
+  // Declared before core_, which uses it, so it outlives it.
+  std::unique_ptr<CoreServices> services_;
   Win32Registry registry_;
   Win32RegistryChangeSignal registry_signal_;
   // Kept until the agent is destroyed: the service's handler thread may
@@ -401,8 +522,8 @@ int Main() {
     return kExitOk;
   }
   if (command == L"--version") {
-    std::cout << "mamori-agent " << MAMORI_VERSION << " (mingw-w64 build: built-in default policy, "
-              << "no collector transport)\n";
+    std::cout << "mamori-agent " << MAMORI_VERSION << " (" << kBuildName << ": " << kBuildSummary
+              << ")\n";
     return kExitOk;
   }
   for (std::size_t i = 2; i < args.size(); ++i) {

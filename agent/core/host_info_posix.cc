@@ -1,9 +1,9 @@
-#include "agent/core/host_info.h"
-
 #include <sys/utsname.h>
 #include <unistd.h>
 
 #include <array>
+
+#include "agent/core/host_info.h"
 
 namespace mamori {
 
