@@ -5,10 +5,10 @@
 #include <map>
 
 #include "common/identity.h"
+#include "common/jst_time.h"
 #include "common/logging.h"
 #include "common/policy.h"
 #include "proto/convert.h"
-#include "server/collector/jst_time.h"
 #include "server/collector/policy_dry_run.h"
 #include "server/collector/text_diff.h"
 

@@ -3,8 +3,8 @@
 #include <cstdio>
 
 #include "common/identity.h"
+#include "common/jst_time.h"
 #include "common/sanitize.h"
-#include "server/collector/jst_time.h"
 
 namespace mamori {
 namespace {

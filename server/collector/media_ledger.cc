@@ -5,10 +5,10 @@
 #include <tuple>
 
 #include "common/identity.h"
+#include "common/jst_time.h"
 #include "common/logging.h"
 #include "common/sanitize.h"
 #include "proto/convert.h"
-#include "server/collector/jst_time.h"
 #include "server/collector/ledger_format.h"
 #include "server/collector/ledger_policy.h"
 

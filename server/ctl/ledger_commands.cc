@@ -1,11 +1,10 @@
 // mamorictl media ... (the media ledger) and mamorictl audit.
 
-#include <chrono>
-#include <cstdio>
 #include <fstream>
 #include <memory>
 
 #include "common/credentials.h"
+#include "common/jst_time.h"
 #include "server/ctl/command_support.h"
 #include "server/ctl/render.h"
 #include "server/ctl/table.h"
@@ -13,21 +12,12 @@
 namespace mamori::ctl {
 namespace {
 
-constexpr int64_t kJstOffsetMs = 9LL * 3600 * 1000;
-constexpr int64_t kDayMs = 86'400'000;
-
 // "2026-11-22 12:04 JST": the ledger and the audit log are read in Japan.
 std::string Jst(const google::protobuf::Timestamp& t) {
   if (t.seconds() == 0 && t.nanos() == 0) return "-";
-  const int64_t local = t.seconds() * 1000 + t.nanos() / 1'000'000 + kJstOffsetMs;
-  const int64_t day = local / kDayMs - (local % kDayMs < 0 ? 1 : 0);
-  const std::chrono::year_month_day ymd{std::chrono::sys_days{std::chrono::days{day}}};
-  const int64_t minute = (local - day * kDayMs) / 60'000;
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%04d-%02u-%02u %02d:%02d JST", static_cast<int>(ymd.year()),
-                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-                static_cast<int>(minute / 60), static_cast<int>(minute % 60));
-  return buf;
+  // "YYYY-MM-DDTHH:MM:SS+09:00"
+  const std::string iso = JstIso8601(t.seconds() * 1000 + t.nanos() / 1'000'000);
+  return iso.substr(0, 10) + " " + iso.substr(11, 5) + " JST";
 }
 
 // "YYYY-MM-DD" (00:00 JST that day) or "Nd"/"Nh" ago.
@@ -37,16 +27,7 @@ std::optional<int64_t> ParseWhen(std::string_view text, int64_t now_ms) {
     if (!n) return std::nullopt;
     return now_ms - *n * (text.back() == 'd' ? kDayMs : 3'600'000);
   }
-  if (text.size() != 10 || text[4] != '-' || text[7] != '-') return std::nullopt;
-  auto y = ParseIntOption("", text.substr(0, 4), 1970, 9999);
-  auto m = ParseIntOption("", text.substr(5, 2), 1, 12);
-  auto d = ParseIntOption("", text.substr(8, 2), 1, 31);
-  if (!y || !m || !d) return std::nullopt;
-  const std::chrono::year_month_day ymd{std::chrono::year{static_cast<int>(*y)},
-                                        std::chrono::month{static_cast<unsigned>(*m)},
-                                        std::chrono::day{static_cast<unsigned>(*d)}};
-  if (!ymd.ok()) return std::nullopt;
-  return std::chrono::sys_days{ymd}.time_since_epoch().count() * kDayMs - kJstOffsetMs;
+  return ParseJstDate(text);
 }
 
 void PrintChange(const v1::LedgerChangeResponse& r, std::ostream& out) {

@@ -4,9 +4,9 @@
 #include <cctype>
 
 #include "common/event.h"
+#include "common/jst_time.h"
 #include "mamori/v1/admin.pb.h"
 #include "proto/convert.h"
-#include "server/collector/jst_time.h"
 #include "server/web/csv.h"
 
 namespace mamori::web {

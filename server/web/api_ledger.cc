@@ -4,8 +4,8 @@
 
 #include <boost/beast/http/field.hpp>
 
+#include "common/jst_time.h"
 #include "proto/convert.h"
-#include "server/collector/jst_time.h"
 
 namespace mamori::web {
 namespace {

@@ -1,11 +1,11 @@
 // The CSV writer of the events export (server/web/csv.h) and the JST time
-// helpers it and the trend use (server/collector/jst_time.h).
+// helpers it and the trend use (common/jst_time.h).
 
 #include "server/web/csv.h"
 
 #include <gtest/gtest.h>
 
-#include "server/collector/jst_time.h"
+#include "common/jst_time.h"
 
 namespace mamori::web {
 namespace {

@@ -7,9 +7,9 @@
 
 #include <atomic>
 
+#include "common/jst_time.h"
 #include "common/policy_signing.h"
 #include "server/collector/admin_queries.h"
-#include "server/collector/jst_time.h"
 #include "server/collector/policy_hub.h"
 #include "server/web/auth.h"
 #include "server/web/csv.h"

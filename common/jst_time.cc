@@ -1,4 +1,4 @@
-#include "server/collector/jst_time.h"
+#include "common/jst_time.h"
 
 #include <chrono>
 #include <cstdio>
