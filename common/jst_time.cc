@@ -10,11 +10,6 @@ using std::chrono::days;
 using std::chrono::sys_days;
 using std::chrono::year_month_day;
 
-// Floor division, so instants before 1970 land in the right day.
-int64_t FloorDiv(int64_t a, int64_t b) {
-  return a / b - ((a % b != 0 && (a < 0) != (b < 0)) ? 1 : 0);
-}
-
 std::optional<int> Digits(std::string_view s, std::size_t pos, std::size_t n) {
   if (pos + n > s.size()) return std::nullopt;
   int v = 0;

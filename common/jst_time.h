@@ -12,6 +12,12 @@ namespace mamori {
 inline constexpr int64_t kJstOffsetMs = 9LL * 3600 * 1000;
 inline constexpr int64_t kDayMs = 24LL * 3600 * 1000;
 
+// Division rounding toward negative infinity, so that instants before 1970
+// land in the right second or day.
+inline constexpr int64_t FloorDiv(int64_t a, int64_t b) {
+  return a / b - ((a % b != 0 && (a < 0) != (b < 0)) ? 1 : 0);
+}
+
 // "YYYY-MM-DD" of the JST day holding `unix_ms`.
 std::string JstDate(int64_t unix_ms);
 // "YYYY-MM-DDTHH:MM:SS+09:00" (ISO 8601, seconds).

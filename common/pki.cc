@@ -20,6 +20,7 @@
 #include <utility>
 
 #include "common/identity.h"
+#include "common/jst_time.h"
 #include "common/openssl_util.h"
 
 namespace mamori {
@@ -65,8 +66,6 @@ int64_t NowMs() {
   clock_gettime(CLOCK_REALTIME, &ts);
   return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
 }
-
-int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
 
 Result<X509Ptr> ParseCert(std::string_view pem) {
   ERR_clear_error();
