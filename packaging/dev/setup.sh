@@ -23,6 +23,14 @@ packages=(
   # Windows slice: mingw-w64 cross compiler (posix threads) and 64-bit Wine
   # to run its tests (wine64 is the loader, wine the launcher scripts).
   g++-mingw-w64-x86-64-posix wine wine64
+  # The Windows agent's dependency stack, cross-built from Debian's source
+  # packages (packaging/windows/deps/build-deps.sh): dpkg-source unpacks
+  # them, zlib comes prebuilt for mingw-w64, and the host's -dev packages
+  # above fix the versions.
+  dpkg-dev libz-mingw-w64-dev patch perl
+  # re2's Unicode tables are generated from Unicode's data, as Debian's own
+  # build of re2 does (its source package drops the generated files).
+  unicode-data python3-six
   # The agent's MSI: wixl builds it (packaging/windows), msitools' msiinfo
   # and msidump inspect it.
   wixl msitools
