@@ -9,9 +9,10 @@ all: build
 
 help:
 	@echo "make demo       build and start a collector with three simulated agents"
-	@echo "make test       build and run the whole test suite (debug, ASan+UBSan, fuzz targets, Windows slice under Wine)"
+	@echo "make test       build and run the whole test suite (debug, ASan+UBSan, fuzz targets, Windows agent under Wine)"
 	@echo "make build      debug build (build/debug)"
 	@echo "make release    optimised build (build/release)"
+	@echo "make windows    cross-build the Windows agent, its dependencies and its MSI (build/windows)"
 	@echo "make bench      build release and run the benchmarks in tests/bench"
 	@echo "make clean      remove build/ and demo/"
 
@@ -34,9 +35,14 @@ fuzz: setup
 	cmake --preset fuzz >/dev/null
 	cmake --build --preset fuzz -j $(JOBS)
 
-# The Windows slice: mingw-w64 cross build, tests run under Wine.
+# The Windows agent: its dependency stack cross-built from Debian's source
+# packages (cached outside the work tree, see packaging/windows/deps), then
+# the agent, its tests and the MSI with mingw-w64. Its tests run under Wine
+# against the collector of the debug build.
 windows: setup
-	cmake --preset windows >/dev/null
+	packaging/windows/deps/build-deps.sh
+	MAMORI_MINGW_DEPS="$$(packaging/windows/deps/build-deps.sh --print-prefix)" \
+	  cmake --preset windows >/dev/null
 	cmake --build --preset windows -j $(JOBS)
 
 demo: release
@@ -51,7 +57,7 @@ test-asan: asan
 test-fuzz: fuzz
 	ctest --preset fuzz
 
-test-windows: windows
+test-windows: windows build
 	ctest --preset windows -j $(JOBS)
 
 test: test-debug test-asan test-fuzz test-windows

@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "common/file_io.h"
 #include "common/pki.h"
 #include "common/result.h"
 
@@ -26,11 +27,5 @@ struct TlsMaterial {
 // name the file and the problem ("tls.key_file /etc/m/key.pem: does not
 // match certificate /etc/m/cert.pem").
 Result<TlsMaterial> LoadTlsMaterial(const TlsFiles& files, int64_t now_ms);
-
-// Reads a whole file; the error names the path and the OS reason.
-Result<std::string> ReadFileToString(const std::string& path);
-
-// Writes atomically (temp file, fsync, rename) with the given permissions.
-Status WriteFileAtomic(const std::string& path, std::string_view data, unsigned mode = 0644);
 
 }  // namespace mamori

@@ -1,6 +1,10 @@
 #include "common/pki.h"
 
+#ifdef _WIN32
+#include <ws2tcpip.h>  // inet_ntop
+#else
 #include <arpa/inet.h>
+#endif
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
@@ -13,7 +17,9 @@
 #include <openssl/x509v3.h>
 
 #include <algorithm>
+#include <chrono>
 #include <climits>
+#include <cstdio>
 #include <ctime>
 #include <memory>
 #include <optional>
@@ -318,7 +324,13 @@ Result<X509Ptr> NewCert(EVP_PKEY* key, std::string_view common_name, int64_t not
 int64_t Asn1TimeToMs(const ASN1_TIME* t) {
   tm parsed{};
   if (t == nullptr || ASN1_TIME_to_tm(t, &parsed) != 1) return 0;
-  return static_cast<int64_t>(timegm(&parsed)) * 1000;
+  // UTC calendar arithmetic without timegm, which Windows lacks.
+  using namespace std::chrono;
+  const sys_days date = year{parsed.tm_year + 1900} /
+                        month{static_cast<unsigned>(parsed.tm_mon + 1)} /
+                        day{static_cast<unsigned>(parsed.tm_mday)};
+  const auto at = date + hours{parsed.tm_hour} + minutes{parsed.tm_min} + seconds{parsed.tm_sec};
+  return duration_cast<milliseconds>(at.time_since_epoch()).count();
 }
 
 std::string NameToString(const X509_NAME* name) {
@@ -584,12 +596,22 @@ Status CheckKeyMatchesCertificate(std::string_view key_pem, std::string_view cer
 }
 
 std::string FormatUtc(int64_t ms) {
-  const time_t secs = static_cast<time_t>(FloorDiv(ms, 1000));
-  tm parts{};
-  if (gmtime_r(&secs, &parts) == nullptr) return "invalid-time";
+  // Calendar arithmetic rather than gmtime_r, which Windows lacks.
+  using namespace std::chrono;
+  const sys_seconds at{seconds{FloorDiv(ms, 1000)}};
+  const sys_days date = floor<days>(at);
+  const year_month_day ymd{date};
+  const hh_mm_ss<seconds> time{at - date};
+  if (!ymd.ok() || static_cast<int>(ymd.year()) < 0 || static_cast<int>(ymd.year()) > 9999) {
+    return "invalid-time";
+  }
   char buf[32];
-  const std::size_t n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &parts);
-  return std::string(buf, n);
+  const int n = std::snprintf(
+      buf, sizeof(buf), "%04d-%02u-%02uT%02d:%02d:%02dZ", static_cast<int>(ymd.year()),
+      static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+      static_cast<int>(time.hours().count()), static_cast<int>(time.minutes().count()),
+      static_cast<int>(time.seconds().count()));
+  return std::string(buf, static_cast<std::size_t>(n));
 }
 
 }  // namespace mamori

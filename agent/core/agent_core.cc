@@ -113,6 +113,10 @@ void AgentCore::SetChangeListener(std::function<void()> listener) {
   listener_ = std::move(listener);
 }
 
+void AgentCore::SetPolicyListener(std::function<void(const Policy&)> listener) {
+  policy_listener_ = std::move(listener);
+}
+
 std::string AgentCore::LoadCachedPolicyLocked(std::vector<Event>& events) {
   auto bootstrap = [&] {
     std::lock_guard lock(mu_);
@@ -175,6 +179,14 @@ Status AgentCore::Start() {
   {
     std::lock_guard serial(reconcile_mu_);
     policy_desc = LoadCachedPolicyLocked(policy_events);
+    if (policy_listener_) {
+      Policy in_force;
+      {
+        std::lock_guard lock(mu_);
+        in_force = policy_;
+      }
+      policy_listener_(in_force);
+    }
   }
   const bool audit = options_.mode == EnforcementMode::kAuditOnly;
   std::vector<Event> start_events{MakeEvent(
@@ -253,6 +265,7 @@ void AgentCore::Reconcile() {
 }
 
 void AgentCore::ReconcileLocked(const PolicyChange* change, std::vector<Event> events) {
+  if (change && policy_listener_) policy_listener_(change->policy);
   std::vector<ObservedDevice> observed = backend_.Enumerate();
 
   Policy policy;

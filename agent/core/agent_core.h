@@ -63,6 +63,11 @@ class AgentCore {
   // Called (from core threads, without core locks held) whenever the state
   // snapshot or the outbox changed. Set before Start; must not block.
   void SetChangeListener(std::function<void()> listener);
+  // Called with every policy about to be enforced (the one Start loads, then
+  // each accepted bundle) before any device is decided under it, one call
+  // at a time. For enforcement that is class-wide and must follow the
+  // policy in force (the Windows registry line). Set before Start.
+  void SetPolicyListener(std::function<void(const Policy&)> listener);
 
   // Loads the policy cache, records AGENT_STARTED, starts the backend's
   // watch and decides for the devices already present. A cached bundle that
@@ -126,7 +131,8 @@ class AgentCore {
   PolicyCache& cache_;
   const AgentCoreOptions options_;
   const std::shared_ptr<spdlog::logger> log_;
-  std::function<void()> listener_;  // set before Start, then read-only
+  std::function<void()> listener_;                      // set before Start, then read-only
+  std::function<void(const Policy&)> policy_listener_;  // likewise
 
   // Serializes reconciliation and policy changes (which reconcile), so
   // Apply calls for one device never interleave. Not held while reading a

@@ -23,9 +23,9 @@
 #include <thread>
 #include <vector>
 
-#include "agent/core/journal_format.h"
 #include "common/event.h"
 #include "tests/integration/collector_test.h"
+#include "tests/integration/delivery.h"
 #include "tests/integration/harness.h"
 
 namespace mamori::testing {
@@ -36,104 +36,6 @@ using std::chrono::seconds;
 using Steady = std::chrono::steady_clock;
 
 constexpr char kRegisteredSerial[] = "4C530001231120115142";
-
-// The agent's journal: the highest seq it has issued, whether the record is
-// still there or was acknowledged and compacted away (the header's floor
-// keeps that). 0 when there is no readable journal yet.
-uint64_t JournalHighestSeq(const AgentProcess& agent) {
-  const std::string bytes = ReadWholeFile(agent.state_dir() + "/events.journal");
-  if (bytes.empty()) return 0;
-  auto parsed = ParseJournal(bytes, "events.journal");
-  if (!parsed.ok()) return 0;
-  uint64_t highest = parsed->next_seq_floor - 1;
-  for (const auto& r : parsed->records) highest = std::max(highest, r.event.seq);
-  return highest;
-}
-
-// The collector's last acknowledgement as the agent persisted it.
-uint64_t AckedSeq(const AgentProcess& agent) {
-  const std::string text = ReadWholeFile(agent.state_dir() + "/acked_seq");
-  return text.empty() ? 0 : std::stoull(text);
-}
-
-struct StoredRow {
-  uint64_t seq = 0;
-  int64_t time_ms = 0;
-  int64_t received_ms = 0;
-  int64_t rowid = 0;  // insertion order
-  std::string kind;
-  std::string serial;
-};
-
-// Every stored event of `terminal` in seq order, read straight from the
-// database file (read-only; WAL lets this run beside the collector).
-std::vector<StoredRow> StoredEvents(const std::string& db_path, const std::string& terminal) {
-  std::vector<StoredRow> rows;
-  sqlite3* raw = nullptr;
-  if (sqlite3_open_v2(db_path.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
-    sqlite3_close(raw);
-    return rows;
-  }
-  std::unique_ptr<sqlite3, decltype(&sqlite3_close)> db(raw, &sqlite3_close);
-  sqlite3_busy_timeout(db.get(), 5000);
-  sqlite3_stmt* st = nullptr;
-  if (sqlite3_prepare_v2(db.get(),
-                         "SELECT seq, time_ms, received_ms, rowid, kind, coalesce(serial, '') "
-                         "FROM events WHERE terminal_id = ?1 ORDER BY seq, rowid",
-                         -1, &st, nullptr) != SQLITE_OK) {
-    return rows;
-  }
-  std::unique_ptr<sqlite3_stmt, decltype(&sqlite3_finalize)> stmt(st, &sqlite3_finalize);
-  sqlite3_bind_text(st, 1, terminal.c_str(), -1, SQLITE_TRANSIENT);
-  while (sqlite3_step(st) == SQLITE_ROW) {
-    StoredRow r;
-    r.seq = static_cast<uint64_t>(sqlite3_column_int64(st, 0));
-    r.time_ms = sqlite3_column_int64(st, 1);
-    r.received_ms = sqlite3_column_int64(st, 2);
-    r.rowid = sqlite3_column_int64(st, 3);
-    r.kind = reinterpret_cast<const char*>(sqlite3_column_text(st, 4));
-    r.serial = reinterpret_cast<const char*>(sqlite3_column_text(st, 5));
-    rows.push_back(std::move(r));
-  }
-  return rows;
-}
-
-// Exactly once, in order: seqs 1..expected each once, stored (rowid) and
-// received in seq order.
-void ExpectExactlyOnceInOrder(const std::vector<StoredRow>& rows, uint64_t expected,
-                              const std::string& terminal) {
-  SCOPED_TRACE(terminal);
-  ASSERT_EQ(rows.size(), expected) << "stored events vs seqs the journal issued";
-  for (std::size_t i = 0; i < rows.size(); ++i) {
-    ASSERT_EQ(rows[i].seq, i + 1) << "gap or duplicate at position " << i;
-    if (i == 0) continue;
-    EXPECT_GT(rows[i].rowid, rows[i - 1].rowid) << "seq " << rows[i].seq << " stored out of order";
-    EXPECT_GE(rows[i].received_ms, rows[i - 1].received_ms) << "seq " << rows[i].seq;
-  }
-}
-
-// What the agent's journal had issued and what the collector held, read
-// together once they agreed.
-struct Delivered {
-  uint64_t recorded = 0;
-  std::vector<StoredRow> rows;
-};
-
-// Waits until the collector holds every event the agent's journal issued:
-// the agent is idle and has delivered everything. The agent may still be
-// recording the last file changes of a flood, so the figures checked
-// afterwards are the ones that agreed here, not a later, racing re-read.
-bool WaitDelivered(const CollectorProcess& collector, const AgentProcess& agent,
-                   milliseconds timeout, Delivered* out) {
-  return WaitUntil(
-      [&] {
-        out->recorded = JournalHighestSeq(agent);
-        out->rows = StoredEvents(collector.db_path(), agent.id());
-        return out->recorded > 0 && !out->rows.empty() && out->rows.back().seq == out->recorded &&
-               out->rows.size() == out->recorded && AckedSeq(agent) == out->recorded;
-      },
-      timeout);
-}
 
 // Plugs a fresh stick into every agent and unplugs the one plugged three
 // rounds earlier, round after round, from its own thread: each round is two

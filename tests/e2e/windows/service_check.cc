@@ -1,5 +1,5 @@
 // Asks the service control manager about a service, for the MSI install
-// test (msi_install_test.sh). `wine sc qc` prints nothing in Wine 8, so the
+// test (WineMsiTest, tests/e2e/wine). `wine sc qc` prints nothing in Wine 8, so the
 // configuration is read with QueryServiceConfigW here.
 //
 //   msi_service_check installed NAME DISPLAY_NAME EXE_PATH ARGUMENTS TIMEOUT_MS

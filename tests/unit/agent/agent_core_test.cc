@@ -292,6 +292,41 @@ TEST_F(AgentCoreTest, PolicyUpdateReevaluatesAndReportsChangedDecisions) {
   EXPECT_TRUE(TakeEvents().empty());
 }
 
+// Class-wide enforcement (the Windows registry line) follows the policy in
+// force: it gets the policy Start loads and each accepted bundle, before any
+// device is decided under it, and nothing for a rejected or repeated one.
+TEST_F(AgentCoreTest, PolicyListenerSeesEachPolicyBeforeDevicesAreDecidedUnderIt) {
+  backend_.Plug("stick", Stick());
+  auto core = MakeCore();
+  std::vector<std::string> seen;  // policy names, and "apply" per backend apply
+  core->SetPolicyListener([&](const Policy& p) {
+    seen.push_back(p.name + " (after " + std::to_string(backend_.applies().size()) + " applies)");
+  });
+  ASSERT_TRUE(core->Start().ok());
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0], BuiltinDefaultPolicy().name + " (after 0 applies)");
+  const std::size_t applies_after_start = backend_.applies().size();
+  ASSERT_GE(applies_after_start, 1u);
+
+  ASSERT_TRUE(
+      core->ApplyPolicyUpdate(SignedUpdate(7, "osaka/suita", std::string(kAllowRegisteredSerial)))
+          .ok());
+  ASSERT_EQ(seen.size(), 2u);
+  const Result<Policy> v7 = ParsePolicy(kAllowRegisteredSerial, "v7");
+  ASSERT_TRUE(v7.ok());
+  // Told before the stick was allowed under it.
+  EXPECT_EQ(seen[1], v7->name + " (after " + std::to_string(applies_after_start) + " applies)");
+  EXPECT_EQ(backend_.applies().back(), std::make_pair(std::string("stick"), Action::kAllow));
+
+  // The same version again, and an older one (rejected): no call.
+  ASSERT_TRUE(
+      core->ApplyPolicyUpdate(SignedUpdate(7, "osaka/suita", std::string(kAllowRegisteredSerial)))
+          .ok());
+  (void)core->ApplyPolicyUpdate(SignedUpdate(3, "osaka/suita", std::string(kReadOnlyStorage)));
+  EXPECT_EQ(seen.size(), 2u);
+  core->Stop();
+}
+
 TEST_F(AgentCoreTest, CompositeDeviceIsBlockedWithItsKeyboardKept) {
   backend_.Plug("combo", KeyboardWithStorage());
   auto core = MakeCore();

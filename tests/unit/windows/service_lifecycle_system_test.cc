@@ -5,8 +5,11 @@
 // (failure actions, service security descriptors, directory DACLs), the
 // test asserts exactly what Wine does and that the agent says so.
 //
-// Argument: the path of mamori-agent.exe, as ctest passes it (a Unix path,
-// reached through Wine's Z: drive) or a Windows path.
+// Arguments: the path of mamori-agent.exe and of a configuration folder
+// (agent.yaml with a test PKI, tests/unit/windows/make_agent_config.sh), as
+// ctest passes them (Unix paths, reached through Wine's Z: drive) or Windows
+// paths. The configuration names a collector on 127.0.0.1 where none
+// listens: the service runs and retries, which is all these tests need.
 // clang-format off
 #include <windows.h>
 // clang-format on
@@ -22,6 +25,7 @@
 #include <thread>
 #include <vector>
 
+#include "agent/platform/windows/config_import.h"
 #include "agent/platform/windows/handles.h"
 #include "agent/platform/windows/security.h"
 #include "agent/platform/windows/service_install.h"
@@ -31,7 +35,8 @@
 namespace mamori {
 namespace {
 
-std::wstring g_agent;  // Windows path of mamori-agent.exe
+std::wstring g_agent;          // Windows path of mamori-agent.exe
+std::wstring g_config_source;  // Windows path of the configuration folder
 
 struct ProcessResult {
   DWORD exit_code = 0;
@@ -130,6 +135,12 @@ class ServiceLifecycleTest : public ::testing::Test {
   void SetUp() override {
     ASSERT_FALSE(g_agent.empty()) << "usage: service_windows <path of mamori-agent.exe>";
     ASSERT_FALSE(ServiceExists()) << "MamoriAgent is already installed in this Wine prefix";
+    // What the MSI's CONFIG_SOURCE imports.
+    ASSERT_FALSE(g_config_source.empty()) << "usage: service_windows AGENT CONFIG_SOURCE";
+    auto paths = ResolveAgentPaths();
+    ASSERT_TRUE(paths.ok());
+    auto imported = ImportConfig(g_config_source, paths->config_dir);
+    ASSERT_TRUE(imported.ok()) << imported.error().message;
   }
   void TearDown() override {
     // Whatever failed above, leave no service behind for the next test.
@@ -248,8 +259,9 @@ TEST_F(ServiceLifecycleTest, InstallStartStopUninstall) {
   auto paths = ResolveAgentPaths();
   ASSERT_TRUE(paths.ok());
   const std::string log = ReadFile(paths->logs_dir + L"\\mamori-agent.log");
-  for (const char* line : {"built-in default policy", "service running", "kind=agent_started",
-                           "service stopping: service stop", "kind=agent_stopping"}) {
+  for (const char* line :
+       {"mamori-agent " MAMORI_VERSION " starting, enforce mode", "pinned policy key",
+        "service running", "service stopping: service stop", "stopped (service stop)"}) {
     EXPECT_NE(log.find(line), std::string::npos) << "log lacks '" << line << "':\n" << log;
   }
 
@@ -288,8 +300,19 @@ TEST_F(ServiceLifecycleTest, ConfigureCompletesAServiceRegisteredElsewhere) {
                                      &needed));
   EXPECT_NE(preshutdown.dwPreshutdownTimeout, kServiceTimings.stop_wait_hint_ms);
 
-  const ProcessResult configured = RunAgent(L"configure");
+  // A configuration source that does not exist fails the installer's
+  // custom action, naming it.
+  const ProcessResult bad_source = RunAgent(L"configure --import-config C:\\no\\such\\dir");
+  EXPECT_EQ(bad_source.exit_code, 1u) << bad_source.output;
+  EXPECT_NE(bad_source.output.find("C:\\no\\such\\dir is not a directory"), std::string::npos)
+      << bad_source.output;
+
+  const ProcessResult configured =
+      RunAgent(L"configure --import-config \"" + g_config_source + L"\"");
   ASSERT_EQ(configured.exit_code, 0u) << configured.output;
+  EXPECT_NE(configured.output.find("configuration "), std::string::npos) << configured.output;
+  EXPECT_NE(configured.output.find("loads: collector 127.0.0.1:"), std::string::npos)
+      << configured.output;
   ASSERT_TRUE(::QueryServiceConfig2W(service.get(), SERVICE_CONFIG_PRESHUTDOWN_INFO,
                                      reinterpret_cast<BYTE*>(&preshutdown), sizeof(preshutdown),
                                      &needed));
@@ -351,16 +374,17 @@ TEST(AgentCommandLineTest, ExitCodes) {
 
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
-  if (argc > 1) {
-    std::string path = argv[1];
-    // ctest passes the build tree's Unix path; Wine maps / to Z:.
+  // ctest passes the build tree's Unix paths; Wine maps / to Z:.
+  auto windows_path = [](std::string path) {
     if (!path.empty() && path[0] == '/') {
       for (char& c : path) {
         if (c == '/') c = '\\';
       }
       path = "Z:" + path;
     }
-    mamori::g_agent = mamori::Utf8ToUtf16(path);
-  }
+    return mamori::Utf8ToUtf16(path);
+  };
+  if (argc > 1) mamori::g_agent = windows_path(argv[1]);
+  if (argc > 2) mamori::g_config_source = windows_path(argv[2]);
   return RUN_ALL_TESTS();
 }
