@@ -7,6 +7,29 @@
 #include "agent/platform/windows/win32_registry.h"
 
 namespace mamori {
+namespace {
+
+// Adds what `more` names that `found` lacks. A value removed again after it
+// was restored is one change by the other program, reported as first seen.
+void MergeDrift(std::vector<RegistryDrift>& found, const std::vector<RegistryDrift>& more) {
+  for (const RegistryDrift& d : more) {
+    const bool known = std::any_of(found.begin(), found.end(), [&](const RegistryDrift& f) {
+      return f.expected.key == d.expected.key && f.expected.name == d.expected.name;
+    });
+    if (!known) found.push_back(d);
+  }
+}
+
+std::string DescribeDrift(const std::vector<RegistryDrift>& drift) {
+  std::string out;
+  for (const RegistryDrift& d : drift) {
+    if (!out.empty()) out += "; ";
+    out += d.Describe();
+  }
+  return out;
+}
+
+}  // namespace
 
 // --- Win32RegistryChangeSignal ---
 
@@ -73,10 +96,7 @@ std::string RegistryTamperReport::Describe() const {
   if (!drift.empty()) {
     out = restored ? "registry policy changed outside the agent (restored): "
                    : "registry policy changed outside the agent (NOT restored): ";
-    for (std::size_t i = 0; i < drift.size(); ++i) {
-      if (i > 0) out += "; ";
-      out += drift[i].Describe();
-    }
+    out += DescribeDrift(drift);
   }
   if (!error.empty()) {
     if (!out.empty()) out += "; ";
@@ -149,26 +169,7 @@ void RegistryPolicyWatcher::CheckNow() {
       last_error_.clear();
       return;
     } else {
-      report.drift = std::move(*drift);
-      std::string failed;
-      for (const RegistryDrift& d : report.drift) {
-        if (Status s = registry_.Write(d.expected.key, d.expected.name, d.expected.value); !s) {
-          if (failed.empty())
-            failed = "could not restore " + d.Describe() + ": " + s.error().message;
-        }
-      }
-      auto after = enforcer.Verify(desired_);
-      if (!failed.empty()) {
-        report.error = failed;
-      } else if (!after.ok()) {
-        report.error =
-            "registry policy could not be verified after restoring: " + after.error().message;
-      } else if (!after->empty()) {
-        report.error =
-            "registry policy still differs after restoring: " + after->front().Describe();
-      } else {
-        report.restored = true;
-      }
+      report = RestoreLocked(enforcer, std::move(*drift));
     }
     // A restored change is news every time (someone changed it again); a
     // state the agent cannot fix is reported once until it changes.
@@ -181,6 +182,41 @@ void RegistryPolicyWatcher::CheckNow() {
     }
   }
   Report(report);
+}
+
+RegistryTamperReport RegistryPolicyWatcher::RestoreLocked(RegistryPolicyEnforcer& enforcer,
+                                                          std::vector<RegistryDrift> drift) {
+  RegistryTamperReport report;
+  report.drift = drift;
+  for (int round = 1;; ++round) {
+    std::string failed;
+    for (const RegistryDrift& d : drift) {
+      if (Status s = registry_.Write(d.expected.key, d.expected.name, d.expected.value); !s) {
+        // A key deleted under the write fails it; the next round retries.
+        if (failed.empty()) failed = "could not restore " + d.Describe() + ": " + s.error().message;
+      }
+    }
+    auto after = enforcer.Verify(desired_);
+    if (after.ok() && after->empty()) {
+      report.restored = true;
+      return report;
+    }
+    if (after.ok()) {
+      MergeDrift(report.drift, *after);
+      drift = std::move(*after);
+    }
+    if (round == kRestoreRounds) {
+      // What is still wrong now, so the event names what needs a person.
+      report.error = failed;
+      if (!report.error.empty()) report.error += "; ";
+      report.error += after.ok() ? "registry policy still differs after " + std::to_string(round) +
+                                       " restore attempts: " + DescribeDrift(drift)
+                                 : "registry policy could not be verified after restoring: " +
+                                       after.error().message;
+      return report;
+    }
+    std::this_thread::sleep_for(kRestorePause);
+  }
 }
 
 void RegistryPolicyWatcher::Report(const RegistryTamperReport& report) {

@@ -58,13 +58,16 @@ class Win32RegistryChangeSignal final : public RegistryChangeSignal {
 // it (RemovableStorageDevices and DeviceInstall).
 inline constexpr std::string_view kPolicyWatchKey = "SOFTWARE\\Policies\\Microsoft\\Windows";
 
-// What one check found that the agent must report.
+// What one check found that the agent must report, as it ended: after
+// every restore round, not after the first.
 struct RegistryTamperReport {
-  // Values found changed, deleted or added; empty when only `error` is set.
+  // Values found changed, deleted or added, each once as first seen, in any
+  // round; empty when only `error` is set.
   std::vector<RegistryDrift> drift;
-  // True when every drifted value was written back and read back as wanted.
+  // True when the whole line read back as wanted after restoring.
   bool restored = false;
-  // Why the check, the restore or the watch failed; "" when none did.
+  // Why the check, the restore or the watch failed, naming what was still
+  // wrong when the watcher gave up; "" when none did.
   std::string error;
 
   // "registry policy changed outside the agent (restored): K\N: expected
@@ -75,11 +78,22 @@ struct RegistryTamperReport {
 // Keeps the registry line as the policy dictates: writes it, then re-checks
 // it whenever the registry below kPolicyWatchKey changes and at least every
 // `period`, restores what drifted, and reports each finding through
-// `on_tamper` (the agent records it as an event). Reports are not repeated
-// while the same error persists. Thread-safe.
+// `on_tamper` (the agent records it as an event). A change may still be
+// under way when the watcher wakes (RegDeleteTreeW removes values and
+// subkeys one call at a time, and so removes again what was just
+// restored): a restore that does not read back whole is repeated, up to
+// kRestoreRounds times kRestorePause apart, and one report tells how it
+// ended. Reports are not repeated while the same error persists.
+// Thread-safe.
 class RegistryPolicyWatcher {
  public:
   using TamperCallback = std::function<void(const RegistryTamperReport&)>;
+
+  // Long enough to outlast a tree deletion by another program on a loaded
+  // machine, short enough that a restore Windows refuses is reported
+  // within a tenth of a second.
+  static constexpr int kRestoreRounds = 5;
+  static constexpr std::chrono::milliseconds kRestorePause{20};
 
   RegistryPolicyWatcher(Registry& registry, RegistryChangeSignal& signal,
                         std::chrono::milliseconds period, TamperCallback on_tamper);
@@ -102,6 +116,11 @@ class RegistryPolicyWatcher {
 
  private:
   void Run(std::stop_token stop);
+  // Writes back `drift` and whatever Verify still finds, round after
+  // round, until the line reads back whole or kRestoreRounds are spent.
+  // Holds mu_.
+  RegistryTamperReport RestoreLocked(RegistryPolicyEnforcer& enforcer,
+                                     std::vector<RegistryDrift> drift);
   void Report(const RegistryTamperReport& report);
 
   Registry& registry_;

@@ -51,7 +51,9 @@ Result<RegistryValue> Win32Registry::Read(std::string_view key, std::string_view
   DWORD size = static_cast<DWORD>(kMaxRegistryStringChars * sizeof(wchar_t));
   rc = ::RegQueryValueExW(k.get(), Utf8ToUtf16(name).c_str(), nullptr, &type,
                           reinterpret_cast<BYTE*>(buffer.data()), &size);
-  if (rc == ERROR_FILE_NOT_FOUND) return RegistryValue::Missing();
+  // ERROR_KEY_DELETED: another program deleted the key after we opened it;
+  // the value is gone as surely as if the open had failed.
+  if (rc == ERROR_FILE_NOT_FOUND || rc == ERROR_KEY_DELETED) return RegistryValue::Missing();
   if (rc == ERROR_MORE_DATA) return RegistryValue::Other();
   if (rc != ERROR_SUCCESS) {
     return MakeError(ErrorCode::kIo, Win32ErrorText("RegQueryValueExW(" + std::string(key) + "\\" +
@@ -86,7 +88,8 @@ Status Win32Registry::Write(std::string_view key, std::string_view name,
                        Win32ErrorText("RegOpenKeyExW(" + std::string(key) + ")", rc));
     }
     rc = ::RegDeleteValueW(k.get(), Utf8ToUtf16(name).c_str());
-    if (rc != ERROR_SUCCESS && rc != ERROR_FILE_NOT_FOUND) {
+    // The key deleted since it was opened took the value with it.
+    if (rc != ERROR_SUCCESS && rc != ERROR_FILE_NOT_FOUND && rc != ERROR_KEY_DELETED) {
       return MakeError(ErrorCode::kIo, Win32ErrorText("RegDeleteValueW(" + where + ")", rc));
     }
     return Status::Ok();

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <map>
 #include <string>
 #include <utility>
@@ -25,6 +26,7 @@ class FakeRegistry final : public Registry {
     } else {
       values[{std::string(key), std::string(name)}] = value;
     }
+    if (after_write) after_write();
     return Status::Ok();
   }
 
@@ -34,6 +36,9 @@ class FakeRegistry final : public Registry {
   bool fail_reads = false;
   bool fail_writes = false;
   bool ignore_writes = false;  // a filter driver that swallows writes
+  // Runs after each write has landed: another program acting between the
+  // agent's calls, such as a deletion still under way.
+  std::function<void()> after_write;
 };
 
 }  // namespace mamori

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/platform/windows/device_install_restrictions.h"
 #include "tests/unit/windows/fake_registry.h"
 
 namespace mamori {
@@ -77,6 +78,8 @@ class FakeSignal final : public RegistryChangeSignal {
 const std::string kDisks =
     "SOFTWARE\\Policies\\Microsoft\\Windows\\RemovableStorageDevices\\"
     "{53f5630d-b6bf-11d0-94f2-00a0c91efb8b}";
+const std::string kRestrictions(kDeviceInstallRestrictionsKey);
+const std::string kClassList(kDenyDeviceClassesListKey);
 
 class RegistryWatchTest : public ::testing::Test {
  protected:
@@ -148,6 +151,57 @@ TEST_F(RegistryWatchTest, AFailedRestoreIsReportedOnceWhileItPersists) {
   watcher_.CheckNow();
   ASSERT_EQ(Reports().size(), 2u);
   EXPECT_TRUE(Reports()[1].restored);
+}
+
+// RegDeleteTreeW removes one key after another: the watcher may wake
+// when part of the line is gone and restore it, and the deletion then goes
+// on and removes what was just restored.
+TEST_F(RegistryWatchTest, ADeletionStillUnderWayIsRestoredUntilTheLineIsWhole) {
+  ASSERT_TRUE(watcher_.SetDesired(line_));
+  registry_.values.erase({kClassList, "1"});
+  int writes_seen = 0;
+  registry_.after_write = [&] {
+    if (++writes_seen > 1) return;
+    registry_.values.erase({kClassList, "1"});
+    registry_.values.erase({kRestrictions, "DenyDeviceClasses"});
+    registry_.values.erase({kRestrictions, "DenyDeviceClassesRetroactive"});
+  };
+  watcher_.CheckNow();
+
+  ASSERT_EQ(Reports().size(), 1u);
+  const RegistryTamperReport r = Reports()[0];
+  EXPECT_TRUE(r.restored) << r.Describe();
+  EXPECT_TRUE(r.error.empty());
+  EXPECT_EQ(r.Describe().rfind("registry policy changed outside the agent (restored): ", 0), 0u)
+      << r.Describe();
+  // Everything the deletion took, each value once.
+  ASSERT_EQ(r.drift.size(), 3u);
+  EXPECT_EQ(r.drift[0].expected.name, "1");
+  EXPECT_EQ(r.drift[1].expected.name, "DenyDeviceClasses");
+  EXPECT_EQ(r.drift[2].expected.name, "DenyDeviceClassesRetroactive");
+  EXPECT_EQ(writes_seen, 4);  // one value, then the three the deletion took
+  RegistryPolicyEnforcer enforcer(registry_);
+  auto drift = enforcer.Verify(line_);
+  ASSERT_TRUE(drift.ok());
+  EXPECT_TRUE(drift->empty());
+}
+
+TEST_F(RegistryWatchTest, ARestoreThatNeverHoldsIsBoundedAndSaysWhatIsStillWrong) {
+  ASSERT_TRUE(watcher_.SetDesired(line_));
+  registry_.values.erase({kDisks, "Deny_Read"});
+  registry_.ignore_writes = true;
+  const int writes_before = registry_.writes;
+  watcher_.CheckNow();
+
+  EXPECT_EQ(registry_.writes - writes_before, RegistryPolicyWatcher::kRestoreRounds);
+  ASSERT_EQ(Reports().size(), 1u);
+  const RegistryTamperReport r = Reports()[0];
+  EXPECT_FALSE(r.restored);
+  const std::string missing = kDisks + "\\Deny_Read: expected 1, found missing";
+  EXPECT_EQ(r.Describe(), "registry policy changed outside the agent (NOT restored): " + missing +
+                              "; registry policy still differs after " +
+                              std::to_string(RegistryPolicyWatcher::kRestoreRounds) +
+                              " restore attempts: " + missing);
 }
 
 TEST_F(RegistryWatchTest, ReadErrorsAreReportedOnce) {
