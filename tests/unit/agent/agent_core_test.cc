@@ -431,11 +431,19 @@ TEST_F(AgentCoreTest, StartRecordsAgentStartedAndFollowsBackendChanges) {
             (std::vector<EventKind>{EventKind::kAgentStarted, EventKind::kDeviceAllowed}));
 
   backend_.Plug("stick", Stick());
+  int seen = 0;
+  {
+    std::lock_guard lock(mu_);
+    seen = changes_;
+  }
   backend_.FireChange();  // from the backend's thread in real life
   {
+    // The listener runs once the worker has recorded the events; the
+    // snapshot shows the new device a moment before they are in the outbox.
     std::unique_lock lock(mu_);
-    ASSERT_TRUE(cv_.wait_for(lock, 5s, [&] { return core->Snapshot().devices.size() == 2; }));
+    ASSERT_TRUE(cv_.wait_for(lock, 5s, [&] { return changes_ > seen; }));
   }
+  EXPECT_EQ(core->Snapshot().devices.size(), 2u);
   EXPECT_EQ(Kinds(TakeEvents()), std::vector<EventKind>{EventKind::kDeviceBlocked});
 
   core->RecordStopping("SIGTERM");
