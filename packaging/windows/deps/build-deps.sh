@@ -57,8 +57,8 @@ key="$({
   for p in "${packages[@]}"; do echo "$p=${want_version[$p]}"; done
   echo "zlib=$zlib_version"
   echo "cc=$compiler_version"
-  cat "$0"
-  find "$here" -name '*.patch' -type f | LC_ALL=C sort | xargs -r cat
+  # The script, the patches and the CMake includes beside it.
+  find "$here" -type f | LC_ALL=C sort | xargs -r cat
   cat "$here/../../cmake/mingw-w64-x86_64.cmake"
 } | sha256sum | cut -c1-16)"
 
@@ -273,8 +273,10 @@ build_one() {
       cmake_build yaml-cpp . -DYAML_CPP_BUILD_TESTS=OFF -DYAML_CPP_BUILD_TOOLS=OFF \
         -DYAML_CPP_BUILD_CONTRIB=OFF -DYAML_BUILD_SHARED_LIBS=OFF ;;
     grpc)
-      # Libraries only: the host's protoc and grpc_cpp_plugin generate code.
-      cmake_build grpc . -DgRPC_INSTALL=ON -DgRPC_BUILD_TESTS=OFF -DgRPC_BUILD_CODEGEN=OFF \
+      # Libraries only, and only those the agent links (only-used-
+      # libraries.cmake): the host's protoc and grpc_cpp_plugin generate code.
+      cmake_build grpc . -DCMAKE_PROJECT_INCLUDE="$here/grpc/only-used-libraries.cmake" \
+        -DgRPC_INSTALL=ON -DgRPC_BUILD_TESTS=OFF -DgRPC_BUILD_CODEGEN=OFF \
         -DgRPC_BUILD_CSHARP_EXT=OFF -DgRPC_BUILD_GRPC_CPP_PLUGIN=OFF \
         -DgRPC_BUILD_GRPC_CSHARP_PLUGIN=OFF -DgRPC_BUILD_GRPC_NODE_PLUGIN=OFF \
         -DgRPC_BUILD_GRPC_OBJECTIVE_C_PLUGIN=OFF -DgRPC_BUILD_GRPC_PHP_PLUGIN=OFF \
