@@ -3,6 +3,10 @@
 
 JOBS ?= $(shell nproc)
 
+# ccache hits across checkouts in other folders (CI builds a fresh clone):
+# paths below the checkout are hashed relative to it.
+export CCACHE_BASEDIR ?= $(CURDIR)
+
 .PHONY: all setup build release asan fuzz windows demo test test-debug test-asan test-fuzz test-windows bench clean help
 
 all: build
