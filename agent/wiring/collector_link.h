@@ -19,7 +19,7 @@ namespace mamori {
 
 // What an agent that reports to a collector runs on besides its device
 // backend, wired from its configuration the same way on every OS (the Linux
-// agent_main.cc and the MSVC build of windows_main.cc): the event journal,
+// agent_main.cc and the Windows windows_agent.cc): the event journal,
 // the pinned-key policy verifier, the signed policy cache, the gRPC
 // collector client and, once the core exists, the reporter.
 class CollectorLink {

@@ -20,7 +20,7 @@ packages=(
   qemu-system-x86 busybox-static linux-image-amd64 kmod xz-utils cpio python3
   # Fuzz targets (libFuzzer).
   clang libclang-rt-14-dev
-  # Windows slice: mingw-w64 cross compiler (posix threads) and 64-bit Wine
+  # Windows agent: mingw-w64 cross compiler (posix threads) and 64-bit Wine
   # to run its tests (wine64 is the loader, wine the launcher scripts).
   g++-mingw-w64-x86-64-posix wine wine64
   # The Windows agent's dependency stack, cross-built from Debian's source
