@@ -3,6 +3,7 @@
 #include <fstream>
 #include <sstream>
 #include <system_error>
+#include <utility>
 
 namespace mamori::testing {
 namespace {
@@ -48,8 +49,8 @@ Result<DevNode> ParseNodeFile(std::string_view text, std::string_view source) {
   return node;
 }
 
-Result<std::vector<DevNode>> FileDeviceManager::ListPresent() {
-  std::vector<DevNode> nodes;
+Result<std::vector<std::pair<std::filesystem::path, DevNode>>> FileDeviceManager::ReadNodes() {
+  std::vector<std::pair<std::filesystem::path, DevNode>> nodes;
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(dir_, ec)) {
     const std::filesystem::path& p = entry.path();
@@ -61,21 +62,25 @@ Result<std::vector<DevNode>> FileDeviceManager::ListPresent() {
     Result<DevNode> node = ParseNodeFile(text.str(), p.filename().string());
     if (!node.ok()) continue;
     node->disabled = std::filesystem::exists(p.string() + std::string(kDisabledSuffix), ec);
-    nodes.push_back(std::move(*node));
+    nodes.emplace_back(p, std::move(*node));
   }
   if (ec) return MakeError(ErrorCode::kIo, "reading " + dir_.string() + ": " + ec.message());
   return nodes;
 }
 
+Result<std::vector<DevNode>> FileDeviceManager::ListPresent() {
+  auto nodes = ReadNodes();
+  if (!nodes.ok()) return nodes.error();
+  std::vector<DevNode> out;
+  for (auto& [file, node] : *nodes) out.push_back(std::move(node));
+  return out;
+}
+
 Result<std::filesystem::path> FileDeviceManager::FileOf(std::string_view instance_id) {
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator(dir_, ec)) {
-    if (entry.path().extension() != kNodeSuffix) continue;
-    std::ifstream in(entry.path(), std::ios::binary);
-    std::stringstream text;
-    text << in.rdbuf();
-    Result<DevNode> node = ParseNodeFile(text.str(), entry.path().filename().string());
-    if (node.ok() && node->instance_id == instance_id) return entry.path();
+  auto nodes = ReadNodes();
+  if (!nodes.ok()) return nodes.error();
+  for (const auto& [file, node] : *nodes) {
+    if (node.instance_id == instance_id) return file;
   }
   return MakeError(ErrorCode::kNotFound, "no such device node: " + std::string(instance_id));
 }
@@ -95,10 +100,12 @@ Status FileDeviceManager::SetEnabled(std::string_view instance_id, bool enabled)
 }
 
 Result<bool> FileDeviceManager::IsDisabled(std::string_view instance_id) {
-  Result<std::filesystem::path> file = FileOf(instance_id);
-  if (!file.ok()) return file.error();
-  std::error_code ec;
-  return std::filesystem::exists(file->string() + std::string(kDisabledSuffix), ec);
+  auto nodes = ReadNodes();
+  if (!nodes.ok()) return nodes.error();
+  for (const auto& [file, node] : *nodes) {
+    if (node.instance_id == instance_id) return node.disabled;
+  }
+  return MakeError(ErrorCode::kNotFound, "no such device node: " + std::string(instance_id));
 }
 
 Result<std::vector<DeviceInterface>> FileDeviceManager::ListInterfaces(InterfaceClass) {

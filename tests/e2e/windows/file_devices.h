@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "agent/platform/windows/device_manager.h"
@@ -31,6 +32,8 @@ class FileDeviceManager final : public DeviceManager {
   Result<std::vector<DeviceInterface>> ListInterfaces(InterfaceClass cls) override;
 
  private:
+  // Every readable node with the file it came from and its disabled marker.
+  Result<std::vector<std::pair<std::filesystem::path, DevNode>>> ReadNodes();
   Result<std::filesystem::path> FileOf(std::string_view instance_id);
   const std::filesystem::path dir_;
 };

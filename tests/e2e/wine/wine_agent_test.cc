@@ -63,6 +63,27 @@ void Copy(const std::string& from, const std::string& to) {
   std::filesystem::copy_file(from, to, std::filesystem::copy_options::overwrite_existing);
 }
 
+// A configuration folder as an administrator deploys one (and the MSI's
+// CONFIG_SOURCE takes): agent.yaml with relative paths, which resolve
+// against the folder, beside the CA certificate, the terminal's certificate
+// and key, and the pinned policy key. `extra_yaml` is appended.
+void WriteConfigFolder(const std::string& folder, const std::string& collector_address,
+                       const std::string& ca_file, const TlsPaths& tls,
+                       const std::string& policy_pub, const std::string& extra_yaml = "") {
+  std::filesystem::create_directories(folder);
+  Copy(ca_file, folder + "/ca.pem");
+  Copy(tls.cert, folder + "/terminal.pem");
+  Copy(tls.key, folder + "/terminal.key");
+  Copy(policy_pub, folder + "/policy-signing.pub");
+  std::ofstream(folder + "/agent.yaml")
+      << "collector:\n  address: " << collector_address
+      << "\n  server_name: " << TestPki::kServerName
+      << "\ntls:\n  ca_file: ca.pem\n  cert_file: terminal.pem\n  key_file: terminal.key"
+      << "\npolicy:\n  public_key_file: policy-signing.pub"
+      << "\nbackoff:\n  initial: 200ms\n  max: 2s\nstate_dir: ../state\n"
+      << extra_yaml;
+}
+
 // A USB stick node as SetupAPI lists it.
 std::string StickNode(const std::string& serial) {
   return "instance_id USB\\VID_0781&PID_5581\\" + serial +
@@ -90,21 +111,10 @@ class WineAgent {
     state_dir_ = root + "/state";
     device_dir_ = root + "/devices";
     log_path_ = root + "/agent.log";
-    std::filesystem::create_directories(config_dir_);
     std::filesystem::create_directories(device_dir_);
     const TlsPaths tls = own_tls ? *own_tls : pki.IssueTerminal(id_, group);
-    Copy(ca_file.value_or(tls.ca), config_dir_ + "/ca.pem");
-    Copy(tls.cert, config_dir_ + "/terminal.pem");
-    Copy(tls.key, config_dir_ + "/terminal.key");
-    Copy(pki.PolicyKey().pub, config_dir_ + "/policy-signing.pub");
-    // Relative paths resolve against the configuration directory.
-    std::ofstream(config_dir_ + "/agent.yaml")
-        << "collector:\n  address: " << collector.address()
-        << "\n  server_name: " << TestPki::kServerName
-        << "\ntls:\n  ca_file: ca.pem\n  cert_file: terminal.pem\n  key_file: terminal.key"
-        << "\npolicy:\n  public_key_file: policy-signing.pub"
-        << "\nreport:\n  interval: 30s\nbackoff:\n  initial: 200ms\n  max: 2s"
-        << "\nstate_dir: ../state\nlog:\n  level: debug\n";
+    WriteConfigFolder(config_dir_, collector.address(), ca_file.value_or(tls.ca), tls,
+                      pki.PolicyKey().pub, "report:\n  interval: 30s\nlog:\n  level: debug\n");
   }
   ~WineAgent() {
     if (process_) Kill();
@@ -542,18 +552,8 @@ TEST_F(WineMsiTest, InstallUpgradeUninstallKeepTheTerminal) {
   const std::string installed_exe = "C:\\Program Files\\Mamori\\mamori-agent.exe";
   // What an administrator deploys beside the MSI.
   const std::string source = dir_.File("msi-config");
-  std::filesystem::create_directories(source);
   const TlsPaths tls = pki_.IssueTerminal(id, "gunma/maebashi");
-  Copy(tls.ca, source + "/ca.pem");
-  Copy(tls.cert, source + "/terminal.pem");
-  Copy(tls.key, source + "/terminal.key");
-  Copy(pki_.PolicyKey().pub, source + "/policy-signing.pub");
-  std::ofstream(source + "/agent.yaml")
-      << "collector:\n  address: " << collector_->address()
-      << "\n  server_name: " << TestPki::kServerName
-      << "\ntls:\n  ca_file: ca.pem\n  cert_file: terminal.pem\n  key_file: terminal.key"
-      << "\npolicy:\n  public_key_file: policy-signing.pub"
-      << "\nbackoff:\n  initial: 200ms\n  max: 2s\nstate_dir: ../state\n";
+  WriteConfigFolder(source, collector_->address(), tls.ca, tls, pki_.PolicyKey().pub);
   const std::string policy =
       dir_.Write("gunma.yaml", RegisteredStickPolicy("gunma-standard", kRegisteredSerial));
   ASSERT_EQ(collector_->Ctl({"policy", "apply", policy, "--group", "gunma"}).exit_code, 0);
