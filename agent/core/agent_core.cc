@@ -5,8 +5,8 @@
 #include <utility>
 #include <vector>
 
-#include "common/logging.h"
-#include "common/sanitize.h"
+#include "common/base/logging.h"
+#include "common/base/sanitize.h"
 
 namespace mamori {
 namespace {

@@ -14,16 +14,16 @@
 #include <thread>
 #include <vector>
 
+#include "agent/core/collector_client.h"
+#include "agent/core/device_backend.h"
 #include "agent/core/event_outbox.h"
 #include "agent/core/policy_cache.h"
 #include "agent/core/policy_verifier.h"
-#include "agent/platform/device_backend.h"
-#include "agent/transport/collector_client.h"
-#include "common/clock.h"
-#include "common/device.h"
-#include "common/policy.h"
-#include "common/result.h"
-#include "common/terminal_state.h"
+#include "common/base/clock.h"
+#include "common/base/result.h"
+#include "common/device/device.h"
+#include "common/device/terminal_state.h"
+#include "common/policy/policy.h"
 
 namespace mamori {
 

@@ -4,8 +4,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "common/event.h"
-#include "common/result.h"
+#include "common/base/result.h"
+#include "common/device/event.h"
 
 namespace mamori {
 

@@ -2,9 +2,9 @@
 
 #include <string>
 
-#include "agent/transport/collector_client.h"
-#include "common/policy_signing.h"
-#include "common/result.h"
+#include "agent/core/collector_client.h"
+#include "common/base/result.h"
+#include "common/policy/policy_signing.h"
 
 namespace mamori {
 

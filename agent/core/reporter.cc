@@ -4,7 +4,7 @@
 #include <random>
 #include <utility>
 
-#include "common/logging.h"
+#include "common/base/logging.h"
 
 namespace mamori {
 namespace {

@@ -12,9 +12,9 @@
 
 #include "agent/core/agent_core.h"
 #include "agent/core/backoff.h"
+#include "agent/core/collector_client.h"
 #include "agent/core/event_outbox.h"
-#include "agent/transport/collector_client.h"
-#include "common/result.h"
+#include "common/base/result.h"
 
 namespace mamori {
 

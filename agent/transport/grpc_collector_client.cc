@@ -7,8 +7,8 @@
 
 #include <string_view>
 
-#include "proto/convert.h"
-#include "proto/grpc_status.h"
+#include "proto/wire/convert.h"
+#include "proto/wire/grpc_status.h"
 
 namespace mamori {
 namespace {

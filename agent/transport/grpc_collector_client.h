@@ -14,7 +14,7 @@
 #include <set>
 #include <string>
 
-#include "agent/transport/collector_client.h"
+#include "agent/core/collector_client.h"
 #include "mamori/v1/agent.grpc.pb.h"
 
 namespace mamori {

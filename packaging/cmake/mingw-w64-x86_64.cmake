@@ -1,6 +1,6 @@
 # Cross-compiles the Windows slice of Mamori with Debian's mingw-w64 (posix
 # threads flavour, so std::thread and std::jthread work) and runs its tests
-# under Wine. Used by the `windows` preset; see README "Windows agent".
+# under Wine. Used by the `windows` preset; see docs/windows-build.md.
 set(CMAKE_SYSTEM_NAME Windows)
 set(CMAKE_SYSTEM_PROCESSOR x86_64)
 

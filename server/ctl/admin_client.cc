@@ -3,8 +3,8 @@
 #include <chrono>
 #include <utility>
 
-#include "common/credentials.h"
-#include "common/identity.h"
+#include "common/crypto/credentials.h"
+#include "common/crypto/identity.h"
 
 namespace mamori::ctl {
 

@@ -7,9 +7,9 @@
 #include <string>
 #include <string_view>
 
-#include "common/result.h"
+#include "common/base/result.h"
 #include "mamori/v1/admin.grpc.pb.h"
-#include "proto/grpc_status.h"
+#include "proto/wire/grpc_status.h"
 #include "server/ctl/ctl_config.h"
 
 namespace mamori::ctl {

@@ -4,12 +4,12 @@
 #include <cctype>
 #include <memory>
 
-#include "common/credentials.h"
-#include "common/identity.h"
-#include "common/policy.h"
+#include "common/crypto/credentials.h"
+#include "common/crypto/identity.h"
+#include "common/policy/policy.h"
+#include "server/accounts/qr_code.h"
 #include "server/ctl/command_support.h"
 #include "server/ctl/render.h"
-#include "server/web/qr_code.h"
 
 namespace mamori::ctl {
 namespace {

@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include "common/result.h"
+#include "common/base/result.h"
 #include "server/ctl/admin_client.h"
 #include "server/ctl/args.h"
 #include "server/ctl/command.h"

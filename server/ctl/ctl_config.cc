@@ -2,7 +2,7 @@
 
 #include <utility>
 
-#include "common/yaml_reader.h"
+#include "common/base/yaml_reader.h"
 
 namespace mamori::ctl {
 namespace {

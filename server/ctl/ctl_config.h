@@ -6,8 +6,8 @@
 #include <string_view>
 #include <vector>
 
-#include "common/credentials.h"
-#include "common/result.h"
+#include "common/base/result.h"
+#include "common/crypto/credentials.h"
 #include "server/ctl/args.h"
 
 namespace mamori::ctl {

@@ -4,7 +4,7 @@
 #include <array>
 #include <cstdint>
 
-#include "common/sanitize.h"
+#include "common/base/sanitize.h"
 
 namespace mamori::ctl {
 namespace {

@@ -3,8 +3,8 @@
 #include <fstream>
 #include <memory>
 
-#include "common/credentials.h"
-#include "common/jst_time.h"
+#include "common/base/jst_time.h"
+#include "common/crypto/credentials.h"
 #include "server/ctl/command_support.h"
 #include "server/ctl/render.h"
 #include "server/ctl/table.h"

@@ -6,9 +6,9 @@
 #include <filesystem>
 #include <system_error>
 
-#include "common/credentials.h"
-#include "common/pki.h"
-#include "common/policy_signing.h"
+#include "common/crypto/credentials.h"
+#include "common/crypto/pki.h"
+#include "common/policy/policy_signing.h"
 #include "server/ctl/command.h"
 #include "server/ctl/display_text.h"
 

@@ -7,7 +7,7 @@
 #include <cstdio>
 #include <vector>
 
-#include "common/pki.h"
+#include "common/crypto/pki.h"
 #include "server/ctl/display_text.h"
 #include "server/ctl/table.h"
 

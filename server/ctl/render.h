@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "common/result.h"
+#include "common/base/result.h"
 #include "mamori/v1/admin.pb.h"
 
 namespace mamori::ctl {

@@ -8,9 +8,9 @@
 #include <string_view>
 #include <vector>
 
-#include "common/event.h"
-#include "common/result.h"
-#include "common/terminal_state.h"
+#include "common/base/result.h"
+#include "common/device/event.h"
+#include "common/device/terminal_state.h"
 
 namespace mamori {
 
@@ -20,7 +20,7 @@ struct StoredPolicy {
   std::string yaml;
   std::string applied_by;  // admin identity URI
   int64_t applied_at_ms = 0;
-  // Ed25519 signature over the bundle (see common/policy_signing.h), raw
+  // Ed25519 signature over the bundle (see common/policy/policy_signing.h), raw
   // bytes, and the id of the key that made it; empty until signed.
   std::string signature;
   std::string key_id;
@@ -101,7 +101,7 @@ struct AuditQuery {
 };
 
 // A dashboard account (server/web). The password hash and TOTP secret are
-// opaque here; server/web/password.h and totp.h define them.
+// opaque here; server/accounts/password.h and totp.h define them.
 struct UserRecord {
   std::string name;
   std::string role;  // "viewer", "operator" or "admin"

@@ -3,10 +3,10 @@
 #include <boost/beast/http/field.hpp>
 #include <cctype>
 
-#include "common/event.h"
-#include "common/jst_time.h"
+#include "common/base/jst_time.h"
+#include "common/device/event.h"
 #include "mamori/v1/admin.pb.h"
-#include "proto/convert.h"
+#include "proto/wire/convert.h"
 #include "server/web/csv.h"
 
 namespace mamori::web {

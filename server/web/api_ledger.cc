@@ -4,8 +4,8 @@
 
 #include <boost/beast/http/field.hpp>
 
-#include "common/jst_time.h"
-#include "proto/convert.h"
+#include "common/base/jst_time.h"
+#include "proto/wire/convert.h"
 
 namespace mamori::web {
 namespace {

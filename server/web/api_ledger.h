@@ -2,8 +2,8 @@
 
 #include <optional>
 
-#include "server/collector/audit_trail.h"
-#include "server/collector/media_ledger.h"
+#include "server/audit/audit_trail.h"
+#include "server/ledger/media_ledger.h"
 #include "server/web/api_support.h"
 
 namespace mamori::web {

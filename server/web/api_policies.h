@@ -2,7 +2,7 @@
 
 #include <optional>
 
-#include "server/collector/admin_queries.h"
+#include "server/admin/admin_queries.h"
 #include "server/web/api_support.h"
 
 namespace mamori::web {

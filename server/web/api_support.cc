@@ -3,7 +3,7 @@
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
 
-#include "common/logging.h"
+#include "common/base/logging.h"
 #include "server/web/http_handler.h"
 
 namespace mamori::web {

@@ -11,9 +11,9 @@
 #include <string>
 #include <string_view>
 
-#include "common/result.h"
-#include "server/collector/audit_trail.h"
-#include "server/web/auth.h"
+#include "common/base/result.h"
+#include "server/accounts/auth.h"
+#include "server/audit/audit_trail.h"
 
 namespace mamori::web {
 

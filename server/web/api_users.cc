@@ -5,8 +5,8 @@
 #include <boost/beast/http/field.hpp>
 
 #include "mamori/v1/admin.pb.h"
-#include "proto/convert.h"
-#include "server/web/qr_code.h"
+#include "proto/wire/convert.h"
+#include "server/accounts/qr_code.h"
 
 namespace mamori::web {
 namespace {

@@ -2,8 +2,8 @@
 
 #include <optional>
 
+#include "server/accounts/auth.h"
 #include "server/web/api_support.h"
-#include "server/web/auth.h"
 
 namespace mamori::web {
 

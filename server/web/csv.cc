@@ -2,7 +2,7 @@
 
 #include <array>
 
-#include "common/sanitize.h"
+#include "common/base/sanitize.h"
 
 namespace mamori::web {
 namespace {

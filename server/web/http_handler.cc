@@ -7,7 +7,7 @@
 #include <boost/beast/http/verb.hpp>
 #include <cctype>
 
-#include "common/logging.h"
+#include "common/base/logging.h"
 #include "server/web/api_events.h"
 #include "server/web/api_ledger.h"
 #include "server/web/api_policies.h"

@@ -3,11 +3,11 @@
 #include <string>
 #include <string_view>
 
-#include "server/collector/admin_queries.h"
-#include "server/collector/audit_trail.h"
-#include "server/collector/media_ledger.h"
+#include "server/accounts/auth.h"
+#include "server/admin/admin_queries.h"
+#include "server/audit/audit_trail.h"
+#include "server/ledger/media_ledger.h"
 #include "server/web/api_support.h"
-#include "server/web/auth.h"
 
 namespace mamori::web {
 

@@ -1,7 +1,7 @@
 #include "server/web/web_credentials.h"
 
-#include "common/credentials.h"
-#include "common/pki.h"
+#include "common/crypto/credentials.h"
+#include "common/crypto/pki.h"
 
 namespace mamori::web {
 namespace {

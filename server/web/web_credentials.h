@@ -2,8 +2,8 @@
 
 #include <cstdint>
 
-#include "common/result.h"
-#include "server/collector/collector_config.h"
+#include "common/base/result.h"
+#include "server/web/web_config.h"
 
 namespace mamori::web {
 

@@ -18,8 +18,8 @@
 #include <functional>
 #include <mutex>
 
-#include "common/clock.h"
-#include "common/logging.h"
+#include "common/base/clock.h"
+#include "common/base/logging.h"
 #include "server/web/web_credentials.h"
 
 namespace mamori::web {

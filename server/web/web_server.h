@@ -4,9 +4,9 @@
 #include <thread>
 #include <vector>
 
-#include "common/result.h"
-#include "server/collector/collector_config.h"
+#include "common/base/result.h"
 #include "server/web/http_handler.h"
+#include "server/web/web_config.h"
 
 namespace mamori::web {
 

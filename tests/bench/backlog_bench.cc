@@ -33,9 +33,9 @@
 #include <thread>
 #include <vector>
 
-#include "agent/core/journal_format.h"
-#include "common/event.h"
-#include "proto/grpc_logging.h"  // DisableMutexDeadlockDetection
+#include "agent/outbox/journal_format.h"
+#include "common/device/event.h"
+#include "proto/wire/grpc_logging.h"  // DisableMutexDeadlockDetection
 #include "tests/bench/bench_support.h"
 #include "tests/integration/harness.h"
 #include "tests/support/temp_dir.h"

@@ -14,8 +14,8 @@
 #include <utility>
 #include <vector>
 
-#include "common/device.h"
-#include "common/event.h"
+#include "common/device/device.h"
+#include "common/device/event.h"
 
 namespace mamori::bench {
 

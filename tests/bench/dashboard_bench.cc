@@ -48,14 +48,14 @@
 #include <thread>
 #include <vector>
 
-#include "common/logging.h"
-#include "common/policy_signing.h"
-#include "proto/grpc_logging.h"  // DisableMutexDeadlockDetection
-#include "server/collector/admin_queries.h"
-#include "server/collector/compliance_index.h"
-#include "server/collector/policy_hub.h"
+#include "common/base/logging.h"
+#include "common/policy/policy_signing.h"
+#include "proto/wire/grpc_logging.h"  // DisableMutexDeadlockDetection
+#include "server/accounts/totp.h"
+#include "server/admin/admin_queries.h"
+#include "server/compliance/compliance_index.h"
+#include "server/policy/policy_hub.h"
 #include "server/store/store.h"
-#include "server/web/totp.h"
 #include "tests/bench/bench_support.h"
 #include "tests/integration/harness.h"
 #include "tests/support/child_process.h"

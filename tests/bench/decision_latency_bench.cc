@@ -24,12 +24,12 @@
 #include "agent/core/agent_core.h"
 #include "agent/platform/linux/sysfs.h"
 #include "agent/platform/linux/sysfs_device_backend.h"
-#include "common/clock.h"
-#include "common/logging.h"
-#include "common/policy.h"
-#include "common/policy_signing.h"
+#include "common/base/clock.h"
+#include "common/base/logging.h"
+#include "common/policy/policy.h"
+#include "common/policy/policy_signing.h"
 #include "tests/bench/bench_support.h"
-#include "tests/unit/linux/linux_fixture.h"
+#include "tests/unit/agent/platform/linux/linux_fixture.h"
 
 namespace mamori {
 namespace {

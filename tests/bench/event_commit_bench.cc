@@ -30,8 +30,8 @@
 #include <thread>
 #include <vector>
 
-#include "common/event.h"
-#include "server/collector/ingest_writer.h"
+#include "common/device/event.h"
+#include "server/ingest/ingest_writer.h"
 #include "server/store/store.h"
 #include "tests/bench/bench_support.h"
 #include "tests/support/temp_dir.h"

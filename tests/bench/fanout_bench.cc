@@ -37,7 +37,7 @@
 
 #include "mamori/v1/admin.grpc.pb.h"
 #include "mamori/v1/agent.grpc.pb.h"
-#include "proto/grpc_logging.h"  // DisableMutexDeadlockDetection
+#include "proto/wire/grpc_logging.h"  // DisableMutexDeadlockDetection
 #include "tests/bench/bench_support.h"
 #include "tests/integration/harness.h"
 #include "tests/support/temp_dir.h"

@@ -49,7 +49,7 @@
 
 #include "mamori/v1/admin.grpc.pb.h"
 #include "mamori/v1/agent.grpc.pb.h"
-#include "proto/grpc_logging.h"
+#include "proto/wire/grpc_logging.h"
 #include "tests/bench/bench_support.h"
 #include "tests/integration/harness.h"
 #include "tests/support/child_process.h"

@@ -22,12 +22,12 @@
 #include <string_view>
 #include <vector>
 
-#include "common/clock.h"
-#include "common/credentials.h"
+#include "common/base/clock.h"
+#include "common/crypto/credentials.h"
 #include "mamori/v1/agent.grpc.pb.h"
-#include "proto/grpc_logging.h"
-#include "server/collector/collector_config.h"
-#include "server/collector/server_transport.h"
+#include "proto/wire/grpc_logging.h"
+#include "server/app/collector_config.h"
+#include "server/tls/server_transport.h"
 
 namespace {
 
@@ -100,7 +100,8 @@ int main(int argc, char** argv) {
   // the same on both servers.
   builder.AddListeningPort("127.0.0.1:0", mamori::MakeServerCredentials(*tls, &clock), &port);
   builder.RegisterService(&service);
-  mamori::ApplyServerOptions(builder, mamori::CollectorLimits{});  // the collector's defaults
+  mamori::ApplyServerOptions(
+      builder, mamori::CollectorLimits{}.max_message_bytes);  // the collector's defaults
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || port == 0) {
     std::cerr << "noop_collector: cannot listen on 127.0.0.1\n";

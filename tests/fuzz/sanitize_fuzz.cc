@@ -6,8 +6,8 @@
 #include <string>
 #include <string_view>
 
-#include "common/sanitize.h"
-#include "common/utf8.h"
+#include "common/base/sanitize.h"
+#include "common/base/utf8.h"
 
 namespace {
 

@@ -16,7 +16,7 @@
 #include <map>
 #include <thread>
 
-#include "server/web/totp.h"
+#include "server/accounts/totp.h"
 #include "tests/integration/harness.h"
 
 namespace mamori::testing {

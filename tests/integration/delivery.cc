@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <memory>
 
-#include "agent/core/journal_format.h"
+#include "agent/outbox/journal_format.h"
 
 namespace mamori::testing {
 

@@ -23,7 +23,7 @@
 #include <thread>
 #include <vector>
 
-#include "common/event.h"
+#include "common/device/event.h"
 #include "tests/integration/collector_test.h"
 #include "tests/integration/delivery.h"
 #include "tests/integration/harness.h"

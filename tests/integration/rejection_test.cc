@@ -5,7 +5,7 @@
 #include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
 
-#include "proto/convert.h"
+#include "proto/wire/convert.h"
 #include "tests/integration/harness.h"
 
 namespace mamori::testing {

@@ -19,8 +19,8 @@
 #include <map>
 #include <thread>
 
-#include "proto/convert.h"
-#include "server/web/totp.h"
+#include "proto/wire/convert.h"
+#include "server/accounts/totp.h"
 #include "tests/integration/harness.h"
 
 namespace mamori::testing {

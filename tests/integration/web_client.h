@@ -17,7 +17,7 @@
 #include <string>
 #include <thread>
 
-#include "server/web/totp.h"
+#include "server/accounts/totp.h"
 #include "tests/integration/harness.h"
 
 namespace mamori::testing {

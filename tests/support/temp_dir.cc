@@ -7,7 +7,7 @@
 #include <stdexcept>
 #include <system_error>
 
-#include "common/credentials.h"
+#include "common/crypto/credentials.h"
 
 namespace mamori::testing {
 

@@ -4,7 +4,7 @@
 #include <stdexcept>
 #include <utility>
 
-#include "common/policy_signing.h"
+#include "common/policy/policy_signing.h"
 
 namespace mamori::testing {
 namespace {

@@ -4,7 +4,7 @@
 #include <string>
 #include <string_view>
 
-#include "common/pki.h"
+#include "common/crypto/pki.h"
 #include "tests/support/temp_dir.h"
 
 namespace mamori::testing {

@@ -7,7 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "agent/platform/sim/unique_fd.h"
+#include "agent/platform/posix/unique_fd.h"
 
 namespace mamori {
 

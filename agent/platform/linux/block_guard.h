@@ -4,7 +4,7 @@
 #include <string_view>
 
 #include "agent/platform/linux/sysfs.h"
-#include "common/result.h"
+#include "common/base/result.h"
 
 namespace mamori {
 

@@ -12,7 +12,7 @@
 #include <cstring>
 #include <memory>
 
-#include "agent/platform/sim/unique_fd.h"
+#include "agent/platform/posix/unique_fd.h"
 
 namespace mamori {
 namespace {

@@ -7,10 +7,10 @@
 #include <utility>
 
 #include "agent/platform/linux/usb_descriptors.h"
-#include "common/hex.h"
-#include "common/logging.h"
-#include "common/sanitize.h"
-#include "common/usb_class.h"
+#include "common/base/hex.h"
+#include "common/base/logging.h"
+#include "common/base/sanitize.h"
+#include "common/device/usb_class.h"
 
 namespace mamori {
 namespace {
@@ -157,7 +157,8 @@ void SysfsDeviceBackend::Stop() {
   std::lock_guard lock(mu_);
   on_change_ = nullptr;
   // Deliberately nothing else: authorized_default stays 0 and devices stay
-  // as they are (fail closed). See README "Linux enforcement".
+  // as they are (fail closed). See docs/operator-guide.en.md, "How the Linux
+  // agent enforces".
 }
 
 void SysfsDeviceBackend::ListenLoop() {

@@ -12,12 +12,12 @@
 #include <thread>
 #include <vector>
 
-#include "agent/platform/device_backend.h"
+#include "agent/core/device_backend.h"
 #include "agent/platform/linux/block_guard.h"
 #include "agent/platform/linux/sysfs.h"
 #include "agent/platform/linux/uevent_parser.h"
 #include "agent/platform/linux/uevent_source.h"
-#include "common/result.h"
+#include "common/base/result.h"
 
 namespace mamori {
 

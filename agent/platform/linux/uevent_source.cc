@@ -8,7 +8,7 @@
 #include <cstring>
 
 #include "agent/platform/linux/uevent_parser.h"
-#include "common/logging.h"
+#include "common/base/logging.h"
 
 namespace mamori {
 namespace {

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "agent/platform/sim/unique_fd.h"
-#include "common/result.h"
+#include "agent/platform/posix/unique_fd.h"
+#include "common/base/result.h"
 
 namespace mamori {
 

@@ -12,10 +12,10 @@
 #include <filesystem>
 #include <utility>
 
-#include "common/hex.h"
-#include "common/identity.h"
-#include "common/logging.h"
-#include "common/yaml_reader.h"
+#include "common/base/hex.h"
+#include "common/base/logging.h"
+#include "common/base/yaml_reader.h"
+#include "common/crypto/identity.h"
 
 namespace mamori {
 namespace {

@@ -13,9 +13,9 @@
 #include <thread>
 #include <vector>
 
-#include "agent/platform/device_backend.h"
-#include "agent/platform/sim/unique_fd.h"
-#include "common/result.h"
+#include "agent/core/device_backend.h"
+#include "agent/platform/posix/unique_fd.h"
+#include "common/base/result.h"
 
 namespace mamori {
 

@@ -6,8 +6,8 @@
 #include <utility>
 #include <vector>
 
-#include "agent/platform/windows/device_manager.h"
-#include "agent/platform/windows/disk_attributes.h"
+#include "agent/platform/windows/device/device_manager.h"
+#include "agent/platform/windows/device/disk_attributes.h"
 
 namespace mamori::testing {
 

@@ -6,7 +6,7 @@
 #include <iostream>
 #include <memory>
 
-#include "agent/windows_agent.h"
+#include "agent/app/windows_agent.h"
 #include "tests/e2e/windows/file_devices.h"
 
 int main() {

@@ -33,8 +33,8 @@
 #include <string>
 #include <vector>
 
-#include "agent/platform/windows/handles.h"
-#include "agent/platform/windows/wide_string.h"
+#include "agent/platform/windows/win32/handles.h"
+#include "agent/platform/windows/win32/wide_string.h"
 
 namespace mamori {
 namespace {

@@ -1,0 +1,246 @@
+#include "agent/app/agent_config.h"
+
+#include <charconv>
+#include <filesystem>
+#include <tuple>
+
+#include "common/base/yaml_reader.h"
+
+namespace mamori {
+namespace {
+
+using std::chrono::milliseconds;
+
+std::string Resolve(std::string_view base_dir, const std::string& path) {
+  if (path.empty()) return path;
+  std::filesystem::path p(path);
+  if (p.is_absolute() || base_dir.empty()) return p.lexically_normal().string();
+  return (std::filesystem::path(base_dir) / p).lexically_normal().string();
+}
+
+// "host:port" or "[v6]:port", port 1..65535.
+bool ValidAddress(std::string_view a) {
+  const auto colon = a.rfind(':');
+  if (colon == std::string_view::npos || colon == 0 || colon + 1 == a.size()) return false;
+  const std::string_view host = a.substr(0, colon);
+  if (host.front() == '[' && host.back() != ']') return false;
+  const std::string_view port = a.substr(colon + 1);
+  unsigned v = 0;
+  auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), v);
+  return ec == std::errc() && ptr == port.data() + port.size() && v >= 1 && v <= 65535;
+}
+
+bool OneOf(std::string_view v, std::initializer_list<std::string_view> allowed) {
+  for (std::string_view a : allowed) {
+    if (a == v) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+Result<AgentConfig> ParseAgentConfig(std::string_view yaml_text, std::string_view source_name,
+                                     std::string_view base_dir) {
+  YamlReader r{std::string(source_name)};
+  const YAML::Node root = r.Load(yaml_text);
+  if (!r.ok()) return r.ToError();
+  AgentConfig c;
+  c.source = std::string(source_name);
+  if (!r.ExpectMap(root, "",
+                   {"collector", "tls", "report", "backoff", "devices", "enforcement", "policy",
+                    "policy_file", "state_dir", "outbox", "log"})) {
+    if (r.ok()) r.Fail(root, "", "the configuration is empty");
+    return r.ToError();
+  }
+
+  // A missing section has no position of its own; point at the document.
+  for (const char* section : {"collector", "tls", "policy"}) {
+    const YAML::Node n = root[section];
+    if (!n.IsDefined() || n.IsNull()) {
+      r.Fail(root, section,
+             std::string_view(section) == "policy"
+                 ? "required section is missing: policy.public_key_file, the collector's "
+                   "policy-signing.pub (agents accept only policies signed by it)"
+                 : "required section is missing");
+    }
+  }
+
+  const YAML::Node collector = root["collector"];
+  if (r.ExpectMap(collector, "collector", {"address", "server_name", "keepalive"}, false)) {
+    if (auto a = r.String(collector, "address", "collector", true)) {
+      if (ValidAddress(*a)) {
+        c.collector_address = *a;
+      } else {
+        r.Fail(collector["address"], "collector.address",
+               "expected host:port with a port from 1 to 65535, got '" + *a + "'");
+      }
+    }
+    c.server_name = r.String(collector, "server_name", "collector").value_or("");
+    const YAML::Node keepalive = collector["keepalive"];
+    if (r.ExpectMap(keepalive, "collector.keepalive", {"time", "timeout"}, false)) {
+      // Below 5 s the collector counts the pings as abuse and closes the
+      // connection (GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS).
+      if (auto ms = r.DurationMs(keepalive, "time", "collector.keepalive")) {
+        if (*ms < 5000 || *ms > 3'600'000) {
+          r.Fail(keepalive["time"], "collector.keepalive.time", "must be between 5s and 1h");
+        } else {
+          c.keepalive_time = milliseconds(*ms);
+        }
+      }
+      if (auto ms = r.DurationMs(keepalive, "timeout", "collector.keepalive")) {
+        if (*ms < 1000 || *ms > 600'000) {
+          r.Fail(keepalive["timeout"], "collector.keepalive.timeout", "must be between 1s and 10m");
+        } else {
+          c.keepalive_timeout = milliseconds(*ms);
+        }
+      }
+    }
+  }
+
+  const YAML::Node tls = root["tls"];
+  if (r.ExpectMap(tls, "tls", {"ca_file", "cert_file", "key_file"}, false)) {
+    c.tls.ca_file = Resolve(base_dir, r.String(tls, "ca_file", "tls", true).value_or(""));
+    c.tls.cert_file = Resolve(base_dir, r.String(tls, "cert_file", "tls", true).value_or(""));
+    c.tls.key_file = Resolve(base_dir, r.String(tls, "key_file", "tls", true).value_or(""));
+  }
+
+  const YAML::Node report = root["report"];
+  if (r.ExpectMap(report, "report", {"interval", "jitter_percent"}, false)) {
+    if (auto ms = r.DurationMs(report, "interval", "report")) {
+      if (*ms < 1000 || *ms > 86'400'000) {
+        r.Fail(report["interval"], "report.interval", "must be between 1s and 24h");
+      } else {
+        c.report_interval = milliseconds(*ms);
+      }
+    }
+    if (auto j = r.Int(report, "jitter_percent", "report", 0, 50)) {
+      c.jitter_percent = static_cast<int>(*j);
+    }
+  }
+
+  const YAML::Node outbox = root["outbox"];
+  if (r.ExpectMap(outbox, "outbox", {"max_events"}, false)) {
+    if (auto n = r.Int(outbox, "max_events", "outbox", 100, 10'000'000)) {
+      c.outbox_max_events = static_cast<std::size_t>(*n);
+    }
+  }
+
+  const YAML::Node backoff = root["backoff"];
+  if (r.ExpectMap(backoff, "backoff", {"initial", "max"}, false)) {
+    if (auto ms = r.DurationMs(backoff, "initial", "backoff")) {
+      if (*ms < 10 || *ms > 3'600'000) {
+        r.Fail(backoff["initial"], "backoff.initial", "must be between 10ms and 1h");
+      } else {
+        c.backoff_initial = milliseconds(*ms);
+      }
+    }
+    if (auto ms = r.DurationMs(backoff, "max", "backoff")) {
+      if (*ms < 10 || *ms > 86'400'000) {
+        r.Fail(backoff["max"], "backoff.max", "must be between 10ms and 24h");
+      } else if (milliseconds(*ms) < c.backoff_initial) {
+        r.Fail(backoff["max"], "backoff.max", "must not be shorter than backoff.initial");
+      } else {
+        c.backoff_max = milliseconds(*ms);
+      }
+    }
+  }
+
+  const YAML::Node devices = root["devices"];
+  c.device_backend = "linux";
+  if (r.ExpectMap(devices, "devices", {"backend", "directory", "sysfs_root", "dev_root"}, false)) {
+    const auto backend = r.String(devices, "backend", "devices");
+    const auto directory = r.String(devices, "directory", "devices");
+    const auto sysfs_root = r.String(devices, "sysfs_root", "devices");
+    const auto dev_root = r.String(devices, "dev_root", "devices");
+    if (backend) {
+      if (OneOf(*backend, {"simulated", "linux"})) {
+        c.device_backend = *backend;
+      } else {
+        r.Fail(devices["backend"], "devices.backend",
+               "unknown backend '" + *backend + "' (available: simulated, linux)");
+      }
+    } else if (directory) {
+      c.device_backend = "simulated";
+    }
+    if (c.device_backend == "linux" && directory) {
+      r.Fail(devices["directory"], "devices.directory",
+             "applies only to the simulated backend (devices.backend is linux)");
+    }
+    if (c.device_backend == "simulated") {
+      for (const char* key : {"sysfs_root", "dev_root"}) {
+        if (devices[key].IsDefined()) {
+          r.Fail(devices[key], std::string("devices.") + key,
+                 "applies only to the linux backend (devices.backend is simulated)");
+        }
+      }
+    }
+    if (directory) c.device_directory = *directory;
+    for (auto [value, field, name] : {std::tuple{&sysfs_root, &c.sysfs_root, "sysfs_root"},
+                                      std::tuple{&dev_root, &c.dev_root, "dev_root"}}) {
+      if (!*value) continue;
+      if (value->value().empty()) {
+        r.Fail(devices[name], std::string("devices.") + name, "must not be empty");
+      } else {
+        *field = Resolve(base_dir, value->value());
+      }
+    }
+  }
+  c.device_directory = Resolve(base_dir, c.device_directory);
+
+  const YAML::Node enforcement = root["enforcement"];
+  if (r.ExpectMap(enforcement, "enforcement", {"mode"}, false)) {
+    if (auto m = r.String(enforcement, "mode", "enforcement")) {
+      if (*m == "enforce") {
+        c.mode = EnforcementMode::kEnforce;
+      } else if (*m == "audit_only") {
+        c.mode = EnforcementMode::kAuditOnly;
+      } else {
+        r.Fail(enforcement["mode"], "enforcement.mode",
+               "expected enforce or audit_only, got '" + *m + "'");
+      }
+    }
+  }
+
+  const YAML::Node policy = root["policy"];
+  if (r.ExpectMap(policy, "policy", {"public_key_file"}, false)) {
+    c.policy_public_key_file =
+        Resolve(base_dir, r.String(policy, "public_key_file", "policy", true).value_or(""));
+  }
+  c.policy_file = Resolve(base_dir, r.String(root, "policy_file", "").value_or(""));
+  c.state_dir = Resolve(base_dir, r.String(root, "state_dir", "", true).value_or(""));
+
+  const YAML::Node log = root["log"];
+  if (r.ExpectMap(log, "log", {"level", "format", "file"}, false)) {
+    if (auto l = r.String(log, "level", "log")) {
+      if (OneOf(*l, {"trace", "debug", "info", "warn", "error", "critical", "off"})) {
+        c.log.level = *l;
+      } else {
+        r.Fail(log["level"], "log.level",
+               "expected trace, debug, info, warn, error, critical or off, got '" + *l + "'");
+      }
+    }
+    if (auto f = r.String(log, "format", "log")) {
+      if (OneOf(*f, {"text", "json"})) {
+        c.log.format = *f;
+      } else {
+        r.Fail(log["format"], "log.format", "expected text or json, got '" + *f + "'");
+      }
+    }
+    c.log.file = Resolve(base_dir, r.String(log, "file", "log").value_or(""));
+  }
+
+  if (!r.ok()) return r.ToError();
+  return c;
+}
+
+Result<AgentConfig> LoadAgentConfig(const std::string& path) {
+  auto text = ReadFileToString(path);
+  if (!text.ok()) return text.error();
+  std::filesystem::path p(path);
+  std::error_code ec;
+  std::filesystem::path abs = std::filesystem::absolute(p, ec);
+  const std::string base = (ec ? p : abs).parent_path().string();
+  return ParseAgentConfig(*text, path, base);
+}
+
+}  // namespace mamori

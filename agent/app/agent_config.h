@@ -1,0 +1,61 @@
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <string_view>
+
+#include "common/base/logging.h"
+#include "common/base/result.h"
+#include "common/crypto/credentials.h"
+#include "common/device/terminal_state.h"
+
+namespace mamori {
+
+// The agent's configuration file (see examples/agent.yaml). Relative paths
+// are resolved against the directory of the file.
+struct AgentConfig {
+  std::string source;  // the file it was read from
+
+  std::string collector_address;  // host:port
+  std::string server_name;        // TLS name override; empty = host of the address
+  // collector.keepalive: a ping every `time` on the connection, and a peer
+  // that does not answer within `timeout` is dead, so a frozen collector or
+  // a silently dropped connection is noticed within time + timeout. The
+  // collector accepts pings no more often than every 5 s (server_transport).
+  std::chrono::milliseconds keepalive_time{std::chrono::seconds(30)};
+  std::chrono::milliseconds keepalive_timeout{std::chrono::seconds(10)};
+  TlsFiles tls;
+
+  std::chrono::milliseconds report_interval{std::chrono::seconds(60)};
+  int jitter_percent = 10;
+  std::chrono::milliseconds backoff_initial{std::chrono::seconds(1)};
+  std::chrono::milliseconds backoff_max{std::chrono::seconds(60)};
+
+  // "simulated" or "linux". When the file does not say: "simulated" if it
+  // gives devices.directory, else "linux".
+  std::string device_backend = "simulated";
+  std::string device_directory = "/var/lib/mamori/sim-devices";  // simulated only
+  std::string sysfs_root = "/sys";                               // linux only
+  std::string dev_root = "/dev";                                 // linux only
+
+  EnforcementMode mode = EnforcementMode::kEnforce;
+  std::string policy_file;  // bootstrap policy; empty = none
+  // policy.public_key_file: the collector's policy key, pinned. Required.
+  std::string policy_public_key_file;
+  std::string state_dir;
+  // outbox.max_events: events the journal holds before the oldest
+  // low-severity ones are folded into a counted "N events dropped" event.
+  std::size_t outbox_max_events = 10000;
+  LogConfig log;
+};
+
+// Parses a configuration document. `base_dir` resolves relative paths.
+// Every problem is reported at once, each as "source:line:column: field:
+// message".
+Result<AgentConfig> ParseAgentConfig(std::string_view yaml_text, std::string_view source_name,
+                                     std::string_view base_dir);
+
+// Reads and parses the file at `path`.
+Result<AgentConfig> LoadAgentConfig(const std::string& path);
+
+}  // namespace mamori

@@ -1,0 +1,124 @@
+#include "agent/app/collector_link.h"
+
+#include <condition_variable>
+#include <filesystem>
+#include <mutex>
+#include <system_error>
+#include <thread>
+#include <utility>
+
+#include "agent/core/host_info.h"
+#include "common/policy/policy.h"
+#include "common/policy/policy_signing.h"
+
+namespace mamori {
+namespace {
+
+GrpcCollectorOptions ClientOptions(const AgentConfig& config, const TlsMaterial& tls) {
+  GrpcCollectorOptions options;
+  options.address = config.collector_address;
+  options.server_name = config.server_name;
+  options.ca_pem = tls.ca_pem;
+  options.cert_pem = tls.cert_pem;
+  options.key_pem = tls.key_pem;
+  options.keepalive_time = config.keepalive_time;
+  options.keepalive_timeout = config.keepalive_timeout;
+  options.reconnect_backoff_initial = config.backoff_initial;
+  options.reconnect_backoff_max = config.backoff_max;
+  return options;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<CollectorLink>> CollectorLink::Open(const AgentConfig& config,
+                                                           const Clock& clock) {
+  auto tls = LoadTlsMaterial(config.tls, clock.NowMs());
+  if (!tls.ok()) return tls.error();
+  auto policy_key = PolicyPublicKey::LoadFile(config.policy_public_key_file);
+  if (!policy_key.ok()) {
+    return MakeError(policy_key.error().code,
+                     "policy.public_key_file " + policy_key.error().message);
+  }
+
+  std::error_code ec;
+  std::filesystem::create_directories(config.state_dir, ec);
+  if (ec) {
+    return MakeError(ErrorCode::kIo,
+                     "state_dir " + config.state_dir + ": cannot create: " + ec.message());
+  }
+  // Holds the seq counters; nobody else needs to read it. (Mode bits only:
+  // on Windows the state directory's ACL comes from the data directory.)
+  std::filesystem::permissions(config.state_dir, std::filesystem::perms::owner_all,
+                               std::filesystem::perm_options::replace, ec);
+
+  AgentCoreOptions core_options;
+  core_options.mode = config.mode;
+  core_options.report_interval_s = static_cast<uint32_t>(
+      std::chrono::duration_cast<std::chrono::seconds>(config.report_interval).count());
+  const HostInfo host = ReadHostInfo();
+  core_options.hostname = host.hostname;
+  core_options.os = host.os;
+  if (!config.policy_file.empty()) {
+    auto text = ReadFileToString(config.policy_file);
+    if (!text.ok()) return MakeError(text.error().code, "policy_file: " + text.error().message);
+    auto policy = ParsePolicy(*text, config.policy_file);
+    if (!policy.ok()) return policy.error();
+    core_options.local_policy = std::move(*policy);
+    core_options.local_policy_source = config.policy_file;
+  }
+
+  auto outbox = JournalEventOutbox::Open(config.state_dir, clock, config.outbox_max_events);
+  if (!outbox.ok()) return outbox.error();
+  return std::unique_ptr<CollectorLink>(
+      new CollectorLink(config, std::move(*tls), std::move(*policy_key), std::move(core_options),
+                        std::move(*outbox)));
+}
+
+CollectorLink::CollectorLink(const AgentConfig& config, TlsMaterial tls, PolicyPublicKey key,
+                             AgentCoreOptions core_options,
+                             std::unique_ptr<JournalEventOutbox> outbox)
+    : config_(config),
+      tls_(std::move(tls)),
+      key_id_(key.key_id()),
+      verifier_(std::move(key)),
+      core_options_(std::move(core_options)),
+      outbox_(std::move(outbox)),
+      client_(ClientOptions(config_, tls_)),
+      policy_cache_(config_.state_dir) {}
+
+CollectorLink::~CollectorLink() = default;
+
+void CollectorLink::AttachReporter(AgentCore& core) {
+  ReporterOptions options;
+  options.interval = config_.report_interval;
+  options.jitter_percent = config_.jitter_percent;
+  options.backoff_initial = config_.backoff_initial;
+  options.backoff_max = config_.backoff_max;
+  reporter_ = std::make_unique<Reporter>(core, *outbox_, client_, options);
+  Reporter* reporter = reporter_.get();
+  core.SetChangeListener([reporter] { reporter->NotifyChange(); });
+}
+
+void CollectorLink::StartReporting() {
+  if (reporter_) reporter_->Start();
+}
+
+void CollectorLink::StopReporting(std::chrono::milliseconds budget) {
+  if (!reporter_) return;
+  const auto deadline = std::chrono::steady_clock::now() + budget;
+  client_.SetCallTimeout(budget);
+  // A call already in flight carries the long timeout; cut it off when the
+  // budget is spent so shutdown stays bounded.
+  std::jthread guard([this, deadline](std::stop_token stop) {
+    std::mutex mu;
+    std::condition_variable_any cv;
+    std::unique_lock lock(mu);
+    if (!cv.wait_until(lock, stop, deadline, [] { return false; })) client_.CancelAll();
+  });
+  reporter_->Stop(deadline);
+  guard.request_stop();
+  guard.join();
+  reporter_.reset();
+}
+
+}  // namespace mamori

@@ -1,0 +1,72 @@
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "agent/app/agent_config.h"
+#include "agent/core/agent_core.h"
+#include "agent/core/policy_verifier.h"
+#include "agent/core/reporter.h"
+#include "agent/outbox/event_journal.h"
+#include "agent/storage/file_policy_cache.h"
+#include "agent/transport/grpc_collector_client.h"
+#include "common/base/clock.h"
+#include "common/base/result.h"
+#include "common/crypto/credentials.h"
+
+namespace mamori {
+
+// What an agent that reports to a collector runs on besides its device
+// backend, wired from its configuration the same way on every OS (the Linux
+// agent_main.cc and the Windows windows_agent.cc): the event journal,
+// the pinned-key policy verifier, the signed policy cache, the gRPC
+// collector client and, once the core exists, the reporter.
+class CollectorLink {
+ public:
+  // In this order, each failure naming what it is about: the TLS files
+  // (checked now, so an expired or mismatched certificate does not only
+  // show as endless reconnects), policy.public_key_file, state_dir
+  // (created, owner-only where the OS has mode bits), policy_file (the
+  // bootstrap policy, parsed into core_options()), then the journal.
+  static Result<std::unique_ptr<CollectorLink>> Open(const AgentConfig& config, const Clock& clock);
+  ~CollectorLink();
+  CollectorLink(const CollectorLink&) = delete;
+  CollectorLink& operator=(const CollectorLink&) = delete;
+
+  EventOutbox& outbox() { return *outbox_; }
+  const PolicyVerifier& verifier() const { return verifier_; }
+  PolicyCache& policy_cache() { return policy_cache_; }
+  // Mode, report interval, host and OS, and the bootstrap policy.
+  const AgentCoreOptions& core_options() const { return core_options_; }
+  const std::string& cert_subject() const { return tls_.cert.subject; }
+  const std::string& policy_key_id() const { return key_id_; }
+
+  // Creates the reporter over `core` and makes core changes wake it. Call
+  // once, after the core was constructed over outbox(), verifier() and
+  // policy_cache() and before its Start (the change listener must be set
+  // by then); call StopReporting before `core` is destroyed.
+  void AttachReporter(AgentCore& core);
+  // Starts the reporter attached above (after the core started).
+  void StartReporting();
+  // Stops the reporter, giving the last events (AGENT_STOPPING among them)
+  // at most `budget` to reach the collector; a call in flight is cancelled
+  // when the budget is spent. Idempotent.
+  void StopReporting(std::chrono::milliseconds budget);
+
+ private:
+  CollectorLink(const AgentConfig& config, TlsMaterial tls, PolicyPublicKey key,
+                AgentCoreOptions core_options, std::unique_ptr<JournalEventOutbox> outbox);
+
+  const AgentConfig config_;
+  const TlsMaterial tls_;
+  const std::string key_id_;
+  const PinnedKeyPolicyVerifier verifier_;
+  const AgentCoreOptions core_options_;
+  std::unique_ptr<JournalEventOutbox> outbox_;
+  GrpcCollectorClient client_;
+  FilePolicyCache policy_cache_;
+  std::unique_ptr<Reporter> reporter_;
+};
+
+}  // namespace mamori

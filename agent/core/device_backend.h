@@ -1,0 +1,47 @@
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/base/result.h"
+#include "common/device/device.h"
+
+namespace mamori {
+
+// A device as the platform sees it, before any decision.
+struct ObservedDevice {
+  std::string device_id;  // stable while the device is present
+  DeviceIdentity identity;
+  // An enforcement failure the backend found after Apply returned (say, a
+  // read-only disk it could not protect once the disk appeared). The core
+  // then applies its decision again, and Apply reports the failure.
+  std::string enforcement_error;
+};
+
+// Platform device control: enumerate, watch and enforce. One implementation
+// per platform (simulated, Linux sysfs, Windows SetupAPI), chosen in main.
+class DeviceBackend {
+ public:
+  virtual ~DeviceBackend() = default;
+
+  // "simulated", "linux-sysfs", "windows-setupapi".
+  virtual std::string_view Name() const = 0;
+
+  // Starts watching. `on_change` is called from a backend thread whenever the
+  // set of present devices may have changed; it must not block.
+  virtual Status Start(std::function<void()> on_change) = 0;
+  // Stops watching; `on_change` is not called after Stop returns.
+  virtual void Stop() = 0;
+
+  // The devices present now.
+  virtual std::vector<ObservedDevice> Enumerate() = 0;
+
+  // Carries out `decision.action` for the device (and, for a blocked
+  // composite device, keeps `decision.allowed_interface_classes` usable).
+  // An error is an enforcement failure.
+  virtual Status Apply(const ObservedDevice& device, const Decision& decision) = 0;
+};
+
+}  // namespace mamori

@@ -1,0 +1,64 @@
+#pragma once
+
+#include <string_view>
+#include <vector>
+
+#include "agent/platform/windows/device/registry_policy.h"
+
+namespace mamori {
+
+// Device Installation Restrictions (DeviceInstallation.admx, "System >
+// Device Installation > Device Installation Restrictions"), the part of the
+// registry line that keeps Windows from installing a driver for a new
+// storage device at all, so one the agent never saw (agent stopped, a
+// class it missed) does not come up.
+//
+// What is written, and why only this:
+//   - "Prevent installation of devices using drivers that match these
+//     device setup classes" (DenyDeviceClasses=1 and the class list under
+//     the DenyDeviceClasses subkey, "1", "2", ... as Group Policy writes
+//     them) for the storage setup classes whose Removable Storage Access is
+//     `block` (DeriveRemovableStorageAccess): DiskDrive for removable
+//     disks, CDROM for CD/DVD, WPD for phones and cameras. A class that some
+//     rule could allow or make read-only is not denied: its devices need
+//     their driver to be used at all.
+//   - DenyDeviceClassesRetroactive=0, always: retroactive removal would
+//     uninstall every device of the class, and the terminal's own system
+//     disk is a DiskDrive.
+//   - When no class is denied, none of these values exists ("not
+//     configured"), so the agent leaves no trace of a restriction it does
+//     not want.
+//   - Never DenyRemovableDevices ("Prevent installation of removable
+//     devices"): Windows counts every USB device as removable, keyboards
+//     and mice included, so it would lock out a replacement keyboard.
+//     Never DenyUnspecified, device-id lists, or the USB, HIDClass,
+//     Keyboard or Mouse setup classes, for the same reason.
+//
+// Costs an operator should know: with DiskDrive denied, a new internal
+// disk, a mounted VHD or an iSCSI disk does not install either until the
+// policy allows removable disks; disks installed before keep working. On a
+// domain whose Group Policy manages the same values, the two will fight,
+// and every Group Policy refresh shows up as tampering.
+inline constexpr std::string_view kDeviceInstallRestrictionsKey =
+    "SOFTWARE\\Policies\\Microsoft\\Windows\\DeviceInstall\\Restrictions";
+inline constexpr std::string_view kDenyDeviceClasses = "DenyDeviceClasses";
+inline constexpr std::string_view kDenyDeviceClassesRetroactive = "DenyDeviceClassesRetroactive";
+// The list lives in a subkey with the same name as the switch.
+inline constexpr std::string_view kDenyDeviceClassesListKey =
+    "SOFTWARE\\Policies\\Microsoft\\Windows\\DeviceInstall\\Restrictions\\DenyDeviceClasses";
+
+// Device setup class GUIDs (devguid.h), as Windows writes them.
+inline constexpr std::string_view kDiskDriveSetupClass = "{4d36e967-e325-11ce-bfc1-08002be10318}";
+inline constexpr std::string_view kCdRomSetupClass = "{4d36e965-e325-11ce-bfc1-08002be10318}";
+inline constexpr std::string_view kWpdSetupClass = "{eec5ad98-8080-425f-922a-dabf3de3f69a}";
+
+// The setup classes to deny for `access`, in a fixed order (disks, CD/DVD,
+// WPD).
+std::vector<std::string_view> DeniedSetupClasses(const RemovableStorageAccess& access);
+
+// The values for `access`: DenyDeviceClasses, DenyDeviceClassesRetroactive
+// and list entries "1".."3" (kMissing where unused, so an entry left from a
+// stricter policy is removed and one added later is drift).
+std::vector<RegistryPolicyValue> DeviceInstallValuesFor(const RemovableStorageAccess& access);
+
+}  // namespace mamori

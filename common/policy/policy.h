@@ -1,0 +1,80 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/base/result.h"
+#include "common/device/device.h"
+
+namespace mamori {
+
+// Conditions of a rule. Every condition that is set must hold (AND); within a
+// list condition any element may match (OR). A rule with no condition at all
+// is rejected by the parser.
+struct DeviceMatch {
+  std::optional<uint16_t> vendor_id;
+  std::optional<uint16_t> product_id;
+  std::vector<std::string> serials;
+  // Matches when the device class or any interface class is listed.
+  std::vector<DeviceClass> classes;
+  std::optional<std::string> manufacturer;     // exact
+  std::optional<std::string> product;          // exact
+  std::optional<std::string> bus_path;         // exact
+  std::optional<std::string> descriptor_hash;  // lower-case hex SHA-256
+  // When true, the device must be in the policy's registered media list
+  // (serial and vendor:product equal, entry not expired).
+  bool registered_media = false;
+};
+
+struct Rule {
+  std::string name;  // unique within the policy
+  DeviceMatch match;
+  Action action = Action::kBlock;
+  int line = 0;  // where it was defined, for messages
+};
+
+// One entry of the media ledger (外部記録媒体管理台帳).
+struct RegisteredMedium {
+  std::string serial;
+  uint16_t vendor_id = 0;
+  uint16_t product_id = 0;
+  std::string owner;
+  std::string department;
+  int64_t expires_ms = 0;  // 0 = no expiry; otherwise end of the expiry day, UTC
+};
+
+struct Policy {
+  std::string name;
+  std::string description;
+  // Applied when no rule matches a device that has storage.
+  Action default_storage_action = Action::kBlock;
+  // Applied when no rule matches any other device (HID and hubs are always
+  // allowed unless a rule says otherwise).
+  Action default_other_action = Action::kAllow;
+  std::vector<Rule> rules;
+  std::vector<RegisteredMedium> registered_media;
+};
+
+// Parses and validates a policy document. On failure the error lists every
+// problem as "source:line:column: field: message".
+Result<Policy> ParsePolicy(std::string_view yaml_text, std::string_view source_name);
+
+// The policy in force when an agent has none: removable storage blocked,
+// everything else allowed.
+Policy BuiltinDefaultPolicy();
+
+// Name recorded as matched_rule when no rule matched.
+inline constexpr std::string_view kDefaultRuleName = "default";
+
+// First matching rule wins; otherwise the policy defaults apply.
+// `now_ms` decides whether a registered medium has expired. When the device
+// is blocked and has interfaces of two or more classes, each class is judged
+// on its own as well, and those allowed are listed in
+// `allowed_interface_classes` (sorted, unique); action and matched_rule stay
+// those of the whole device.
+Decision Evaluate(const Policy& policy, const DeviceIdentity& device, int64_t now_ms);
+
+}  // namespace mamori

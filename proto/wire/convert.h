@@ -1,0 +1,44 @@
+#pragma once
+
+// Conversion between the domain types of common/ and the messages of
+// types.proto and agent.proto, used at the transport boundary only: by the
+// agent's gRPC client, its journal and the collector's agent service. Admin
+// views convert in admin_views.h, compliance verdicts in
+// server/compliance/compliance_wire.h.
+
+#include "common/device/device.h"
+#include "common/device/event.h"
+#include "common/device/terminal_state.h"
+#include "mamori/v1/agent.pb.h"
+#include "mamori/v1/types.pb.h"
+
+namespace mamori {
+
+int64_t ToMs(const google::protobuf::Timestamp& t);
+void SetMs(int64_t ms, google::protobuf::Timestamp* t);
+
+DeviceClass FromProto(v1::DeviceClass c);
+v1::DeviceClass ToProto(DeviceClass c);
+Action FromProto(v1::Action a);
+v1::Action ToProto(Action a);
+EventKind FromProto(v1::EventKind k);
+v1::EventKind ToProto(EventKind k);
+Severity FromProto(v1::Severity s);
+v1::Severity ToProto(Severity s);
+EnforcementMode FromProto(v1::EnforcementMode m);
+v1::EnforcementMode ToProto(EnforcementMode m);
+
+void ToProto(const Decision& d, v1::Decision* out);
+Decision FromProto(const v1::Decision& d);
+Device FromProto(const v1::Device& d);
+void ToProto(const Device& d, v1::Device* out);
+Event FromProto(const v1::Event& e);
+void ToProto(const Event& e, v1::Event* out);
+
+// Reported fields only; terminal_id, group and last_report_ms are left empty
+// for the collector to fill from the certificate and its own clock.
+TerminalState FromProto(const v1::StateReport& r);
+void ToProto(const TerminalState& s, v1::StateReport* out);
+void ToProto(const EnforcementStatus& e, v1::EnforcementStatus* out);
+
+}  // namespace mamori

@@ -1,0 +1,105 @@
+// AdminServiceImpl: the media ledger and the audit log.
+
+#include "common/base/logging.h"
+#include "common/crypto/identity.h"
+#include "server/admin/admin_service.h"
+#include "server/tls/peer_auth.h"
+
+namespace mamori {
+namespace {
+
+// The admin certificate of the caller as "cert:<identity URI>", or nullopt
+// after finishing the call when the caller is not an admin.
+std::optional<std::string> AdminActor(grpc::CallbackServerContext* ctx,
+                                      grpc::ServerUnaryReactor* reactor, std::string_view method) {
+  static const auto log = GetLogger("admin-service");
+  auto peer = IdentifyPeer(ctx->auth_context().get(), ctx->peer());
+  grpc::Status s = RequireRole(peer, PeerRole::kAdmin);
+  if (!s.ok()) {
+    log->warn("{} from {} refused: {}", method, ctx->peer(), s.error_message());
+    reactor->Finish(s);
+    return std::nullopt;
+  }
+  return CertActor(FormatIdentityUri(peer->identity.role, peer->identity.id));
+}
+
+grpc::Status Done(const Status& s) { return s.ok() ? grpc::Status::OK : ToGrpcStatus(s.error()); }
+
+grpc::Status NoLedger() {
+  return grpc::Status(grpc::StatusCode::UNAVAILABLE, "this collector has no media ledger");
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* AdminServiceImpl::ListMedia(grpc::CallbackServerContext* ctx,
+                                                      const v1::ListMediaRequest* request,
+                                                      v1::ListMediaResponse* response) {
+  auto* reactor = ctx->DefaultReactor();
+  if (!AdminActor(ctx, reactor, "ListMedia")) return reactor;
+  reactor->Finish(ledger_ == nullptr ? NoLedger() : Done(ledger_->List(*request, response)));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::AddMedium(grpc::CallbackServerContext* ctx,
+                                                      const v1::AddMediumRequest* request,
+                                                      v1::LedgerChangeResponse* response) {
+  auto* reactor = ctx->DefaultReactor();
+  const auto actor = AdminActor(ctx, reactor, "AddMedium");
+  if (!actor) return reactor;
+  reactor->Finish(ledger_ == nullptr ? NoLedger() : Done(ledger_->Add(*actor, *request, response)));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::RetireMedium(grpc::CallbackServerContext* ctx,
+                                                         const v1::RetireMediumRequest* request,
+                                                         v1::LedgerChangeResponse* response) {
+  auto* reactor = ctx->DefaultReactor();
+  const auto actor = AdminActor(ctx, reactor, "RetireMedium");
+  if (!actor) return reactor;
+  reactor->Finish(ledger_ == nullptr ? NoLedger()
+                                     : Done(ledger_->Retire(*actor, *request, response)));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::ImportMedia(grpc::CallbackServerContext* ctx,
+                                                        const v1::ImportMediaRequest* request,
+                                                        v1::ImportMediaResponse* response) {
+  auto* reactor = ctx->DefaultReactor();
+  const auto actor = AdminActor(ctx, reactor, "ImportMedia");
+  if (!actor) return reactor;
+  reactor->Finish(ledger_ == nullptr ? NoLedger()
+                                     : Done(ledger_->Import(*actor, *request, response)));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::ExportMedia(grpc::CallbackServerContext* ctx,
+                                                        const v1::ExportMediaRequest* request,
+                                                        v1::ExportMediaResponse* response) {
+  auto* reactor = ctx->DefaultReactor();
+  if (!AdminActor(ctx, reactor, "ExportMedia")) return reactor;
+  reactor->Finish(ledger_ == nullptr ? NoLedger() : Done(ledger_->Export(*request, response)));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::UnregisteredDevices(
+    grpc::CallbackServerContext* ctx, const v1::UnregisteredDevicesRequest* request,
+    v1::UnregisteredDevicesResponse* response) {
+  auto* reactor = ctx->DefaultReactor();
+  if (!AdminActor(ctx, reactor, "UnregisteredDevices")) return reactor;
+  reactor->Finish(ledger_ == nullptr ? NoLedger()
+                                     : Done(ledger_->Unregistered(*request, response)));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::QueryAudit(grpc::CallbackServerContext* ctx,
+                                                       const v1::QueryAuditRequest* request,
+                                                       v1::QueryAuditResponse* response) {
+  auto* reactor = ctx->DefaultReactor();
+  if (!AdminActor(ctx, reactor, "QueryAudit")) return reactor;
+  reactor->Finish(audit_ == nullptr ? grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                                   "this collector has no audit log")
+                                    : Done(audit_->Query(*request, response)));
+  return reactor;
+}
+
+}  // namespace mamori

@@ -1,0 +1,41 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "common/base/logging.h"
+#include "common/base/result.h"
+#include "common/crypto/credentials.h"
+#include "server/compliance/compliance_engine.h"
+#include "server/ingest/ingest_limits.h"
+#include "server/store/store.h"
+#include "server/web/web_config.h"
+
+namespace mamori {
+
+struct CollectorConfig {
+  // host:port; port 0 picks a free port (written to port_file).
+  std::string listen = "127.0.0.1:7443";
+  std::string port_file;
+  TlsFiles tls;
+  // policy.signing_key_file: the Ed25519 key policies are signed with
+  // (mamorictl pki policy-key). Required: a collector never sends unsigned
+  // policies.
+  std::string policy_signing_key_file;
+  std::string store_path = "mamori.db";
+  SqliteOptions store;
+  ComplianceConfig compliance;
+  CollectorLimits limits;
+  LogConfig log;
+  WebConfig web;
+};
+
+// Parses the collector's YAML config. Relative paths are resolved against
+// the directory of `path`. Every problem is reported with file:line:column
+// and field.
+Result<CollectorConfig> LoadCollectorConfig(const std::string& path);
+Result<CollectorConfig> ParseCollectorConfig(std::string_view yaml_text,
+                                             std::string_view source_name,
+                                             const std::string& base_dir);
+
+}  // namespace mamori

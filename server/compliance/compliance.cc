@@ -1,0 +1,46 @@
+#include "server/compliance/compliance.h"
+
+namespace mamori {
+
+std::string_view CheckResultName(CheckResult r) {
+  switch (r) {
+    case CheckResult::kPass:
+      return "pass";
+    case CheckResult::kFail:
+      return "fail";
+    case CheckResult::kUnknown:
+      break;
+  }
+  return "unknown";
+}
+
+std::string_view ComplianceStatusName(ComplianceStatus s) {
+  switch (s) {
+    case ComplianceStatus::kCompliant:
+      return "compliant";
+    case ComplianceStatus::kNonCompliant:
+      return "non_compliant";
+    case ComplianceStatus::kUnknown:
+      break;
+  }
+  return "unknown";
+}
+
+std::vector<std::string> TerminalCompliance::FailingChecks() const {
+  std::vector<std::string> out;
+  for (const auto& c : checks) {
+    if (c.result == CheckResult::kFail) out.push_back(c.name);
+  }
+  return out;
+}
+
+ComplianceStatus Combine(const std::vector<ComplianceCheck>& checks) {
+  bool unknown = checks.empty();
+  for (const auto& c : checks) {
+    if (c.result == CheckResult::kFail) return ComplianceStatus::kNonCompliant;
+    if (c.result == CheckResult::kUnknown) unknown = true;
+  }
+  return unknown ? ComplianceStatus::kUnknown : ComplianceStatus::kCompliant;
+}
+
+}  // namespace mamori

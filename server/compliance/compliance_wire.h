@@ -1,0 +1,16 @@
+#pragma once
+
+// Compliance verdicts in types.proto's terms.
+
+#include "mamori/v1/types.pb.h"
+#include "server/compliance/compliance.h"
+
+namespace mamori {
+
+CheckResult FromProto(v1::CheckResult r);
+v1::CheckResult ToProto(CheckResult r);
+ComplianceStatus FromProto(v1::ComplianceStatus s);
+v1::ComplianceStatus ToProto(ComplianceStatus s);
+void ToProto(const ComplianceCheck& c, v1::ComplianceCheck* out);
+
+}  // namespace mamori

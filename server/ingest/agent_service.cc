@@ -1,0 +1,256 @@
+#include "server/ingest/agent_service.h"
+
+#include "common/base/logging.h"
+#include "common/base/sanitize.h"
+#include "proto/wire/convert.h"
+#include "server/ingest/report_sanitizer.h"
+#include "server/tls/peer_auth.h"
+
+namespace mamori {
+namespace {
+
+std::shared_ptr<spdlog::logger> Log() {
+  static const auto log = GetLogger("agent-service");
+  return log;
+}
+
+// Authenticates a terminal and checks the optional id in the body and the
+// message size. Returns OK or the status to refuse the call with (logged).
+grpc::Status Admit(grpc::CallbackServerContext* ctx, std::string_view method,
+                   std::string_view body_terminal_id, std::size_t message_bytes, int64_t max_bytes,
+                   AuthenticatedPeer* out) {
+  auto peer = IdentifyPeer(ctx->auth_context().get(), ctx->peer());
+  if (grpc::Status s = RequireRole(peer, PeerRole::kTerminal); !s.ok()) {
+    Log()->warn("{} from {} refused: {}", method, ctx->peer(), s.error_message());
+    return s;
+  }
+  if (!body_terminal_id.empty() && body_terminal_id != peer->identity.id) {
+    Log()->warn("{} refused: certificate of terminal '{}' sent a message claiming terminal '{}'",
+                method, peer->identity.id, SanitizeDeviceString(body_terminal_id, 128));
+    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                        "message names terminal '" + SanitizeDeviceString(body_terminal_id, 128) +
+                            "' but the certificate is for '" + peer->identity.id + "'");
+  }
+  if (static_cast<int64_t>(message_bytes) > max_bytes) {
+    Log()->warn("{} from terminal '{}' refused: message of {} bytes exceeds the limit of {}",
+                method, peer->identity.id, message_bytes, max_bytes);
+    return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                        "message of " + std::to_string(message_bytes) +
+                            " bytes exceeds the limit of " + std::to_string(max_bytes));
+  }
+  *out = std::move(peer).value();
+  return grpc::Status::OK;
+}
+
+// Streams the policy in force for one terminal's group: the current bundle
+// if newer than what the agent has, then every change. One write in flight;
+// a change that arrives during a write is sent when it completes.
+class PolicyWatchReactor final : public grpc::ServerWriteReactor<v1::PolicyBundle> {
+ public:
+  PolicyWatchReactor(PolicyHub* hub, AuthenticatedPeer peer, uint64_t current_version)
+      : hub_(hub), peer_(std::move(peer)), sent_version_(current_version) {
+    // Register before reading the current policy so a change in between is
+    // not missed; Offer ignores versions already sent.
+    watch_id_ = hub_->AddWatcher(
+        peer_.group, [this](const ResolvedPolicy& r) { Offer(r); },
+        [this] {
+          std::lock_guard lock(mu_);
+          FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE, "collector is shutting down"));
+        });
+    if (auto r = hub_->Resolve(peer_.group)) Offer(*r);
+    Log()->info("terminal '{}' watching policy of group '{}' from version {}", peer_.identity.id,
+                peer_.group, current_version);
+  }
+
+  void OnWriteDone(bool ok) override {
+    std::lock_guard lock(mu_);
+    writing_ = false;
+    if (!ok) {
+      FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE, "write failed"));
+      return;
+    }
+    MaybeWriteLocked();
+  }
+
+  void OnCancel() override {
+    std::lock_guard lock(mu_);
+    FinishLocked(grpc::Status::CANCELLED);
+  }
+
+  void OnDone() override {
+    hub_->RemoveWatcher(watch_id_);
+    delete this;
+  }
+
+ private:
+  void Offer(const ResolvedPolicy& r) {
+    std::lock_guard lock(mu_);
+    if (r.stored.version <= sent_version_) return;
+    pending_ = r.stored;
+    MaybeWriteLocked();
+  }
+
+  void MaybeWriteLocked() {
+    if (writing_ || finished_ || !pending_) return;
+    const StoredPolicy& p = *pending_;
+    bundle_.Clear();
+    bundle_.set_version(p.version);
+    bundle_.set_group(p.group);
+    bundle_.set_policy_yaml(p.yaml);
+    bundle_.set_signature(p.signature);
+    bundle_.set_key_id(p.key_id);
+    bundle_.set_applied_by(p.applied_by);
+    SetMs(p.applied_at_ms, bundle_.mutable_applied_at());
+    sent_version_ = p.version;
+    pending_.reset();
+    writing_ = true;
+    StartWrite(&bundle_);
+  }
+
+  void FinishLocked(const grpc::Status& s) {
+    if (finished_) return;
+    finished_ = true;
+    Finish(s);
+  }
+
+  PolicyHub* hub_;
+  AuthenticatedPeer peer_;
+  PolicyHub::WatchId watch_id_ = 0;
+  std::mutex mu_;
+  uint64_t sent_version_;                // guarded by mu_
+  std::optional<StoredPolicy> pending_;  // guarded by mu_
+  bool writing_ = false;                 // guarded by mu_
+  bool finished_ = false;                // guarded by mu_
+  v1::PolicyBundle bundle_;              // guarded by mu_ while writing_
+};
+
+}  // namespace
+
+AgentServiceImpl::AgentServiceImpl(Store* store, IngestWriter* writer, PolicyHub* hub,
+                                   const Clock* clock, CollectorLimits limits,
+                                   ReportObserver* observer)
+    : store_(store),
+      writer_(writer),
+      hub_(hub),
+      clock_(clock),
+      limits_(limits),
+      observer_(observer) {}
+
+grpc::ServerUnaryReactor* AgentServiceImpl::ReportState(grpc::CallbackServerContext* ctx,
+                                                        const v1::StateReport* request,
+                                                        v1::StateAck* response) {
+  auto* reactor = ctx->DefaultReactor();
+  AuthenticatedPeer peer;
+  if (grpc::Status s = Admit(ctx, "ReportState", request->terminal_id(), request->ByteSizeLong(),
+                             limits_.max_message_bytes, &peer);
+      !s.ok()) {
+    reactor->Finish(s);
+    return reactor;
+  }
+  if (request->devices_size() > limits_.max_devices_per_report) {
+    Log()->warn("ReportState from terminal '{}' refused: {} devices exceeds the limit of {}",
+                peer.identity.id, request->devices_size(), limits_.max_devices_per_report);
+    reactor->Finish(
+        grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "too many devices in one report"));
+    return reactor;
+  }
+
+  auto state = std::make_shared<TerminalState>(FromProto(*request));
+  state->terminal_id = peer.identity.id;
+  state->group = peer.group;
+  state->last_report_ms = clock_->NowMs();
+  SanitizeState(*state);
+
+  Store* store = store_;
+  PolicyHub* hub = hub_;
+  const int64_t now = state->last_report_ms;
+  ReportObserver* observer = observer_;
+  writer_->Submit([store, state] { return store->PutTerminalState(*state); },
+                  [reactor, response, hub, observer, state, now](const Status& s) {
+                    if (!s) {
+                      Log()->error("storing report of terminal '{}' failed: {}", state->terminal_id,
+                                   s.error().message);
+                      reactor->Finish(ToGrpcStatus(s.error()));
+                      return;
+                    }
+                    // Completions run in commit order, so the observer sees
+                    // a terminal's reports in the order they were stored.
+                    if (observer != nullptr) observer->OnReportStored(*state);
+                    SetMs(now, response->mutable_collector_time());
+                    response->set_assigned_policy_version(hub->AssignedVersion(state->group));
+                    reactor->Finish(grpc::Status::OK);
+                  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AgentServiceImpl::ReportEvents(grpc::CallbackServerContext* ctx,
+                                                         const v1::EventBatch* request,
+                                                         v1::EventAck* response) {
+  auto* reactor = ctx->DefaultReactor();
+  AuthenticatedPeer peer;
+  if (grpc::Status s = Admit(ctx, "ReportEvents", request->terminal_id(), request->ByteSizeLong(),
+                             limits_.max_message_bytes, &peer);
+      !s.ok()) {
+    reactor->Finish(s);
+    return reactor;
+  }
+  if (request->events_size() > limits_.max_events_per_batch) {
+    Log()->warn("ReportEvents from terminal '{}' refused: {} events exceeds the limit of {}",
+                peer.identity.id, request->events_size(), limits_.max_events_per_batch);
+    reactor->Finish(
+        grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "too many events in one batch"));
+    return reactor;
+  }
+  auto events = std::make_shared<std::vector<Event>>();
+  events->reserve(static_cast<std::size_t>(request->events_size()));
+  for (const auto& e : request->events()) {
+    if (e.seq() == 0) {
+      reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "event seq must be >= 1"));
+      return reactor;
+    }
+    events->push_back(FromProto(e));
+    SanitizeEvent(events->back());
+  }
+
+  Store* store = store_;
+  auto acked = std::make_shared<uint64_t>(0);
+  auto terminal = std::make_shared<std::string>(peer.identity.id);
+  const int64_t now = clock_->NowMs();
+  writer_->Submit(
+      [store, events, acked, terminal, now]() -> Status {
+        auto r = events->empty() ? store->AckedThrough(*terminal)
+                                 : store->AppendEvents(*terminal, *events, now);
+        if (!r.ok()) return r.error();
+        *acked = *r;
+        return Status::Ok();
+      },
+      [reactor, response, acked, terminal](const Status& s) {
+        if (!s) {
+          Log()->error("storing events of terminal '{}' failed: {}", *terminal, s.error().message);
+          reactor->Finish(ToGrpcStatus(s.error()));
+          return;
+        }
+        response->set_acked_through_seq(*acked);
+        reactor->Finish(grpc::Status::OK);
+      });
+  return reactor;
+}
+
+grpc::ServerWriteReactor<v1::PolicyBundle>* AgentServiceImpl::WatchPolicy(
+    grpc::CallbackServerContext* ctx, const v1::WatchPolicyRequest* request) {
+  AuthenticatedPeer peer;
+  if (grpc::Status s = Admit(ctx, "WatchPolicy", request->terminal_id(), request->ByteSizeLong(),
+                             limits_.max_message_bytes, &peer);
+      !s.ok()) {
+    // A reactor that refuses at once.
+    class Refuse final : public grpc::ServerWriteReactor<v1::PolicyBundle> {
+     public:
+      explicit Refuse(const grpc::Status& st) { Finish(st); }
+      void OnDone() override { delete this; }
+    };
+    return new Refuse(s);
+  }
+  return new PolicyWatchReactor(hub_, std::move(peer), request->current_version());
+}
+
+}  // namespace mamori

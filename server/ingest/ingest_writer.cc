@@ -1,0 +1,111 @@
+#include "server/ingest/ingest_writer.h"
+
+#include "common/base/logging.h"
+
+namespace mamori {
+
+IngestWriter::IngestWriter(Store* store, std::size_t max_batch, std::size_t max_queue)
+    : store_(store), max_batch_(max_batch), max_queue_(max_queue) {
+  completion_thread_ = std::jthread([this](std::stop_token st) { RunCompletions(st); });
+  thread_ = std::jthread([this](std::stop_token st) { Run(st); });
+}
+
+IngestWriter::~IngestWriter() { Stop(); }
+
+void IngestWriter::Submit(Work work, Done done) {
+  {
+    std::lock_guard lock(mu_);
+    if (stopped_) {
+      done(MakeError(ErrorCode::kUnavailable, "collector is shutting down"));
+      return;
+    }
+    if (queue_.size() >= max_queue_) {
+      done(MakeError(ErrorCode::kResourceExhausted, "collector write queue is full; retry later"));
+      return;
+    }
+    queue_.push_back({std::move(work), std::move(done)});
+  }
+  cv_.notify_one();
+}
+
+void IngestWriter::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopped_) return;
+    stopped_ = true;
+  }
+  thread_.request_stop();
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  // The writer has drained its queue; now deliver the last completions.
+  completion_thread_.request_stop();
+  completion_cv_.notify_all();
+  if (completion_thread_.joinable()) completion_thread_.join();
+}
+
+void IngestWriter::Complete(std::vector<Completion> completions) {
+  {
+    std::lock_guard lock(completion_mu_);
+    completions_.push_back(std::move(completions));
+  }
+  completion_cv_.notify_one();
+}
+
+void IngestWriter::RunCompletions(std::stop_token stop) {
+  while (true) {
+    std::deque<std::vector<Completion>> ready;
+    {
+      std::unique_lock lock(completion_mu_);
+      completion_cv_.wait(lock, stop, [this] { return !completions_.empty(); });
+      if (completions_.empty()) return;  // stop requested and drained
+      ready.swap(completions_);
+    }
+    for (auto& group : ready) {
+      for (auto& c : group) c.done(c.status);
+    }
+  }
+}
+
+void IngestWriter::Run(std::stop_token stop) {
+  while (true) {
+    std::deque<Item> batch;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, stop, [this] { return !queue_.empty(); });
+      if (queue_.empty()) return;  // stop requested and drained
+      while (!queue_.empty() && batch.size() < max_batch_) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    CommitBatch(batch);
+  }
+}
+
+void IngestWriter::CommitBatch(std::deque<Item>& batch) {
+  static const auto log = GetLogger("ingest");
+  Status group = store_->WithTransaction([&]() -> Status {
+    for (auto& item : batch) {
+      if (Status s = item.work(); !s) return s;
+    }
+    return Status::Ok();
+  });
+  std::vector<Completion> completions;
+  completions.reserve(batch.size());
+  if (group) {
+    for (auto& item : batch) completions.push_back({std::move(item.done), Status::Ok()});
+    Complete(std::move(completions));
+    return;
+  }
+  // One bad item must not fail its neighbours: fall back to one transaction
+  // each, so only the item that really fails is refused.
+  log->warn("group commit of {} writes failed ({}); retrying one by one", batch.size(),
+            group.error().message);
+  for (auto& item : batch) {
+    Status s = store_->WithTransaction([&] { return item.work(); });
+    completions.push_back({std::move(item.done), std::move(s)});
+  }
+  Complete(std::move(completions));
+}
+
+}  // namespace mamori

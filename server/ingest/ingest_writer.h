@@ -1,0 +1,71 @@
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <stop_token>
+#include <thread>
+#include <vector>
+
+#include "common/base/result.h"
+#include "server/store/store.h"
+
+namespace mamori {
+
+// Serialises writes to the store on one thread and commits them in groups:
+// everything queued while the previous commit was in progress goes into the
+// next transaction, so many agents reporting at once cost one fsync per
+// group instead of one each. RPC handlers submit and return at once; `done`
+// runs after the commit (or its failure), which is when the RPC may be
+// acknowledged. The `done` callbacks run on a second thread: finishing an
+// RPC means HTTP/2 framing, encryption and a socket write, and doing that on
+// the writer thread would make it the bottleneck instead of the store.
+class IngestWriter {
+ public:
+  using Work = std::function<Status()>;
+  using Done = std::function<void(const Status&)>;
+
+  IngestWriter(Store* store, std::size_t max_batch, std::size_t max_queue);
+  ~IngestWriter();
+  IngestWriter(const IngestWriter&) = delete;
+  IngestWriter& operator=(const IngestWriter&) = delete;
+
+  // Queues `work`; when the queue is full `done` is called at once with
+  // kResourceExhausted so the agent retries later.
+  void Submit(Work work, Done done);
+
+  // Finishes queued work, then stops. Later submissions fail with kUnavailable.
+  void Stop();
+
+ private:
+  struct Item {
+    Work work;
+    Done done;
+  };
+  struct Completion {
+    Done done;
+    Status status;
+  };
+  void Run(std::stop_token stop);
+  void CommitBatch(std::deque<Item>& batch);
+  void Complete(std::vector<Completion> completions);
+  void RunCompletions(std::stop_token stop);
+
+  Store* store_;
+  const std::size_t max_batch_;
+  const std::size_t max_queue_;
+  std::mutex mu_;
+  std::condition_variable_any cv_;
+  std::deque<Item> queue_;  // guarded by mu_
+  bool stopped_ = false;    // guarded by mu_
+  std::mutex completion_mu_;
+  std::condition_variable_any completion_cv_;
+  std::deque<std::vector<Completion>> completions_;  // guarded by completion_mu_
+  // Declared last: the threads stop (and join) before the state they use goes.
+  std::jthread completion_thread_;
+  std::jthread thread_;
+};
+
+}  // namespace mamori

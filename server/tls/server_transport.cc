@@ -1,0 +1,53 @@
+#include "server/tls/server_transport.h"
+
+#include <grpcpp/security/tls_certificate_provider.h>
+#include <grpcpp/security/tls_credentials_options.h>
+
+#include <algorithm>
+#include <climits>
+
+#include "server/tls/cert_verifier.h"
+
+namespace mamori {
+
+std::shared_ptr<grpc::ServerCredentials> MakeServerCredentials(const TlsMaterial& tls,
+                                                               const Clock* clock) {
+  using grpc::experimental::IdentityKeyCertPair;
+  std::vector<IdentityKeyCertPair> pairs{{tls.key_pem, tls.cert_pem}};
+  auto provider =
+      std::make_shared<grpc::experimental::StaticDataCertificateProvider>(tls.ca_pem, pairs);
+  grpc::experimental::TlsServerCredentialsOptions options(provider);
+  options.watch_root_certs();
+  options.watch_identity_key_cert_pairs();
+  options.set_cert_request_type(GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_BUT_DONT_VERIFY);
+  options.set_certificate_verifier(
+      grpc::experimental::ExternalCertificateVerifier::Create<PeerCertificateVerifier>(tls.ca_pem,
+                                                                                       clock));
+  return grpc::experimental::TlsServerCredentials(options);
+}
+
+void ApplyServerOptions(grpc::ServerBuilder& builder, int64_t max_message_bytes) {
+  // Messages up to twice the limit reach the service, which refuses and logs
+  // them with the sender's identity; beyond that the transport cuts them off.
+  builder.SetMaxReceiveMessageSize(
+      static_cast<int>(std::min<int64_t>(max_message_bytes * 2, INT_MAX)));
+  // A dead agent (powered off, cable pulled, frozen) is noticed within
+  // time + timeout = 40 s and its policy stream released.
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, kServerKeepaliveTimeMs);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, kServerKeepaliveTimeoutMs);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  // The policy stream is idle for days; with gRPC's default of 2 the server
+  // stops pinging after two pings without data and keepalive silently ends.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_SENT_PING_INTERVAL_WITHOUT_DATA_MS,
+                             kServerKeepaliveTimeMs / 2);
+  // Agents ping every collector.keepalive.time (5 s at the least). A ping
+  // sooner than this after the previous one, with no data sent in between,
+  // is a strike, and after GRPC_ARG_HTTP2_MAX_PING_STRIKES (2) the server
+  // sends GOAWAY too_many_pings: the bound must not exceed the agents'
+  // shortest allowed interval.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+                             kMinAgentPingIntervalMs);
+}
+
+}  // namespace mamori

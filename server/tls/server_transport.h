@@ -1,0 +1,30 @@
+#pragma once
+
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server_builder.h>
+
+#include <memory>
+
+#include "common/base/clock.h"
+#include "common/crypto/credentials.h"
+
+namespace mamori {
+
+// Mutual TLS as the collector runs it: the TLS stack asks for a client
+// certificate but leaves the decision to PeerCertificateVerifier, which
+// verifies it against the CA and logs every refusal with its reason. The
+// handshake still proves possession of the certificate's key.
+std::shared_ptr<grpc::ServerCredentials> MakeServerCredentials(const TlsMaterial& tls,
+                                                               const Clock* clock);
+
+// Keepalive of the collector's port: a ping every 30 s, a peer silent for
+// 10 s more is dead. Agents may ping as often as every 5 s (their
+// collector.keepalive.time has that floor) without being refused.
+inline constexpr int kServerKeepaliveTimeMs = 30'000;
+inline constexpr int kServerKeepaliveTimeoutMs = 10'000;
+inline constexpr int kMinAgentPingIntervalMs = 5'000;
+
+// Message-size ceiling and keepalive settings of the collector's port.
+void ApplyServerOptions(grpc::ServerBuilder& builder, int64_t max_message_bytes);
+
+}  // namespace mamori

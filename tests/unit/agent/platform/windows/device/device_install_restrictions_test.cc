@@ -1,0 +1,129 @@
+#include "agent/platform/windows/device/device_install_restrictions.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cctype>
+#include <string>
+#include <vector>
+
+#include "tests/mocks/fake_registry.h"
+
+namespace mamori {
+namespace {
+
+const std::string kRestrictions =
+    "SOFTWARE\\Policies\\Microsoft\\Windows\\DeviceInstall\\Restrictions";
+const std::string kList = kRestrictions + "\\DenyDeviceClasses";
+
+Rule ClassRule(Action action, std::vector<DeviceClass> classes) {
+  Rule r;
+  r.name = "r";
+  r.action = action;
+  r.match.classes = std::move(classes);
+  return r;
+}
+
+std::string Lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+TEST(DeviceInstallTest, DefaultPolicyDeniesTheThreeStorageClasses) {
+  const auto v = DeviceInstallValuesFor(DeriveRemovableStorageAccess(BuiltinDefaultPolicy()));
+  ASSERT_EQ(v.size(), 5u);
+  EXPECT_EQ(v[0],
+            (RegistryPolicyValue{kRestrictions, "DenyDeviceClasses", RegistryValue::Dword(1)}));
+  EXPECT_EQ(v[1], (RegistryPolicyValue{kRestrictions, "DenyDeviceClassesRetroactive",
+                                       RegistryValue::Dword(0)}));
+  EXPECT_EQ(v[2],
+            (RegistryPolicyValue{kList, "1",
+                                 RegistryValue::String("{4d36e967-e325-11ce-bfc1-08002be10318}")}));
+  EXPECT_EQ(v[3],
+            (RegistryPolicyValue{kList, "2",
+                                 RegistryValue::String("{4d36e965-e325-11ce-bfc1-08002be10318}")}));
+  EXPECT_EQ(v[4],
+            (RegistryPolicyValue{kList, "3",
+                                 RegistryValue::String("{eec5ad98-8080-425f-922a-dabf3de3f69a}")}));
+}
+
+TEST(DeviceInstallTest, ReadOnlyOrAllowedClassesStayInstallable) {
+  // A read-only rule for optical drives: CD/DVD drives need their driver
+  // to be read, so only disks and WPD are denied, packed from "1".
+  Policy p;
+  p.rules.push_back(ClassRule(Action::kReadOnly, {DeviceClass::kOptical}));
+  const auto v = DeviceInstallValuesFor(DeriveRemovableStorageAccess(p));
+  EXPECT_EQ(v[0].value, RegistryValue::Dword(1));
+  EXPECT_EQ(v[2].value, RegistryValue::String(std::string(kDiskDriveSetupClass)));
+  EXPECT_EQ(v[3].value, RegistryValue::String(std::string(kWpdSetupClass)));
+  EXPECT_EQ(v[4].value, RegistryValue::Missing());
+}
+
+TEST(DeviceInstallTest, NothingDeniedLeavesNoValues) {
+  Policy p;
+  p.default_storage_action = Action::kAllow;
+  const auto v = DeviceInstallValuesFor(DeriveRemovableStorageAccess(p));
+  ASSERT_EQ(v.size(), 5u);
+  for (const RegistryPolicyValue& value : v) {
+    EXPECT_EQ(value.value, RegistryValue::Missing()) << value.key << "\\" << value.name;
+  }
+}
+
+TEST(DeviceInstallTest, RegisteredMediaRuleKeepsDisksInstallable) {
+  // Registered sticks must be able to install their driver the first time.
+  Policy p;
+  Rule r;
+  r.name = "ledger";
+  r.action = Action::kAllow;
+  r.match.registered_media = true;
+  p.rules.push_back(r);
+  EXPECT_TRUE(DeniedSetupClasses(DeriveRemovableStorageAccess(p)).empty());
+}
+
+// Whatever the policy, nothing that could keep a keyboard or mouse from
+// installing is ever written.
+TEST(DeviceInstallTest, NeverLocksOutInputDevices) {
+  const std::vector<std::string> forbidden_classes = {
+      "{745a17a0-74d3-11d0-b6fe-00a0c90f57da}",  // HIDClass
+      "{4d36e96b-e325-11ce-bfc1-08002be10318}",  // Keyboard
+      "{4d36e96f-e325-11ce-bfc1-08002be10318}",  // Mouse
+      "{36fc9e60-c465-11cf-8056-444553540000}",  // USB (controllers, hubs, composite parents)
+  };
+  const std::vector<std::string> forbidden_names = {"DenyRemovableDevices", "DenyUnspecified",
+                                                    "DenyDeviceIDs", "DenyInstanceIDs"};
+  for (Action def : {Action::kBlock, Action::kReadOnly, Action::kAllow}) {
+    for (Action rule : {Action::kBlock, Action::kReadOnly, Action::kAllow}) {
+      for (DeviceClass cls : {DeviceClass::kHid, DeviceClass::kHub, DeviceClass::kMassStorage,
+                              DeviceClass::kOptical, DeviceClass::kStillImage}) {
+        Policy p;
+        p.default_storage_action = def;
+        p.rules.push_back(ClassRule(rule, {cls}));
+        for (const RegistryPolicyValue& v : RegistryLineFor(p)) {
+          for (const std::string& name : forbidden_names) EXPECT_NE(v.name, name);
+          if (v.name == "DenyDeviceClassesRetroactive") {
+            EXPECT_NE(v.value, RegistryValue::Dword(1)) << "retroactive removal";
+          }
+          if (v.value.type == RegistryValue::Type::kString) {
+            for (const std::string& g : forbidden_classes) EXPECT_NE(Lower(v.value.text), g);
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(DeviceInstallTest, RelaxingThePolicyRemovesTheDenial) {
+  FakeRegistry reg;
+  RegistryPolicyEnforcer e(reg);
+  ASSERT_TRUE(e.Apply(RegistryLineFor(BuiltinDefaultPolicy())));
+  EXPECT_TRUE(reg.values.contains({kList, "3"}));
+  Policy open;
+  open.default_storage_action = Action::kAllow;
+  ASSERT_TRUE(e.Apply(RegistryLineFor(open)));
+  for (const auto& [where, value] : reg.values) {
+    EXPECT_EQ(where.first.find("DeviceInstall"), std::string::npos) << where.first;
+  }
+}
+
+}  // namespace
+}  // namespace mamori
