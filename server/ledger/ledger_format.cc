@@ -14,10 +14,6 @@ constexpr std::size_t kMaxSerialBytes = 256;
 constexpr std::size_t kMaxNameBytes = 256;
 constexpr std::size_t kMaxNoteBytes = 1024;
 
-bool IsFormulaStart(char c) {
-  return c == '=' || c == '+' || c == '-' || c == '@' || c == '\t' || c == '\r';
-}
-
 Status CheckText(std::string_view field, std::string_view value, std::size_t max_bytes) {
   if (value.size() > max_bytes) {
     return MakeError(ErrorCode::kInvalidArgument,
@@ -52,123 +48,24 @@ Status ValidateLedgerFields(const LedgerEntry& e) {
   return Status::Ok();
 }
 
-std::vector<CsvRecord> ParseCsv(std::string_view text, std::vector<CsvLineProblem>* problems) {
-  if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);
-  std::vector<CsvRecord> out;
-  std::size_t i = 0;
-  uint32_t line = 1;
-  while (i < text.size()) {
-    CsvRecord rec;
-    rec.line = line;
-    std::string field;
-    bool bad = false;
-    bool end_of_record = false;
-    bool any_content = false;
-    while (!end_of_record) {
-      if (i < text.size() && text[i] == '"') {
-        any_content = true;
-        ++i;
-        bool closed = false;
-        while (i < text.size()) {
-          const char c = text[i++];
-          if (c == '"') {
-            if (i < text.size() && text[i] == '"') {
-              field.push_back('"');
-              ++i;
-            } else {
-              closed = true;
-              break;
-            }
-          } else {
-            if (c == '\n') ++line;
-            field.push_back(c);
-          }
-        }
-        if (!closed) {
-          bad = true;
-          problems->push_back({rec.line, "a quoted field is not closed"});
-          i = text.size();
-          end_of_record = true;
-          break;
-        }
-        // After the closing quote only a separator may follow.
-        if (i < text.size() && text[i] != ',' && text[i] != '\n' && text[i] != '\r') {
-          bad = true;
-          problems->push_back({rec.line,
-                               "text after a closing quote (write \"\" for a quote "
-                               "inside a quoted field)"});
-          while (i < text.size() && text[i] != '\n') ++i;
-        }
-      } else {
-        while (i < text.size() && text[i] != ',' && text[i] != '\n' && text[i] != '\r') {
-          if (text[i] == '"') {
-            if (!bad) {
-              problems->push_back(
-                  {rec.line, "a quote inside an unquoted field (quote the whole field)"});
-            }
-            bad = true;
-          }
-          field.push_back(text[i++]);
-          any_content = true;
-        }
-      }
-      rec.fields.push_back(std::move(field));
-      field.clear();
-      if (i >= text.size()) {
-        end_of_record = true;
-      } else if (text[i] == ',') {
-        any_content = true;
-        ++i;
-      } else {
-        if (text[i] == '\r') ++i;
-        if (i < text.size() && text[i] == '\n') ++i;
-        ++line;
-        end_of_record = true;
-      }
-    }
-    if (bad) continue;
-    if (!any_content && rec.fields.size() == 1 && rec.fields[0].empty()) continue;  // blank line
-    out.push_back(std::move(rec));
-  }
-  return out;
-}
-
-std::string CsvUnguard(std::string_view value) {
-  if (value.size() >= 2 && value[0] == '\'' && IsFormulaStart(value[1])) {
-    value.remove_prefix(1);
-  }
-  return std::string(value);
-}
-
-std::string CsvCell(std::string_view value) {
-  std::string v;
-  if (!value.empty() && IsFormulaStart(value[0])) v.push_back('\'');
-  v.append(value);
-  if (v.find_first_of(",\"\r\n") == std::string::npos) return v;
-  std::string quoted = "\"";
-  for (char c : v) {
-    if (c == '"') quoted.push_back('"');
-    quoted.push_back(c);
-  }
-  quoted.push_back('"');
-  return quoted;
-}
-
 std::string LedgerToCsv(const std::vector<LedgerEntry>& entries) {
-  std::string out = "\xEF\xBB\xBF";
-  out.append(kLedgerCsvHeader).append("\r\n");
-  char id[8];
+  std::string out;
+  CsvWriter csv(&out, CsvQuoting::kWhenNeeded);
+  std::vector<std::string> header;
+  for (std::size_t at = 0; at != std::string_view::npos;) {
+    const std::size_t comma = kLedgerCsvHeader.find(',', at);
+    header.emplace_back(
+        kLedgerCsvHeader.substr(at, comma == std::string_view::npos ? comma : comma - at));
+    at = comma == std::string_view::npos ? comma : comma + 1;
+  }
+  csv.Row(header);
+  char vid[8];
+  char pid[8];
   for (const LedgerEntry& e : entries) {
-    out.append(CsvCell(e.serial)).push_back(',');
-    std::snprintf(id, sizeof id, "%04x", e.vendor_id);
-    out.append(id).push_back(',');
-    std::snprintf(id, sizeof id, "%04x", e.product_id);
-    out.append(id).push_back(',');
-    out.append(CsvCell(e.owner)).push_back(',');
-    out.append(CsvCell(e.department)).push_back(',');
-    out.append(CsvCell(e.group)).push_back(',');
-    out.append(e.expires_ms == 0 ? "" : JstDate(e.expires_ms)).push_back(',');
-    out.append(CsvCell(e.note)).append("\r\n");
+    std::snprintf(vid, sizeof vid, "%04x", e.vendor_id);
+    std::snprintf(pid, sizeof pid, "%04x", e.product_id);
+    csv.Row({e.serial, vid, pid, e.owner, e.department, e.group,
+             e.expires_ms == 0 ? "" : JstDate(e.expires_ms), e.note});
   }
   return out;
 }

@@ -3,11 +3,11 @@
 #include <boost/beast/http/field.hpp>
 #include <cctype>
 
+#include "common/base/csv.h"
 #include "common/base/jst_time.h"
 #include "common/device/event.h"
 #include "mamori/v1/admin.pb.h"
 #include "proto/wire/convert.h"
-#include "server/web/csv.h"
 
 namespace mamori::web {
 namespace {

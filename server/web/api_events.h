@@ -9,7 +9,7 @@ namespace mamori::web {
 
 // Events, for every role (viewer and up):
 //   GET /api/events      QueryEventsResponse, newest first, one page
-//   GET /api/events.csv  the same filter as CSV (server/web/csv.h), every
+//   GET /api/events.csv  the same filter as CSV (common/base/csv.h), every
 //                        page up to a row cap; a capped export says so in
 //                        its last line and in X-Mamori-Export-Capped
 // Query parameters, all optional:

@@ -7,13 +7,13 @@
 
 #include <atomic>
 
+#include "common/base/csv.h"
 #include "common/base/jst_time.h"
 #include "common/policy/policy_signing.h"
 #include "server/accounts/auth.h"
 #include "server/accounts/totp.h"
 #include "server/admin/admin_queries.h"
 #include "server/policy/policy_hub.h"
-#include "server/web/csv.h"
 #include "server/web/http_handler.h"
 #include "tests/support/temp_dir.h"
 #include "tests/unit/server/web/web_test_support.h"

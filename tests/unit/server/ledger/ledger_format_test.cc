@@ -70,49 +70,6 @@ TEST(LedgerFormatTest, VidPidAndFieldChecks) {
   EXPECT_NE(ValidateLedgerFields(e).error().message.find("owner"), std::string::npos);
 }
 
-TEST(LedgerFormatTest, CsvFollowsRfc4180AndCountsLines) {
-  std::vector<CsvLineProblem> problems;
-  const auto records = ParseCsv(
-      "\xEF\xBB\xBF"
-      "a,b,c\r\n"
-      "\"x, y\",\"say \"\"hi\"\"\",\"two\nlines\"\r\n"
-      "\n"
-      "last,,\n",
-      &problems);
-  EXPECT_TRUE(problems.empty());
-  ASSERT_EQ(records.size(), 3u);
-  EXPECT_EQ(records[0].fields, (std::vector<std::string>{"a", "b", "c"}));
-  EXPECT_EQ(records[0].line, 1u);
-  EXPECT_EQ(records[1].fields, (std::vector<std::string>{"x, y", "say \"hi\"", "two\nlines"}));
-  EXPECT_EQ(records[1].line, 2u);
-  // The quoted line break and the blank line count.
-  EXPECT_EQ(records[2].line, 5u);
-  EXPECT_EQ(records[2].fields, (std::vector<std::string>{"last", "", ""}));
-
-  problems.clear();
-  const auto bad = ParseCsv("a\n\"open\nb\n", &problems);
-  ASSERT_EQ(problems.size(), 1u);
-  EXPECT_EQ(problems[0].line, 2u);
-  problems.clear();
-  (void)ParseCsv("a\nx\"y\n\"q\"z\n", &problems);
-  ASSERT_EQ(problems.size(), 2u);
-  EXPECT_EQ(problems[0].line, 2u);
-  EXPECT_EQ(problems[1].line, 3u);
-}
-
-TEST(LedgerFormatTest, CellsAreQuotedAndGuardedAgainstFormulas) {
-  EXPECT_EQ(CsvCell("plain"), "plain");
-  EXPECT_EQ(CsvCell("a,b"), "\"a,b\"");
-  EXPECT_EQ(CsvCell("say \"hi\""), "\"say \"\"hi\"\"\"");
-  EXPECT_EQ(CsvCell("=HYPERLINK(\"http://x\")"), "\"'=HYPERLINK(\"\"http://x\"\")\"");
-  EXPECT_EQ(CsvCell("two\nlines"), "\"two\nlines\"");
-  EXPECT_EQ(CsvCell("+1"), "'+1");
-  EXPECT_EQ(CsvCell("-1"), "'-1");
-  EXPECT_EQ(CsvCell("@SUM(A1)"), "'@SUM(A1)");
-  EXPECT_EQ(CsvUnguard("'=1"), "=1");
-  EXPECT_EQ(CsvUnguard("'plain"), "'plain");
-}
-
 TEST(LedgerFormatTest, ExportHasBomHeaderCrlfAndJstDates) {
   LedgerEntry e;
   e.serial = "=cmd|' /C calc'!A0";

@@ -1,13 +1,14 @@
-// The CSV writer of the events export (server/web/csv.h) and the JST time
-// helpers it and the trend use (common/base/jst_time.h).
+// The CSV writer and reader of the events export and the media ledger
+// (common/base/csv.h), and the JST time helpers they and the trend use
+// (common/base/jst_time.h).
 
-#include "server/web/csv.h"
+#include "common/base/csv.h"
 
 #include <gtest/gtest.h>
 
 #include "common/base/jst_time.h"
 
-namespace mamori::web {
+namespace mamori {
 namespace {
 
 TEST(CsvTest, StartsWithBomAndEndsRowsWithCrlf) {
@@ -63,6 +64,71 @@ TEST(CsvTest, HostileMarkupIsPlainText) {
             std::string(kUtf8Bom) + "\"<script>alert(1)</script>\",\"'=cmd|' /C calc'!A0\"\r\n");
 }
 
+TEST(CsvTest, ReadsRfc4180AndCountsLines) {
+  std::vector<CsvLineProblem> problems;
+  const auto records = ParseCsv(
+      "\xEF\xBB\xBF"
+      "a,b,c\r\n"
+      "\"x, y\",\"say \"\"hi\"\"\",\"two\nlines\"\r\n"
+      "\n"
+      "last,,\n",
+      &problems);
+  EXPECT_TRUE(problems.empty());
+  ASSERT_EQ(records.size(), 3u);
+  EXPECT_EQ(records[0].fields, (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_EQ(records[0].line, 1u);
+  EXPECT_EQ(records[1].fields, (std::vector<std::string>{"x, y", "say \"hi\"", "two\nlines"}));
+  EXPECT_EQ(records[1].line, 2u);
+  // The quoted line break and the blank line count.
+  EXPECT_EQ(records[2].line, 5u);
+  EXPECT_EQ(records[2].fields, (std::vector<std::string>{"last", "", ""}));
+
+  problems.clear();
+  const auto bad = ParseCsv("a\n\"open\nb\n", &problems);
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_EQ(problems[0].line, 2u);
+  problems.clear();
+  (void)ParseCsv("a\nx\"y\n\"q\"z\n", &problems);
+  ASSERT_EQ(problems.size(), 2u);
+  EXPECT_EQ(problems[0].line, 2u);
+  EXPECT_EQ(problems[1].line, 3u);
+}
+
+TEST(CsvTest, WhenNeededQuotesOnlyCellsWithSeparatorsAndGuardsTheSame) {
+  constexpr CsvQuoting kLedger = CsvQuoting::kWhenNeeded;
+  EXPECT_EQ(CsvCell("plain", kLedger), "plain");
+  EXPECT_EQ(CsvCell("a,b", kLedger), "\"a,b\"");
+  EXPECT_EQ(CsvCell("say \"hi\"", kLedger), "\"say \"\"hi\"\"\"");
+  EXPECT_EQ(CsvCell("=HYPERLINK(\"http://x\")", kLedger), "\"'=HYPERLINK(\"\"http://x\"\")\"");
+  EXPECT_EQ(CsvCell("+1", kLedger), "'+1");
+  EXPECT_EQ(CsvCell("-1", kLedger), "'-1");
+  EXPECT_EQ(CsvCell("@SUM(A1)", kLedger), "'@SUM(A1)");
+  // The full-width forms the events export always caught.
+  EXPECT_EQ(CsvCell("\xEF\xBC\xA0"
+                    "x",
+                    kLedger),
+            "'\xEF\xBC\xA0"
+            "x");
+  // A line break cannot split the row, quoted or not.
+  EXPECT_EQ(CsvCell("two\nlines", kLedger), "two\\x0alines");
+}
+
+TEST(CsvTest, UnguardGivesBackWhatTheWriterGuarded) {
+  for (std::string_view v : {"=1", "+1", "-1", "@SUM(A1)",
+                             "\xEF\xBC\x9D"
+                             "1",
+                             "'", "'=1", "''", "'plain", "plain", "a'b", ""}) {
+    std::vector<CsvLineProblem> problems;
+    const auto records = ParseCsv(CsvCell(v), &problems);
+    ASSERT_TRUE(problems.empty()) << v;
+    const std::string back = records.empty() ? "" : CsvUnguard(records[0].fields[0]);
+    EXPECT_EQ(back, v);
+  }
+  // What a person typed without the writer: a lone leading quote stays.
+  EXPECT_EQ(CsvUnguard("'plain"), "'plain");
+  EXPECT_EQ(CsvUnguard("'=1"), "=1");
+}
+
 TEST(CsvTest, HugeCellIsCutBelowTheSpreadsheetLimit) {
   const std::string cell = CsvCell(std::string(100'000, 'x'));
   EXPECT_LE(cell.size(), 32'010u);
@@ -70,7 +136,7 @@ TEST(CsvTest, HugeCellIsCutBelowTheSpreadsheetLimit) {
 }
 
 }  // namespace
-}  // namespace mamori::web
+}  // namespace mamori
 
 namespace mamori {
 namespace {
