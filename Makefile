@@ -59,7 +59,7 @@ test-asan: asan
 	ctest --preset asan -j $(JOBS)
 
 test-fuzz: fuzz
-	ctest --preset fuzz
+	ctest --preset fuzz -j $(JOBS)
 
 test-windows: windows build
 	ctest --preset windows -j $(JOBS)
