@@ -4,19 +4,12 @@
 #include <filesystem>
 #include <tuple>
 
-#include "common/base/yaml_reader.h"
+#include "common/base/config_file.h"
 
 namespace mamori {
 namespace {
 
 using std::chrono::milliseconds;
-
-std::string Resolve(std::string_view base_dir, const std::string& path) {
-  if (path.empty()) return path;
-  std::filesystem::path p(path);
-  if (p.is_absolute() || base_dir.empty()) return p.lexically_normal().string();
-  return (std::filesystem::path(base_dir) / p).lexically_normal().string();
-}
 
 // "host:port" or "[v6]:port", port 1..65535.
 bool ValidAddress(std::string_view a) {
@@ -99,9 +92,11 @@ Result<AgentConfig> ParseAgentConfig(std::string_view yaml_text, std::string_vie
 
   const YAML::Node tls = root["tls"];
   if (r.ExpectMap(tls, "tls", {"ca_file", "cert_file", "key_file"}, false)) {
-    c.tls.ca_file = Resolve(base_dir, r.String(tls, "ca_file", "tls", true).value_or(""));
-    c.tls.cert_file = Resolve(base_dir, r.String(tls, "cert_file", "tls", true).value_or(""));
-    c.tls.key_file = Resolve(base_dir, r.String(tls, "key_file", "tls", true).value_or(""));
+    c.tls.ca_file = ResolveConfigPath(base_dir, r.String(tls, "ca_file", "tls", true).value_or(""));
+    c.tls.cert_file =
+        ResolveConfigPath(base_dir, r.String(tls, "cert_file", "tls", true).value_or(""));
+    c.tls.key_file =
+        ResolveConfigPath(base_dir, r.String(tls, "key_file", "tls", true).value_or(""));
   }
 
   const YAML::Node report = root["report"];
@@ -181,11 +176,11 @@ Result<AgentConfig> ParseAgentConfig(std::string_view yaml_text, std::string_vie
       if (value->value().empty()) {
         r.Fail(devices[name], std::string("devices.") + name, "must not be empty");
       } else {
-        *field = Resolve(base_dir, value->value());
+        *field = ResolveConfigPath(base_dir, value->value());
       }
     }
   }
-  c.device_directory = Resolve(base_dir, c.device_directory);
+  c.device_directory = ResolveConfigPath(base_dir, c.device_directory);
 
   const YAML::Node enforcement = root["enforcement"];
   if (r.ExpectMap(enforcement, "enforcement", {"mode"}, false)) {
@@ -203,31 +198,13 @@ Result<AgentConfig> ParseAgentConfig(std::string_view yaml_text, std::string_vie
 
   const YAML::Node policy = root["policy"];
   if (r.ExpectMap(policy, "policy", {"public_key_file"}, false)) {
-    c.policy_public_key_file =
-        Resolve(base_dir, r.String(policy, "public_key_file", "policy", true).value_or(""));
+    c.policy_public_key_file = ResolveConfigPath(
+        base_dir, r.String(policy, "public_key_file", "policy", true).value_or(""));
   }
-  c.policy_file = Resolve(base_dir, r.String(root, "policy_file", "").value_or(""));
-  c.state_dir = Resolve(base_dir, r.String(root, "state_dir", "", true).value_or(""));
+  c.policy_file = ResolveConfigPath(base_dir, r.String(root, "policy_file", "").value_or(""));
+  c.state_dir = ResolveConfigPath(base_dir, r.String(root, "state_dir", "", true).value_or(""));
 
-  const YAML::Node log = root["log"];
-  if (r.ExpectMap(log, "log", {"level", "format", "file"}, false)) {
-    if (auto l = r.String(log, "level", "log")) {
-      if (OneOf(*l, {"trace", "debug", "info", "warn", "error", "critical", "off"})) {
-        c.log.level = *l;
-      } else {
-        r.Fail(log["level"], "log.level",
-               "expected trace, debug, info, warn, error, critical or off, got '" + *l + "'");
-      }
-    }
-    if (auto f = r.String(log, "format", "log")) {
-      if (OneOf(*f, {"text", "json"})) {
-        c.log.format = *f;
-      } else {
-        r.Fail(log["format"], "log.format", "expected text or json, got '" + *f + "'");
-      }
-    }
-    c.log.file = Resolve(base_dir, r.String(log, "file", "log").value_or(""));
-  }
+  ReadLogSection(r, root["log"], base_dir, c.log);
 
   if (!r.ok()) return r.ToError();
   return c;

@@ -23,6 +23,7 @@
 #include "agent/platform/linux/uevent_source.h"
 #include "agent/platform/sim/sim_device_backend.h"
 #include "common/base/clock.h"
+#include "common/base/exit_status.h"
 #include "common/base/logging.h"
 #include "proto/wire/grpc_logging.h"
 
@@ -31,17 +32,14 @@ namespace {
 namespace po = boost::program_options;
 using namespace std::chrono_literals;
 
-constexpr int kExitOk = 0;
-constexpr int kExitFailure = 1;
-constexpr int kExitUsage = 2;
+using mamori::kExitFailure;
+using mamori::kExitOk;
+using mamori::kExitUsage;
 
 // Time allowed at shutdown for the last events (AGENT_STOPPING among them).
 constexpr auto kStopFlushBudget = 2s;
 
-int Fail(const std::string& message) {
-  std::cerr << "mamori-agent: " << message << "\n";
-  return kExitFailure;
-}
+int Fail(const std::string& message) { return mamori::Fail("mamori-agent", message); }
 
 int Run(const mamori::AgentConfig& config, const sigset_t& signals) {
   const mamori::SystemClock clock;
@@ -125,13 +123,9 @@ int main(int argc, char** argv) {
   std::optional<std::string> log_level;
   if (vm.count("log-level") != 0) {
     log_level = vm["log-level"].as<std::string>();
-    bool known = false;
-    for (const char* l : {"trace", "debug", "info", "warn", "error", "critical", "off"}) {
-      known = known || *log_level == l;
-    }
-    if (!known) {
-      std::cerr << "mamori-agent: --log-level: unknown level '" << *log_level
-                << "' (expected trace, debug, info, warn, error, critical or off)\n";
+    if (!mamori::IsLogLevel(*log_level)) {
+      std::cerr << "mamori-agent: --log-level: unknown level '" << *log_level << "' (expected "
+                << mamori::kLogLevels << ")\n";
       return kExitUsage;
     }
   }

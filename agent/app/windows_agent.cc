@@ -41,15 +41,12 @@
 #include "agent/platform/windows/win32/wide_string.h"
 #include "agent/platform/windows/win32/win32_registry.h"
 #include "common/base/clock.h"
+#include "common/base/exit_status.h"
 #include "common/base/logging.h"
 #include "common/policy/policy.h"
 
 namespace mamori {
 namespace {
-
-constexpr int kExitOk = 0;
-constexpr int kExitFailure = 1;
-constexpr int kExitUsage = 2;
 
 constexpr std::string_view kUsage =
     "Usage: mamori-agent COMMAND [options]\n"
@@ -80,9 +77,8 @@ constexpr std::string_view kUsage =
     "\n"
     "Exit status: 0 success, 1 failure, 2 usage error.\n";
 
-int Fail(std::string_view command, const std::string& message) {
-  std::cerr << "mamori-agent: " << command << ": " << message << "\n";
-  return kExitFailure;
+int FailCommand(std::string_view command, const std::string& message) {
+  return Fail("mamori-agent: " + std::string(command), message);
 }
 
 int Usage(const std::string& message) {
@@ -297,13 +293,9 @@ std::optional<std::string> ParseOptions(const std::vector<std::wstring>& args,
       out.config_dir = value;
     } else if (a == L"--log-level") {
       out.log_level = Utf16ToUtf8(value);
-      bool known = false;
-      for (const char* l : {"trace", "debug", "info", "warn", "error", "critical", "off"}) {
-        known = known || out.log_level == l;
-      }
-      if (!known) {
-        return "--log-level: unknown level '" + out.log_level +
-               "' (expected trace, debug, info, warn, error, critical or off)";
+      if (!IsLogLevel(out.log_level)) {
+        return "--log-level: unknown level '" + out.log_level + "' (expected " +
+               std::string(kLogLevels) + ")";
       }
     }
   }
@@ -312,13 +304,13 @@ std::optional<std::string> ParseOptions(const std::vector<std::wstring>& args,
 
 int Install(const Options& options) {
   auto exe = OwnExecutablePath();
-  if (!exe.ok()) return Fail("install", exe.error().message);
+  if (!exe.ok()) return FailCommand("install", exe.error().message);
   InstallOptions install;
   install.executable = *exe;
   install.parameters.config_dir = options.config_dir;
   install.parameters.audit_only = options.audit_only;
   auto installed = InstallService(install);
-  if (!installed.ok()) return Fail("install", installed.error().message);
+  if (!installed.ok()) return FailCommand("install", installed.error().message);
   for (const std::string& w : *installed)
     std::cerr << "mamori-agent: install: warning: " << w << "\n";
   std::cout << "installed service MamoriAgent (" << Utf16ToUtf8(*exe) << " service, "
@@ -329,9 +321,9 @@ int Install(const Options& options) {
 
 int Configure(const Options& options) {
   auto exe = OwnExecutablePath();
-  if (!exe.ok()) return Fail("configure", exe.error().message);
+  if (!exe.ok()) return FailCommand("configure", exe.error().message);
   auto configured = ConfigureService(*exe);
-  if (!configured.ok()) return Fail("configure", configured.error().message);
+  if (!configured.ok()) return FailCommand("configure", configured.error().message);
   for (const std::string& w : *configured) {
     std::cerr << "mamori-agent: configure: warning: " << w << "\n";
   }
@@ -343,12 +335,12 @@ int Configure(const Options& options) {
   // missing configuration fails now, with the reason in the installer's
   // log, instead of leaving a service that cannot report.
   auto params = ReadServiceParameters();
-  if (!params.ok()) return Fail("configure", params.error().message);
+  if (!params.ok()) return FailCommand("configure", params.error().message);
   auto paths = ResolveAgentPaths(params->config_dir);
-  if (!paths.ok()) return Fail("configure", paths.error().message);
+  if (!paths.ok()) return FailCommand("configure", paths.error().message);
   if (!options.import_config.empty()) {
     auto copied = ImportConfig(options.import_config, paths->config_dir);
-    if (!copied.ok()) return Fail("configure", copied.error().message);
+    if (!copied.ok()) return FailCommand("configure", copied.error().message);
     std::cout << "imported " << copied->size() << " file(s) from "
               << Utf16ToUtf8(options.import_config) << " into " << Utf16ToUtf8(paths->config_dir)
               << "\n";
@@ -357,19 +349,20 @@ int Configure(const Options& options) {
       Utf16ToUtf8((std::filesystem::path(paths->config_dir) / "agent.yaml").wstring());
   std::error_code ec;
   if (!std::filesystem::exists(std::filesystem::path(paths->config_dir) / "agent.yaml", ec)) {
-    return Fail("configure", "no configuration: " + config_file +
-                                 " does not exist; install with CONFIG_SOURCE=<folder holding "
-                                 "agent.yaml and the files it names>");
+    return FailCommand("configure",
+                       "no configuration: " + config_file +
+                           " does not exist; install with CONFIG_SOURCE=<folder holding "
+                           "agent.yaml and the files it names>");
   }
   auto config = LoadAgentConfig(config_file);
-  if (!config.ok()) return Fail("configure", config.error().message);
+  if (!config.ok()) return FailCommand("configure", config.error().message);
   std::cout << "configuration " << config_file << " loads: collector " << config->collector_address
             << "\n";
   return kExitOk;
 }
 
 int Uninstall() {
-  if (Status s = UninstallService(); !s.ok()) return Fail("uninstall", s.error().message);
+  if (Status s = UninstallService(); !s.ok()) return FailCommand("uninstall", s.error().message);
   auto paths = ResolveAgentPaths();
   std::cout << "uninstalled service MamoriAgent";
   if (paths.ok()) std::cout << "; " << Utf16ToUtf8(paths->data_dir) << " (logs) is kept";
@@ -402,10 +395,10 @@ std::optional<Error> PrepareRun(const AgentPaths& paths, const std::string& leve
 
 int Run(const WindowsPlatform& platform, const Options& options) {
   auto paths = ResolveAgentPaths(options.config_dir);
-  if (!paths.ok()) return Fail("run", paths.error().message);
+  if (!paths.ok()) return FailCommand("run", paths.error().message);
   std::optional<Error> setup = PrepareRun(*paths, options.log_level, /*console=*/true);
   WindowsAgent agent(platform, *paths, options.audit_only, setup);
-  if (Status s = RunInConsole(agent); !s.ok()) return Fail("run", s.error().message);
+  if (Status s = RunInConsole(agent); !s.ok()) return FailCommand("run", s.error().message);
   return kExitOk;
 }
 
@@ -418,13 +411,13 @@ int Service(const WindowsPlatform& platform) {
   if (!params.ok()) setup = params.error();
   const ServiceParameters p = params.ok() ? *params : ServiceParameters{};
   auto paths = ResolveAgentPaths(p.config_dir);
-  if (!paths.ok()) return Fail("service", paths.error().message);
+  if (!paths.ok()) return FailCommand("service", paths.error().message);
   if (std::optional<Error> e = PrepareRun(*paths, "info", /*console=*/false); e && !setup) {
     setup = std::move(e);
   }
   WindowsAgent agent(platform, *paths, p.audit_only, setup);
   if (Status s = RunAsService(agent, kServiceTimings); !s.ok()) {
-    return Fail("service", s.error().message);
+    return FailCommand("service", s.error().message);
   }
   return kExitOk;
 }
@@ -432,7 +425,7 @@ int Service(const WindowsPlatform& platform) {
 int Main(const WindowsPlatform& platform) {
   int argc = 0;
   wchar_t** argv = ::CommandLineToArgvW(::GetCommandLineW(), &argc);
-  if (argv == nullptr) return Fail("startup", "cannot read the command line");
+  if (argv == nullptr) return FailCommand("startup", "cannot read the command line");
   std::vector<std::wstring> args(argv, argv + argc);
   ::LocalFree(argv);
 

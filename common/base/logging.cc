@@ -176,6 +176,12 @@ std::optional<spdlog::level::level_enum> ParseLevel(std::string_view s) {
   return std::nullopt;
 }
 
+}  // namespace
+
+bool IsLogLevel(std::string_view level) { return ParseLevel(level).has_value(); }
+
+namespace {
+
 // Every logger shares one distributing sink; SetupLogging swaps what is
 // behind it. Replacing each logger's sink vector instead would race with
 // threads that are logging, since spdlog does not lock that vector.

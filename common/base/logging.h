@@ -12,10 +12,14 @@
 namespace mamori {
 
 struct LogConfig {
-  std::string level = "info";   // trace, debug, info, warn, error, critical, off
+  std::string level = "info";   // one of kLogLevels
   std::string format = "text";  // text | json (one JSON object per line)
   std::string file;             // empty = stderr
 };
+
+// The levels log.level and --log-level accept, as messages name them.
+inline constexpr std::string_view kLogLevels = "trace, debug, info, warn, error, critical or off";
+bool IsLogLevel(std::string_view level);
 
 // Configures spdlog's default sink and level for the process. Every
 // component then logs through its own named logger from GetLogger().

@@ -2,14 +2,119 @@
 
 #include <filesystem>
 
-#include "common/base/yaml_reader.h"
+#include "common/base/config_file.h"
 
 namespace mamori {
 namespace {
 
-std::string Resolve(const std::string& base_dir, const std::string& p) {
-  if (p.empty() || base_dir.empty() || std::filesystem::path(p).is_absolute()) return p;
-  return (std::filesystem::path(base_dir) / p).lexically_normal().string();
+void ReadTls(YamlReader& r, const YAML::Node& tls, std::string_view base_dir, CollectorConfig& c) {
+  if (r.ExpectMap(tls, "tls", {"ca_file", "cert_file", "key_file"})) {
+    if (auto v = r.String(tls, "ca_file", "tls", true)) {
+      c.tls.ca_file = ResolveConfigPath(base_dir, *v);
+    }
+    if (auto v = r.String(tls, "cert_file", "tls", true)) {
+      c.tls.cert_file = ResolveConfigPath(base_dir, *v);
+    }
+    if (auto v = r.String(tls, "key_file", "tls", true)) {
+      c.tls.key_file = ResolveConfigPath(base_dir, *v);
+    }
+  }
+}
+
+// A missing section has no position of its own; point at the document.
+void ReadPolicy(YamlReader& r, const YAML::Node& root, std::string_view base_dir,
+                CollectorConfig& c) {
+  const YAML::Node policy = root["policy"];
+  if (!policy.IsDefined() || policy.IsNull()) {
+    r.Fail(root, "policy",
+           "required section is missing: policy.signing_key_file (make the key with 'mamorictl "
+           "pki policy-key'; agents refuse unsigned policies)");
+  } else if (r.ExpectMap(policy, "policy", {"signing_key_file"})) {
+    if (auto v = r.String(policy, "signing_key_file", "policy", true)) {
+      c.policy_signing_key_file = ResolveConfigPath(base_dir, *v);
+    }
+  }
+}
+
+void ReadStore(YamlReader& r, const YAML::Node& store, std::string_view base_dir,
+               CollectorConfig& c) {
+  if (r.ExpectMap(store, "store", {"path", "synchronous", "busy_timeout"}, false)) {
+    if (auto v = r.String(store, "path", "store")) c.store_path = *v;
+    if (auto v = r.String(store, "synchronous", "store")) {
+      if (*v != "full" && *v != "normal") {
+        r.Fail(store["synchronous"], "store.synchronous",
+               "expected 'full' or 'normal', got '" + *v + "'");
+      }
+      c.store.synchronous = *v;
+    }
+    if (auto v = r.DurationMs(store, "busy_timeout", "store")) {
+      c.store.busy_timeout_ms = static_cast<int>(std::min<int64_t>(*v, 600'000));
+    }
+  }
+  c.store_path = ResolveConfigPath(base_dir, c.store_path);
+}
+
+void ReadCompliance(YamlReader& r, const YAML::Node& comp, CollectorConfig& c) {
+  if (r.ExpectMap(comp, "compliance", {"default_report_interval", "max_clock_skew"}, false)) {
+    if (auto v = r.DurationMs(comp, "default_report_interval", "compliance")) {
+      c.compliance.default_report_interval_ms = *v;
+    }
+    if (auto v = r.DurationMs(comp, "max_clock_skew", "compliance")) {
+      c.compliance.max_clock_skew_ms = *v;
+    }
+  }
+}
+
+void ReadLimits(YamlReader& r, const YAML::Node& lim, CollectorConfig& c) {
+  if (r.ExpectMap(lim, "limits",
+                  {"max_message_bytes", "max_devices_per_report", "max_events_per_batch"}, false)) {
+    if (auto v = r.Int(lim, "max_message_bytes", "limits", 1024, 256LL * 1024 * 1024)) {
+      c.limits.max_message_bytes = *v;
+    }
+    if (auto v = r.Int(lim, "max_devices_per_report", "limits", 1, 1'000'000)) {
+      c.limits.max_devices_per_report = *v;
+    }
+    if (auto v = r.Int(lim, "max_events_per_batch", "limits", 1, 1'000'000)) {
+      c.limits.max_events_per_batch = *v;
+    }
+  }
+}
+
+void ReadWeb(YamlReader& r, const YAML::Node& web, std::string_view base_dir, CollectorConfig& c) {
+  if (web.IsDefined() && !web.IsNull()) {
+    c.web.enabled = true;
+    if (r.ExpectMap(web, "web",
+                    {"listen", "port_file", "cert_file", "key_file", "threads", "workers",
+                     "max_connections", "session_ttl"})) {
+      if (auto v = r.String(web, "listen", "web")) {
+        const auto colon = v->rfind(':');
+        if (colon == std::string::npos || colon == 0 || colon + 1 == v->size()) {
+          r.Fail(web["listen"], "web.listen", "expected host:port, got '" + *v + "'");
+        }
+        c.web.listen = *v;
+      }
+      if (auto v = r.String(web, "port_file", "web")) {
+        c.web.port_file = ResolveConfigPath(base_dir, *v);
+      }
+      if (auto v = r.String(web, "cert_file", "web", true)) {
+        c.web.cert_file = ResolveConfigPath(base_dir, *v);
+      }
+      if (auto v = r.String(web, "key_file", "web", true)) {
+        c.web.key_file = ResolveConfigPath(base_dir, *v);
+      }
+      if (auto v = r.Int(web, "threads", "web", 1, 64)) c.web.threads = static_cast<int>(*v);
+      if (auto v = r.Int(web, "workers", "web", 1, 64)) c.web.workers = static_cast<int>(*v);
+      if (auto v = r.Int(web, "max_connections", "web", 1, 100'000)) {
+        c.web.max_connections = static_cast<int>(*v);
+      }
+      if (auto v = r.DurationMs(web, "session_ttl", "web")) {
+        if (*v < 1000 || *v > 7LL * 24 * 3600 * 1000) {
+          r.Fail(web["session_ttl"], "web.session_ttl", "must be between 1s and 7 days");
+        }
+        c.web.session_ttl_ms = *v;
+      }
+    }
+  }
 }
 
 }  // namespace
@@ -33,103 +138,15 @@ Result<CollectorConfig> ParseCollectorConfig(std::string_view yaml_text,
     }
     c.listen = *v;
   }
-  if (auto v = r.String(root, "port_file", "")) c.port_file = Resolve(base_dir, *v);
+  if (auto v = r.String(root, "port_file", "")) c.port_file = ResolveConfigPath(base_dir, *v);
 
-  YAML::Node tls = root["tls"];
-  if (r.ExpectMap(tls, "tls", {"ca_file", "cert_file", "key_file"})) {
-    if (auto v = r.String(tls, "ca_file", "tls", true)) c.tls.ca_file = Resolve(base_dir, *v);
-    if (auto v = r.String(tls, "cert_file", "tls", true)) c.tls.cert_file = Resolve(base_dir, *v);
-    if (auto v = r.String(tls, "key_file", "tls", true)) c.tls.key_file = Resolve(base_dir, *v);
-  }
-
-  // A missing section has no position of its own; point at the document.
-  YAML::Node policy = root["policy"];
-  if (!policy.IsDefined() || policy.IsNull()) {
-    r.Fail(root, "policy",
-           "required section is missing: policy.signing_key_file (make the key with 'mamorictl "
-           "pki policy-key'; agents refuse unsigned policies)");
-  } else if (r.ExpectMap(policy, "policy", {"signing_key_file"})) {
-    if (auto v = r.String(policy, "signing_key_file", "policy", true)) {
-      c.policy_signing_key_file = Resolve(base_dir, *v);
-    }
-  }
-
-  YAML::Node store = root["store"];
-  if (r.ExpectMap(store, "store", {"path", "synchronous", "busy_timeout"}, false)) {
-    if (auto v = r.String(store, "path", "store")) c.store_path = *v;
-    if (auto v = r.String(store, "synchronous", "store")) {
-      if (*v != "full" && *v != "normal") {
-        r.Fail(store["synchronous"], "store.synchronous",
-               "expected 'full' or 'normal', got '" + *v + "'");
-      }
-      c.store.synchronous = *v;
-    }
-    if (auto v = r.DurationMs(store, "busy_timeout", "store")) {
-      c.store.busy_timeout_ms = static_cast<int>(std::min<int64_t>(*v, 600'000));
-    }
-  }
-  c.store_path = Resolve(base_dir, c.store_path);
-
-  YAML::Node comp = root["compliance"];
-  if (r.ExpectMap(comp, "compliance", {"default_report_interval", "max_clock_skew"}, false)) {
-    if (auto v = r.DurationMs(comp, "default_report_interval", "compliance")) {
-      c.compliance.default_report_interval_ms = *v;
-    }
-    if (auto v = r.DurationMs(comp, "max_clock_skew", "compliance")) {
-      c.compliance.max_clock_skew_ms = *v;
-    }
-  }
-
-  YAML::Node lim = root["limits"];
-  if (r.ExpectMap(lim, "limits",
-                  {"max_message_bytes", "max_devices_per_report", "max_events_per_batch"}, false)) {
-    if (auto v = r.Int(lim, "max_message_bytes", "limits", 1024, 256LL * 1024 * 1024)) {
-      c.limits.max_message_bytes = *v;
-    }
-    if (auto v = r.Int(lim, "max_devices_per_report", "limits", 1, 1'000'000)) {
-      c.limits.max_devices_per_report = *v;
-    }
-    if (auto v = r.Int(lim, "max_events_per_batch", "limits", 1, 1'000'000)) {
-      c.limits.max_events_per_batch = *v;
-    }
-  }
-
-  YAML::Node log = root["log"];
-  if (r.ExpectMap(log, "log", {"level", "format", "file"}, false)) {
-    if (auto v = r.String(log, "level", "log")) c.log.level = *v;
-    if (auto v = r.String(log, "format", "log")) c.log.format = *v;
-    if (auto v = r.String(log, "file", "log")) c.log.file = Resolve(base_dir, *v);
-  }
-
-  YAML::Node web = root["web"];
-  if (web.IsDefined() && !web.IsNull()) {
-    c.web.enabled = true;
-    if (r.ExpectMap(web, "web",
-                    {"listen", "port_file", "cert_file", "key_file", "threads", "workers",
-                     "max_connections", "session_ttl"})) {
-      if (auto v = r.String(web, "listen", "web")) {
-        const auto colon = v->rfind(':');
-        if (colon == std::string::npos || colon == 0 || colon + 1 == v->size()) {
-          r.Fail(web["listen"], "web.listen", "expected host:port, got '" + *v + "'");
-        }
-        c.web.listen = *v;
-      }
-      if (auto v = r.String(web, "port_file", "web")) c.web.port_file = Resolve(base_dir, *v);
-      if (auto v = r.String(web, "cert_file", "web", true)) c.web.cert_file = Resolve(base_dir, *v);
-      if (auto v = r.String(web, "key_file", "web", true)) c.web.key_file = Resolve(base_dir, *v);
-      if (auto v = r.Int(web, "threads", "web", 1, 64)) c.web.threads = static_cast<int>(*v);
-      if (auto v = r.Int(web, "workers", "web", 1, 64)) c.web.workers = static_cast<int>(*v);
-      if (auto v = r.Int(web, "max_connections", "web", 1, 100'000)) {
-        c.web.max_connections = static_cast<int>(*v);
-      }
-      if (auto v = r.DurationMs(web, "session_ttl", "web")) {
-        if (*v < 1000 || *v > 7LL * 24 * 3600 * 1000) {
-          r.Fail(web["session_ttl"], "web.session_ttl", "must be between 1s and 7 days");
-        }
-        c.web.session_ttl_ms = *v;
-      }
-    }
-  }
+  ReadTls(r, root["tls"], base_dir, c);
+  ReadPolicy(r, root, base_dir, c);
+  ReadStore(r, root["store"], base_dir, c);
+  ReadCompliance(r, root["compliance"], c);
+  ReadLimits(r, root["limits"], c);
+  ReadLogSection(r, root["log"], base_dir, c.log);
+  ReadWeb(r, root["web"], base_dir, c);
 
   if (!r.ok()) return r.ToError();
   return c;

@@ -6,7 +6,13 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
 
+#include "common/base/exit_status.h"
+#include "common/base/file_io.h"
 #include "common/base/logging.h"
 #include "common/crypto/credentials.h"
 #include "common/policy/policy_signing.h"
@@ -17,8 +23,23 @@
 
 namespace po = boost::program_options;
 
-int main(int argc, char** argv) {
-  mamori::DisableMutexDeadlockDetection();
+namespace {
+
+using mamori::kExitFailure;
+using mamori::kExitOk;
+using mamori::kExitUsage;
+
+constexpr std::string_view kProgram = "mamori-collector";
+
+// The command line; an exit status instead when there is nothing to run
+// (--help, --version) or it is wrong.
+struct Options {
+  std::string config;
+  std::optional<std::string> log_level;
+  bool check_config = false;
+};
+
+std::variant<Options, int> ParseOptions(int argc, char** argv) {
   po::options_description opts(
       "Usage: mamori-collector --config FILE [options]\n\n"
       "Receives device state and events from Mamori agents over mutual TLS,\n"
@@ -27,97 +48,114 @@ int main(int argc, char** argv) {
   opts.add_options()("help,h", "show this help and exit")("version", "print the version and exit")(
       "config,c", po::value<std::string>(), "collector configuration (YAML)")(
       "check-config", "validate the configuration and credentials, then exit")(
-      "log-level", po::value<std::string>(), "override log.level (trace|debug|info|warn|error)");
+      "log-level", po::value<std::string>(),
+      "override log.level (trace|debug|info|warn|error|critical|off)");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, opts), vm);
     po::notify(vm);
   } catch (const po::error& e) {
-    std::cerr << "mamori-collector: " << e.what() << "\nTry 'mamori-collector --help'.\n";
-    return 2;
+    std::cerr << kProgram << ": " << e.what() << "\nTry 'mamori-collector --help'.\n";
+    return kExitUsage;
   }
   if (vm.count("help")) {
     std::cout << opts << "\n";
-    return 0;
+    return kExitOk;
   }
   if (vm.count("version")) {
-    std::cout << "mamori-collector " << MAMORI_VERSION << "\n";
-    return 0;
+    std::cout << kProgram << " " << MAMORI_VERSION << "\n";
+    return kExitOk;
   }
   if (!vm.count("config")) {
-    std::cerr << "mamori-collector: --config FILE is required\nTry 'mamori-collector --help'.\n";
-    return 2;
+    std::cerr << kProgram << ": --config FILE is required\nTry 'mamori-collector --help'.\n";
+    return kExitUsage;
   }
+  Options o;
+  o.config = vm["config"].as<std::string>();
+  o.check_config = vm.count("check-config") != 0;
+  if (vm.count("log-level")) {
+    o.log_level = vm["log-level"].as<std::string>();
+    if (!mamori::IsLogLevel(*o.log_level)) {
+      std::cerr << kProgram << ": --log-level: unknown level '" << *o.log_level << "' (expected "
+                << mamori::kLogLevels << ")\n";
+      return kExitUsage;
+    }
+  }
+  return o;
+}
 
-  auto config = mamori::LoadCollectorConfig(vm["config"].as<std::string>());
-  if (!config.ok()) {
-    std::cerr << "mamori-collector: invalid configuration:\n" << config.error().message << "\n";
-    return 1;
+// --check-config: what the collector would load at start, without serving.
+int CheckConfig(const mamori::CollectorConfig& config, const mamori::Clock& clock) {
+  auto tls = mamori::LoadTlsMaterial(config.tls, clock.NowMs());
+  if (!tls.ok()) return mamori::Fail(kProgram, tls.error().message);
+  auto key = mamori::PolicySigningKey::LoadFile(config.policy_signing_key_file);
+  if (!key.ok()) {
+    return mamori::Fail(kProgram, "policy.signing_key_file " + key.error().message);
   }
-  if (vm.count("log-level")) config->log.level = vm["log-level"].as<std::string>();
-  if (auto s = mamori::SetupLogging(config->log); !s) {
-    std::cerr << "mamori-collector: " << s.error().message << "\n";
-    return 1;
+  if (config.web.enabled) {
+    if (auto s = mamori::web::CheckWebCredentials(config.web, clock.NowMs()); !s.ok()) {
+      return mamori::Fail(kProgram, s.error().message);
+    }
   }
-  mamori::RouteGrpcLogging();
+  std::cout << "configuration OK\n";
+  return kExitOk;
+}
+
+mamori::Status WritePortFile(const std::string& path, int port) {
+  if (path.empty()) return mamori::Status::Ok();
+  return mamori::WriteFileAtomic(path, std::to_string(port) + "\n");
+}
+
+// Serves until SIGINT or SIGTERM.
+int Serve(const mamori::CollectorConfig& config, const mamori::Clock& clock) {
   const auto log = mamori::GetLogger("collector");
-
-  mamori::SystemClock clock;
-  if (vm.count("check-config")) {
-    auto tls = mamori::LoadTlsMaterial(config->tls, clock.NowMs());
-    if (!tls.ok()) {
-      std::cerr << "mamori-collector: " << tls.error().message << "\n";
-      return 1;
-    }
-    auto key = mamori::PolicySigningKey::LoadFile(config->policy_signing_key_file);
-    if (!key.ok()) {
-      std::cerr << "mamori-collector: policy.signing_key_file " << key.error().message << "\n";
-      return 1;
-    }
-    if (config->web.enabled) {
-      if (auto s = mamori::web::CheckWebCredentials(config->web, clock.NowMs()); !s.ok()) {
-        std::cerr << "mamori-collector: " << s.error().message << "\n";
-        return 1;
-      }
-    }
-    std::cout << "configuration OK\n";
-    return 0;
-  }
-
-  // Block the shutdown signals in every thread; main waits for them below.
+  // Block the shutdown signals in every thread; this one waits for them.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  auto server = mamori::CollectorServer::Start(*config, &clock);
+  auto server = mamori::CollectorServer::Start(config, &clock);
   if (!server.ok()) {
     log->error("cannot start: {}", server.error().message);
-    std::cerr << "mamori-collector: " << server.error().message << "\n";
-    return 1;
+    return mamori::Fail(kProgram, server.error().message);
   }
-  if (!config->port_file.empty()) {
-    if (auto s =
-            mamori::WriteFileAtomic(config->port_file, std::to_string((*server)->port()) + "\n");
-        !s) {
-      log->error("cannot write port file: {}", s.error().message);
-      return 1;
-    }
+  if (auto s = WritePortFile(config.port_file, (*server)->port()); !s) {
+    log->error("cannot write port file: {}", s.error().message);
+    return kExitFailure;
   }
-
-  if (!config->web.port_file.empty()) {
-    if (auto s = mamori::WriteFileAtomic(config->web.port_file,
-                                         std::to_string((*server)->web_port()) + "\n");
-        !s) {
-      log->error("cannot write web port file: {}", s.error().message);
-      return 1;
-    }
+  if (auto s = WritePortFile(config.web.port_file, (*server)->web_port()); !s) {
+    log->error("cannot write web port file: {}", s.error().message);
+    return kExitFailure;
   }
 
   int sig = 0;
   sigwait(&signals, &sig);
   log->info("received {}, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
   (*server)->Shutdown();
-  return 0;
+  return kExitOk;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  mamori::DisableMutexDeadlockDetection();
+  auto options = ParseOptions(argc, argv);
+  if (const int* status = std::get_if<int>(&options)) return *status;
+  const Options& o = std::get<Options>(options);
+
+  auto config = mamori::LoadCollectorConfig(o.config);
+  if (!config.ok()) {
+    return mamori::Fail(kProgram, "invalid configuration:\n" + config.error().message);
+  }
+  if (o.log_level) config->log.level = *o.log_level;
+  if (auto s = mamori::SetupLogging(config->log); !s) {
+    return mamori::Fail(kProgram, s.error().message);
+  }
+  mamori::RouteGrpcLogging();
+
+  mamori::SystemClock clock;
+  if (o.check_config) return CheckConfig(*config, clock);
+  return Serve(*config, clock);
 }

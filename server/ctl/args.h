@@ -7,14 +7,10 @@
 #include <string_view>
 #include <vector>
 
+#include "common/base/exit_status.h"
 #include "common/base/result.h"
 
 namespace mamori::ctl {
-
-// Process exit codes of mamorictl.
-inline constexpr int kExitOk = 0;
-inline constexpr int kExitError = 1;  // network, server rejected, file error
-inline constexpr int kExitUsage = 2;  // unknown command or flag, missing argument
 
 // A "--name VALUE" or "--name" option a command accepts.
 struct OptionSpec {

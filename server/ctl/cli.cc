@@ -111,7 +111,7 @@ int CommandContext::Usage(std::string_view message) const {
 int CommandContext::Fail(std::string_view message) const {
   // Messages may quote the collector or a file; neither gets to drive the terminal.
   err << kProgram << ": " << TerminalSafeMultiline(message) << '\n';
-  return kExitError;
+  return kExitFailure;
 }
 
 int CommandContext::Report(const Error& error) const {
@@ -204,7 +204,7 @@ int Main(int argc, char** argv) {
     return RunCli(args, std::cout, std::cerr);
   } catch (const std::exception& e) {
     std::cerr << kProgram << ": internal error: " << e.what() << '\n';
-    return kExitError;
+    return kExitFailure;
   }
 }
 

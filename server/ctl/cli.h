@@ -9,7 +9,7 @@
 namespace mamori::ctl {
 
 // Runs one mamorictl invocation. `args` excludes the program name. Returns
-// the process exit code: kExitOk, kExitError or kExitUsage.
+// the process exit code: kExitOk, kExitFailure or kExitUsage.
 int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err,
            const CliEnvironment& env);
 // Same with the process environment ($MAMORICTL_CONFIG, system clock).

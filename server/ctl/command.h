@@ -30,7 +30,7 @@ struct CommandContext {
   int64_t NowMs() const;
   // Prints "mamorictl: <message>" and the one-line --help hint; returns kExitUsage.
   int Usage(std::string_view message) const;
-  // Prints "mamorictl: <message>"; returns kExitError.
+  // Prints "mamorictl: <message>"; returns kExitFailure.
   int Fail(std::string_view message) const;
   // Usage() for kInvalidArgument, Fail() for everything else.
   int Report(const Error& error) const;

@@ -132,7 +132,7 @@ int RunMediaImport(const ParsedArgs& args, const CommandContext& ctx) {
   if (rc != kExitOk) return rc;
   if (*json) {
     if (int r = PrintJson(response, ctx); r != kExitOk) return r;
-    return response.errors().empty() ? kExitOk : kExitError;
+    return response.errors().empty() ? kExitOk : kExitFailure;
   }
   if (!response.errors().empty()) {
     for (const v1::CsvLineError& e : response.errors()) {
