@@ -34,13 +34,20 @@ std::vector<std::string> TerminalCompliance::FailingChecks() const {
   return out;
 }
 
-ComplianceStatus Combine(const std::vector<ComplianceCheck>& checks) {
-  bool unknown = checks.empty();
-  for (const auto& c : checks) {
-    if (c.result == CheckResult::kFail) return ComplianceStatus::kNonCompliant;
-    if (c.result == CheckResult::kUnknown) unknown = true;
+ComplianceStatus Combine(std::span<const CheckResult> results) {
+  bool unknown = results.empty();
+  for (CheckResult r : results) {
+    if (r == CheckResult::kFail) return ComplianceStatus::kNonCompliant;
+    if (r == CheckResult::kUnknown) unknown = true;
   }
   return unknown ? ComplianceStatus::kUnknown : ComplianceStatus::kCompliant;
+}
+
+ComplianceStatus Combine(const std::vector<ComplianceCheck>& checks) {
+  std::vector<CheckResult> results;
+  results.reserve(checks.size());
+  for (const auto& c : checks) results.push_back(c.result);
+  return Combine(results);
 }
 
 }  // namespace mamori

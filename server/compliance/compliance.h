@@ -1,5 +1,8 @@
 #pragma once
 
+#include <array>
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,6 +23,20 @@ inline constexpr std::string_view kCheckEnforcementActive = "enforcement_active"
 inline constexpr std::string_view kCheckNoUnapprovedStorage = "no_unapproved_storage";
 inline constexpr std::string_view kCheckClockSkew = "clock_skew";
 
+// The checks in the order every verdict lists them.
+inline constexpr std::array<std::string_view, 5> kCheckNames = {
+    kCheckReporting, kCheckPolicyCurrent, kCheckEnforcementActive, kCheckNoUnapprovedStorage,
+    kCheckClockSkew};
+using CheckResults = std::array<CheckResult, kCheckNames.size()>;
+
+// Position of `name` in kCheckNames, or nullopt for a name that is not a check.
+constexpr std::optional<int> CheckPosition(std::string_view name) {
+  for (std::size_t i = 0; i < kCheckNames.size(); ++i) {
+    if (kCheckNames[i] == name) return static_cast<int>(i);
+  }
+  return std::nullopt;
+}
+
 struct ComplianceCheck {
   std::string name;
   CheckResult result = CheckResult::kUnknown;
@@ -33,7 +50,9 @@ struct TerminalCompliance {
   std::vector<std::string> FailingChecks() const;
 };
 
-// Compliant when every check passes; non-compliant when any fails; unknown otherwise.
+// Compliant when every check passes; non-compliant when any fails; unknown
+// otherwise (no checks at all included).
+ComplianceStatus Combine(std::span<const CheckResult> results);
 ComplianceStatus Combine(const std::vector<ComplianceCheck>& checks);
 
 }  // namespace mamori

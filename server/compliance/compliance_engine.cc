@@ -96,23 +96,23 @@ ComplianceCheck CheckReporting(const TerminalState& state, int64_t now_ms,
   if (state.last_report_ms == 0) return NoReport(kCheckReporting);
   const int64_t interval_ms = ReportIntervalMs(state, config);
   const int64_t limit_ms = ReportingLimitMs(state, config);
-  // The collector's own clock stamps last_report_ms; a report stamped after
-  // `now` (evaluation racing ingest) is simply current.
+  // The collector's own clock stamps last_report_ms.
   const int64_t age_ms = now_ms > state.last_report_ms ? now_ms - state.last_report_ms : 0;
   const std::string evidence = "last report " + FormatDuration(age_ms) + " ago at " +
                                FormatUtc(state.last_report_ms) + " (limit " +
                                FormatSeconds(limit_ms) + ", three report intervals of " +
                                FormatSeconds(interval_ms) + ")";
   return ComplianceCheck{std::string(kCheckReporting),
-                         age_ms <= limit_ms ? CheckResult::kPass : CheckResult::kFail, evidence};
+                         ReportingVerdict(state.last_report_ms, limit_ms, now_ms), evidence};
 }
 
 ComplianceCheck CheckPolicyCurrent(const TerminalState& state, uint64_t assigned_version) {
   if (state.last_report_ms == 0) return NoReport(kCheckPolicyCurrent);
   const std::string applied = std::to_string(state.applied_policy_version);
   const std::string wanted = std::to_string(assigned_version);
-  if (state.applied_policy_version == assigned_version) {
-    return ComplianceCheck{std::string(kCheckPolicyCurrent), CheckResult::kPass,
+  const CheckResult verdict = PolicyCurrentVerdict(state.applied_policy_version, assigned_version);
+  if (verdict == CheckResult::kPass) {
+    return ComplianceCheck{std::string(kCheckPolicyCurrent), verdict,
                            assigned_version == 0
                                // Version 0 is whatever the agent enforces before
                                // any bundle: its local bootstrap policy file, or
@@ -122,7 +122,7 @@ ComplianceCheck CheckPolicyCurrent(const TerminalState& state, uint64_t assigned
                                  "(its local bootstrap policy, or else the built-in default)"
                                : "applies version " + applied + ", the assigned version"};
   }
-  return ComplianceCheck{std::string(kCheckPolicyCurrent), CheckResult::kFail,
+  return ComplianceCheck{std::string(kCheckPolicyCurrent), verdict,
                          "applies version " + applied + ", assigned version " + wanted};
 }
 
@@ -187,6 +187,16 @@ Action UsableAs(const Decision& d) {
 }
 
 }  // namespace
+
+CheckResult ReportingVerdict(int64_t last_report_ms, int64_t limit_ms, int64_t now_ms) {
+  if (last_report_ms == 0) return CheckResult::kUnknown;
+  const int64_t age_ms = now_ms > last_report_ms ? now_ms - last_report_ms : 0;
+  return age_ms <= limit_ms ? CheckResult::kPass : CheckResult::kFail;
+}
+
+CheckResult PolicyCurrentVerdict(uint64_t applied_version, uint64_t assigned_version) {
+  return applied_version == assigned_version ? CheckResult::kPass : CheckResult::kFail;
+}
 
 bool IsUsableStorage(const Device& device) {
   return device.identity.HasStorage() && UsableAs(device.decision) != Action::kBlock;
@@ -268,6 +278,7 @@ bool InSubtree(std::string_view group, std::string_view root) {
 TerminalCompliance EvaluateCompliance(const TerminalState& state, const Policy* assigned,
                                       uint64_t assigned_version, int64_t now_ms,
                                       const ComplianceConfig& config) {
+  // In kCheckNames order.
   TerminalCompliance out;
   out.checks.push_back(CheckReporting(state, now_ms, config));
   out.checks.push_back(CheckPolicyCurrent(state, assigned_version));

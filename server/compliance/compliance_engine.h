@@ -32,7 +32,16 @@ TerminalCompliance EvaluateCompliance(const TerminalState& state, const Policy* 
                                       const ComplianceConfig& config);
 
 // Pieces of EvaluateCompliance for callers that keep verdicts between
-// reports (ComplianceIndex) and must reach the same ones.
+// reports (ComplianceIndex) and must reach the same ones: the verdicts of
+// the checks that depend on the time or the assigned policy are made here
+// only, from the few values they depend on.
+//
+// reporting: unknown before any report (last_report_ms 0); passes while the
+// last report is at most `limit_ms` old (a report stamped after `now_ms`,
+// evaluation racing ingest, is simply current).
+CheckResult ReportingVerdict(int64_t last_report_ms, int64_t limit_ms, int64_t now_ms);
+// policy_current: the agent applies the version assigned to its group.
+CheckResult PolicyCurrentVerdict(uint64_t applied_version, uint64_t assigned_version);
 //
 // How old the last report may be for the reporting check to pass: three
 // report intervals, the agent's own or else the configured default.

@@ -9,11 +9,11 @@
 namespace mamori {
 namespace {
 
-constexpr int kReporting = 0;
-constexpr int kPolicyCurrent = 1;
-constexpr int kEnforcementActive = 2;
-constexpr int kNoUnapprovedStorage = 3;
-constexpr int kClockSkew = 4;
+constexpr int kReporting = *CheckPosition(kCheckReporting);
+constexpr int kPolicyCurrent = *CheckPosition(kCheckPolicyCurrent);
+constexpr int kEnforcementActive = *CheckPosition(kCheckEnforcementActive);
+constexpr int kNoUnapprovedStorage = *CheckPosition(kCheckNoUnapprovedStorage);
+constexpr int kClockSkew = *CheckPosition(kCheckClockSkew);
 
 char LowerAscii(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 
@@ -51,23 +51,7 @@ std::pair<int64_t, int64_t> StableSpan(const Policy* policy, int64_t now_ms) {
   return {from, until};
 }
 
-ComplianceStatus StatusOf(const std::array<CheckResult, kCheckNames.size()>& results) {
-  bool unknown = false;
-  for (CheckResult r : results) {
-    if (r == CheckResult::kFail) return ComplianceStatus::kNonCompliant;
-    if (r == CheckResult::kUnknown) unknown = true;
-  }
-  return unknown ? ComplianceStatus::kUnknown : ComplianceStatus::kCompliant;
-}
-
 }  // namespace
-
-std::optional<int> CheckPosition(std::string_view name) {
-  for (std::size_t i = 0; i < kCheckNames.size(); ++i) {
-    if (kCheckNames[i] == name) return static_cast<int>(i);
-  }
-  return std::nullopt;
-}
 
 ComplianceIndex::AssignedFn ComplianceIndex::AssignedBy(const PolicyHub* hub) {
   return [hub](std::string_view group) { return hub->AssignedTo(group); };
@@ -194,14 +178,11 @@ ComplianceIndex::Verdict ComplianceIndex::Judge(uint32_t slot, GroupState& group
   }
   Verdict v;
   v.assigned_version = group.assigned.version;
-  std::array<CheckResult, kCheckNames.size()> results;
+  CheckResults results;
   results.fill(CheckResult::kUnknown);
   if (h.last_report_ms != 0) {
-    // As CheckReporting: a report stamped after `now` is simply current.
-    const int64_t age = now > h.last_report_ms ? now - h.last_report_ms : 0;
-    results[kReporting] = age <= h.reporting_limit_ms ? CheckResult::kPass : CheckResult::kFail;
-    results[kPolicyCurrent] =
-        h.applied_version == group.assigned.version ? CheckResult::kPass : CheckResult::kFail;
+    results[kReporting] = ReportingVerdict(h.last_report_ms, h.reporting_limit_ms, now);
+    results[kPolicyCurrent] = PolicyCurrentVerdict(h.applied_version, group.assigned.version);
     results[kEnforcementActive] = h.enforcement;
     results[kClockSkew] = h.clock_skew;
     if (!h.has_storage) {
@@ -224,7 +205,7 @@ ComplianceIndex::Verdict ComplianceIndex::Judge(uint32_t slot, GroupState& group
       }
     }
   }
-  v.status = StatusOf(results);
+  v.status = Combine(results);
   for (std::size_t i = 0; i < results.size(); ++i) {
     if (results[i] == CheckResult::kFail) v.failing |= 1u << i;
   }

@@ -24,13 +24,6 @@
 
 namespace mamori {
 
-// The check names in the order EvaluateCompliance makes them.
-inline constexpr std::array<std::string_view, 5> kCheckNames = {
-    kCheckReporting, kCheckPolicyCurrent, kCheckEnforcementActive, kCheckNoUnapprovedStorage,
-    kCheckClockSkew};
-// Position of `name` in kCheckNames, or nullopt for a name that is not a check.
-std::optional<int> CheckPosition(std::string_view name);
-
 // What a terminal listing asks for. Every condition set must hold.
 struct TerminalFilter {
   std::string group;                       // the group and its descendants; "" = all

@@ -102,6 +102,33 @@ class ComplianceTest : public ::testing::Test {
   ComplianceConfig config_;
 };
 
+TEST(ComplianceVerdictTest, ReportingAndPolicyCurrentVerdictsAtTheirBounds) {
+  EXPECT_EQ(ReportingVerdict(0, 180'000, 1'000'000), CheckResult::kUnknown);
+  EXPECT_EQ(ReportingVerdict(820'000, 180'000, 1'000'000), CheckResult::kPass);  // exactly at
+  EXPECT_EQ(ReportingVerdict(819'999, 180'000, 1'000'000), CheckResult::kFail);
+  EXPECT_EQ(ReportingVerdict(2'000'000, 180'000, 1'000'000), CheckResult::kPass);  // after now
+  EXPECT_EQ(PolicyCurrentVerdict(3, 3), CheckResult::kPass);
+  EXPECT_EQ(PolicyCurrentVerdict(0, 0), CheckResult::kPass);
+  EXPECT_EQ(PolicyCurrentVerdict(2, 3), CheckResult::kFail);
+  EXPECT_EQ(PolicyCurrentVerdict(4, 3), CheckResult::kFail);
+}
+
+TEST(ComplianceVerdictTest, CombineOverResultsAndChecksAgree) {
+  using R = CheckResult;
+  for (const std::vector<R>& rs : std::vector<std::vector<R>>{{},
+                                                              {R::kPass},
+                                                              {R::kPass, R::kUnknown},
+                                                              {R::kUnknown, R::kFail},
+                                                              {R::kPass, R::kPass}}) {
+    std::vector<ComplianceCheck> checks;
+    for (R r : rs) checks.push_back({"x", r, ""});
+    EXPECT_EQ(Combine(rs), Combine(checks));
+  }
+  EXPECT_EQ(Combine(std::vector<R>{}), ComplianceStatus::kUnknown);
+  EXPECT_EQ(Combine(std::vector<R>{R::kPass, R::kUnknown, R::kFail}),
+            ComplianceStatus::kNonCompliant);
+}
+
 TEST_F(ComplianceTest, HealthyTerminalIsCompliantWithEveryCheckInOrder) {
   const TerminalCompliance c = Eval(Healthy());
   ASSERT_EQ(c.checks.size(), 5u);
