@@ -145,7 +145,7 @@ std::string AgentCore::LoadCachedPolicyLocked(std::vector<Event>& events) {
   Result<uint64_t> highest = cache_.HighestAccepted();
   if (!highest.ok()) return reject(highest.error().message);
   highest_accepted_ = *highest;
-  Result<std::optional<PolicyUpdate>> cached = cache_.Load();
+  Result<std::optional<PolicyBundle>> cached = cache_.Load();
   if (!cached.ok()) return reject(cached.error().message);
   if (!cached->has_value()) {
     if (highest_accepted_ > 0) {
@@ -154,7 +154,7 @@ std::string AgentCore::LoadCachedPolicyLocked(std::vector<Event>& events) {
     }
     return bootstrap();
   }
-  const PolicyUpdate& b = **cached;
+  const PolicyBundle& b = **cached;
   const std::string label = PolicyLabel(b.version, b.group);
   if (Status s = verifier_.Verify(b); !s.ok()) return reject(label + ": " + s.error().message);
   if (b.version == 0) return reject("version 0 is not a policy");
@@ -386,7 +386,7 @@ void AgentCore::ReconcileLocked(const PolicyChange* change, std::vector<Event> e
   }
 }
 
-Status AgentCore::ApplyPolicyUpdate(const PolicyUpdate& update) {
+Status AgentCore::ApplyPolicyUpdate(const PolicyBundle& update) {
   std::lock_guard serial(reconcile_mu_);
   uint64_t current_version = 0;
   {

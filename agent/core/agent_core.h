@@ -92,7 +92,7 @@ class AgentCore {
   // policy in force or than any version accepted before (rollback), or does
   // not parse is rejected (POLICY_REJECTED; alert for signature and
   // rollback) and the old policy stays. An accepted bundle is cached.
-  Status ApplyPolicyUpdate(const PolicyUpdate& update);
+  Status ApplyPolicyUpdate(const PolicyBundle& update);
 
   // Records AGENT_STOPPING.
   void RecordStopping(std::string_view reason);

@@ -7,23 +7,13 @@
 #include "common/base/result.h"
 #include "common/device/event.h"
 #include "common/device/terminal_state.h"
+#include "common/policy/policy_bundle.h"
 
 namespace mamori {
 
 struct StateAckInfo {
   int64_t collector_time_ms = 0;
   uint64_t assigned_policy_version = 0;
-};
-
-// A policy bundle as the collector sent it (mamori.v1.PolicyBundle).
-struct PolicyUpdate {
-  uint64_t version = 0;
-  std::string group;
-  std::string policy_yaml;
-  // Ed25519 signature over version, group and policy_yaml (see
-  // common/policy/policy_signing.h) and the id of the signing key.
-  std::string signature;
-  std::string key_id;
 };
 
 // The agent's side of the agent service. Implementations are thread-safe.
@@ -36,7 +26,7 @@ class CollectorClient {
   // Blocks, delivering bundles to `on_update`, until the stream ends, fails
   // or Cancel() is called; returns why it ended.
   virtual Status WatchPolicy(uint64_t current_version,
-                             const std::function<void(const PolicyUpdate&)>& on_update) = 0;
+                             const std::function<void(const PolicyBundle&)>& on_update) = 0;
   // Ends a WatchPolicy in progress (from another thread).
   virtual void CancelWatch() = 0;
 };

@@ -18,13 +18,13 @@ class PolicyCache {
   virtual ~PolicyCache() = default;
   // The cached bundle; nullopt when there is none. An error when something
   // is there but cannot be read or decoded.
-  virtual Result<std::optional<PolicyUpdate>> Load() = 0;
+  virtual Result<std::optional<PolicyBundle>> Load() = 0;
   // The highest version ever accepted (0 = none): a validly signed but
   // older bundle swapped into the cache is refused as a rollback.
   virtual Result<uint64_t> HighestAccepted() = 0;
   // Stores `bundle` durably, then raises the highest accepted version to
   // its version (never lowers it).
-  virtual Status Save(const PolicyUpdate& bundle) = 0;
+  virtual Status Save(const PolicyBundle& bundle) = 0;
   // The location, for messages.
   virtual std::string Describe() const = 0;
 };

@@ -2,9 +2,8 @@
 
 namespace mamori {
 
-Status PinnedKeyPolicyVerifier::Verify(const PolicyUpdate& bundle) const {
-  return key_.Verify(bundle.version, bundle.group, bundle.policy_yaml, bundle.signature,
-                     bundle.key_id);
+Status PinnedKeyPolicyVerifier::Verify(const PolicyBundle& bundle) const {
+  return key_.Verify(bundle);
 }
 
 }  // namespace mamori

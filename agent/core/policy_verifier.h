@@ -14,7 +14,7 @@ class PolicyVerifier {
   virtual ~PolicyVerifier() = default;
   // Ok when the bundle's signature verifies; otherwise an error saying why
   // (unsigned, another key, signature does not verify).
-  virtual Status Verify(const PolicyUpdate& bundle) const = 0;
+  virtual Status Verify(const PolicyBundle& bundle) const = 0;
   // Names the trusted key in messages.
   virtual std::string Describe() const = 0;
 };
@@ -24,7 +24,7 @@ class PolicyVerifier {
 class PinnedKeyPolicyVerifier final : public PolicyVerifier {
  public:
   explicit PinnedKeyPolicyVerifier(PolicyPublicKey key) : key_(std::move(key)) {}
-  Status Verify(const PolicyUpdate& bundle) const override;
+  Status Verify(const PolicyBundle& bundle) const override;
   std::string Describe() const override { return "pinned policy key " + key_.key_id(); }
 
  private:

@@ -187,7 +187,7 @@ void Reporter::WatchLoop() {
     if (Stopping()) break;
     bool received = false;
     const Steady::time_point began = Steady::now();
-    Status s = client_.WatchPolicy(core_.applied_policy_version(), [&](const PolicyUpdate& update) {
+    Status s = client_.WatchPolicy(core_.applied_policy_version(), [&](const PolicyBundle& update) {
       received = true;
       // Rejections are recorded as events by the core.
       Status applied = core_.ApplyPolicyUpdate(update);

@@ -5,6 +5,7 @@
 #include "agent/storage/durable_file.h"
 #include "agent/storage/seq_file.h"
 #include "mamori/v1/types.pb.h"
+#include "proto/wire/convert.h"
 
 namespace mamori {
 namespace {
@@ -14,44 +15,34 @@ constexpr std::size_t kMaxBundleBytes = 16 * 1024 * 1024;
 
 }  // namespace
 
-std::string EncodePolicyBundle(const PolicyUpdate& bundle) {
+std::string EncodePolicyBundle(const PolicyBundle& bundle) {
   v1::PolicyBundle pb;
-  pb.set_version(bundle.version);
-  pb.set_group(bundle.group);
-  pb.set_policy_yaml(bundle.policy_yaml);
-  pb.set_signature(bundle.signature);
-  pb.set_key_id(bundle.key_id);
+  ToProto(bundle, &pb);
   return pb.SerializeAsString();
 }
 
-Result<PolicyUpdate> DecodePolicyBundle(std::string_view bytes) {
+Result<PolicyBundle> DecodePolicyBundle(std::string_view bytes) {
   v1::PolicyBundle pb;
   if (bytes.size() > kMaxBundleBytes ||
       !pb.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
     return MakeError(ErrorCode::kFailedPrecondition, "not a policy bundle (cannot be decoded)");
   }
-  PolicyUpdate u;
-  u.version = pb.version();
-  u.group = pb.group();
-  u.policy_yaml = pb.policy_yaml();
-  u.signature = pb.signature();
-  u.key_id = pb.key_id();
-  return u;
+  return FromProto(pb);
 }
 
 FilePolicyCache::FilePolicyCache(std::string state_dir)
     : bundle_path_(PathToUtf8(PathFromUtf8(state_dir) / "policy.bundle")),
       highest_path_(PathToUtf8(PathFromUtf8(state_dir) / "policy.highest")) {}
 
-Result<std::optional<PolicyUpdate>> FilePolicyCache::Load() {
+Result<std::optional<PolicyBundle>> FilePolicyCache::Load() {
   Result<std::optional<std::string>> bytes = ReadFileIfExists(PathFromUtf8(bundle_path_));
   if (!bytes.ok()) return bytes.error();
-  if (!bytes->has_value()) return std::optional<PolicyUpdate>();
-  Result<PolicyUpdate> bundle = DecodePolicyBundle(**bytes);
+  if (!bytes->has_value()) return std::optional<PolicyBundle>();
+  Result<PolicyBundle> bundle = DecodePolicyBundle(**bytes);
   if (!bundle.ok()) {
     return MakeError(bundle.error().code, bundle_path_ + ": " + bundle.error().message);
   }
-  return std::optional<PolicyUpdate>(std::move(*bundle));
+  return std::optional<PolicyBundle>(std::move(*bundle));
 }
 
 Result<uint64_t> FilePolicyCache::HighestAccepted() {
@@ -60,7 +51,7 @@ Result<uint64_t> FilePolicyCache::HighestAccepted() {
   return v->value_or(0);
 }
 
-Status FilePolicyCache::Save(const PolicyUpdate& bundle) {
+Status FilePolicyCache::Save(const PolicyBundle& bundle) {
   if (Status s = WriteFileAtomically(PathFromUtf8(bundle_path_), EncodePolicyBundle(bundle));
       !s.ok()) {
     return s;

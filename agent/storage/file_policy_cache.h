@@ -19,9 +19,9 @@ namespace mamori {
 class FilePolicyCache final : public PolicyCache {
  public:
   explicit FilePolicyCache(std::string state_dir);
-  Result<std::optional<PolicyUpdate>> Load() override;
+  Result<std::optional<PolicyBundle>> Load() override;
   Result<uint64_t> HighestAccepted() override;
-  Status Save(const PolicyUpdate& bundle) override;
+  Status Save(const PolicyBundle& bundle) override;
   std::string Describe() const override { return bundle_path_; }
 
   const std::string& bundle_path() const { return bundle_path_; }
@@ -34,7 +34,7 @@ class FilePolicyCache final : public PolicyCache {
 
 // The bundle file's bytes: a serialized mamori.v1.PolicyBundle. Exposed for
 // tests that forge or alter cache files.
-std::string EncodePolicyBundle(const PolicyUpdate& bundle);
-Result<PolicyUpdate> DecodePolicyBundle(std::string_view bytes);
+std::string EncodePolicyBundle(const PolicyBundle& bundle);
+Result<PolicyBundle> DecodePolicyBundle(std::string_view bytes);
 
 }  // namespace mamori

@@ -149,7 +149,7 @@ Result<uint64_t> GrpcCollectorClient::ReportEvents(const std::vector<Event>& eve
 }
 
 Status GrpcCollectorClient::WatchPolicy(uint64_t current_version,
-                                        const std::function<void(const PolicyUpdate&)>& on_update) {
+                                        const std::function<void(const PolicyBundle&)>& on_update) {
   v1::WatchPolicyRequest req;
   req.set_current_version(current_version);
   // No deadline: the stream lives as long as the connection; keepalive
@@ -161,13 +161,7 @@ Status GrpcCollectorClient::WatchPolicy(uint64_t current_version,
       stub->WatchPolicy(&ctx, req);
   v1::PolicyBundle bundle;
   while (reader->Read(&bundle)) {
-    PolicyUpdate update;
-    update.version = bundle.version();
-    update.group = bundle.group();
-    update.policy_yaml = bundle.policy_yaml();
-    update.signature = bundle.signature();
-    update.key_id = bundle.key_id();
-    on_update(update);
+    on_update(FromProto(bundle));
   }
   grpc::Status s = reader->Finish();
   if (!s.ok()) return Failed("WatchPolicy", s);

@@ -49,7 +49,7 @@ class GrpcCollectorClient final : public CollectorClient {
   Result<StateAckInfo> ReportState(const TerminalState& state) override;
   Result<uint64_t> ReportEvents(const std::vector<Event>& events) override;
   Status WatchPolicy(uint64_t current_version,
-                     const std::function<void(const PolicyUpdate&)>& on_update) override;
+                     const std::function<void(const PolicyBundle&)>& on_update) override;
   void CancelWatch() override;
 
   // Deadline for unary calls started from now on; shutdown shortens it so

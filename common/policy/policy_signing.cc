@@ -77,13 +77,14 @@ void PutU64(std::string& out, uint64_t v) {
 
 }  // namespace
 
-std::string PolicySigningPayload(uint64_t version, std::string_view group,
-                                 std::string_view policy_yaml) {
+std::string PolicySigningPayload(const PolicyBundle& bundle) {
+  const std::string_view group = bundle.group;
+  const std::string_view policy_yaml = bundle.policy_yaml;
   std::string out;
   out.reserve(kPolicySignatureDomain.size() + 1 + 24 + group.size() + policy_yaml.size());
   out += kPolicySignatureDomain;
   out += '\0';
-  PutU64(out, version);
+  PutU64(out, bundle.version);
   PutU64(out, group.size());
   out += group;
   PutU64(out, policy_yaml.size());
@@ -127,9 +128,9 @@ Result<std::string> PolicyPublicKey::ToPem() const {
   return BioToString(bio.get());
 }
 
-Status PolicyPublicKey::Verify(uint64_t version, std::string_view group,
-                               std::string_view policy_yaml, std::string_view signature,
-                               std::string_view key_id) const {
+Status PolicyPublicKey::Verify(const PolicyBundle& bundle) const {
+  const std::string_view signature = bundle.signature;
+  const std::string_view key_id = bundle.key_id;
   if (signature.empty()) {
     return MakeError(ErrorCode::kUnauthenticated,
                      "unsigned (no signature; the pinned policy key is " + key_id_ + ")");
@@ -144,7 +145,7 @@ Status PolicyPublicKey::Verify(uint64_t version, std::string_view group,
         ErrorCode::kUnauthenticated,
         "malformed signature (" + std::to_string(signature.size()) + " bytes, Ed25519 has 64)");
   }
-  const std::string payload = PolicySigningPayload(version, group, policy_yaml);
+  const std::string payload = PolicySigningPayload(bundle);
   ERR_clear_error();
   EvpMdCtxPtr ctx(EVP_MD_CTX_new());
   // Ed25519 hashes internally: no digest is given (NULL md).
@@ -228,9 +229,8 @@ Result<std::string> PolicySigningKey::PrivateKeyPem() const {
   return BioToString(bio.get());
 }
 
-Result<PolicySignature> PolicySigningKey::Sign(uint64_t version, std::string_view group,
-                                               std::string_view policy_yaml) const {
-  const std::string payload = PolicySigningPayload(version, group, policy_yaml);
+Result<PolicySignature> PolicySigningKey::Sign(const PolicyBundle& bundle) const {
+  const std::string payload = PolicySigningPayload(bundle);
   ERR_clear_error();
   EvpMdCtxPtr ctx(EVP_MD_CTX_new());
   if (!ctx || EVP_DigestSignInit(ctx.get(), nullptr, nullptr, nullptr, key_.get()) != 1) {

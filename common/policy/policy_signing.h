@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "common/base/result.h"
+#include "common/policy/policy_bundle.h"
 
 // OpenSSL's EVP_PKEY, declared here so this header does not pull in OpenSSL.
 struct evp_pkey_st;
@@ -28,8 +29,7 @@ namespace mamori {
 // applied_by and key_id are informational and not signed.
 inline constexpr std::string_view kPolicySignatureDomain = "mamori-policy-bundle-v1";
 
-std::string PolicySigningPayload(uint64_t version, std::string_view group,
-                                 std::string_view policy_yaml);
+std::string PolicySigningPayload(const PolicyBundle& bundle);
 
 // An Ed25519 signature (64 bytes, raw) and the id of the key that made it.
 struct PolicySignature {
@@ -49,11 +49,11 @@ class PolicyPublicKey {
   const std::string& key_id() const { return key_id_; }
   Result<std::string> ToPem() const;
 
-  // Ok when `signature` is this key's signature over the fields and
-  // `key_id` names this key. The error (kUnauthenticated) says which:
-  // unsigned, signed by another key, or a signature that does not verify.
-  Status Verify(uint64_t version, std::string_view group, std::string_view policy_yaml,
-                std::string_view signature, std::string_view key_id) const;
+  // Ok when the bundle's signature is this key's signature over its signed
+  // fields and its key_id names this key. The error (kUnauthenticated) says
+  // which: unsigned, signed by another key, or a signature that does not
+  // verify.
+  Status Verify(const PolicyBundle& bundle) const;
 
  private:
   PolicyPublicKey(std::shared_ptr<evp_pkey_st> key, std::string key_id)
@@ -78,8 +78,9 @@ class PolicySigningKey {
   const PolicyPublicKey& public_key() const { return public_key_; }
   Result<std::string> PrivateKeyPem() const;
 
-  Result<PolicySignature> Sign(uint64_t version, std::string_view group,
-                               std::string_view policy_yaml) const;
+  // The signature over the bundle's signed fields (its own signature and
+  // key_id are ignored).
+  Result<PolicySignature> Sign(const PolicyBundle& bundle) const;
 
  private:
   PolicySigningKey(std::shared_ptr<evp_pkey_st> key, PolicyPublicKey public_key)

@@ -180,4 +180,26 @@ void ToProto(const TerminalState& s, v1::StateReport* out) {
   out->set_report_interval_seconds(s.report_interval_s);
 }
 
+void ToProto(const PolicyBundle& b, v1::PolicyBundle* out) {
+  out->set_version(b.version);
+  out->set_group(b.group);
+  out->set_policy_yaml(b.policy_yaml);
+  out->set_signature(b.signature);
+  out->set_key_id(b.key_id);
+  out->set_applied_by(b.applied_by);
+  if (b.applied_at_ms != 0) SetMs(b.applied_at_ms, out->mutable_applied_at());
+}
+
+PolicyBundle FromProto(const v1::PolicyBundle& b) {
+  PolicyBundle out;
+  out.version = b.version();
+  out.group = b.group();
+  out.policy_yaml = b.policy_yaml();
+  out.signature = b.signature();
+  out.key_id = b.key_id();
+  out.applied_by = b.applied_by();
+  if (b.has_applied_at()) out.applied_at_ms = ToMs(b.applied_at());
+  return out;
+}
+
 }  // namespace mamori

@@ -9,6 +9,7 @@
 #include "common/device/device.h"
 #include "common/device/event.h"
 #include "common/device/terminal_state.h"
+#include "common/policy/policy_bundle.h"
 #include "mamori/v1/agent.pb.h"
 #include "mamori/v1/types.pb.h"
 
@@ -40,5 +41,8 @@ void ToProto(const Event& e, v1::Event* out);
 TerminalState FromProto(const v1::StateReport& r);
 void ToProto(const TerminalState& s, v1::StateReport* out);
 void ToProto(const EnforcementStatus& e, v1::EnforcementStatus* out);
+
+void ToProto(const PolicyBundle& b, v1::PolicyBundle* out);
+PolicyBundle FromProto(const v1::PolicyBundle& b);
 
 }  // namespace mamori

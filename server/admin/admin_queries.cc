@@ -88,7 +88,7 @@ class PolicyTimeline {
     if (it != cache_.end()) return it->second;
     std::vector<std::pair<uint64_t, int64_t>> versions;
     if (auto h = store_->PolicyHistory(group); h.ok()) {
-      for (const StoredPolicy& p : *h) versions.emplace_back(p.version, p.applied_at_ms);
+      for (const PolicyBundle& p : *h) versions.emplace_back(p.version, p.applied_at_ms);
     }
     return cache_.emplace(std::string(group), std::move(versions)).first->second;
   }
@@ -319,7 +319,7 @@ Status AdminQueries::QueryEvents(const v1::QueryEventsRequest& request,
 
 Status AdminQueries::GetPolicy(const v1::GetPolicyRequest& request,
                                v1::GetPolicyResponse* response) const {
-  std::optional<StoredPolicy> stored;
+  std::optional<PolicyBundle> stored;
   bool inherited = false;
   if (request.version() != 0) {
     auto r = store_->GetPolicy(request.group(), request.version());
@@ -335,12 +335,7 @@ Status AdminQueries::GetPolicy(const v1::GetPolicyRequest& request,
     inherited = r->inherited;
   }
   if (stored) {
-    auto* b = response->mutable_bundle();
-    b->set_version(stored->version);
-    b->set_group(stored->group);
-    b->set_policy_yaml(stored->yaml);
-    b->set_applied_by(stored->applied_by);
-    SetMs(stored->applied_at_ms, b->mutable_applied_at());
+    ToProto(*stored, response->mutable_bundle());
     response->set_inherited(inherited);
   }
   return Status::Ok();
@@ -354,7 +349,7 @@ Status AdminQueries::PolicyHistory(const v1::PolicyHistoryRequest& request,
   const uint32_t limit = request.limit() == 0 ? 50 : std::min<uint32_t>(request.limit(), 1000);
   auto versions = store_->RecentPolicyVersions(request.group(), limit);
   if (!versions.ok()) return versions.error();
-  for (const StoredPolicy& p : *versions) {
+  for (const PolicyBundle& p : *versions) {
     auto* e = response->add_entries();
     e->set_version(p.version);
     e->set_group(p.group);
@@ -362,11 +357,11 @@ Status AdminQueries::PolicyHistory(const v1::PolicyHistoryRequest& request,
     SetMs(p.applied_at_ms, e->mutable_applied_at());
     // Every stored version passed validation; a name only fails to come out
     // of a tampered store, and the history is still worth showing then.
-    if (auto parsed = ParsePolicy(p.yaml, "stored policy"); parsed.ok()) {
+    if (auto parsed = ParsePolicy(p.policy_yaml, "stored policy"); parsed.ok()) {
       e->set_policy_name(parsed->name);
     }
-    e->set_yaml_bytes(p.yaml.size());
-    e->set_first_line(FirstLine(p.yaml, 120));
+    e->set_yaml_bytes(p.policy_yaml.size());
+    e->set_first_line(FirstLine(p.policy_yaml, 120));
   }
   return Status::Ok();
 }
@@ -378,13 +373,13 @@ Status AdminQueries::PolicyDiff(const v1::PolicyDiffRequest& request,
   }
   auto history = store_->PolicyHistory(request.group());  // oldest first
   if (!history.ok()) return history.error();
-  const auto find = [&](uint64_t version) -> const StoredPolicy* {
-    for (const StoredPolicy& p : *history) {
+  const auto find = [&](uint64_t version) -> const PolicyBundle* {
+    for (const PolicyBundle& p : *history) {
       if (p.version == version) return &p;
     }
     return nullptr;
   };
-  const StoredPolicy* to = nullptr;
+  const PolicyBundle* to = nullptr;
   if (request.to_version() == 0) {
     if (!history->empty()) to = &history->back();
   } else {
@@ -397,7 +392,7 @@ Status AdminQueries::PolicyDiff(const v1::PolicyDiffRequest& request,
                          : "group '" + request.group() + "' has no policy version " +
                                std::to_string(request.to_version()));
   }
-  const StoredPolicy* from = nullptr;
+  const PolicyBundle* from = nullptr;
   if (request.from_version() != 0) {
     from = find(request.from_version());
     if (from == nullptr) {
@@ -406,14 +401,15 @@ Status AdminQueries::PolicyDiff(const v1::PolicyDiffRequest& request,
                                                  std::to_string(request.from_version()));
     }
   } else {
-    for (const StoredPolicy& p : *history) {
+    for (const PolicyBundle& p : *history) {
       if (p.version < to->version) from = &p;
     }
   }
   const std::string from_name =
       from == nullptr ? "(none)" : "version " + std::to_string(from->version);
-  const TextDiff diff = DiffLines(from == nullptr ? std::string_view() : from->yaml, to->yaml,
-                                  from_name, "version " + std::to_string(to->version));
+  const TextDiff diff =
+      DiffLines(from == nullptr ? std::string_view() : from->policy_yaml, to->policy_yaml,
+                from_name, "version " + std::to_string(to->version));
   response->set_from_version(from == nullptr ? 0 : from->version);
   response->set_to_version(to->version);
   response->set_diff(diff.text);

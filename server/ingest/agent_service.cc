@@ -92,15 +92,9 @@ class PolicyWatchReactor final : public grpc::ServerWriteReactor<v1::PolicyBundl
 
   void MaybeWriteLocked() {
     if (writing_ || finished_ || !pending_) return;
-    const StoredPolicy& p = *pending_;
+    const PolicyBundle& p = *pending_;
     bundle_.Clear();
-    bundle_.set_version(p.version);
-    bundle_.set_group(p.group);
-    bundle_.set_policy_yaml(p.yaml);
-    bundle_.set_signature(p.signature);
-    bundle_.set_key_id(p.key_id);
-    bundle_.set_applied_by(p.applied_by);
-    SetMs(p.applied_at_ms, bundle_.mutable_applied_at());
+    ToProto(p, &bundle_);
     sent_version_ = p.version;
     pending_.reset();
     writing_ = true;
@@ -118,7 +112,7 @@ class PolicyWatchReactor final : public grpc::ServerWriteReactor<v1::PolicyBundl
   PolicyHub::WatchId watch_id_ = 0;
   std::mutex mu_;
   uint64_t sent_version_;                // guarded by mu_
-  std::optional<StoredPolicy> pending_;  // guarded by mu_
+  std::optional<PolicyBundle> pending_;  // guarded by mu_
   bool writing_ = false;                 // guarded by mu_
   bool finished_ = false;                // guarded by mu_
   v1::PolicyBundle bundle_;              // guarded by mu_ while writing_

@@ -29,9 +29,9 @@ std::shared_ptr<spdlog::logger> Log() {
   return log;
 }
 
-void AddUpdates(const std::vector<StoredPolicy>& versions,
+void AddUpdates(const std::vector<PolicyBundle>& versions,
                 google::protobuf::RepeatedPtrField<v1::PolicyUpdate>* out) {
-  for (const StoredPolicy& p : versions) {
+  for (const PolicyBundle& p : versions) {
     v1::PolicyUpdate* u = out->Add();
     u->set_group(p.group);
     u->set_version(p.version);
@@ -47,9 +47,9 @@ std::string Describe(const LedgerEntry& e) {
   return d;
 }
 
-std::string VersionsText(const std::vector<StoredPolicy>& versions) {
+std::string VersionsText(const std::vector<PolicyBundle>& versions) {
   std::string out;
-  for (const StoredPolicy& p : versions) {
+  for (const PolicyBundle& p : versions) {
     if (!out.empty()) out += ", ";
     out += p.group + " v" + std::to_string(p.version);
   }
@@ -225,7 +225,7 @@ Status MediaLedger::Import(std::string_view actor, const v1::ImportMediaRequest&
     }
   }
   const int64_t now = clock_->NowMs();
-  std::vector<StoredPolicy> versions;
+  std::vector<PolicyBundle> versions;
   if (problems.empty()) {
     auto applied = hub_->ApplyLedgerChange(
         [&]() -> Status {

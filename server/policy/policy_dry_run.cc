@@ -31,7 +31,7 @@ Result<PolicyDryRun> DryRunPolicy(const PolicyHub& hub, Store& store, std::strin
   const std::string current_name =
       run.current ? run.current->stored.group + " v" + std::to_string(current_version)
                   : std::string("(none: built-in default)");
-  run.diff = DiffLines(run.current ? std::string_view(run.current->stored.yaml) : "", yaml,
+  run.diff = DiffLines(run.current ? std::string_view(run.current->stored.policy_yaml) : "", yaml,
                        current_name, source_name.empty() ? "new" : source_name);
 
   auto terminals = store.ListTerminals(group);

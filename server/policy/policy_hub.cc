@@ -19,12 +19,12 @@ Status PolicyHub::SignStoredPolicies() {
   Status st = store_->WithTransaction([&]() -> Status {
     auto latest = store_->LatestPolicies();
     if (!latest.ok()) return latest.error();
-    for (const StoredPolicy& group_latest : *latest) {
+    for (const PolicyBundle& group_latest : *latest) {
       auto history = store_->PolicyHistory(group_latest.group);
       if (!history.ok()) return history.error();
-      for (const StoredPolicy& sp : *history) {
+      for (const PolicyBundle& sp : *history) {
         if (sp.key_id == key.key_id()) {
-          Status v = key.Verify(sp.version, sp.group, sp.yaml, sp.signature, sp.key_id);
+          Status v = key.Verify(sp);
           if (!v.ok()) {
             return MakeError(ErrorCode::kFailedPrecondition,
                              "stored policy of group " + sp.group + " version " +
@@ -34,7 +34,7 @@ Status PolicyHub::SignStoredPolicies() {
           continue;
         }
         ++(sp.key_id.empty() ? unsigned_count : rotated_count);
-        auto sig = signing_key_.Sign(sp.version, sp.group, sp.yaml);
+        auto sig = signing_key_.Sign(sp);
         if (!sig.ok()) return sig.error();
         if (Status s =
                 store_->SetPolicySignature(sp.group, sp.version, sig->signature, sig->key_id);
@@ -65,8 +65,8 @@ Status PolicyHub::Load() {
   if (!latest.ok()) return latest.error();
   std::map<std::string, ResolvedPolicy, std::less<>> loaded;
   for (auto& sp : *latest) {
-    auto parsed =
-        ParsePolicy(sp.yaml, "stored policy " + sp.group + " v" + std::to_string(sp.version));
+    auto parsed = ParsePolicy(sp.policy_yaml,
+                              "stored policy " + sp.group + " v" + std::to_string(sp.version));
     if (!parsed.ok()) return parsed.error();
     const std::string group = sp.group;
     loaded[group] = ResolvedPolicy{
@@ -87,12 +87,12 @@ Result<Policy> PolicyHub::Validate(std::string_view group, std::string_view yaml
   return ParsePolicy(yaml, source_name.empty() ? "policy" : source_name);
 }
 
-Result<StoredPolicy> PolicyHub::StoreSignedLocked(std::string_view group, std::string_view yaml,
+Result<PolicyBundle> PolicyHub::StoreSignedLocked(std::string_view group, std::string_view yaml,
                                                   std::string_view source_yaml,
                                                   std::string_view applied_by) {
   auto put = store_->PutPolicy(group, yaml, applied_by, clock_->NowMs());
   if (!put.ok()) return put.error();
-  auto sig = signing_key_.Sign(put->version, put->group, put->yaml);
+  auto sig = signing_key_.Sign(*put);
   if (!sig.ok()) return sig.error();
   if (Status s = store_->SetPolicySignature(put->group, put->version, sig->signature, sig->key_id);
       !s.ok()) {
@@ -115,7 +115,7 @@ void PolicyHub::NotifyLocked(std::string_view group) {
   }
 }
 
-Result<StoredPolicy> PolicyHub::Apply(std::string_view group, std::string_view yaml,
+Result<PolicyBundle> PolicyHub::Apply(std::string_view group, std::string_view yaml,
                                       std::string_view source_name, std::string_view applied_by) {
   static const auto log = GetLogger("policy");
   auto parsed = Validate(group, yaml, source_name);
@@ -128,7 +128,7 @@ Result<StoredPolicy> PolicyHub::Apply(std::string_view group, std::string_view y
   // visible, and a signing failure stores nothing. The ledger is read in
   // the same transaction, so a concurrent ledger change (which takes this
   // lock too) is either merged here or re-merges this version.
-  std::optional<StoredPolicy> stored;
+  std::optional<PolicyBundle> stored;
   std::shared_ptr<const Policy> policy;
   Status st = store_->WithTransaction([&]() -> Status {
     auto ledger = store_->ListLedger(/*include_retired=*/true);
@@ -155,7 +155,7 @@ Result<StoredPolicy> PolicyHub::Apply(std::string_view group, std::string_view y
   return *stored;
 }
 
-Result<std::vector<StoredPolicy>> PolicyHub::ApplyLedgerChange(
+Result<std::vector<PolicyBundle>> PolicyHub::ApplyLedgerChange(
     const std::function<Status()>& change, std::string_view applied_by) {
   static const auto log = GetLogger("policy");
   std::lock_guard lock(mu_);
@@ -174,7 +174,7 @@ Result<std::vector<StoredPolicy>> PolicyHub::ApplyLedgerChange(
                          "the ledger change cannot be merged into the policy of group " + group +
                              ": " + merged.error().message);
       }
-      if (*merged == current.stored.yaml) continue;
+      if (*merged == current.stored.policy_yaml) continue;
       auto parsed = ParsePolicy(*merged, name);
       if (!parsed.ok()) return parsed.error();
       auto put = StoreSignedLocked(group, *merged, *source, applied_by);
@@ -185,7 +185,7 @@ Result<std::vector<StoredPolicy>> PolicyHub::ApplyLedgerChange(
     return Status::Ok();
   });
   if (!st.ok()) return st.error();
-  std::vector<StoredPolicy> out;
+  std::vector<PolicyBundle> out;
   for (ResolvedPolicy& r : updated) {
     const std::string group = r.stored.group;
     log->info("policy of group {} version {} stored for {}: registered media now {}", group,
@@ -195,7 +195,7 @@ Result<std::vector<StoredPolicy>> PolicyHub::ApplyLedgerChange(
   }
   // Once per watcher, even when its group's policy and an ancestor's changed.
   for (auto& [id, w] : watchers_) {
-    const bool affected = std::any_of(out.begin(), out.end(), [&](const StoredPolicy& p) {
+    const bool affected = std::any_of(out.begin(), out.end(), [&](const PolicyBundle& p) {
       return GroupContains(p.group, w.group);
     });
     if (!affected) continue;

@@ -20,7 +20,7 @@ namespace mamori {
 
 // A stored policy with its parsed form.
 struct ResolvedPolicy {
-  StoredPolicy stored;
+  PolicyBundle stored;
   std::shared_ptr<const Policy> policy;
   bool inherited = false;  // applied to an ancestor of the group asked for
 };
@@ -55,7 +55,7 @@ class PolicyHub {
   // Nothing is stored when validation or signing fails. The stored, signed
   // document is `yaml` with the media ledger merged in (ledger_policy.h);
   // `yaml` itself is kept as the version's source.
-  Result<StoredPolicy> Apply(std::string_view group, std::string_view yaml,
+  Result<PolicyBundle> Apply(std::string_view group, std::string_view yaml,
                              std::string_view source_name, std::string_view applied_by);
 
   // Runs `change` (writes to the media ledger) and, in the same
@@ -63,7 +63,7 @@ class PolicyHub {
   // the changed ledger alters, recording `applied_by` (e.g. "ledger.add by
   // web:alice"); then notifies the watchers. When `change` or any version
   // fails, nothing is stored. Returns the new versions.
-  Result<std::vector<StoredPolicy>> ApplyLedgerChange(const std::function<Status()>& change,
+  Result<std::vector<PolicyBundle>> ApplyLedgerChange(const std::function<Status()>& change,
                                                       std::string_view applied_by);
   // The groups that have a policy of their own, sorted.
   std::vector<std::string> PolicyGroups() const;
@@ -100,7 +100,7 @@ class PolicyHub {
   std::optional<ResolvedPolicy> ResolveLocked(std::string_view group) const;
   // Inside a store transaction: stores `yaml` (and `source_yaml` when it
   // differs) as the group's next version and signs it.
-  Result<StoredPolicy> StoreSignedLocked(std::string_view group, std::string_view yaml,
+  Result<PolicyBundle> StoreSignedLocked(std::string_view group, std::string_view yaml,
                                          std::string_view source_yaml, std::string_view applied_by);
   // Tells the watchers of `group` and its descendants.
   void NotifyLocked(std::string_view group);

@@ -11,20 +11,9 @@
 #include "common/base/result.h"
 #include "common/device/event.h"
 #include "common/device/terminal_state.h"
+#include "common/policy/policy_bundle.h"
 
 namespace mamori {
-
-struct StoredPolicy {
-  std::string group;
-  uint64_t version = 0;
-  std::string yaml;
-  std::string applied_by;  // admin identity URI
-  int64_t applied_at_ms = 0;
-  // Ed25519 signature over the bundle (see common/policy/policy_signing.h), raw
-  // bytes, and the id of the key that made it; empty until signed.
-  std::string signature;
-  std::string key_id;
-};
 
 // A position in the newest-first order of events: (time, seq, terminal).
 struct EventPosition {
@@ -159,22 +148,22 @@ class Store {
   // revision counter (highest stored + 1, from 1), so they increase per group
   // and also never go down for a terminal whose policy moves from an
   // inherited one to its group's own: agents can refuse any older version.
-  virtual Result<StoredPolicy> PutPolicy(std::string_view group, std::string_view yaml,
+  virtual Result<PolicyBundle> PutPolicy(std::string_view group, std::string_view yaml,
                                          std::string_view applied_by, int64_t now_ms) = 0;
   // Records the signature of a stored version (when it is applied, and when
   // the collector re-signs at start after an upgrade or a key rotation).
   virtual Status SetPolicySignature(std::string_view group, uint64_t version,
                                     std::string_view signature, std::string_view key_id) = 0;
   // The group's own policy (no inheritance); version 0 = latest.
-  virtual Result<std::optional<StoredPolicy>> GetPolicy(std::string_view group,
+  virtual Result<std::optional<PolicyBundle>> GetPolicy(std::string_view group,
                                                         uint64_t version) = 0;
   // The latest version of every group that has a policy.
-  virtual Result<std::vector<StoredPolicy>> LatestPolicies() = 0;
+  virtual Result<std::vector<PolicyBundle>> LatestPolicies() = 0;
   // Every version of the group, oldest first.
-  virtual Result<std::vector<StoredPolicy>> PolicyHistory(std::string_view group) = 0;
+  virtual Result<std::vector<PolicyBundle>> PolicyHistory(std::string_view group) = 0;
   // The group's latest `limit` versions (0 = all), newest first: who applied
   // what and when, for `mamorictl policy history`.
-  virtual Result<std::vector<StoredPolicy>> RecentPolicyVersions(std::string_view group,
+  virtual Result<std::vector<PolicyBundle>> RecentPolicyVersions(std::string_view group,
                                                                  uint32_t limit) = 0;
 
   // Dashboard accounts. PutUser inserts or replaces by name.

@@ -61,9 +61,9 @@ class CountingOutbox final : public EventOutbox {
 // policy cache that keeps nothing.
 class NoPolicyCache final : public PolicyCache {
  public:
-  Result<std::optional<PolicyUpdate>> Load() override { return std::optional<PolicyUpdate>(); }
+  Result<std::optional<PolicyBundle>> Load() override { return std::optional<PolicyBundle>(); }
   Result<uint64_t> HighestAccepted() override { return uint64_t{0}; }
-  Status Save(const PolicyUpdate&) override { return Status::Ok(); }
+  Status Save(const PolicyBundle&) override { return Status::Ok(); }
   std::string Describe() const override { return "none"; }
 };
 

@@ -32,13 +32,13 @@ inline const PolicySigningKey& TestPolicyKey() {
 }
 
 // A bundle signed by `key`, as a collector holding it would send.
-inline PolicyUpdate SignedUpdate(uint64_t version, std::string group, std::string yaml,
+inline PolicyBundle SignedUpdate(uint64_t version, std::string group, std::string yaml,
                                  const PolicySigningKey& key = TestPolicyKey()) {
-  PolicyUpdate u;
+  PolicyBundle u;
   u.version = version;
   u.group = std::move(group);
   u.policy_yaml = std::move(yaml);
-  PolicySignature sig = key.Sign(u.version, u.group, u.policy_yaml).value();
+  PolicySignature sig = key.Sign(u).value();
   u.signature = std::move(sig.signature);
   u.key_id = std::move(sig.key_id);
   return u;
@@ -53,7 +53,7 @@ inline const PolicyVerifier& TestPolicyVerifier() {
 // A policy cache in memory; `fail_save` makes Save fail.
 class MemoryPolicyCache final : public PolicyCache {
  public:
-  Result<std::optional<PolicyUpdate>> Load() override {
+  Result<std::optional<PolicyBundle>> Load() override {
     std::lock_guard lock(mu_);
     return bundle_;
   }
@@ -61,7 +61,7 @@ class MemoryPolicyCache final : public PolicyCache {
     std::lock_guard lock(mu_);
     return highest_;
   }
-  Status Save(const PolicyUpdate& bundle) override {
+  Status Save(const PolicyBundle& bundle) override {
     std::lock_guard lock(mu_);
     if (!fail_save.empty()) return MakeError(ErrorCode::kIo, fail_save);
     bundle_ = bundle;
@@ -74,7 +74,7 @@ class MemoryPolicyCache final : public PolicyCache {
 
  private:
   std::mutex mu_;
-  std::optional<PolicyUpdate> bundle_;
+  std::optional<PolicyBundle> bundle_;
   uint64_t highest_ = 0;
 };
 
@@ -236,7 +236,7 @@ class FakeCollectorClient final : public CollectorClient {
   }
 
   Status WatchPolicy(uint64_t current_version,
-                     const std::function<void(const PolicyUpdate&)>& on_update) override {
+                     const std::function<void(const PolicyBundle&)>& on_update) override {
     std::unique_lock lock(mu_);
     watch_versions_.push_back(current_version);
     watching_ = true;
@@ -255,7 +255,7 @@ class FakeCollectorClient final : public CollectorClient {
         cv_.notify_all();
         return MakeError(ErrorCode::kUnavailable, "UNAVAILABLE: stream reset");
       }
-      PolicyUpdate u = updates_.front();
+      PolicyBundle u = updates_.front();
       updates_.pop_front();
       lock.unlock();
       on_update(u);
@@ -281,7 +281,7 @@ class FakeCollectorClient final : public CollectorClient {
     std::lock_guard lock(mu_);
     store_limit_ = limit;
   }
-  void PushPolicy(PolicyUpdate u) {
+  void PushPolicy(PolicyBundle u) {
     std::lock_guard lock(mu_);
     updates_.push_back(std::move(u));
     cv_.notify_all();
@@ -313,7 +313,7 @@ class FakeCollectorClient final : public CollectorClient {
   int fail_next_calls_ = 0;
   uint64_t store_limit_ = UINT64_MAX;
   uint64_t assigned_version_ = 0;
-  std::deque<PolicyUpdate> updates_;
+  std::deque<PolicyBundle> updates_;
   bool cancel_ = false;
   bool end_stream_ = false;
 };

@@ -236,11 +236,11 @@ StoredEvent ReadEvent(sqlite3_stmt* stmt) {
 }
 constexpr int kEventColumnCount = 8 + kDeviceColumnCount;
 
-StoredPolicy ReadPolicy(sqlite3_stmt* stmt) {
-  StoredPolicy p;
+PolicyBundle ReadPolicy(sqlite3_stmt* stmt) {
+  PolicyBundle p;
   p.group = ColumnText(stmt, 0);
   p.version = static_cast<uint64_t>(ColumnInt64(stmt, 1));
-  p.yaml = ColumnText(stmt, 2);
+  p.policy_yaml = ColumnText(stmt, 2);
   p.applied_by = ColumnText(stmt, 3);
   p.applied_at_ms = ColumnInt64(stmt, 4);
   // Hex in the database so an auditor can read it with the sqlite3 shell;
@@ -975,10 +975,10 @@ Result<std::vector<StoredEvent>> SqliteStore::QueryEvents(const EventQuery& quer
   return out;
 }
 
-Result<StoredPolicy> SqliteStore::PutPolicy(std::string_view group, std::string_view yaml,
+Result<PolicyBundle> SqliteStore::PutPolicy(std::string_view group, std::string_view yaml,
                                             std::string_view applied_by, int64_t now_ms) {
   std::lock_guard lock(mu_);
-  StoredPolicy stored;
+  PolicyBundle stored;
   Status status = RunInTransaction(TxKind::kWrite, [&]() -> Status {
     uint64_t latest = 0;
     {
@@ -988,8 +988,12 @@ Result<StoredPolicy> SqliteStore::PutPolicy(std::string_view group, std::string_
       if (rc != SQLITE_ROW) return SqlError(rc, "reading the latest policy version");
       latest = static_cast<uint64_t>(ColumnInt64(stmt->get(), 0));
     }
-    stored = StoredPolicy{
-        std::string(group), latest + 1, std::string(yaml), std::string(applied_by), now_ms, "", ""};
+    stored = PolicyBundle{};
+    stored.version = latest + 1;
+    stored.group = std::string(group);
+    stored.policy_yaml = std::string(yaml);
+    stored.applied_by = std::string(applied_by);
+    stored.applied_at_ms = now_ms;
     Result<StmtLease> stmt = Prepare(
         "INSERT INTO policies (group_name, version, yaml, applied_by, applied_at_ms) "
         "VALUES (?, ?, ?, ?, ?)");
@@ -997,7 +1001,7 @@ Result<StoredPolicy> SqliteStore::PutPolicy(std::string_view group, std::string_
     Binder bind(stmt->get());
     bind.Text(stored.group)
         .Int(static_cast<int64_t>(stored.version))
-        .Text(stored.yaml)
+        .Text(stored.policy_yaml)
         .Text(stored.applied_by)
         .Int(stored.applied_at_ms);
     if (bind.rc() != SQLITE_OK) return SqlError(bind.rc(), "binding a policy");
@@ -1032,7 +1036,7 @@ Status SqliteStore::SetPolicySignature(std::string_view group, uint64_t version,
   });
 }
 
-Result<std::vector<StoredPolicy>> SqliteStore::ReadPolicies(std::string_view sql,
+Result<std::vector<PolicyBundle>> SqliteStore::ReadPolicies(std::string_view sql,
                                                             std::string_view group,
                                                             bool bind_group) {
   Result<StmtLease> stmt = Prepare(sql);
@@ -1040,14 +1044,14 @@ Result<std::vector<StoredPolicy>> SqliteStore::ReadPolicies(std::string_view sql
   Binder bind(stmt->get());
   if (bind_group) bind.Text(group);
   if (bind.rc() != SQLITE_OK) return SqlError(bind.rc(), "binding a group");
-  std::vector<StoredPolicy> out;
+  std::vector<PolicyBundle> out;
   int rc;
   while ((rc = sqlite3_step(stmt->get())) == SQLITE_ROW) out.push_back(ReadPolicy(stmt->get()));
   if (rc != SQLITE_DONE) return SqlError(rc, "reading policies");
   return out;
 }
 
-Result<std::optional<StoredPolicy>> SqliteStore::GetPolicy(std::string_view group,
+Result<std::optional<PolicyBundle>> SqliteStore::GetPolicy(std::string_view group,
                                                            uint64_t version) {
   std::lock_guard lock(mu_);
   Result<StmtLease> stmt =
@@ -1061,12 +1065,12 @@ Result<std::optional<StoredPolicy>> SqliteStore::GetPolicy(std::string_view grou
   if (version != 0) bind.Int(static_cast<int64_t>(version));
   if (bind.rc() != SQLITE_OK) return SqlError(bind.rc(), "binding a policy key");
   const int rc = sqlite3_step(stmt->get());
-  if (rc == SQLITE_DONE) return std::optional<StoredPolicy>();
+  if (rc == SQLITE_DONE) return std::optional<PolicyBundle>();
   if (rc != SQLITE_ROW) return SqlError(rc, "reading a policy");
-  return std::optional<StoredPolicy>(ReadPolicy(stmt->get()));
+  return std::optional<PolicyBundle>(ReadPolicy(stmt->get()));
 }
 
-Result<std::vector<StoredPolicy>> SqliteStore::LatestPolicies() {
+Result<std::vector<PolicyBundle>> SqliteStore::LatestPolicies() {
   std::lock_guard lock(mu_);
   return ReadPolicies("SELECT " MAMORI_POLICY_COLUMNS
                       " FROM policies p WHERE version = (SELECT MAX(version) FROM policies "
@@ -1074,14 +1078,14 @@ Result<std::vector<StoredPolicy>> SqliteStore::LatestPolicies() {
                       {}, false);
 }
 
-Result<std::vector<StoredPolicy>> SqliteStore::PolicyHistory(std::string_view group) {
+Result<std::vector<PolicyBundle>> SqliteStore::PolicyHistory(std::string_view group) {
   std::lock_guard lock(mu_);
   return ReadPolicies("SELECT " MAMORI_POLICY_COLUMNS
                       " FROM policies WHERE group_name = ? ORDER BY version",
                       group, true);
 }
 
-Result<std::vector<StoredPolicy>> SqliteStore::RecentPolicyVersions(std::string_view group,
+Result<std::vector<PolicyBundle>> SqliteStore::RecentPolicyVersions(std::string_view group,
                                                                     uint32_t limit) {
   std::lock_guard lock(mu_);
   Result<StmtLease> stmt = Prepare("SELECT " MAMORI_POLICY_COLUMNS
@@ -1092,7 +1096,7 @@ Result<std::vector<StoredPolicy>> SqliteStore::RecentPolicyVersions(std::string_
   // SQLite reads a negative LIMIT as no limit.
   bind.Text(group).Int(limit == 0 ? -1 : static_cast<int64_t>(limit));
   if (bind.rc() != SQLITE_OK) return SqlError(bind.rc(), "binding a policy history query");
-  std::vector<StoredPolicy> out;
+  std::vector<PolicyBundle> out;
   int rc;
   while ((rc = sqlite3_step(stmt->get())) == SQLITE_ROW) out.push_back(ReadPolicy(stmt->get()));
   if (rc != SQLITE_DONE) return SqlError(rc, "reading the policy history");

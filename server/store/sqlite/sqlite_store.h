@@ -45,14 +45,14 @@ class SqliteStore final : public Store {
   Result<uint64_t> AckedThrough(std::string_view terminal_id) override;
   Result<std::vector<StoredEvent>> QueryEvents(const EventQuery& query) override;
 
-  Result<StoredPolicy> PutPolicy(std::string_view group, std::string_view yaml,
+  Result<PolicyBundle> PutPolicy(std::string_view group, std::string_view yaml,
                                  std::string_view applied_by, int64_t now_ms) override;
   Status SetPolicySignature(std::string_view group, uint64_t version, std::string_view signature,
                             std::string_view key_id) override;
-  Result<std::optional<StoredPolicy>> GetPolicy(std::string_view group, uint64_t version) override;
-  Result<std::vector<StoredPolicy>> LatestPolicies() override;
-  Result<std::vector<StoredPolicy>> PolicyHistory(std::string_view group) override;
-  Result<std::vector<StoredPolicy>> RecentPolicyVersions(std::string_view group,
+  Result<std::optional<PolicyBundle>> GetPolicy(std::string_view group, uint64_t version) override;
+  Result<std::vector<PolicyBundle>> LatestPolicies() override;
+  Result<std::vector<PolicyBundle>> PolicyHistory(std::string_view group) override;
+  Result<std::vector<PolicyBundle>> RecentPolicyVersions(std::string_view group,
                                                          uint32_t limit) override;
 
   Status PutUser(const UserRecord& user) override;
@@ -97,7 +97,7 @@ class SqliteStore final : public Store {
   // newest first (true) or through each terminal of the group (false).
   Result<bool> WalkTimeIndexForGroup(const EventQuery& query, const std::vector<EventKind>& kinds);
   Result<uint64_t> AckedThroughLocked(std::string_view terminal_id);
-  Result<std::vector<StoredPolicy>> ReadPolicies(std::string_view sql, std::string_view group,
+  Result<std::vector<PolicyBundle>> ReadPolicies(std::string_view sql, std::string_view group,
                                                  bool bind_group);
 
   std::recursive_mutex mu_;

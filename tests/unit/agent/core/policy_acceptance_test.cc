@@ -136,7 +136,10 @@ TEST_F(PolicyAcceptanceTest, RefusesUnsignedBundle) {
   auto core = MakeCore();
   ASSERT_TRUE(core->ApplyPolicyUpdate(SignedUpdate(3, "osaka", std::string(kAllowStick))).ok());
   TakeEvents();
-  PolicyUpdate unsigned_bundle{4, "osaka", std::string(kReadOnlyStorage), "", ""};
+  PolicyBundle unsigned_bundle;
+  unsigned_bundle.version = 4;
+  unsigned_bundle.group = "osaka";
+  unsigned_bundle.policy_yaml = std::string(kReadOnlyStorage);
   EXPECT_FALSE(core->ApplyPolicyUpdate(unsigned_bundle).ok());
   EXPECT_EQ(core->applied_policy_version(), 3u);
   EXPECT_EQ(StickAction(*core), Action::kAllow);
@@ -165,7 +168,7 @@ TEST_F(PolicyAcceptanceTest, RefusesBundleSignedByAnotherKey) {
 
 TEST_F(PolicyAcceptanceTest, RefusesBundleAlteredAfterSigning) {
   auto core = MakeCore();
-  PolicyUpdate forged = SignedUpdate(4, "osaka", std::string(kReadOnlyStorage));
+  PolicyBundle forged = SignedUpdate(4, "osaka", std::string(kReadOnlyStorage));
   forged.policy_yaml = std::string(kAllowStick);
   EXPECT_FALSE(core->ApplyPolicyUpdate(forged).ok());
   EXPECT_EQ(core->applied_policy_version(), 0u);
@@ -224,7 +227,7 @@ TEST_F(PolicyAcceptanceTest, CacheThatCannotBeWrittenStillAppliesAndSaysSo) {
 
 TEST_F(PolicyAcceptanceTest, AcceptedBundleIsCachedAtomically) {
   auto core = MakeCore();
-  const PolicyUpdate bundle = SignedUpdate(7, "osaka", std::string(kAllowStick));
+  const PolicyBundle bundle = SignedUpdate(7, "osaka", std::string(kAllowStick));
   ASSERT_TRUE(core->ApplyPolicyUpdate(bundle).ok());
 
   auto bytes = ReadFileToString(cache_.bundle_path());
@@ -291,7 +294,7 @@ TEST_F(PolicyAcceptanceTest, WithoutCacheTheBootstrapPolicyIsEnforcedQuietly) {
 TEST_F(PolicyAcceptanceTest, CacheEditedOnDiskIsReportedAndTheDefaultEnforced) {
   AcceptSevenAndStop();
   // Someone widens the cached policy: the yaml changes, the signature stays.
-  PolicyUpdate edited = DecodePolicyBundle(*ReadFileToString(cache_.bundle_path())).value();
+  PolicyBundle edited = DecodePolicyBundle(*ReadFileToString(cache_.bundle_path())).value();
   edited.policy_yaml = "name: open\ndefaults:\n  storage: allow\n";
   ASSERT_TRUE(WriteFileAtomic(cache_.bundle_path(), EncodePolicyBundle(edited), 0600).ok());
 

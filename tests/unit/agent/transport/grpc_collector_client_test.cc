@@ -180,11 +180,11 @@ TEST_F(GrpcCollectorClientTest, WatchDeliversBundlesUntilCancelled) {
   GrpcCollectorClient client(Options());
   std::mutex mu;
   std::condition_variable cv;
-  std::vector<PolicyUpdate> updates;
+  std::vector<PolicyBundle> updates;
   Status result;
   bool done = false;
   std::jthread watcher([&] {
-    Status s = client.WatchPolicy(4, [&](const PolicyUpdate& u) {
+    Status s = client.WatchPolicy(4, [&](const PolicyBundle& u) {
       std::lock_guard lock(mu);
       updates.push_back(u);
       cv.notify_all();

@@ -29,10 +29,20 @@ class PolicySigningTest : public ::testing::Test {
     other_.reset();
   }
 
-  static PolicySignature Sign() { return key_->Sign(kVersion, kGroup, kYaml).value(); }
+  static PolicyBundle Bundle(uint64_t version, std::string_view group, std::string_view yaml,
+                             const PolicySignature& sig = {}) {
+    PolicyBundle b;
+    b.version = version;
+    b.group = std::string(group);
+    b.policy_yaml = std::string(yaml);
+    b.signature = sig.signature;
+    b.key_id = sig.key_id;
+    return b;
+  }
+  static PolicySignature Sign() { return key_->Sign(Bundle(kVersion, kGroup, kYaml)).value(); }
   static Status Verify(uint64_t version, std::string_view group, std::string_view yaml,
                        const PolicySignature& sig) {
-    return key_->public_key().Verify(version, group, yaml, sig.signature, sig.key_id);
+    return key_->public_key().Verify(Bundle(version, group, yaml, sig));
   }
   static void ExpectRejected(const Status& s, std::string_view why) {
     ASSERT_FALSE(s.ok());
@@ -63,23 +73,28 @@ TEST_F(PolicySigningTest, KeyIdIsSixteenHexDigitsOfTheRawPublicKeyHash) {
 }
 
 TEST_F(PolicySigningTest, PayloadIsDomainSeparatedAndLengthPrefixed) {
-  const std::string p = PolicySigningPayload(0x0102030405060708ULL, "ab", "xyz");
+  const std::string p = PolicySigningPayload(Bundle(0x0102030405060708ULL, "ab", "xyz"));
   const std::string expected = std::string("mamori-policy-bundle-v1\0", 24) +
                                std::string("\x01\x02\x03\x04\x05\x06\x07\x08", 8) +
                                std::string("\0\0\0\0\0\0\0\x02", 8) + "ab" +
                                std::string("\0\0\0\0\0\0\0\x03", 8) + "xyz";
   EXPECT_EQ(p, expected);
   // Moving bytes between group and yaml changes what is signed.
-  EXPECT_NE(PolicySigningPayload(1, "ab", "c"), PolicySigningPayload(1, "a", "bc"));
+  EXPECT_NE(PolicySigningPayload(Bundle(1, "ab", "c")), PolicySigningPayload(Bundle(1, "a", "bc")));
+  // What is not signed does not change it.
+  PolicyBundle informational = Bundle(1, "ab", "c", {"sig", "key"});
+  informational.applied_by = "mamori://admin/alice";
+  informational.applied_at_ms = 1;
+  EXPECT_EQ(PolicySigningPayload(informational), PolicySigningPayload(Bundle(1, "ab", "c")));
 }
 
 TEST_F(PolicySigningTest, WrongKeyIsRefused) {
-  const PolicySignature sig = other_->Sign(kVersion, kGroup, kYaml).value();
+  const PolicySignature sig = other_->Sign(Bundle(kVersion, kGroup, kYaml)).value();
   ExpectRejected(Verify(kVersion, kGroup, kYaml, sig), "not the pinned policy key");
 }
 
 TEST_F(PolicySigningTest, OtherKeysSignatureUnderThePinnedKeyIdIsRefused) {
-  PolicySignature sig = other_->Sign(kVersion, kGroup, kYaml).value();
+  PolicySignature sig = other_->Sign(Bundle(kVersion, kGroup, kYaml)).value();
   sig.key_id = key_->key_id();  // claims to be ours
   ExpectRejected(Verify(kVersion, kGroup, kYaml, sig), "does not verify");
 }
@@ -124,8 +139,8 @@ TEST_F(PolicySigningTest, PemRoundTripKeepsTheKey) {
   auto pub = PolicyPublicKey::FromPem(key_->public_key().ToPem().value());
   ASSERT_TRUE(pub.ok()) << pub.error().message;
   EXPECT_EQ(pub->key_id(), key_->key_id());
-  const PolicySignature sig = reloaded->Sign(kVersion, kGroup, kYaml).value();
-  EXPECT_TRUE(pub->Verify(kVersion, kGroup, kYaml, sig.signature, sig.key_id).ok());
+  const PolicySignature sig = reloaded->Sign(Bundle(kVersion, kGroup, kYaml)).value();
+  EXPECT_TRUE(pub->Verify(Bundle(kVersion, kGroup, kYaml, sig)).ok());
 }
 
 TEST_F(PolicySigningTest, LoadFileErrorsNameTheFile) {

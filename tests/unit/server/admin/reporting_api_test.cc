@@ -157,7 +157,7 @@ TEST_F(ReportingApiTest, OperatorAppliesThroughTheSharedPathAndSeesHistoryAndDif
   auto stored = store_->GetPolicy("osaka", 0);
   ASSERT_TRUE(stored.ok() && stored->has_value());
   EXPECT_EQ((*stored)->applied_by, "web:oscar");
-  EXPECT_EQ((*stored)->yaml, kPolicyA);
+  EXPECT_EQ((*stored)->policy_yaml, kPolicyA);
   // Signed like every applied version, and in force for the hub.
   EXPECT_FALSE((*stored)->signature.empty());
   ASSERT_TRUE(hub_->Resolve("osaka/suita").has_value());

@@ -204,12 +204,8 @@ class MediaLedgerTest : public ::testing::Test {
     EXPECT_TRUE(r.has_value());
     if (!r) return {};
     // What agents get: the stored, signed document.
-    EXPECT_TRUE(Key()
-                    .public_key()
-                    .Verify(r->stored.version, r->stored.group, r->stored.yaml, r->stored.signature,
-                            r->stored.key_id)
-                    .ok());
-    auto parsed = ParsePolicy(r->stored.yaml, "stored");
+    EXPECT_TRUE(Key().public_key().Verify(r->stored).ok());
+    auto parsed = ParsePolicy(r->stored.policy_yaml, "stored");
     EXPECT_TRUE(parsed.ok());
     return parsed.ok() ? Serials(parsed->registered_media) : std::vector<std::string>{};
   }

@@ -120,12 +120,9 @@ TEST_F(PolicyHubTest, AppliedPolicyIsSignedAndTheSignatureStoredWithIt) {
   const uint64_t v = Apply("osaka", "signed");
   auto stored = store_->GetPolicy("osaka", v);
   ASSERT_TRUE(stored.ok() && stored->has_value());
-  const StoredPolicy& sp = **stored;
+  const PolicyBundle& sp = **stored;
   EXPECT_EQ(sp.key_id, SigningKey().key_id());
-  EXPECT_TRUE(SigningKey()
-                  .public_key()
-                  .Verify(sp.version, sp.group, sp.yaml, sp.signature, sp.key_id)
-                  .ok());
+  EXPECT_TRUE(SigningKey().public_key().Verify(sp).ok());
   // What watchers and the stream get is the stored, signed row.
   auto resolved = hub_->Resolve("osaka/suita");
   ASSERT_TRUE(resolved);
@@ -142,11 +139,7 @@ TEST_F(PolicyHubTest, LoadSignsPoliciesStoredBeforeSigningExisted) {
   auto r = reloaded.Resolve("osaka");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->stored.key_id, SigningKey().key_id());
-  EXPECT_TRUE(SigningKey()
-                  .public_key()
-                  .Verify(r->stored.version, r->stored.group, r->stored.yaml, r->stored.signature,
-                          r->stored.key_id)
-                  .ok());
+  EXPECT_TRUE(SigningKey().public_key().Verify(r->stored).ok());
   EXPECT_EQ((*store_->GetPolicy("osaka", 0))->key_id, SigningKey().key_id());
 }
 
@@ -158,12 +151,9 @@ TEST_F(PolicyHubTest, LoadResignsEveryVersionAfterAKeyRotation) {
   auto history = store_->PolicyHistory("osaka");
   ASSERT_TRUE(history.ok());
   ASSERT_EQ(history->size(), 2u);
-  for (const StoredPolicy& sp : *history) {
+  for (const PolicyBundle& sp : *history) {
     EXPECT_EQ(sp.key_id, OtherKey().key_id());
-    EXPECT_TRUE(OtherKey()
-                    .public_key()
-                    .Verify(sp.version, sp.group, sp.yaml, sp.signature, sp.key_id)
-                    .ok());
+    EXPECT_TRUE(OtherKey().public_key().Verify(sp).ok());
   }
 }
 

@@ -624,7 +624,7 @@ TEST_F(StoreTest, DataSurvivesCloseAndReopen) {
   auto policy = store->GetPolicy("osaka", 0);
   ASSERT_TRUE(policy.ok() && policy->has_value());
   EXPECT_EQ((*policy)->version, 1u);
-  EXPECT_EQ((*policy)->yaml, "rules: []\n");
+  EXPECT_EQ((*policy)->policy_yaml, "rules: []\n");
 }
 
 TEST_F(StoreTest, WithTransactionCommitsEverythingOrNothing) {
@@ -850,9 +850,9 @@ TEST_F(StoreTest, PolicyVersionsAreOneDeploymentWideRevisionWithHistory) {
   auto history = store->PolicyHistory("osaka");
   ASSERT_TRUE(history.ok());
   ASSERT_EQ(history->size(), 3u);
-  EXPECT_EQ((*history)[0].yaml, "v1");
-  EXPECT_EQ((*history)[1].yaml, hostile_yaml);
-  EXPECT_EQ((*history)[2].yaml, "v3");
+  EXPECT_EQ((*history)[0].policy_yaml, "v1");
+  EXPECT_EQ((*history)[1].policy_yaml, hostile_yaml);
+  EXPECT_EQ((*history)[2].policy_yaml, "v3");
   EXPECT_EQ((*history)[1].version, 2u);
 
   auto latest = store->GetPolicy("osaka", 0);
@@ -860,7 +860,7 @@ TEST_F(StoreTest, PolicyVersionsAreOneDeploymentWideRevisionWithHistory) {
   EXPECT_EQ((*latest)->version, 4u);
   auto second = store->GetPolicy("osaka", 2);
   ASSERT_TRUE(second.ok() && second->has_value());
-  EXPECT_EQ((*second)->yaml, hostile_yaml);
+  EXPECT_EQ((*second)->policy_yaml, hostile_yaml);
   EXPECT_FALSE(store->GetPolicy("osaka", 3)->has_value());  // kyoto's revision
   EXPECT_FALSE(store->GetPolicy("nagoya", 0)->has_value());
   // No inheritance at this level: osaka/suita/hoken has no policy of its own.
@@ -888,7 +888,7 @@ TEST_F(StoreTest, RecentPolicyVersionsNewestFirstWithLimit) {
   ASSERT_TRUE(all.ok()) << all.error().message;
   ASSERT_EQ(all->size(), 3u);  // the group's own versions only, not osaka/suita's
   EXPECT_EQ((*all)[0].version, 4u);
-  EXPECT_EQ((*all)[0].yaml, "v4");
+  EXPECT_EQ((*all)[0].policy_yaml, "v4");
   EXPECT_EQ((*all)[0].applied_by, "mamori://admin/carol");
   EXPECT_EQ((*all)[0].applied_at_ms, 300);
   EXPECT_EQ((*all)[1].version, 3u);
@@ -970,7 +970,7 @@ TEST_F(StoreTest, VersionThreePoliciesMigrateToFourUnsigned) {
   EXPECT_EQ(store->SchemaVersion(), sqlite::LatestSchemaVersion());
   auto got = store->GetPolicy("osaka", 7);
   ASSERT_TRUE(got.ok() && got->has_value());
-  EXPECT_EQ((*got)->yaml, "name: old");
+  EXPECT_EQ((*got)->policy_yaml, "name: old");
   EXPECT_TRUE((*got)->signature.empty());
   EXPECT_TRUE((*got)->key_id.empty());
 }
