@@ -210,27 +210,16 @@ class WindowsAgent final : public ServiceRunner {
     if (Status s = registry_watcher_->SetDesired(RegistryLineFor(policy)); !s.ok()) {
       log_->error("registry policy line for policy '{}' not applied: {}", policy.name,
                   s.error().message);
-      RecordAlert("registry policy line for policy '" + policy.name +
-                  "' not applied: " + s.error().message);
+      core_->RecordEnforcementFailure("registry policy line for policy '" + policy.name +
+                                      "' not applied: " + s.error().message);
     } else {
       log_->info("registry policy line for policy '{}' applied and verified", policy.name);
     }
   }
 
-  void RecordAlert(std::string detail) {
-    Event e;
-    e.time_ms = clock_.NowMs();
-    e.kind = EventKind::kEnforcementFailure;
-    e.severity = Severity::kAlert;
-    e.detail = std::move(detail);
-    if (Result<uint64_t> seq = link_->outbox().Append(std::move(e)); !seq.ok()) {
-      log_->error("could not record an event: {}", seq.error().message);
-    }
-  }
-
   void RecordTamper(const RegistryTamperReport& report) {
     log_->error("{}", report.Describe());
-    RecordAlert(report.Describe());
+    core_->RecordEnforcementFailure(report.Describe());
   }
 
   const WindowsPlatform& platform_;

@@ -458,6 +458,10 @@ void AgentCore::RecordStopping(std::string_view reason) {
   Record({MakeEvent(EventKind::kAgentStopping, Severity::kInfo, std::string(reason))});
 }
 
+void AgentCore::RecordEnforcementFailure(std::string detail) {
+  Record({MakeEvent(EventKind::kEnforcementFailure, Severity::kAlert, std::move(detail))});
+}
+
 TerminalState AgentCore::Snapshot() const {
   TerminalState s;
   s.hostname = options_.hostname;

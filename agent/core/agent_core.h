@@ -96,6 +96,11 @@ class AgentCore {
 
   // Records AGENT_STOPPING.
   void RecordStopping(std::string_view reason);
+  // Records an ENFORCEMENT_FAILURE alert found outside a reconciliation
+  // (the Windows registry line not applied, or changed behind the agent's
+  // back), like every other event: with the logged-on user, and the
+  // change listener (the reporter) told.
+  void RecordEnforcementFailure(std::string detail);
 
   TerminalState Snapshot() const;
   uint64_t applied_policy_version() const;

@@ -504,6 +504,22 @@ TEST_F(AgentCoreTest, EveryEventCarriesTheUserLoggedOnWhenItWasRecorded) {
   EXPECT_NE(events[1].user.find("suzuki"), std::string::npos) << events[1].user;
 }
 
+TEST_F(AgentCoreTest, EnforcementFailureFoundOutsideReconcilingIsAnAlertLikeAnyEvent) {
+  AgentCoreOptions options;
+  options.current_user = [] { return std::string("CITY\\tanaka"); };
+  AgentCore core(backend_, *outbox_, clock_, TestPolicyVerifier(), cache_, options);
+  int told = 0;
+  core.SetChangeListener([&told] { ++told; });
+  core.RecordEnforcementFailure("registry value DenyRemovableDevices changed to 0");
+  const auto events = TakeEvents();
+  ASSERT_EQ(Kinds(events), std::vector<EventKind>{EventKind::kEnforcementFailure});
+  EXPECT_EQ(events[0].severity, Severity::kAlert);
+  EXPECT_EQ(events[0].user, "CITY\\tanaka");
+  EXPECT_EQ(events[0].detail, "registry value DenyRemovableDevices changed to 0");
+  EXPECT_EQ(events[0].time_ms, clock_.NowMs());
+  EXPECT_EQ(told, 1);  // the reporter is woken
+}
+
 TEST_F(AgentCoreTest, EventsHaveNoUserWhenNoneIsKnown) {
   auto core = MakeCore();
   backend_.Plug("stick", Stick());
