@@ -58,7 +58,7 @@ bool CsrfMatches(const SessionInfo& session, std::string_view header_value) {
   return !session.csrf_token.empty() && ConstantTimeEquals(session.csrf_token, header_value);
 }
 
-AuthService::AuthService(Store* store, const Clock* clock, AuthConfig config)
+AuthService::AuthService(AccountRepository* store, const Clock* clock, AuthConfig config)
     : store_(store), clock_(clock), config_(config) {}
 
 Result<LoginResult> AuthService::Login(std::string_view name, std::string_view password,

@@ -9,7 +9,7 @@
 
 #include "common/base/clock.h"
 #include "common/base/result.h"
-#include "server/store/store.h"
+#include "server/store/account_repository.h"
 
 namespace mamori::web {
 
@@ -58,7 +58,7 @@ struct AccountSummary {
 // Accounts, logins and sessions of the dashboard. Thread-safe.
 class AuthService {
  public:
-  AuthService(Store* store, const Clock* clock, AuthConfig config);
+  AuthService(AccountRepository* store, const Clock* clock, AuthConfig config);
 
   // Password and TOTP code. Every failure reads the same to the caller
   // (kUnauthenticated, "invalid user name, password or code") so the answer
@@ -88,7 +88,7 @@ class AuthService {
  private:
   Result<NewCredentials> IssueCredentials(UserRecord user);
 
-  Store* store_;
+  AccountRepository* store_;
   const Clock* clock_;
   AuthConfig config_;
   // Serialises logins so that concurrent guesses cannot race past the

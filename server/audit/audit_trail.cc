@@ -41,7 +41,8 @@ std::string_view AuditOutcomeName(AuditOutcome outcome) {
 std::string WebActor(std::string_view user) { return "web:" + std::string(user); }
 std::string CertActor(std::string_view identity_uri) { return "cert:" + std::string(identity_uri); }
 
-StoreAuditTrail::StoreAuditTrail(Store* store, const Clock* clock) : store_(store), clock_(clock) {}
+StoreAuditTrail::StoreAuditTrail(AuditRepository* store, const Clock* clock)
+    : store_(store), clock_(clock) {}
 
 Status StoreAuditTrail::Record(std::string_view actor, std::string_view action,
                                std::string_view target, std::string_view detail,

@@ -6,7 +6,7 @@
 #include "common/base/clock.h"
 #include "common/base/result.h"
 #include "mamori/v1/admin.pb.h"
-#include "server/store/store.h"
+#include "server/store/audit_repository.h"
 
 namespace mamori {
 
@@ -56,7 +56,7 @@ class AuditTrail {
 // "audit" log.
 class StoreAuditTrail final : public AuditTrail {
  public:
-  StoreAuditTrail(Store* store, const Clock* clock);
+  StoreAuditTrail(AuditRepository* store, const Clock* clock);
 
   Status Record(std::string_view actor, std::string_view action, std::string_view target,
                 std::string_view detail, AuditOutcome outcome) override;
@@ -64,7 +64,7 @@ class StoreAuditTrail final : public AuditTrail {
                v1::QueryAuditResponse* response) const override;
 
  private:
-  Store* store_;
+  AuditRepository* store_;
   const Clock* clock_;
 };
 

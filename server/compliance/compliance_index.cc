@@ -103,7 +103,7 @@ uint32_t ComplianceIndex::InternGroup(const std::string& group) {
   return id;
 }
 
-Status ComplianceIndex::Load(Store* store, std::string_view group) {
+Status ComplianceIndex::Load(TerminalRepository* store, std::string_view group) {
   // Built aside and swapped in, so queries meanwhile see the old contents.
   ComplianceIndex fresh(assigned_, clock_, config_);
   const int64_t now = clock_->NowMs();

@@ -20,7 +20,7 @@
 #include "server/compliance/compliance_engine.h"
 #include "server/ingest/report_observer.h"
 #include "server/policy/policy_hub.h"
-#include "server/store/store.h"
+#include "server/store/terminal_repository.h"
 
 namespace mamori {
 
@@ -95,7 +95,7 @@ class ComplianceIndex final : public ReportObserver {
 
   // Replaces the contents with the terminals of `group` ("" = all) as the
   // store has them.
-  Status Load(Store* store, std::string_view group = "");
+  Status Load(TerminalRepository* store, std::string_view group = "");
   // Adds or replaces the terminal's entry.
   void OnReportStored(const TerminalState& state) override;
 

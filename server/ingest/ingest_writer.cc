@@ -4,7 +4,7 @@
 
 namespace mamori {
 
-IngestWriter::IngestWriter(Store* store, std::size_t max_batch, std::size_t max_queue)
+IngestWriter::IngestWriter(Transactions* store, std::size_t max_batch, std::size_t max_queue)
     : store_(store), max_batch_(max_batch), max_queue_(max_queue) {
   completion_thread_ = std::jthread([this](std::stop_token st) { RunCompletions(st); });
   thread_ = std::jthread([this](std::stop_token st) { Run(st); });

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "common/base/result.h"
-#include "server/store/store.h"
+#include "server/store/transactions.h"
 
 namespace mamori {
 
@@ -27,7 +27,7 @@ class IngestWriter {
   using Work = std::function<Status()>;
   using Done = std::function<void(const Status&)>;
 
-  IngestWriter(Store* store, std::size_t max_batch, std::size_t max_queue);
+  IngestWriter(Transactions* store, std::size_t max_batch, std::size_t max_queue);
   ~IngestWriter();
   IngestWriter(const IngestWriter&) = delete;
   IngestWriter& operator=(const IngestWriter&) = delete;
@@ -53,7 +53,7 @@ class IngestWriter {
   void Complete(std::vector<Completion> completions);
   void RunCompletions(std::stop_token stop);
 
-  Store* store_;
+  Transactions* store_;
   const std::size_t max_batch_;
   const std::size_t max_queue_;
   std::mutex mu_;

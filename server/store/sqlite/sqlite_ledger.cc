@@ -1,5 +1,4 @@
-// SqliteStore: the media ledger, the audit log and the documents admins
-// applied (schema version 6).
+// SqliteStore: the media ledger (schema version 6).
 
 #include <string>
 
@@ -13,8 +12,6 @@ using sqlite::ColumnText;
 using sqlite::StmtLease;
 
 namespace {
-
-constexpr uint32_t kDefaultAuditLimit = 100;
 
 #define MAMORI_LEDGER_COLUMNS                                                            \
   "id, serial, vendor_id, product_id, owner, department, group_name, expires_ms, note, " \
@@ -38,18 +35,6 @@ LedgerEntry ReadLedgerEntry(sqlite3_stmt* stmt) {
   e.retired_at_ms = ColumnInt64(stmt, c++);
   e.retire_reason = ColumnText(stmt, c++);
   return e;
-}
-
-AuditRecord ReadAudit(sqlite3_stmt* stmt) {
-  AuditRecord r;
-  r.id = ColumnInt64(stmt, 0);
-  r.at_ms = ColumnInt64(stmt, 1);
-  r.actor = ColumnText(stmt, 2);
-  r.action = ColumnText(stmt, 3);
-  r.target = ColumnText(stmt, 4);
-  r.detail = ColumnText(stmt, 5);
-  r.outcome = ColumnText(stmt, 6);
-  return r;
 }
 
 }  // namespace
@@ -160,98 +145,6 @@ Result<std::vector<LedgerEntry>> SqliteStore::ListLedger(bool include_retired) {
   }
   if (rc != SQLITE_DONE) return SqlError(rc, "reading the media ledger");
   return out;
-}
-
-Result<int64_t> SqliteStore::AppendAudit(const AuditRecord& record) {
-  std::lock_guard lock(mu_);
-  int64_t id = 0;
-  Status status = RunInTransaction(TxKind::kWrite, [&]() -> Status {
-    Result<StmtLease> stmt = Prepare(
-        "INSERT INTO audit_log (at_ms, actor, action, target, detail, outcome) "
-        "VALUES (?, ?, ?, ?, ?, ?)");
-    if (!stmt.ok()) return stmt.error();
-    Binder bind(stmt->get());
-    bind.Int(record.at_ms)
-        .Text(record.actor)
-        .Text(record.action)
-        .Text(record.target)
-        .Text(record.detail)
-        .Text(record.outcome);
-    if (bind.rc() != SQLITE_OK) return SqlError(bind.rc(), "binding an audit record");
-    const int rc = sqlite3_step(stmt->get());
-    if (rc != SQLITE_DONE) return SqlError(rc, "storing an audit record");
-    id = sqlite3_last_insert_rowid(db_.get());
-    return Status::Ok();
-  });
-  if (!status.ok()) return status.error();
-  return id;
-}
-
-Result<std::vector<AuditRecord>> SqliteStore::QueryAudit(const AuditQuery& query) {
-  // Like QueryEvents: only the shape varies, every value is bound.
-  std::string sql =
-      "SELECT id, at_ms, actor, action, target, detail, outcome FROM audit_log WHERE 1";
-  if (!query.actor.empty()) sql.append(" AND actor = ?");
-  if (!query.action.empty()) sql.append(" AND action = ?");
-  if (query.since_ms != 0) sql.append(" AND at_ms >= ?");
-  if (query.until_ms != 0) sql.append(" AND at_ms < ?");
-  if (query.before_id != 0) sql.append(" AND id < ?");
-  sql.append(" ORDER BY id DESC LIMIT ?");
-
-  std::lock_guard lock(mu_);
-  Result<StmtLease> stmt = Prepare(sql);
-  if (!stmt.ok()) return stmt.error();
-  Binder bind(stmt->get());
-  if (!query.actor.empty()) bind.Text(query.actor);
-  if (!query.action.empty()) bind.Text(query.action);
-  if (query.since_ms != 0) bind.Int(query.since_ms);
-  if (query.until_ms != 0) bind.Int(query.until_ms);
-  if (query.before_id != 0) bind.Int(query.before_id);
-  bind.Int(query.limit == 0 ? kDefaultAuditLimit : query.limit);
-  if (bind.rc() != SQLITE_OK) return SqlError(bind.rc(), "binding an audit query");
-  std::vector<AuditRecord> out;
-  int rc;
-  while ((rc = sqlite3_step(stmt->get())) == SQLITE_ROW) out.push_back(ReadAudit(stmt->get()));
-  if (rc != SQLITE_DONE) return SqlError(rc, "querying the audit log");
-  return out;
-}
-
-Status SqliteStore::SetPolicySource(std::string_view group, uint64_t version,
-                                    std::string_view source_yaml) {
-  std::lock_guard lock(mu_);
-  return RunInTransaction(TxKind::kWrite, [&]() -> Status {
-    Result<StmtLease> stmt =
-        Prepare("UPDATE policies SET source_yaml = ? WHERE group_name = ? AND version = ?");
-    if (!stmt.ok()) return stmt.error();
-    Binder bind(stmt->get());
-    bind.Text(source_yaml).Text(group).Int(static_cast<int64_t>(version));
-    if (bind.rc() != SQLITE_OK) return SqlError(bind.rc(), "binding a policy source");
-    const int rc = sqlite3_step(stmt->get());
-    if (rc != SQLITE_DONE) return SqlError(rc, "storing a policy source");
-    if (sqlite3_changes(db_.get()) != 1) {
-      return MakeError(ErrorCode::kNotFound, "no policy version " + std::to_string(version) +
-                                                 " of group " + std::string(group));
-    }
-    return Status::Ok();
-  });
-}
-
-Result<std::string> SqliteStore::PolicySource(std::string_view group, uint64_t version) {
-  std::lock_guard lock(mu_);
-  Result<StmtLease> stmt = Prepare(
-      "SELECT CASE WHEN source_yaml = '' THEN yaml ELSE source_yaml END FROM policies "
-      "WHERE group_name = ? AND version = ?");
-  if (!stmt.ok()) return stmt.error();
-  Binder bind(stmt->get());
-  bind.Text(group).Int(static_cast<int64_t>(version));
-  if (bind.rc() != SQLITE_OK) return SqlError(bind.rc(), "binding a policy key");
-  const int rc = sqlite3_step(stmt->get());
-  if (rc == SQLITE_DONE) {
-    return MakeError(ErrorCode::kNotFound, "no policy version " + std::to_string(version) +
-                                               " of group " + std::string(group));
-  }
-  if (rc != SQLITE_ROW) return SqlError(rc, "reading a policy source");
-  return ColumnText(stmt->get(), 0);
 }
 
 }  // namespace mamori
