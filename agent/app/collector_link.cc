@@ -9,6 +9,7 @@
 
 #include "agent/core/host_info.h"
 #include "common/policy/policy.h"
+#include "common/policy/policy_parser.h"
 #include "common/policy/policy_signing.h"
 
 namespace mamori {

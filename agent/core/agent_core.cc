@@ -7,6 +7,8 @@
 
 #include "common/base/logging.h"
 #include "common/base/sanitize.h"
+#include "common/policy/policy_parser.h"
+#include "common/policy/rule_engine.h"
 
 namespace mamori {
 namespace {

@@ -1,5 +1,7 @@
 // Evaluate(): the decision for one device under one policy. Kept apart from
 // the parser so the agent's hot path does not drag YAML handling into view.
+#include "common/policy/rule_engine.h"
+
 #include <algorithm>
 #include <cctype>
 

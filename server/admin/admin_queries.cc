@@ -8,6 +8,8 @@
 #include "common/base/logging.h"
 #include "common/crypto/identity.h"
 #include "common/policy/policy.h"
+#include "common/policy/policy_parser.h"
+#include "common/policy/rule_engine.h"
 #include "proto/wire/admin_views.h"
 #include "proto/wire/convert.h"
 #include "server/compliance/compliance_wire.h"

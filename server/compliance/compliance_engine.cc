@@ -5,6 +5,8 @@
 #include <ctime>
 #include <map>
 
+#include "common/policy/rule_engine.h"
+
 namespace mamori {
 namespace {
 

@@ -7,6 +7,7 @@
 #include "common/crypto/credentials.h"
 #include "common/crypto/identity.h"
 #include "common/policy/policy.h"
+#include "common/policy/policy_parser.h"
 #include "server/accounts/qr_code.h"
 #include "server/ctl/command_support.h"
 #include "server/ctl/render.h"

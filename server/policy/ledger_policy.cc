@@ -11,6 +11,7 @@
 #include "common/base/jst_time.h"
 #include "common/crypto/identity.h"
 #include "common/device/device.h"
+#include "common/policy/policy_parser.h"
 
 namespace mamori {
 namespace {

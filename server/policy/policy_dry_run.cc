@@ -4,6 +4,8 @@
 #include <map>
 
 #include "common/policy/policy.h"
+#include "common/policy/policy_parser.h"
+#include "common/policy/rule_engine.h"
 #include "server/policy/ledger_policy.h"
 
 namespace mamori {

@@ -4,6 +4,7 @@
 
 #include "common/base/logging.h"
 #include "common/crypto/identity.h"
+#include "common/policy/policy_parser.h"
 #include "server/policy/ledger_policy.h"
 
 namespace mamori {

@@ -27,6 +27,7 @@
 #include "common/base/clock.h"
 #include "common/base/logging.h"
 #include "common/policy/policy.h"
+#include "common/policy/policy_parser.h"
 #include "common/policy/policy_signing.h"
 #include "tests/bench/bench_support.h"
 #include "tests/unit/agent/platform/linux/linux_fixture.h"

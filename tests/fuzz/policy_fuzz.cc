@@ -6,6 +6,8 @@
 #include <string_view>
 
 #include "common/policy/policy.h"
+#include "common/policy/policy_parser.h"
+#include "common/policy/rule_engine.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);

@@ -9,6 +9,8 @@
 #include "agent/platform/sim/sim_device_backend.h"
 #include "common/crypto/credentials.h"
 #include "common/policy/policy.h"
+#include "common/policy/policy_parser.h"
+#include "common/policy/rule_engine.h"
 
 namespace mamori {
 namespace {

@@ -8,6 +8,8 @@
 
 #include "agent/outbox/event_journal.h"
 #include "agent/storage/file_policy_cache.h"
+#include "common/policy/policy_parser.h"
+#include "common/policy/rule_engine.h"
 #include "tests/mocks/agent_fakes.h"
 #include "tests/support/temp_dir.h"
 

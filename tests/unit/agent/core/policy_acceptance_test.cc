@@ -13,6 +13,7 @@
 #include "agent/outbox/event_journal.h"
 #include "agent/storage/file_policy_cache.h"
 #include "common/crypto/credentials.h"
+#include "common/policy/policy_parser.h"
 #include "tests/mocks/agent_fakes.h"
 #include "tests/support/temp_dir.h"
 

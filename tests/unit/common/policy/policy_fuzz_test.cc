@@ -15,6 +15,8 @@
 #include <vector>
 
 #include "common/policy/policy.h"
+#include "common/policy/policy_parser.h"
+#include "common/policy/rule_engine.h"
 
 namespace mamori {
 namespace {

@@ -1,3 +1,5 @@
+#include "common/policy/policy_parser.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -8,6 +10,7 @@
 #include <string>
 
 #include "common/policy/policy.h"
+#include "common/policy/rule_engine.h"
 
 namespace mamori {
 namespace {

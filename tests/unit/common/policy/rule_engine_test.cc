@@ -1,3 +1,5 @@
+#include "common/policy/rule_engine.h"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -7,6 +9,7 @@
 #include <vector>
 
 #include "common/policy/policy.h"
+#include "common/policy/policy_parser.h"
 
 namespace mamori {
 namespace {

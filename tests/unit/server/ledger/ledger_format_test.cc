@@ -7,6 +7,7 @@
 #include "common/base/jst_time.h"
 #include "common/device/device.h"
 #include "common/policy/policy.h"
+#include "common/policy/policy_parser.h"
 
 namespace mamori {
 namespace {

@@ -9,7 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "common/policy/policy_parser.h"
 #include "common/policy/policy_signing.h"
+#include "common/policy/rule_engine.h"
 #include "server/audit/audit_trail.h"
 #include "server/ledger/media_ledger.h"
 #include "server/policy/policy_hub.h"

@@ -18,6 +18,7 @@
 #include "agent/platform/windows/device/windows_device_backend.h"
 #include "agent/platform/windows/win32/session_user.h"
 #include "common/policy/policy.h"
+#include "common/policy/rule_engine.h"
 
 namespace mamori {
 namespace {

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "common/policy/rule_engine.h"
 #include "tests/mocks/fake_registry.h"
 
 namespace mamori {

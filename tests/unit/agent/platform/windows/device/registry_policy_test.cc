@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "common/policy/rule_engine.h"
 #include "tests/mocks/fake_registry.h"
 
 namespace mamori {

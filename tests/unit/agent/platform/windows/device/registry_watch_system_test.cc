@@ -14,6 +14,7 @@
 #include "agent/platform/windows/device/registry_watch.h"
 #include "agent/platform/windows/win32/wide_string.h"
 #include "agent/platform/windows/win32/win32_registry.h"
+#include "common/policy/rule_engine.h"
 
 namespace mamori {
 namespace {

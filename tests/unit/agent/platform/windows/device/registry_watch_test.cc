@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "agent/platform/windows/device/device_install_restrictions.h"
+#include "common/policy/rule_engine.h"
 #include "tests/mocks/fake_registry.h"
 
 namespace mamori {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/policy/policy.h"
+#include "common/policy/rule_engine.h"
 
 namespace mamori {
 namespace {

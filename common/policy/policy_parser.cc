@@ -39,7 +39,7 @@
 // collector: 1 MiB of text, 10000 rules, 100000 ledger entries, and a budget
 // on list items and keys that YAML aliases cannot multiply past.
 
-#include "common/policy/policy.h"
+#include "common/policy/policy_parser.h"
 
 #include <algorithm>
 #include <chrono>
@@ -49,6 +49,8 @@
 #include "common/base/hex.h"
 #include "common/base/sanitize.h"
 #include "common/base/yaml_reader.h"
+#include "common/policy/policy.h"
+#include "common/policy/rule_engine.h"
 
 namespace mamori {
 namespace {
