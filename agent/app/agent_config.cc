@@ -30,23 +30,8 @@ bool OneOf(std::string_view v, std::initializer_list<std::string_view> allowed) 
   return false;
 }
 
-}  // namespace
-
-Result<AgentConfig> ParseAgentConfig(std::string_view yaml_text, std::string_view source_name,
-                                     std::string_view base_dir) {
-  YamlReader r{std::string(source_name)};
-  const YAML::Node root = r.Load(yaml_text);
-  if (!r.ok()) return r.ToError();
-  AgentConfig c;
-  c.source = std::string(source_name);
-  if (!r.ExpectMap(root, "",
-                   {"collector", "tls", "report", "backoff", "devices", "enforcement", "policy",
-                    "policy_file", "state_dir", "outbox", "log"})) {
-    if (r.ok()) r.Fail(root, "", "the configuration is empty");
-    return r.ToError();
-  }
-
-  // A missing section has no position of its own; point at the document.
+// A missing section has no position of its own; point at the document.
+void RequireSections(YamlReader& r, const YAML::Node& root) {
   for (const char* section : {"collector", "tls", "policy"}) {
     const YAML::Node n = root[section];
     if (!n.IsDefined() || n.IsNull()) {
@@ -57,8 +42,9 @@ Result<AgentConfig> ParseAgentConfig(std::string_view yaml_text, std::string_vie
                  : "required section is missing");
     }
   }
+}
 
-  const YAML::Node collector = root["collector"];
+void ReadCollector(YamlReader& r, const YAML::Node& collector, AgentConfig& c) {
   if (r.ExpectMap(collector, "collector", {"address", "server_name", "keepalive"}, false)) {
     if (auto a = r.String(collector, "address", "collector", true)) {
       if (ValidAddress(*a)) {
@@ -89,8 +75,9 @@ Result<AgentConfig> ParseAgentConfig(std::string_view yaml_text, std::string_vie
       }
     }
   }
+}
 
-  const YAML::Node tls = root["tls"];
+void ReadTls(YamlReader& r, const YAML::Node& tls, std::string_view base_dir, AgentConfig& c) {
   if (r.ExpectMap(tls, "tls", {"ca_file", "cert_file", "key_file"}, false)) {
     c.tls.ca_file = ResolveConfigPath(base_dir, r.String(tls, "ca_file", "tls", true).value_or(""));
     c.tls.cert_file =
@@ -98,8 +85,9 @@ Result<AgentConfig> ParseAgentConfig(std::string_view yaml_text, std::string_vie
     c.tls.key_file =
         ResolveConfigPath(base_dir, r.String(tls, "key_file", "tls", true).value_or(""));
   }
+}
 
-  const YAML::Node report = root["report"];
+void ReadReport(YamlReader& r, const YAML::Node& report, AgentConfig& c) {
   if (r.ExpectMap(report, "report", {"interval", "jitter_percent"}, false)) {
     if (auto ms = r.DurationMs(report, "interval", "report")) {
       if (*ms < 1000 || *ms > 86'400'000) {
@@ -112,15 +100,17 @@ Result<AgentConfig> ParseAgentConfig(std::string_view yaml_text, std::string_vie
       c.jitter_percent = static_cast<int>(*j);
     }
   }
+}
 
-  const YAML::Node outbox = root["outbox"];
+void ReadOutbox(YamlReader& r, const YAML::Node& outbox, AgentConfig& c) {
   if (r.ExpectMap(outbox, "outbox", {"max_events"}, false)) {
     if (auto n = r.Int(outbox, "max_events", "outbox", 100, 10'000'000)) {
       c.outbox_max_events = static_cast<std::size_t>(*n);
     }
   }
+}
 
-  const YAML::Node backoff = root["backoff"];
+void ReadBackoff(YamlReader& r, const YAML::Node& backoff, AgentConfig& c) {
   if (r.ExpectMap(backoff, "backoff", {"initial", "max"}, false)) {
     if (auto ms = r.DurationMs(backoff, "initial", "backoff")) {
       if (*ms < 10 || *ms > 3'600'000) {
@@ -139,8 +129,10 @@ Result<AgentConfig> ParseAgentConfig(std::string_view yaml_text, std::string_vie
       }
     }
   }
+}
 
-  const YAML::Node devices = root["devices"];
+void ReadDevices(YamlReader& r, const YAML::Node& devices, std::string_view base_dir,
+                 AgentConfig& c) {
   c.device_backend = "linux";
   if (r.ExpectMap(devices, "devices", {"backend", "directory", "sysfs_root", "dev_root"}, false)) {
     const auto backend = r.String(devices, "backend", "devices");
@@ -181,8 +173,9 @@ Result<AgentConfig> ParseAgentConfig(std::string_view yaml_text, std::string_vie
     }
   }
   c.device_directory = ResolveConfigPath(base_dir, c.device_directory);
+}
 
-  const YAML::Node enforcement = root["enforcement"];
+void ReadEnforcement(YamlReader& r, const YAML::Node& enforcement, AgentConfig& c) {
   if (r.ExpectMap(enforcement, "enforcement", {"mode"}, false)) {
     if (auto m = r.String(enforcement, "mode", "enforcement")) {
       if (*m == "enforce") {
@@ -195,7 +188,10 @@ Result<AgentConfig> ParseAgentConfig(std::string_view yaml_text, std::string_vie
       }
     }
   }
+}
 
+void ReadPolicyAndState(YamlReader& r, const YAML::Node& root, std::string_view base_dir,
+                        AgentConfig& c) {
   const YAML::Node policy = root["policy"];
   if (r.ExpectMap(policy, "policy", {"public_key_file"}, false)) {
     c.policy_public_key_file = ResolveConfigPath(
@@ -203,7 +199,33 @@ Result<AgentConfig> ParseAgentConfig(std::string_view yaml_text, std::string_vie
   }
   c.policy_file = ResolveConfigPath(base_dir, r.String(root, "policy_file", "").value_or(""));
   c.state_dir = ResolveConfigPath(base_dir, r.String(root, "state_dir", "", true).value_or(""));
+}
 
+}  // namespace
+
+Result<AgentConfig> ParseAgentConfig(std::string_view yaml_text, std::string_view source_name,
+                                     std::string_view base_dir) {
+  YamlReader r{std::string(source_name)};
+  const YAML::Node root = r.Load(yaml_text);
+  if (!r.ok()) return r.ToError();
+  AgentConfig c;
+  c.source = std::string(source_name);
+  if (!r.ExpectMap(root, "",
+                   {"collector", "tls", "report", "backoff", "devices", "enforcement", "policy",
+                    "policy_file", "state_dir", "outbox", "log"})) {
+    if (r.ok()) r.Fail(root, "", "the configuration is empty");
+    return r.ToError();
+  }
+
+  RequireSections(r, root);
+  ReadCollector(r, root["collector"], c);
+  ReadTls(r, root["tls"], base_dir, c);
+  ReadReport(r, root["report"], c);
+  ReadOutbox(r, root["outbox"], c);
+  ReadBackoff(r, root["backoff"], c);
+  ReadDevices(r, root["devices"], base_dir, c);
+  ReadEnforcement(r, root["enforcement"], c);
+  ReadPolicyAndState(r, root, base_dir, c);
   ReadLogSection(r, root["log"], base_dir, c.log);
 
   if (!r.ok()) return r.ToError();

@@ -278,16 +278,15 @@ void AgentCore::ReconcileLocked(const PolicyChange* change, std::vector<Event> e
     previous = devices_;
   }
   const int64_t now = clock_.NowMs();
-  const bool enforce = options_.mode == EnforcementMode::kEnforce;
 
   const std::size_t leading_events = events.size();
   std::map<std::string, Device> current;
   for (ObservedDevice& ob : observed) {
     BoundDeviceStrings(ob.identity);
-    std::optional<Device> prev_storage;
+    std::optional<Device> prev;
     if (auto it = previous.find(ob.device_id); it != previous.end()) {
       if (SameIdentity(it->second.identity, ob.identity)) {
-        prev_storage = std::move(it->second);
+        prev = std::move(it->second);
       } else {
         // Another device under the same id (re-plugged into the same port):
         // report the old one gone and decide afresh.
@@ -295,61 +294,7 @@ void AgentCore::ReconcileLocked(const PolicyChange* change, std::vector<Event> e
       }
       previous.erase(it);  // what remains in `previous` has vanished
     }
-    const Device* prev = prev_storage ? &*prev_storage : nullptr;
-
-    Device d;
-    d.device_id = ob.device_id;
-    d.identity = ob.identity;
-    d.first_seen_ms = prev ? prev->first_seen_ms : now;
-    d.decision = Evaluate(policy, ob.identity, now);
-    d.decision.enforced = false;
-    d.decision.enforcement_error.clear();
-
-    const bool decision_changed = prev == nullptr || !SameVerdict(prev->decision, d.decision);
-    bool apply_failed_now = false;
-    if (enforce) {
-      // A failed enforcement is retried on every reconciliation until it
-      // succeeds.
-      if (decision_changed || !prev->decision.enforced || !ob.enforcement_error.empty()) {
-        Status s = backend_.Apply(ob, d.decision);
-        d.decision.enforced = s.ok();
-        if (!s.ok()) {
-          d.decision.enforcement_error = s.error().message;
-          apply_failed_now = true;
-        }
-      } else {
-        d.decision.enforced = true;
-      }
-    }
-
-    if (decision_changed) {
-      // An auditor reading "blocked" must see that part of the device works.
-      const std::string kept =
-          d.decision.allowed_interface_classes.empty()
-              ? ""
-              : "; interfaces kept: " + ClassList(d.decision.allowed_interface_classes);
-      log_->info("device {} ({} serial '{}', {}): {} by rule '{}'{}{}",
-                 SanitizeDeviceString(d.device_id), d.identity.VidPid(),
-                 SanitizeDeviceString(d.identity.serial, 64),
-                 DeviceClassName(d.identity.device_class), ActionName(d.decision.action),
-                 d.decision.matched_rule, kept, enforce ? "" : " (audit-only)");
-      std::string detail = std::string(ActionName(d.decision.action)) + " by rule '" +
-                           d.decision.matched_rule + "'" + kept;
-      if (!enforce) detail += " (audit-only: not enforced)";
-      events.push_back(DeviceEvent(KindFor(d.decision.action), d, std::move(detail)));
-    }
-    // One failure event per failing decision, not one per retry.
-    const bool failed_before =
-        prev != nullptr && !decision_changed && !prev->decision.enforcement_error.empty();
-    if (apply_failed_now && !failed_before) {
-      log_->error("enforcing {} for device {} failed: {}", ActionName(d.decision.action),
-                  SanitizeDeviceString(d.device_id), d.decision.enforcement_error);
-      Event e = DeviceEvent(EventKind::kEnforcementFailure, d,
-                            "could not " + std::string(ActionName(d.decision.action)) + ": " +
-                                d.decision.enforcement_error);
-      e.severity = Severity::kAlert;
-      events.push_back(std::move(e));
-    }
+    Device d = ReconcileDevice(ob, prev ? &*prev : nullptr, policy, now, events);
     current.emplace(d.device_id, std::move(d));
   }
   for (const auto& [id, gone] : previous) {
@@ -357,35 +302,102 @@ void AgentCore::ReconcileLocked(const PolicyChange* change, std::vector<Event> e
     events.push_back(DeviceEvent(EventKind::kDeviceRemoved, gone, ""));
   }
 
-  bool changed = events.size() > leading_events;
-  {
-    // The policy and the decisions it produced become visible together: a
-    // snapshot never shows a new version next to decisions of the old one.
-    std::lock_guard lock(mu_);
-    if (change) {
-      policy_ = change->policy;
-      policy_version_ = change->version;
-      policy_group_ = change->group;
-      changed = true;
-    }
-    if (!changed) {
-      // Enforcement results may change without a new event (a retry that
-      // now succeeds); the snapshot must still go out.
-      for (const auto& [id, d] : current) {
-        auto it = devices_.find(id);
-        changed = changed || it == devices_.end() ||
-                  it->second.decision.enforced != d.decision.enforced ||
-                  it->second.decision.enforcement_error != d.decision.enforcement_error;
-      }
-      changed = changed || current.size() != devices_.size();
-    }
-    devices_ = std::move(current);
-  }
+  const bool changed = Publish(change, std::move(current), events.size() > leading_events);
   if (!events.empty()) {
     Record(std::move(events));
   } else if (changed) {
     NotifyListener();
   }
+}
+
+Device AgentCore::ReconcileDevice(const ObservedDevice& ob, const Device* prev,
+                                  const Policy& policy, int64_t now, std::vector<Event>& events) {
+  Device d;
+  d.device_id = ob.device_id;
+  d.identity = ob.identity;
+  d.first_seen_ms = prev ? prev->first_seen_ms : now;
+  d.decision = Evaluate(policy, ob.identity, now);
+  d.decision.enforced = false;
+  d.decision.enforcement_error.clear();
+
+  const bool decision_changed = prev == nullptr || !SameVerdict(prev->decision, d.decision);
+  const bool apply_failed_now = Enforce(ob, prev, decision_changed, d);
+  if (decision_changed) events.push_back(DecisionEvent(d));
+  // One failure event per failing decision, not one per retry.
+  const bool failed_before =
+      prev != nullptr && !decision_changed && !prev->decision.enforcement_error.empty();
+  if (apply_failed_now && !failed_before) events.push_back(EnforcementFailureEvent(d));
+  return d;
+}
+
+bool AgentCore::Enforce(const ObservedDevice& ob, const Device* prev, bool decision_changed,
+                        Device& d) {
+  if (options_.mode != EnforcementMode::kEnforce) return false;
+  // A failed enforcement is retried on every reconciliation until it
+  // succeeds.
+  if (!decision_changed && prev->decision.enforced && ob.enforcement_error.empty()) {
+    d.decision.enforced = true;
+    return false;
+  }
+  Status s = backend_.Apply(ob, d.decision);
+  d.decision.enforced = s.ok();
+  if (s.ok()) return false;
+  d.decision.enforcement_error = s.error().message;
+  return true;
+}
+
+Event AgentCore::DecisionEvent(const Device& d) const {
+  const bool enforce = options_.mode == EnforcementMode::kEnforce;
+  // An auditor reading "blocked" must see that part of the device works.
+  const std::string kept =
+      d.decision.allowed_interface_classes.empty()
+          ? ""
+          : "; interfaces kept: " + ClassList(d.decision.allowed_interface_classes);
+  log_->info("device {} ({} serial '{}', {}): {} by rule '{}'{}{}",
+             SanitizeDeviceString(d.device_id), d.identity.VidPid(),
+             SanitizeDeviceString(d.identity.serial, 64), DeviceClassName(d.identity.device_class),
+             ActionName(d.decision.action), d.decision.matched_rule, kept,
+             enforce ? "" : " (audit-only)");
+  std::string detail = std::string(ActionName(d.decision.action)) + " by rule '" +
+                       d.decision.matched_rule + "'" + kept;
+  if (!enforce) detail += " (audit-only: not enforced)";
+  return DeviceEvent(KindFor(d.decision.action), d, std::move(detail));
+}
+
+Event AgentCore::EnforcementFailureEvent(const Device& d) const {
+  log_->error("enforcing {} for device {} failed: {}", ActionName(d.decision.action),
+              SanitizeDeviceString(d.device_id), d.decision.enforcement_error);
+  Event e = DeviceEvent(EventKind::kEnforcementFailure, d,
+                        "could not " + std::string(ActionName(d.decision.action)) + ": " +
+                            d.decision.enforcement_error);
+  e.severity = Severity::kAlert;
+  return e;
+}
+
+bool AgentCore::Publish(const PolicyChange* change, std::map<std::string, Device> current,
+                        bool changed) {
+  // The policy and the decisions it produced become visible together: a
+  // snapshot never shows a new version next to decisions of the old one.
+  std::lock_guard lock(mu_);
+  if (change) {
+    policy_ = change->policy;
+    policy_version_ = change->version;
+    policy_group_ = change->group;
+    changed = true;
+  }
+  if (!changed) {
+    // Enforcement results may change without a new event (a retry that
+    // now succeeds); the snapshot must still go out.
+    for (const auto& [id, d] : current) {
+      auto it = devices_.find(id);
+      changed = changed || it == devices_.end() ||
+                it->second.decision.enforced != d.decision.enforced ||
+                it->second.decision.enforcement_error != d.decision.enforcement_error;
+    }
+    changed = changed || current.size() != devices_.size();
+  }
+  devices_ = std::move(current);
+  return changed;
 }
 
 Status AgentCore::ApplyPolicyUpdate(const PolicyBundle& update) {

@@ -117,6 +117,19 @@ class AgentCore {
   // `change` which is then committed together with the decisions; records
   // `events` followed by the device events. Requires reconcile_mu_.
   void ReconcileLocked(const PolicyChange* change, std::vector<Event> events);
+  // One device of a reconciliation: its decision under `policy`, carried
+  // out unless in audit-only mode, and the events it causes. `prev` is the
+  // same device as the last reconciliation saw it (nullptr = new).
+  Device ReconcileDevice(const ObservedDevice& ob, const Device* prev, const Policy& policy,
+                         int64_t now, std::vector<Event>& events);
+  // Applies `d`'s decision when it is new or was not carried out yet;
+  // true when applying failed just now.
+  bool Enforce(const ObservedDevice& ob, const Device* prev, bool decision_changed, Device& d);
+  Event DecisionEvent(const Device& d) const;
+  Event EnforcementFailureEvent(const Device& d) const;
+  // Makes the policy of `change` and the decisions `current` visible
+  // together; true when the snapshot changed (`changed`: events say so).
+  bool Publish(const PolicyChange* change, std::map<std::string, Device> current, bool changed);
   // Sets the policy in force from the cache (or the built-in default when
   // the cache is rejected), appending any rejection to `events`. Returns
   // what is enforced, for AGENT_STARTED. Requires reconcile_mu_.
