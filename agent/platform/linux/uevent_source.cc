@@ -111,8 +111,8 @@ void NetlinkUeventSource::Interrupt() {
 }
 
 void NetlinkUeventSource::Close() {
-  socket_.Reset();
-  stop_.Reset();
+  socket_.reset();
+  stop_.reset();
 }
 
 }  // namespace mamori

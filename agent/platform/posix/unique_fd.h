@@ -2,36 +2,18 @@
 
 #include <unistd.h>
 
-#include <utility>
+#include "common/base/unique_resource.h"
 
 namespace mamori {
 
-// Owns a POSIX file descriptor and closes it exactly once.
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  ~UniqueFd() { Reset(); }
-  UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  UniqueFd& operator=(UniqueFd&& other) noexcept {
-    if (this != &other) {
-      Reset();
-      fd_ = std::exchange(other.fd_, -1);
-    }
-    return *this;
-  }
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-  void Reset(int fd = -1) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = fd;
-  }
-
- private:
-  int fd_ = -1;
+struct FdTraits {
+  using Handle = int;
+  static int Invalid() { return -1; }
+  static bool IsValid(int fd) { return fd >= 0; }
+  static void Close(int fd) { ::close(fd); }
 };
+
+// Owns a POSIX file descriptor and closes it exactly once.
+using UniqueFd = UniqueResource<FdTraits>;
 
 }  // namespace mamori

@@ -181,8 +181,8 @@ void SimulatedDeviceBackend::Stop() {
   [[maybe_unused]] ssize_t n = ::write(stop_fd_.get(), &one, sizeof one);
   watcher_.join();
   watcher_ = std::jthread();
-  inotify_fd_.Reset();
-  stop_fd_.Reset();
+  inotify_fd_.reset();
+  stop_fd_.reset();
 }
 
 void SimulatedDeviceBackend::WatchLoop(int inotify_fd, int stop_fd,

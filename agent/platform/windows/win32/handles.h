@@ -7,7 +7,7 @@
 #include <setupapi.h>
 #include <winsvc.h>
 
-#include "agent/platform/windows/win32/unique_resource.h"
+#include "common/base/unique_resource.h"
 
 namespace mamori {
 

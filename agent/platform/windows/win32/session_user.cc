@@ -5,9 +5,9 @@
 // clang-format on
 #include <wtsapi32.h>
 
-#include "agent/platform/windows/win32/unique_resource.h"
 #include "agent/platform/windows/win32/wide_string.h"
 #include "common/base/sanitize.h"
+#include "common/base/unique_resource.h"
 
 namespace mamori {
 namespace {

@@ -5,10 +5,11 @@
 namespace mamori {
 
 // Sole owner of an OS handle, closed by Traits::Close when it goes out of
-// scope. Traits say what "no handle" is, because Windows is not consistent:
-// CreateFile and SetupDiGetClassDevs fail with INVALID_HANDLE_VALUE, most
-// other APIs with NULL. Portable (no <windows.h>) so the ownership rules are
-// tested with counting traits; handles.h has the Windows traits.
+// scope: file descriptors (agent/platform/posix/unique_fd.h) and Windows
+// handles (agent/platform/windows/win32/handles.h). Traits say what "no
+// handle" is, because Windows is not consistent: CreateFile and
+// SetupDiGetClassDevs fail with INVALID_HANDLE_VALUE, most other APIs with
+// NULL. Portable, so the ownership rules are tested with counting traits.
 //
 //   struct Traits {
 //     using Handle = ...;

@@ -1,4 +1,4 @@
-#include "agent/platform/windows/win32/unique_resource.h"
+#include "common/base/unique_resource.h"
 
 #include <gtest/gtest.h>
 
