@@ -4,6 +4,7 @@
 #include <functional>
 #include <vector>
 
+#include "agent/core/event_outbox.h"
 #include "common/base/result.h"
 #include "common/device/event.h"
 #include "common/device/terminal_state.h"
@@ -22,7 +23,7 @@ class CollectorClient {
   virtual ~CollectorClient() = default;
   virtual Result<StateAckInfo> ReportState(const TerminalState& state) = 0;
   // Returns acked_through_seq.
-  virtual Result<uint64_t> ReportEvents(const std::vector<Event>& events) = 0;
+  virtual Result<uint64_t> ReportEvents(const std::vector<OutboxRecord>& events) = 0;
   // Blocks, delivering bundles to `on_update`, until the stream ends, fails
   // or Cancel() is called; returns why it ended.
   virtual Status WatchPolicy(uint64_t current_version,

@@ -166,7 +166,7 @@ Status Reporter::RunCycle() {
 Status Reporter::SendEvents(std::optional<Steady::time_point> deadline) {
   for (;;) {
     if (deadline ? Steady::now() >= *deadline : Stopping()) return Status::Ok();
-    std::vector<Event> batch = outbox_.Pending(options_.max_batch);
+    std::vector<OutboxRecord> batch = outbox_.Pending(options_.max_batch);
     if (batch.empty()) return Status::Ok();
     Result<uint64_t> acked = client_.ReportEvents(batch);
     if (!acked.ok()) return acked.error();

@@ -9,6 +9,7 @@
 #include "agent/outbox/journal_format.h"
 #include "agent/storage/seq_file.h"
 #include "common/base/logging.h"
+#include "proto/wire/convert.h"
 
 namespace mamori {
 namespace {
@@ -72,6 +73,12 @@ void AddFillers(std::deque<OutboxQueue::Entry>& entries, uint64_t from, uint64_t
     e.event.detail = "1 event dropped: " + std::string(why);
     entries.push_back(std::move(e));
   }
+}
+
+// `error` about the event with `seq`.
+Error InEvent(uint64_t seq, Error error) {
+  error.message = "event " + std::to_string(seq) + ": " + error.message;
+  return error;
 }
 
 }  // namespace
@@ -168,6 +175,7 @@ Result<std::string> JournalEventOutbox::Load() {
         auto& e = entries[static_cast<std::size_t>(seq - entries.front().event.seq)];
         e.event = std::move(r.event);
         e.record_bytes = r.bytes;
+        e.payload = std::move(r.payload);
       }
       continue;
     }
@@ -176,7 +184,7 @@ Result<std::string> JournalEventOutbox::Load() {
       AddFillers(entries, entries.back().event.seq + 1, seq - 1, now,
                  "the event journal was damaged");
     }
-    entries.push_back(OutboxQueue::Entry{std::move(r.event), 0, r.bytes});
+    entries.push_back(OutboxQueue::Entry{std::move(r.event), 0, r.bytes, std::move(r.payload)});
   }
   const uint64_t covered = std::max(acked, entries.empty() ? 0 : entries.back().event.seq);
   if (maybe_sent > covered) {
@@ -204,9 +212,11 @@ Result<std::string> JournalEventOutbox::Load() {
 Status JournalEventOutbox::WriteRecordsLocked(const std::vector<OutboxQueue::Entry*>& entries) {
   std::string buf;
   std::vector<std::size_t> sizes;
+  std::vector<std::string> payloads;
   for (const OutboxQueue::Entry* e : entries) {
-    auto n = AppendJournalRecord(e->event, buf);
-    if (!n.ok()) return n.error();
+    payloads.push_back(SerializeEvent(e->event));
+    auto n = AppendJournalRecord(payloads.back(), buf);
+    if (!n.ok()) return InEvent(e->event.seq, n.error());
     sizes.push_back(*n);
   }
   Status s = file_.WriteAt(end_, buf);
@@ -219,17 +229,23 @@ Status JournalEventOutbox::WriteRecordsLocked(const std::vector<OutboxQueue::Ent
     return s;
   }
   end_ += buf.size();
-  for (std::size_t i = 0; i < entries.size(); ++i) entries[i]->record_bytes = sizes[i];
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    entries[i]->record_bytes = sizes[i];
+    entries[i]->payload = std::move(payloads[i]);
+  }
   return Status::Ok();
 }
 
 Status JournalEventOutbox::RewriteLocked(OutboxQueue& queue) {
   std::string buf = EncodeJournalHeader(queue.next_seq());
   std::vector<std::size_t> sizes;
+  std::vector<std::string> payloads;
   sizes.reserve(queue.size());
+  payloads.reserve(queue.size());
   for (const OutboxQueue::Entry& e : queue.entries()) {
-    auto n = AppendJournalRecord(e.event, buf);
-    if (!n.ok()) return n.error();
+    payloads.push_back(e.payload.empty() ? SerializeEvent(e.event) : e.payload);
+    auto n = AppendJournalRecord(payloads.back(), buf);
+    if (!n.ok()) return InEvent(e.event.seq, n.error());
     sizes.push_back(*n);
   }
   const std::filesystem::path path = PathFromUtf8(path_);
@@ -266,7 +282,8 @@ Status JournalEventOutbox::RewriteLocked(OutboxQueue& queue) {
   }
   file_ = std::move(*tmp);
   end_ = buf.size();
-  for (std::size_t i = 0; i < sizes.size(); ++i) queue.set_record_bytes(i, sizes[i]);
+  for (std::size_t i = 0; i < sizes.size(); ++i)
+    queue.set_record(i, sizes[i], std::move(payloads[i]));
   return Status::Ok();
 }
 
@@ -288,7 +305,8 @@ Result<uint64_t> JournalEventOutbox::Append(Event event) {
   entry.event = std::move(event);
   entry.event.seq = queue_.next_seq();
   if (Status s = WriteRecordsLocked({&entry}); !s.ok()) return s.error();
-  return queue_.Push(std::move(entry.event), /*as_marker=*/false, entry.record_bytes);
+  return queue_.Push(std::move(entry.event), /*as_marker=*/false, entry.record_bytes,
+                     std::move(entry.payload));
 }
 
 Result<uint64_t> JournalEventOutbox::AppendWhenFullLocked(Event event) {
@@ -322,9 +340,18 @@ Result<uint64_t> JournalEventOutbox::AppendWhenFullLocked(Event event) {
   return seq;
 }
 
-std::vector<Event> JournalEventOutbox::Pending(std::size_t max) {
+std::vector<OutboxRecord> JournalEventOutbox::Pending(std::size_t max) {
   std::lock_guard lock(mu_);
-  std::vector<Event> out = queue_.Pending(max);
+  const std::size_t n = queue_.HandOut(max);
+  std::vector<OutboxRecord> out;
+  out.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const OutboxQueue::Entry& e = queue_.entries()[i];
+    // Fillers for lost seqs were never written; everything else goes out
+    // as its record holds it.
+    out.push_back(
+        OutboxRecord{e.event.seq, e.payload.empty() ? SerializeEvent(e.event) : e.payload});
+  }
   if (queue_.sent_through() > sent_persisted_) {
     // On disk before the events leave (see the crash points above). If it
     // cannot be written the events still go: holding them back would not

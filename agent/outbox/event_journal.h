@@ -53,7 +53,7 @@ class JournalEventOutbox final : public EventOutbox {
   JournalEventOutbox& operator=(const JournalEventOutbox&) = delete;
 
   Result<uint64_t> Append(Event event) override;
-  std::vector<Event> Pending(std::size_t max) override;
+  std::vector<OutboxRecord> Pending(std::size_t max) override;
   void Ack(uint64_t through) override;
 
   // For tests and diagnostics.
@@ -69,7 +69,8 @@ class JournalEventOutbox final : public EventOutbox {
   Result<std::string> Load();
   Result<uint64_t> AppendWhenFullLocked(Event event);
   // Appends the records of `entries` and syncs; on success sets their
-  // record_bytes. On failure the file is cut back to where it was.
+  // record_bytes and payload. On failure the file is cut back to where it
+  // was.
   Status WriteRecordsLocked(const std::vector<OutboxQueue::Entry*>& entries);
   // Replaces the journal by one holding exactly `queue` (atomically).
   Status RewriteLocked(OutboxQueue& queue);

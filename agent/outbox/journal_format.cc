@@ -4,7 +4,6 @@
 
 #include <algorithm>
 
-#include "mamori/v1/types.pb.h"
 #include "proto/wire/convert.h"
 
 namespace mamori {
@@ -40,17 +39,10 @@ std::string EncodeJournalHeader(uint64_t next_seq_floor) {
   return out;
 }
 
-Result<std::size_t> AppendJournalRecord(const Event& event, std::string& out) {
-  v1::Event proto;
-  ToProto(event, &proto);
-  std::string payload;
-  if (!proto.SerializeToString(&payload)) {
-    return MakeError(ErrorCode::kInternal, "cannot serialize event " + std::to_string(event.seq));
-  }
+Result<std::size_t> AppendJournalRecord(std::string_view payload, std::string& out) {
   if (payload.size() > kJournalMaxPayloadBytes) {
-    return MakeError(ErrorCode::kInvalidArgument, "event " + std::to_string(event.seq) + " is " +
-                                                      std::to_string(payload.size()) +
-                                                      " bytes, more than a journal record holds");
+    return MakeError(ErrorCode::kInvalidArgument, "an event of " + std::to_string(payload.size()) +
+                                                      " bytes is more than a journal record holds");
   }
   PutLe(out, payload.size(), 4);
   PutLe(out, Crc32(payload), 4);
@@ -107,14 +99,13 @@ Result<ParsedJournal> ParseJournal(std::string_view bytes, std::string_view name
       out.damage = where + "checksum mismatch";
       break;
     }
-    v1::Event proto;
-    if (!proto.ParseFromArray(payload.data(), static_cast<int>(payload.size())) ||
-        proto.seq() == 0) {
+    std::optional<Event> event = ParseEvent(payload);
+    if (!event) {
       out.damage = where + "not an event";
       break;
     }
     const std::size_t record_bytes = kJournalRecordHeaderBytes + len;
-    out.records.push_back(JournalRecord{FromProto(proto), at, record_bytes});
+    out.records.push_back(JournalRecord{std::move(*event), std::string(payload), at, record_bytes});
     at += record_bytes;
   }
   // `at` only ever moves past a valid record.

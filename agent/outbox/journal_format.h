@@ -29,12 +29,15 @@ inline constexpr uint32_t kJournalMaxPayloadBytes = 1u << 20;
 
 std::string EncodeJournalHeader(uint64_t next_seq_floor);
 
-// Appends the record of `event` to `out` and returns its size; an error
-// (nothing appended) when the event exceeds kJournalMaxPayloadBytes.
-Result<std::size_t> AppendJournalRecord(const Event& event, std::string& out);
+// Appends the record of an event whose payload (SerializeEvent of
+// proto/wire/convert.h: what the collector receives) is `payload` to `out`
+// and returns its size; an error (nothing appended) when the payload
+// exceeds kJournalMaxPayloadBytes.
+Result<std::size_t> AppendJournalRecord(std::string_view payload, std::string& out);
 
 struct JournalRecord {
   Event event;
+  std::string payload;  // the record's payload as read: `event`, encoded
   std::size_t offset = 0;
   std::size_t bytes = 0;  // header included
 };

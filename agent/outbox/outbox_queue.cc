@@ -55,10 +55,14 @@ void OutboxQueue::SetMarkerDetail(Entry& marker) const {
   marker.event.detail = std::to_string(marker.dropped) +
                         " events dropped: the outbox was full (limit " +
                         std::to_string(max_events_) + ")";
+  marker.payload.clear();  // encoded again when next written
 }
 
 void OutboxQueue::Renumber(std::size_t index, uint64_t first) {
-  for (std::size_t i = index; i < entries_.size(); ++i) entries_[i].event.seq = first++;
+  for (std::size_t i = index; i < entries_.size(); ++i) {
+    entries_[i].event.seq = first++;
+    entries_[i].payload.clear();  // encoded again when next written
+  }
   next_seq_ = first;
 }
 
@@ -118,21 +122,28 @@ std::optional<uint64_t> OutboxQueue::FoldIntoMarker() {
   return entries_[marker].event.seq;
 }
 
-uint64_t OutboxQueue::Push(Event event, bool as_marker, std::size_t record_bytes) {
+uint64_t OutboxQueue::Push(Event event, bool as_marker, std::size_t record_bytes,
+                           std::string payload) {
   const uint64_t seq = next_seq_++;
   event.seq = seq;
   if (as_marker) MakeMarker(event);
-  entries_.push_back(Entry{std::move(event), as_marker ? 1u : 0u, record_bytes});
+  entries_.push_back(
+      Entry{std::move(event), as_marker ? 1u : 0u, record_bytes, std::move(payload)});
   if (as_marker) SetMarkerDetail(entries_.back());
   return seq;
 }
 
-std::vector<Event> OutboxQueue::Pending(std::size_t max) {
-  std::vector<Event> out;
+std::size_t OutboxQueue::HandOut(std::size_t max) {
   const std::size_t n = std::min(max, entries_.size());
+  if (n > 0) sent_through_ = std::max(sent_through_, entries_[n - 1].event.seq);
+  return n;
+}
+
+std::vector<Event> OutboxQueue::Pending(std::size_t max) {
+  const std::size_t n = HandOut(max);
+  std::vector<Event> out;
   out.reserve(n);
   for (std::size_t i = 0; i < n; ++i) out.push_back(entries_[i].event);
-  if (!out.empty()) sent_through_ = std::max(sent_through_, out.back().seq);
   return out;
 }
 

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <deque>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "common/device/event.h"
@@ -25,6 +26,9 @@ class OutboxQueue {
     uint64_t dropped = 0;
     // Size of the event's on-disk record, for an outbox that has one.
     std::size_t record_bytes = 0;
+    // The event as that record holds it (SerializeEvent); empty when the
+    // event changed since (a marker's count, a renumbered seq).
+    std::string payload;
   };
 
   // `max_events` is raised to 2 (a marker and one event).
@@ -43,8 +47,9 @@ class OutboxQueue {
   bool HasRoom() const { return entries_.size() < max_events_; }
   // The entry holding `seq`, or null.
   Entry* Find(uint64_t seq);
-  void set_record_bytes(std::size_t index, std::size_t bytes) {
+  void set_record(std::size_t index, std::size_t bytes, std::string payload) {
     entries_[index].record_bytes = bytes;
+    entries_[index].payload = std::move(payload);
   }
 
   // When full, folds the oldest never-sent events (block and alert events
@@ -56,10 +61,13 @@ class OutboxQueue {
   std::optional<uint64_t> FoldIntoMarker();
   // Appends under next_seq() and returns that seq; `as_marker` turns the
   // event into a marker standing for itself (the event that did not fit).
-  uint64_t Push(Event event, bool as_marker, std::size_t record_bytes = 0);
+  uint64_t Push(Event event, bool as_marker, std::size_t record_bytes = 0,
+                std::string payload = "");
 
-  // Up to `max` entries from the front, in seq order; they count as handed
-  // out from then on.
+  // Hands out up to `max` entries from the front, in seq order, and returns
+  // how many: they count as handed out from then on.
+  std::size_t HandOut(std::size_t max);
+  // HandOut, returning the events.
   std::vector<Event> Pending(std::size_t max);
 
   struct AckResult {

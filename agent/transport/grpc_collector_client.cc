@@ -132,9 +132,16 @@ Result<StateAckInfo> GrpcCollectorClient::ReportState(const TerminalState& state
   return info;
 }
 
-Result<uint64_t> GrpcCollectorClient::ReportEvents(const std::vector<Event>& events) {
+Result<uint64_t> GrpcCollectorClient::ReportEvents(const std::vector<OutboxRecord>& events) {
   v1::EventBatch req;
-  for (const Event& e : events) ToProto(e, req.add_events());
+  for (const OutboxRecord& e : events) {
+    // The outbox's bytes as they are: the event was converted once, when
+    // it was recorded.
+    if (!req.add_events()->ParseFromString(e.payload)) {
+      return MakeError(ErrorCode::kInternal, "event " + std::to_string(e.seq) +
+                                                 " in the outbox is not a mamori.v1.Event");
+    }
+  }
   v1::EventAck resp;
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() +

@@ -47,7 +47,7 @@ class GrpcCollectorClient final : public CollectorClient {
   ~GrpcCollectorClient() override;
 
   Result<StateAckInfo> ReportState(const TerminalState& state) override;
-  Result<uint64_t> ReportEvents(const std::vector<Event>& events) override;
+  Result<uint64_t> ReportEvents(const std::vector<OutboxRecord>& events) override;
   Status WatchPolicy(uint64_t current_version,
                      const std::function<void(const PolicyBundle&)>& on_update) override;
   void CancelWatch() override;

@@ -1,5 +1,7 @@
 #include "proto/wire/convert.h"
 
+#include <limits>
+
 namespace mamori {
 namespace {
 
@@ -142,6 +144,21 @@ void ToProto(const Event& e, v1::Event* out) {
   if (e.device) ToProto(*e.device, out->mutable_device());
   out->set_detail(e.detail);
   out->set_user(e.user);
+}
+
+std::string SerializeEvent(const Event& e) {
+  v1::Event proto;
+  ToProto(e, &proto);
+  return proto.SerializeAsString();
+}
+
+std::optional<Event> ParseEvent(std::string_view bytes) {
+  v1::Event proto;
+  if (bytes.size() > static_cast<std::size_t>(std::numeric_limits<int>::max()) ||
+      !proto.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())) || proto.seq() == 0) {
+    return std::nullopt;
+  }
+  return FromProto(proto);
 }
 
 void ToProto(const EnforcementStatus& e, v1::EnforcementStatus* out) {

@@ -1,5 +1,9 @@
 #pragma once
 
+#include <optional>
+#include <string>
+#include <string_view>
+
 // Conversion between the domain types of common/ and the messages of
 // types.proto and agent.proto, used at the transport boundary only: by the
 // agent's gRPC client, its journal and the collector's agent service. Admin
@@ -35,6 +39,12 @@ Device FromProto(const v1::Device& d);
 void ToProto(const Device& d, v1::Device* out);
 Event FromProto(const v1::Event& e);
 void ToProto(const Event& e, v1::Event* out);
+// An event as the collector receives it: a serialized mamori.v1.Event.
+// The agent encodes each event once, when its journal records it, and
+// sends those bytes.
+std::string SerializeEvent(const Event& e);
+// Nullopt when `bytes` is not a mamori.v1.Event with a seq.
+std::optional<Event> ParseEvent(std::string_view bytes);
 
 // Reported fields only; terminal_id, group and last_report_ms are left empty
 // for the collector to fill from the certificate and its own clock.

@@ -35,6 +35,7 @@
 
 #include "agent/outbox/journal_format.h"
 #include "common/device/event.h"
+#include "proto/wire/convert.h"
 #include "proto/wire/grpc_logging.h"  // DisableMutexDeadlockDetection
 #include "tests/bench/bench_support.h"
 #include "tests/integration/harness.h"
@@ -93,8 +94,9 @@ bool WriteJournal(const std::string& state_dir, const std::string& terminal, int
                              std::chrono::system_clock::now().time_since_epoch())
                              .count();
   for (int i = 1; i <= count; ++i) {
-    if (!AppendJournalRecord(
-             PrefilledEvent(terminal, static_cast<uint64_t>(i), now_ms - (count - i) * 10), bytes)
+    if (!AppendJournalRecord(SerializeEvent(PrefilledEvent(terminal, static_cast<uint64_t>(i),
+                                                           now_ms - (count - i) * 10)),
+                             bytes)
              .ok()) {
       return false;
     }

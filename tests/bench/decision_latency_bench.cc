@@ -50,7 +50,7 @@ class CountingOutbox final : public EventOutbox {
     std::lock_guard lock(mu_);
     return ++seq_;
   }
-  std::vector<Event> Pending(std::size_t) override { return {}; }
+  std::vector<OutboxRecord> Pending(std::size_t) override { return {}; }
   void Ack(uint64_t) override {}
 
  private:

@@ -16,6 +16,7 @@
 #include <string_view>
 
 #include "agent/outbox/journal_format.h"
+#include "proto/wire/convert.h"
 
 namespace {
 
@@ -69,7 +70,9 @@ void Check(const std::string& bytes) {
   // What was read, written again, reads back the same and whole.
   std::string again = mamori::EncodeJournalHeader(j.next_seq_floor);
   for (const mamori::JournalRecord& r : j.records) {
-    if (!mamori::AppendJournalRecord(r.event, again).ok()) __builtin_trap();
+    // A record's payload is the event as it decodes, encoded.
+    if (!mamori::ParseEvent(r.payload)) __builtin_trap();
+    if (!mamori::AppendJournalRecord(mamori::SerializeEvent(r.event), again).ok()) __builtin_trap();
   }
   auto reparsed = mamori::ParseJournal(again, "again");
   if (!reparsed.ok() || !reparsed->damage.empty()) __builtin_trap();

@@ -22,6 +22,7 @@
 #include "agent/core/policy_verifier.h"
 #include "common/base/clock.h"
 #include "common/policy/policy_signing.h"
+#include "tests/mocks/outbox_events.h"
 
 namespace mamori::testing {
 
@@ -225,8 +226,9 @@ class FakeCollectorClient final : public CollectorClient {
     return StateAckInfo{0, assigned_version_};
   }
 
-  Result<uint64_t> ReportEvents(const std::vector<Event>& events) override {
+  Result<uint64_t> ReportEvents(const std::vector<OutboxRecord>& records) override {
     std::lock_guard lock(mu_);
+    const std::vector<Event> events = DecodeRecords(records);
     batches_.push_back(events);
     for (const Event& e : events) {
       if (e.seq == stored_through_ + 1 && stored_through_ < store_limit_) stored_through_ = e.seq;

@@ -11,6 +11,7 @@
 #include "common/policy/policy_parser.h"
 #include "common/policy/rule_engine.h"
 #include "tests/mocks/agent_fakes.h"
+#include "tests/mocks/outbox_events.h"
 #include "tests/support/temp_dir.h"
 
 namespace mamori {
@@ -66,7 +67,7 @@ class AgentCoreTest : public ::testing::Test {
 
   // Events recorded since the last call.
   std::vector<Event> TakeEvents() {
-    auto events = outbox_->Pending(1000);
+    auto events = PendingEvents(*outbox_, 1000);
     if (!events.empty()) outbox_->Ack(events.back().seq);
     return events;
   }

@@ -15,6 +15,7 @@
 #include "common/crypto/credentials.h"
 #include "common/policy/policy_parser.h"
 #include "tests/mocks/agent_fakes.h"
+#include "tests/mocks/outbox_events.h"
 #include "tests/support/temp_dir.h"
 
 namespace mamori {
@@ -69,7 +70,7 @@ class PolicyAcceptanceTest : public ::testing::Test {
   }
 
   std::vector<Event> TakeEvents() {
-    auto events = outbox_->Pending(1000);
+    auto events = PendingEvents(*outbox_, 1000);
     if (!events.empty()) outbox_->Ack(events.back().seq);
     return events;
   }

@@ -6,6 +6,7 @@
 
 #include "agent/outbox/event_journal.h"
 #include "tests/mocks/agent_fakes.h"
+#include "tests/mocks/outbox_events.h"
 #include "tests/support/temp_dir.h"
 
 namespace mamori {
@@ -49,7 +50,7 @@ class ReporterTest : public ::testing::Test {
 
   std::vector<uint64_t> PendingSeqs() {
     std::vector<uint64_t> out;
-    for (const Event& e : outbox_->Pending(100)) out.push_back(e.seq);
+    for (const Event& e : PendingEvents(*outbox_, 100)) out.push_back(e.seq);
     return out;
   }
 

@@ -17,6 +17,7 @@
 #include "common/crypto/credentials.h"
 #include "outbox_test_events.h"
 #include "tests/mocks/agent_fakes.h"
+#include "tests/mocks/outbox_events.h"
 #include "tests/support/temp_dir.h"
 
 namespace mamori {
@@ -69,13 +70,54 @@ std::size_t FiveEventsThirdCorrupt(const TempDir& dir, const Clock& clock, bool 
     auto outbox = OpenOrDie(dir, clock);
     if (outbox == nullptr) return 0;
     AppendNumbered(*outbox, 5);
-    if (hand_out) outbox->Pending(100);
+    if (hand_out) PendingEvents(*outbox, 100);
   }
   std::string bytes = JournalBytes(dir);
   const std::size_t third = RecordOffsets(bytes).at(2);
   bytes[third + 10] = static_cast<char>(bytes[third + 10] ^ 0x01);
   dir.Write(JournalEventOutbox::kJournalFile, bytes);
   return third;
+}
+
+TEST(JournalEventOutboxTest, HandsOutEachEventAsItsRecordHoldsIt) {
+  TempDir dir;
+  FakeClock clock;
+  auto outbox = OpenOrDie(dir, clock, 3);
+  ASSERT_NE(outbox, nullptr);
+  AppendNumbered(*outbox, 2);
+  // The bytes sent are the bytes journalled: encoded once, when recorded.
+  auto parsed = ParseJournal(JournalBytes(dir), "journal");
+  ASSERT_TRUE(parsed.ok());
+  std::vector<OutboxRecord> pending = outbox->Pending(10);
+  ASSERT_EQ(pending.size(), 2u);
+  ASSERT_EQ(parsed->records.size(), 2u);
+  for (std::size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(pending[i].seq, parsed->records[i].event.seq);
+    EXPECT_EQ(pending[i].payload, parsed->records[i].payload);
+  }
+  // Past the bound, events fold into a counted marker: its record is
+  // written again, and what goes out says the new count.
+  for (int i = 3; i <= 6; ++i) ASSERT_TRUE(outbox->Append(Info("e" + std::to_string(i))).ok());
+  pending = outbox->Pending(10);
+  const std::vector<Event> events = DecodeRecords(pending);
+  auto reparsed = ParseJournal(JournalBytes(dir), "journal");
+  ASSERT_TRUE(reparsed.ok());
+  for (const OutboxRecord& r : pending) {
+    // The latest record of each seq is the one handed out.
+    const JournalRecord* latest = nullptr;
+    for (const JournalRecord& j : reparsed->records) {
+      if (j.event.seq == r.seq) latest = &j;
+    }
+    ASSERT_NE(latest, nullptr) << r.seq;
+    EXPECT_EQ(r.payload, latest->payload) << r.seq;
+  }
+  bool marker_seen = false;
+  for (const Event& e : events) {
+    if (e.kind != EventKind::kEventsDropped) continue;
+    marker_seen = true;
+    EXPECT_NE(e.detail.find("events dropped"), std::string::npos) << e.detail;
+  }
+  EXPECT_TRUE(marker_seen);
 }
 
 TEST(JournalEventOutboxTest, ReopenDeliversTheSameEventsUnderTheSameSeqs) {
@@ -93,13 +135,13 @@ TEST(JournalEventOutboxTest, ReopenDeliversTheSameEventsUnderTheSameSeqs) {
       ASSERT_TRUE(seq.ok()) << seq.error().message;
       EXPECT_EQ(*seq, static_cast<uint64_t>(i));
     }
-    before = outbox->Pending(100);
+    before = PendingEvents(*outbox, 100);
     // Every append is in the file before it returns.
     EXPECT_EQ(JournalBytes(dir).size(), outbox->journal_bytes());
   }
   auto outbox = OpenOrDie(dir, clock);
   ASSERT_NE(outbox, nullptr);
-  auto after = outbox->Pending(100);
+  auto after = PendingEvents(*outbox, 100);
   ASSERT_EQ(Seqs(after), (std::vector<uint64_t>{1, 2, 3, 4}));
   EXPECT_EQ(Details(after), Details(before));
   EXPECT_EQ(after[1].kind, EventKind::kDeviceBlocked);
@@ -118,13 +160,13 @@ TEST(JournalEventOutboxTest, AcknowledgedEventsAreNotRedeliveredAfterReopen) {
     auto outbox = OpenOrDie(dir, clock);
     ASSERT_NE(outbox, nullptr);
     AppendNumbered(*outbox, 5);
-    outbox->Pending(3);
+    PendingEvents(*outbox, 3);
     outbox->Ack(3);
-    EXPECT_EQ(Seqs(outbox->Pending(100)), (std::vector<uint64_t>{4, 5}));
+    EXPECT_EQ(Seqs(PendingEvents(*outbox, 100)), (std::vector<uint64_t>{4, 5}));
   }
   auto outbox = OpenOrDie(dir, clock);
   ASSERT_NE(outbox, nullptr);
-  auto pending = outbox->Pending(100);
+  auto pending = PendingEvents(*outbox, 100);
   EXPECT_EQ(Seqs(pending), (std::vector<uint64_t>{4, 5}));
   EXPECT_EQ(Details(pending), (std::vector<std::string>{"e4", "e5"}));
 }
@@ -139,7 +181,7 @@ TEST(JournalEventOutboxTest, AcknowledgedRecordsAreRewrittenAwayAndNoSeqIsReused
     for (int i = 0; i < 40; ++i) ASSERT_TRUE(outbox->Append(Info(big)).ok());
     const uint64_t full = outbox->journal_bytes();
     EXPECT_GT(full, JournalEventOutbox::kMinReclaimBytes);
-    outbox->Pending(100);
+    PendingEvents(*outbox, 100);
     outbox->Ack(38);
     // Acknowledged records made up most of the file: only 39 and 40 remain.
     EXPECT_LT(outbox->journal_bytes(), full / 10);
@@ -152,7 +194,7 @@ TEST(JournalEventOutboxTest, AcknowledgedRecordsAreRewrittenAwayAndNoSeqIsReused
   std::filesystem::remove(dir.File(JournalEventOutbox::kSentSeqFile));
   auto outbox = OpenOrDie(dir, clock);
   ASSERT_NE(outbox, nullptr);
-  auto pending = outbox->Pending(100);
+  auto pending = PendingEvents(*outbox, 100);
   // 39 and 40 were acknowledged after the rewrite; with acked_seq gone they
   // come again, and the collector ignores them as duplicates.
   EXPECT_EQ(Seqs(pending), (std::vector<uint64_t>{39, 40}));
@@ -178,7 +220,7 @@ TEST(JournalEventOutboxTest, TruncatedTailAtEveryOffsetRecoversToThePreviousReco
     dir.Write(JournalEventOutbox::kJournalFile, full.substr(0, cut));
     auto outbox = OpenOrDie(dir, clock);
     ASSERT_NE(outbox, nullptr) << cut;
-    auto pending = outbox->Pending(100);
+    auto pending = PendingEvents(*outbox, 100);
     // The cut record was never acknowledged to its appender, so its seq is
     // free: the report takes it.
     ASSERT_EQ(Seqs(pending), (std::vector<uint64_t>{1, 2, 3})) << cut;
@@ -194,7 +236,7 @@ TEST(JournalEventOutboxTest, TruncatedTailAtEveryOffsetRecoversToThePreviousReco
     outbox.reset();
     auto again = OpenOrDie(dir, clock);
     ASSERT_NE(again, nullptr);
-    EXPECT_EQ(Seqs(again->Pending(100)), (std::vector<uint64_t>{1, 2, 3})) << cut;
+    EXPECT_EQ(Seqs(PendingEvents(*again, 100)), (std::vector<uint64_t>{1, 2, 3})) << cut;
   }
 }
 
@@ -205,7 +247,7 @@ TEST(JournalEventOutboxTest, FlippedByteInAMiddleRecordRecoversToTheRecordBefore
 
   auto outbox = OpenOrDie(dir, clock);
   ASSERT_NE(outbox, nullptr);
-  auto pending = outbox->Pending(100);
+  auto pending = PendingEvents(*outbox, 100);
   ASSERT_EQ(Seqs(pending), (std::vector<uint64_t>{1, 2, 3}));
   EXPECT_EQ(pending[1].detail, "e2");
   EXPECT_EQ(pending[2].kind, EventKind::kEventsDropped);
@@ -223,7 +265,7 @@ TEST(JournalEventOutboxTest, LostRecordsThatMayHaveBeenSentAreFilledNotReused) {
 
   auto outbox = OpenOrDie(dir, clock);
   ASSERT_NE(outbox, nullptr);
-  auto pending = outbox->Pending(100);
+  auto pending = PendingEvents(*outbox, 100);
   // 3..5 are lost: fillers keep the collector's ack moving (it ignores them
   // where it holds the originals), and the report comes after them.
   ASSERT_EQ(Seqs(pending), (std::vector<uint64_t>{1, 2, 3, 4, 5, 6}));
@@ -272,7 +314,7 @@ TEST(JournalEventOutboxTest, UpgradeFromTheInMemoryOutboxReusesNoSeq) {
   auto seq = outbox->Append(Info("new"));
   ASSERT_TRUE(seq.ok());
   EXPECT_EQ(*seq, 6u);
-  auto pending = outbox->Pending(100);
+  auto pending = PendingEvents(*outbox, 100);
   ASSERT_EQ(Seqs(pending), (std::vector<uint64_t>{3, 4, 5, 6}));
   EXPECT_EQ(pending[0].kind, EventKind::kEventsDropped);
 }
@@ -296,13 +338,13 @@ TEST(JournalEventOutboxTest, CompactionIsWhatTheJournalHolds) {
     ASSERT_TRUE(outbox->Append(e).ok());
   }
   // The policy itself is OutboxQueue's (outbox_queue_test.cc).
-  const std::vector<Event> before = outbox->Pending(100);
+  const std::vector<Event> before = PendingEvents(*outbox, 100);
   ASSERT_EQ(Seqs(before), (std::vector<uint64_t>{1, 2, 3, 4, 5}));
   EXPECT_EQ(before[0].detail.substr(0, 17), "4 events dropped:");
   outbox.reset();
   auto reopened = OpenOrDie(dir, clock, 5);
   ASSERT_NE(reopened, nullptr);
-  const std::vector<Event> after = reopened->Pending(100);
+  const std::vector<Event> after = PendingEvents(*reopened, 100);
   EXPECT_EQ(Seqs(after), Seqs(before));
   EXPECT_EQ(Details(after), Details(before));
   EXPECT_EQ(reopened->next_seq(), 6u);
@@ -328,7 +370,7 @@ TEST(JournalEventOutboxTest, OverflowFreesAChunkAtOnceAndNeverDropsABlockEvent) 
   outbox.reset();
   auto reopened = OpenOrDie(dir, clock, 100);
   ASSERT_NE(reopened, nullptr);
-  auto pending = reopened->Pending(1000);
+  auto pending = PendingEvents(*reopened, 1000);
   int kept_blocked = 0;
   std::size_t markers = 0;
   uint64_t dropped = 0;
@@ -353,7 +395,7 @@ TEST(JournalEventOutboxTest, WhenEverythingIsInFlightTheMarkerCountSurvivesAReop
     auto outbox = OpenOrDie(dir, clock, /*max=*/3);
     ASSERT_NE(outbox, nullptr);
     for (int i = 1; i <= 3; ++i) ASSERT_TRUE(outbox->Append(Blocked()).ok());
-    outbox->Pending(100);  // all three on the wire
+    PendingEvents(*outbox, 100);  // all three on the wire
     // The first becomes a marker one over the bound; the next two are
     // counted in it, each recorded by a record that supersedes the last.
     for (int i = 0; i < 3; ++i) {
@@ -364,7 +406,7 @@ TEST(JournalEventOutboxTest, WhenEverythingIsInFlightTheMarkerCountSurvivesAReop
   }
   auto outbox = OpenOrDie(dir, clock, 3);
   ASSERT_NE(outbox, nullptr);
-  auto pending = outbox->Pending(100);
+  auto pending = PendingEvents(*outbox, 100);
   ASSERT_EQ(Seqs(pending), (std::vector<uint64_t>{1, 2, 3, 4}));
   EXPECT_EQ(pending[3].kind, EventKind::kEventsDropped);
   EXPECT_EQ(pending[3].detail.substr(0, 17), "3 events dropped:");
@@ -377,17 +419,17 @@ TEST(JournalEventOutboxTest, AckBeyondWhatWasSentRenumbersDurably) {
     auto outbox = OpenOrDie(dir, clock);
     ASSERT_NE(outbox, nullptr);
     AppendNumbered(*outbox, 3);
-    outbox->Pending(1);  // only seq 1 sent
+    PendingEvents(*outbox, 1);  // only seq 1 sent
     // A collector that already holds seqs up to 100 (the state dir was wiped).
     outbox->Ack(100);
-    EXPECT_EQ(Seqs(outbox->Pending(10)), (std::vector<uint64_t>{101, 102}));
+    EXPECT_EQ(Seqs(PendingEvents(*outbox, 10)), (std::vector<uint64_t>{101, 102}));
     auto seq = outbox->Append(Info("e4"));
     ASSERT_TRUE(seq.ok());
     EXPECT_EQ(*seq, 103u);
   }
   auto outbox = OpenOrDie(dir, clock);
   ASSERT_NE(outbox, nullptr);
-  auto pending = outbox->Pending(10);
+  auto pending = PendingEvents(*outbox, 10);
   EXPECT_EQ(Seqs(pending), (std::vector<uint64_t>{101, 102, 103}));
   EXPECT_EQ(Details(pending), (std::vector<std::string>{"e2", "e3", "e4"}));
 }
@@ -411,7 +453,7 @@ TEST(JournalEventOutboxTest, AckBeyondWhatWasSentRenumbersDurably) {
     if (!seq.ok()) _exit(3);
     say("R " + std::to_string(*seq) + " " + std::to_string(n) + "\n");
     if (n % 25 == 0) {
-      auto pending = (*outbox)->Pending(500);
+      auto pending = PendingEvents(**outbox, 500);
       if (pending.size() > 10) {
         const uint64_t through = pending[pending.size() - 11].seq;
         say("a " + std::to_string(through) + "\n");
@@ -481,7 +523,7 @@ TEST(JournalEventOutboxFaultTest, KilledMidAppendLosesAndDuplicatesNothing) {
     FakeClock clock;
     auto outbox = OpenOrDie(dir, clock);
     ASSERT_NE(outbox, nullptr);
-    const std::vector<Event> pending = outbox->Pending(100000);
+    const std::vector<Event> pending = PendingEvents(*outbox, 100000);
     ASSERT_FALSE(pending.empty());
     // Acknowledged events stay acknowledged.
     EXPECT_GT(pending.front().seq, acked_done);

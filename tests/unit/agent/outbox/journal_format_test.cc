@@ -5,6 +5,8 @@
 
 #include <string>
 
+#include "proto/wire/convert.h"
+
 namespace mamori {
 namespace {
 
@@ -24,8 +26,8 @@ std::string Journal(int n, std::vector<std::size_t>* offsets = nullptr) {
   std::string out = EncodeJournalHeader(1);
   for (int i = 1; i <= n; ++i) {
     if (offsets) offsets->push_back(out.size());
-    auto bytes =
-        AppendJournalRecord(MakeEvent(static_cast<uint64_t>(i), "event " + std::to_string(i)), out);
+    auto bytes = AppendJournalRecord(
+        SerializeEvent(MakeEvent(static_cast<uint64_t>(i), "event " + std::to_string(i))), out);
     EXPECT_TRUE(bytes.ok());
   }
   return out;
@@ -38,7 +40,7 @@ TEST(JournalFormatTest, RoundTripsEventsAndTheSeqFloor) {
   Device d;
   d.device_id = "stick";
   e.device = d;
-  auto size = AppendJournalRecord(e, bytes);
+  auto size = AppendJournalRecord(SerializeEvent(e), bytes);
   ASSERT_TRUE(size.ok());
   EXPECT_EQ(bytes.size(), kJournalHeaderBytes + *size);
 
@@ -48,6 +50,8 @@ TEST(JournalFormatTest, RoundTripsEventsAndTheSeqFloor) {
   EXPECT_TRUE(parsed->damage.empty());
   EXPECT_EQ(parsed->valid_bytes, bytes.size());
   ASSERT_EQ(parsed->records.size(), 1u);
+  // The record holds what the collector receives, as the outbox sends it.
+  EXPECT_EQ(parsed->records[0].payload, SerializeEvent(e));
   const Event& back = parsed->records[0].event;
   EXPECT_EQ(back.seq, 42u);
   EXPECT_EQ(back.time_ms, e.time_ms);
@@ -132,7 +136,8 @@ TEST(JournalFormatTest, UnknownVersionIsRefused) {
 
 TEST(JournalFormatTest, OversizedEventIsRefused) {
   std::string out;
-  auto size = AppendJournalRecord(MakeEvent(1, std::string(kJournalMaxPayloadBytes + 1, 'x')), out);
+  auto size = AppendJournalRecord(
+      SerializeEvent(MakeEvent(1, std::string(kJournalMaxPayloadBytes + 1, 'x'))), out);
   EXPECT_FALSE(size.ok());
   EXPECT_TRUE(out.empty());
 }

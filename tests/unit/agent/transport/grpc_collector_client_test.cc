@@ -13,6 +13,7 @@
 #include "common/crypto/pki.h"
 #include "mamori/v1/agent.grpc.pb.h"
 #include "proto/wire/convert.h"
+#include "tests/mocks/outbox_events.h"
 
 namespace mamori {
 namespace {
@@ -138,7 +139,7 @@ TEST_F(GrpcCollectorClientTest, ReportsEventsAndReturnsTheAck) {
     events[i].seq = static_cast<uint64_t>(i + 1);
     events[i].kind = EventKind::kDeviceBlocked;
   }
-  auto acked = client.ReportEvents(events);
+  auto acked = client.ReportEvents(EncodeRecords(events));
   ASSERT_TRUE(acked.ok()) << acked.error().message;
   EXPECT_EQ(*acked, 3u);
 }
