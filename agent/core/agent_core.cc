@@ -294,8 +294,8 @@ void AgentCore::ReconcileLocked(const PolicyChange* change, std::vector<Event> e
       }
       previous.erase(it);  // what remains in `previous` has vanished
     }
-    Device d = ReconcileDevice(ob, prev ? &*prev : nullptr, policy, now, events);
-    current.emplace(d.device_id, std::move(d));
+    std::optional<Device> d = ReconcileDevice(ob, prev ? &*prev : nullptr, policy, now, events);
+    if (d) current.emplace(d->device_id, std::move(*d));
   }
   for (const auto& [id, gone] : previous) {
     log_->info("device {} removed", SanitizeDeviceString(id));
@@ -310,8 +310,9 @@ void AgentCore::ReconcileLocked(const PolicyChange* change, std::vector<Event> e
   }
 }
 
-Device AgentCore::ReconcileDevice(const ObservedDevice& ob, const Device* prev,
-                                  const Policy& policy, int64_t now, std::vector<Event>& events) {
+std::optional<Device> AgentCore::ReconcileDevice(const ObservedDevice& ob, const Device* prev,
+                                                 const Policy& policy, int64_t now,
+                                                 std::vector<Event>& events) {
   Device d;
   d.device_id = ob.device_id;
   d.identity = ob.identity;
@@ -321,7 +322,22 @@ Device AgentCore::ReconcileDevice(const ObservedDevice& ob, const Device* prev,
   d.decision.enforcement_error.clear();
 
   const bool decision_changed = prev == nullptr || !SameVerdict(prev->decision, d.decision);
-  const bool apply_failed_now = Enforce(ob, prev, decision_changed, d);
+  const Enforcement enforcement = Enforce(ob, prev, decision_changed, d);
+  if (enforcement == Enforcement::kVanished) {
+    // Unplugged between the look and the enforcement: a removal, not a
+    // failure. A device seen for the first time is still on record, with
+    // the decision it got.
+    log_->info("device {} removed while its decision was carried out",
+               SanitizeDeviceString(d.device_id));
+    if (prev == nullptr) {
+      Event decided = DecisionEvent(d);
+      decided.detail += "; removed before it was carried out";
+      events.push_back(std::move(decided));
+    }
+    events.push_back(DeviceEvent(EventKind::kDeviceRemoved, prev ? *prev : d, "removed"));
+    return std::nullopt;
+  }
+  const bool apply_failed_now = enforcement == Enforcement::kFailedNow;
   if (decision_changed) events.push_back(DecisionEvent(d));
   // One failure event per failing decision, not one per retry.
   const bool failed_before =
@@ -330,20 +346,21 @@ Device AgentCore::ReconcileDevice(const ObservedDevice& ob, const Device* prev,
   return d;
 }
 
-bool AgentCore::Enforce(const ObservedDevice& ob, const Device* prev, bool decision_changed,
-                        Device& d) {
-  if (options_.mode != EnforcementMode::kEnforce) return false;
+AgentCore::Enforcement AgentCore::Enforce(const ObservedDevice& ob, const Device* prev,
+                                          bool decision_changed, Device& d) {
+  if (options_.mode != EnforcementMode::kEnforce) return Enforcement::kDone;
   // A failed enforcement is retried on every reconciliation until it
   // succeeds.
   if (!decision_changed && prev->decision.enforced && ob.enforcement_error.empty()) {
     d.decision.enforced = true;
-    return false;
+    return Enforcement::kDone;
   }
   Status s = backend_.Apply(ob, d.decision);
   d.decision.enforced = s.ok();
-  if (s.ok()) return false;
+  if (s.ok()) return Enforcement::kDone;
+  if (s.error().code == ErrorCode::kNotFound) return Enforcement::kVanished;
   d.decision.enforcement_error = s.error().message;
-  return true;
+  return Enforcement::kFailedNow;
 }
 
 Event AgentCore::DecisionEvent(const Device& d) const {

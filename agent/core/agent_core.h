@@ -120,11 +120,14 @@ class AgentCore {
   // One device of a reconciliation: its decision under `policy`, carried
   // out unless in audit-only mode, and the events it causes. `prev` is the
   // same device as the last reconciliation saw it (nullptr = new).
-  Device ReconcileDevice(const ObservedDevice& ob, const Device* prev, const Policy& policy,
-                         int64_t now, std::vector<Event>& events);
-  // Applies `d`'s decision when it is new or was not carried out yet;
-  // true when applying failed just now.
-  bool Enforce(const ObservedDevice& ob, const Device* prev, bool decision_changed, Device& d);
+  // Nullopt when the device vanished while its decision was carried out.
+  std::optional<Device> ReconcileDevice(const ObservedDevice& ob, const Device* prev,
+                                        const Policy& policy, int64_t now,
+                                        std::vector<Event>& events);
+  enum class Enforcement { kDone, kFailedNow, kVanished };
+  // Applies `d`'s decision when it is new or was not carried out yet.
+  Enforcement Enforce(const ObservedDevice& ob, const Device* prev, bool decision_changed,
+                      Device& d);
   Event DecisionEvent(const Device& d) const;
   Event EnforcementFailureEvent(const Device& d) const;
   // Makes the policy of `change` and the decisions `current` visible

@@ -40,7 +40,8 @@ class DeviceBackend {
 
   // Carries out `decision.action` for the device (and, for a blocked
   // composite device, keeps `decision.allowed_interface_classes` usable).
-  // An error is an enforcement failure.
+  // kNotFound when the device is gone (unplugged meanwhile): the core
+  // counts it as removed. Any other error is an enforcement failure.
   virtual Status Apply(const ObservedDevice& device, const Decision& decision) = 0;
 };
 

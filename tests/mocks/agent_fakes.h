@@ -113,10 +113,20 @@ class FakeBackend final : public DeviceBackend {
     std::lock_guard lock(mu_);
     applies_.push_back({device.device_id, decision.action});
     decisions_.push_back({device.device_id, decision});
+    if (vanishing_.erase(device.device_id) > 0) {
+      devices_.erase(device.device_id);
+      return MakeError(ErrorCode::kNotFound,
+                       "USB device " + device.device_id + " is no longer present");
+    }
     if (failing_.contains(device.device_id)) {
       return MakeError(ErrorCode::kIo, "cannot write authorized for " + device.device_id);
     }
     return Status::Ok();
+  }
+  // The device is unplugged while its next decision is carried out.
+  void VanishOnApply(const std::string& id) {
+    std::lock_guard lock(mu_);
+    vanishing_.insert(id);
   }
 
   void Plug(const std::string& id, DeviceIdentity identity) {
@@ -167,6 +177,7 @@ class FakeBackend final : public DeviceBackend {
   mutable std::mutex mu_;
   std::map<std::string, ObservedDevice> devices_;
   std::set<std::string> failing_;
+  std::set<std::string> vanishing_;
   std::vector<std::pair<std::string, Action>> applies_;
   std::vector<std::pair<std::string, Decision>> decisions_;
   std::function<void()> on_change_;

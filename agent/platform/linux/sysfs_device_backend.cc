@@ -548,6 +548,18 @@ std::string SysfsDeviceBackend::FailReadOnly(const std::string& device, const st
 }
 
 Status SysfsDeviceBackend::Apply(const ObservedDevice& device, const Decision& decision) {
+  Status s = ApplyPresent(device, decision);
+  // Unplugged while it was being enforced: the writes failed on a device
+  // that is gone, which is a removal, not an enforcement failure.
+  if (!s.ok() && s.error().code != ErrorCode::kNotFound && IsUsbDeviceName(device.device_id) &&
+      !sysfs_->Exists(DeviceDir(device.device_id))) {
+    return MakeError(ErrorCode::kNotFound,
+                     "USB device " + device.device_id + " is no longer present");
+  }
+  return s;
+}
+
+Status SysfsDeviceBackend::ApplyPresent(const ObservedDevice& device, const Decision& decision) {
   if (audit_only_) return Status::Ok();
   const std::string& id = device.device_id;
   if (!IsUsbDeviceName(id)) {

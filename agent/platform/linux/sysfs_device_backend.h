@@ -68,6 +68,8 @@ class SysfsDeviceBackend final : public DeviceBackend {
   void HandleBatch(const UeventBatch& batch);
 
  private:
+  // Apply, for a device that was present when it was enumerated.
+  Status ApplyPresent(const ObservedDevice& device, const Decision& decision);
   struct Interface {
     std::string name;  // "1-2:1.0"
     DeviceClass cls = DeviceClass::kUnspecified;

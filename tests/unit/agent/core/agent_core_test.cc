@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -210,6 +211,39 @@ TEST_F(AgentCoreTest, EnforcementFailureIsAnAlertAndMarksEnforcementUnhealthy) {
   s = core->Snapshot();
   EXPECT_TRUE(s.enforcement.healthy);
   EXPECT_TRUE(s.devices[0].decision.enforced);
+}
+
+TEST_F(AgentCoreTest, DeviceGoneWhileEnforcedIsARemovalNotAFailure) {
+  // Plugged and pulled again before the agent carried out its decision.
+  backend_.Plug("stick", Stick());
+  backend_.VanishOnApply("stick");
+  auto core = MakeCore();
+  core->Reconcile();
+  auto events = TakeEvents();
+  ASSERT_EQ(Kinds(events),
+            (std::vector<EventKind>{EventKind::kDeviceBlocked, EventKind::kDeviceRemoved}));
+  EXPECT_NE(events[0].detail.find("removed before it was carried out"), std::string::npos)
+      << events[0].detail;
+  TerminalState s = core->Snapshot();
+  EXPECT_TRUE(s.devices.empty());
+  EXPECT_TRUE(s.enforcement.healthy) << s.enforcement.detail;
+
+  // A known device pulled while a new decision is carried out (a policy
+  // change): removed, and no alert.
+  backend_.Plug("stick", Stick());
+  core->Reconcile();
+  (void)TakeEvents();
+  ASSERT_EQ(core->Snapshot().devices.size(), 1u);
+  backend_.VanishOnApply("stick");
+  PolicyBundle allow = SignedUpdate(7, "osaka", std::string(kReadOnlyStorage));
+  ASSERT_TRUE(core->ApplyPolicyUpdate(allow).ok());
+  events = TakeEvents();
+  for (const Event& e : events) EXPECT_NE(e.kind, EventKind::kEnforcementFailure) << e.detail;
+  const std::vector<EventKind> kinds = Kinds(events);
+  EXPECT_NE(std::find(kinds.begin(), kinds.end(), EventKind::kDeviceRemoved), kinds.end());
+  s = core->Snapshot();
+  EXPECT_TRUE(s.devices.empty());
+  EXPECT_TRUE(s.enforcement.healthy) << s.enforcement.detail;
 }
 
 TEST_F(AgentCoreTest, FailureFoundAfterApplyIsAppliedAgainAndReportedOnce) {

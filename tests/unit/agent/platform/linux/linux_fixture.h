@@ -7,6 +7,7 @@
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -281,8 +282,21 @@ class RecordingSysfs final : public Sysfs {
   Result<std::string> Read(std::string_view path, std::size_t max_bytes) override {
     return real_.Read(path, max_bytes);
   }
+  // Runs before each write, outside the lock (to unplug a device between
+  // the agent's look and its write, say).
+  void BeforeWrite(std::function<void(std::string_view path)> hook) {
+    std::lock_guard lock(mu_);
+    before_write_ = std::move(hook);
+  }
+
   Status Write(std::string_view path, std::string_view value) override {
     journal_.Add("write " + std::string(path) + "=" + std::string(value));
+    std::function<void(std::string_view)> hook;
+    {
+      std::lock_guard lock(mu_);
+      hook = before_write_;
+    }
+    if (hook) hook(path);
     {
       std::lock_guard lock(mu_);
       if (failing_.contains(std::string(path))) {
@@ -302,6 +316,7 @@ class RecordingSysfs final : public Sysfs {
   std::mutex mu_;
   std::set<std::string> failing_;
   std::set<std::string> ignored_;
+  std::function<void(std::string_view)> before_write_;
 };
 
 // Synthetic uevents. Push() queues a batch; Receive() hands them out in

@@ -383,6 +383,23 @@ TEST_F(SysfsBackendTest, AnIgnoredWriteIsCaughtByReadingBack) {
   EXPECT_THAT(s.error().message, HasSubstr("reads 1"));
 }
 
+TEST_F(SysfsBackendTest, DeviceUnpluggedDuringApplyIsReportedGoneNotFailed) {
+  AddStick("1-2");
+  SysfsDeviceBackend& b = Backend();
+  auto devices = b.Enumerate();
+  ASSERT_EQ(devices.size(), 1u);
+  // The stick leaves between the agent's look and its write, and the
+  // kernel refuses the write to the departing device (ENODEV).
+  sysfs_->FailWrites("/bus/usb/devices/1-2/authorized");
+  sysfs_->BeforeWrite([this](std::string_view path) {
+    if (path.starts_with("/bus/usb/devices/1-2")) tree_.Remove("/bus/usb/devices/1-2");
+  });
+  Status s = b.Apply(devices[0], Decide(Action::kAllow));
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().code, ErrorCode::kNotFound) << s.error().message;
+  EXPECT_THAT(s.error().message, HasSubstr("no longer present")) << s.error().message;
+}
+
 TEST_F(SysfsBackendTest, ApplyRefusesVanishedDevicesAndBadIds) {
   AddStick("1-2");
   SysfsDeviceBackend& b = Backend();
