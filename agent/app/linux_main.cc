@@ -123,9 +123,8 @@ int main(int argc, char** argv) {
   std::optional<std::string> log_level;
   if (vm.count("log-level") != 0) {
     log_level = vm["log-level"].as<std::string>();
-    if (!mamori::IsLogLevel(*log_level)) {
-      std::cerr << "mamori-agent: --log-level: unknown level '" << *log_level << "' (expected "
-                << mamori::kLogLevels << ")\n";
+    if (mamori::Status s = mamori::CheckLogLevel(*log_level); !s.ok()) {
+      std::cerr << "mamori-agent: --log-level: " << s.error().message << "\n";
       return kExitUsage;
     }
   }

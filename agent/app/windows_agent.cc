@@ -282,9 +282,8 @@ std::optional<std::string> ParseOptions(const std::vector<std::wstring>& args,
       out.config_dir = value;
     } else if (a == L"--log-level") {
       out.log_level = Utf16ToUtf8(value);
-      if (!IsLogLevel(out.log_level)) {
-        return "--log-level: unknown level '" + out.log_level + "' (expected " +
-               std::string(kLogLevels) + ")";
+      if (Status s = CheckLogLevel(out.log_level); !s.ok()) {
+        return "--log-level: " + s.error().message;
       }
     }
   }

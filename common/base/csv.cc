@@ -80,7 +80,7 @@ std::string CsvUnguard(std::string_view value) {
 }
 
 std::vector<CsvRecord> ParseCsv(std::string_view text, std::vector<CsvLineProblem>* problems) {
-  if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);
+  if (text.starts_with(kUtf8Bom)) text.remove_prefix(kUtf8Bom.size());
   std::vector<CsvRecord> out;
   std::size_t i = 0;
   uint32_t line = 1;

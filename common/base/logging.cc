@@ -180,6 +180,12 @@ std::optional<spdlog::level::level_enum> ParseLevel(std::string_view s) {
 
 bool IsLogLevel(std::string_view level) { return ParseLevel(level).has_value(); }
 
+Status CheckLogLevel(std::string_view level) {
+  if (IsLogLevel(level)) return Status::Ok();
+  return MakeError(ErrorCode::kInvalidArgument, "unknown level '" + std::string(level) +
+                                                    "' (expected " + std::string(kLogLevels) + ")");
+}
+
 namespace {
 
 // Every logger shares one distributing sink; SetupLogging swaps what is

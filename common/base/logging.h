@@ -20,6 +20,10 @@ struct LogConfig {
 // The levels log.level and --log-level accept, as messages name them.
 inline constexpr std::string_view kLogLevels = "trace, debug, info, warn, error, critical or off";
 bool IsLogLevel(std::string_view level);
+// Ok for a level IsLogLevel accepts; otherwise kInvalidArgument saying
+// "unknown level '<level>' (expected <kLogLevels>)", for the mains'
+// --log-level.
+Status CheckLogLevel(std::string_view level);
 
 // Configures spdlog's default sink and level for the process. Every
 // component then logs through its own named logger from GetLogger().

@@ -75,9 +75,8 @@ std::variant<Options, int> ParseOptions(int argc, char** argv) {
   o.check_config = vm.count("check-config") != 0;
   if (vm.count("log-level")) {
     o.log_level = vm["log-level"].as<std::string>();
-    if (!mamori::IsLogLevel(*o.log_level)) {
-      std::cerr << kProgram << ": --log-level: unknown level '" << *o.log_level << "' (expected "
-                << mamori::kLogLevels << ")\n";
+    if (mamori::Status s = mamori::CheckLogLevel(*o.log_level); !s.ok()) {
+      std::cerr << kProgram << ": --log-level: " << s.error().message << "\n";
       return kExitUsage;
     }
   }

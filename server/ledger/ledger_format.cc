@@ -51,14 +51,8 @@ Status ValidateLedgerFields(const LedgerEntry& e) {
 std::string LedgerToCsv(const std::vector<LedgerEntry>& entries) {
   std::string out;
   CsvWriter csv(&out, CsvQuoting::kWhenNeeded);
-  std::vector<std::string> header;
-  for (std::size_t at = 0; at != std::string_view::npos;) {
-    const std::size_t comma = kLedgerCsvHeader.find(',', at);
-    header.emplace_back(
-        kLedgerCsvHeader.substr(at, comma == std::string_view::npos ? comma : comma - at));
-    at = comma == std::string_view::npos ? comma : comma + 1;
-  }
-  csv.Row(header);
+  std::vector<CsvLineProblem> none;  // the header is a constant: it parses
+  csv.Row(ParseCsv(kLedgerCsvHeader, &none).front().fields);
   char vid[8];
   char pid[8];
   for (const LedgerEntry& e : entries) {

@@ -54,6 +54,12 @@ TEST(ConfigFileTest, LogLevelsAreSpdlogsNames) {
     EXPECT_TRUE(IsLogLevel(l)) << l;
   }
   for (const char* l : {"", "warning", "INFO", "err", "verbose"}) EXPECT_FALSE(IsLogLevel(l)) << l;
+  EXPECT_TRUE(CheckLogLevel("warn").ok());
+  const Status bad = CheckLogLevel("verbose");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(bad.error().message,
+            "unknown level 'verbose' (expected " + std::string(kLogLevels) + ")");
 }
 
 }  // namespace
