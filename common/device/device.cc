@@ -9,7 +9,7 @@
 namespace mamori {
 namespace {
 
-constexpr std::array<std::pair<DeviceClass, std::string_view>, 10> kClassNames = {{
+constexpr std::array<std::pair<DeviceClass, std::string_view>, 16> kClassNames = {{
     {DeviceClass::kUnspecified, "unspecified"},
     {DeviceClass::kMassStorage, "mass_storage"},
     {DeviceClass::kStillImage, "still_image"},
@@ -20,6 +20,12 @@ constexpr std::array<std::pair<DeviceClass, std::string_view>, 10> kClassNames =
     {DeviceClass::kHid, "hid"},
     {DeviceClass::kHub, "hub"},
     {DeviceClass::kOther, "other"},
+    {DeviceClass::kNetwork, "network"},
+    {DeviceClass::kSerial, "serial"},
+    {DeviceClass::kBluetooth, "bluetooth"},
+    {DeviceClass::kWifi, "wifi"},
+    {DeviceClass::kSmartCard, "smart_card"},
+    {DeviceClass::kBiometric, "biometric"},
 }};
 
 constexpr std::array<std::pair<Action, std::string_view>, 4> kActionNames = {{

@@ -21,11 +21,18 @@ enum class DeviceClass {
   kHid,
   kHub,
   kOther,
+  kNetwork,    // Ethernet and tethering: CDC ECM/NCM/EEM, RNDIS, USB Ethernet adapters
+  kSerial,     // CDC ACM and USB-serial bridges
+  kBluetooth,  // Bluetooth controllers
+  kWifi,       // Wi-Fi adapters
+  kSmartCard,  // CCID smart-card readers (class 0x0B), e.g. the My Number card reader
+  kBiometric,  // fingerprint and other biometric readers
 };
 
 // Stable lower-case names used in policy files and CLI output:
 // "mass_storage", "still_image", "optical", "card_reader", "printer",
-// "wireless", "hid", "hub", "other", "unspecified".
+// "wireless", "hid", "hub", "other", "network", "serial", "bluetooth", "wifi",
+// "smart_card", "biometric", "unspecified".
 std::string_view DeviceClassName(DeviceClass c);
 std::optional<DeviceClass> ParseDeviceClass(std::string_view name);
 

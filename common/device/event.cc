@@ -6,7 +6,7 @@
 namespace mamori {
 namespace {
 
-constexpr std::array<std::pair<EventKind, std::string_view>, 11> kKindNames = {{
+constexpr std::array<std::pair<EventKind, std::string_view>, 15> kKindNames = {{
     {EventKind::kUnspecified, "unspecified"},
     {EventKind::kDeviceAllowed, "device_allowed"},
     {EventKind::kDeviceBlocked, "device_blocked"},
@@ -18,6 +18,10 @@ constexpr std::array<std::pair<EventKind, std::string_view>, 11> kKindNames = {{
     {EventKind::kEventsDropped, "events_dropped"},
     {EventKind::kAgentStarted, "agent_started"},
     {EventKind::kAgentStopping, "agent_stopping"},
+    {EventKind::kExceptionStarted, "exception_started"},
+    {EventKind::kExceptionEnded, "exception_ended"},
+    {EventKind::kUnlockCodeAccepted, "unlock_code_accepted"},
+    {EventKind::kUnlockCodeRefused, "unlock_code_refused"},
 }};
 
 }  // namespace

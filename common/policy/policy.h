@@ -46,6 +46,23 @@ struct RegisteredMedium {
   int64_t expires_ms = 0;  // 0 = no expiry; otherwise end of the expiry day, UTC
 };
 
+// A time-limited exception: one device allowed on one terminal (or on every
+// terminal the policy governs) inside a window of absolute time. Approved
+// exceptions reach agents inside the signed policy, with the window set by
+// the collector's clock; an offline unlock code becomes one on the terminal
+// it was issued for. The device is named exactly (vid:pid and serial): an
+// exception never covers a class of devices.
+struct DeviceException {
+  std::string id;           // e.g. "EX-12" (approved request) or "unlock-..." (unlock code)
+  std::string terminal_id;  // empty: every terminal governed by the policy
+  uint16_t vendor_id = 0;
+  uint16_t product_id = 0;
+  std::string serial;       // exact; never empty
+  int64_t not_before_ms = 0;  // Unix epoch milliseconds, collector's clock
+  int64_t not_after_ms = 0;   // exclusive
+  std::string reason;
+};
+
 struct Policy {
   std::string name;
   std::string description;
@@ -56,6 +73,7 @@ struct Policy {
   Action default_other_action = Action::kAllow;
   std::vector<Rule> rules;
   std::vector<RegisteredMedium> registered_media;
+  std::vector<DeviceException> exceptions;
 };
 
 }  // namespace mamori

@@ -129,6 +129,23 @@ Decision Evaluate(const Policy& policy, const DeviceIdentity& device, int64_t no
   return d;
 }
 
+const DeviceException* ActiveException(const std::vector<DeviceException>& exceptions,
+                                       std::string_view terminal_id,
+                                       const DeviceIdentity& device, int64_t now_ms) {
+  if (device.serial.empty()) return nullptr;
+  const DeviceException* best = nullptr;
+  for (const DeviceException& e : exceptions) {
+    if (e.serial.empty() || e.serial != device.serial || e.vendor_id != device.vendor_id ||
+        e.product_id != device.product_id) {
+      continue;
+    }
+    if (!e.terminal_id.empty() && e.terminal_id != terminal_id) continue;
+    if (now_ms < e.not_before_ms || now_ms >= e.not_after_ms) continue;
+    if (best == nullptr || e.not_after_ms > best->not_after_ms) best = &e;
+  }
+  return best;
+}
+
 // Here rather than in policy.cc so that builds without the YAML parser
 // (the mingw cross build) have it.
 Policy BuiltinDefaultPolicy() {

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <string_view>
+#include <vector>
 
 #include "common/device/device.h"
 #include "common/policy/policy.h"
@@ -22,5 +23,14 @@ inline constexpr std::string_view kDefaultRuleName = "default";
 // `allowed_interface_classes` (sorted, unique); action and matched_rule stay
 // those of the whole device.
 Decision Evaluate(const Policy& policy, const DeviceIdentity& device, int64_t now_ms);
+
+// The exception among `exceptions` that allows `device` on `terminal_id` at
+// `now_ms` (window [not_before_ms, not_after_ms), same vid:pid and serial, and
+// for this terminal or for every terminal); the one that ends last when
+// several do. nullptr when none does. A device without a serial never
+// matches: it cannot be told from its twins.
+const DeviceException* ActiveException(const std::vector<DeviceException>& exceptions,
+                                       std::string_view terminal_id,
+                                       const DeviceIdentity& device, int64_t now_ms);
 
 }  // namespace mamori

@@ -12,9 +12,10 @@ To CastEnum(From v) {
 
 // Domain enums and wire enums are declared in the same order, so they map by
 // value; the static_asserts keep that true when either side changes.
-static_assert(static_cast<int>(DeviceClass::kOther) == v1::DEVICE_CLASS_OTHER);
+static_assert(static_cast<int>(DeviceClass::kBiometric) == v1::DEVICE_CLASS_BIOMETRIC);
 static_assert(static_cast<int>(Action::kBlock) == v1::ACTION_BLOCK);
-static_assert(static_cast<int>(EventKind::kAgentStopping) == v1::EVENT_KIND_AGENT_STOPPING);
+static_assert(static_cast<int>(EventKind::kUnlockCodeRefused) ==
+              v1::EVENT_KIND_UNLOCK_CODE_REFUSED);
 static_assert(static_cast<int>(Severity::kAlert) == v1::SEVERITY_ALERT);
 static_assert(static_cast<int>(EnforcementMode::kAuditOnly) == v1::ENFORCEMENT_MODE_AUDIT_ONLY);
 

@@ -326,7 +326,8 @@ std::vector<Command> AdminCommands() {
   events.details =
       "Kinds: device_allowed, device_blocked, device_read_only, device_removed,\n"
       "enforcement_failure, policy_applied, policy_rejected, events_dropped,\n"
-      "agent_started, agent_stopping.\n\n" +
+      "agent_started, agent_stopping, exception_started, exception_ended,\n"
+      "unlock_code_accepted, unlock_code_refused.\n\n" +
       connection;
   events.run = RunEvents;
   commands.push_back(events);

@@ -464,5 +464,45 @@ TEST(RuleEngineTest, DefaultExamplePolicy) {
   EXPECT_EQ(Evaluate(*parsed, Stick(), kNow).action, Action::kBlock);
 }
 
+DeviceException ExceptionFor(std::string id, std::string terminal, int64_t from, int64_t until) {
+  DeviceException e;
+  e.id = std::move(id);
+  e.terminal_id = std::move(terminal);
+  e.vendor_id = 0x0781;
+  e.product_id = 0x5581;
+  e.serial = "SERIAL-1";
+  e.not_before_ms = from;
+  e.not_after_ms = until;
+  return e;
+}
+
+TEST(ActiveExceptionTest, MatchesTheNamedDeviceOnItsTerminalInsideItsWindowOnly) {
+  const std::vector<DeviceException> ex = {ExceptionFor("EX-1", "t-1", kNow - 1000, kNow + 1000)};
+  ASSERT_NE(ActiveException(ex, "t-1", Stick(), kNow), nullptr);
+  EXPECT_EQ(ActiveException(ex, "t-1", Stick(), kNow)->id, "EX-1");
+  EXPECT_EQ(ActiveException(ex, "t-2", Stick(), kNow), nullptr) << "another terminal";
+  EXPECT_EQ(ActiveException(ex, "t-1", Stick("SERIAL-2"), kNow), nullptr) << "another serial";
+  DeviceIdentity other_product = Stick();
+  other_product.product_id = 0x5582;
+  EXPECT_EQ(ActiveException(ex, "t-1", other_product, kNow), nullptr) << "another vid:pid";
+  EXPECT_EQ(ActiveException(ex, "t-1", Stick(), kNow - 1001), nullptr) << "before the window";
+  EXPECT_NE(ActiveException(ex, "t-1", Stick(), kNow - 1000), nullptr) << "start is inclusive";
+  EXPECT_EQ(ActiveException(ex, "t-1", Stick(), kNow + 1000), nullptr) << "end is exclusive";
+}
+
+TEST(ActiveExceptionTest, EmptyTerminalMeansEveryTerminalAndTheLatestEndWins) {
+  const std::vector<DeviceException> ex = {ExceptionFor("EX-1", "", kNow - 10, kNow + 10),
+                                           ExceptionFor("EX-2", "t-9", kNow - 10, kNow + 50),
+                                           ExceptionFor("EX-3", "", kNow - 10, kNow + 20)};
+  EXPECT_EQ(ActiveException(ex, "t-1", Stick(), kNow)->id, "EX-3");
+  EXPECT_EQ(ActiveException(ex, "t-9", Stick(), kNow)->id, "EX-2");
+}
+
+TEST(ActiveExceptionTest, ADeviceWithoutSerialNeverMatches) {
+  DeviceException e = ExceptionFor("EX-1", "", kNow - 10, kNow + 10);
+  e.serial = "";
+  EXPECT_EQ(ActiveException({e}, "t-1", Stick(""), kNow), nullptr);
+}
+
 }  // namespace
 }  // namespace mamori
