@@ -22,10 +22,10 @@ enum class EventKind {
   kEventsDropped,
   kAgentStarted,
   kAgentStopping,
-  kExceptionStarted,     // a time-limited exception began to allow a device
-  kExceptionEnded,       // its window closed (the device is decided again)
-  kUnlockCodeAccepted,   // an offline unlock code was accepted on the terminal
-  kUnlockCodeRefused,    // an offline unlock code was refused (why in detail)
+  kExceptionStarted,    // a time-limited exception began to allow a device
+  kExceptionEnded,      // its window closed (the device is decided again)
+  kUnlockCodeAccepted,  // an offline unlock code was accepted on the terminal
+  kUnlockCodeRefused,   // an offline unlock code was refused (why in detail)
 };
 
 enum class Severity { kUnspecified, kInfo, kWarning, kAlert };

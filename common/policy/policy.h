@@ -57,7 +57,7 @@ struct DeviceException {
   std::string terminal_id;  // empty: every terminal governed by the policy
   uint16_t vendor_id = 0;
   uint16_t product_id = 0;
-  std::string serial;       // exact; never empty
+  std::string serial;         // exact; never empty
   int64_t not_before_ms = 0;  // Unix epoch milliseconds, collector's clock
   int64_t not_after_ms = 0;   // exclusive
   std::string reason;

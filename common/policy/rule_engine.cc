@@ -130,8 +130,8 @@ Decision Evaluate(const Policy& policy, const DeviceIdentity& device, int64_t no
 }
 
 const DeviceException* ActiveException(const std::vector<DeviceException>& exceptions,
-                                       std::string_view terminal_id,
-                                       const DeviceIdentity& device, int64_t now_ms) {
+                                       std::string_view terminal_id, const DeviceIdentity& device,
+                                       int64_t now_ms) {
   if (device.serial.empty()) return nullptr;
   const DeviceException* best = nullptr;
   for (const DeviceException& e : exceptions) {

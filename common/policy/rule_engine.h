@@ -30,7 +30,7 @@ Decision Evaluate(const Policy& policy, const DeviceIdentity& device, int64_t no
 // several do. nullptr when none does. A device without a serial never
 // matches: it cannot be told from its twins.
 const DeviceException* ActiveException(const std::vector<DeviceException>& exceptions,
-                                       std::string_view terminal_id,
-                                       const DeviceIdentity& device, int64_t now_ms);
+                                       std::string_view terminal_id, const DeviceIdentity& device,
+                                       int64_t now_ms);
 
 }  // namespace mamori
