@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "agent/core/device_backend.h"
@@ -68,12 +69,26 @@ class SysfsDeviceBackend final : public DeviceBackend {
   void HandleBatch(const UeventBatch& batch);
 
  private:
-  // Apply, for a device that was present when it was enumerated.
+  // Apply for a valid device name: checks that the device is still the
+  // plug-in that was decided, writes, reads back.
+  Status ApplyChecked(const ObservedDevice& device, const Decision& decision);
+  // The writes of Apply, for a device that was present when it was
+  // enumerated.
   Status ApplyPresent(const ObservedDevice& device, const Decision& decision);
   struct Interface {
     std::string name;  // "1-2:1.0"
     DeviceClass cls = DeviceClass::kUnspecified;
   };
+  // The device's present interfaces, each with whether `decision` keeps it
+  // authorized.
+  std::vector<std::pair<Interface, bool>> PlanInterfaces(const std::string& device,
+                                                         const Decision& decision);
+  // The device's `authorized` and each interface's as `decision` sets them;
+  // an error names the first attribute that differs.
+  Status ReadBack(const std::string& device, const Decision& decision);
+  // kNotFound when the device at `device.device_id` is gone or another
+  // plug-in (its devnum differs from `device.instance`).
+  Status CheckInstance(const ObservedDevice& device);
 
   void ListenLoop();
   // Writes the fail-closed defaults on one root hub.
