@@ -364,7 +364,8 @@ std::optional<Device> AgentCore::ReconcileDevice(const ObservedDevice& ob, const
   if (decision_changed) {
     Event decided = DecisionEvent(d);
     if (!ob.unidentified.empty()) {
-      decided.detail = SanitizeDeviceString(decided.detail + ": " + ob.unidentified, kMaxDetailBytes);
+      decided.detail =
+          SanitizeDeviceString(decided.detail + ": " + ob.unidentified, kMaxDetailBytes);
     }
     events.push_back(std::move(decided));
   }

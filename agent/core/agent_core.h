@@ -179,8 +179,8 @@ class AgentCore {
     std::string unidentified;  // ObservedDevice::unidentified
   };
   std::map<std::string, Seen> seen_;
-  bool backend_running_ = false;           // guarded by mu_
-  std::string backend_error_;              // guarded by mu_
+  bool backend_running_ = false;  // guarded by mu_
+  std::string backend_error_;     // guarded by mu_
 
   std::mutex worker_mu_;
   // A plain flag rather than a stop_token wait: with MinGW's libstdc++ under

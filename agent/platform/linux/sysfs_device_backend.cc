@@ -18,6 +18,18 @@ namespace {
 constexpr std::string_view kDevicesDir = "/bus/usb/devices";
 constexpr std::string_view kDriversProbe = "/bus/usb/drivers_probe";
 constexpr std::string_view kBlockClassDir = "/class/block";
+// Written to a block device's `uevent` once it may be mounted: a synthetic
+// "change" uevent (Documentation/ABI/testing/sysfs-uevent, kernel 4.13+)
+// carrying SYNTH_ARG_MAMORI=released, on which the shipped udev rule
+// (packaging/linux/udev/) stops hiding the disk from automounters. The
+// UUID only groups synthetic uevents; keys and values must be alphanumeric.
+constexpr std::string_view kReleaseUevent =
+    "change 6d616d6f-7269-4000-8000-000000000001 MAMORI=released";
+
+// True when `path` lies strictly below `dir`.
+bool IsBelow(std::string_view path, std::string_view dir) {
+  return path.size() > dir.size() && path.starts_with(dir) && path[dir.size()] == '/';
+}
 
 std::string DeviceDir(std::string_view name) {
   return std::string(kDevicesDir) + "/" + std::string(name);
@@ -231,18 +243,29 @@ void SysfsDeviceBackend::HandleBatch(const UeventBatch& batch) {
 
 void SysfsDeviceBackend::OnBlockUevent(const Uevent& ev) {
   std::string owner;
+  bool allowed = false;
   {
     std::lock_guard lock(mu_);
     for (const auto& [device, devpath] : read_only_) {
-      if (ev.devpath.size() > devpath.size() && ev.devpath.starts_with(devpath) &&
-          ev.devpath[devpath.size()] == '/') {
+      if (IsBelow(ev.devpath, devpath)) {
         owner = device;
         break;
       }
     }
+    for (const auto& [device, devpath] : allowed_) {
+      if (owner.empty() && IsBelow(ev.devpath, devpath)) allowed = true;
+    }
   }
-  if (owner.empty()) return;
   const std::string name(Basename(ev.devpath));
+  // Only on "add": the release is itself a "change", and a disk released
+  // once stays released in udev's database until it is removed.
+  const bool added = ev.action == "add";
+  if (owner.empty()) {
+    // Audit-only decides nothing, so it holds nothing back either.
+    const bool usb = ev.devpath.find("/usb") != std::string::npos;
+    if (added && (allowed || (audit_only_ && usb))) ReleaseToAutomounters(name);
+    return;
+  }
   if (Status s = block_guard_->SetReadOnly(name); !s.ok()) {
     FailReadOnly(owner,
                  "could not make block device " + SanitizeDeviceString(name) +
@@ -251,6 +274,18 @@ void SysfsDeviceBackend::OnBlockUevent(const Uevent& ev) {
     return;
   }
   log_->info("block device {} of USB device {} is read-only", SanitizeDeviceString(name), owner);
+  if (added) ReleaseToAutomounters(name);
+}
+
+void SysfsDeviceBackend::ReleaseToAutomounters(const std::string& block) {
+  const std::string path = std::string(kBlockClassDir) + "/" + block + "/uevent";
+  if (Status s = sysfs_->Write(path, kReleaseUevent); !s.ok()) {
+    // Not an enforcement failure: the disk stays protected, only hidden.
+    log_->warn("block device {} stays hidden from automounters: {}", SanitizeDeviceString(block),
+               s.error().message);
+    return;
+  }
+  log_->info("block device {} released to automounters", SanitizeDeviceString(block));
 }
 
 void SysfsDeviceBackend::Notify() {
@@ -466,6 +501,7 @@ std::vector<ObservedDevice> SysfsDeviceBackend::Enumerate() {
         [](std::string_view a, std::string_view b) { return UsbNameParentsFirst(a, b); });
   };
   std::erase_if(read_only_, gone);
+  std::erase_if(allowed_, gone);
   std::erase_if(failures_, gone);
   bool notify = false;
   if (!initial_scan_done_) {
@@ -575,8 +611,8 @@ Status SysfsDeviceBackend::CheckInstance(const ObservedDevice& device) {
   auto devnum = sysfs_->Read(dir + "/devnum", 16);
   if (!devnum.ok()) {
     return MakeError(ErrorCode::kNotFound, "USB device " + device.device_id +
-                                               " is no longer present (" +
-                                               devnum.error().message + ")");
+                                               " is no longer present (" + devnum.error().message +
+                                               ")");
   }
   if (TrimNewline(*devnum) != device.instance) {
     return MakeError(ErrorCode::kNotFound,
@@ -587,23 +623,33 @@ Status SysfsDeviceBackend::CheckInstance(const ObservedDevice& device) {
   return Status::Ok();
 }
 
-Status SysfsDeviceBackend::ProtectPresentBlockDevices(const std::string& devpath) {
+Result<std::vector<std::string>> SysfsDeviceBackend::BlockDevicesBelow(const std::string& devpath) {
   auto names = sysfs_->List(kBlockClassDir);
   if (!names.ok()) {
-    return names.error().code == ErrorCode::kNotFound ? Status::Ok() : Status(names.error());
+    if (names.error().code == ErrorCode::kNotFound) return std::vector<std::string>{};
+    return names.error();
   }
+  std::vector<std::string> out;
   for (const std::string& name : *names) {
     auto real = sysfs_->RealPath(std::string(kBlockClassDir) + "/" + name);
-    if (!real.ok() || real->size() <= devpath.size() || !real->starts_with(devpath) ||
-        (*real)[devpath.size()] != '/') {
-      continue;
-    }
+    if (real.ok() && IsBelow(*real, devpath)) out.push_back(name);
+  }
+  return out;
+}
+
+Status SysfsDeviceBackend::ProtectPresentBlockDevices(const std::string& devpath) {
+  auto names = BlockDevicesBelow(devpath);
+  if (!names.ok()) return names.error();
+  for (const std::string& name : *names) {
     if (Status s = block_guard_->SetReadOnly(name); !s.ok()) {
       return MakeError(s.error().code, "could not make block device " + SanitizeDeviceString(name) +
                                            " read-only: " + s.error().message);
     }
     log_->info("block device {} is read-only", SanitizeDeviceString(name));
   }
+  // Released only when every one of them is read-only: a partition must
+  // not be mounted while its disk is still writable.
+  for (const std::string& name : *names) ReleaseToAutomounters(name);
   return Status::Ok();
 }
 
@@ -699,11 +745,25 @@ Status SysfsDeviceBackend::ApplyPresent(const ObservedDevice& device, const Deci
       failures_.erase(it);
     }
     if (action != Action::kReadOnly) read_only_.erase(id);
+    if (action != Action::kAllow) allowed_.erase(id);
   }
 
   switch (action) {
-    case Action::kAllow:
-      return Authorize(id, decision);
+    case Action::kAllow: {
+      auto devpath = sysfs_->RealPath(dir);
+      if (!devpath.ok()) return devpath.error();
+      {
+        // Registered before authorizing, as for read_only: its disks are
+        // released to automounters as they appear.
+        std::lock_guard lock(mu_);
+        allowed_[id] = *devpath;
+      }
+      if (Status s = Authorize(id, decision); !s.ok()) return s;
+      if (auto names = BlockDevicesBelow(*devpath); names.ok()) {
+        for (const std::string& name : *names) ReleaseToAutomounters(name);
+      }
+      return Status::Ok();
+    }
     case Action::kReadOnly: {
       auto devpath = sysfs_->RealPath(dir);
       if (!devpath.ok()) return devpath.error();

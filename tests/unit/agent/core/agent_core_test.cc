@@ -225,7 +225,8 @@ TEST_F(AgentCoreTest, AnUnidentifiedDeviceIsBlockedNeverLetInByTheDefault) {
 defaults:
   storage: allow
   other: allow
-)")).ok());
+)"))
+                  .ok());
   auto events = TakeEvents();
   ASSERT_FALSE(events.empty());
   const Event& decided = events.back();

@@ -669,6 +669,82 @@ TEST_F(SysfsBackendTest, ReadOnlyProtectsDisksAndPartitionsAsTheyAppear) {
   b.Stop();
 }
 
+// ---- automounters ---------------------------------------------------------------------
+
+constexpr const char* kRelease = "change 6d616d6f-7269-4000-8000-000000000001 MAMORI=released";
+
+// "readonly X" and "release X" entries of the journal, in order.
+std::vector<std::string> ProtectAndRelease(const Journal& journal) {
+  std::vector<std::string> out;
+  for (const std::string& e : journal.entries()) {
+    if (e.starts_with("readonly ")) out.push_back(e);
+    const std::string prefix = "write /class/block/";
+    const std::string suffix = std::string("/uevent=") + kRelease;
+    if (e.starts_with(prefix) && e.ends_with(suffix)) {
+      out.push_back("release " + e.substr(prefix.size(), e.size() - prefix.size() - suffix.size()));
+    }
+  }
+  return out;
+}
+
+TEST_F(SysfsBackendTest, AReadOnlyDiskIsReleasedToAutomountersOnlyOnceReadOnly) {
+  AddStick("1-2");
+  SysfsDeviceBackend& b = Backend();
+  ASSERT_TRUE(b.Start([] {}).ok());
+  auto devices = b.Enumerate();
+  ASSERT_TRUE(b.Apply(Find(devices, "1-2"), Decide(Action::kReadOnly)).ok());
+  const std::string disk = tree_.AddDisk("1-2", "sdb", {"sdb1"});
+  source_->PushMessages({
+      KernelUevent("add", disk, "block", "disk", 10, "sdb"),
+      KernelUevent("add", disk + "/sdb1", "block", "partition", 11, "sdb1"),
+      // The release itself comes back as a "change": no second release.
+      KernelUevent("change", disk, "block", "disk", 12, "sdb"),
+  });
+  ASSERT_TRUE(source_->WaitIdle());
+  EXPECT_THAT(
+      ProtectAndRelease(journal_),
+      ElementsAre("readonly sdb", "release sdb", "readonly sdb1", "release sdb1", "readonly sdb"));
+  EXPECT_EQ(tree_.Read(disk + "/uevent"), kRelease);
+  b.Stop();
+}
+
+TEST_F(SysfsBackendTest, DisksPresentAtApplyAreReleasedWhenAllAreReadOnly) {
+  AddStick("1-2", /*authorized=*/true);
+  tree_.AddDisk("1-2", "sdb", {"sdb1"});
+  SysfsDeviceBackend& b = Backend();
+  ASSERT_TRUE(b.Apply(b.Enumerate()[0], Decide(Action::kReadOnly)).ok());
+  EXPECT_THAT(ProtectAndRelease(journal_),
+              ElementsAre("readonly sdb", "readonly sdb1", "release sdb", "release sdb1"));
+}
+
+TEST_F(SysfsBackendTest, ADiskThatCouldNotBeMadeReadOnlyIsNeverReleased) {
+  AddStick("1-2");
+  SysfsDeviceBackend& b = Backend();
+  ASSERT_TRUE(b.Start([] {}).ok());
+  ASSERT_TRUE(b.Apply(b.Enumerate()[0], Decide(Action::kReadOnly)).ok());
+  guard_->Fail("sdb");
+  const std::string disk = tree_.AddDisk("1-2", "sdb");
+  source_->PushMessages({KernelUevent("add", disk, "block", "disk", 10, "sdb")});
+  ASSERT_TRUE(source_->WaitIdle());
+  EXPECT_THAT(ProtectAndRelease(journal_), ElementsAre("readonly sdb"));
+  b.Stop();
+}
+
+TEST_F(SysfsBackendTest, AnAllowedDiskIsReleasedAsItAppearsAndAnUndecidedOneIsNot) {
+  AddStick("1-2");
+  AddStick("1-3", /*authorized=*/true);  // authorized, but not by this agent
+  SysfsDeviceBackend& b = Backend();
+  ASSERT_TRUE(b.Start([] {}).ok());
+  ASSERT_TRUE(b.Apply(Find(b.Enumerate(), "1-2"), Decide(Action::kAllow)).ok());
+  const std::string allowed = tree_.AddDisk("1-2", "sdb");
+  const std::string other = tree_.AddDisk("1-3", "sdc");
+  source_->PushMessages({KernelUevent("add", allowed, "block", "disk", 10, "sdb"),
+                         KernelUevent("add", other, "block", "disk", 11, "sdc")});
+  ASSERT_TRUE(source_->WaitIdle());
+  EXPECT_THAT(ProtectAndRelease(journal_), ElementsAre("release sdb"));
+  b.Stop();
+}
+
 TEST_F(SysfsBackendTest, ReadOnlyProtectsDisksAlreadyPresentAtApply) {
   AddStick("1-2", /*authorized=*/true);
   tree_.AddDisk("1-2", "sdb", {"sdb1", "sdb2"});
