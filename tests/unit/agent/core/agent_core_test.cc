@@ -182,7 +182,7 @@ TEST_F(AgentCoreTest, AnotherDeviceUnderTheSameIdIsRemovedThenDecidedAfresh) {
   EXPECT_EQ(events[1].device->identity.serial, "BBB");
 }
 
-TEST_F(AgentCoreTest, TheSameStickReplugedBetweenTwoLooksIsEnforcedAgain) {
+TEST_F(AgentCoreTest, TheSameStickRepluggedBetweenTwoLooksIsEnforcedAgain) {
   // The agent sees the registered stick, allows it, then misses its unplug
   // and re-plug (busy, stopped, or uevents lost): the kernel holds the new
   // plug-in unauthorized. It describes itself exactly as before, but its
