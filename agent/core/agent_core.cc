@@ -285,7 +285,17 @@ void AgentCore::ReconcileLocked(const PolicyChange* change, std::vector<Event> e
     BoundDeviceStrings(ob.identity);
     std::optional<Device> prev;
     if (auto it = previous.find(ob.device_id); it != previous.end()) {
-      if (SameIdentity(it->second.identity, ob.identity)) {
+      const Seen& seen = seen_[ob.device_id];
+      if (seen.instance != ob.instance) {
+        // Unplugged and plugged in again between two looks (the agent was
+        // busy, stopped or lost uevents): another device, even if it
+        // describes itself exactly as the one before. Its decision must be
+        // carried out on it, not assumed from the old one.
+        log_->info("device {} was replaced (instance {} -> {})", SanitizeDeviceString(ob.device_id),
+                   SanitizeDeviceString(seen.instance, 32), SanitizeDeviceString(ob.instance, 32));
+        events.push_back(DeviceEvent(EventKind::kDeviceRemoved, it->second, "replaced"));
+      } else if (SameIdentity(it->second.identity, ob.identity) &&
+                 seen.unidentified == ob.unidentified) {
         prev = std::move(it->second);
       } else {
         // Another device under the same id (re-plugged into the same port):
@@ -295,12 +305,16 @@ void AgentCore::ReconcileLocked(const PolicyChange* change, std::vector<Event> e
       previous.erase(it);  // what remains in `previous` has vanished
     }
     std::optional<Device> d = ReconcileDevice(ob, prev ? &*prev : nullptr, policy, now, events);
-    if (d) current.emplace(d->device_id, std::move(*d));
+    if (d) {
+      seen_[d->device_id] = Seen{ob.instance, ob.unidentified};
+      current.emplace(d->device_id, std::move(*d));
+    }
   }
   for (const auto& [id, gone] : previous) {
     log_->info("device {} removed", SanitizeDeviceString(id));
     events.push_back(DeviceEvent(EventKind::kDeviceRemoved, gone, ""));
   }
+  std::erase_if(seen_, [&current](const auto& kv) { return !current.contains(kv.first); });
 
   const bool changed = Publish(change, std::move(current), events.size() > leading_events);
   if (!events.empty()) {
@@ -317,7 +331,16 @@ std::optional<Device> AgentCore::ReconcileDevice(const ObservedDevice& ob, const
   d.device_id = ob.device_id;
   d.identity = ob.identity;
   d.first_seen_ms = prev ? prev->first_seen_ms : now;
-  d.decision = Evaluate(policy, ob.identity, now);
+  if (ob.unidentified.empty()) {
+    d.decision = Evaluate(policy, ob.identity, now);
+  } else {
+    // What a device could not show cannot be matched against rules: the
+    // `other` default (or any rule on a half-read identity) must not let
+    // it in.
+    d.decision = Decision{};
+    d.decision.action = Action::kBlock;
+    d.decision.matched_rule = std::string(kUnidentifiedRuleName);
+  }
   d.decision.enforced = false;
   d.decision.enforcement_error.clear();
 
@@ -338,7 +361,14 @@ std::optional<Device> AgentCore::ReconcileDevice(const ObservedDevice& ob, const
     return std::nullopt;
   }
   const bool apply_failed_now = enforcement == Enforcement::kFailedNow;
-  if (decision_changed) events.push_back(DecisionEvent(d));
+  if (decision_changed) {
+    Event decided = DecisionEvent(d);
+    if (!ob.unidentified.empty()) {
+      decided.detail =
+          SanitizeDeviceString(decided.detail + ": " + ob.unidentified, kMaxDetailBytes);
+    }
+    events.push_back(std::move(decided));
+  }
   // One failure event per failing decision, not one per retry.
   const bool failed_before =
       prev != nullptr && !decision_changed && !prev->decision.enforcement_error.empty();

@@ -27,6 +27,10 @@
 
 namespace mamori {
 
+// The rule name of the decision for a device that could not be identified
+// (ObservedDevice::unidentified): always block.
+inline constexpr std::string_view kUnidentifiedRuleName = "unidentified";
+
 struct AgentCoreOptions {
   EnforcementMode mode = EnforcementMode::kEnforce;
   uint32_t report_interval_s = 60;
@@ -168,8 +172,15 @@ class AgentCore {
   uint64_t policy_version_ = 0;            // guarded by mu_
   std::string policy_group_;               // guarded by mu_
   std::map<std::string, Device> devices_;  // guarded by mu_; by device_id
-  bool backend_running_ = false;           // guarded by mu_
-  std::string backend_error_;              // guarded by mu_
+  // What the last reconciliation saw of each device beyond its identity,
+  // by device_id. Guarded by reconcile_mu_.
+  struct Seen {
+    std::string instance;      // ObservedDevice::instance
+    std::string unidentified;  // ObservedDevice::unidentified
+  };
+  std::map<std::string, Seen> seen_;
+  bool backend_running_ = false;  // guarded by mu_
+  std::string backend_error_;     // guarded by mu_
 
   std::mutex worker_mu_;
   // A plain flag rather than a stop_token wait: with MinGW's libstdc++ under

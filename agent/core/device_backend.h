@@ -14,6 +14,17 @@ namespace mamori {
 struct ObservedDevice {
   std::string device_id;  // stable while the device is present
   DeviceIdentity identity;
+  // What tells this plug-in of the device from the next one at the same
+  // device_id (on Linux the kernel's device number, which every plug-in
+  // gets anew). A device whose instance changed between two looks was
+  // unplugged and replaced: it is decided and enforced afresh even when it
+  // describes itself exactly as the one before. "" = the platform has none.
+  std::string instance;
+  // Why the device could not be identified (descriptors unreadable or
+  // rejected by the parser while the kernel accepted them, attributes gone
+  // half-way through a removal); "" = identified. Such a device is blocked
+  // under the rule "unidentified", whatever the policy says of its class.
+  std::string unidentified;
   // An enforcement failure the backend found after Apply returned (say, a
   // read-only disk it could not protect once the disk appeared). The core
   // then applies its decision again, and Apply reports the failure.

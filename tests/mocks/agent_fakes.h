@@ -129,9 +129,24 @@ class FakeBackend final : public DeviceBackend {
     vanishing_.insert(id);
   }
 
-  void Plug(const std::string& id, DeviceIdentity identity) {
+  // `instance`: which plug-in of the device this is (a new one after a
+  // re-plug at the same id).
+  void Plug(const std::string& id, DeviceIdentity identity, std::string instance = "") {
     std::lock_guard lock(mu_);
-    devices_[id] = ObservedDevice{id, std::move(identity), ""};
+    ObservedDevice d;
+    d.device_id = id;
+    d.identity = std::move(identity);
+    d.instance = std::move(instance);
+    devices_[id] = std::move(d);
+  }
+  // A device the platform could not identify, and why.
+  void PlugUnidentified(const std::string& id, DeviceIdentity identity, std::string why) {
+    std::lock_guard lock(mu_);
+    ObservedDevice d;
+    d.device_id = id;
+    d.identity = std::move(identity);
+    d.unidentified = std::move(why);
+    devices_[id] = std::move(d);
   }
   void Unplug(const std::string& id) {
     std::lock_guard lock(mu_);

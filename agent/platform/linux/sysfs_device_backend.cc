@@ -18,6 +18,18 @@ namespace {
 constexpr std::string_view kDevicesDir = "/bus/usb/devices";
 constexpr std::string_view kDriversProbe = "/bus/usb/drivers_probe";
 constexpr std::string_view kBlockClassDir = "/class/block";
+// Written to a block device's `uevent` once it may be mounted: a synthetic
+// "change" uevent (Documentation/ABI/testing/sysfs-uevent, kernel 4.13+)
+// carrying SYNTH_ARG_MAMORI=released, on which the shipped udev rule
+// (packaging/linux/udev/) stops hiding the disk from automounters. The
+// UUID only groups synthetic uevents; keys and values must be alphanumeric.
+constexpr std::string_view kReleaseUevent =
+    "change 6d616d6f-7269-4000-8000-000000000001 MAMORI=released";
+
+// True when `path` lies strictly below `dir`.
+bool IsBelow(std::string_view path, std::string_view dir) {
+  return path.size() > dir.size() && path.starts_with(dir) && path[dir.size()] == '/';
+}
 
 std::string DeviceDir(std::string_view name) {
   return std::string(kDevicesDir) + "/" + std::string(name);
@@ -231,18 +243,29 @@ void SysfsDeviceBackend::HandleBatch(const UeventBatch& batch) {
 
 void SysfsDeviceBackend::OnBlockUevent(const Uevent& ev) {
   std::string owner;
+  bool allowed = false;
   {
     std::lock_guard lock(mu_);
     for (const auto& [device, devpath] : read_only_) {
-      if (ev.devpath.size() > devpath.size() && ev.devpath.starts_with(devpath) &&
-          ev.devpath[devpath.size()] == '/') {
+      if (IsBelow(ev.devpath, devpath)) {
         owner = device;
         break;
       }
     }
+    for (const auto& [device, devpath] : allowed_) {
+      if (owner.empty() && IsBelow(ev.devpath, devpath)) allowed = true;
+    }
   }
-  if (owner.empty()) return;
   const std::string name(Basename(ev.devpath));
+  // Only on "add": the release is itself a "change", and a disk released
+  // once stays released in udev's database until it is removed.
+  const bool added = ev.action == "add";
+  if (owner.empty()) {
+    // Audit-only decides nothing, so it holds nothing back either.
+    const bool usb = ev.devpath.find("/usb") != std::string::npos;
+    if (added && (allowed || (audit_only_ && usb))) ReleaseToAutomounters(name);
+    return;
+  }
   if (Status s = block_guard_->SetReadOnly(name); !s.ok()) {
     FailReadOnly(owner,
                  "could not make block device " + SanitizeDeviceString(name) +
@@ -251,6 +274,18 @@ void SysfsDeviceBackend::OnBlockUevent(const Uevent& ev) {
     return;
   }
   log_->info("block device {} of USB device {} is read-only", SanitizeDeviceString(name), owner);
+  if (added) ReleaseToAutomounters(name);
+}
+
+void SysfsDeviceBackend::ReleaseToAutomounters(const std::string& block) {
+  const std::string path = std::string(kBlockClassDir) + "/" + block + "/uevent";
+  if (Status s = sysfs_->Write(path, kReleaseUevent); !s.ok()) {
+    // Not an enforcement failure: the disk stays protected, only hidden.
+    log_->warn("block device {} stays hidden from automounters: {}", SanitizeDeviceString(block),
+               s.error().message);
+    return;
+  }
+  log_->info("block device {} released to automounters", SanitizeDeviceString(block));
 }
 
 void SysfsDeviceBackend::Notify() {
@@ -364,9 +399,22 @@ Result<ObservedDevice> SysfsDeviceBackend::ReadDevice(const std::string& name) {
       }
     } else {
       log_->warn("device {}: {}", name, parsed.error().message);
+      // The kernel enumerated what we cannot parse: what it would let
+      // drivers see is not what we would decide on.
+      ob.unidentified = "descriptors rejected: " + parsed.error().message;
     }
   } else if (raw.error().code == ErrorCode::kNotFound && !sysfs_->Exists(dir)) {
     return raw.error();  // unplugged during the scan
+  } else {
+    ob.unidentified = "descriptors unreadable: " + raw.error().message;
+  }
+  // The kernel's device number: a new one on every plug-in (hub.c
+  // choose_devnum), so a device replaced at the same port between two
+  // looks is a new instance.
+  if (auto devnum = sysfs_->Read(dir + "/devnum", 16); devnum.ok()) {
+    ob.instance = std::string(TrimNewline(*devnum));
+  } else if (ob.unidentified.empty()) {
+    ob.unidentified = "devnum unreadable: " + devnum.error().message;
   }
 
   auto text = [&](const char* attr) -> std::string {
@@ -379,8 +427,18 @@ Result<ObservedDevice> SysfsDeviceBackend::ReadDevice(const std::string& name) {
   };
   auto usb_id = ParseUsbId(text("idVendor"));
   id.vendor_id = usb_id ? *usb_id : (desc ? desc->vendor_id : 0);
+  const bool vendor_read = usb_id.has_value();
   usb_id = ParseUsbId(text("idProduct"));
   id.product_id = usb_id ? *usb_id : (desc ? desc->product_id : 0);
+  if (ob.unidentified.empty() && (!vendor_read || !usb_id)) {
+    // Attributes going away one by one: a device half-way through its
+    // removal (or a torn read) is not the device it was.
+    ob.unidentified = "idVendor/idProduct unreadable (device being removed?)";
+  } else if (ob.unidentified.empty() && desc &&
+             (desc->vendor_id != id.vendor_id || desc->product_id != id.product_id)) {
+    ob.unidentified = "idVendor:idProduct " + id.VidPid() + " differ from the descriptors' " +
+                      FormatVidPid(desc->vendor_id, desc->product_id);
+  }
   id.serial = text("serial");
   id.manufacturer = text("manufacturer");
   id.product = text("product");
@@ -401,6 +459,10 @@ Result<ObservedDevice> SysfsDeviceBackend::ReadDevice(const std::string& name) {
     for (const Interface& i : ReadInterfaces(name)) add(i.cls);
   }
   id.device_class = ClassifyUsbDevice(dev_class, dev_sub, dev_proto, id.interface_classes);
+  if (!ob.unidentified.empty()) {
+    if (!sysfs_->Exists(dir)) return MakeError(ErrorCode::kNotFound, "device " + name + " is gone");
+    log_->warn("device {} cannot be identified: {}", name, ob.unidentified);
+  }
   return ob;
 }
 
@@ -439,6 +501,7 @@ std::vector<ObservedDevice> SysfsDeviceBackend::Enumerate() {
         [](std::string_view a, std::string_view b) { return UsbNameParentsFirst(a, b); });
   };
   std::erase_if(read_only_, gone);
+  std::erase_if(allowed_, gone);
   std::erase_if(failures_, gone);
   bool notify = false;
   if (!initial_scan_done_) {
@@ -449,15 +512,14 @@ std::vector<ObservedDevice> SysfsDeviceBackend::Enumerate() {
   return out;
 }
 
-Status SysfsDeviceBackend::Authorize(const std::string& device, const Decision& decision) {
-  const std::string dir = DeviceDir(device);
-  if (Status s = WriteVerified(dir + "/authorized", "1"); !s.ok()) return s;
-
+std::vector<std::pair<SysfsDeviceBackend::Interface, bool>> SysfsDeviceBackend::PlanInterfaces(
+    const std::string& device, const Decision& decision) {
   const bool composite =
       decision.action == Action::kBlock && !decision.allowed_interface_classes.empty();
   std::optional<UsbDescriptors> desc;
   if (composite) {
-    if (auto raw = sysfs_->Read(dir + "/descriptors", kMaxSysfsDescriptorBytes); raw.ok()) {
+    if (auto raw = sysfs_->Read(DeviceDir(device) + "/descriptors", kMaxSysfsDescriptorBytes);
+        raw.ok()) {
       if (auto parsed = ParseUsbDescriptors(*raw); parsed.ok()) desc = std::move(*parsed);
     }
   }
@@ -477,13 +539,24 @@ Status SysfsDeviceBackend::Authorize(const std::string& device, const Decision& 
     }
     return true;
   };
+  std::vector<std::pair<Interface, bool>> out;
+  for (Interface& intf : ReadInterfaces(device)) {
+    const bool wanted = allowed(intf);
+    out.emplace_back(std::move(intf), wanted);
+  }
+  return out;
+}
+
+Status SysfsDeviceBackend::Authorize(const std::string& device, const Decision& decision) {
+  const std::string dir = DeviceDir(device);
+  if (Status s = WriteVerified(dir + "/authorized", "1"); !s.ok()) return s;
 
   // Authorize every wanted interface before probing any: a driver that
   // needs several interfaces finds them all (authorization.rst).
   std::vector<std::string> to_probe;
-  for (const Interface& intf : ReadInterfaces(device)) {
+  for (const auto& [intf, wanted] : PlanInterfaces(device, decision)) {
     const std::string path = dir + "/" + intf.name + "/authorized";
-    if (allowed(intf)) {
+    if (wanted) {
       auto now = sysfs_->Read(path, 16);
       if (now.ok() && TrimNewline(*now) == "1") continue;
       if (Status s = WriteVerified(path, "1"); !s.ok()) return s;
@@ -506,23 +579,77 @@ Status SysfsDeviceBackend::Authorize(const std::string& device, const Decision& 
   return Status::Ok();
 }
 
-Status SysfsDeviceBackend::ProtectPresentBlockDevices(const std::string& devpath) {
+Status SysfsDeviceBackend::ReadBack(const std::string& device, const Decision& decision) {
+  const auto expect = [this](const std::string& path, std::string_view want) -> Status {
+    auto now = sysfs_->Read(path, 16);
+    if (!now.ok()) {
+      return MakeError(now.error().code, "reading back " + path + ": " + now.error().message);
+    }
+    if (TrimNewline(*now) != want) {
+      return MakeError(ErrorCode::kIo, path + " reads " +
+                                           SanitizeDeviceString(TrimNewline(*now), 16) +
+                                           ", decided " + std::string(want));
+    }
+    return Status::Ok();
+  };
+  const std::string dir = DeviceDir(device);
+  const bool authorize =
+      decision.action != Action::kBlock || !decision.allowed_interface_classes.empty();
+  if (Status s = expect(dir + "/authorized", authorize ? "1" : "0"); !s.ok()) return s;
+  if (!authorize) return Status::Ok();  // a de-authorized device has no interfaces
+  for (const auto& [intf, wanted] : PlanInterfaces(device, decision)) {
+    if (Status s = expect(dir + "/" + intf.name + "/authorized", wanted ? "1" : "0"); !s.ok()) {
+      return s;
+    }
+  }
+  return Status::Ok();
+}
+
+Status SysfsDeviceBackend::CheckInstance(const ObservedDevice& device) {
+  if (device.instance.empty()) return Status::Ok();
+  const std::string dir = DeviceDir(device.device_id);
+  auto devnum = sysfs_->Read(dir + "/devnum", 16);
+  if (!devnum.ok()) {
+    return MakeError(ErrorCode::kNotFound, "USB device " + device.device_id +
+                                               " is no longer present (" + devnum.error().message +
+                                               ")");
+  }
+  if (TrimNewline(*devnum) != device.instance) {
+    return MakeError(ErrorCode::kNotFound,
+                     "USB device " + device.device_id + " was replaced (device number " +
+                         SanitizeDeviceString(device.instance, 16) + ", now " +
+                         SanitizeDeviceString(TrimNewline(*devnum), 16) + ")");
+  }
+  return Status::Ok();
+}
+
+Result<std::vector<std::string>> SysfsDeviceBackend::BlockDevicesBelow(const std::string& devpath) {
   auto names = sysfs_->List(kBlockClassDir);
   if (!names.ok()) {
-    return names.error().code == ErrorCode::kNotFound ? Status::Ok() : Status(names.error());
+    if (names.error().code == ErrorCode::kNotFound) return std::vector<std::string>{};
+    return names.error();
   }
+  std::vector<std::string> out;
   for (const std::string& name : *names) {
     auto real = sysfs_->RealPath(std::string(kBlockClassDir) + "/" + name);
-    if (!real.ok() || real->size() <= devpath.size() || !real->starts_with(devpath) ||
-        (*real)[devpath.size()] != '/') {
-      continue;
-    }
+    if (real.ok() && IsBelow(*real, devpath)) out.push_back(name);
+  }
+  return out;
+}
+
+Status SysfsDeviceBackend::ProtectPresentBlockDevices(const std::string& devpath) {
+  auto names = BlockDevicesBelow(devpath);
+  if (!names.ok()) return names.error();
+  for (const std::string& name : *names) {
     if (Status s = block_guard_->SetReadOnly(name); !s.ok()) {
       return MakeError(s.error().code, "could not make block device " + SanitizeDeviceString(name) +
                                            " read-only: " + s.error().message);
     }
     log_->info("block device {} is read-only", SanitizeDeviceString(name));
   }
+  // Released only when every one of them is read-only: a partition must
+  // not be mounted while its disk is still writable.
+  for (const std::string& name : *names) ReleaseToAutomounters(name);
   return Status::Ok();
 }
 
@@ -548,7 +675,8 @@ std::string SysfsDeviceBackend::FailReadOnly(const std::string& device, const st
 }
 
 Status SysfsDeviceBackend::Apply(const ObservedDevice& device, const Decision& decision) {
-  Status s = ApplyPresent(device, decision);
+  if (audit_only_) return Status::Ok();
+  Status s = ApplyChecked(device, decision);
   // Unplugged while it was being enforced: the writes failed on a device
   // that is gone, which is a removal, not an enforcement failure.
   if (!s.ok() && s.error().code != ErrorCode::kNotFound && IsUsbDeviceName(device.device_id) &&
@@ -559,13 +687,45 @@ Status SysfsDeviceBackend::Apply(const ObservedDevice& device, const Decision& d
   return s;
 }
 
-Status SysfsDeviceBackend::ApplyPresent(const ObservedDevice& device, const Decision& decision) {
-  if (audit_only_) return Status::Ok();
+Status SysfsDeviceBackend::ApplyChecked(const ObservedDevice& device, const Decision& decision) {
   const std::string& id = device.device_id;
   if (!IsUsbDeviceName(id)) {
     return MakeError(ErrorCode::kInvalidArgument,
                      "not a USB device name: " + SanitizeDeviceString(id));
   }
+  // Another plug-in at the same port is not the device that was decided.
+  if (Status s = CheckInstance(device); !s.ok()) return s;
+  Status s = ApplyPresent(device, decision);
+  // What the kernel holds after the writes, not what they returned, is
+  // what gets reported: every attribute the decision set is read back, and
+  // a mismatch (say, a configuration change that created new interfaces
+  // meanwhile) is applied once more before it counts as a failure.
+  if (s.ok()) {
+    if (Status back = ReadBack(id, decision); !back.ok()) {
+      log_->warn("device {}: {}; applying its decision once more", id, back.error().message);
+      s = ApplyPresent(device, decision);
+      if (s.ok()) s = ReadBack(id, decision);
+    }
+  }
+  if (Status again = CheckInstance(device); !again.ok()) {
+    // Replaced while the decision was written: the writes may have reached
+    // the newcomer, which nothing decided on yet. It goes back to what
+    // authorized_default gives a new device until it is decided.
+    const bool authorizes =
+        decision.action != Action::kBlock || !decision.allowed_interface_classes.empty();
+    if (authorizes && sysfs_->Exists(DeviceDir(id))) {
+      if (Status undo = sysfs_->Write(DeviceDir(id) + "/authorized", "0"); !undo.ok()) {
+        log_->error("device {} replaced during enforcement could not be de-authorized: {}", id,
+                    undo.error().message);
+      }
+    }
+    return again;
+  }
+  return s;
+}
+
+Status SysfsDeviceBackend::ApplyPresent(const ObservedDevice& device, const Decision& decision) {
+  const std::string& id = device.device_id;
   const std::string dir = DeviceDir(id);
   if (!sysfs_->Exists(dir)) {
     return MakeError(ErrorCode::kNotFound, "USB device " + id + " is no longer present");
@@ -585,11 +745,25 @@ Status SysfsDeviceBackend::ApplyPresent(const ObservedDevice& device, const Deci
       failures_.erase(it);
     }
     if (action != Action::kReadOnly) read_only_.erase(id);
+    if (action != Action::kAllow) allowed_.erase(id);
   }
 
   switch (action) {
-    case Action::kAllow:
-      return Authorize(id, decision);
+    case Action::kAllow: {
+      auto devpath = sysfs_->RealPath(dir);
+      if (!devpath.ok()) return devpath.error();
+      {
+        // Registered before authorizing, as for read_only: its disks are
+        // released to automounters as they appear.
+        std::lock_guard lock(mu_);
+        allowed_[id] = *devpath;
+      }
+      if (Status s = Authorize(id, decision); !s.ok()) return s;
+      if (auto names = BlockDevicesBelow(*devpath); names.ok()) {
+        for (const std::string& name : *names) ReleaseToAutomounters(name);
+      }
+      return Status::Ok();
+    }
     case Action::kReadOnly: {
       auto devpath = sysfs_->RealPath(dir);
       if (!devpath.ok()) return devpath.error();

@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "agent/core/device_backend.h"
@@ -46,8 +47,13 @@ bool UsbNameParentsFirst(std::string_view a, std::string_view b);
 //     If that fails, the device is de-authorized at once and stays so
 //     until unplugged; Enumerate then carries the failure in the device's
 //     enforcement_error, so the core applies again and Apply returns it.
+//   - automounters: the udev rule shipped in packaging/linux/udev/ hides
+//     every USB disk and partition from udisks2 and systemd until the
+//     agent releases it with a synthetic uevent: a read_only one once it
+//     and its whole device are read-only, an allowed one as it appears.
 //   - audit_only: decides nothing and writes nothing, not even
-//     authorized_default; Apply is a no-op.
+//     authorized_default; Apply is a no-op. USB disks are released to
+//     automounters as they appear (nothing is held back in that mode).
 class SysfsDeviceBackend final : public DeviceBackend {
  public:
   SysfsDeviceBackend(std::unique_ptr<Sysfs> sysfs, std::unique_ptr<UeventSource> uevents,
@@ -68,12 +74,26 @@ class SysfsDeviceBackend final : public DeviceBackend {
   void HandleBatch(const UeventBatch& batch);
 
  private:
-  // Apply, for a device that was present when it was enumerated.
+  // Apply for a valid device name: checks that the device is still the
+  // plug-in that was decided, writes, reads back.
+  Status ApplyChecked(const ObservedDevice& device, const Decision& decision);
+  // The writes of Apply, for a device that was present when it was
+  // enumerated.
   Status ApplyPresent(const ObservedDevice& device, const Decision& decision);
   struct Interface {
     std::string name;  // "1-2:1.0"
     DeviceClass cls = DeviceClass::kUnspecified;
   };
+  // The device's present interfaces, each with whether `decision` keeps it
+  // authorized.
+  std::vector<std::pair<Interface, bool>> PlanInterfaces(const std::string& device,
+                                                         const Decision& decision);
+  // The device's `authorized` and each interface's as `decision` sets them;
+  // an error names the first attribute that differs.
+  Status ReadBack(const std::string& device, const Decision& decision);
+  // kNotFound when the device at `device.device_id` is gone or another
+  // plug-in (its devnum differs from `device.instance`).
+  Status CheckInstance(const ObservedDevice& device);
 
   void ListenLoop();
   // Writes the fail-closed defaults on one root hub.
@@ -83,8 +103,15 @@ class SysfsDeviceBackend final : public DeviceBackend {
   std::vector<Interface> ReadInterfaces(const std::string& device);
   Status WriteVerified(const std::string& path, std::string_view value);
   Status Authorize(const std::string& device, const Decision& decision);
-  // BLKROSET for every disk and partition below `devpath` now present.
+  // Kernel names of the disks and partitions below `devpath` now present.
+  Result<std::vector<std::string>> BlockDevicesBelow(const std::string& devpath);
+  // BLKROSET for every disk and partition below `devpath` now present, then
+  // each is released to automounters.
   Status ProtectPresentBlockDevices(const std::string& devpath);
+  // Tells udev (through a synthetic uevent) that block device `block` may
+  // be shown to automounters now: the shipped udev rule hides USB disks
+  // until then, so that a read_only disk is never mounted writable first.
+  void ReleaseToAutomounters(const std::string& block);
   // A read-only enforcement failure: de-authorizes the device and
   // remembers why. `from_apply` false (found by the listener): the device is
   // also hidden from the next Enumerate so that the core decides and
@@ -111,6 +138,8 @@ class SysfsDeviceBackend final : public DeviceBackend {
   bool notify_pending_ = false;     // guarded by mu_
   // read_only devices: sysfs name -> canonical devpath ("/devices/...").
   std::map<std::string, std::string, std::less<>> read_only_;  // guarded by mu_
+  // allowed devices, likewise: their disks are released as they appear.
+  std::map<std::string, std::string, std::less<>> allowed_;  // guarded by mu_
   struct Failure {
     std::string message;
     std::string devnum;  // the kernel's device address: new on every plug-in

@@ -143,3 +143,10 @@ watch_blocked() {
     usleep 20000
   done
 }
+
+# decision_count SERIAL: how many decision lines the agent logged for SERIAL.
+decision_count() {
+  grep -F "serial '$1'" "$AGENT_LOG" 2>/dev/null | grep -cF " by rule '"
+}
+# decisions_beyond SERIAL N: the agent logged more than N decisions for SERIAL.
+decisions_beyond() { [ "$(decision_count "$1")" -gt "$2" ]; }

@@ -61,6 +61,10 @@ SERIAL_AGENT_DOWN = "MAMORI-DOWN-0001"
 SERIAL_KBD = "MAMORI-KBD-0001"
 SERIAL_UAS = "MAMORI-UAS-0001"
 SERIAL_MTP = "MAMORI-MTP-0001"
+# Re-plugged at one port while the agent is frozen (replug_cases).
+SERIAL_REPLUG = "MAMORI-REG-0002"
+SERIAL_SWAP = "MAMORI-SWAP-0001"
+REPLUG_PORT = "11"  # of xhci's 12 USB 2 ports; the other steps take the lowest free ones
 
 
 class Fail(Exception):
@@ -488,6 +492,10 @@ registered_media:
     owner: vm-test
     department: e2e
   - serial: "{SERIAL_READ_ONLY}"
+    vid_pid: "{QEMU_STORAGE_VIDPID}"
+    owner: vm-test
+    department: e2e
+  - serial: "{SERIAL_REPLUG}"
     vid_pid: "{QEMU_STORAGE_VIDPID}"
     owner: vm-test
     department: e2e
@@ -1049,6 +1057,147 @@ class Test:
             note.append("compliance: " + ", ".join(
                 f"{n}={c.get('result', '').replace('CHECK_RESULT_', '').lower()}" for n, c in checks.items()))
 
+    # -- what the agent believes is what the kernel has ---------------------
+
+    def decision_count(self, serial):
+        return int(self.g.run(f"decision_count '{serial}' || true")[1].strip() or 0)
+
+    def failure_lines(self):
+        """The agent's enforcement-failure log lines so far."""
+        out = self.g.run("grep -E 'enforcing [a-z_]+ for device .* failed' /tmp/agent.log || true")[1]
+        return [line for line in out.splitlines() if line.strip()]
+
+    def blockdev(self, name):
+        """A fresh 8 MiB disk as a QEMU block node: unlike -drive, it outlives
+        the device_del of the stick using it, so one stick can be re-plugged."""
+        path = os.path.join(self.work, "disks", f"{name}.img")
+        make_disk(path)
+        self.vm.qmp.execute("blockdev-add", driver="raw", **{"node-name": name},
+                            file={"driver": "file", "filename": path})
+        return name
+
+    def plug_at_port(self, serial, node):
+        return self.vm.plug("usb-storage", f"dev-{serial.lower()}", bus="xhci.0", port=REPLUG_PORT,
+                            drive=node, serial=serial, removable=True)
+
+    def freeze_agent(self):
+        self.g.run("kill -STOP $(cat /tmp/agent.pid)")
+
+    def thaw_agent(self):
+        self.g.run("kill -CONT $(cat /tmp/agent.pid)")
+
+    def wait_new_decision(self, serial, before, timeout=30):
+        """Waits for a decision line on SERIAL beyond the first `before`."""
+        self.wait_guest(f"decisions_beyond '{serial}' {before}", timeout,
+                        f"no new decision by the agent for {serial}")
+        return self.wait_decision(serial, None, "")
+
+    def replug_cases(self):
+        g = self.g
+        replug = self.blockdev("replug")
+        swap = self.blockdev("swap")
+        failures_before = len(self.failure_lines())
+
+        with self.report.step(f"agent frozen (SIGSTOP): registered stick pulled and put back at "
+                              f"port {REPLUG_PORT}; after SIGCONT it is usable, as logged") as note:
+            self.plug_at_port(SERIAL_REPLUG, replug)
+            action, rule = self.wait_decision(SERIAL_REPLUG, None, "")
+            self.expect(action == "allow", f"decision {action} by '{rule}', expected allow")
+            self.wait_guest(f"has_disk {SERIAL_REPLUG}", 30, "registered stick: no disk")
+            devnum = g.run(f"cat $(usb_dir {SERIAL_REPLUG})/devnum")[1].strip()
+            before = self.decision_count(SERIAL_REPLUG)
+
+            self.freeze_agent()
+            try:
+                self.vm.unplug(f"dev-{SERIAL_REPLUG.lower()}")
+                self.plug_at_port(SERIAL_REPLUG, replug)
+                self.wait_guest(f"usb_dir {SERIAL_REPLUG}", 30, "re-plugged stick not in sysfs")
+                d = self.describe(SERIAL_REPLUG)
+                devnum2 = g.run(f"cat $(usb_dir {SERIAL_REPLUG})/devnum")[1].strip()
+                self.expect(d["authorized"] == "0" and not d["disks"],
+                            f"with the agent frozen the new plug-in is authorized={d['authorized']} "
+                            f"disks={d['disks']} (kernel default should hold it)")
+            finally:
+                self.thaw_agent()
+
+            action, rule = self.wait_new_decision(SERIAL_REPLUG, before)
+            self.expect(action == "allow", f"decision {action} by '{rule}', expected allow")
+            self.wait_guest(f"has_disk {SERIAL_REPLUG}", 30,
+                            "the agent logged allow but the kernel keeps the stick unusable")
+            d = self.describe(SERIAL_REPLUG)
+            self.expect(d["authorized"] == "1", f"authorized={d['authorized']} after allow")
+            note.append(f"devnum {devnum} -> {devnum2}; {action} by rule '{rule}' carried out on the "
+                        f"new plug-in, disk {d['disks']}")
+
+        with self.report.step(f"agent frozen (SIGSTOP): registered stick swapped for an "
+                              f"unregistered one at port {REPLUG_PORT}; after SIGCONT it is "
+                              f"blocked, as logged") as note:
+            self.freeze_agent()
+            try:
+                self.vm.unplug(f"dev-{SERIAL_REPLUG.lower()}")
+                self.plug_at_port(SERIAL_SWAP, swap)
+                self.wait_guest(f"usb_dir {SERIAL_SWAP}", 30, "swapped-in stick not in sysfs")
+            finally:
+                self.thaw_agent()
+            action, rule = self.wait_decision(SERIAL_SWAP, None, "")
+            self.expect(action == "block" and rule == "default",
+                        f"decision {action} by '{rule}', expected block by 'default'")
+            d = self.expect_blocked(SERIAL_SWAP, settle=2)
+            note.append(f"{action} by rule '{rule}', authorized={d['authorized']}, no disk")
+            self.vm.unplug(f"dev-{SERIAL_SWAP.lower()}")
+
+        with self.report.step("quick plug/unplug of a registered stick, 12 times: no enforcement "
+                              "failure") as note:
+            for i in range(12):
+                self.plug_at_port(SERIAL_REPLUG, replug)
+                time.sleep((0.05, 0.2, 0.5, 1.0)[i % 4])
+                self.vm.unplug(f"dev-{SERIAL_REPLUG.lower()}")
+            self.plug_at_port(SERIAL_REPLUG, replug)
+            self.wait_guest(f"has_disk {SERIAL_REPLUG}", 30, "registered stick: no disk at the end")
+            time.sleep(2)
+            new_failures = self.failure_lines()[failures_before:]
+            self.expect(not new_failures, "enforcement failures: " + " | ".join(new_failures[:3]))
+            note.append("12 cycles (50 ms to 1 s plugged), then plugged for good: usable; "
+                        "no ENFORCEMENT_FAILURE in the agent log")
+
+        with self.report.step("after the replug cases the collector shows enforcement_active "
+                              "passing and no ENFORCEMENT_FAILURE event") as note:
+            deadline = time.monotonic() + 60
+            while True:
+                terminal, events, err = self.collector_view()
+                checks = {c["name"]: c for c in (terminal or {}).get("checks", [])}
+                ea = checks.get("enforcement_active", {})
+                bad = [e for e in (events or {}).get("events", [])
+                       if "ENFORCEMENT_FAILURE" in str(e.get("kind", ""))]
+                seen_swap = any((e.get("device") or {}).get("serial") == SERIAL_SWAP
+                                for e in (events or {}).get("events", []))
+                if ea.get("result") == "CHECK_RESULT_PASS" and not bad and seen_swap:
+                    break
+                if time.monotonic() > deadline:
+                    raise Fail(f"enforcement_active {ea.get('result')} ({ea.get('evidence')}); "
+                               f"{len(bad)} ENFORCEMENT_FAILURE event(s): "
+                               f"{[e.get('detail') for e in bad][:3]}; swap recorded: {seen_swap} {err}")
+                time.sleep(1)
+            note.append("enforcement_active=pass, 0 ENFORCEMENT_FAILURE events")
+
+        with self.report.step("read_only stick: each disk released to automounters only after it "
+                              "is read-only (the real kernel takes the synthetic uevent)") as note:
+            log_text = g.run("cat /tmp/agent.log.1 /tmp/agent.log 2>/dev/null")[1]
+            d = self.describe(SERIAL_READ_ONLY)
+            disks = [n for n, _ in d["disks"] + d["partitions"]]
+            self.expect(disks, "the read_only stick has no disk")
+            for disk in disks:
+                ro = min((i for i in (log_text.find(f"block device {disk} is read-only"),
+                                      log_text.find(f"block device {disk} of USB device")) if i >= 0),
+                         default=-1)
+                rel = log_text.find(f"block device {disk} released to automounters")
+                self.expect(ro >= 0, f"no read-only line for {disk} in the agent log")
+                self.expect(rel > ro, f"{disk}: release logged at {rel}, read-only at {ro}")
+            refused = [l for l in log_text.splitlines() if "stays hidden from automounters" in l]
+            self.expect(not refused, "the kernel refused a release uevent: " + " | ".join(refused[:2]))
+            note.append(f"{disks}: read-only, then released (no udev in the guest: the udev rule "
+                        f"itself is replayed by ctest udev_rule)")
+
     # -- main --------------------------------------------------------------
 
     def run(self):
@@ -1060,6 +1209,7 @@ class Test:
                 self.kernel_only()
             else:
                 self.agent_cases()
+                self.replug_cases()
         except Fail as e:
             self.report.results.append((f"stopped: {str(e).splitlines()[0][:100]}", False, 0.0))
             log(f"[FAIL] {e}")

@@ -182,6 +182,75 @@ TEST_F(AgentCoreTest, AnotherDeviceUnderTheSameIdIsRemovedThenDecidedAfresh) {
   EXPECT_EQ(events[1].device->identity.serial, "BBB");
 }
 
+TEST_F(AgentCoreTest, TheSameStickRepluggedBetweenTwoLooksIsEnforcedAgain) {
+  // The agent sees the registered stick, allows it, then misses its unplug
+  // and re-plug (busy, stopped, or uevents lost): the kernel holds the new
+  // plug-in unauthorized. It describes itself exactly as before, but its
+  // kernel device number is new.
+  backend_.Plug("1-2", Stick(), "5");
+  auto core = MakeCore();
+  ASSERT_TRUE(
+      core->ApplyPolicyUpdate(SignedUpdate(7, "osaka/suita", std::string(kAllowRegisteredSerial)))
+          .ok());
+  (void)TakeEvents();
+  ASSERT_EQ(backend_.applies().back(), std::make_pair(std::string("1-2"), Action::kAllow));
+  const std::size_t applied = backend_.applies().size();
+
+  backend_.Plug("1-2", Stick(), "6");
+  core->Reconcile();
+  auto events = TakeEvents();
+  ASSERT_EQ(Kinds(events),
+            (std::vector<EventKind>{EventKind::kDeviceRemoved, EventKind::kDeviceAllowed}));
+  EXPECT_EQ(events[0].detail, "replaced");
+  ASSERT_EQ(backend_.applies().size(), applied + 1) << "the new plug-in was not enforced";
+  EXPECT_EQ(backend_.applies().back(), std::make_pair(std::string("1-2"), Action::kAllow));
+  EXPECT_TRUE(core->Snapshot().devices[0].decision.enforced);
+
+  // The same plug-in seen again is neither re-applied nor reported.
+  core->Reconcile();
+  EXPECT_TRUE(TakeEvents().empty());
+  EXPECT_EQ(backend_.applies().size(), applied + 1);
+}
+
+TEST_F(AgentCoreTest, AnUnidentifiedDeviceIsBlockedNeverLetInByTheDefault) {
+  // Read half-way through its removal: no product id, no serial, no
+  // interfaces. The built-in default allows `other`; this must not.
+  DeviceIdentity half;
+  half.vendor_id = 0x46f4;
+  half.bus_path = "1-2";
+  backend_.PlugUnidentified("1-2", half, "idProduct unreadable (device being removed?)");
+  // Even a policy that allows everything does not decide it.
+  auto core = MakeCore();
+  ASSERT_TRUE(core->ApplyPolicyUpdate(SignedUpdate(7, "osaka", R"(name: open
+defaults:
+  storage: allow
+  other: allow
+)"))
+                  .ok());
+  auto events = TakeEvents();
+  ASSERT_FALSE(events.empty());
+  const Event& decided = events.back();
+  EXPECT_EQ(decided.kind, EventKind::kDeviceBlocked);
+  EXPECT_EQ(decided.severity, Severity::kAlert);
+  EXPECT_NE(decided.detail.find("block by rule 'unidentified'"), std::string::npos)
+      << decided.detail;
+  EXPECT_NE(decided.detail.find("idProduct unreadable"), std::string::npos) << decided.detail;
+  TerminalState s = core->Snapshot();
+  ASSERT_EQ(s.devices.size(), 1u);
+  EXPECT_EQ(s.devices[0].decision.action, Action::kBlock);
+  EXPECT_EQ(s.devices[0].decision.matched_rule, "unidentified");
+  EXPECT_EQ(backend_.applies().back(), std::make_pair(std::string("1-2"), Action::kBlock));
+
+  // Identified at the next look (same plug-in, read completely): decided
+  // by the policy, afresh.
+  backend_.Plug("1-2", Stick());
+  core->Reconcile();
+  events = TakeEvents();
+  ASSERT_EQ(Kinds(events),
+            (std::vector<EventKind>{EventKind::kDeviceRemoved, EventKind::kDeviceAllowed}));
+  EXPECT_EQ(core->Snapshot().devices[0].decision.matched_rule, "default");
+}
+
 TEST_F(AgentCoreTest, EnforcementFailureIsAnAlertAndMarksEnforcementUnhealthy) {
   backend_.Plug("stick", Stick());
   backend_.SetFailing("stick", true);

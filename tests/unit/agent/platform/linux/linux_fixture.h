@@ -196,10 +196,12 @@ class FixtureTree {
         DevicePath(device) + "/" + interface + "/host6/target6:0:0/6:0:0:0/block/" + disk;
     Mkdir(base);
     WriteFile(base + "/ro", "0\n");
+    WriteFile(base + "/uevent", "");
     Link("/class/block/" + disk, base);
     for (const std::string& p : partitions) {
       Mkdir(base + "/" + p);
       WriteFile(base + "/" + p + "/ro", "0\n");
+      WriteFile(base + "/" + p + "/uevent", "");
       Link("/class/block/" + p, base + "/" + p);
     }
     return base;

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <filesystem>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -262,6 +263,68 @@ TEST_F(SysfsBackendTest, BrokenDescriptorsDoNotBreakEnumeration) {
   ASSERT_EQ(devices.size(), 1u);
   EXPECT_EQ(devices[0].identity.device_class, DeviceClass::kMassStorage);
   EXPECT_FALSE(devices[0].identity.descriptor_hash.empty());
+  // The kernel accepted what our parser rejects: not identified.
+  EXPECT_THAT(devices[0].unidentified, HasSubstr("descriptors rejected"));
+}
+
+// ---- identity of a plug-in, and devices that cannot be identified ---------------
+
+TEST_F(SysfsBackendTest, AWellReadDeviceIsIdentifiedWithItsDeviceNumber) {
+  AddStick("1-2");
+  auto devices = Backend().Enumerate();
+  ASSERT_EQ(devices.size(), 1u);
+  EXPECT_EQ(devices[0].instance, "5");
+  EXPECT_EQ(devices[0].unidentified, "");
+}
+
+TEST_F(SysfsBackendTest, UnreadableDescriptorsLeaveTheDeviceUnidentified) {
+  AddStick("1-2");
+  const std::string dev = FixtureTree::DevicePath("1-2");
+  tree_.Remove(dev + "/descriptors");
+  // A directory in its place: the read fails with EISDIR, the device stays.
+  std::filesystem::create_directory(tree_.root() + dev + "/descriptors");
+  auto devices = Backend().Enumerate();
+  ASSERT_EQ(devices.size(), 1u);
+  EXPECT_THAT(devices[0].unidentified, HasSubstr("descriptors unreadable"));
+}
+
+TEST_F(SysfsBackendTest, AHalfRemovedDeviceIsUnidentifiedNotDecidedAsOther) {
+  // Read mid-removal: the directory is still there, its attributes are
+  // going. Once read as "46f4:0000 serial '' unspecified".
+  FixtureTree::DeviceSpec spec;
+  spec.descriptors = StickDescriptors();
+  spec.vid = "46f4";
+  spec.pid = "0001";
+  tree_.AddDevice("1-2", spec);
+  const std::string dev = FixtureTree::DevicePath("1-2");
+  for (const char* attr : {"/idProduct", "/serial", "/product", "/descriptors"}) {
+    tree_.Remove(dev + attr);
+  }
+  auto devices = Backend().Enumerate();
+  ASSERT_EQ(devices.size(), 1u);
+  EXPECT_FALSE(devices[0].unidentified.empty());
+
+  // With the descriptors still readable, the missing idProduct is named.
+  tree_.WriteFile(dev + "/descriptors", StickDescriptors());
+  devices = backend_->Enumerate();
+  ASSERT_EQ(devices.size(), 1u);
+  EXPECT_THAT(devices[0].unidentified, HasSubstr("idVendor/idProduct unreadable"));
+
+  // Gone altogether: not a device at all.
+  tree_.Remove(dev);
+  EXPECT_THAT(backend_->Enumerate(), IsEmpty());
+}
+
+TEST_F(SysfsBackendTest, IdsThatDisagreeWithTheDescriptorsAreUnidentified) {
+  FixtureTree::DeviceSpec spec;
+  spec.descriptors = StickDescriptors();  // 0781:5581
+  spec.vid = "0781";
+  spec.pid = "0000";
+  tree_.AddDevice("1-2", spec);
+  auto devices = Backend().Enumerate();
+  ASSERT_EQ(devices.size(), 1u);
+  EXPECT_THAT(devices[0].unidentified, HasSubstr("0781:0000"));
+  EXPECT_THAT(devices[0].unidentified, HasSubstr("0781:5581"));
 }
 
 // ---- Apply --------------------------------------------------------------------------
@@ -400,6 +463,76 @@ TEST_F(SysfsBackendTest, DeviceUnpluggedDuringApplyIsReportedGoneNotFailed) {
   EXPECT_THAT(s.error().message, HasSubstr("no longer present")) << s.error().message;
 }
 
+TEST_F(SysfsBackendTest, ADeviceReplacedSinceTheLookIsNotGivenTheOldDecision) {
+  AddStick("1-2");
+  SysfsDeviceBackend& b = Backend();
+  auto devices = b.Enumerate();
+  // Unplugged and another (or the same) stick plugged in at the same port:
+  // the kernel gave it a new device number.
+  tree_.WriteFile(FixtureTree::DevicePath("1-2") + "/devnum", "6\n");
+  Status s = b.Apply(devices[0], Decide(Action::kAllow));
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().code, ErrorCode::kNotFound);
+  EXPECT_THAT(s.error().message, HasSubstr("replaced (device number 5, now 6)"));
+  EXPECT_THAT(Writes(), IsEmpty());
+  EXPECT_EQ(tree_.Read("/bus/usb/devices/1-2/authorized"), "0\n");
+}
+
+TEST_F(SysfsBackendTest, ADeviceReplacedDuringApplyIsDeauthorizedAgain) {
+  AddStick("1-2");
+  SysfsDeviceBackend& b = Backend();
+  auto devices = b.Enumerate();
+  bool replaced = false;
+  sysfs_->BeforeWrite([&](std::string_view path) {
+    if (!replaced && path == "/bus/usb/devices/1-2/authorized") {
+      replaced = true;
+      tree_.WriteFile(FixtureTree::DevicePath("1-2") + "/devnum", "6\n");
+    }
+  });
+  Status s = b.Apply(devices[0], Decide(Action::kAllow));
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().code, ErrorCode::kNotFound) << s.error().message;
+  // The newcomer was authorized by a write meant for its predecessor: it
+  // is undone until the newcomer is decided.
+  EXPECT_EQ(Writes().back(), "/bus/usb/devices/1-2/authorized=0");
+  EXPECT_EQ(tree_.Read("/bus/usb/devices/1-2/authorized"), "0");
+}
+
+TEST_F(SysfsBackendTest, AMismatchFoundByReadingBackIsAppliedOnceMore) {
+  AddStick("1-2", /*authorized=*/true);
+  tree_.AddInterface("1-2", 1, 0, "08", "06", "50", /*authorized=*/false);
+  SysfsDeviceBackend& b = Backend();
+  auto devices = b.Enumerate();
+  // The interface falls back to unauthorized once after the first round
+  // (the device switched configuration meanwhile, say).
+  const std::string intf = FixtureTree::DevicePath("1-2") + "/1-2:1.0/authorized";
+  int probes = 0;
+  sysfs_->BeforeWrite([&](std::string_view path) {
+    if (path == "/bus/usb/drivers_probe" && ++probes == 1) tree_.WriteFile(intf, "0\n");
+  });
+  Status s = b.Apply(devices[0], Decide(Action::kAllow));
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  const auto writes = Writes();
+  EXPECT_EQ(std::count(writes.begin(), writes.end(), "/bus/usb/devices/1-2/1-2:1.0/authorized=1"),
+            2);
+  EXPECT_EQ(tree_.Read(intf), "1");
+}
+
+TEST_F(SysfsBackendTest, AMismatchThatStaysIsAFailureNamingTheAttribute) {
+  AddStick("1-2", /*authorized=*/true);
+  tree_.AddInterface("1-2", 1, 0, "08", "06", "50", /*authorized=*/false);
+  SysfsDeviceBackend& b = Backend();
+  auto devices = b.Enumerate();
+  const std::string intf = FixtureTree::DevicePath("1-2") + "/1-2:1.0/authorized";
+  sysfs_->BeforeWrite([&](std::string_view path) {
+    if (path == "/bus/usb/drivers_probe") tree_.WriteFile(intf, "0\n");
+  });
+  Status s = b.Apply(devices[0], Decide(Action::kAllow));
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().code, ErrorCode::kNotFound);
+  EXPECT_THAT(s.error().message, HasSubstr("1-2:1.0/authorized reads 0, decided 1"));
+}
+
 TEST_F(SysfsBackendTest, ApplyRefusesVanishedDevicesAndBadIds) {
   AddStick("1-2");
   SysfsDeviceBackend& b = Backend();
@@ -536,6 +669,82 @@ TEST_F(SysfsBackendTest, ReadOnlyProtectsDisksAndPartitionsAsTheyAppear) {
   b.Stop();
 }
 
+// ---- automounters ---------------------------------------------------------------------
+
+constexpr const char* kRelease = "change 6d616d6f-7269-4000-8000-000000000001 MAMORI=released";
+
+// "readonly X" and "release X" entries of the journal, in order.
+std::vector<std::string> ProtectAndRelease(const Journal& journal) {
+  std::vector<std::string> out;
+  for (const std::string& e : journal.entries()) {
+    if (e.starts_with("readonly ")) out.push_back(e);
+    const std::string prefix = "write /class/block/";
+    const std::string suffix = std::string("/uevent=") + kRelease;
+    if (e.starts_with(prefix) && e.ends_with(suffix)) {
+      out.push_back("release " + e.substr(prefix.size(), e.size() - prefix.size() - suffix.size()));
+    }
+  }
+  return out;
+}
+
+TEST_F(SysfsBackendTest, AReadOnlyDiskIsReleasedToAutomountersOnlyOnceReadOnly) {
+  AddStick("1-2");
+  SysfsDeviceBackend& b = Backend();
+  ASSERT_TRUE(b.Start([] {}).ok());
+  auto devices = b.Enumerate();
+  ASSERT_TRUE(b.Apply(Find(devices, "1-2"), Decide(Action::kReadOnly)).ok());
+  const std::string disk = tree_.AddDisk("1-2", "sdb", {"sdb1"});
+  source_->PushMessages({
+      KernelUevent("add", disk, "block", "disk", 10, "sdb"),
+      KernelUevent("add", disk + "/sdb1", "block", "partition", 11, "sdb1"),
+      // The release itself comes back as a "change": no second release.
+      KernelUevent("change", disk, "block", "disk", 12, "sdb"),
+  });
+  ASSERT_TRUE(source_->WaitIdle());
+  EXPECT_THAT(
+      ProtectAndRelease(journal_),
+      ElementsAre("readonly sdb", "release sdb", "readonly sdb1", "release sdb1", "readonly sdb"));
+  EXPECT_EQ(tree_.Read(disk + "/uevent"), kRelease);
+  b.Stop();
+}
+
+TEST_F(SysfsBackendTest, DisksPresentAtApplyAreReleasedWhenAllAreReadOnly) {
+  AddStick("1-2", /*authorized=*/true);
+  tree_.AddDisk("1-2", "sdb", {"sdb1"});
+  SysfsDeviceBackend& b = Backend();
+  ASSERT_TRUE(b.Apply(b.Enumerate()[0], Decide(Action::kReadOnly)).ok());
+  EXPECT_THAT(ProtectAndRelease(journal_),
+              ElementsAre("readonly sdb", "readonly sdb1", "release sdb", "release sdb1"));
+}
+
+TEST_F(SysfsBackendTest, ADiskThatCouldNotBeMadeReadOnlyIsNeverReleased) {
+  AddStick("1-2");
+  SysfsDeviceBackend& b = Backend();
+  ASSERT_TRUE(b.Start([] {}).ok());
+  ASSERT_TRUE(b.Apply(b.Enumerate()[0], Decide(Action::kReadOnly)).ok());
+  guard_->Fail("sdb");
+  const std::string disk = tree_.AddDisk("1-2", "sdb");
+  source_->PushMessages({KernelUevent("add", disk, "block", "disk", 10, "sdb")});
+  ASSERT_TRUE(source_->WaitIdle());
+  EXPECT_THAT(ProtectAndRelease(journal_), ElementsAre("readonly sdb"));
+  b.Stop();
+}
+
+TEST_F(SysfsBackendTest, AnAllowedDiskIsReleasedAsItAppearsAndAnUndecidedOneIsNot) {
+  AddStick("1-2");
+  AddStick("1-3", /*authorized=*/true);  // authorized, but not by this agent
+  SysfsDeviceBackend& b = Backend();
+  ASSERT_TRUE(b.Start([] {}).ok());
+  ASSERT_TRUE(b.Apply(Find(b.Enumerate(), "1-2"), Decide(Action::kAllow)).ok());
+  const std::string allowed = tree_.AddDisk("1-2", "sdb");
+  const std::string other = tree_.AddDisk("1-3", "sdc");
+  source_->PushMessages({KernelUevent("add", allowed, "block", "disk", 10, "sdb"),
+                         KernelUevent("add", other, "block", "disk", 11, "sdc")});
+  ASSERT_TRUE(source_->WaitIdle());
+  EXPECT_THAT(ProtectAndRelease(journal_), ElementsAre("release sdb"));
+  b.Stop();
+}
+
 TEST_F(SysfsBackendTest, ReadOnlyProtectsDisksAlreadyPresentAtApply) {
   AddStick("1-2", /*authorized=*/true);
   tree_.AddDisk("1-2", "sdb", {"sdb1", "sdb2"});
@@ -608,7 +817,10 @@ TEST_F(SysfsBackendTest, ReadOnlyFailureIsForgottenWhenTheDeviceIsReplugged) {
   // Re-plugged between two scans: a new device address.
   tree_.WriteFile(FixtureTree::DevicePath("1-2") + "/devnum", "9\n");
   tree_.Remove("/class/block/sdb");
-  EXPECT_TRUE(b.Apply(devices[0], Decide(Action::kReadOnly)).ok());
+  auto replugged = b.Enumerate();
+  ASSERT_EQ(replugged.size(), 1u);
+  EXPECT_EQ(replugged[0].instance, "9");
+  EXPECT_TRUE(b.Apply(replugged[0], Decide(Action::kReadOnly)).ok());
   EXPECT_EQ(tree_.Read("/bus/usb/devices/1-2/authorized"), "1");
   EXPECT_EQ(b.Enumerate()[0].enforcement_error, "");
 }
