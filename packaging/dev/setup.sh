@@ -18,6 +18,8 @@ packages=(
   # Real-kernel enforcement test: Debian's kernel booted under QEMU with a
   # busybox initramfs; python3 drives QMP and the guest console.
   qemu-system-x86 busybox-static linux-image-amd64 kmod xz-utils cpio python3
+  # The shipped udev rule, replayed by `udevadm test` (ctest udev_rule).
+  udev util-linux
   # Fuzz targets (libFuzzer).
   clang libclang-rt-14-dev
   # Windows agent: mingw-w64 cross compiler (posix threads) and 64-bit Wine
