@@ -8,7 +8,7 @@
 namespace mamori {
 namespace {
 
-constexpr std::array<uint16_t, 11> kFingerprintVendors = {
+constexpr auto kFingerprintVendors = std::to_array<uint16_t>({
     0x04f3,  // ELAN Microelectronics
     0x05ba,  // DigitalPersona (U.are.U)
     0x06cb,  // Synaptics (incl. Validity after 2013)
@@ -20,12 +20,12 @@ constexpr std::array<uint16_t, 11> kFingerprintVendors = {
     0x1c7a,  // Egis Technology (LighTuning)
     0x27c6,  // Goodix
     0x2808,  // FocalTech Systems
-};
+});
 
 // Reader chips that present a mass-storage interface (0x08/0x06/0x50); the
 // Realtek RTS5129/5139-style readers with a vendor-specific interface are
 // found through their kernel driver (rtsx_usb, ums_realtek) instead.
-constexpr std::array<std::pair<uint16_t, uint16_t>, 19> kCardReaders = {{
+constexpr auto kCardReaders = std::to_array<std::pair<uint16_t, uint16_t>>({
     {0x0bda, 0x0153},  // Realtek 3-in-1 card reader
     {0x0bda, 0x0158},  // Realtek USB 2.0 multicard reader
     {0x0bda, 0x0177},  // Realtek USB 2.0 card reader
@@ -45,11 +45,11 @@ constexpr std::array<std::pair<uint16_t, uint16_t>, 19> kCardReaders = {{
     {0x8564, 0x4000},  // Transcend RDF5/RDF8 reader
     {0x14cd, 0x125c},  // Super Top SD card reader
     {0x14cd, 0x1212},  // Super Top microSD reader
-}};
+});
 
-constexpr std::array<std::string_view, 6> kCardReaderWords = {
+constexpr auto kCardReaderWords = std::to_array<std::string_view>({
     "CARD READER", "CARDREADER", "SD READER", "MULTI-CARD", "MULTICARD", "FLASH READER",
-};
+});
 
 bool ContainsUpper(std::string_view text, std::string_view word) {
   if (word.size() > text.size()) return false;

@@ -21,7 +21,7 @@ namespace {
 // drivers/misc/cardreader) and the class of what they make of a device.
 // Storage drivers are listed for card readers and for vendor-specific
 // disks (usb-storage's unusual_devs), which are blocked like any disk.
-constexpr std::array<std::pair<std::string_view, DeviceClass>, 129> kModules = {{
+constexpr auto kModules = std::to_array<std::pair<std::string_view, DeviceClass>>({
     // USB Ethernet adapters and tethering.
     {"aqc111", DeviceClass::kNetwork},
     {"asix", DeviceClass::kNetwork},
@@ -158,7 +158,7 @@ constexpr std::array<std::pair<std::string_view, DeviceClass>, 129> kModules = {
     {"ums_usbat", DeviceClass::kMassStorage},
     {"uas", DeviceClass::kMassStorage},
     {"usb_storage", DeviceClass::kMassStorage},
-}};
+});
 
 std::string NormalizeModule(std::string_view module) {
   std::string m(module);
