@@ -206,6 +206,9 @@ class FixtureTree {
   }
 
   void Remove(const std::string& path) { std::filesystem::remove_all(root() + path); }
+  bool Exists(const std::string& path) const {
+    return std::filesystem::exists(std::filesystem::symlink_status(root() + path));
+  }
 
   std::string Read(const std::string& path) const {
     std::ifstream in(root() + path, std::ios::binary);
