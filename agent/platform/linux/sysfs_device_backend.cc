@@ -415,8 +415,8 @@ SysfsDeviceBackend::Labels SysfsDeviceBackend::ReadLabels(const std::string& nam
   const std::string devnum = devnum_text.ok() ? std::string(TrimNewline(*devnum_text)) : "";
   {
     std::lock_guard lock(mu_);
-    if (auto it = labels_.find(name); it != labels_.end() && !devnum.empty() &&
-                                      it->second.devnum == devnum &&
+    // Same plug-in: a device found blocked must not be configured again.
+    if (auto it = labels_.find(name); it != labels_.end() && it->second.devnum == devnum &&
                                       it->second.descriptor_hash == descriptor_hash) {
       return it->second.labels;
     }

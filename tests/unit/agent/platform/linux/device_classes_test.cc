@@ -117,7 +117,7 @@ class DeviceClassesTest : public ::testing::Test {
     functions_ = std::move(functions);
   }
 
-  SysfsDeviceBackend& Backend() {
+  SysfsDeviceBackend& Backend(bool audit_only = false) {
     auto sysfs = std::make_unique<RecordingSysfs>(tree_.root(), journal_);
     sysfs_ = sysfs.get();
     sysfs_->AfterWrite([this](std::string_view path, std::string_view value) {
@@ -130,7 +130,7 @@ class DeviceClassesTest : public ::testing::Test {
     });
     backend_ = std::make_unique<SysfsDeviceBackend>(
         std::move(sysfs), std::make_unique<FakeUeventSource>(journal_),
-        std::make_unique<FakeBlockGuard>(journal_), /*audit_only=*/false, Drivers());
+        std::make_unique<FakeBlockGuard>(journal_), audit_only, Drivers());
     return *backend_;
   }
 
@@ -205,6 +205,38 @@ TEST_F(DeviceClassesTest, AnUnreadableInterfaceNameCountsAsMtp) {
   EXPECT_EQ(observed_.identity.device_class, DeviceClass::kStillImage);
   EXPECT_EQ(d.action, Action::kBlock);
   EXPECT_EQ(Authorized(), "0");
+}
+
+TEST_F(DeviceClassesTest, AuditOnlyNeverConfiguresADeviceToReadItsNames) {
+  Plug(DeviceDescriptor(0, 0x18d1, 0x4ee2) +
+           ConfigDescriptor(1, 1, InterfaceDescriptor(0, 0, 0xff, 0xff, 0x00, 5)),
+       "18d1", "4ee2", {{0, "ff", "ff", "00", "MTP"}});
+  const auto devices = Backend(/*audit_only=*/true).Enumerate();
+  ASSERT_EQ(devices.size(), 1u);
+  EXPECT_EQ(devices[0].identity.device_class, DeviceClass::kStillImage);
+  EXPECT_THAT(Writes(), IsEmpty());
+}
+
+TEST_F(DeviceClassesTest, ADeviceGoneBeforeItsNamesAreReadIsARemoval) {
+  Plug(DeviceDescriptor(0, 0x18d1, 0x4ee2) +
+           ConfigDescriptor(1, 1, InterfaceDescriptor(0, 0, 0xff, 0xff, 0x00, 5)),
+       "18d1", "4ee2", {{0, "ff", "ff", "00", "MTP"}});
+  SysfsDeviceBackend& b = Backend();
+  // Unplugged between the look and the two-step write.
+  sysfs_->BeforeWrite([this](std::string_view path) {
+    if (path == "/bus/usb/devices/1-2/authorized") {
+      tree_.Remove("/bus/usb/devices/1-2");
+      tree_.Remove(FixtureTree::DevicePath("1-2"));
+    }
+  });
+  const auto devices = b.Enumerate();
+  ASSERT_EQ(devices.size(), 1u);
+  // Its name unknown, it counts as MTP; enforcing finds it gone.
+  EXPECT_EQ(devices[0].identity.device_class, DeviceClass::kStillImage);
+  const Status s =
+      b.Apply(devices[0], Evaluate(BuiltinDefaultPolicy(), devices[0].identity, 0));
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().code, ErrorCode::kNotFound);
 }
 
 TEST_F(DeviceClassesTest, NoTwoStepWhenTheRootHubWouldLetInterfacesBind) {
