@@ -41,6 +41,22 @@ constexpr auto kStopFlushBudget = 2s;
 
 int Fail(const std::string& message) { return mamori::Fail("mamori-agent", message); }
 
+// Without the running kernel's module aliases, vendor-specific network,
+// Wi-Fi, Bluetooth and serial adapters are `other` (allowed under the
+// built-in default): loud, so monitoring sees it.
+mamori::UsbDriverClasses LoadDriverClasses(spdlog::logger& log) {
+  auto drivers = mamori::UsbDriverClasses::LoadRunningKernel();
+  if (!drivers.ok()) {
+    log.error("cannot read the kernel's module aliases ({}); vendor-specific adapters are "
+              "classified by their class codes only",
+              drivers.error().message);
+    return {};
+  }
+  log.info("{} USB driver aliases of network, Wi-Fi, Bluetooth, serial and storage drivers loaded",
+           drivers->size());
+  return std::move(*drivers);
+}
+
 int Run(const mamori::AgentConfig& config, const sigset_t& signals) {
   const mamori::SystemClock clock;
   auto log = mamori::GetLogger("agent");
@@ -54,7 +70,7 @@ int Run(const mamori::AgentConfig& config, const sigset_t& signals) {
     auto block_guard = std::make_unique<mamori::BlockGuardImpl>(config.dev_root, *sysfs);
     backend = std::make_unique<mamori::SysfsDeviceBackend>(
         std::move(sysfs), std::make_unique<mamori::NetlinkUeventSource>(), std::move(block_guard),
-        /*audit_only=*/config.mode == mamori::EnforcementMode::kAuditOnly);
+        /*audit_only=*/config.mode == mamori::EnforcementMode::kAuditOnly, LoadDriverClasses(*log));
   } else {
     backend = std::make_unique<mamori::SimulatedDeviceBackend>(config.device_directory);
   }

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -63,6 +64,22 @@ struct DeviceException {
   std::string reason;
 };
 
+// The per-class defaults of the My Number profile: every class that is a way
+// off the terminal or onto another network is blocked (network, serial,
+// bluetooth, wifi, and the remaining wireless controllers); the My Number
+// card reader and fingerprint readers for two-factor login stay usable.
+// Classes not listed here (printers, audio, video, vendor-specific devices
+// nothing recognises) fall under `default_other_action`, as before. Storage classes,
+// HID and hubs have their own rules (see rule_engine.h).
+inline std::map<DeviceClass, Action> MyNumberClassDefaults() {
+  return {
+      {DeviceClass::kNetwork, Action::kBlock},    {DeviceClass::kSerial, Action::kBlock},
+      {DeviceClass::kBluetooth, Action::kBlock},  {DeviceClass::kWifi, Action::kBlock},
+      {DeviceClass::kWireless, Action::kBlock},   {DeviceClass::kSmartCard, Action::kAllow},
+      {DeviceClass::kBiometric, Action::kAllow},
+  };
+}
+
 struct Policy {
   std::string name;
   std::string description;
@@ -71,6 +88,10 @@ struct Policy {
   // Applied when no rule matches any other device (HID and hubs are always
   // allowed unless a rule says otherwise).
   Action default_other_action = Action::kAllow;
+  // Applied when no rule matches a device that has no storage but a class
+  // listed here (its own or an interface's); allow or block. A policy file
+  // overrides entries one by one under `defaults:`; the others keep these.
+  std::map<DeviceClass, Action> class_defaults = MyNumberClassDefaults();
   std::vector<Rule> rules;
   std::vector<RegisteredMedium> registered_media;
   std::vector<DeviceException> exceptions;

@@ -5,6 +5,11 @@
 //   defaults:                           # optional
 //     storage: block                    # allow | read_only | block; default block
 //     other: allow                      # devices without storage; default allow
+//     network: block                    # per-class defaults, allow | block:
+//     serial: block                     #   network, serial, bluetooth, wifi,
+//     bluetooth: block                  #   wireless block; smart_card,
+//     wifi: block                       #   biometric allow, unless set here;
+//     smart_card: allow                 #   printers follow `other`
 //   registered_media:                   # the media ledger (外部記録媒体管理台帳)
 //     - serial: "4C530001231120115142"  # required
 //       vid_pid: "0781:5581"            # required, 4 hex digits each side
@@ -23,8 +28,12 @@
 //         vid_pid: "0951:1666"          # or vendor_id and/or product_id ("0951")
 //         serial: ["AA01", "AA02"]      # a string or a list; any may match
 //         class: [mass_storage]         # mass_storage, still_image, optical,
-//                                       # card_reader, printer, wireless, hid,
-//                                       # hub, other; a name or a list
+//                                       # card_reader, printer, network, serial,
+//                                       # bluetooth, wifi, wireless, smart_card,
+//                                       # biometric, hid, hub, other; a name or
+//                                       # a list. `wireless` also matches
+//                                       # bluetooth (both were `wireless`
+//                                       # before bluetooth had its own class).
 //         manufacturer: Kingston        # exact
 //         product: DataTraveler         # exact
 //         bus_path: "1-2"               # exact
@@ -42,6 +51,7 @@
 #include "common/policy/policy_parser.h"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <map>
 #include <tuple>
@@ -70,7 +80,13 @@ constexpr std::size_t kStopAfterErrors = 1000;
 constexpr std::size_t kReportedErrors = 100;
 
 constexpr std::string_view kClassNamesForMessage =
-    "mass_storage, still_image, optical, card_reader, printer, wireless, hid, hub, other";
+    "mass_storage, still_image, optical, card_reader, printer, network, serial, bluetooth, "
+    "wifi, wireless, smart_card, biometric, hid, hub, other";
+// The classes with their own key under `defaults:`.
+constexpr std::array<DeviceClass, 7> kClassDefaultKeys = {
+    DeviceClass::kNetwork,   DeviceClass::kSerial,    DeviceClass::kBluetooth, DeviceClass::kWifi,
+    DeviceClass::kWireless,  DeviceClass::kSmartCard, DeviceClass::kBiometric,
+};
 constexpr std::string_view kActionNamesForMessage = "allow, read_only, block";
 
 // Values echoed in messages come from the file; keep them printable and short.
@@ -277,9 +293,25 @@ class PolicyParser {
   }
 
   void ParseDefaults(const YAML::Node& n) {
-    if (!ExpectMap(n, "defaults", {"storage", "other"}, /*required=*/false)) return;
+    if (!ExpectMap(n, "defaults",
+                   {"storage", "other", "network", "serial", "bluetooth", "wifi", "wireless",
+                    "smart_card", "biometric"},
+                   /*required=*/false)) {
+      return;
+    }
     if (auto a = ActionField(n, "storage", "defaults", false)) policy_.default_storage_action = *a;
     if (auto a = ActionField(n, "other", "defaults", false)) policy_.default_other_action = *a;
+    for (DeviceClass c : kClassDefaultKeys) {
+      const std::string key(DeviceClassName(c));
+      auto a = ActionField(n, key, "defaults", false);
+      if (!a) continue;
+      if (*a == Action::kReadOnly) {
+        // Only a disk can be made read-only.
+        r_.Fail(n[key], "defaults." + key, "read_only applies to storage only; use allow or block");
+        continue;
+      }
+      policy_.class_defaults[c] = *a;
+    }
   }
 
   // True when `n` is a list within `limit` that should be walked; a missing
@@ -465,8 +497,14 @@ class PolicyParser {
           r_.Fail(node, single ? path + ".class" : Indexed(path + ".class", i),
                   "unknown class " + Quote(value) +
                       " (expected one of: " + std::string(kClassNamesForMessage) + ")");
-        } else if (std::find(m.classes.begin(), m.classes.end(), *cls) == m.classes.end()) {
-          m.classes.push_back(*cls);
+        } else {
+          const auto add = [&m](DeviceClass one) {
+            if (std::find(m.classes.begin(), m.classes.end(), one) == m.classes.end()) {
+              m.classes.push_back(one);
+            }
+          };
+          add(*cls);
+          if (*cls == DeviceClass::kWireless) add(DeviceClass::kBluetooth);
         }
         ++i;
       }

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "common/device/usb_class.h"
 #include "common/policy/policy.h"
 
 namespace mamori {
@@ -66,6 +67,48 @@ bool IsInputOrHub(const DeviceIdentity& device) {
          std::all_of(device.interface_classes.begin(), device.interface_classes.end(), IsHidOrHub);
 }
 
+int Strictness(Action a) {
+  switch (a) {
+    case Action::kAllow:
+      return 0;
+    case Action::kReadOnly:
+      return 1;
+    case Action::kBlock:
+    case Action::kUnspecified:
+      break;
+  }
+  return 2;
+}
+
+// A device without storage that is not plainly input: every class it shows
+// (its own and its interfaces') is judged by its class default, or by
+// `other` when it has none, and the strictest wins; among equals, the most
+// sensitive class names the decision.
+void ApplyClassDefaults(const Policy& policy, const DeviceIdentity& device, Decision& d) {
+  std::vector<DeviceClass> classes;
+  if (device.device_class != DeviceClass::kUnspecified) classes.push_back(device.device_class);
+  for (DeviceClass c : device.interface_classes) {
+    if (c != DeviceClass::kUnspecified) classes.push_back(c);
+  }
+  std::sort(classes.begin(), classes.end(), [](DeviceClass a, DeviceClass b) {
+    return UsbClassSensitivity(a) < UsbClassSensitivity(b);
+  });
+  d.action = policy.default_other_action;
+  d.matched_rule = std::string(kDefaultRuleName);
+  bool judged = false;
+  for (DeviceClass c : classes) {
+    if (IsHidOrHub(c)) continue;
+    const auto it = policy.class_defaults.find(c);
+    const Action a = it != policy.class_defaults.end() ? it->second : policy.default_other_action;
+    if (!judged || Strictness(a) > Strictness(d.action)) {
+      d.action = a;
+      d.matched_rule = it != policy.class_defaults.end() ? DefaultRuleNameFor(c)
+                                                         : std::string(kDefaultRuleName);
+      judged = true;
+    }
+  }
+}
+
 // The decision for the device as a whole: the first matching rule, else the
 // policy defaults.
 Decision EvaluateWhole(const Policy& policy, const DeviceIdentity& device, int64_t now_ms) {
@@ -83,7 +126,7 @@ Decision EvaluateWhole(const Policy& policy, const DeviceIdentity& device, int64
   } else if (IsInputOrHub(device)) {
     d.action = Action::kAllow;
   } else {
-    d.action = policy.default_other_action;
+    ApplyClassDefaults(policy, device, d);
   }
   return d;
 }
@@ -119,6 +162,17 @@ std::vector<DeviceClass> AllowedInterfaceClasses(const Policy& policy, const Dev
 
 }  // namespace
 
+std::string DefaultRuleNameFor(DeviceClass c) {
+  return std::string(kDefaultRuleName) + ":" + std::string(DeviceClassName(c));
+}
+
+bool IsDefaultRuleName(std::string_view matched_rule) {
+  return matched_rule == kDefaultRuleName ||
+         (matched_rule.size() > kDefaultRuleName.size() + 1 &&
+          matched_rule.starts_with(kDefaultRuleName) &&
+          matched_rule[kDefaultRuleName.size()] == ':');
+}
+
 Decision Evaluate(const Policy& policy, const DeviceIdentity& device, int64_t now_ms) {
   Decision d = EvaluateWhole(policy, device, now_ms);
   // Only a block is split: under allow or read_only every interface is
@@ -151,9 +205,13 @@ const DeviceException* ActiveException(const std::vector<DeviceException>& excep
 Policy BuiltinDefaultPolicy() {
   Policy p;
   p.name = "builtin-default";
-  p.description = "Built-in policy used until a signed policy arrives: removable storage blocked.";
+  p.description =
+      "Built-in policy used until a signed policy arrives: removable storage, network, "
+      "serial, Bluetooth and Wi-Fi blocked; input, hubs, smart-card and fingerprint "
+      "readers allowed.";
   p.default_storage_action = Action::kBlock;
   p.default_other_action = Action::kAllow;
+  p.class_defaults = MyNumberClassDefaults();
   return p;
 }
 

@@ -34,7 +34,8 @@ bool SameMedia(const std::vector<RegisteredMedium>& a, const std::vector<Registe
 bool SameRest(const Policy& a, const Policy& b) {
   if (a.name != b.name || a.description != b.description ||
       a.default_storage_action != b.default_storage_action ||
-      a.default_other_action != b.default_other_action || a.rules.size() != b.rules.size()) {
+      a.default_other_action != b.default_other_action || a.class_defaults != b.class_defaults ||
+      a.rules.size() != b.rules.size()) {
     return false;
   }
   for (std::size_t i = 0; i < a.rules.size(); ++i) {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the ingest benchmark at 1000 agents and, for a second data point, at
-# 100, then the fan-out, backlog, event-commit and dashboard benchmarks, and keeps
+# 100, then the fan-out, backlog, event-commit, dashboard and decision-latency
+# benchmarks, and keeps
 # everything printed in BUILD_DIR/bench-results.txt.
 #
 #   tests/bench/run.sh BUILD_DIR        (make bench: BUILD_DIR=build/release)
@@ -44,6 +45,11 @@ run --agents 200 --batch 20 --seconds 10
 # filtered terminals page and an events page against a static asset.
 bench=$build/tests/bench/dashboard_bench
 run --terminals 100000 --events 1000000 --requests 50
+
+# Linux decision latency on a fixture sysfs tree: a plain stick next to a
+# phone that needs the two-step classification, in the same run.
+bench=$build/tests/bench/decision_latency_bench
+run --plugs 600
 
 echo "results written to $out"
 exit "$status"

@@ -11,6 +11,7 @@
 #include "common/base/logging.h"
 #include "common/base/sanitize.h"
 #include "common/device/usb_class.h"
+#include "common/device/usb_ids.h"
 
 namespace mamori {
 namespace {
@@ -123,11 +124,13 @@ bool UsbNameParentsFirst(std::string_view a, std::string_view b) {
 SysfsDeviceBackend::SysfsDeviceBackend(std::unique_ptr<Sysfs> sysfs,
                                        std::unique_ptr<UeventSource> uevents,
                                        std::unique_ptr<BlockGuard> block_guard, bool audit_only,
+                                       UsbDriverClasses drivers,
                                        std::shared_ptr<spdlog::logger> logger)
     : sysfs_(std::move(sysfs)),
       uevents_(std::move(uevents)),
       block_guard_(std::move(block_guard)),
       audit_only_(audit_only),
+      drivers_(std::move(drivers)),
       log_(logger ? std::move(logger) : GetLogger("linux-devices")) {}
 
 SysfsDeviceBackend::~SysfsDeviceBackend() { Stop(); }
@@ -350,13 +353,23 @@ Status SysfsDeviceBackend::LockAllRootHubs() {
 }
 
 std::vector<SysfsDeviceBackend::Interface> SysfsDeviceBackend::ReadInterfaces(
-    const std::string& device) {
+    const std::string& device, const UsbDescriptors* desc, const DeviceFacts* facts,
+    const Labels* labels) {
   std::vector<Interface> out;
   auto names = sysfs_->List(DeviceDir(device));
   if (!names.ok()) return out;
   const std::string prefix = device + ":";
   for (const std::string& name : *names) {
-    if (!name.starts_with(prefix) || !InterfaceNumbers(name)) continue;
+    const auto numbers = InterfaceNumbers(name);
+    if (!name.starts_with(prefix) || !numbers) continue;
+    Interface intf;
+    intf.name = name;
+    if (desc != nullptr && facts != nullptr && labels != nullptr) {
+      intf.cls =
+          ClassifyInterfaceNumber(*desc, *facts, numbers->first, numbers->second, *labels);
+      out.push_back(std::move(intf));
+      continue;
+    }
     const std::string dir = DeviceDir(device) + "/" + name;
     auto byte = [&](const char* attr) -> std::optional<uint8_t> {
       auto v = sysfs_->Read(dir + "/" + attr, 16);
@@ -366,8 +379,6 @@ std::vector<SysfsDeviceBackend::Interface> SysfsDeviceBackend::ReadInterfaces(
     const auto sub = byte("bInterfaceSubClass");
     const auto proto = byte("bInterfaceProtocol");
     auto label = sysfs_->Read(dir + "/interface", kMaxSysfsAttributeBytes);
-    Interface intf;
-    intf.name = name;
     // An interface that cannot be read is not known to be harmless.
     intf.cls = cls && sub && proto ? ClassifyUsbInterfaceNamed(
                                          *cls, *sub, *proto, label.ok() ? TrimNewline(*label) : "")
@@ -375,6 +386,133 @@ std::vector<SysfsDeviceBackend::Interface> SysfsDeviceBackend::ReadInterfaces(
     out.push_back(std::move(intf));
   }
   return out;
+}
+
+DeviceClass SysfsDeviceBackend::ClassifyFunction(const UsbDescriptors& desc,
+                                                 const DeviceFacts& facts,
+                                                 const UsbInterfaceDescriptor& intf,
+                                                 const Labels& labels) const {
+  std::string_view name;
+  if (auto it = labels.find({intf.configuration_value, intf.number}); it != labels.end()) {
+    // A string the device announced but that could not be read might be
+    // "MTP": the interface is treated as such.
+    if (!it->second.readable && UsbInterfaceNeedsMoreThanItsClass(intf.cls)) {
+      return DeviceClass::kStillImage;
+    }
+    name = it->second.text;
+  }
+  DeviceClass c = ClassifyUsbInterfaceNamed(intf.cls, intf.subclass, intf.protocol, name);
+  if (c == DeviceClass::kOther && UsbInterfaceNeedsMoreThanItsClass(intf.cls)) {
+    const auto match = drivers_.Classify(UsbInterfaceModalias(
+        facts.vendor_id, facts.product_id, desc.bcd_device, desc.device_class,
+        desc.device_subclass, desc.device_protocol, intf.cls, intf.subclass, intf.protocol,
+        intf.number));
+    if (match) {
+      c = match->cls;
+    } else if (IsFingerprintSensorVendor(facts.vendor_id)) {
+      c = DeviceClass::kBiometric;
+    }
+  }
+  if (c == DeviceClass::kMassStorage &&
+      IsMemoryCardReader(facts.vendor_id, facts.product_id, facts.product)) {
+    c = DeviceClass::kCardReader;
+  }
+  return c;
+}
+
+DeviceClass SysfsDeviceBackend::ClassifyInterfaceNumber(const UsbDescriptors& desc,
+                                                        const DeviceFacts& facts,
+                                                        unsigned config, unsigned number,
+                                                        const Labels& labels) const {
+  DeviceClass worst = DeviceClass::kUnspecified;
+  for (const UsbInterfaceDescriptor& d : desc.interfaces) {
+    if (d.configuration_value != config || d.number != number) continue;
+    const DeviceClass c = ClassifyFunction(desc, facts, d, labels);
+    if (worst == DeviceClass::kUnspecified ||
+        UsbClassSensitivity(c) < UsbClassSensitivity(worst)) {
+      worst = c;
+    }
+  }
+  return worst;
+}
+
+bool SysfsDeviceBackend::RootHubHoldsInterfacesBack(const std::string& name) {
+  const std::string hub = "usb" + name.substr(0, name.find('-'));
+  auto v = sysfs_->Read(DeviceDir(hub) + "/interface_authorized_default", 16);
+  return v.ok() && TrimNewline(*v) == "0";
+}
+
+SysfsDeviceBackend::Labels SysfsDeviceBackend::ReadLabels(const std::string& name,
+                                                          const UsbDescriptors& desc,
+                                                          const std::string& descriptor_hash) {
+  const std::string dir = DeviceDir(name);
+  auto devnum_text = sysfs_->Read(dir + "/devnum", 16);
+  const std::string devnum = devnum_text.ok() ? std::string(TrimNewline(*devnum_text)) : "";
+  {
+    std::lock_guard lock(mu_);
+    // Same plug-in: a device found blocked must not be configured again.
+    if (auto it = labels_.find(name); it != labels_.end() && it->second.devnum == devnum &&
+                                      it->second.descriptor_hash == descriptor_hash) {
+      return it->second.labels;
+    }
+  }
+
+  const auto interface_dirs = [&] {
+    std::vector<std::string> found;
+    if (auto names = sysfs_->List(dir); names.ok()) {
+      for (std::string& n : *names) {
+        if (n.starts_with(name + ":") && InterfaceNumbers(n)) found.push_back(std::move(n));
+      }
+    }
+    return found;
+  };
+  std::vector<std::string> present = interface_dirs();
+  if (present.empty() && !audit_only_) {
+    auto authorized = sysfs_->Read(dir + "/authorized", 16);
+    if (authorized.ok() && TrimNewline(*authorized) == "0" && RootHubHoldsInterfacesBack(name)) {
+      // Interfaces come up unauthorized: no driver binds before the
+      // decision, and the decision de-authorizes the device if it blocks.
+      if (Status s = WriteVerified(dir + "/authorized", "1"); s.ok()) {
+        log_->info("device {}: configured without its interfaces to read their names", name);
+        present = interface_dirs();
+      } else {
+        log_->warn("device {}: cannot configure it to read interface names: {}", name,
+                   s.error().message);
+      }
+    }
+  }
+
+  Labels labels;
+  for (const std::string& intf : present) {
+    const auto numbers = InterfaceNumbers(intf);
+    uint8_t string_index = 0;
+    for (const UsbInterfaceDescriptor& d : desc.interfaces) {
+      if (d.configuration_value == numbers->first && d.number == numbers->second &&
+          d.string_index != 0) {
+        string_index = d.string_index;
+      }
+    }
+    Label label;
+    auto text = sysfs_->Read(dir + "/" + intf + "/interface", kMaxSysfsAttributeBytes);
+    if (text.ok()) {
+      label.text = std::string(TrimNewline(*text));
+    } else {
+      label.readable = string_index == 0;
+    }
+    labels[{static_cast<uint8_t>(numbers->first), static_cast<uint8_t>(numbers->second)}] =
+        std::move(label);
+  }
+  // Interfaces of the device that should be there and are not: their
+  // names are unknown.
+  if (present.empty()) {
+    for (const UsbInterfaceDescriptor& d : desc.interfaces) {
+      if (d.string_index != 0) labels[{d.configuration_value, d.number}].readable = false;
+    }
+    return labels;  // not kept: the next look tries again
+  }
+  std::lock_guard lock(mu_);
+  labels_[name] = LabelCache{devnum, descriptor_hash, labels};
+  return labels;
 }
 
 Result<ObservedDevice> SysfsDeviceBackend::ReadDevice(const std::string& name) {
@@ -450,10 +588,18 @@ Result<ObservedDevice> SysfsDeviceBackend::ReadDevice(const std::string& name) {
     if (!Contains(id.interface_classes, c)) id.interface_classes.push_back(c);
   };
   if (desc) {
+    const DeviceFacts facts{id.vendor_id, id.product_id, id.product};
+    Labels labels;
+    const bool needs_labels =
+        std::any_of(desc->interfaces.begin(), desc->interfaces.end(),
+                    [](const UsbInterfaceDescriptor& i) {
+                      return UsbInterfaceNeedsMoreThanItsClass(i.cls);
+                    });
+    if (needs_labels) labels = ReadLabels(name, *desc, id.descriptor_hash);
     // Every alternate setting of every configuration: a configuration or
     // setting the device switches to later must not be a way around policy.
     for (const UsbInterfaceDescriptor& i : desc->interfaces) {
-      add(ClassifyUsbInterface(i.cls, i.subclass, i.protocol));
+      add(ClassifyFunction(*desc, facts, i, labels));
     }
   } else {
     for (const Interface& i : ReadInterfaces(name)) add(i.cls);
@@ -503,6 +649,7 @@ std::vector<ObservedDevice> SysfsDeviceBackend::Enumerate() {
   std::erase_if(read_only_, gone);
   std::erase_if(allowed_, gone);
   std::erase_if(failures_, gone);
+  std::erase_if(labels_, gone);
   bool notify = false;
   if (!initial_scan_done_) {
     initial_scan_done_ = true;
@@ -517,30 +664,30 @@ std::vector<std::pair<SysfsDeviceBackend::Interface, bool>> SysfsDeviceBackend::
   const bool composite =
       decision.action == Action::kBlock && !decision.allowed_interface_classes.empty();
   std::optional<UsbDescriptors> desc;
+  DeviceFacts facts;
+  Labels labels;
   if (composite) {
-    if (auto raw = sysfs_->Read(DeviceDir(device) + "/descriptors", kMaxSysfsDescriptorBytes);
-        raw.ok()) {
-      if (auto parsed = ParseUsbDescriptors(*raw); parsed.ok()) desc = std::move(*parsed);
-    }
-  }
-  const auto allowed = [&](const Interface& intf) {
-    if (!composite) return true;
-    if (!Contains(decision.allowed_interface_classes, intf.cls)) return false;
-    // Every alternate setting of the interface must be allowed too: a
-    // driver may switch to another one.
-    const auto numbers = InterfaceNumbers(intf.name);
-    if (!desc || !numbers) return true;
-    for (const UsbInterfaceDescriptor& d : desc->interfaces) {
-      if (d.configuration_value != numbers->first || d.number != numbers->second) continue;
-      if (!Contains(decision.allowed_interface_classes,
-                    ClassifyUsbInterface(d.cls, d.subclass, d.protocol))) {
-        return false;
+    const std::string dir = DeviceDir(device);
+    if (auto raw = sysfs_->Read(dir + "/descriptors", kMaxSysfsDescriptorBytes); raw.ok()) {
+      if (auto parsed = ParseUsbDescriptors(*raw); parsed.ok()) {
+        desc = std::move(*parsed);
+        facts.vendor_id = desc->vendor_id;
+        facts.product_id = desc->product_id;
+        if (auto product = sysfs_->Read(dir + "/product", kMaxSysfsAttributeBytes); product.ok()) {
+          facts.product = std::string(TrimNewline(*product));
+        }
+        labels = ReadLabels(device, *desc, DescriptorHash(*raw));
       }
     }
-    return true;
+  }
+  // Each interface is classified over all its alternate settings (a
+  // driver may switch to another one), as ReadDevice did.
+  const auto allowed = [&](const Interface& intf) {
+    return !composite || Contains(decision.allowed_interface_classes, intf.cls);
   };
   std::vector<std::pair<Interface, bool>> out;
-  for (Interface& intf : ReadInterfaces(device)) {
+  for (Interface& intf :
+       desc ? ReadInterfaces(device, &*desc, &facts, &labels) : ReadInterfaces(device)) {
     const bool wanted = allowed(intf);
     out.emplace_back(std::move(intf), wanted);
   }

@@ -18,6 +18,8 @@
 #include "agent/platform/linux/sysfs.h"
 #include "agent/platform/linux/uevent_parser.h"
 #include "agent/platform/linux/uevent_source.h"
+#include "agent/platform/linux/usb_descriptors.h"
+#include "agent/platform/linux/usb_driver_classes.h"
 #include "common/base/result.h"
 
 namespace mamori {
@@ -54,10 +56,23 @@ bool UsbNameParentsFirst(std::string_view a, std::string_view b);
 //   - audit_only: decides nothing and writes nothing, not even
 //     authorized_default; Apply is a no-op. USB disks are released to
 //     automounters as they appear (nothing is held back in that mode).
+//   - Classification before the decision: a vendor-specific (0xFF)
+//     interface is classified by its string (iInterface "MTP"), by the
+//     kernel driver that would bind it (`drivers`, from modules.alias) and
+//     by the vendor list of fingerprint sensors (common/device/usb_ids.h).
+//     The string exists only once the device is configured, so an
+//     unauthorized device with such an interface is first authorized on
+//     its own: with interface_authorized_default=0 its interfaces are
+//     created unauthorized and no driver binds; the strings are read, and
+//     the decision then authorizes the wanted interfaces or de-authorizes
+//     the device. This is done once per plug-in (devnum) and only when the
+//     root hub holds interfaces back; a string that cannot be read counts
+//     as "MTP" (storage, blocked by default).
 class SysfsDeviceBackend final : public DeviceBackend {
  public:
   SysfsDeviceBackend(std::unique_ptr<Sysfs> sysfs, std::unique_ptr<UeventSource> uevents,
                      std::unique_ptr<BlockGuard> block_guard, bool audit_only,
+                     UsbDriverClasses drivers = {},
                      std::shared_ptr<spdlog::logger> logger = nullptr);
   ~SysfsDeviceBackend() override;
   SysfsDeviceBackend(const SysfsDeviceBackend&) = delete;
@@ -94,13 +109,49 @@ class SysfsDeviceBackend final : public DeviceBackend {
   // kNotFound when the device at `device.device_id` is gone or another
   // plug-in (its devnum differs from `device.instance`).
   Status CheckInstance(const ObservedDevice& device);
+  // What a function's class may depend on besides its class triple.
+  struct DeviceFacts {
+    uint16_t vendor_id = 0;
+    uint16_t product_id = 0;
+    std::string product;
+  };
+  // Interface strings by (configuration value, interface number). Missing:
+  // the interface has no string (or is in a configuration not active).
+  struct Label {
+    bool readable = true;
+    std::string text;
+  };
+  using Labels = std::map<std::pair<uint8_t, uint8_t>, Label>;
+  struct LabelCache {
+    std::string devnum;
+    std::string descriptor_hash;
+    Labels labels;
+  };
+
+  DeviceClass ClassifyFunction(const UsbDescriptors& desc, const DeviceFacts& facts,
+                               const UsbInterfaceDescriptor& intf, const Labels& labels) const;
+  // The class of interface (config, number) of the active configuration:
+  // the most sensitive over its alternate settings.
+  DeviceClass ClassifyInterfaceNumber(const UsbDescriptors& desc, const DeviceFacts& facts,
+                                      unsigned config, unsigned number,
+                                      const Labels& labels) const;
+  // The interface strings of a device that needs them, authorizing the
+  // device alone first when it is not configured (see the class comment).
+  Labels ReadLabels(const std::string& name, const UsbDescriptors& desc,
+                    const std::string& descriptor_hash);
+  bool RootHubHoldsInterfacesBack(const std::string& name);
 
   void ListenLoop();
   // Writes the fail-closed defaults on one root hub.
   Status LockRootHub(const std::string& hub);
   Status LockAllRootHubs();
   Result<ObservedDevice> ReadDevice(const std::string& name);
-  std::vector<Interface> ReadInterfaces(const std::string& device);
+  // The interfaces present now. With descriptors, each is classified like
+  // ReadDevice does; without, from its sysfs attributes.
+  std::vector<Interface> ReadInterfaces(const std::string& device,
+                                        const UsbDescriptors* desc = nullptr,
+                                        const DeviceFacts* facts = nullptr,
+                                        const Labels* labels = nullptr);
   Status WriteVerified(const std::string& path, std::string_view value);
   Status Authorize(const std::string& device, const Decision& decision);
   // Kernel names of the disks and partitions below `devpath` now present.
@@ -124,6 +175,7 @@ class SysfsDeviceBackend final : public DeviceBackend {
   const std::unique_ptr<UeventSource> uevents_;
   const std::unique_ptr<BlockGuard> block_guard_;
   const bool audit_only_;
+  const UsbDriverClasses drivers_;
   const std::shared_ptr<spdlog::logger> log_;
 
   // Serializes Start and Stop.
@@ -146,7 +198,10 @@ class SysfsDeviceBackend final : public DeviceBackend {
   };
   // Read-only enforcement failures, kept until the device is unplugged.
   std::map<std::string, Failure, std::less<>> failures_;  // guarded by mu_
-  // Devices left out of the next Enumerate so the core re-decides them.
+  // Interface strings read for a device, kept for this plug-in of it so
+  // that a device de-authorized after its decision is not authorized again
+  // on the next look.
+  std::map<std::string, LabelCache, std::less<>> labels_;  // guarded by mu_
 };
 
 }  // namespace mamori

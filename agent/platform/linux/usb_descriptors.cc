@@ -39,6 +39,7 @@ bool ParseConfiguration(std::string_view config, UsbDescriptors& out) {
         .cls = U8(d, 5),
         .subclass = U8(d, 6),
         .protocol = U8(d, 7),
+        .string_index = U8(d, 8),
     });
   }
   return true;
@@ -62,6 +63,7 @@ Result<UsbDescriptors> ParseUsbDescriptors(std::string_view bytes) {
   out.device_protocol = U8(bytes, 6);
   out.vendor_id = U16(bytes, 8);
   out.product_id = U16(bytes, 10);
+  out.bcd_device = U16(bytes, 12);
   out.num_configurations = U8(bytes, 17);
 
   std::size_t pos = kDeviceDescriptorBytes;

@@ -18,6 +18,7 @@ struct UsbInterfaceDescriptor {
   uint8_t cls = 0;
   uint8_t subclass = 0;
   uint8_t protocol = 0;
+  uint8_t string_index = 0;  // iInterface: 0 when the interface has no name
 
   bool operator==(const UsbInterfaceDescriptor&) const = default;
 };
@@ -28,6 +29,7 @@ struct UsbInterfaceDescriptor {
 struct UsbDescriptors {
   uint16_t vendor_id = 0;
   uint16_t product_id = 0;
+  uint16_t bcd_device = 0;  // release number, part of the kernel's modalias
   uint8_t device_class = 0;
   uint8_t device_subclass = 0;
   uint8_t device_protocol = 0;

@@ -113,7 +113,8 @@ Result<SimulatedDevice> ParseSimulatedDevice(std::string_view yaml_text,
       r.Fail(root["class"], "class",
              "unknown device class '" + *cls +
                  "' (expected mass_storage, still_image, optical, card_reader, printer, "
-                 "wireless, hid, hub or other)");
+                 "network, serial, bluetooth, wifi, wireless, smart_card, biometric, hid, hub "
+                 "or other)");
     }
   }
   if (auto list = r.StringList(root, "interfaces", "")) {

@@ -5,7 +5,7 @@
 #
 # The image holds: busybox (static) with one symlink per applet, /init
 # (init.sh next to this script), the kernel modules for xhci, usb-storage,
-# uas, sd_mod and usbhid with their dependencies (plus modules.dep, made by
+# uas, sd_mod, usbhid, cdc_ether and rndis_host with their dependencies (plus modules.dep, made by
 # depmod, so that busybox modprobe and the kernel's request_module work), and
 # every HOST_PATH:GUEST_PATH given. An ELF file given that way is copied
 # stripped, and every shared library ldd lists for it (and the dynamic loader)
@@ -65,8 +65,11 @@ done
 
 # Kernel modules: the drivers the test needs, resolved with their
 # dependencies by modprobe on the host (in load order).
+# cdc_ether and rndis_host are loaded so that a tethering device WOULD get a
+# network interface if the agent let a driver bind; depmod below also gives
+# the agent their modules.alias entries.
 modules=(xhci-pci usb-storage uas sd_mod usbhid hid-generic evdev
-         crct10dif_generic crc64_rocksoft_generic)
+         crct10dif_generic crc64_rocksoft_generic cdc_ether rndis_host)
 : > "$root/etc/modules"
 for m in "${modules[@]}"; do
   deps=$(modprobe -S "$kver" --show-depends "$m" 2>/dev/null) || {

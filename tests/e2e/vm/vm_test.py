@@ -65,6 +65,8 @@ SERIAL_MTP = "MAMORI-MTP-0001"
 SERIAL_REPLUG = "MAMORI-REG-0002"
 SERIAL_SWAP = "MAMORI-SWAP-0001"
 REPLUG_PORT = "11"  # of xhci's 12 USB 2 ports; the other steps take the lowest free ones
+SERIAL_NET = "MAMORI-NET-0001"
+SERIAL_CCID = "MAMORI-CCID-0001"
 
 
 class Fail(Exception):
@@ -1015,6 +1017,31 @@ class Test:
             self.expect(d["authorized"] == "0", f"MTP device authorized={d['authorized']}")
             note.append(f"{action} by rule '{rule}', authorized=0")
 
+        with self.report.step("usb-net (RNDIS/CDC ECM): blocked by default:network, no interface") as note:
+            nets_before = set(g.run("ls /sys/class/net")[1].split())
+            self.vm.qmp.execute("netdev_add", type="user", id="net-tether")
+            t = self.vm.plug("usb-net", "net0", bus="xhci.0", netdev="net-tether",
+                             serial=SERIAL_NET)
+            action, rule = self.wait_decision(SERIAL_NET, t, "usb-net")
+            self.expect(action == "block" and rule == "default:network",
+                        f"decision {action} by '{rule}', expected block by 'default:network'")
+            d = self.expect_blocked(SERIAL_NET)
+            # cdc_ether and rndis_host are loaded: an interface would appear
+            # if a driver had bound.
+            nets_after = set(g.run("ls /sys/class/net")[1].split())
+            self.expect(nets_after == nets_before,
+                        f"network interfaces {sorted(nets_before)} became {sorted(nets_after)}")
+            note.append(f"{action} by rule '{rule}', authorized={d['authorized']}, "
+                        f"network interfaces unchanged: {' '.join(sorted(nets_after))}")
+
+        with self.report.step("usb-ccid (smart-card reader): allowed by default:smart_card") as note:
+            t = self.vm.plug("usb-ccid", "ccid0", bus="xhci.0", serial=SERIAL_CCID)
+            action, rule = self.wait_decision(SERIAL_CCID, t, "usb-ccid")
+            self.expect(action == "allow" and rule == "default:smart_card",
+                        f"decision {action} by '{rule}', expected allow by 'default:smart_card'")
+            self.wait_guest(f"is_authorized '{SERIAL_CCID}'", 30, "smart-card reader not authorized")
+            note.append(f"{action} by rule '{rule}', authorized=1")
+
         with self.report.step("agent killed (-9): a stick plugged meanwhile stays unusable") as note:
             g.run("kill -9 $(cat /tmp/agent.pid); wait_for 10 not alive agent")
             t = self.plug_stick(SERIAL_AGENT_DOWN, "d5")
@@ -1040,6 +1067,8 @@ class Test:
                 SERIAL_READ_ONLY: ("read_only", "read-only-stick"),
                 SERIAL_UAS: ("block", "default"),
                 SERIAL_MTP: ("block", "block-phones"),
+                SERIAL_NET: ("block", "default:network"),
+                SERIAL_CCID: ("allow", "default:smart_card"),
                 SERIAL_AGENT_DOWN: ("block", "default"),
             }
             terminal, _ = self.wait_collector_has(expected, timeout=60, note=note)

@@ -168,6 +168,45 @@ TEST_F(AgentCoreTest, RemovalIsReported) {
   EXPECT_TRUE(core->Snapshot().devices.empty());
 }
 
+// Printing is an output path: every printer connection is on record, each
+// plug-in its own event, though printers are allowed.
+TEST_F(AgentCoreTest, EveryPrinterConnectionIsAnEvent) {
+  DeviceIdentity printer;
+  printer.vendor_id = 0x04a9;
+  printer.product_id = 0x1824;
+  printer.serial = "PRN-1";
+  printer.device_class = DeviceClass::kPrinter;
+  printer.interface_classes = {DeviceClass::kPrinter};
+  backend_.Plug("1-4", printer);
+  auto core = MakeCore();
+  core->Reconcile();
+  auto events = TakeEvents();
+  ASSERT_EQ(Kinds(events), std::vector<EventKind>{EventKind::kDeviceAllowed});
+  EXPECT_EQ(events[0].device->identity.device_class, DeviceClass::kPrinter);
+  EXPECT_EQ(events[0].detail, "allow by rule 'default'");
+  backend_.Unplug("1-4");
+  core->Reconcile();
+  backend_.Plug("1-4", printer);
+  core->Reconcile();
+  EXPECT_EQ(Kinds(TakeEvents()),
+            (std::vector<EventKind>{EventKind::kDeviceRemoved, EventKind::kDeviceAllowed}));
+}
+
+// The built-in default names the class default that blocked a way out.
+TEST_F(AgentCoreTest, BuiltinDefaultBlocksTetheringAndNamesTheDefault) {
+  DeviceIdentity phone;
+  phone.vendor_id = 0x18d1;
+  phone.product_id = 0x4ee3;
+  phone.device_class = DeviceClass::kNetwork;
+  phone.interface_classes = {DeviceClass::kNetwork};
+  backend_.Plug("1-5", phone);
+  auto core = MakeCore();
+  core->Reconcile();
+  auto events = TakeEvents();
+  ASSERT_EQ(Kinds(events), std::vector<EventKind>{EventKind::kDeviceBlocked});
+  EXPECT_EQ(events[0].detail, "block by rule 'default:network'");
+}
+
 TEST_F(AgentCoreTest, AnotherDeviceUnderTheSameIdIsRemovedThenDecidedAfresh) {
   backend_.Plug("port1", Stick("AAA"));
   auto core = MakeCore();

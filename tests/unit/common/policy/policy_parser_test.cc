@@ -150,6 +150,8 @@ TEST(PolicyParserTest, OmittedSectionsTakeSafeDefaults) {
   EXPECT_EQ(r->description, "");
   EXPECT_EQ(r->default_storage_action, Action::kBlock);
   EXPECT_EQ(r->default_other_action, Action::kAllow);
+  // A policy written before the per-class defaults closes the ways out too.
+  EXPECT_EQ(r->class_defaults, MyNumberClassDefaults());
   EXPECT_TRUE(r->rules.empty());
   EXPECT_TRUE(r->registered_media.empty());
 
@@ -178,8 +180,30 @@ TEST(PolicyParserTest, ExamplePoliciesParse) {
   ASSERT_EQ(strict->rules.size(), 3u);
   EXPECT_THAT(strict->rules[0].match.classes, ElementsAre(DeviceClass::kStillImage));
   EXPECT_EQ(strict->rules[0].action, Action::kBlock);
-  EXPECT_THAT(strict->rules[1].match.classes, ElementsAre(DeviceClass::kWireless));
+  // `wireless` still matches Bluetooth, which it named before Bluetooth
+  // had a class of its own.
+  EXPECT_THAT(strict->rules[1].match.classes,
+              ElementsAre(DeviceClass::kWireless, DeviceClass::kBluetooth));
   EXPECT_EQ(strict->rules[1].action, Action::kBlock);
+}
+
+TEST(PolicyParserTest, PerClassDefaultsOverrideOneByOne) {
+  const auto r = ParsePolicy(
+      "name: p\ndefaults:\n  other: block\n  network: allow\n  biometric: block\n", "p.yaml");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->default_other_action, Action::kBlock);
+  EXPECT_EQ(r->class_defaults.at(DeviceClass::kNetwork), Action::kAllow);
+  EXPECT_EQ(r->class_defaults.at(DeviceClass::kBiometric), Action::kBlock);
+  // Untouched entries keep the My Number values.
+  EXPECT_EQ(r->class_defaults.at(DeviceClass::kSerial), Action::kBlock);
+  EXPECT_EQ(r->class_defaults.at(DeviceClass::kSmartCard), Action::kAllow);
+}
+
+TEST(PolicyParserTest, PerClassDefaultsRefuseReadOnlyAndUnknownKeys) {
+  EXPECT_EQ(ErrorOf("name: p\ndefaults:\n  network: read_only\n"),
+            "policy.yaml:3:12: defaults.network: read_only applies to storage only; use allow "
+            "or block");
+  EXPECT_THAT(ErrorOf("name: p\ndefaults:\n  modem: block\n"), HasSubstr("modem"));
 }
 
 TEST(PolicyParserTest, ExampleFromDocumentationPointsAtLineAndColumn) {
@@ -270,8 +294,8 @@ rules:
             "policy.yaml:3:12: defaults.storage: expected one of: allow, read_only, block; got "
             "'deny'\n"
             "policy.yaml:6:20: rules[0].match.class: unknown class 'usb' (expected one of: "
-            "mass_storage, still_image, optical, card_reader, printer, wireless, hid, hub, "
-            "other)\n"
+            "mass_storage, still_image, optical, card_reader, printer, network, serial, "
+            "bluetooth, wifi, wireless, smart_card, biometric, hid, hub, other)\n"
             "policy.yaml:7:13: rules[0].action: expected one of: allow, read_only, block; got "
             "'permit'\n"
             "policy.yaml:8:11: rules[1].name: expected 1..64 characters of A-Z a-z 0-9 . _ -, "
@@ -337,8 +361,8 @@ rules:
 )");
   EXPECT_EQ(msg,
             "policy.yaml:5:20: rules[0].match.class[1]: unknown class 'mass-storage' (expected "
-            "one of: mass_storage, still_image, optical, card_reader, printer, wireless, hid, "
-            "hub, other)");
+            "one of: mass_storage, still_image, optical, card_reader, printer, network, "
+            "serial, bluetooth, wifi, wireless, smart_card, biometric, hid, hub, other)");
   // "unspecified" is the absence of a class, never something to match.
   EXPECT_THAT(ErrorOf("name: p\nrules:\n  - name: r\n    match: {class: unspecified}\n"
                       "    action: block\n"),

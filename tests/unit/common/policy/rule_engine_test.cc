@@ -148,6 +148,78 @@ TEST(RuleEngineTest, ClassMatchesDeviceOrAnyInterface) {
   EXPECT_EQ(Evaluate(p, OfClass(DeviceClass::kPrinter), kNow).matched_rule, kDefaultRuleName);
 }
 
+TEST(RuleEngineTest, BuiltinDefaultClosesTheWaysOut) {
+  const Policy p = BuiltinDefaultPolicy();
+  for (DeviceClass c : {DeviceClass::kNetwork, DeviceClass::kSerial, DeviceClass::kBluetooth,
+                        DeviceClass::kWifi, DeviceClass::kWireless}) {
+    const Decision d = Evaluate(p, OfClass(c), kNow);
+    EXPECT_EQ(d.action, Action::kBlock) << DeviceClassName(c);
+    EXPECT_EQ(d.matched_rule, "default:" + std::string(DeviceClassName(c)));
+  }
+  for (DeviceClass c : {DeviceClass::kSmartCard, DeviceClass::kBiometric}) {
+    const Decision d = Evaluate(p, OfClass(c), kNow);
+    EXPECT_EQ(d.action, Action::kAllow) << DeviceClassName(c);
+    EXPECT_EQ(d.matched_rule, "default:" + std::string(DeviceClassName(c)));
+  }
+  // Printers, audio and unknown vendor devices follow defaults.other.
+  EXPECT_EQ(Evaluate(p, OfClass(DeviceClass::kPrinter), kNow).action, Action::kAllow);
+  EXPECT_EQ(Evaluate(p, OfClass(DeviceClass::kPrinter), kNow).matched_rule, "default");
+  EXPECT_EQ(Evaluate(p, OfClass(DeviceClass::kOther), kNow).action, Action::kAllow);
+  // MTP phones are storage.
+  EXPECT_EQ(Evaluate(p, OfClass(DeviceClass::kStillImage), kNow).action, Action::kBlock);
+  EXPECT_EQ(Evaluate(p, OfClass(DeviceClass::kStillImage), kNow).matched_rule, "default");
+}
+
+TEST(RuleEngineTest, TheStrictestClassOfADeviceDecidesAndIsNamed) {
+  const Policy p = BuiltinDefaultPolicy();
+  // A headset that also tethers: audio (other, allowed) and network.
+  DeviceIdentity headset = OfClass(DeviceClass::kNetwork);
+  headset.interface_classes = {DeviceClass::kOther, DeviceClass::kNetwork};
+  Decision d = Evaluate(p, headset, kNow);
+  EXPECT_EQ(d.action, Action::kBlock);
+  EXPECT_EQ(d.matched_rule, "default:network");
+  // A smart-card reader with a vendor interface under `other: block`.
+  Policy strict = p;
+  strict.default_other_action = Action::kBlock;
+  DeviceIdentity reader = OfClass(DeviceClass::kOther);
+  reader.interface_classes = {DeviceClass::kSmartCard, DeviceClass::kOther};
+  d = Evaluate(strict, reader, kNow);
+  EXPECT_EQ(d.action, Action::kBlock);
+  EXPECT_EQ(d.matched_rule, "default");
+  EXPECT_EQ(d.allowed_interface_classes, std::vector<DeviceClass>{DeviceClass::kSmartCard});
+}
+
+TEST(RuleEngineTest, KeyboardWithANetworkInterfaceKeepsOnlyTheKeyboard) {
+  DeviceIdentity kb = OfClass(DeviceClass::kNetwork);
+  kb.interface_classes = {DeviceClass::kHid, DeviceClass::kNetwork};
+  const Decision d = Evaluate(BuiltinDefaultPolicy(), kb, kNow);
+  EXPECT_EQ(d.action, Action::kBlock);
+  EXPECT_EQ(d.matched_rule, "default:network");
+  EXPECT_EQ(d.allowed_interface_classes, std::vector<DeviceClass>{DeviceClass::kHid});
+}
+
+TEST(RuleEngineTest, ARuleStillAllowsABlockedClass) {
+  DeviceMatch m;
+  m.classes = {DeviceClass::kBluetooth};
+  const Policy p = [&] {
+    Policy q = PolicyWith({MakeRule("bt-ok", m, Action::kAllow)});
+    q.class_defaults = MyNumberClassDefaults();
+    return q;
+  }();
+  const Decision d = Evaluate(p, OfClass(DeviceClass::kBluetooth), kNow);
+  EXPECT_EQ(d.action, Action::kAllow);
+  EXPECT_EQ(d.matched_rule, "bt-ok");
+}
+
+TEST(RuleEngineTest, DefaultRuleNames) {
+  EXPECT_EQ(DefaultRuleNameFor(DeviceClass::kWifi), "default:wifi");
+  EXPECT_TRUE(IsDefaultRuleName("default"));
+  EXPECT_TRUE(IsDefaultRuleName("default:network"));
+  EXPECT_FALSE(IsDefaultRuleName("default-ish"));
+  EXPECT_FALSE(IsDefaultRuleName("default:"));
+  EXPECT_FALSE(IsDefaultRuleName("registered"));
+}
+
 class RegisteredMediaTest : public ::testing::Test {
  protected:
   RegisteredMediaTest() {

@@ -125,6 +125,33 @@ TEST(RenderTest, TerminalDetailFailingChecksFirstAndHostileStringsEscaped) {
   EXPECT_THAT(text, HasSubstr("\\u202e"));
 }
 
+TEST(RenderTest, NewClassesAndTheDefaultThatDecidedAreShown) {
+  v1::TerminalDetail d;
+  d.mutable_summary()->set_terminal_id("t-001");
+  auto* phone = d.add_devices();
+  phone->set_vid_pid("18d1:4ee3");
+  phone->set_device_class(v1::DEVICE_CLASS_NETWORK);
+  phone->mutable_decision()->set_action(v1::ACTION_BLOCK);
+  phone->mutable_decision()->set_matched_rule("default:network");
+  auto* reader = d.add_devices();
+  reader->set_vid_pid("04e6:5116");
+  reader->set_device_class(v1::DEVICE_CLASS_SMART_CARD);
+  reader->mutable_decision()->set_action(v1::ACTION_ALLOW);
+  reader->mutable_decision()->set_matched_rule("default:smart_card");
+  auto* kb = d.add_devices();
+  kb->set_vid_pid("1234:4321");
+  kb->set_device_class(v1::DEVICE_CLASS_NETWORK);
+  kb->mutable_decision()->set_action(v1::ACTION_BLOCK);
+  kb->mutable_decision()->set_matched_rule("default:network");
+  kb->mutable_decision()->add_allowed_interface_classes(v1::DEVICE_CLASS_HID);
+  const std::string text = Render(RenderTerminalDetail, d);
+  EXPECT_THAT(text, HasSubstr("network"));
+  EXPECT_THAT(text, HasSubstr("default:network"));
+  EXPECT_THAT(text, HasSubstr("smart_card"));
+  EXPECT_THAT(text, HasSubstr("default:smart_card"));
+  EXPECT_THAT(text, HasSubstr("block (keeps hid)"));
+}
+
 TEST(RenderTest, BlockedCompositeDeviceShowsTheInterfacesItKeeps) {
   v1::TerminalDetail d;
   d.mutable_summary()->set_terminal_id("t-001");

@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/policy/rule_engine.h"
 #include "server/store/sqlite/migrations.h"
 #include "server/store/sqlite/sqlite_handle.h"
 #include "server/store/sqlite/sqlite_store.h"
@@ -440,6 +441,28 @@ TEST_F(StoreTest, AllowedInterfaceClassesRoundTripInSnapshotsAndEvents) {
   ExpectDeviceEq(*blocked.device, *(*events)[1].event.device);
   EXPECT_FALSE((*events)[0].event.device.has_value());
   EXPECT_EQ(RawCount("events WHERE allowed_interface_classes IS NULL"), 1);
+}
+
+TEST_F(StoreTest, EveryDeviceClassRoundTripsByItsName) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  TerminalState t = MakeTerminal("t1", "kyoto");
+  const std::vector<DeviceClass> classes = {
+      DeviceClass::kNetwork, DeviceClass::kSerial,    DeviceClass::kBluetooth,
+      DeviceClass::kWifi,    DeviceClass::kSmartCard, DeviceClass::kBiometric};
+  for (std::size_t i = 0; i < classes.size(); ++i) {
+    Device d = MakeDevice("d" + std::to_string(i), 1, static_cast<uint16_t>(i + 1),
+                          "s" + std::to_string(i));
+    d.identity.device_class = classes[i];
+    d.identity.interface_classes = {classes[i], DeviceClass::kHid};
+    d.decision.matched_rule = DefaultRuleNameFor(classes[i]);
+    d.decision.allowed_interface_classes = {DeviceClass::kHid};
+    t.devices.push_back(d);
+  }
+  ASSERT_TRUE(store->PutTerminalState(t).ok());
+  ExpectTerminalEq(t, **store->GetTerminal("t1"));
+  EXPECT_EQ(RawCount("devices WHERE interface_classes = 'smart_card,hid'"), 1);
+  EXPECT_EQ(RawCount("devices WHERE device_class = 'biometric'"), 1);
 }
 
 TEST_F(StoreTest, VersionTwoDatabaseMigratesToThreeKeepingItsRows) {

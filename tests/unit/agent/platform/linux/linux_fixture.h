@@ -37,7 +37,7 @@ inline std::string DeviceDescriptor(uint8_t cls, uint16_t vid, uint16_t pid,
 }
 
 inline std::string InterfaceDescriptor(uint8_t number, uint8_t alt, uint8_t cls, uint8_t sub,
-                                       uint8_t proto) {
+                                       uint8_t proto, uint8_t string_index = 0) {
   return std::string{9,
                      4,
                      static_cast<char>(number),
@@ -46,7 +46,7 @@ inline std::string InterfaceDescriptor(uint8_t number, uint8_t alt, uint8_t cls,
                      static_cast<char>(cls),
                      static_cast<char>(sub),
                      static_cast<char>(proto),
-                     0};
+                     static_cast<char>(string_index)};
 }
 
 inline std::string EndpointDescriptor(uint8_t address) {
@@ -208,6 +208,9 @@ class FixtureTree {
   }
 
   void Remove(const std::string& path) { std::filesystem::remove_all(root() + path); }
+  bool Exists(const std::string& path) const {
+    return std::filesystem::exists(std::filesystem::symlink_status(root() + path));
+  }
 
   std::string Read(const std::string& path) const {
     std::ifstream in(root() + path, std::ios::binary);
@@ -291,12 +294,21 @@ class RecordingSysfs final : public Sysfs {
     before_write_ = std::move(hook);
   }
 
+  // Runs after each successful write, as the kernel reacts to it (say,
+  // creating a device's interfaces when it is authorized).
+  void AfterWrite(std::function<void(std::string_view path, std::string_view value)> hook) {
+    std::lock_guard lock(mu_);
+    after_write_ = std::move(hook);
+  }
+
   Status Write(std::string_view path, std::string_view value) override {
     journal_.Add("write " + std::string(path) + "=" + std::string(value));
     std::function<void(std::string_view)> hook;
+    std::function<void(std::string_view, std::string_view)> after;
     {
       std::lock_guard lock(mu_);
       hook = before_write_;
+      after = after_write_;
     }
     if (hook) hook(path);
     {
@@ -306,7 +318,9 @@ class RecordingSysfs final : public Sysfs {
       }
       if (ignored_.contains(std::string(path))) return Status::Ok();
     }
-    return real_.Write(path, value);
+    Status s = real_.Write(path, value);
+    if (s.ok() && after) after(path, value);
+    return s;
   }
   Result<std::vector<std::string>> List(std::string_view dir) override { return real_.List(dir); }
   bool Exists(std::string_view path) override { return real_.Exists(path); }
@@ -319,6 +333,7 @@ class RecordingSysfs final : public Sysfs {
   std::set<std::string> failing_;
   std::set<std::string> ignored_;
   std::function<void(std::string_view)> before_write_;
+  std::function<void(std::string_view, std::string_view)> after_write_;
 };
 
 // Synthetic uevents. Push() queues a batch; Receive() hands them out in
