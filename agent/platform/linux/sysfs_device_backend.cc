@@ -367,6 +367,11 @@ std::vector<SysfsDeviceBackend::Interface> SysfsDeviceBackend::ReadInterfaces(
     if (desc != nullptr && facts != nullptr && labels != nullptr) {
       intf.cls =
           ClassifyInterfaceNumber(*desc, *facts, numbers->first, numbers->second, *labels);
+      for (const UsbInterfaceDescriptor& d : desc->interfaces) {
+        if (d.configuration_value == numbers->first && d.number == numbers->second) {
+          intf.alternates.push_back(ClassifyFunction(*desc, *facts, d, *labels));
+        }
+      }
       out.push_back(std::move(intf));
       continue;
     }
@@ -680,10 +685,14 @@ std::vector<std::pair<SysfsDeviceBackend::Interface, bool>> SysfsDeviceBackend::
       }
     }
   }
-  // Each interface is classified over all its alternate settings (a
-  // driver may switch to another one), as ReadDevice did.
+  // Every alternate setting of the interface must be allowed too: a driver
+  // may switch to another one. Classified as ReadDevice did.
   const auto allowed = [&](const Interface& intf) {
-    return !composite || Contains(decision.allowed_interface_classes, intf.cls);
+    if (!composite) return true;
+    if (!Contains(decision.allowed_interface_classes, intf.cls)) return false;
+    return std::all_of(intf.alternates.begin(), intf.alternates.end(), [&](DeviceClass c) {
+      return Contains(decision.allowed_interface_classes, c);
+    });
   };
   std::vector<std::pair<Interface, bool>> out;
   for (Interface& intf :

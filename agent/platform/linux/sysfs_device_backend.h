@@ -98,6 +98,9 @@ class SysfsDeviceBackend final : public DeviceBackend {
   struct Interface {
     std::string name;  // "1-2:1.0"
     DeviceClass cls = DeviceClass::kUnspecified;
+    // The class of each alternate setting, when the descriptors are known:
+    // a driver may switch to any of them, so each must be allowed.
+    std::vector<DeviceClass> alternates;
   };
   // The device's present interfaces, each with whether `decision` keeps it
   // authorized.
