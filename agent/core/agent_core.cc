@@ -743,8 +743,7 @@ Status AgentCore::AddLocalException(DeviceException e) {
   }
   if (e.serial.size() > kMaxExceptionSerialBytes) return invalid("serial is too long");
   if (e.reason.size() > kMaxExceptionReasonBytes) {
-    return invalid("reason is longer than " + std::to_string(kMaxExceptionReasonBytes) +
-                   " bytes");
+    return invalid("reason is longer than " + std::to_string(kMaxExceptionReasonBytes) + " bytes");
   }
   if (!e.terminal_id.empty() && e.terminal_id != options_.terminal_id) {
     return invalid("issued for terminal '" + SanitizeDeviceString(e.terminal_id, 128) +
@@ -822,9 +821,9 @@ void AgentCore::ObserveCollectorTime(int64_t collector_time_ms) {
         }
       }
       const int64_t moved = old ? std::abs(old->skew_ms - exception_state_.skew->skew_ms) : 0;
-      save = exception_store_ != nullptr &&
-             (!old || applicable_changed || moved >= kSkewSaveDeltaMs ||
-              now - old->measured_at_ms >= kSkewSaveAgeMs);
+      save =
+          exception_store_ != nullptr && (!old || applicable_changed || moved >= kSkewSaveDeltaMs ||
+                                          now - old->measured_at_ms >= kSkewSaveAgeMs);
       if (save) next = exception_state_;
     }
     if (save) {

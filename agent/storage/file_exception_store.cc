@@ -103,8 +103,8 @@ Result<ExceptionState> DecodeExceptionState(std::string_view text) {
       auto from = Int(f[6]);
       auto until = Int(f[7]);
       auto reason = HexDecode(f[8]);
-      if (!id || id->empty() || !terminal || !vid || !pid || !serial || serial->empty() ||
-          !from || !until || *until <= *from || !reason) {
+      if (!id || id->empty() || !terminal || !vid || !pid || !serial || serial->empty() || !from ||
+          !until || *until <= *from || !reason) {
         return bad("malformed local exception record");
       }
       e.id = std::move(*id);

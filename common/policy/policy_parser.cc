@@ -213,8 +213,9 @@ class PolicyParser {
                   std::string(NodeKind(root)));
       return Failure();
     }
-    if (!ExpectMap(root, "", {"name", "description", "defaults", "registered_media", "rules",
-                              "exceptions"})) {
+    if (!ExpectMap(
+            root, "",
+            {"name", "description", "defaults", "registered_media", "rules", "exceptions"})) {
       return Failure();
     }
     ParseName(root);
@@ -419,8 +420,8 @@ class PolicyParser {
     for (std::size_t i = 0; i < n.size() && !TooManyErrors(); ++i) {
       const YAML::Node item = n[i];
       const std::string path = Indexed("exceptions", i);
-      if (!ExpectMap(item, path, {"id", "terminal", "vid_pid", "serial", "from", "until",
-                                  "reason"})) {
+      if (!ExpectMap(item, path,
+                     {"id", "terminal", "vid_pid", "serial", "from", "until", "reason"})) {
         continue;
       }
       DeviceException e;

@@ -16,9 +16,9 @@
 namespace mamori {
 namespace {
 
-using ::testing::HasSubstr;
 using testing::FakeBackend;
 using testing::FakeClock;
+using ::testing::HasSubstr;
 using testing::MemoryExceptionStore;
 using testing::SignedUpdate;
 using testing::Stick;
@@ -58,8 +58,8 @@ class AgentCoreExceptionsTest : public ::testing::Test {
     AgentCoreOptions options;
     options.hostname = "terminal-01";
     options.terminal_id = std::string(kTerminal);
-    auto core = std::make_unique<AgentCore>(backend_, *outbox_, clock, TestPolicyVerifier(),
-                                            cache_, options);
+    auto core = std::make_unique<AgentCore>(backend_, *outbox_, clock, TestPolicyVerifier(), cache_,
+                                            options);
     core->SetExceptionStore(store_);
     return core;
   }
@@ -110,10 +110,11 @@ TEST_F(AgentCoreExceptionsTest, AllowsTheNamedDeviceOnlyInsideItsWindow) {
   auto events = TakeEvents();
   ASSERT_EQ(Kinds(events),
             (std::vector<EventKind>{EventKind::kExceptionStarted, EventKind::kDeviceAllowed}));
-  EXPECT_THAT(events[0].detail, HasSubstr("exception unlock-1 (0781:5581 serial '" +
-                                          std::string(kSerial) + "') allows the device from "
-                                          "2025-10-09T18:00:00+09:00 until "
-                                          "2025-10-09T19:00:00+09:00; reason: 監査資料の受け渡し"));
+  EXPECT_THAT(events[0].detail,
+              HasSubstr("exception unlock-1 (0781:5581 serial '" + std::string(kSerial) +
+                        "') allows the device from "
+                        "2025-10-09T18:00:00+09:00 until "
+                        "2025-10-09T19:00:00+09:00; reason: 監査資料の受け渡し"));
   ASSERT_TRUE(events[0].device.has_value());
   EXPECT_EQ(events[0].device->device_id, "stick");
   EXPECT_EQ(events[1].detail, "allow by rule 'exception:unlock-1'");

@@ -577,7 +577,7 @@ TEST(PolicyParserTest, ParsesExceptionsWithAbsoluteWindows) {
   EXPECT_EQ(a.vendor_id, 0x0781);
   EXPECT_EQ(a.product_id, 0x5581);
   EXPECT_EQ(a.serial, "4C530001231120115142");
-  EXPECT_EQ(a.not_before_ms, 1'796'637'600'000);  // 2026-12-07T10:00:00Z
+  EXPECT_EQ(a.not_before_ms, 1'796'637'600'000);                  // 2026-12-07T10:00:00Z
   EXPECT_EQ(a.not_after_ms, 1'796'601'600'000 + 11 * 3'600'000);  // 20:00 JST = 11:00Z
   EXPECT_EQ(a.reason, "監査資料の受け渡し");
   const DeviceException& b = r->exceptions[1];
@@ -636,9 +636,10 @@ TEST(PolicyParserTest, TooManyExceptionsIsRejected) {
 }
 
 TEST(PolicyParserTest, LongExceptionReasonIsRejected) {
-  const std::string yaml = "name: p\nexceptions:\n  - {id: E, vid_pid: '0781:5581', serial: S, "
-                           "from: 2026-12-07T10:00:00Z, until: 2026-12-07T11:00:00Z, reason: " +
-                           std::string(513, 'x') + "}\n";
+  const std::string yaml =
+      "name: p\nexceptions:\n  - {id: E, vid_pid: '0781:5581', serial: S, "
+      "from: 2026-12-07T10:00:00Z, until: 2026-12-07T11:00:00Z, reason: " +
+      std::string(513, 'x') + "}\n";
   EXPECT_THAT(ErrorOf(yaml), HasSubstr("exceptions[0].reason: is 513 bytes; the limit is 512"));
 }
 
