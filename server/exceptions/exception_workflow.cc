@@ -182,10 +182,8 @@ Status ExceptionWorkflow::Request(std::string_view actor,
     r.group = request.group();
   }
   // When: whole seconds, as the policy carries them.
-  if (!request.has_from() || !request.has_until()) {
-    return fail(Invalid("from and until: both are required"));
-  }
-  r.from_ms = ToMs(request.from()) / 1000 * 1000;
+  if (!request.has_until()) return fail(Invalid("until: required"));
+  r.from_ms = (request.has_from() ? ToMs(request.from()) : now) / 1000 * 1000;
   r.until_ms = ToMs(request.until()) / 1000 * 1000;
   if (r.until_ms <= r.from_ms) return fail(Invalid("until: must be after from"));
   if (r.until_ms <= now) return fail(Invalid("until: must be in the future"));

@@ -98,9 +98,11 @@ async function loadExceptions() {
   document.getElementById('exceptions-empty').hidden = list.length > 0;
 }
 
-// "2026-12-07T10:00" from a datetime-local input, read as JST, to RFC 3339.
+// "2026-12-07T10:00" or "2026-12-07T10:00:30" from a datetime-local input,
+// read as JST, to RFC 3339.
 function exJstInput(value) {
-  return value ? value + ':00+09:00' : '';
+  if (!value) return '';
+  return (value.length === 16 ? value + ':00' : value.slice(0, 19)) + '+09:00';
 }
 
 async function onExceptionRequest(ev) {
