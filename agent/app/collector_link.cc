@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "agent/core/host_info.h"
+#include "common/crypto/identity.h"
 #include "common/policy/policy.h"
 #include "common/policy/policy_parser.h"
 #include "common/policy/policy_signing.h"
@@ -59,6 +60,12 @@ Result<std::unique_ptr<CollectorLink>> CollectorLink::Open(const AgentConfig& co
   const HostInfo host = ReadHostInfo();
   core_options.hostname = host.hostname;
   core_options.os = host.os;
+  // The id the collector knows this terminal by: exceptions issued for a
+  // terminal name it.
+  for (const std::string& uri : tls->cert.uris) {
+    const auto id = ParseIdentityUri(uri);
+    if (id && id->role == PeerRole::kTerminal) core_options.terminal_id = id->id;
+  }
   if (!config.policy_file.empty()) {
     auto text = ReadFileToString(config.policy_file);
     if (!text.ok()) return MakeError(text.error().code, "policy_file: " + text.error().message);
@@ -85,7 +92,8 @@ CollectorLink::CollectorLink(const AgentConfig& config, TlsMaterial tls, PolicyP
       core_options_(std::move(core_options)),
       outbox_(std::move(outbox)),
       client_(ClientOptions(config_, tls_)),
-      policy_cache_(config_.state_dir) {}
+      policy_cache_(config_.state_dir),
+      exception_store_(config_.state_dir) {}
 
 CollectorLink::~CollectorLink() = default;
 

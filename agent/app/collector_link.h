@@ -9,6 +9,7 @@
 #include "agent/core/policy_verifier.h"
 #include "agent/core/reporter.h"
 #include "agent/outbox/event_journal.h"
+#include "agent/storage/file_exception_store.h"
 #include "agent/storage/file_policy_cache.h"
 #include "agent/transport/grpc_collector_client.h"
 #include "common/base/clock.h"
@@ -37,7 +38,10 @@ class CollectorLink {
   EventOutbox& outbox() { return *outbox_; }
   const PolicyVerifier& verifier() const { return verifier_; }
   PolicyCache& policy_cache() { return policy_cache_; }
-  // Mode, report interval, host and OS, and the bootstrap policy.
+  // Local exceptions and the last clock comparison, in state_dir.
+  ExceptionStore& exception_store() { return exception_store_; }
+  // Mode, report interval, host and OS, the terminal id of the certificate,
+  // and the bootstrap policy.
   const AgentCoreOptions& core_options() const { return core_options_; }
   const std::string& cert_subject() const { return tls_.cert.subject; }
   const std::string& policy_key_id() const { return key_id_; }
@@ -66,6 +70,7 @@ class CollectorLink {
   std::unique_ptr<JournalEventOutbox> outbox_;
   GrpcCollectorClient client_;
   FilePolicyCache policy_cache_;
+  FileExceptionStore exception_store_;
   std::unique_ptr<Reporter> reporter_;
 };
 

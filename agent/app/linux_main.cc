@@ -77,6 +77,7 @@ int Run(const mamori::AgentConfig& config, const sigset_t& signals) {
 
   mamori::AgentCore core(*backend, (*link)->outbox(), clock, (*link)->verifier(),
                          (*link)->policy_cache(), (*link)->core_options());
+  core.SetExceptionStore((*link)->exception_store());
   (*link)->AttachReporter(core);
 
   if (mamori::Status s = core.Start(); !s.ok()) return Fail(s.error().message);

@@ -168,6 +168,7 @@ class WindowsAgent final : public ServiceRunner {
     if (registry_watcher_) {
       core_->SetPolicyListener([this](const Policy& policy) { ApplyRegistryLine(policy); });
     }
+    core_->SetExceptionStore(link_->exception_store());
     link_->AttachReporter(*core_);
     if (Status s = core_->Start(); !s.ok()) return s;
     if (registry_watcher_) registry_watcher_->Start();

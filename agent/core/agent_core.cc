@@ -1,10 +1,15 @@
 #include "agent/core/agent_core.h"
 
 #include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <map>
 #include <optional>
+#include <string>
 #include <utility>
 #include <vector>
 
+#include "common/base/jst_time.h"
 #include "common/base/logging.h"
 #include "common/base/sanitize.h"
 #include "common/policy/policy_parser.h"
@@ -86,6 +91,55 @@ Device ForReport(const Device& d) {
   out.decision.enforcement_error =
       SanitizeDeviceString(d.decision.enforcement_error, kMaxDetailBytes);
   return out;
+}
+
+// Local exceptions come from unlock codes: a handful at a time. The bound
+// keeps a misbehaving caller from growing the store without end.
+constexpr std::size_t kMaxLocalExceptions = 1000;
+constexpr std::size_t kMaxExceptionIdChars = 64;
+constexpr std::size_t kMaxExceptionSerialBytes = 256;
+constexpr std::size_t kMaxExceptionReasonBytes = 512;
+constexpr int64_t kMaxExceptionWindowMs = int64_t{31} * 86'400'000;
+// The worker wakes at least this often while an exception is pending, so a
+// wall clock set forward or back is noticed without waiting for a device.
+constexpr int64_t kMaxTimerWaitMs = 60'000;
+// A skew that moved less than this is not worth a write of the store...
+constexpr int64_t kSkewSaveDeltaMs = 1000;
+// ...unless the stored measurement is older than this.
+constexpr int64_t kSkewSaveAgeMs = 3'600'000;
+
+constexpr std::string_view kExceptionRulePrefix = "exception:";
+
+bool IsExceptionIdChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+         c == '_' || c == '-';
+}
+
+bool SameException(const DeviceException& a, const DeviceException& b) {
+  return a.id == b.id && a.terminal_id == b.terminal_id && a.vendor_id == b.vendor_id &&
+         a.product_id == b.product_id && a.serial == b.serial &&
+         a.not_before_ms == b.not_before_ms && a.not_after_ms == b.not_after_ms &&
+         a.reason == b.reason;
+}
+
+// "EX-12 (0781:5581 serial '4C53...')".
+std::string DescribeException(const DeviceException& e) {
+  DeviceIdentity id;
+  id.vendor_id = e.vendor_id;
+  id.product_id = e.product_id;
+  return "exception " + e.id + " (" + id.VidPid() + " serial '" +
+         SanitizeDeviceString(e.serial, 64) + "')";
+}
+
+// The device an exception names, for its events when it is not plugged in.
+Device ExceptionDevice(const DeviceException& e) {
+  Device d;
+  d.identity.vendor_id = e.vendor_id;
+  d.identity.product_id = e.product_id;
+  d.identity.serial = e.serial;
+  d.decision.action = Action::kAllow;
+  d.decision.matched_rule = std::string(kExceptionRulePrefix) + e.id;
+  return d;
 }
 
 std::string PolicyLabel(uint64_t version, std::string_view group) {
@@ -181,6 +235,7 @@ Status AgentCore::Start() {
   {
     std::lock_guard serial(reconcile_mu_);
     policy_desc = LoadCachedPolicyLocked(policy_events);
+    LoadExceptionStateLocked(policy_events);
     if (policy_listener_) {
       Policy in_force;
       {
@@ -244,12 +299,33 @@ void AgentCore::OnBackendChange() {
   worker_cv_.notify_one();
 }
 
+void AgentCore::NotifyTimersChanged() {
+  {
+    std::lock_guard lock(worker_mu_);
+    timers_changed_ = true;
+  }
+  worker_cv_.notify_one();
+}
+
 void AgentCore::WorkerLoop() {
   for (;;) {
+    // An exception's window opens or closes with no device event: the worker
+    // wakes for it by itself, so a window ends on time with the collector
+    // out of reach.
+    const std::optional<int64_t> boundary = NextExceptionBoundaryMs();
     {
       std::unique_lock lock(worker_mu_);
-      worker_cv_.wait(lock, [this] { return devices_dirty_ || worker_stop_; });
+      const auto ready = [this] { return devices_dirty_ || timers_changed_ || worker_stop_; };
+      if (boundary) {
+        const int64_t delay = std::clamp<int64_t>(*boundary - clock_.NowMs(), 0, kMaxTimerWaitMs);
+        worker_cv_.wait_for(lock, std::chrono::milliseconds(delay), ready);
+      } else {
+        worker_cv_.wait(lock, ready);
+      }
       if (worker_stop_) return;
+      timers_changed_ = false;
+      const bool due = boundary && clock_.NowMs() >= *boundary;
+      if (!devices_dirty_ && !due) continue;  // woken early: look again
       devices_dirty_ = false;
     }
     try {
@@ -272,10 +348,12 @@ void AgentCore::ReconcileLocked(const PolicyChange* change, std::vector<Event> e
 
   Policy policy;
   std::map<std::string, Device> previous;
+  ExceptionView view;
   {
     std::lock_guard lock(mu_);
     policy = change ? change->policy : policy_;
     previous = devices_;
+    view = ViewExceptions(policy);
   }
   const int64_t now = clock_.NowMs();
 
@@ -304,7 +382,8 @@ void AgentCore::ReconcileLocked(const PolicyChange* change, std::vector<Event> e
       }
       previous.erase(it);  // what remains in `previous` has vanished
     }
-    std::optional<Device> d = ReconcileDevice(ob, prev ? &*prev : nullptr, policy, now, events);
+    std::optional<Device> d =
+        ReconcileDevice(ob, prev ? &*prev : nullptr, policy, view, now, events);
     if (d) {
       seen_[d->device_id] = Seen{ob.instance, ob.unidentified};
       current.emplace(d->device_id, std::move(*d));
@@ -315,6 +394,13 @@ void AgentCore::ReconcileLocked(const PolicyChange* change, std::vector<Event> e
     events.push_back(DeviceEvent(EventKind::kDeviceRemoved, gone, ""));
   }
   std::erase_if(seen_, [&current](const auto& kv) { return !current.contains(kv.first); });
+  // An exception that starts or ends is said before the decisions it
+  // causes.
+  std::vector<Event> transitions;
+  ExceptionTransitions(view, now, current, transitions);
+  events.insert(events.begin() + static_cast<std::ptrdiff_t>(leading_events),
+                std::make_move_iterator(transitions.begin()),
+                std::make_move_iterator(transitions.end()));
 
   const bool changed = Publish(change, std::move(current), events.size() > leading_events);
   if (!events.empty()) {
@@ -322,24 +408,39 @@ void AgentCore::ReconcileLocked(const PolicyChange* change, std::vector<Event> e
   } else if (changed) {
     NotifyListener();
   }
+  // The policy or the local exceptions may hold other windows now.
+  NotifyTimersChanged();
 }
 
 std::optional<Device> AgentCore::ReconcileDevice(const ObservedDevice& ob, const Device* prev,
-                                                 const Policy& policy, int64_t now,
-                                                 std::vector<Event>& events) {
+                                                 const Policy& policy, const ExceptionView& view,
+                                                 int64_t now, std::vector<Event>& events) {
   Device d;
   d.device_id = ob.device_id;
   d.identity = ob.identity;
   d.first_seen_ms = prev ? prev->first_seen_ms : now;
-  if (ob.unidentified.empty()) {
-    d.decision = Evaluate(policy, ob.identity, now);
-  } else {
+  // An exception comes before every rule: it names this very device, for a
+  // time an approver chose. A device that could not be identified is not
+  // known to be that device.
+  std::string withheld;
+  const DeviceException* ex =
+      ob.unidentified.empty()
+          ? ActiveException(view.exceptions, options_.terminal_id, ob.identity, now)
+          : nullptr;
+  if (!ob.unidentified.empty()) {
     // What a device could not show cannot be matched against rules: the
     // `other` default (or any rule on a half-read identity) must not let
     // it in.
     d.decision = Decision{};
     d.decision.action = Action::kBlock;
     d.decision.matched_rule = std::string(kUnidentifiedRuleName);
+  } else if (ex != nullptr && !view.clock_problem) {
+    d.decision = Decision{};
+    d.decision.action = Action::kAllow;
+    d.decision.matched_rule = std::string(kExceptionRulePrefix) + ex->id;
+  } else {
+    d.decision = Evaluate(policy, ob.identity, now);
+    if (ex != nullptr) withheld = "; " + ex->id + " not applied: " + *view.clock_problem;
   }
   d.decision.enforced = false;
   d.decision.enforcement_error.clear();
@@ -363,10 +464,8 @@ std::optional<Device> AgentCore::ReconcileDevice(const ObservedDevice& ob, const
   const bool apply_failed_now = enforcement == Enforcement::kFailedNow;
   if (decision_changed) {
     Event decided = DecisionEvent(d);
-    if (!ob.unidentified.empty()) {
-      decided.detail =
-          SanitizeDeviceString(decided.detail + ": " + ob.unidentified, kMaxDetailBytes);
-    }
+    if (!ob.unidentified.empty()) decided.detail += ": " + ob.unidentified;
+    decided.detail = SanitizeDeviceString(decided.detail + withheld, kMaxDetailBytes);
     events.push_back(std::move(decided));
   }
   // One failure event per failing decision, not one per retry.
@@ -513,6 +612,253 @@ Status AgentCore::ApplyPolicyUpdate(const PolicyBundle& update) {
   ReconcileLocked(&change, {MakeEvent(EventKind::kPolicyApplied, applied_severity,
                                       SanitizeDeviceString(applied_detail, kMaxDetailBytes))});
   return Status::Ok();
+}
+
+AgentCore::ExceptionView AgentCore::ViewExceptions(const Policy& policy) const {
+  ExceptionView view;
+  const auto applies = [this](const DeviceException& e) {
+    return e.terminal_id.empty() || e.terminal_id == options_.terminal_id;
+  };
+  for (const DeviceException& e : policy.exceptions) {
+    if (applies(e)) view.exceptions.push_back(e);
+  }
+  for (const DeviceException& e : exception_state_.local) {
+    if (applies(e)) view.exceptions.push_back(e);
+  }
+  view.clock_problem = ClockProblemLocked();
+  return view;
+}
+
+std::optional<std::string> AgentCore::ClockProblemLocked() const {
+  const std::optional<ClockSkew>& skew = exception_state_.skew;
+  const int64_t bound_s = options_.max_clock_skew_ms / 1000;
+  if (!skew) {
+    return "this terminal's clock has never been compared with the collector's (an exception "
+           "applies only within " +
+           std::to_string(bound_s) + " s of the collector's clock)";
+  }
+  const int64_t off = skew->skew_ms < 0 ? -skew->skew_ms : skew->skew_ms;
+  if (off <= options_.max_clock_skew_ms) return std::nullopt;
+  return "this terminal's clock is " + std::to_string(off / 1000) + " s " +
+         (skew->skew_ms > 0 ? "ahead of" : "behind") + " the collector's (measured " +
+         JstIso8601(skew->measured_at_ms) + "; the bound is " + std::to_string(bound_s) + " s)";
+}
+
+std::optional<int64_t> AgentCore::NextExceptionBoundaryMs() const {
+  const int64_t now = clock_.NowMs();
+  std::optional<int64_t> next;
+  const auto consider = [&](int64_t at) {
+    if (at > now && (!next || at < *next)) next = at;
+  };
+  std::lock_guard lock(mu_);
+  for (const auto* list : {&policy_.exceptions, &exception_state_.local}) {
+    for (const DeviceException& e : *list) {
+      if (!e.terminal_id.empty() && e.terminal_id != options_.terminal_id) continue;
+      consider(e.not_before_ms);
+      consider(e.not_after_ms);
+    }
+  }
+  return next;
+}
+
+void AgentCore::ExceptionTransitions(const ExceptionView& view, int64_t now,
+                                     const std::map<std::string, Device>& devices,
+                                     std::vector<Event>& events) {
+  // The device an exception names, as plugged in now, or as the exception
+  // names it.
+  const auto device_for = [&](const DeviceException& e) {
+    for (const auto& [id, d] : devices) {
+      if (d.identity.serial == e.serial && d.identity.vendor_id == e.vendor_id &&
+          d.identity.product_id == e.product_id) {
+        return d;
+      }
+    }
+    return ExceptionDevice(e);
+  };
+  const auto event = [&](EventKind kind, Severity severity, const DeviceException& e,
+                         std::string detail) {
+    Event ev = DeviceEvent(kind, device_for(e), std::move(detail));
+    ev.severity = severity;
+    events.push_back(std::move(ev));
+  };
+
+  std::map<std::string, const DeviceException*> in_window;
+  for (const DeviceException& e : view.exceptions) {
+    if (now >= e.not_before_ms && now < e.not_after_ms) in_window.emplace(e.id, &e);
+  }
+  // Withheld ones whose window closed are forgotten.
+  std::erase_if(exceptions_withheld_,
+                [&](const std::string& id) { return !in_window.contains(id); });
+  if (!view.clock_problem) exceptions_withheld_.clear();
+  // Ended: the window closed, the exception left the policy, or the clock
+  // went out of bounds.
+  for (auto it = exceptions_applying_.begin(); it != exceptions_applying_.end();) {
+    const DeviceException& e = it->second;
+    const auto w = in_window.find(e.id);
+    std::string why;
+    Severity severity = Severity::kInfo;
+    if (now >= e.not_after_ms) {
+      why = "its window ended at " + JstIso8601(e.not_after_ms);
+    } else if (w == in_window.end()) {
+      why = "it is no longer in the policy in force";
+    } else if (view.clock_problem) {
+      why = "withdrawn: " + *view.clock_problem;
+      severity = Severity::kWarning;
+      exceptions_withheld_.insert(e.id);  // this says why; no second event
+    } else if (!SameException(*w->second, e)) {
+      why = "it was replaced by a changed exception of the same id";
+    }
+    if (why.empty()) {
+      ++it;
+      continue;
+    }
+    log_->info("{} ended: {}", DescribeException(e), why);
+    event(EventKind::kExceptionEnded, severity, e,
+          DescribeException(e) + " ended: " + why + "; the device is decided by the policy again");
+    it = exceptions_applying_.erase(it);
+  }
+  for (const auto& [id, e] : in_window) {
+    if (exceptions_applying_.contains(id)) continue;
+    if (view.clock_problem) {
+      // Said once per window, not at every reconciliation.
+      if (!exceptions_withheld_.insert(id).second) continue;
+      log_->warn("{} not applied: {}", DescribeException(*e), *view.clock_problem);
+      event(EventKind::kExceptionEnded, Severity::kWarning, *e,
+            DescribeException(*e) + " not applied: " + *view.clock_problem);
+      continue;
+    }
+    std::string detail = DescribeException(*e) + " allows the device from " +
+                         JstIso8601(e->not_before_ms) + " until " + JstIso8601(e->not_after_ms);
+    if (!e->reason.empty()) detail += "; reason: " + e->reason;
+    log_->info("{}", detail);
+    event(EventKind::kExceptionStarted, Severity::kInfo, *e, std::move(detail));
+    exceptions_applying_.emplace(id, *e);
+  }
+}
+
+void AgentCore::LoadExceptionStateLocked(std::vector<Event>& events) {
+  if (exception_store_ == nullptr) return;
+  Result<ExceptionState> loaded = exception_store_->Load();
+  if (!loaded.ok()) {
+    // Fail closed: no local exception is applied, and the clock counts as
+    // never compared until the collector answers a report.
+    const std::string detail = "exception store " + exception_store_->Describe() +
+                               " cannot be read: " + loaded.error().message +
+                               "; local exceptions are not applied";
+    log_->error("{}", detail);
+    events.push_back(MakeEvent(EventKind::kExceptionEnded, Severity::kAlert,
+                               SanitizeDeviceString(detail, kMaxDetailBytes)));
+    return;
+  }
+  std::lock_guard lock(mu_);
+  exception_state_ = std::move(*loaded);
+}
+
+Status AgentCore::AddLocalException(DeviceException e) {
+  const auto invalid = [&](std::string why) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "exception '" + SanitizeDeviceString(e.id, 80) + "': " + why);
+  };
+  if (e.id.empty() || e.id.size() > kMaxExceptionIdChars ||
+      !std::all_of(e.id.begin(), e.id.end(), IsExceptionIdChar)) {
+    return invalid("id must be 1..64 characters of A-Z a-z 0-9 . _ -");
+  }
+  if (e.serial.empty()) {
+    return invalid("serial must not be empty: an exception names one device");
+  }
+  if (e.serial.size() > kMaxExceptionSerialBytes) return invalid("serial is too long");
+  if (e.reason.size() > kMaxExceptionReasonBytes) {
+    return invalid("reason is longer than " + std::to_string(kMaxExceptionReasonBytes) + " bytes");
+  }
+  if (!e.terminal_id.empty() && e.terminal_id != options_.terminal_id) {
+    return invalid("issued for terminal '" + SanitizeDeviceString(e.terminal_id, 128) +
+                   "', not for this terminal ('" + options_.terminal_id + "')");
+  }
+  if (e.not_after_ms <= e.not_before_ms) return invalid("its window ends before it starts");
+  if (e.not_after_ms - e.not_before_ms > kMaxExceptionWindowMs) {
+    return invalid("its window is longer than 31 days");
+  }
+  const int64_t now = clock_.NowMs();
+  if (e.not_after_ms <= now) {
+    return invalid("its window ended at " + JstIso8601(e.not_after_ms));
+  }
+  {
+    std::lock_guard store_lock(store_mu_);
+    ExceptionState next;
+    {
+      std::lock_guard lock(mu_);
+      next = exception_state_;
+    }
+    std::erase_if(next.local, [now](const DeviceException& x) { return x.not_after_ms <= now; });
+    for (const DeviceException& x : next.local) {
+      if (x.id != e.id) continue;
+      if (SameException(x, e)) return Status::Ok();
+      return MakeError(ErrorCode::kAlreadyExists,
+                       "exception '" + e.id + "': another local exception has this id");
+    }
+    if (next.local.size() >= kMaxLocalExceptions) {
+      return MakeError(ErrorCode::kResourceExhausted,
+                       "exception '" + e.id + "': " + std::to_string(kMaxLocalExceptions) +
+                           " local exceptions are held already");
+    }
+    next.local.push_back(e);
+    if (exception_store_ != nullptr) {
+      if (Status s = exception_store_->Save(next); !s.ok()) {
+        log_->error("could not save local {}: {}", DescribeException(e), s.error().message);
+        return MakeError(s.error().code, "exception '" + e.id +
+                                             "' not added: cannot be saved: " + s.error().message);
+      }
+    }
+    std::lock_guard lock(mu_);
+    exception_state_.local = std::move(next.local);
+  }
+  log_->info("local {} added, {} until {}", DescribeException(e), JstIso8601(e.not_before_ms),
+             JstIso8601(e.not_after_ms));
+  {
+    std::lock_guard serial(reconcile_mu_);
+    ReconcileLocked(nullptr, {});
+  }
+  NotifyTimersChanged();
+  return Status::Ok();
+}
+
+void AgentCore::ObserveCollectorTime(int64_t collector_time_ms) {
+  if (collector_time_ms <= 0) return;
+  bool applicable_changed = false;
+  {
+    std::lock_guard store_lock(store_mu_);
+    ExceptionState next;
+    bool save = false;
+    {
+      std::lock_guard lock(mu_);
+      const int64_t now = clock_.NowMs();
+      const std::optional<ClockSkew> old = exception_state_.skew;
+      const bool was_ok = !ClockProblemLocked();
+      exception_state_.skew = ClockSkew{now - collector_time_ms, now};
+      const std::optional<std::string> problem = ClockProblemLocked();
+      applicable_changed = was_ok != !problem;
+      if (applicable_changed) {
+        if (problem) {
+          log_->warn("exceptions are not applied: {}", *problem);
+        } else {
+          log_->info("this terminal's clock is within {} s of the collector's: exceptions apply",
+                     options_.max_clock_skew_ms / 1000);
+        }
+      }
+      const int64_t moved = old ? std::abs(old->skew_ms - exception_state_.skew->skew_ms) : 0;
+      save =
+          exception_store_ != nullptr && (!old || applicable_changed || moved >= kSkewSaveDeltaMs ||
+                                          now - old->measured_at_ms >= kSkewSaveAgeMs);
+      if (save) next = exception_state_;
+    }
+    if (save) {
+      if (Status s = exception_store_->Save(next); !s.ok()) {
+        log_->warn("could not save the clock skew: {}", s.error().message);
+      }
+    }
+  }
+  // The worker decides again: exceptions start or stop applying.
+  if (applicable_changed) OnBackendChange();
 }
 
 void AgentCore::RecordStopping(std::string_view reason) {

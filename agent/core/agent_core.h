@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -17,6 +18,7 @@
 #include "agent/core/collector_client.h"
 #include "agent/core/device_backend.h"
 #include "agent/core/event_outbox.h"
+#include "agent/core/exception_store.h"
 #include "agent/core/policy_cache.h"
 #include "agent/core/policy_verifier.h"
 #include "common/base/clock.h"
@@ -46,6 +48,16 @@ struct AgentCoreOptions {
   // The user logged on at the terminal (e.g. DOMAIN\\user), attached to every
   // event as it is recorded; unset or "" = not known.
   std::function<std::string()> current_user;
+  // This terminal's id (from its certificate): exceptions issued for
+  // another terminal never apply here. "" = unknown: only exceptions for
+  // every terminal apply.
+  std::string terminal_id;
+  // An exception's window is set by the collector's clock; the agent
+  // applies it by its own clock only while the two differ by at most this
+  // much (as last measured from the collector's answer to a report).
+  int64_t max_clock_skew_ms = kDefaultMaxClockSkewMs;
+
+  static constexpr int64_t kDefaultMaxClockSkewMs = 5 * 60 * 1000;
 };
 
 // The agent's state machine: holds the policy in force, decides for every
@@ -72,6 +84,10 @@ class AgentCore {
   // at a time. For enforcement that is class-wide and must follow the
   // policy in force (the Windows registry line). Set before Start.
   void SetPolicyListener(std::function<void(const Policy&)> listener);
+  // Where local exceptions and the last clock comparison are kept across
+  // restarts; loaded by Start. Without one they live in memory only. Set
+  // before Start.
+  void SetExceptionStore(ExceptionStore& store) { exception_store_ = &store; }
 
   // Loads the policy cache, records AGENT_STARTED, starts the backend's
   // watch and decides for the devices already present. A cached bundle that
@@ -97,6 +113,30 @@ class AgentCore {
   // not parse is rejected (POLICY_REJECTED; alert for signature and
   // rollback) and the old policy stays. An accepted bundle is cached.
   Status ApplyPolicyUpdate(const PolicyBundle& update);
+
+  // Allows one device on this terminal for a window of absolute time,
+  // without the collector (an accepted offline unlock code): saved to the
+  // exception store before it is used, so a restart keeps it, and applied at
+  // once (the devices present are decided again). Refused with a message
+  // naming the field when: the id is empty, longer than 64 characters or not
+  // [A-Za-z0-9._-]; the serial is empty or the reason too long; the terminal
+  // is another one; the window is empty, longer than 31 days, or already
+  // over; another local exception has the same id (the very same exception
+  // again is accepted and changes nothing); 1000 local exceptions are held;
+  // or it cannot be saved. Like every exception, it applies only while this
+  // terminal's clock is within the skew bound of the collector's.
+  Status AddLocalException(DeviceException exception);
+
+  // The collector's clock as it answered a report (StateAck.collector_time),
+  // read now: remembers the skew (saved to the exception store when it
+  // moved) and decides the devices again when exceptions become applicable
+  // or stop being so. 0 or less is ignored.
+  void ObserveCollectorTime(int64_t collector_time_ms);
+
+  // The next instant (this terminal's clock) at which an exception of the
+  // policy in force or a local one starts or ends; nullopt when none will.
+  // The worker decides again at that instant by itself. Public for tests.
+  std::optional<int64_t> NextExceptionBoundaryMs() const;
 
   // Records AGENT_STOPPING.
   void RecordStopping(std::string_view reason);
@@ -125,9 +165,26 @@ class AgentCore {
   // out unless in audit-only mode, and the events it causes. `prev` is the
   // same device as the last reconciliation saw it (nullptr = new).
   // Nullopt when the device vanished while its decision was carried out.
+  // The exceptions that may apply on this terminal and whether the clock
+  // lets them: the policy's and the local ones.
+  struct ExceptionView {
+    std::vector<DeviceException> exceptions;
+    std::optional<std::string> clock_problem;  // set: none applies, and why
+  };
+  ExceptionView ViewExceptions(const Policy& policy) const;  // requires mu_
+  std::optional<std::string> ClockProblemLocked() const;     // requires mu_
   std::optional<Device> ReconcileDevice(const ObservedDevice& ob, const Device* prev,
-                                        const Policy& policy, int64_t now,
-                                        std::vector<Event>& events);
+                                        const Policy& policy, const ExceptionView& view,
+                                        int64_t now, std::vector<Event>& events);
+  // EXCEPTION_STARTED / EXCEPTION_ENDED for exceptions that began or stopped
+  // applying since the last reconciliation. Requires reconcile_mu_.
+  void ExceptionTransitions(const ExceptionView& view, int64_t now,
+                            const std::map<std::string, Device>& devices,
+                            std::vector<Event>& events);
+  // Loads the exception store at Start. Requires reconcile_mu_.
+  void LoadExceptionStateLocked(std::vector<Event>& events);
+  // Has the worker recompute when it next has to wake for a window.
+  void NotifyTimersChanged();
   enum class Enforcement { kDone, kFailedNow, kVanished };
   // Applies `d`'s decision when it is new or was not carried out yet.
   Enforcement Enforce(const ObservedDevice& ob, const Device* prev, bool decision_changed,
@@ -158,6 +215,7 @@ class AgentCore {
   const std::shared_ptr<spdlog::logger> log_;
   std::function<void()> listener_;                      // set before Start, then read-only
   std::function<void(const Policy&)> policy_listener_;  // likewise
+  ExceptionStore* exception_store_ = nullptr;           // likewise
 
   // Serializes reconciliation and policy changes (which reconcile), so
   // Apply calls for one device never interleave. Not held while reading a
@@ -166,6 +224,15 @@ class AgentCore {
   // Highest bundle version ever accepted, from the cache's record; a bundle
   // below it is a rollback. Guarded by reconcile_mu_.
   uint64_t highest_accepted_ = 0;
+  // Exceptions announced as applying (EXCEPTION_STARTED recorded, no
+  // EXCEPTION_ENDED yet), and those announced as withheld because of the
+  // clock. Guarded by reconcile_mu_.
+  std::map<std::string, DeviceException> exceptions_applying_;
+  std::set<std::string> exceptions_withheld_;
+
+  // Serializes saves of the exception store, so an older state never
+  // overwrites a newer one. Taken before mu_.
+  std::mutex store_mu_;
 
   mutable std::mutex mu_;
   Policy policy_;                          // guarded by mu_
@@ -179,8 +246,9 @@ class AgentCore {
     std::string unidentified;  // ObservedDevice::unidentified
   };
   std::map<std::string, Seen> seen_;
-  bool backend_running_ = false;  // guarded by mu_
-  std::string backend_error_;     // guarded by mu_
+  bool backend_running_ = false;    // guarded by mu_
+  std::string backend_error_;       // guarded by mu_
+  ExceptionState exception_state_;  // guarded by mu_
 
   std::mutex worker_mu_;
   // A plain flag rather than a stop_token wait: with MinGW's libstdc++ under
@@ -188,7 +256,8 @@ class AgentCore {
   // stop_token wait can leave it asleep for good, and Stop() never returns.
   std::condition_variable worker_cv_;
   bool worker_stop_ = false;
-  bool devices_dirty_ = false;  // guarded by worker_mu_
+  bool devices_dirty_ = false;   // guarded by worker_mu_
+  bool timers_changed_ = false;  // guarded by worker_mu_
   std::thread worker_;
 };
 

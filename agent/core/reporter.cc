@@ -156,6 +156,9 @@ Status Reporter::RunCycle() {
   TerminalState state = core_.Snapshot();
   Result<StateAckInfo> ack = client_.ReportState(state);
   if (!ack.ok()) return ack.error();
+  // The answer carries the collector's clock: exceptions apply only while
+  // this terminal's clock is close to it.
+  core_.ObserveCollectorTime(ack->collector_time_ms);
   if (ack->assigned_policy_version != state.applied_policy_version) {
     log_->debug("collector assigns policy version {}, version {} is applied",
                 ack->assigned_policy_version, state.applied_policy_version);

@@ -39,13 +39,25 @@
 //         bus_path: "1-2"               # exact
 //         descriptor_hash: "<64 hex>"   # SHA-256 of the descriptors
 //       action: read_only
+//   exceptions:                         # time-limited exceptions, written by the
+//                                       # collector when a request is approved
+//     - id: EX-12                       # required, unique, [A-Za-z0-9._-]{1,64}
+//       terminal: "t-0042"              # optional; absent = every terminal the
+//                                       # policy governs
+//       vid_pid: "0781:5581"            # required
+//       serial: "4C530001231120115142"  # required, not empty: one device
+//       from: 2026-12-07T10:00:00Z      # required, an instant with Z or an offset
+//       until: 2026-12-07T17:00:00+09:00  # required, exclusive, after from;
+//                                       # at most 31 days after from
+//       reason: 監査資料の受け渡し        # optional, at most 512 bytes
 //
 // Every problem is collected, not just the first, so an administrator fixes a
 // file in one round trip. A policy that fails to parse yields no partial
 // policy: half a security policy is worse than the last good one.
 //
 // Limits keep a hostile or broken document from exhausting the agent or the
-// collector: 1 MiB of text, 10000 rules, 100000 ledger entries, and a budget
+// collector: 1 MiB of text, 10000 rules, 100000 ledger entries, 10000
+// exceptions, and a budget
 // on list items and keys that YAML aliases cannot multiply past.
 
 #include "common/policy/policy_parser.h"
@@ -68,6 +80,12 @@ namespace {
 constexpr std::size_t kMaxPolicyBytes = std::size_t{1} << 20;
 constexpr std::size_t kMaxRules = 10'000;
 constexpr std::size_t kMaxMedia = 100'000;
+constexpr std::size_t kMaxExceptions = 10'000;
+constexpr std::size_t kMaxExceptionReasonBytes = 512;
+constexpr std::size_t kMaxTerminalIdBytes = 128;
+// The collector bounds a window far tighter (its setting, 7 days by
+// default); this only refuses what no deployment would approve.
+constexpr int64_t kMaxExceptionWindowMs = int64_t{31} * 86'400'000;
 constexpr std::size_t kMaxPolicyNameChars = 128;
 constexpr std::size_t kMaxRuleNameChars = 64;
 // Alias-free text of 1 MiB cannot hold this many list items and map entries;
@@ -165,6 +183,16 @@ std::optional<int64_t> ParseExpiryDate(std::string_view s) {
   return next_day_ms.count() - 1;
 }
 
+// "YYYY-MM-DDTHH:MM:SS" with "Z" or "+HH:MM"/"-HH:MM": that instant, in
+// Unix epoch milliseconds. An exception's window is absolute time; a bare
+// date or a time without its offset would be read in some local zone.
+std::optional<int64_t> ParseInstant(std::string_view s) {
+  if (s.size() <= 10 || (s[10] != 'T' && s[10] != 't')) return std::nullopt;
+  const auto last_ms = ParseExpiryDate(s);
+  if (!last_ms) return std::nullopt;
+  return *last_ms - 999;
+}
+
 bool IsRuleNameChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
          c == '_' || c == '-';
@@ -196,11 +224,14 @@ class PolicyParser {
     if (!r_.ok()) return Failure();
     if (!root.IsMap()) {
       r_.Fail(root, "",
-              "a policy is a mapping of name:, defaults:, registered_media: and rules:, got " +
+              "a policy is a mapping of name:, defaults:, registered_media:, rules: and "
+              "exceptions:, got " +
                   std::string(NodeKind(root)));
       return Failure();
     }
-    if (!ExpectMap(root, "", {"name", "description", "defaults", "registered_media", "rules"})) {
+    if (!ExpectMap(
+            root, "",
+            {"name", "description", "defaults", "registered_media", "rules", "exceptions"})) {
       return Failure();
     }
     ParseName(root);
@@ -208,6 +239,7 @@ class PolicyParser {
     ParseDefaults(root["defaults"]);
     ParseMedia(root["registered_media"]);
     ParseRules(root["rules"]);
+    ParseExceptions(root["exceptions"]);
     if (!r_.ok()) return Failure();
     return std::move(policy_);
   }
@@ -411,6 +443,94 @@ class PolicyParser {
       if (auto a = ActionField(item, "action", path, /*required=*/true)) rule.action = *a;
       policy_.rules.push_back(std::move(rule));
     }
+  }
+
+  void ParseExceptions(const YAML::Node& n) {
+    if (!Sequence(n, "exceptions", kMaxExceptions, "exceptions")) return;
+    policy_.exceptions.reserve(n.size());
+    std::map<std::string, int, std::less<>> seen;  // id -> line of its first use
+    for (std::size_t i = 0; i < n.size() && !TooManyErrors(); ++i) {
+      const YAML::Node item = n[i];
+      const std::string path = Indexed("exceptions", i);
+      if (!ExpectMap(item, path,
+                     {"id", "terminal", "vid_pid", "serial", "from", "until", "reason"})) {
+        continue;
+      }
+      DeviceException e;
+      const int line = item.Mark().is_null() ? 0 : item.Mark().line + 1;
+      if (auto id = r_.String(item, "id", path, /*required=*/true)) {
+        if (id->empty() || id->size() > kMaxRuleNameChars ||
+            !std::all_of(id->begin(), id->end(), IsRuleNameChar)) {
+          r_.Fail(item["id"], path + ".id",
+                  "expected 1.." + std::to_string(kMaxRuleNameChars) +
+                      " characters of A-Z a-z 0-9 . _ -, got " + Quote(*id));
+        } else if (auto [it, inserted] = seen.emplace(*id, line); !inserted) {
+          r_.Fail(item["id"], path + ".id",
+                  "duplicate exception id " + Quote(*id) + " (first used at line " +
+                      std::to_string(it->second) + ")");
+        }
+        e.id = std::move(*id);
+      }
+      if (auto t = r_.String(item, "terminal", path)) {
+        if (t->empty() || t->size() > kMaxTerminalIdBytes ||
+            SanitizeDeviceString(*t, t->size()) != *t) {
+          r_.Fail(item["terminal"], path + ".terminal",
+                  "expected a terminal id of 1.." + std::to_string(kMaxTerminalIdBytes) +
+                      " printable bytes (omit it for every terminal), got " + Quote(*t));
+        }
+        e.terminal_id = std::move(*t);
+      }
+      if (const auto vp = r_.String(item, "vid_pid", path, /*required=*/true)) {
+        if (const auto ids = ParseVidPid(*vp)) {
+          std::tie(e.vendor_id, e.product_id) = *ids;
+        } else {
+          r_.Fail(item["vid_pid"], path + ".vid_pid",
+                  "expected 'vvvv:pppp' (hex), got " + Quote(*vp));
+        }
+      }
+      if (auto serial = r_.String(item, "serial", path, /*required=*/true)) {
+        if (serial->empty()) {
+          r_.Fail(item["serial"], path + ".serial",
+                  "must not be empty: an exception names one device, and a device without a "
+                  "serial cannot be told from its twins");
+        }
+        e.serial = std::move(*serial);
+      }
+      const auto from = InstantField(item, "from", path);
+      const auto until = InstantField(item, "until", path);
+      if (from && until) {
+        e.not_before_ms = *from;
+        e.not_after_ms = *until;
+        if (*until <= *from) {
+          r_.Fail(item["until"], path + ".until", "must be after from");
+        } else if (*until - *from > kMaxExceptionWindowMs) {
+          r_.Fail(item["until"], path + ".until",
+                  "the window is longer than 31 days; an exception is for a limited time");
+        }
+      }
+      if (auto reason = r_.String(item, "reason", path)) {
+        if (reason->size() > kMaxExceptionReasonBytes) {
+          r_.Fail(item["reason"], path + ".reason",
+                  "is " + std::to_string(reason->size()) + " bytes; the limit is " +
+                      std::to_string(kMaxExceptionReasonBytes));
+        }
+        e.reason = std::move(*reason);
+      }
+      policy_.exceptions.push_back(std::move(e));
+    }
+  }
+
+  std::optional<int64_t> InstantField(const YAML::Node& item, std::string_view key,
+                                      const std::string& path) {
+    const auto s = r_.String(item, key, path, /*required=*/true);
+    if (!s) return std::nullopt;
+    const auto ms = ParseInstant(*s);
+    if (!ms) {
+      r_.Fail(item[std::string(key)], YamlReader::Join(path, key),
+              "expected an instant YYYY-MM-DDTHH:MM:SS with Z or an offset such as +09:00, got " +
+                  Quote(*s));
+    }
+    return ms;
   }
 
   // A scalar or a non-empty list of scalars, each with its node for messages.

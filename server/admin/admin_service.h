@@ -6,6 +6,7 @@
 #include "server/admin/admin_queries.h"
 #include "server/audit/audit_trail.h"
 #include "server/compliance/compliance_engine.h"
+#include "server/exceptions/exception_workflow.h"
 #include "server/ledger/media_ledger.h"
 #include "server/policy/policy_hub.h"
 #include "server/store/store.h"
@@ -21,7 +22,8 @@ class AdminServiceImpl final : public v1::AdminService::CallbackService {
   // `index`, when given, answers listings and group counts (see AdminQueries).
   AdminServiceImpl(Store* store, PolicyHub* hub, const Clock* clock, ComplianceConfig config,
                    web::AuthService* auth, const ComplianceIndex* index = nullptr,
-                   MediaLedger* ledger = nullptr, AuditTrail* audit = nullptr);
+                   MediaLedger* ledger = nullptr, AuditTrail* audit = nullptr,
+                   ExceptionWorkflow* exceptions = nullptr);
 
   grpc::ServerUnaryReactor* ListTerminals(grpc::CallbackServerContext* ctx,
                                           const v1::ListTerminalsRequest* request,
@@ -81,6 +83,24 @@ class AdminServiceImpl final : public v1::AdminService::CallbackService {
                                        const v1::QueryAuditRequest* request,
                                        v1::QueryAuditResponse* response) override;
 
+  // Time-limited exceptions (admin_service_exceptions.cc). Every caller
+  // holds an admin certificate, so every call is an admin's.
+  grpc::ServerUnaryReactor* RequestException(grpc::CallbackServerContext* ctx,
+                                             const v1::RequestExceptionRequest* request,
+                                             v1::ExceptionChangeResponse* response) override;
+  grpc::ServerUnaryReactor* ApproveException(grpc::CallbackServerContext* ctx,
+                                             const v1::DecideExceptionRequest* request,
+                                             v1::ExceptionChangeResponse* response) override;
+  grpc::ServerUnaryReactor* RefuseException(grpc::CallbackServerContext* ctx,
+                                            const v1::DecideExceptionRequest* request,
+                                            v1::ExceptionChangeResponse* response) override;
+  grpc::ServerUnaryReactor* CancelException(grpc::CallbackServerContext* ctx,
+                                            const v1::DecideExceptionRequest* request,
+                                            v1::ExceptionChangeResponse* response) override;
+  grpc::ServerUnaryReactor* ListExceptions(grpc::CallbackServerContext* ctx,
+                                           const v1::ListExceptionsRequest* request,
+                                           v1::ListExceptionsResponse* response) override;
+
  private:
   Store* store_;
   PolicyHub* hub_;
@@ -89,6 +109,7 @@ class AdminServiceImpl final : public v1::AdminService::CallbackService {
   web::AuthService* auth_;
   MediaLedger* ledger_;
   AuditTrail* audit_;
+  ExceptionWorkflow* exceptions_;
 };
 
 }  // namespace mamori

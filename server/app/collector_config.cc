@@ -65,6 +65,21 @@ void ReadCompliance(YamlReader& r, const YAML::Node& comp, CollectorConfig& c) {
   }
 }
 
+// The longest window any deployment may allow: the agent refuses more.
+constexpr int64_t kMaxExceptionWindowMs = int64_t{31} * 86'400'000;
+
+void ReadExceptions(YamlReader& r, const YAML::Node& ex, CollectorConfig& c) {
+  if (!r.ExpectMap(ex, "exceptions", {"max_window", "two_person_rule"}, false)) return;
+  if (auto v = r.DurationMs(ex, "max_window", "exceptions")) {
+    if (*v < 60'000 || *v > kMaxExceptionWindowMs) {
+      r.Fail(ex["max_window"], "exceptions.max_window", "must be between 1m and 31d");
+    } else {
+      c.exceptions.max_window_ms = *v;
+    }
+  }
+  if (auto v = r.Bool(ex, "two_person_rule", "exceptions")) c.exceptions.two_person_rule = *v;
+}
+
 void ReadLimits(YamlReader& r, const YAML::Node& lim, CollectorConfig& c) {
   if (r.ExpectMap(lim, "limits",
                   {"max_message_bytes", "max_devices_per_report", "max_events_per_batch"}, false)) {
@@ -128,7 +143,7 @@ Result<CollectorConfig> ParseCollectorConfig(std::string_view yaml_text,
   if (!r.ok()) return r.ToError();
   if (!r.ExpectMap(root, "",
                    {"listen", "port_file", "tls", "policy", "store", "compliance", "limits", "log",
-                    "web"})) {
+                    "web", "exceptions"})) {
     return r.ToError();
   }
   if (auto v = r.String(root, "listen", "", true)) {
@@ -147,6 +162,7 @@ Result<CollectorConfig> ParseCollectorConfig(std::string_view yaml_text,
   ReadLimits(r, root["limits"], c);
   ReadLogSection(r, root["log"], base_dir, c.log);
   ReadWeb(r, root["web"], base_dir, c);
+  ReadExceptions(r, root["exceptions"], c);
 
   if (!r.ok()) return r.ToError();
   return c;

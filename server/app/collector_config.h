@@ -7,6 +7,7 @@
 #include "common/base/result.h"
 #include "common/crypto/credentials.h"
 #include "server/compliance/compliance_engine.h"
+#include "server/exceptions/exception_workflow.h"
 #include "server/ingest/ingest_limits.h"
 #include "server/store/store.h"
 #include "server/web/web_config.h"
@@ -28,6 +29,9 @@ struct CollectorConfig {
   CollectorLimits limits;
   LogConfig log;
   WebConfig web;
+  // exceptions.max_window (default 7d) and exceptions.two_person_rule
+  // (default false).
+  ExceptionSettings exceptions;
 };
 
 // Parses the collector's YAML config. Relative paths are resolved against

@@ -50,9 +50,11 @@ Result<std::unique_ptr<CollectorServer>> CollectorServer::Start(const CollectorC
   s->audit_ = std::make_unique<StoreAuditTrail>(s->store_.get(), clock);
   s->ledger_ =
       std::make_unique<MediaLedger>(s->store_.get(), s->hub_.get(), s->audit_.get(), clock);
+  s->exceptions_ = std::make_unique<ExceptionWorkflow>(s->store_.get(), s->hub_.get(),
+                                                       s->audit_.get(), clock, config.exceptions);
   s->admin_service_ = std::make_unique<AdminServiceImpl>(
       s->store_.get(), s->hub_.get(), clock, config.compliance, s->auth_.get(), s->index_.get(),
-      s->ledger_.get(), s->audit_.get());
+      s->ledger_.get(), s->audit_.get(), s->exceptions_.get());
 
   grpc::ServerBuilder builder;
   builder.AddListeningPort(config.listen, MakeServerCredentials(*tls, clock), &s->port_);
@@ -70,8 +72,8 @@ Result<std::unique_ptr<CollectorServer>> CollectorServer::Start(const CollectorC
   // (mamorictl trend reads them too).
   s->recorder_ = std::make_unique<ComplianceRecorder>(s->queries_.get(), std::chrono::minutes(10));
   if (config.web.enabled) {
-    s->web_handler_ = std::make_unique<web::WebHandler>(s->auth_.get(), s->queries_.get(),
-                                                        s->ledger_.get(), s->audit_.get());
+    s->web_handler_ = std::make_unique<web::WebHandler>(
+        s->auth_.get(), s->queries_.get(), s->ledger_.get(), s->audit_.get(), s->exceptions_.get());
     auto web_server = web::WebServer::Start(config.web, s->web_handler_.get());
     if (!web_server.ok()) return web_server.error();
     s->web_server_ = std::move(web_server).value();

@@ -12,6 +12,7 @@
 #include "server/app/collector_config.h"
 #include "server/audit/audit_trail.h"
 #include "server/compliance/compliance_index.h"
+#include "server/exceptions/exception_workflow.h"
 #include "server/ingest/agent_service.h"
 #include "server/ingest/ingest_writer.h"
 #include "server/ledger/media_ledger.h"
@@ -50,6 +51,7 @@ class CollectorServer {
   std::unique_ptr<web::AuthService> auth_;
   std::unique_ptr<StoreAuditTrail> audit_;
   std::unique_ptr<MediaLedger> ledger_;
+  std::unique_ptr<ExceptionWorkflow> exceptions_;
   std::unique_ptr<AdminQueries> queries_;
   std::unique_ptr<ComplianceRecorder> recorder_;
   std::unique_ptr<web::WebHandler> web_handler_;

@@ -223,7 +223,15 @@ ComplianceCheck CheckNoUnapprovedStorage(const TerminalState& state, const Polic
     const Action usable_as = UsableAs(d.decision);
     if (usable_as == Action::kBlock) continue;
     ++usable;
-    Decision wanted = Evaluate(policy, d.identity, now_ms);
+    // An approved exception in force allows the device, as on the agent.
+    Decision wanted;
+    if (const DeviceException* ex =
+            ActiveException(policy.exceptions, state.terminal_id, d.identity, now_ms)) {
+      wanted.action = Action::kAllow;
+      wanted.matched_rule = "exception:" + ex->id;
+    } else {
+      wanted = Evaluate(policy, d.identity, now_ms);
+    }
     wanted.enforced = true;
     const Action wanted_usable = UsableAs(wanted);
     const bool violates = wanted.action == Action::kUnspecified ||

@@ -147,6 +147,31 @@ Status AdminClient::QueryAudit(const v1::QueryAuditRequest& request,
   return Call(&v1::AdminService::StubInterface::QueryAudit, request, response);
 }
 
+Status AdminClient::RequestException(const v1::RequestExceptionRequest& request,
+                                     v1::ExceptionChangeResponse* response) {
+  return Call(&v1::AdminService::StubInterface::RequestException, request, response);
+}
+
+Status AdminClient::ApproveException(const v1::DecideExceptionRequest& request,
+                                     v1::ExceptionChangeResponse* response) {
+  return Call(&v1::AdminService::StubInterface::ApproveException, request, response);
+}
+
+Status AdminClient::RefuseException(const v1::DecideExceptionRequest& request,
+                                    v1::ExceptionChangeResponse* response) {
+  return Call(&v1::AdminService::StubInterface::RefuseException, request, response);
+}
+
+Status AdminClient::CancelException(const v1::DecideExceptionRequest& request,
+                                    v1::ExceptionChangeResponse* response) {
+  return Call(&v1::AdminService::StubInterface::CancelException, request, response);
+}
+
+Status AdminClient::ListExceptions(const v1::ListExceptionsRequest& request,
+                                   v1::ListExceptionsResponse* response) {
+  return Call(&v1::AdminService::StubInterface::ListExceptions, request, response);
+}
+
 Error DescribeRpcFailure(const grpc::Status& status, std::string_view address, int64_t timeout_ms) {
   const std::string where = "cannot reach collector at " + std::string(address) + ": ";
   switch (status.error_code()) {

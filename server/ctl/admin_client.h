@@ -51,6 +51,16 @@ class AdminClient {
   Status UnregisteredDevices(const v1::UnregisteredDevicesRequest& request,
                              v1::UnregisteredDevicesResponse* response);
   Status QueryAudit(const v1::QueryAuditRequest& request, v1::QueryAuditResponse* response);
+  Status RequestException(const v1::RequestExceptionRequest& request,
+                          v1::ExceptionChangeResponse* response);
+  Status ApproveException(const v1::DecideExceptionRequest& request,
+                          v1::ExceptionChangeResponse* response);
+  Status RefuseException(const v1::DecideExceptionRequest& request,
+                         v1::ExceptionChangeResponse* response);
+  Status CancelException(const v1::DecideExceptionRequest& request,
+                         v1::ExceptionChangeResponse* response);
+  Status ListExceptions(const v1::ListExceptionsRequest& request,
+                        v1::ListExceptionsResponse* response);
 
  private:
   template <typename Request, typename Response>

@@ -52,5 +52,7 @@ std::vector<Command> PkiCommands();
 std::vector<Command> AdminCommands();
 // media ... and audit (ledger_commands.cc).
 std::vector<Command> LedgerCommands();
+// exception ... (exception_commands.cc).
+std::vector<Command> ExceptionCommands();
 
 }  // namespace mamori::ctl

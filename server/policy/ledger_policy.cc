@@ -12,6 +12,7 @@
 #include "common/crypto/identity.h"
 #include "common/device/device.h"
 #include "common/policy/policy_parser.h"
+#include "server/policy/policy_sections.h"
 
 namespace mamori {
 namespace {
@@ -72,60 +73,6 @@ std::string MediaBlock(const std::vector<RegisteredMedium>& media) {
   if (media.empty()) return out + "registered_media: []\n";
   out += "registered_media:\n";
   for (const RegisteredMedium& m : media) out += "  - " + MediumLine(m) + "\n";
-  return out;
-}
-
-// Lines of `text`, each with its line break.
-std::vector<std::string_view> Lines(std::string_view text) {
-  std::vector<std::string_view> out;
-  while (!text.empty()) {
-    const auto nl = text.find('\n');
-    const std::size_t len = nl == std::string_view::npos ? text.size() : nl + 1;
-    out.push_back(text.substr(0, len));
-    text.remove_prefix(len);
-  }
-  return out;
-}
-
-bool IsBlankOrComment(std::string_view line) {
-  const auto first = line.find_first_not_of(" \t\r\n");
-  return first == std::string_view::npos || line[first] == '#';
-}
-
-// Replaces the registered_media section by line, keeping everything else.
-// nullopt when the document's shape does not allow it.
-std::optional<std::string> SpliceMedia(std::string_view yaml, const YAML::Node& root,
-                                       const std::string& block) {
-  if (!root.IsMap() || root.Style() != YAML::EmitterStyle::Block) return std::nullopt;
-  std::vector<int> key_lines;
-  int media_index = -1;
-  for (auto it = root.begin(); it != root.end(); ++it) {
-    const YAML::Mark mark = it->first.Mark();
-    if (mark.is_null() || mark.column != 0) return std::nullopt;
-    if (it->first.IsScalar() && it->first.Scalar() == "registered_media") {
-      media_index = static_cast<int>(key_lines.size());
-    }
-    key_lines.push_back(mark.line);
-  }
-  if (!std::is_sorted(key_lines.begin(), key_lines.end())) return std::nullopt;
-  const std::vector<std::string_view> lines = Lines(yaml);
-  std::string out;
-  if (media_index < 0) {
-    out.assign(yaml);
-    if (!out.empty() && out.back() != '\n') out.push_back('\n');
-    return out + block;
-  }
-  const std::size_t start = static_cast<std::size_t>(key_lines[media_index]);
-  std::size_t end = media_index + 1 < static_cast<int>(key_lines.size())
-                        ? static_cast<std::size_t>(key_lines[media_index + 1])
-                        : lines.size();
-  if (start >= lines.size() || end > lines.size() || end <= start) return std::nullopt;
-  // Comments just above the next key belong to it.
-  while (end > start + 1 && IsBlankOrComment(lines[end - 1])) --end;
-  for (std::size_t i = 0; i < start; ++i) out.append(lines[i]);
-  if (!out.empty() && out.back() != '\n') out.push_back('\n');
-  out.append(block);
-  for (std::size_t i = end; i < lines.size(); ++i) out.append(lines[i]);
   return out;
 }
 
@@ -192,7 +139,7 @@ Result<std::string> ReplaceRegisteredMedia(std::string_view yaml,
     return MakeError(ErrorCode::kInvalidArgument, std::string(source_name) + ": " + e.what());
   }
   const std::string block = MediaBlock(media);
-  if (auto spliced = SpliceMedia(yaml, root, block)) {
+  if (auto spliced = SpliceTopLevelSection(yaml, root, "registered_media", block)) {
     if (Faithful(*spliced, *original, media, source_name)) return *spliced;
   }
   std::string whole;

@@ -5,6 +5,7 @@
 #include "common/base/logging.h"
 #include "common/crypto/identity.h"
 #include "common/policy/policy_parser.h"
+#include "server/policy/exception_policy.h"
 #include "server/policy/ledger_policy.h"
 
 namespace mamori {
@@ -132,9 +133,7 @@ Result<PolicyBundle> PolicyHub::Apply(std::string_view group, std::string_view y
   std::optional<PolicyBundle> stored;
   std::shared_ptr<const Policy> policy;
   Status st = store_->WithTransaction([&]() -> Status {
-    auto ledger = store_->ListLedger(/*include_retired=*/true);
-    if (!ledger.ok()) return ledger.error();
-    auto merged = MergeLedgerIntoPolicy(yaml, group, *ledger, source_name);
+    auto merged = MergeCollectorSections(yaml, group, source_name);
     if (!merged.ok()) return merged.error();
     if (*merged == yaml) {
       policy = std::make_shared<const Policy>(std::move(parsed).value());
@@ -156,24 +155,45 @@ Result<PolicyBundle> PolicyHub::Apply(std::string_view group, std::string_view y
   return *stored;
 }
 
+Result<std::string> PolicyHub::MergeCollectorSections(std::string_view source_yaml,
+                                                      std::string_view group,
+                                                      std::string_view source_name) {
+  auto ledger = store_->ListLedger(/*include_retired=*/true);
+  if (!ledger.ok()) return ledger.error();
+  auto with_media = MergeLedgerIntoPolicy(source_yaml, group, *ledger, source_name);
+  if (!with_media.ok()) return with_media.error();
+  auto approved = store_->ApprovedExceptions(clock_->NowMs());
+  if (!approved.ok()) return approved.error();
+  return MergeExceptionsIntoPolicy(*with_media, group, *approved, source_name);
+}
+
 Result<std::vector<PolicyBundle>> PolicyHub::ApplyLedgerChange(
     const std::function<Status()>& change, std::string_view applied_by) {
+  return ApplyCollectorChange(change, "ledger", applied_by);
+}
+
+Result<std::vector<PolicyBundle>> PolicyHub::ApplyExceptionChange(
+    const std::function<Status()>& change, std::string_view applied_by) {
+  return ApplyCollectorChange(change, "exception", applied_by);
+}
+
+Result<std::vector<PolicyBundle>> PolicyHub::ApplyCollectorChange(
+    const std::function<Status()>& change, std::string_view what, std::string_view applied_by) {
   static const auto log = GetLogger("policy");
   std::lock_guard lock(mu_);
   std::vector<ResolvedPolicy> updated;
   Status st = store_->WithTransaction([&]() -> Status {
     if (Status s = change(); !s.ok()) return s;
-    auto ledger = store_->ListLedger(/*include_retired=*/true);
-    if (!ledger.ok()) return ledger.error();
     for (const auto& [group, current] : latest_) {
       auto source = store_->PolicySource(group, current.stored.version);
       if (!source.ok()) return source.error();
       const std::string name = "policy of " + group + " v" + std::to_string(current.stored.version);
-      auto merged = MergeLedgerIntoPolicy(*source, group, *ledger, name);
+      auto merged = MergeCollectorSections(*source, group, name);
       if (!merged.ok()) {
-        return MakeError(merged.error().code,
-                         "the ledger change cannot be merged into the policy of group " + group +
-                             ": " + merged.error().message);
+        return MakeError(merged.error().code, "the " + std::string(what) +
+                                                  " change cannot be merged into the policy of "
+                                                  "group " +
+                                                  group + ": " + merged.error().message);
       }
       if (*merged == current.stored.policy_yaml) continue;
       auto parsed = ParsePolicy(*merged, name);
@@ -189,8 +209,9 @@ Result<std::vector<PolicyBundle>> PolicyHub::ApplyLedgerChange(
   std::vector<PolicyBundle> out;
   for (ResolvedPolicy& r : updated) {
     const std::string group = r.stored.group;
-    log->info("policy of group {} version {} stored for {}: registered media now {}", group,
-              r.stored.version, applied_by, r.policy->registered_media.size());
+    log->info("policy of group {} version {} stored for {}: registered media now {}, exceptions {}",
+              group, r.stored.version, applied_by, r.policy->registered_media.size(),
+              r.policy->exceptions.size());
     out.push_back(r.stored);
     latest_[group] = std::move(r);
   }

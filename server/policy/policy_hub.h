@@ -65,6 +65,10 @@ class PolicyHub {
   // fails, nothing is stored. Returns the new versions.
   Result<std::vector<PolicyBundle>> ApplyLedgerChange(const std::function<Status()>& change,
                                                       std::string_view applied_by);
+  // The same for a change of the exception requests (approved exceptions
+  // are merged into the policies like the ledger; exception_policy.h).
+  Result<std::vector<PolicyBundle>> ApplyExceptionChange(const std::function<Status()>& change,
+                                                         std::string_view applied_by);
   // The groups that have a policy of their own, sorted.
   std::vector<std::string> PolicyGroups() const;
 
@@ -98,6 +102,16 @@ class PolicyHub {
   // collector does not start.
   Status SignStoredPolicies();
   std::optional<ResolvedPolicy> ResolveLocked(std::string_view group) const;
+  // `source_yaml` with the sections the collector keeps merged in: the
+  // media ledger, then the approved exceptions not ended now. Inside a
+  // store transaction.
+  Result<std::string> MergeCollectorSections(std::string_view source_yaml, std::string_view group,
+                                             std::string_view source_name);
+  // ApplyLedgerChange and ApplyExceptionChange; `what` names the change in
+  // messages.
+  Result<std::vector<PolicyBundle>> ApplyCollectorChange(const std::function<Status()>& change,
+                                                         std::string_view what,
+                                                         std::string_view applied_by);
   // Inside a store transaction: stores `yaml` (and `source_yaml` when it
   // differs) as the group's next version and signs it.
   Result<PolicyBundle> StoreSignedLocked(std::string_view group, std::string_view yaml,

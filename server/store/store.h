@@ -8,6 +8,7 @@
 #include "server/store/audit_repository.h"
 #include "server/store/compliance_history.h"
 #include "server/store/event_repository.h"
+#include "server/store/exception_repository.h"
 #include "server/store/ledger_repository.h"
 #include "server/store/policy_repository.h"
 #include "server/store/terminal_repository.h"
@@ -27,6 +28,7 @@ class Store : public Transactions,
               public AccountRepository,
               public ComplianceHistory,
               public LedgerRepository,
+              public ExceptionRepository,
               public AuditRepository {
  public:
   ~Store() override = default;

@@ -1,7 +1,5 @@
 #include "server/web/api_ledger.h"
 
-#include <google/protobuf/util/json_util.h>
-
 #include <boost/beast/http/field.hpp>
 
 #include "common/base/jst_time.h"
@@ -14,26 +12,6 @@ namespace http = boost::beast::http;
 
 constexpr std::string_view kMediaPrefix = "/api/media";
 constexpr std::string_view kRetireSuffix = "/retire";
-
-// The request body as `message` in protobuf's JSON mapping; unknown fields
-// are refused so a typo does not silently drop a value.
-std::optional<HttpResponse> ParseBody(const ApiCall& call, google::protobuf::Message* message) {
-  const auto type = call.request.find(http::field::content_type);
-  if (type == call.request.end() || !Sv(type->value()).starts_with("application/json")) {
-    return JsonError(call.request, http::status::unsupported_media_type,
-                     "expected Content-Type: application/json");
-  }
-  google::protobuf::util::JsonParseOptions options;
-  options.ignore_unknown_fields = false;
-  const auto status =
-      google::protobuf::util::JsonStringToMessage(call.request.body(), message, options);
-  if (!status.ok()) {
-    return JsonError(call.request, http::status::bad_request,
-                     "body is not a valid " + message->GetDescriptor()->name() + ": " +
-                         std::string(status.message()));
-  }
-  return std::nullopt;
-}
 
 // A change the session's role may not make: 403, and a "denied" record.
 HttpResponse Denied(const ApiCall& call, std::string_view action, std::string_view target) {
@@ -64,7 +42,7 @@ HttpResponse Media(const ApiCall& call, MediaLedger* ledger) {
   if (rest.empty() && call.is_post) {
     if (!call.Allows(Role::kOperator)) return Denied(call, audit::kLedgerAdd, "");
     v1::AddMediumRequest req;
-    if (auto bad = ParseBody(call, &req)) return std::move(*bad);
+    if (auto bad = ParseJsonBody(call, &req)) return std::move(*bad);
     v1::LedgerChangeResponse resp;
     if (Status s = ledger->Add(call.Actor(), req, &resp); !s.ok()) {
       return FromError(call.request, s.error());
@@ -74,7 +52,7 @@ HttpResponse Media(const ApiCall& call, MediaLedger* ledger) {
   if (rest == "/import" && call.is_post) {
     if (!call.Allows(Role::kOperator)) return Denied(call, audit::kLedgerImport, "csv");
     v1::ImportMediaRequest req;
-    if (auto bad = ParseBody(call, &req)) return std::move(*bad);
+    if (auto bad = ParseJsonBody(call, &req)) return std::move(*bad);
     v1::ImportMediaResponse resp;
     if (Status s = ledger->Import(call.Actor(), req, &resp); !s.ok()) {
       return FromError(call.request, s.error());
@@ -114,7 +92,7 @@ HttpResponse Media(const ApiCall& call, MediaLedger* ledger) {
     const auto id = ParseId(id_text, static_cast<uint64_t>(INT64_MAX));
     if (!id) return JsonError(call.request, http::status::not_found, "no such ledger entry");
     v1::RetireMediumRequest req;
-    if (auto bad = ParseBody(call, &req)) return std::move(*bad);
+    if (auto bad = ParseJsonBody(call, &req)) return std::move(*bad);
     req.set_id(*id);  // the path names the entry
     v1::LedgerChangeResponse resp;
     if (Status s = ledger->Retire(call.Actor(), req, &resp); !s.ok()) {

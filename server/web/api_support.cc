@@ -126,4 +126,24 @@ std::string ApiCall::Query(std::string_view key) const {
   return QueryParam(Sv(request.target()), key);
 }
 
+// The request body as `message` in protobuf's JSON mapping; unknown fields
+// are refused so a typo does not silently drop a value.
+std::optional<HttpResponse> ParseJsonBody(const ApiCall& call, google::protobuf::Message* message) {
+  const auto type = call.request.find(http::field::content_type);
+  if (type == call.request.end() || !Sv(type->value()).starts_with("application/json")) {
+    return JsonError(call.request, http::status::unsupported_media_type,
+                     "expected Content-Type: application/json");
+  }
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = false;
+  const auto status =
+      google::protobuf::util::JsonStringToMessage(call.request.body(), message, options);
+  if (!status.ok()) {
+    return JsonError(call.request, http::status::bad_request,
+                     "body is not a valid " + message->GetDescriptor()->name() + ": " +
+                         std::string(status.message()));
+  }
+  return std::nullopt;
+}
+
 }  // namespace mamori::web

@@ -8,6 +8,7 @@
 #include <boost/beast/http/status.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -48,6 +49,13 @@ std::string PercentDecode(std::string_view s);
 
 // One authenticated API request, as the area handlers see it. CSRF and
 // Origin have been checked for POSTs before it is built.
+struct ApiCall;
+
+// The request body as `message` in protobuf's JSON mapping; unknown fields
+// are refused so a typo does not silently drop a value. nullopt when it
+// parsed; otherwise the 415 or 400 to answer.
+std::optional<HttpResponse> ParseJsonBody(const ApiCall& call, google::protobuf::Message* message);
+
 struct ApiCall {
   const HttpRequest& request;
   std::string_view path;  // without the query string

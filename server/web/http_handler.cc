@@ -9,6 +9,7 @@
 
 #include "common/base/logging.h"
 #include "server/web/api_events.h"
+#include "server/web/api_exceptions.h"
 #include "server/web/api_ledger.h"
 #include "server/web/api_policies.h"
 #include "server/web/api_terminals.h"
@@ -95,8 +96,8 @@ std::string QueryParam(std::string_view target, std::string_view key) {
 }
 
 WebHandler::WebHandler(AuthService* auth, const AdminQueries* queries, MediaLedger* ledger,
-                       AuditTrail* audit)
-    : auth_(auth), queries_(queries), ledger_(ledger), audit_(audit) {}
+                       AuditTrail* audit, ExceptionWorkflow* exceptions)
+    : auth_(auth), queries_(queries), ledger_(ledger), audit_(audit), exceptions_(exceptions) {}
 
 HttpResponse WebHandler::Handle(const HttpRequest& request) const {
   const std::string_view target(request.target().data(), request.target().size());
@@ -202,6 +203,7 @@ HttpResponse WebHandler::HandleApi(const HttpRequest& request, std::string_view 
   for (auto area : {HandleEventsApi, HandlePoliciesApi, HandleTrendApi, HandleTerminalsApi})
     if (auto r = area(call, *queries_)) return std::move(*r);
   if (auto r = HandleLedgerApi(call, ledger_, audit_)) return std::move(*r);
+  if (auto r = HandleExceptionsApi(call, exceptions_)) return std::move(*r);
 
   if (path == "/api/logout" && is_post) {
     if (Status s = auth_->Logout(token); !s.ok()) return FromError(request, s.error());

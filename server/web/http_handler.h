@@ -6,6 +6,7 @@
 #include "server/accounts/auth.h"
 #include "server/admin/admin_queries.h"
 #include "server/audit/audit_trail.h"
+#include "server/exceptions/exception_workflow.h"
 #include "server/ledger/media_ledger.h"
 #include "server/web/api_support.h"
 
@@ -42,7 +43,7 @@ class WebHandler {
   // logouts and every change made through the API; without them those
   // areas answer 503 and nothing is recorded.
   WebHandler(AuthService* auth, const AdminQueries* queries, MediaLedger* ledger = nullptr,
-             AuditTrail* audit = nullptr);
+             AuditTrail* audit = nullptr, ExceptionWorkflow* exceptions = nullptr);
 
   HttpResponse Handle(const HttpRequest& request) const;
 
@@ -54,6 +55,7 @@ class WebHandler {
   const AdminQueries* queries_;
   MediaLedger* ledger_;
   AuditTrail* audit_;
+  ExceptionWorkflow* exceptions_;
 };
 
 }  // namespace mamori::web

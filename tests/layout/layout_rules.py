@@ -21,7 +21,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 # (folder, folders it may include besides itself). Order matters: more
 # specific folders first.
 SERVER_DOMAINS = ["server/store/", "server/tls/", "server/policy/", "server/audit/",
-                  "server/accounts/", "server/ingest/", "server/compliance/", "server/ledger/"]
+                  "server/accounts/", "server/ingest/", "server/compliance/", "server/ledger/",
+                  "server/exceptions/"]
 RULES = [
     # The core knows only common/ and the ports it owns; adapters implement
     # them.
@@ -51,6 +52,8 @@ RULES = [
     ("server/ingest/", ["common/", "server/store/", "server/tls/", "server/policy/", "proto/"]),
     ("server/compliance/", ["common/", "server/store/", "server/policy/", "server/ingest/", "proto/"]),
     ("server/ledger/", ["common/", "server/store/", "server/policy/", "server/audit/", "proto/"]),
+    ("server/exceptions/", ["common/", "server/store/", "server/policy/", "server/audit/",
+                            "proto/"]),
     ("server/admin/", ["common/", "proto/"] + SERVER_DOMAINS),
     ("server/web/", ["common/", "proto/", "server/admin/"] + SERVER_DOMAINS),
     ("server/ctl/", ["common/", "proto/", "server/accounts/qr_code.h"]),

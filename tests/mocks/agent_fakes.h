@@ -18,6 +18,7 @@
 
 #include "agent/core/collector_client.h"
 #include "agent/core/device_backend.h"
+#include "agent/core/exception_store.h"
 #include "agent/core/policy_cache.h"
 #include "agent/core/policy_verifier.h"
 #include "common/base/clock.h"
@@ -77,6 +78,41 @@ class MemoryPolicyCache final : public PolicyCache {
   std::mutex mu_;
   std::optional<PolicyBundle> bundle_;
   uint64_t highest_ = 0;
+};
+
+// An exception store in memory; `fail_save` makes Save fail, `fail_load`
+// Load.
+class MemoryExceptionStore final : public ExceptionStore {
+ public:
+  Result<ExceptionState> Load() override {
+    std::lock_guard lock(mu_);
+    if (!fail_load.empty()) return MakeError(ErrorCode::kFailedPrecondition, fail_load);
+    return state_;
+  }
+  Status Save(const ExceptionState& state) override {
+    std::lock_guard lock(mu_);
+    if (!fail_save.empty()) return MakeError(ErrorCode::kIo, fail_save);
+    state_ = state;
+    ++saves_;
+    return Status::Ok();
+  }
+  std::string Describe() const override { return "memory"; }
+  ExceptionState state() const {
+    std::lock_guard lock(mu_);
+    return state_;
+  }
+  int saves() const {
+    std::lock_guard lock(mu_);
+    return saves_;
+  }
+
+  std::string fail_save;
+  std::string fail_load;
+
+ private:
+  mutable std::mutex mu_;
+  ExceptionState state_;
+  int saves_ = 0;
 };
 
 class FakeClock final : public Clock {

@@ -232,6 +232,31 @@ DROP INDEX events_by_terminal_time;
 CREATE INDEX events_by_terminal_time ON events (terminal_id, time_ms DESC, seq DESC, kind);
 )sql";
 
+// Requests for time-limited exceptions and their decisions. The state is
+// stored by name; whether an approved one is active follows from the time.
+constexpr std::string_view kSchemaV9 = R"sql(
+CREATE TABLE exception_requests (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  terminal_id TEXT NOT NULL,
+  group_name TEXT NOT NULL,
+  vendor_id INTEGER NOT NULL,
+  product_id INTEGER NOT NULL,
+  serial TEXT NOT NULL,
+  from_ms INTEGER NOT NULL,
+  until_ms INTEGER NOT NULL,
+  reason TEXT NOT NULL,
+  requested_for TEXT NOT NULL,
+  source_event TEXT NOT NULL,
+  requested_by TEXT NOT NULL,
+  requested_at_ms INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  decided_by TEXT NOT NULL DEFAULT '',
+  decided_at_ms INTEGER NOT NULL DEFAULT 0,
+  decision_note TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX exception_requests_by_state ON exception_requests (state, until_ms);
+)sql";
+
 constexpr auto kMigrations = std::to_array<Migration>({
     {1, "terminals, devices, events, event cursors, policies", kSchemaV1},
     {2, "digest of each terminal's stored device list", kSchemaV2},
@@ -241,6 +266,7 @@ constexpr auto kMigrations = std::to_array<Migration>({
     {6, "media ledger, audit log, policies as applied", kSchemaV6},
     {7, "daily compliance counts per group", kSchemaV7},
     {8, "event indexes that carry the kind", kSchemaV8},
+    {9, "requests for time-limited exceptions", kSchemaV9},
 });
 
 Status Exec(sqlite3* db, std::string_view path, std::string_view sql, std::string_view what) {

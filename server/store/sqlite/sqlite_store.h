@@ -73,6 +73,13 @@ class SqliteStore final : public Store {
                            std::string_view reason) override;
   Result<std::optional<LedgerEntry>> GetLedgerEntry(int64_t id) override;
   Result<std::vector<LedgerEntry>> ListLedger(bool include_retired) override;
+  Result<int64_t> AddExceptionRequest(const ExceptionRequest& request) override;
+  Status DecideExceptionRequest(int64_t id, const std::vector<ExceptionRequestState>& from,
+                                ExceptionRequestState to, std::string_view by, int64_t at_ms,
+                                std::string_view note) override;
+  Result<std::optional<ExceptionRequest>> GetExceptionRequest(int64_t id) override;
+  Result<std::vector<ExceptionRequest>> ListExceptionRequests() override;
+  Result<std::vector<ExceptionRequest>> ApprovedExceptions(int64_t now_ms) override;
   Result<int64_t> AppendAudit(const AuditRecord& record) override;
   Result<std::vector<AuditRecord>> QueryAudit(const AuditQuery& query) override;
   Status SetPolicySource(std::string_view group, uint64_t version,

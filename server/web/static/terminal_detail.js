@@ -194,4 +194,5 @@ async function loadDetail(id) {
   detailView.data = data;
   renderDetail();
   document.getElementById('detail').scrollIntoView({ block: 'start' });
+  await renderTerminalExceptions(id);
 }

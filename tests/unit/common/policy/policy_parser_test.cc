@@ -575,5 +575,97 @@ TEST(PolicyParserTest, BuiltinDefaultBlocksStorage) {
   EXPECT_EQ(p.default_other_action, Action::kAllow);
 }
 
+constexpr std::string_view kExceptionsPolicy = R"(name: with-exceptions
+exceptions:
+  - id: EX-12
+    terminal: "t-0042"
+    vid_pid: "0781:5581"
+    serial: "4C530001231120115142"
+    from: 2026-12-07T10:00:00Z
+    until: 2026-12-07T20:00:00+09:00
+    reason: 監査資料の受け渡し
+  - id: EX-13
+    vid_pid: "abcd:EF01"
+    serial: "X1"
+    from: "2026-12-07T00:00:00-01:30"
+    until: 2026-12-08T00:00:00Z
+)";
+
+TEST(PolicyParserTest, ParsesExceptionsWithAbsoluteWindows) {
+  const auto r = ParsePolicy(kExceptionsPolicy, "policy.yaml");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  ASSERT_EQ(r->exceptions.size(), 2u);
+  const DeviceException& a = r->exceptions[0];
+  EXPECT_EQ(a.id, "EX-12");
+  EXPECT_EQ(a.terminal_id, "t-0042");
+  EXPECT_EQ(a.vendor_id, 0x0781);
+  EXPECT_EQ(a.product_id, 0x5581);
+  EXPECT_EQ(a.serial, "4C530001231120115142");
+  EXPECT_EQ(a.not_before_ms, 1'796'637'600'000);                  // 2026-12-07T10:00:00Z
+  EXPECT_EQ(a.not_after_ms, 1'796'601'600'000 + 11 * 3'600'000);  // 20:00 JST = 11:00Z
+  EXPECT_EQ(a.reason, "監査資料の受け渡し");
+  const DeviceException& b = r->exceptions[1];
+  EXPECT_EQ(b.terminal_id, "");  // every terminal the policy governs
+  EXPECT_EQ(b.vendor_id, 0xabcd);
+  EXPECT_EQ(b.product_id, 0xef01);
+  EXPECT_EQ(b.not_before_ms, 1'796'601'600'000 + 5'400'000);  // 00:00-01:30 = 01:30Z
+  EXPECT_EQ(b.not_after_ms, 1'796'688'000'000);
+}
+
+TEST(PolicyParserTest, BadExceptionsAreRejectedWithTheirPlace) {
+  const std::string msg = ErrorOf(R"(name: p
+exceptions:
+  - id: "bad id"
+    vid_pid: "0781"
+    serial: ""
+    from: 2026-12-07
+    until: 2026-12-07T10:00:00
+  - id: EX-2
+    vid_pid: "0781:5581"
+    serial: S
+    from: 2026-12-07T10:00:00Z
+    until: 2026-12-07T10:00:00Z
+  - id: EX-2
+    vid_pid: "0781:5581"
+    serial: S
+    from: 2026-12-01T00:00:00Z
+    until: 2027-01-05T00:00:00Z
+    terminal: ""
+  - id: EX-4
+    vid_pid: "0781:5581"
+    from: 2026-12-01T00:00:00Z
+    until: 2026-12-02T00:00:00Z
+    hours: 3
+)");
+  EXPECT_THAT(msg, HasSubstr("policy.yaml:3:9: exceptions[0].id: expected 1..64 characters"));
+  EXPECT_THAT(msg, HasSubstr("exceptions[0].vid_pid: expected 'vvvv:pppp'"));
+  EXPECT_THAT(msg, HasSubstr("exceptions[0].serial: must not be empty"));
+  EXPECT_THAT(msg, HasSubstr("exceptions[0].from: expected an instant"));
+  EXPECT_THAT(msg, HasSubstr("exceptions[0].until: expected an instant"));
+  EXPECT_THAT(msg, HasSubstr("exceptions[1].until: must be after from"));
+  EXPECT_THAT(msg, HasSubstr("exceptions[2].id: duplicate exception id 'EX-2'"));
+  EXPECT_THAT(msg, HasSubstr("exceptions[2].until: the window is longer than 31 days"));
+  EXPECT_THAT(msg, HasSubstr("exceptions[2].terminal: expected a terminal id"));
+  EXPECT_THAT(msg, HasSubstr("exceptions[3]"));
+  EXPECT_THAT(msg, HasSubstr("hours"));
+  EXPECT_THAT(msg, HasSubstr("serial"));
+}
+
+TEST(PolicyParserTest, TooManyExceptionsIsRejected) {
+  std::string yaml =
+      "name: p\nexceptions:\n  - &e {id: E, vid_pid: '0781:5581', serial: S, from: "
+      "2026-12-07T10:00:00Z, until: 2026-12-07T11:00:00Z}\n";
+  for (int i = 1; i < 10'001; ++i) yaml += "  - *e\n";
+  EXPECT_THAT(ErrorOf(yaml), HasSubstr("too many exceptions: 10001 (the limit is 10000)"));
+}
+
+TEST(PolicyParserTest, LongExceptionReasonIsRejected) {
+  const std::string yaml =
+      "name: p\nexceptions:\n  - {id: E, vid_pid: '0781:5581', serial: S, "
+      "from: 2026-12-07T10:00:00Z, until: 2026-12-07T11:00:00Z, reason: " +
+      std::string(513, 'x') + "}\n";
+  EXPECT_THAT(ErrorOf(yaml), HasSubstr("exceptions[0].reason: is 513 bytes; the limit is 512"));
+}
+
 }  // namespace
 }  // namespace mamori

@@ -311,6 +311,30 @@ TEST_F(ComplianceTest, UsableStorageThePolicyBlocksFailsWithEvidence) {
                     HasSubstr("rule \"default\"")));
 }
 
+TEST_F(ComplianceTest, StorageAllowedByAnExceptionInForcePassesOnlyInsideItsWindow) {
+  DeviceException ex;
+  ex.id = "EX-4";
+  ex.terminal_id = "urn:mamori:terminal:suita-0001";
+  ex.vendor_id = 0x0781;
+  ex.product_id = 0x5567;
+  ex.serial = "LENT1";
+  ex.not_before_ms = kNow - kHour;
+  ex.not_after_ms = kNow + kHour;
+  policy_.exceptions = {ex};
+  TerminalState t = Healthy();
+  Device lent = StorageDevice("1-2", 0x0781, 0x5567, "LENT1", Action::kAllow);
+  lent.decision.matched_rule = "exception:EX-4";
+  t.devices.push_back(lent);
+  EXPECT_EQ(Find(Eval(t), kCheckNoUnapprovedStorage).result, CheckResult::kPass);
+  // Ended: still usable is a violation.
+  policy_.exceptions[0].not_after_ms = kNow;
+  EXPECT_EQ(Find(Eval(t), kCheckNoUnapprovedStorage).result, CheckResult::kFail);
+  // Another terminal's exception does not count.
+  policy_.exceptions[0].not_after_ms = kNow + kHour;
+  policy_.exceptions[0].terminal_id = "urn:mamori:terminal:other";
+  EXPECT_EQ(Find(Eval(t), kCheckNoUnapprovedStorage).result, CheckResult::kFail);
+}
+
 TEST_F(ComplianceTest, WritableStorageThePolicyMakesReadOnlyFails) {
   TerminalState t = Healthy();
   t.devices.push_back(StorageDevice("1-2", 0x0930, 0x6545, "READONLY1", Action::kAllow));

@@ -1,0 +1,90 @@
+// AdminServiceImpl: time-limited exceptions.
+
+#include "common/base/logging.h"
+#include "common/crypto/identity.h"
+#include "server/admin/admin_service.h"
+#include "server/tls/peer_auth.h"
+
+namespace mamori {
+namespace {
+
+// The admin certificate of the caller as "cert:<identity URI>", or nullopt
+// after finishing the call when the caller is not an admin.
+std::optional<std::string> AdminActor(grpc::CallbackServerContext* ctx,
+                                      grpc::ServerUnaryReactor* reactor, std::string_view method) {
+  static const auto log = GetLogger("admin-service");
+  auto peer = IdentifyPeer(ctx->auth_context().get(), ctx->peer());
+  grpc::Status s = RequireRole(peer, PeerRole::kAdmin);
+  if (!s.ok()) {
+    log->warn("{} from {} refused: {}", method, ctx->peer(), s.error_message());
+    reactor->Finish(s);
+    return std::nullopt;
+  }
+  return CertActor(FormatIdentityUri(peer->identity.role, peer->identity.id));
+}
+
+grpc::Status Done(const Status& s) { return s.ok() ? grpc::Status::OK : ToGrpcStatus(s.error()); }
+
+grpc::Status NoExceptions() {
+  return grpc::Status(grpc::StatusCode::UNAVAILABLE, "this collector has no exception workflow");
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* AdminServiceImpl::RequestException(
+    grpc::CallbackServerContext* ctx, const v1::RequestExceptionRequest* request,
+    v1::ExceptionChangeResponse* response) {
+  auto* reactor = ctx->DefaultReactor();
+  const auto actor = AdminActor(ctx, reactor, "RequestException");
+  if (!actor) return reactor;
+  reactor->Finish(exceptions_ == nullptr ? NoExceptions()
+                                         : Done(exceptions_->Request(*actor, *request, response)));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::ApproveException(
+    grpc::CallbackServerContext* ctx, const v1::DecideExceptionRequest* request,
+    v1::ExceptionChangeResponse* response) {
+  auto* reactor = ctx->DefaultReactor();
+  const auto actor = AdminActor(ctx, reactor, "ApproveException");
+  if (!actor) return reactor;
+  reactor->Finish(exceptions_ == nullptr ? NoExceptions()
+                                         : Done(exceptions_->Approve(*actor, *request, response)));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::RefuseException(
+    grpc::CallbackServerContext* ctx, const v1::DecideExceptionRequest* request,
+    v1::ExceptionChangeResponse* response) {
+  auto* reactor = ctx->DefaultReactor();
+  const auto actor = AdminActor(ctx, reactor, "RefuseException");
+  if (!actor) return reactor;
+  reactor->Finish(exceptions_ == nullptr ? NoExceptions()
+                                         : Done(exceptions_->Refuse(*actor, *request, response)));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::CancelException(
+    grpc::CallbackServerContext* ctx, const v1::DecideExceptionRequest* request,
+    v1::ExceptionChangeResponse* response) {
+  auto* reactor = ctx->DefaultReactor();
+  const auto actor = AdminActor(ctx, reactor, "CancelException");
+  if (!actor) return reactor;
+  reactor->Finish(
+      exceptions_ == nullptr
+          ? NoExceptions()
+          : Done(exceptions_->Cancel(*actor, /*may_cancel_others=*/true, *request, response)));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::ListExceptions(grpc::CallbackServerContext* ctx,
+                                                           const v1::ListExceptionsRequest* request,
+                                                           v1::ListExceptionsResponse* response) {
+  auto* reactor = ctx->DefaultReactor();
+  if (!AdminActor(ctx, reactor, "ListExceptions")) return reactor;
+  reactor->Finish(exceptions_ == nullptr ? NoExceptions()
+                                         : Done(exceptions_->List(*request, response)));
+  return reactor;
+}
+
+}  // namespace mamori
