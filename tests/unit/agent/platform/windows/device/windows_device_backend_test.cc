@@ -127,23 +127,23 @@ const char kSystemDiskPath[] =
 
 std::vector<DevNode> Tree() {
   return {
-      {"PCI\\VEN_8086&DEV_A36D\\3&11583659&0&A0", "HTREE\\ROOT\\0", {}, {}, false},
-      {kHub, "PCI\\VEN_8086&DEV_A36D\\3&11583659&0&A0", {"USB\\ROOT_HUB30"}, {}, false},
+      {"PCI\\VEN_8086&DEV_A36D\\3&11583659&0&A0", "HTREE\\ROOT\\0", {}, {}, false, {}},
+      {kHub, "PCI\\VEN_8086&DEV_A36D\\3&11583659&0&A0", {"USB\\ROOT_HUB30"}, {}, false, {}},
       {kStick,
        kHub,
        {"USB\\VID_0781&PID_5581&REV_0100", "USB\\VID_0781&PID_5581"},
        {"USB\\Class_08&SubClass_06&Prot_50", "USB\\Class_08&SubClass_06", "USB\\Class_08"},
-       false},
-      {kStickDisk, kStick, {}, {"USBSTOR\\Disk", "GenDisk"}, false},
-      {kCombo, kHub, {}, {"USB\\DevClass_00&SubClass_00&Prot_00", "USB\\COMPOSITE"}, false},
-      {kComboKbd, kCombo, {}, {"USB\\Class_03&SubClass_01&Prot_01"}, false},
-      {kComboStor, kCombo, {}, {"USB\\Class_08&SubClass_06&Prot_50"}, false},
-      {kComboDisk, kComboStor, {}, {}, false},
+       false, {}},
+      {kStickDisk, kStick, {}, {"USBSTOR\\Disk", "GenDisk"}, false, {}},
+      {kCombo, kHub, {}, {"USB\\DevClass_00&SubClass_00&Prot_00", "USB\\COMPOSITE"}, false, {}},
+      {kComboKbd, kCombo, {}, {"USB\\Class_03&SubClass_01&Prot_01"}, false, {}},
+      {kComboStor, kCombo, {}, {"USB\\Class_08&SubClass_06&Prot_50"}, false, {}},
+      {kComboDisk, kComboStor, {}, {}, false, {}},
       {"SCSI\\Disk&Ven_NVMe&Prod_Samsung\\4&1&0&000000",
        "PCI\\VEN_8086&DEV_A36D\\3&11583659&0&A0",
        {},
        {},
-       false},
+       false, {}},
   };
 }
 
@@ -436,27 +436,27 @@ class StorageMappingTest : public WindowsBackendTest {
  protected:
   StorageMappingTest() {
     const char* const pci = "PCI\\VEN_8086&DEV_A36D\\3&11583659&0&A0";
-    devices_.nodes.push_back({kSdHost, "HTREE\\ROOT\\0", {}, {}, false});
+    devices_.nodes.push_back({kSdHost, "HTREE\\ROOT\\0", {}, {}, false, {}});
     devices_.nodes.push_back({kSdCard,
                               kSdHost,
                               {"SD\\VID_03&OID_5344&PID_SD16G&REV_8.0", "SD\\VID_03&OID_5344"},
                               {"SD\\CLASS_MEMORY"},
-                              false});
+                              false, {}});
     devices_.nodes.push_back(
         {kVendorDevice,
          kHub,
          {"USB\\VID_1234&PID_5678&REV_0100"},
          {"USB\\Class_FF&SubClass_FF&Prot_FF", "USB\\Class_FF&SubClass_FF", "USB\\Class_FF"},
-         false});
-    devices_.nodes.push_back({kVendorDisk, kVendorDevice, {}, {"GenDisk"}, false});
+         false, {}});
+    devices_.nodes.push_back({kVendorDisk, kVendorDevice, {}, {"GenDisk"}, false, {}});
     devices_.nodes.push_back({kKeyboard,
                               kHub,
                               {"USB\\VID_046D&PID_C31D&REV_6700"},
                               {"USB\\Class_03&SubClass_01&Prot_01", "USB\\Class_03"},
-                              false});
-    devices_.nodes.push_back({kSataBay, pci, {}, {"GenDisk"}, false});
-    devices_.nodes.push_back({kFirewire, "1394\\LaCie&d2_quadra\\0123456789ABCDEF", {}, {}, false});
-    devices_.nodes.push_back({"1394\\LaCie&d2_quadra\\0123456789ABCDEF", pci, {}, {}, false});
+                              false, {}});
+    devices_.nodes.push_back({kSataBay, pci, {}, {"GenDisk"}, false, {}});
+    devices_.nodes.push_back({kFirewire, "1394\\LaCie&d2_quadra\\0123456789ABCDEF", {}, {}, false, {}});
+    devices_.nodes.push_back({"1394\\LaCie&d2_quadra\\0123456789ABCDEF", pci, {}, {}, false, {}});
     auto& disks = devices_.interfaces[InterfaceClass::kDisk];
     disks.push_back({kSdCardPath, kSdCard});
     disks.push_back({kVendorDiskPath, kVendorDisk});
@@ -653,10 +653,10 @@ TEST_F(StorageMappingTest, VendorInterfaceWithADiskIsSplitOffAsStorage) {
   const char kKbd2Hid[] = "USB\\VID_04D9&PID_A0F8&MI_00\\6&66666666&0&0000";
   const char kKbd2Vendor[] = "USB\\VID_04D9&PID_A0F8&MI_01\\6&66666666&0&0001";
   const char kKbd2Disk[] = "SCSI\\Disk&Ven_Hidden\\8&77777777&0&000000";
-  devices_.nodes.push_back({kKbd2, kHub, {}, {"USB\\COMPOSITE"}, false});
-  devices_.nodes.push_back({kKbd2Hid, kKbd2, {}, {"USB\\Class_03&SubClass_01&Prot_01"}, false});
-  devices_.nodes.push_back({kKbd2Vendor, kKbd2, {}, {"USB\\Class_FF&SubClass_00&Prot_00"}, false});
-  devices_.nodes.push_back({kKbd2Disk, kKbd2Vendor, {}, {}, false});
+  devices_.nodes.push_back({kKbd2, kHub, {}, {"USB\\COMPOSITE"}, false, {}});
+  devices_.nodes.push_back({kKbd2Hid, kKbd2, {}, {"USB\\Class_03&SubClass_01&Prot_01"}, false, {}});
+  devices_.nodes.push_back({kKbd2Vendor, kKbd2, {}, {"USB\\Class_FF&SubClass_00&Prot_00"}, false, {}});
+  devices_.nodes.push_back({kKbd2Disk, kKbd2Vendor, {}, {}, false, {}});
   devices_.interfaces[InterfaceClass::kDisk].push_back({"\\\\?\\SCSI#Hidden#8", kKbd2Disk});
   const ObservedDevice dev = Observed(kKbd2);
   EXPECT_EQ(dev.identity.interface_classes,
@@ -679,7 +679,7 @@ TEST_F(StorageMappingTest, DisabledSdCardIsReportedAfterARestart) {
   devices_.Find(kSdCard)->disabled = true;
   Unlist(kSdCardPath);
   // An SDIO function (Wi-Fi) that someone disabled is not storage.
-  devices_.nodes.push_back({"SD\\VID_02D0&PID_4330\\5&99999999&0&1", kSdHost, {}, {}, true});
+  devices_.nodes.push_back({"SD\\VID_02D0&PID_4330\\5&99999999&0&1", kSdHost, {}, {}, true, {}});
   WindowsDeviceBackend fresh(devices_, disks_, nullptr);
   std::vector<ObservedDevice> found = fresh.Enumerate();
   const auto it = std::find_if(found.begin(), found.end(),
@@ -703,8 +703,8 @@ TEST(NearestUsbNodeTest, WalksUpToTheFirstUsbNode) {
   EXPECT_EQ(NearestUsbNode(kStick, nodes), std::string(kStick));
   EXPECT_EQ(NearestUsbNode(kSystemDisk, nodes), std::nullopt);
   EXPECT_EQ(NearestUsbNode("SD\\unknown\\1", nodes), std::nullopt);
-  std::vector<DevNode> loop = {{"A\\a\\1", "B\\b\\1", {}, {}, false},
-                               {"B\\b\\1", "A\\a\\1", {}, {}, false}};
+  std::vector<DevNode> loop = {{"A\\a\\1", "B\\b\\1", {}, {}, false, {}},
+                               {"B\\b\\1", "A\\a\\1", {}, {}, false, {}}};
   EXPECT_EQ(NearestUsbNode("A\\a\\1", loop), std::nullopt);
 }
 
@@ -719,13 +719,13 @@ TEST(IsAtOrBelowTest, ParentChain) {
 }
 
 TEST(IsAtOrBelowTest, LoopsAndDeepChainsEnd) {
-  std::vector<DevNode> loop = {{"A\\a\\1", "B\\b\\1", {}, {}, false},
-                               {"B\\b\\1", "A\\a\\1", {}, {}, false}};
+  std::vector<DevNode> loop = {{"A\\a\\1", "B\\b\\1", {}, {}, false, {}},
+                               {"B\\b\\1", "A\\a\\1", {}, {}, false, {}}};
   EXPECT_FALSE(IsAtOrBelow("A\\a\\1", "C\\c\\1", loop));
   std::vector<DevNode> chain;
   for (int i = 0; i < 100; ++i) {
     chain.push_back(
-        {"N\\n\\" + std::to_string(i), "N\\n\\" + std::to_string(i + 1), {}, {}, false});
+        {"N\\n\\" + std::to_string(i), "N\\n\\" + std::to_string(i + 1), {}, {}, false, {}});
   }
   EXPECT_TRUE(IsAtOrBelow("N\\n\\0", "N\\n\\5", chain));
   EXPECT_FALSE(IsAtOrBelow("N\\n\\0", "N\\n\\99", chain));  // deeper than any real tree
@@ -733,10 +733,10 @@ TEST(IsAtOrBelowTest, LoopsAndDeepChainsEnd) {
 
 TEST(IdentityFromDevNodesTest, HostileIdsDoNotCrash) {
   std::vector<DevNode> nodes;
-  DevNode usb{"USB\\VID_0781&PID_5581\\" + std::string(100000, '\xFF'), "", {}, {}, false};
+  DevNode usb{"USB\\VID_0781&PID_5581\\" + std::string(100000, '\xFF'), "", {}, {}, false, {}};
   nodes.push_back(usb);
   nodes.push_back(
-      {std::string(100000, '\\'), usb.instance_id, {}, {std::string(5000, '&')}, false});
+      {std::string(100000, '\\'), usb.instance_id, {}, {std::string(5000, '&')}, false, {}});
   const DeviceIdentity id = IdentityFromDevNodes(usb, nodes);
   EXPECT_EQ(id.vendor_id, 0);  // the oversized id is rejected as a whole
 }
