@@ -133,17 +133,17 @@ DeviceClass MoreRestrictive(DeviceClass a, DeviceClass b) {
 
 std::optional<DeviceClass> ClassOfSetupClass(std::string_view setup_class, uint32_t if_type) {
   const std::string guid = Lower(setup_class);
-  if (guid == kNetSetupClassGuid) {
+  if (guid == kNetSetupClass) {
     return if_type == kIfTypeIeee80211 ? DeviceClass::kWifi : DeviceClass::kNetwork;
   }
-  if (guid == kBluetoothSetupClassGuid) return DeviceClass::kBluetooth;
+  if (guid == kBluetoothSetupClass) return DeviceClass::kBluetooth;
   // A modem is a serial line to another network (a phone's CDC ACM
   // function installs as one).
-  if (guid == kPortsSetupClassGuid || guid == kModemSetupClassGuid) return DeviceClass::kSerial;
-  if (guid == kSmartCardReaderSetupClassGuid) return DeviceClass::kSmartCard;
-  if (guid == kBiometricSetupClassGuid) return DeviceClass::kBiometric;
-  if (guid == kWpdSetupClassGuid || guid == kImageSetupClassGuid) return DeviceClass::kStillImage;
-  if (guid == kPrinterSetupClassGuid) return DeviceClass::kPrinter;
+  if (guid == kPortsSetupClass || guid == kModemSetupClass) return DeviceClass::kSerial;
+  if (guid == kSmartCardReaderSetupClass) return DeviceClass::kSmartCard;
+  if (guid == kBiometricSetupClass) return DeviceClass::kBiometric;
+  if (guid == kWpdSetupClass || guid == kImageSetupClass) return DeviceClass::kStillImage;
+  if (guid == kPrinterSetupClass) return DeviceClass::kPrinter;
   return std::nullopt;
 }
 
@@ -223,7 +223,7 @@ std::optional<DeviceClass> ClassOfUsbFunction(const DevNode& node) {
     // Older Windows put UVC webcams in the Image class; a video function is
     // not a camera's file store.
     const bool webcam = *bound == DeviceClass::kStillImage &&
-                        Lower(node.driver.setup_class) == kImageSetupClassGuid && triple &&
+                        Lower(node.driver.setup_class) == kImageSetupClass && triple &&
                         triple->cls == kClassVideo;
     if (!webcam) Tighten(cls, bound);
   }

@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "agent/platform/windows/device/device_manager.h"
+#include "agent/platform/windows/device/setup_class.h"
 #include "common/device/device.h"
 
 namespace mamori {
@@ -29,7 +30,7 @@ namespace mamori {
 //      SubClass_0D&Prot_00"), through common/device/usb_class.h, and for
 //      the triples that leaves as `other` or `wireless`: CDC ECM 02/06, NCM
 //      02/0D, EEM 02/0C, RNDIS 02/02/FF, E0/01/03 and EF/04/01, CDC data 0A
-//      -> network; CDC ACM 02/02/00..06 and 02/02/FE -> serial; E0/01/01 and
+//      -> network; CDC ACM 02/02 with any other protocol -> serial; E0/01/01 and
 //      E0/01/04 (AMP) -> bluetooth; 0B -> smart_card; Android Debug Bridge
 //      FF/42/01 -> still_image (adb push/pull moves files as MTP does).
 //   and for a vendor-specific function no driver claims yet, a short list
@@ -50,20 +51,6 @@ namespace mamori {
 // *IfType 71 once a driver is installed, before that only when its
 // vendor:product is in kWifiUsbIds.
 std::optional<DeviceClass> ClassOfUsbFunction(const DevNode& node);
-
-// Device setup classes (devguid.h), lower-case as DriverBinding holds them.
-inline constexpr std::string_view kNetSetupClassGuid = "{4d36e972-e325-11ce-bfc1-08002be10318}";
-inline constexpr std::string_view kBluetoothSetupClassGuid =
-    "{e0cbf06c-cd8b-4647-bb8a-263b43f0f974}";
-inline constexpr std::string_view kPortsSetupClassGuid = "{4d36e978-e325-11ce-bfc1-08002be10318}";
-inline constexpr std::string_view kModemSetupClassGuid = "{4d36e96d-e325-11ce-bfc1-08002be10318}";
-inline constexpr std::string_view kSmartCardReaderSetupClassGuid =
-    "{50dd5230-ba8a-11d1-bf5d-0000f805f530}";
-inline constexpr std::string_view kBiometricSetupClassGuid =
-    "{53d29ef7-377c-4d14-864b-eb3a85769359}";
-inline constexpr std::string_view kWpdSetupClassGuid = "{eec5ad98-8080-425f-922a-dabf3de3f69a}";
-inline constexpr std::string_view kImageSetupClassGuid = "{6bdd1fc6-810f-11d0-bec7-08002be2092f}";
-inline constexpr std::string_view kPrinterSetupClassGuid = "{4d36e979-e325-11ce-bfc1-08002be10318}";
 
 // IANA ifType of IEEE 802.11 (IF_TYPE_IEEE80211 in ipifcons.h), the *IfType
 // every native Wi-Fi miniport's INF declares.

@@ -121,7 +121,7 @@ Result<std::vector<DevNode>> SetupApiDeviceManager::ListPresent() {
     node.disabled = DevInstDisabled(data.DevInst);
     node.driver.setup_class = SzPropertyLower(set.get(), &data, SPDRP_CLASSGUID);
     node.driver.service = SzPropertyLower(set.get(), &data, SPDRP_SERVICE);
-    if (node.driver.setup_class == kNetSetupClassGuid) {
+    if (node.driver.setup_class == kNetSetupClass) {
       node.driver.if_type = NetworkIfType(set.get(), &data);
     }
     nodes.push_back(std::move(node));

@@ -53,19 +53,19 @@ TEST(WaysOutTripleTest, OthersAreLeftToTheCommonMapping) {
 }
 
 TEST(SetupClassTest, Mapping) {
-  EXPECT_EQ(ClassOfSetupClass(kNetSetupClassGuid, 6), DeviceClass::kNetwork);
-  EXPECT_EQ(ClassOfSetupClass(kNetSetupClassGuid, 0), DeviceClass::kNetwork);
-  EXPECT_EQ(ClassOfSetupClass(kNetSetupClassGuid, 243), DeviceClass::kNetwork);  // LTE modem
-  EXPECT_EQ(ClassOfSetupClass(kNetSetupClassGuid, 71), DeviceClass::kWifi);
+  EXPECT_EQ(ClassOfSetupClass(kNetSetupClass, 6), DeviceClass::kNetwork);
+  EXPECT_EQ(ClassOfSetupClass(kNetSetupClass, 0), DeviceClass::kNetwork);
+  EXPECT_EQ(ClassOfSetupClass(kNetSetupClass, 243), DeviceClass::kNetwork);  // LTE modem
+  EXPECT_EQ(ClassOfSetupClass(kNetSetupClass, 71), DeviceClass::kWifi);
   EXPECT_EQ(ClassOfSetupClass("{4D36E972-E325-11CE-BFC1-08002BE10318}", 71), DeviceClass::kWifi);
-  EXPECT_EQ(ClassOfSetupClass(kBluetoothSetupClassGuid, 0), DeviceClass::kBluetooth);
-  EXPECT_EQ(ClassOfSetupClass(kPortsSetupClassGuid, 0), DeviceClass::kSerial);
-  EXPECT_EQ(ClassOfSetupClass(kModemSetupClassGuid, 0), DeviceClass::kSerial);
-  EXPECT_EQ(ClassOfSetupClass(kSmartCardReaderSetupClassGuid, 0), DeviceClass::kSmartCard);
-  EXPECT_EQ(ClassOfSetupClass(kBiometricSetupClassGuid, 0), DeviceClass::kBiometric);
-  EXPECT_EQ(ClassOfSetupClass(kWpdSetupClassGuid, 0), DeviceClass::kStillImage);
-  EXPECT_EQ(ClassOfSetupClass(kImageSetupClassGuid, 0), DeviceClass::kStillImage);
-  EXPECT_EQ(ClassOfSetupClass(kPrinterSetupClassGuid, 0), DeviceClass::kPrinter);
+  EXPECT_EQ(ClassOfSetupClass(kBluetoothSetupClass, 0), DeviceClass::kBluetooth);
+  EXPECT_EQ(ClassOfSetupClass(kPortsSetupClass, 0), DeviceClass::kSerial);
+  EXPECT_EQ(ClassOfSetupClass(kModemSetupClass, 0), DeviceClass::kSerial);
+  EXPECT_EQ(ClassOfSetupClass(kSmartCardReaderSetupClass, 0), DeviceClass::kSmartCard);
+  EXPECT_EQ(ClassOfSetupClass(kBiometricSetupClass, 0), DeviceClass::kBiometric);
+  EXPECT_EQ(ClassOfSetupClass(kWpdSetupClass, 0), DeviceClass::kStillImage);
+  EXPECT_EQ(ClassOfSetupClass(kImageSetupClass, 0), DeviceClass::kStillImage);
+  EXPECT_EQ(ClassOfSetupClass(kPrinterSetupClass, 0), DeviceClass::kPrinter);
   // USB, HIDClass, Keyboard, Media: nothing for the rule engine.
   EXPECT_EQ(ClassOfSetupClass("{36fc9e60-c465-11cf-8056-444553540000}", 0), std::nullopt);
   EXPECT_EQ(ClassOfSetupClass("{745a17a0-74d3-11d0-b6fe-00a0c90f57da}", 0), std::nullopt);
@@ -113,7 +113,7 @@ TEST(ClassOfUsbFunctionTest, AndroidMtpInterfaceIsStillImage) {
   const DevNode mtp = Node("USB\\VID_18D1&PID_4EE2&MI_00\\7&2a3b4c5d&0&0000",
                            {"USB\\MS_COMP_MTP", "USB\\Class_FF&SubClass_FF&Prot_00",
                             "USB\\Class_FF&SubClass_FF", "USB\\Class_FF"},
-                           std::string(kWpdSetupClassGuid));
+                           std::string(kWpdSetupClass));
   EXPECT_EQ(ClassOfUsbFunction(mtp), DeviceClass::kStillImage);
   // Before its driver is installed the OS descriptor already says so.
   DevNode bare = mtp;
@@ -123,7 +123,7 @@ TEST(ClassOfUsbFunctionTest, AndroidMtpInterfaceIsStillImage) {
 
 TEST(ClassOfUsbFunctionTest, AndroidRndisTetheringIsNetwork) {
   const DevNode rndis = Node("USB\\VID_18D1&PID_4EE3&MI_00\\7&1f2e3d4c&0&0000",
-                             Triple("E0", "01", "03"), std::string(kNetSetupClassGuid), 6);
+                             Triple("E0", "01", "03"), std::string(kNetSetupClass), 6);
   EXPECT_EQ(ClassOfUsbFunction(rndis), DeviceClass::kNetwork);
   DevNode bare = rndis;
   bare.driver = {};
@@ -133,7 +133,7 @@ TEST(ClassOfUsbFunctionTest, AndroidRndisTetheringIsNetwork) {
 TEST(ClassOfUsbFunctionTest, RealtekUsbEthernetIsNetworkOnceItsDriverIsBound) {
   // RTL8153: vendor-specific configuration, Realtek's NDIS driver.
   const DevNode nic = Node("USB\\VID_0BDA&PID_8153\\000001000000", Triple("FF", "FF", "00"),
-                           std::string(kNetSetupClassGuid), 6);
+                           std::string(kNetSetupClass), 6);
   EXPECT_EQ(ClassOfUsbFunction(nic), DeviceClass::kNetwork);
   DevNode bare = nic;
   bare.driver = {};
@@ -143,7 +143,7 @@ TEST(ClassOfUsbFunctionTest, RealtekUsbEthernetIsNetworkOnceItsDriverIsBound) {
 TEST(ClassOfUsbFunctionTest, WifiByIfTypeOrByList) {
   // Netgear A6210 (MT7612U), a driver with *IfType 71.
   const DevNode a6210 = Node("USB\\VID_0846&PID_9053\\123456789012", Triple("FF", "FF", "FF"),
-                             std::string(kNetSetupClassGuid), kIfTypeIeee80211);
+                             std::string(kNetSetupClass), kIfTypeIeee80211);
   EXPECT_EQ(ClassOfUsbFunction(a6210), DeviceClass::kWifi);
   // TP-Link TL-WN722N v2 with no driver yet: by the list.
   const DevNode tplink = Node("USB\\VID_2357&PID_010C\\00E04C000001", Triple("FF", "FF", "FF"));
@@ -153,45 +153,45 @@ TEST(ClassOfUsbFunctionTest, WifiByIfTypeOrByList) {
 TEST(ClassOfUsbFunctionTest, BluetoothRadio) {
   // Intel AX201 Bluetooth.
   const DevNode bt = Node("USB\\VID_8087&PID_0026\\5&2c0f5b8e&0&10", Triple("E0", "01", "01"),
-                          std::string(kBluetoothSetupClassGuid));
+                          std::string(kBluetoothSetupClass));
   EXPECT_EQ(ClassOfUsbFunction(bt), DeviceClass::kBluetooth);
   // Broadcom BCM20702 is vendor-specific; its driver says Bluetooth.
   const DevNode bcm = Node("USB\\VID_0A5C&PID_21E8\\5CF3709B1234", Triple("FF", "01", "01"),
-                           std::string(kBluetoothSetupClassGuid));
+                           std::string(kBluetoothSetupClass));
   EXPECT_EQ(ClassOfUsbFunction(bcm), DeviceClass::kBluetooth);
 }
 
 TEST(ClassOfUsbFunctionTest, SmartCardReaders) {
   // SCM/Identiv SCR3310 (CCID), sold with My Number card software.
   const DevNode ccid = Node("USB\\VID_04E6&PID_5116\\21120823204587", Triple("0B", "00", "00"),
-                            std::string(kSmartCardReaderSetupClassGuid));
+                            std::string(kSmartCardReaderSetupClass));
   EXPECT_EQ(ClassOfUsbFunction(ccid), DeviceClass::kSmartCard);
   // Sony RC-S380: vendor-specific, a smart card reader through Sony's driver.
   const DevNode pasori = Node("USB\\VID_054C&PID_06C3\\5&1e2d3c4b&0&3", Triple("FF", "00", "00"),
-                              std::string(kSmartCardReaderSetupClassGuid));
+                              std::string(kSmartCardReaderSetupClass));
   EXPECT_EQ(ClassOfUsbFunction(pasori), DeviceClass::kSmartCard);
 }
 
 TEST(ClassOfUsbFunctionTest, FingerprintReaderByItsBiometricDriver) {
   // Synaptics fingerprint sensor 06CB:00BD, Windows Biometric Framework.
   const DevNode fp = Node("USB\\VID_06CB&PID_00BD\\8a9b0c1d2e3f", Triple("FF", "00", "00"),
-                          std::string(kBiometricSetupClassGuid));
+                          std::string(kBiometricSetupClass));
   EXPECT_EQ(ClassOfUsbFunction(fp), DeviceClass::kBiometric);
 }
 
 TEST(ClassOfUsbFunctionTest, EvidenceOnlyTightens) {
   // Claims CCID, bound to a network driver: a network adapter.
   EXPECT_EQ(ClassOfUsbFunction(Node("USB\\VID_1234&PID_5678\\1", Triple("0B", "00", "00"),
-                                    std::string(kNetSetupClassGuid), 6)),
+                                    std::string(kNetSetupClass), 6)),
             DeviceClass::kNetwork);
   // Mass storage codes with a biometric driver: still storage.
   EXPECT_EQ(ClassOfUsbFunction(Node("USB\\VID_1234&PID_5678\\1", Triple("08", "06", "50"),
-                                    std::string(kBiometricSetupClassGuid))),
+                                    std::string(kBiometricSetupClass))),
             DeviceClass::kMassStorage);
   // A smart card reader that also reports an MTP OS descriptor.
   EXPECT_EQ(ClassOfUsbFunction(Node("USB\\VID_1234&PID_5678\\1",
                                     {"USB\\MS_COMP_MTP", "USB\\Class_0B&SubClass_00&Prot_00"},
-                                    std::string(kSmartCardReaderSetupClassGuid))),
+                                    std::string(kSmartCardReaderSetupClass))),
             DeviceClass::kStillImage);
   // A listed Wi-Fi id never loosens a class the device already has.
   EXPECT_EQ(ClassOfUsbFunction(Node("USB\\VID_2357&PID_010C\\1", Triple("08", "06", "50"))),
@@ -202,22 +202,22 @@ TEST(ClassOfUsbFunctionTest, SerialBridges) {
   // Arduino Uno: CDC ACM, usbser in the Ports class.
   EXPECT_EQ(ClassOfUsbFunction(Node("USB\\VID_2341&PID_0043\\85736323838351F0B1C1",
                                     Triple("02", "02", "01"),
-                                    std::string(kPortsSetupClassGuid))),
+                                    std::string(kPortsSetupClass))),
             DeviceClass::kSerial);
   // Silicon Labs CP2102: vendor-specific, silabser in the Ports class.
   EXPECT_EQ(ClassOfUsbFunction(Node("USB\\VID_10C4&PID_EA60\\0001", Triple("FF", "00", "00"),
-                                    std::string(kPortsSetupClassGuid))),
+                                    std::string(kPortsSetupClass))),
             DeviceClass::kSerial);
 }
 
 TEST(ClassOfUsbFunctionTest, OldWindowsWebcamInTheImageClassIsNotAPhone) {
   EXPECT_EQ(ClassOfUsbFunction(Node("USB\\VID_046D&PID_0825&MI_00\\6&1&0&0000",
                                     Triple("0E", "01", "00"),
-                                    std::string(kImageSetupClassGuid))),
+                                    std::string(kImageSetupClass))),
             DeviceClass::kOther);
   // A scanner or camera in the Image class is.
   EXPECT_EQ(ClassOfUsbFunction(Node("USB\\VID_04A9&PID_1909\\1", Triple("FF", "FF", "FF"),
-                                    std::string(kImageSetupClassGuid))),
+                                    std::string(kImageSetupClass))),
             DeviceClass::kStillImage);
 }
 

@@ -875,7 +875,7 @@ std::vector<std::string> Triple(const std::string& cls, const std::string& sub,
 const std::vector<std::string> kComposite = {"USB\\DevClass_00&SubClass_00&Prot_00",
                                              "USB\\DevClass_00&SubClass_00", "USB\\DevClass_00",
                                              "USB\\COMPOSITE"};
-const std::string kNet(kNetSetupClassGuid);
+const std::string kNet(kNetSetupClass);
 const char kAndroidUsbClass[] = "{3f966bd9-fa04-4ec5-991c-d326973b5128}";
 const char kKeyboardClass[] = "{4d36e96b-e325-11ce-bfc1-08002be10318}";
 const char kUsbClass[] = "{36fc9e60-c465-11cf-8056-444553540000}";
@@ -932,7 +932,7 @@ class WaysOutTest : public ::testing::Test {
     n.push_back(Function(kPixelMtpMi0, kPixelMtp,
                          {"USB\\MS_COMP_MTP", "USB\\Class_FF&SubClass_FF&Prot_00",
                           "USB\\Class_FF&SubClass_FF", "USB\\Class_FF"},
-                         std::string(kWpdSetupClassGuid), "wudfwpdmtp"));
+                         std::string(kWpdSetupClass), "wudfwpdmtp"));
     n.push_back(Function(kPixelMtpMi1, kPixelMtp, Triple("FF", "42", "01"), kAndroidUsbClass,
                          "winusb"));
     // The same phone tethering over RNDIS (with adb).
@@ -944,24 +944,24 @@ class WaysOutTest : public ::testing::Test {
     n.push_back(Function(kRtl8153, kHub, Triple("FF", "FF", "00"), kNet, "rtux64w10", 6));
     // Intel AX201 Bluetooth and a profile node below it.
     n.push_back(Function(kIntelBt, kHub, Triple("E0", "01", "01"),
-                         std::string(kBluetoothSetupClassGuid), "bthusb"));
-    n.push_back(Function(kIntelBtEnum, kIntelBt, {}, std::string(kBluetoothSetupClassGuid)));
+                         std::string(kBluetoothSetupClass), "bthusb"));
+    n.push_back(Function(kIntelBtEnum, kIntelBt, {}, std::string(kBluetoothSetupClass)));
     // TP-Link TL-WN722N v2 Wi-Fi adapter.
     n.push_back(Function(kTpLinkWifi, kHub, Triple("FF", "FF", "FF"), kNet, "rtwlanu",
                          kIfTypeIeee80211));
     // SCM SCR3310 CCID reader (My Number card).
     n.push_back(Function(kScr3310, kHub, Triple("0B", "00", "00"),
-                         std::string(kSmartCardReaderSetupClassGuid), "wudfrd"));
+                         std::string(kSmartCardReaderSetupClass), "wudfrd"));
     // Synaptics fingerprint sensor under the Windows Biometric Framework.
     n.push_back(Function(kFingerprint, kHub, Triple("FF", "00", "00"),
-                         std::string(kBiometricSetupClassGuid), "wudfrd"));
+                         std::string(kBiometricSetupClass), "wudfrd"));
     // A keyboard that also offers a CDC ECM network interface.
     n.push_back(Function(kKbdNet, kHub, kComposite, kUsbClass, "usbccgp"));
     n.push_back(Function(kKbdNetHid, kKbdNet, Triple("03", "01", "01"), kKeyboardClass, "kbdhid"));
     n.push_back(Function(kKbdNetEcm, kKbdNet, Triple("02", "06", "00"), kNet, "usbncm", 6));
     // FTDI FT232R: a bus driver on the USB node, the COM port below it.
     n.push_back(Function(kFtdi, kHub, Triple("FF", "FF", "FF"), kUsbClass, "ftdibus"));
-    n.push_back(Function(kFtdiPort, kFtdi, {}, std::string(kPortsSetupClassGuid), "ftser2k"));
+    n.push_back(Function(kFtdiPort, kFtdi, {}, std::string(kPortsSetupClass), "ftser2k"));
     n.push_back(Function(kPlainKeyboard, kHub, Triple("03", "01", "01"), kKeyboardClass, "kbdhid"));
   }
   ObservedDevice Observed(std::string_view id) {
