@@ -282,9 +282,12 @@ void WindowsDeviceBackend::HandleNotification(const DeviceNotification& notifica
   // A new disk, volume, CD-ROM or WPD interface may belong to a read-only
   // device: check before anything can use it.
   if (notification.kind == DeviceNotification::Kind::kArrival &&
-      notification.cls != InterfaceClass::kUsbDevice) {
+      IsStorageInterface(notification.cls)) {
     ProtectAllReadOnly();
   }
+  // Any arrival, a network, COM port, modem or Bluetooth interface
+  // included: a driver was installed and a function's class may have
+  // changed, so the core decides again now.
   Notify();
 }
 

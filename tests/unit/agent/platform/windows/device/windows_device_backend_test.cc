@@ -395,6 +395,36 @@ TEST_F(WindowsBackendTest, UsbArrivalAloneTouchesNoDisk) {
   EXPECT_EQ(disks_.set_calls, std::vector<std::string>{kStickDiskPath});
 }
 
+TEST_F(WindowsBackendTest, DriverInterfaceArrivalAsksTheCoreAgainAndTouchesNoDisk) {
+  // A USB Ethernet adapter, serial bridge, modem or Bluetooth radio gets
+  // its interface once Windows installed its driver; only then is its
+  // class known, so the core must decide again at once.
+  int changes = 0;
+  ASSERT_TRUE(backend_.Start([&] { ++changes; }));
+  backend_.Enumerate();  // the first scan; notifications reach the core from now on
+  ASSERT_TRUE(backend_.Apply(Observed(kStick), ReadOnly()));
+  disks_.set_calls.clear();
+  disks_.read_only.clear();
+  const int before = changes;
+  for (InterfaceClass cls : {InterfaceClass::kNet, InterfaceClass::kComPort, InterfaceClass::kModem,
+                             InterfaceClass::kBluetooth}) {
+    backend_.HandleNotification(
+        {DeviceNotification::Kind::kArrival, cls, "\\\\?\\USB#VID_0BDA&PID_8153#000001000000"});
+  }
+  EXPECT_EQ(changes - before, 4);
+  EXPECT_TRUE(disks_.set_calls.empty());  // not a storage interface
+  backend_.Stop();
+}
+
+TEST(InterfaceClassNameTest, StorageInterfacesOnly) {
+  for (InterfaceClass c : kWatchedInterfaceClasses) {
+    const bool storage = c == InterfaceClass::kDisk || c == InterfaceClass::kVolume ||
+                         c == InterfaceClass::kCdRom || c == InterfaceClass::kWpd;
+    EXPECT_EQ(IsStorageInterface(c), storage) << InterfaceClassName(c);
+    EXPECT_NE(InterfaceClassName(c), "unknown");
+  }
+}
+
 TEST_F(WindowsBackendTest, GoneDevice) {
   const ObservedDevice stick = Observed(kStick);
   devices_.nodes.erase(devices_.nodes.begin() + 2);
