@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
-#include <utility>
 
 #include "agent/platform/windows/device/device_id.h"
 #include "common/device/usb_class.h"
@@ -77,23 +76,6 @@ std::string Lower(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
-}
-
-// The most specific class triple among the compatible ids (Windows lists
-// the full triple first), as ClassFromCompatibleIds picks it.
-std::optional<UsbClassTriple> MostSpecificTriple(std::span<const std::string> ids) {
-  std::optional<UsbClassTriple> best;
-  std::ptrdiff_t best_fields = 0;
-  for (const std::string& id : ids) {
-    const auto t = ParseUsbCompatibleId(id);
-    if (!t) continue;
-    const std::ptrdiff_t fields = std::count(id.begin(), id.end(), '&') + 1;
-    if (fields > best_fields) {
-      best = t;
-      best_fields = fields;
-    }
-  }
-  return best;
 }
 
 void Tighten(std::optional<DeviceClass>& current, std::optional<DeviceClass> evidence) {
@@ -205,7 +187,7 @@ bool IsKnownUsbWifi(uint16_t vendor_id, uint16_t product_id) {
 
 std::optional<DeviceClass> ClassOfUsbFunction(const DevNode& node) {
   std::optional<DeviceClass> cls;
-  const auto triple = MostSpecificTriple(node.compatible_ids);
+  const auto triple = MostSpecificUsbClassTriple(node.compatible_ids);
   if (triple) {
     const DeviceClass common = ClassifyUsbInterface(triple->cls, triple->subclass, triple->protocol);
     cls = common;
