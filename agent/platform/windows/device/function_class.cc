@@ -50,9 +50,9 @@ int Restrictiveness(DeviceClass c) {
       return 89;
     case DeviceClass::kBluetooth:
       return 88;
-    case DeviceClass::kWireless:
-      return 87;
     case DeviceClass::kSerial:
+      return 87;
+    case DeviceClass::kWireless:
       return 86;
     case DeviceClass::kPrinter:
       return 80;

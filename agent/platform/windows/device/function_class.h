@@ -75,10 +75,13 @@ std::optional<DeviceClass> WaysOutClassOfTriple(uint8_t cls, uint8_t subclass, u
 // recognised only once Windows installed a Wi-Fi driver for it.
 bool IsKnownUsbWifi(uint16_t vendor_id, uint16_t product_id);
 
-// The more restrictive of two classes: storage, then phones and cameras,
-// then the network ways out, then printer, then the classes a My Number
+// The more restrictive of two pieces of evidence about one function:
+// storage, then phones and cameras, then the ways out (network, wifi,
+// bluetooth, serial, wireless), then printer, then the classes a My Number
 // terminal needs (biometric, smart_card), then `other` (nothing specific
-// known), then HID and hub.
+// known), then HID and hub. Not the order of a device's headline class
+// among its functions (ClassifyUsbDevice), where an unknown vendor
+// function outranks a card reader beside it.
 DeviceClass MoreRestrictive(DeviceClass a, DeviceClass b);
 
 }  // namespace mamori

@@ -164,12 +164,15 @@ DeviceIdentity IdentityFromDevNodes(const DevNode& usb, std::span<const DevNode>
   const auto own = ClassFromCompatibleIds(usb.compatible_ids);
   const uint8_t device_class = own == DeviceClass::kHub ? kUsbClassHub : kUsbClassPerInterface;
   identity.device_class = ClassifyUsbDevice(device_class, 0, 0, identity.interface_classes);
-  // The device's headline class is its most restrictive function's, so a
-  // keyboard with a network interface is not taken for a keyboard (which
-  // the rule engine always allows).
+  // A network, Wi-Fi, Bluetooth or serial function outranks HID, printer
+  // and `other` in the headline class, so a keyboard with a network
+  // interface is not taken for a keyboard (which the rule engine always
+  // allows). ClassifyUsbDevice ranks the rest.
   if (identity.device_class != DeviceClass::kHub) {
     for (DeviceClass c : identity.interface_classes) {
-      identity.device_class = MoreRestrictive(identity.device_class, c);
+      const bool way_out = c == DeviceClass::kNetwork || c == DeviceClass::kWifi ||
+                           c == DeviceClass::kBluetooth || c == DeviceClass::kSerial;
+      if (way_out) identity.device_class = MoreRestrictive(identity.device_class, c);
     }
   }
   return identity;

@@ -1101,6 +1101,23 @@ TEST_F(WaysOutTest, KeyboardWithANetworkInterfaceKeepsOnlyTheKeyboard) {
   EXPECT_TRUE(Disabled(kKbdNetEcm));
 }
 
+TEST_F(WaysOutTest, CardReaderWithAnUnknownVendorFunctionIsNotTakenForACardReader) {
+  // A "reader" whose second function is vendor-specific with no driver:
+  // the card reader part is known, the other is not, and the device as a
+  // whole is judged by the unknown part.
+  const char kDual[] = "USB\\VID_1234&PID_0B0B\\5&6a7b8c9d&0&7";
+  const char kDualCcid[] = "USB\\VID_1234&PID_0B0B&MI_00\\6&7b8c9d0e&0&0000";
+  const char kDualVendor[] = "USB\\VID_1234&PID_0B0B&MI_01\\6&7b8c9d0e&0&0001";
+  devices_.nodes.push_back(Function(kDual, kHub, kComposite, kUsbClass, "usbccgp"));
+  devices_.nodes.push_back(Function(kDualCcid, kDual, Triple("0B", "00", "00"),
+                                    std::string(kSmartCardReaderSetupClass), "wudfrd"));
+  devices_.nodes.push_back(Function(kDualVendor, kDual, Triple("FF", "FF", "FF")));
+  const ObservedDevice dev = Observed(kDual);
+  EXPECT_EQ(dev.identity.interface_classes,
+            (std::vector<DeviceClass>{DeviceClass::kSmartCard, DeviceClass::kOther}));
+  EXPECT_NE(dev.identity.device_class, DeviceClass::kSmartCard);
+}
+
 TEST_F(WaysOutTest, EverythingAtOnceLeavesExactlyWhatStaffNeed) {
   DecideAll();
   for (const char* id : {kPixelMtp, kTether, kRtl8153, kIntelBt, kTpLinkWifi, kFtdi, kKbdNetEcm}) {
