@@ -129,6 +129,16 @@ std::optional<DeviceClass> ClassOfSetupClass(std::string_view setup_class, uint3
   return std::nullopt;
 }
 
+std::optional<DeviceClass> ClassOfService(std::string_view service) {
+  if (service.size() > 64) return std::nullopt;
+  const std::string name = Lower(service);
+  if (name == "usbser") return DeviceClass::kSerial;
+  if (name == "rndismp6" || name == "usb_rndisx") return DeviceClass::kNetwork;
+  if (name == "bthusb") return DeviceClass::kBluetooth;
+  if (name == "wudfwpdmtp") return DeviceClass::kStillImage;
+  return std::nullopt;
+}
+
 std::optional<DeviceClass> ClassOfMsOsCompatibleId(std::string_view id) {
   constexpr std::string_view kPrefix = "usb\\ms_comp_";
   if (id.size() > kMaxDeviceIdChars) return std::nullopt;
@@ -209,6 +219,7 @@ std::optional<DeviceClass> ClassOfUsbFunction(const DevNode& node) {
                         triple->cls == kClassVideo;
     if (!webcam) Tighten(cls, bound);
   }
+  Tighten(cls, ClassOfService(node.driver.service));
 
   const bool unclaimed = !cls || *cls == DeviceClass::kOther || *cls == DeviceClass::kUnspecified;
   if (unclaimed) {

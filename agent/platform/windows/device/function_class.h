@@ -17,7 +17,8 @@ namespace mamori {
 // it. Three kinds of evidence, each read here:
 //
 //   1. The device setup class of the driver Windows installed
-//      (DriverBinding::setup_class), and for a network adapter its *IfType.
+//      (DriverBinding::setup_class), for a network adapter its *IfType, and
+//      the service when it is one of Microsoft's class drivers.
 //      Windows picks the driver from the device's ids, so this says what the
 //      function is used as: whatever a device claims in its class codes, a
 //      function bound to a network driver is a network adapter.
@@ -60,6 +61,14 @@ inline constexpr uint32_t kIfTypeIeee80211 = 71;
 // say nothing the rule engine needs (USB, HIDClass, Media, ...). `if_type`
 // splits Net into wifi and network.
 std::optional<DeviceClass> ClassOfSetupClass(std::string_view setup_class, uint32_t if_type);
+
+// The class a Microsoft in-box function driver's service stands for,
+// whatever setup class the INF that installed it chose (vendor INFs often
+// install usbser or RNDIS under a class of their own, e.g. WCEUSBS for
+// Windows Mobile Device Center): usbser -> serial; rndismp6, usb_rndisx ->
+// network; bthusb -> bluetooth; wudfwpdmtp -> still_image. nullopt for any
+// other service (case-insensitive).
+std::optional<DeviceClass> ClassOfService(std::string_view service);
 
 // The class a "USB\MS_COMP_<id>[&MS_SUBCOMP_<sub>]" compatible id stands
 // for (MTP, PTP, RNDIS, WINNCM, BLUTUTH), or nullopt.

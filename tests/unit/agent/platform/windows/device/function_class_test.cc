@@ -73,6 +73,38 @@ TEST(SetupClassTest, Mapping) {
   EXPECT_EQ(ClassOfSetupClass("{4d36e972-e325-11ce-bfc1-08002be10318}x", 71), std::nullopt);
 }
 
+TEST(ServiceTest, MicrosoftClassDriversOnly) {
+  EXPECT_EQ(ClassOfService("usbser"), DeviceClass::kSerial);
+  EXPECT_EQ(ClassOfService("UsbSer"), DeviceClass::kSerial);
+  EXPECT_EQ(ClassOfService("rndismp6"), DeviceClass::kNetwork);
+  EXPECT_EQ(ClassOfService("usb_rndisx"), DeviceClass::kNetwork);
+  EXPECT_EQ(ClassOfService("BTHUSB"), DeviceClass::kBluetooth);
+  EXPECT_EQ(ClassOfService("WUDFWpdMtp"), DeviceClass::kStillImage);
+  EXPECT_EQ(ClassOfService("winusb"), std::nullopt);
+  EXPECT_EQ(ClassOfService("kbdhid"), std::nullopt);
+  EXPECT_EQ(ClassOfService(""), std::nullopt);
+  EXPECT_EQ(ClassOfService(std::string(100000, 'u')), std::nullopt);
+}
+
+TEST(ClassOfUsbFunctionTest, UsbserUnderAVendorSetupClassIsSerial) {
+  // A vendor INF installing Microsoft's CDC ACM driver under its own class.
+  DevNode n = Node("USB\\VID_1234&PID_5678\\1", Triple("FF", "00", "00"),
+                   "{12345678-1234-1234-1234-123456789abc}");
+  n.driver.service = "usbser";
+  EXPECT_EQ(ClassOfUsbFunction(n), DeviceClass::kSerial);
+}
+
+TEST(ClassOfUsbFunctionTest, HostileInputIsBoundedAndNeverCrashes) {
+  DevNode n;
+  n.instance_id = std::string(100000, '\\');
+  for (int i = 0; i < 2000; ++i) n.compatible_ids.push_back(std::string(300, '&'));
+  n.compatible_ids.push_back("USB\\MS_COMP_" + std::string(100000, 'M'));
+  n.driver.setup_class = std::string(100000, '{');
+  n.driver.service = std::string(100000, 'x');
+  n.driver.if_type = 0xFFFFFFFFu;
+  EXPECT_EQ(ClassOfUsbFunction(n), std::nullopt);
+}
+
 TEST(MsOsCompatibleIdTest, Mapping) {
   EXPECT_EQ(ClassOfMsOsCompatibleId("USB\\MS_COMP_MTP"), DeviceClass::kStillImage);
   EXPECT_EQ(ClassOfMsOsCompatibleId("USB\\MS_COMP_PTP"), DeviceClass::kStillImage);
