@@ -46,9 +46,9 @@ Result<DevNode> ParseNodeFile(std::string_view text, std::string_view source) {
       char* end = nullptr;
       const unsigned long v = std::strtoul(value.c_str(), &end, 10);
       if (value.empty() || *end != '\0' || v > 0xFFFFFFFFul) {
-        return MakeError(ErrorCode::kInvalidArgument, std::string(source) + ":" +
-                                                          std::to_string(line_no) +
-                                                          ": if_type is not a number");
+        return MakeError(
+            ErrorCode::kInvalidArgument,
+            std::string(source) + ":" + std::to_string(line_no) + ": if_type is not a number");
       }
       node.driver.if_type = static_cast<uint32_t>(v);
     } else {

@@ -454,8 +454,7 @@ TEST_F(WineAgentTest, RefusesCollectorFromAnotherCa) {
 
 // A single-function USB device node with the driver Windows installed.
 std::string FunctionNode(const std::string& instance_id, const std::string& triple,
-                         const std::string& setup_class, const std::string& service,
-                         int if_type) {
+                         const std::string& setup_class, const std::string& service, int if_type) {
   std::string node = "instance_id " + instance_id + "\nparent USB\\ROOT_HUB30\\4&1a2b3c4d&0&0";
   const std::string cls = "USB\\Class_" + triple.substr(0, 2);
   node += "\ncompatible_id " + cls + "&SubClass_" + triple.substr(3, 2) + "&Prot_" +
@@ -471,10 +470,10 @@ std::string FunctionNode(const std::string& instance_id, const std::string& trip
 TEST_F(WineAgentTest, WaysOutAreDisabledAndTheCardReaderStays) {
   WineAgent agent(pki_, dir_, *collector_, "win-waysout-001", "nara");
   const std::string net = "{4d36e972-e325-11ce-bfc1-08002be10318}";
-  agent.Plug("nic", FunctionNode("USB\\VID_0BDA&PID_8153\\000001000000", "FF/FF/00", net,
-                                 "rtux64w10", 6));
-  agent.Plug("wifi", FunctionNode("USB\\VID_2357&PID_010C\\00E04C000001", "FF/FF/FF", net,
-                                  "rtwlanu", 71));
+  agent.Plug("nic",
+             FunctionNode("USB\\VID_0BDA&PID_8153\\000001000000", "FF/FF/00", net, "rtux64w10", 6));
+  agent.Plug("wifi",
+             FunctionNode("USB\\VID_2357&PID_010C\\00E04C000001", "FF/FF/FF", net, "rtwlanu", 71));
   agent.Plug("bt", FunctionNode("USB\\VID_8087&PID_0026\\BT0026SERIAL", "E0/01/01",
                                 "{e0cbf06c-cd8b-4647-bb8a-263b43f0f974}", "bthusb", 0));
   agent.Plug("reader", FunctionNode("USB\\VID_04E6&PID_5116\\21120823204587", "0B/00/00",

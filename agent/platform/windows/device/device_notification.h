@@ -27,9 +27,9 @@ enum class InterfaceClass {
   kBluetooth,  // GUID_BTHPORT_DEVICE_INTERFACE {0850302A-B344-4FDA-9BE9-90576B8D46F0}
 };
 inline constexpr InterfaceClass kWatchedInterfaceClasses[] = {
-    InterfaceClass::kUsbDevice, InterfaceClass::kDisk,    InterfaceClass::kVolume,
-    InterfaceClass::kCdRom,     InterfaceClass::kWpd,     InterfaceClass::kNet,
-    InterfaceClass::kComPort,   InterfaceClass::kModem,   InterfaceClass::kBluetooth};
+    InterfaceClass::kUsbDevice, InterfaceClass::kDisk,  InterfaceClass::kVolume,
+    InterfaceClass::kCdRom,     InterfaceClass::kWpd,   InterfaceClass::kNet,
+    InterfaceClass::kComPort,   InterfaceClass::kModem, InterfaceClass::kBluetooth};
 
 // "usb_device", "disk", "volume", "cdrom", "wpd", "net", "comport", "modem",
 // "bluetooth".

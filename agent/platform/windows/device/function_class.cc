@@ -199,10 +199,12 @@ std::optional<DeviceClass> ClassOfUsbFunction(const DevNode& node) {
   std::optional<DeviceClass> cls;
   const auto triple = MostSpecificUsbClassTriple(node.compatible_ids);
   if (triple) {
-    const DeviceClass common = ClassifyUsbInterface(triple->cls, triple->subclass, triple->protocol);
+    const DeviceClass common =
+        ClassifyUsbInterface(triple->cls, triple->subclass, triple->protocol);
     cls = common;
     if (common == DeviceClass::kOther || common == DeviceClass::kWireless) {
-      if (const auto finer = WaysOutClassOfTriple(triple->cls, triple->subclass, triple->protocol)) {
+      if (const auto finer =
+              WaysOutClassOfTriple(triple->cls, triple->subclass, triple->protocol)) {
         // The finer name replaces the coarse one; it is no less restrictive
         // for the policy, which blocks every way out by default.
         cls = *finer;

@@ -64,8 +64,8 @@ uint32_t NetworkIfType(HDEVINFO set, SP_DEVINFO_DATA* data) {
   wchar_t buffer[16] = {};
   DWORD type = 0;
   DWORD bytes = sizeof(buffer) - sizeof(wchar_t);
-  const LSTATUS rc = ::RegQueryValueExW(key, L"*IfType", nullptr, &type,
-                                        reinterpret_cast<BYTE*>(buffer), &bytes);
+  const LSTATUS rc =
+      ::RegQueryValueExW(key, L"*IfType", nullptr, &type, reinterpret_cast<BYTE*>(buffer), &bytes);
   ::RegCloseKey(key);
   if (rc != ERROR_SUCCESS) return 0;
   if (type == REG_DWORD && bytes == sizeof(DWORD)) {

@@ -118,8 +118,8 @@ TEST(DeviceInstallTest, NeverLocksOutInputDevices) {
 // remove it). The card and fingerprint readers' classes stay installable.
 TEST(DeviceInstallTest, NeverDeniesNetworkRadioSerialOrReaderClasses) {
   const std::vector<std::string_view> forbidden_classes = {
-      kNetSetupClass,        kBluetoothSetupClass,       kPortsSetupClass,
-      kModemSetupClass,      kSmartCardReaderSetupClass, kBiometricSetupClass,
+      kNetSetupClass,   kBluetoothSetupClass,       kPortsSetupClass,
+      kModemSetupClass, kSmartCardReaderSetupClass, kBiometricSetupClass,
   };
   const std::vector<DeviceClass> ways_out = {DeviceClass::kNetwork, DeviceClass::kWifi,
                                              DeviceClass::kBluetooth, DeviceClass::kSerial,

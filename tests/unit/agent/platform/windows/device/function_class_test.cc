@@ -38,8 +38,8 @@ TEST(WaysOutTripleTest, SerialBluetoothSmartCardAdb) {
   EXPECT_EQ(WaysOutClassOfTriple(0x02, 0x02, 0x01), DeviceClass::kSerial);  // ACM AT commands
   EXPECT_EQ(WaysOutClassOfTriple(0x02, 0x02, 0x00), DeviceClass::kSerial);  // ACM plain
   EXPECT_EQ(WaysOutClassOfTriple(0xE0, 0x01, 0x01), DeviceClass::kBluetooth);
-  EXPECT_EQ(WaysOutClassOfTriple(0xE0, 0x01, 0x04), DeviceClass::kBluetooth);  // AMP
-  EXPECT_EQ(WaysOutClassOfTriple(0x0B, 0x00, 0x00), DeviceClass::kSmartCard);  // CCID
+  EXPECT_EQ(WaysOutClassOfTriple(0xE0, 0x01, 0x04), DeviceClass::kBluetooth);   // AMP
+  EXPECT_EQ(WaysOutClassOfTriple(0x0B, 0x00, 0x00), DeviceClass::kSmartCard);   // CCID
   EXPECT_EQ(WaysOutClassOfTriple(0xFF, 0x42, 0x01), DeviceClass::kStillImage);  // adb
 }
 
@@ -47,8 +47,10 @@ TEST(WaysOutTripleTest, OthersAreLeftToTheCommonMapping) {
   EXPECT_EQ(WaysOutClassOfTriple(0x08, 0x06, 0x50), std::nullopt);
   EXPECT_EQ(WaysOutClassOfTriple(0x03, 0x01, 0x01), std::nullopt);
   EXPECT_EQ(WaysOutClassOfTriple(0xFF, 0xFF, 0x00), std::nullopt);
-  EXPECT_EQ(WaysOutClassOfTriple(0xE0, 0x02, 0x01), std::nullopt);  // wireless USB host wire adapter
-  EXPECT_EQ(WaysOutClassOfTriple(0x02, 0x08, 0x00), std::nullopt);  // CDC WMC: not a way out by itself
+  EXPECT_EQ(WaysOutClassOfTriple(0xE0, 0x02, 0x01),
+            std::nullopt);  // wireless USB host wire adapter
+  EXPECT_EQ(WaysOutClassOfTriple(0x02, 0x08, 0x00),
+            std::nullopt);  // CDC WMC: not a way out by itself
   EXPECT_EQ(WaysOutClassOfTriple(0xEF, 0x02, 0x01), std::nullopt);  // IAD: says nothing
 }
 
@@ -121,8 +123,8 @@ TEST(MsOsCompatibleIdTest, Mapping) {
 }
 
 TEST(KnownWifiTest, ListedChipsOnly) {
-  EXPECT_TRUE(IsKnownUsbWifi(0x2357, 0x010c));  // TP-Link TL-WN722N v2
-  EXPECT_TRUE(IsKnownUsbWifi(0x0cf3, 0x9271));  // AR9271
+  EXPECT_TRUE(IsKnownUsbWifi(0x2357, 0x010c));   // TP-Link TL-WN722N v2
+  EXPECT_TRUE(IsKnownUsbWifi(0x0cf3, 0x9271));   // AR9271
   EXPECT_FALSE(IsKnownUsbWifi(0x0bda, 0x8153));  // RTL8153 Ethernet, same vendor
   EXPECT_FALSE(IsKnownUsbWifi(0x0781, 0x5581));
 }
@@ -233,8 +235,7 @@ TEST(ClassOfUsbFunctionTest, EvidenceOnlyTightens) {
 TEST(ClassOfUsbFunctionTest, SerialBridges) {
   // Arduino Uno: CDC ACM, usbser in the Ports class.
   EXPECT_EQ(ClassOfUsbFunction(Node("USB\\VID_2341&PID_0043\\85736323838351F0B1C1",
-                                    Triple("02", "02", "01"),
-                                    std::string(kPortsSetupClass))),
+                                    Triple("02", "02", "01"), std::string(kPortsSetupClass))),
             DeviceClass::kSerial);
   // Silicon Labs CP2102: vendor-specific, silabser in the Ports class.
   EXPECT_EQ(ClassOfUsbFunction(Node("USB\\VID_10C4&PID_EA60\\0001", Triple("FF", "00", "00"),
@@ -244,8 +245,7 @@ TEST(ClassOfUsbFunctionTest, SerialBridges) {
 
 TEST(ClassOfUsbFunctionTest, OldWindowsWebcamInTheImageClassIsNotAPhone) {
   EXPECT_EQ(ClassOfUsbFunction(Node("USB\\VID_046D&PID_0825&MI_00\\6&1&0&0000",
-                                    Triple("0E", "01", "00"),
-                                    std::string(kImageSetupClass))),
+                                    Triple("0E", "01", "00"), std::string(kImageSetupClass))),
             DeviceClass::kOther);
   // A scanner or camera in the Image class is.
   EXPECT_EQ(ClassOfUsbFunction(Node("USB\\VID_04A9&PID_1909\\1", Triple("FF", "FF", "FF"),
@@ -254,10 +254,10 @@ TEST(ClassOfUsbFunctionTest, OldWindowsWebcamInTheImageClassIsNotAPhone) {
 }
 
 TEST(ClassOfUsbFunctionTest, KeyboardStaysHid) {
-  EXPECT_EQ(ClassOfUsbFunction(Node("USB\\VID_046D&PID_C31C&MI_00\\6&1&0&0000",
-                                    Triple("03", "01", "01"),
-                                    "{4d36e96b-e325-11ce-bfc1-08002be10318}")),
-            DeviceClass::kHid);
+  EXPECT_EQ(
+      ClassOfUsbFunction(Node("USB\\VID_046D&PID_C31C&MI_00\\6&1&0&0000", Triple("03", "01", "01"),
+                              "{4d36e96b-e325-11ce-bfc1-08002be10318}")),
+      DeviceClass::kHid);
   EXPECT_EQ(ClassOfUsbFunction(Node("USB\\VID_046D&PID_C31C\\1", {})), std::nullopt);
 }
 

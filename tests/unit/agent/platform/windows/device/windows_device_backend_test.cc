@@ -134,7 +134,8 @@ std::vector<DevNode> Tree() {
        kHub,
        {"USB\\VID_0781&PID_5581&REV_0100", "USB\\VID_0781&PID_5581"},
        {"USB\\Class_08&SubClass_06&Prot_50", "USB\\Class_08&SubClass_06", "USB\\Class_08"},
-       false, {}},
+       false,
+       {}},
       {kStickDisk, kStick, {}, {"USBSTOR\\Disk", "GenDisk"}, false, {}},
       {kCombo, kHub, {}, {"USB\\DevClass_00&SubClass_00&Prot_00", "USB\\COMPOSITE"}, false, {}},
       {kComboKbd, kCombo, {}, {"USB\\Class_03&SubClass_01&Prot_01"}, false, {}},
@@ -144,7 +145,8 @@ std::vector<DevNode> Tree() {
        "PCI\\VEN_8086&DEV_A36D\\3&11583659&0&A0",
        {},
        {},
-       false, {}},
+       false,
+       {}},
   };
 }
 
@@ -472,21 +474,25 @@ class StorageMappingTest : public WindowsBackendTest {
                               kSdHost,
                               {"SD\\VID_03&OID_5344&PID_SD16G&REV_8.0", "SD\\VID_03&OID_5344"},
                               {"SD\\CLASS_MEMORY"},
-                              false, {}});
+                              false,
+                              {}});
     devices_.nodes.push_back(
         {kVendorDevice,
          kHub,
          {"USB\\VID_1234&PID_5678&REV_0100"},
          {"USB\\Class_FF&SubClass_FF&Prot_FF", "USB\\Class_FF&SubClass_FF", "USB\\Class_FF"},
-         false, {}});
+         false,
+         {}});
     devices_.nodes.push_back({kVendorDisk, kVendorDevice, {}, {"GenDisk"}, false, {}});
     devices_.nodes.push_back({kKeyboard,
                               kHub,
                               {"USB\\VID_046D&PID_C31D&REV_6700"},
                               {"USB\\Class_03&SubClass_01&Prot_01", "USB\\Class_03"},
-                              false, {}});
+                              false,
+                              {}});
     devices_.nodes.push_back({kSataBay, pci, {}, {"GenDisk"}, false, {}});
-    devices_.nodes.push_back({kFirewire, "1394\\LaCie&d2_quadra\\0123456789ABCDEF", {}, {}, false, {}});
+    devices_.nodes.push_back(
+        {kFirewire, "1394\\LaCie&d2_quadra\\0123456789ABCDEF", {}, {}, false, {}});
     devices_.nodes.push_back({"1394\\LaCie&d2_quadra\\0123456789ABCDEF", pci, {}, {}, false, {}});
     auto& disks = devices_.interfaces[InterfaceClass::kDisk];
     disks.push_back({kSdCardPath, kSdCard});
@@ -686,7 +692,8 @@ TEST_F(StorageMappingTest, VendorInterfaceWithADiskIsSplitOffAsStorage) {
   const char kKbd2Disk[] = "SCSI\\Disk&Ven_Hidden\\8&77777777&0&000000";
   devices_.nodes.push_back({kKbd2, kHub, {}, {"USB\\COMPOSITE"}, false, {}});
   devices_.nodes.push_back({kKbd2Hid, kKbd2, {}, {"USB\\Class_03&SubClass_01&Prot_01"}, false, {}});
-  devices_.nodes.push_back({kKbd2Vendor, kKbd2, {}, {"USB\\Class_FF&SubClass_00&Prot_00"}, false, {}});
+  devices_.nodes.push_back(
+      {kKbd2Vendor, kKbd2, {}, {"USB\\Class_FF&SubClass_00&Prot_00"}, false, {}});
   devices_.nodes.push_back({kKbd2Disk, kKbd2Vendor, {}, {}, false, {}});
   devices_.interfaces[InterfaceClass::kDisk].push_back({"\\\\?\\SCSI#Hidden#8", kKbd2Disk});
   const ObservedDevice dev = Observed(kKbd2);
@@ -954,7 +961,11 @@ class WaysOutTest : public ::testing::Test {
  protected:
   WaysOutTest() {
     std::vector<DevNode>& n = devices_.nodes;
-    n.push_back({kHub, "PCI\\VEN_8086&DEV_A36D\\3&11583659&0&A0", {"USB\\ROOT_HUB30"}, {}, false,
+    n.push_back({kHub,
+                 "PCI\\VEN_8086&DEV_A36D\\3&11583659&0&A0",
+                 {"USB\\ROOT_HUB30"},
+                 {},
+                 false,
                  {kUsbClass, "usbhub3", 0}});
     // Pixel in "File transfer" mode with USB debugging: MTP through the OS
     // descriptor, and adb.
@@ -963,13 +974,13 @@ class WaysOutTest : public ::testing::Test {
                          {"USB\\MS_COMP_MTP", "USB\\Class_FF&SubClass_FF&Prot_00",
                           "USB\\Class_FF&SubClass_FF", "USB\\Class_FF"},
                          std::string(kWpdSetupClass), "wudfwpdmtp"));
-    n.push_back(Function(kPixelMtpMi1, kPixelMtp, Triple("FF", "42", "01"), kAndroidUsbClass,
-                         "winusb"));
+    n.push_back(
+        Function(kPixelMtpMi1, kPixelMtp, Triple("FF", "42", "01"), kAndroidUsbClass, "winusb"));
     // The same phone tethering over RNDIS (with adb).
     n.push_back(Function(kTether, kHub, kComposite, kUsbClass, "usbccgp"));
     n.push_back(Function(kTetherRndis, kTether, Triple("E0", "01", "03"), kNet, "usb_rndisx", 6));
-    n.push_back(Function(kTetherAdb, kTether, Triple("FF", "42", "01"), kAndroidUsbClass,
-                         "winusb"));
+    n.push_back(
+        Function(kTetherAdb, kTether, Triple("FF", "42", "01"), kAndroidUsbClass, "winusb"));
     // Realtek RTL8153 USB Ethernet adapter, vendor-specific configuration.
     n.push_back(Function(kRtl8153, kHub, Triple("FF", "FF", "00"), kNet, "rtux64w10", 6));
     // Intel AX201 Bluetooth and a profile node below it.
@@ -977,8 +988,8 @@ class WaysOutTest : public ::testing::Test {
                          std::string(kBluetoothSetupClass), "bthusb"));
     n.push_back(Function(kIntelBtEnum, kIntelBt, {}, std::string(kBluetoothSetupClass)));
     // TP-Link TL-WN722N v2 Wi-Fi adapter.
-    n.push_back(Function(kTpLinkWifi, kHub, Triple("FF", "FF", "FF"), kNet, "rtwlanu",
-                         kIfTypeIeee80211));
+    n.push_back(
+        Function(kTpLinkWifi, kHub, Triple("FF", "FF", "FF"), kNet, "rtwlanu", kIfTypeIeee80211));
     // SCM SCR3310 CCID reader (My Number card).
     n.push_back(Function(kScr3310, kHub, Triple("0B", "00", "00"),
                          std::string(kSmartCardReaderSetupClass), "wudfrd"));
