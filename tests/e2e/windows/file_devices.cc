@@ -1,5 +1,6 @@
 #include "tests/e2e/windows/file_devices.h"
 
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <system_error>
@@ -37,6 +38,19 @@ Result<DevNode> ParseNodeFile(std::string_view text, std::string_view source) {
       node.hardware_ids.push_back(value);
     } else if (key == "compatible_id") {
       node.compatible_ids.push_back(value);
+    } else if (key == "setup_class") {
+      node.driver.setup_class = value;
+    } else if (key == "service") {
+      node.driver.service = value;
+    } else if (key == "if_type") {
+      char* end = nullptr;
+      const unsigned long v = std::strtoul(value.c_str(), &end, 10);
+      if (value.empty() || *end != '\0' || v > 0xFFFFFFFFul) {
+        return MakeError(
+            ErrorCode::kInvalidArgument,
+            std::string(source) + ":" + std::to_string(line_no) + ": if_type is not a number");
+      }
+      node.driver.if_type = static_cast<uint32_t>(v);
     } else {
       return MakeError(
           ErrorCode::kInvalidArgument,

@@ -18,6 +18,9 @@ namespace mamori::testing {
 //   parent USB\ROOT_HUB30\4&1&0&0
 //   hardware_id USB\VID_0781&PID_5581&REV_0100      (repeatable)
 //   compatible_id USB\Class_08&SubClass_06&Prot_50  (repeatable)
+//   setup_class {4d36e972-e325-11ce-bfc1-08002be10318} (the driver's, optional)
+//   service rtux64w10                                (optional)
+//   if_type 6                                        (*IfType, optional)
 // Disabling a node creates `<file>.disabled` beside it and enabling removes
 // it, so the test reads what the agent enforced and a re-plug (rewriting
 // the file) keeps it. Everything above this interface is the shipped agent.

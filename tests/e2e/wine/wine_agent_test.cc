@@ -452,6 +452,67 @@ TEST_F(WineAgentTest, RefusesCollectorFromAnotherCa) {
                                                     "should not trust";
 }
 
+// A single-function USB device node with the driver Windows installed.
+std::string FunctionNode(const std::string& instance_id, const std::string& triple,
+                         const std::string& setup_class, const std::string& service, int if_type) {
+  std::string node = "instance_id " + instance_id + "\nparent USB\\ROOT_HUB30\\4&1a2b3c4d&0&0";
+  const std::string cls = "USB\\Class_" + triple.substr(0, 2);
+  node += "\ncompatible_id " + cls + "&SubClass_" + triple.substr(3, 2) + "&Prot_" +
+          triple.substr(6, 2) + "\ncompatible_id " + cls + "&SubClass_" + triple.substr(3, 2) +
+          "\ncompatible_id " + cls + "\nsetup_class " + setup_class + "\nservice " + service;
+  if (if_type != 0) node += "\nif_type " + std::to_string(if_type);
+  return node + "\n";
+}
+
+// 7. The ways out of a My Number terminal (a USB Ethernet adapter, a Wi-Fi
+// adapter, a Bluetooth radio) are disabled through the shipped agent while
+// the My Number card reader stays usable, each decision naming its rule.
+TEST_F(WineAgentTest, WaysOutAreDisabledAndTheCardReaderStays) {
+  WineAgent agent(pki_, dir_, *collector_, "win-waysout-001", "nara");
+  const std::string net = "{4d36e972-e325-11ce-bfc1-08002be10318}";
+  agent.Plug("nic",
+             FunctionNode("USB\\VID_0BDA&PID_8153\\000001000000", "FF/FF/00", net, "rtux64w10", 6));
+  agent.Plug("wifi",
+             FunctionNode("USB\\VID_2357&PID_010C\\00E04C000001", "FF/FF/FF", net, "rtwlanu", 71));
+  agent.Plug("bt", FunctionNode("USB\\VID_8087&PID_0026\\BT0026SERIAL", "E0/01/01",
+                                "{e0cbf06c-cd8b-4647-bb8a-263b43f0f974}", "bthusb", 0));
+  agent.Plug("reader", FunctionNode("USB\\VID_04E6&PID_5116\\21120823204587", "0B/00/00",
+                                    "{50dd5230-ba8a-11d1-bf5d-0000f805f530}", "wudfrd", 0));
+  const std::string policy = dir_.Write(
+      "nara.yaml",
+      "name: nara-my-number\ndefaults:\n  storage: block\n  other: allow\nrules:\n"
+      "  - name: block-ways-out\n    match:\n      class: [network, wifi, bluetooth, serial]\n"
+      "    action: block\n"
+      "  - name: allow-card-reader\n    match:\n      class: [smart_card, biometric]\n"
+      "    action: allow\n");
+  CommandResult applied = collector_->Ctl({"policy", "apply", policy, "--group", "nara"});
+  ASSERT_EQ(applied.exit_code, 0) << applied.err << applied.out;
+  agent.Start();
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        return AppliedVersion(agent.id()) == 1 &&
+               StickAction(agent.id(), "000001000000") == v1::ACTION_BLOCK &&
+               StickAction(agent.id(), "00E04C000001") == v1::ACTION_BLOCK &&
+               StickAction(agent.id(), "BT0026SERIAL") == v1::ACTION_BLOCK &&
+               StickAction(agent.id(), "21120823204587") == v1::ACTION_ALLOW;
+      },
+      seconds(60)))
+      << agent.Log();
+  EXPECT_TRUE(WaitUntil(
+      [&] { return agent.Disabled("nic") && agent.Disabled("wifi") && agent.Disabled("bt"); },
+      seconds(5)))
+      << agent.Log();
+  EXPECT_FALSE(agent.Disabled("reader"));
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        const std::string blocked = Events(agent.id(), "device_blocked");
+        return blocked.find("block-ways-out") != std::string::npos &&
+               blocked.find("000001000000") != std::string::npos &&
+               blocked.find("00E04C000001") != std::string::npos;
+      },
+      seconds(20)));
+}
+
 // The console mode an administrator troubleshoots with: Ctrl+C (SIGINT,
 // which Wine turns into CTRL_C_EVENT) stops it cleanly, and its stop
 // reaches the collector with the console user attached.

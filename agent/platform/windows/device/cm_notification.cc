@@ -54,6 +54,14 @@ constexpr GUID kCdRomGuid{
     0x53F56308, 0xB6BF, 0x11D0, {0x94, 0xF2, 0x00, 0xA0, 0xC9, 0x1E, 0xFB, 0x8B}};
 constexpr GUID kWpdGuid{
     0x6AC27878, 0xA6FA, 0x4155, {0xBA, 0x85, 0xF9, 0x8F, 0x49, 0x1D, 0x4F, 0x33}};
+constexpr GUID kNetGuid{
+    0xCAC88484, 0x7515, 0x4C03, {0x82, 0xE6, 0x71, 0xA8, 0x7A, 0xBA, 0xC3, 0x61}};
+constexpr GUID kComPortGuid{
+    0x86E0D1E0, 0x8089, 0x11D0, {0x9C, 0xE4, 0x08, 0x00, 0x3E, 0x30, 0x1F, 0x73}};
+constexpr GUID kModemGuid{
+    0x2C7089AA, 0x2E0E, 0x11D1, {0xB1, 0x14, 0x00, 0xC0, 0x4F, 0xC2, 0xAA, 0xE4}};
+constexpr GUID kBluetoothGuid{
+    0x0850302A, 0xB344, 0x4FDA, {0x9B, 0xE9, 0x90, 0x57, 0x6B, 0x8D, 0x46, 0xF0}};
 
 std::string PathFrom(const wchar_t* name, std::size_t available_chars) {
   return Utf16ToUtf8(UntilNul(name, std::min(available_chars, kMaxInterfacePathChars)));
@@ -98,8 +106,21 @@ std::string_view InterfaceClassName(InterfaceClass c) {
       return "cdrom";
     case InterfaceClass::kWpd:
       return "wpd";
+    case InterfaceClass::kNet:
+      return "net";
+    case InterfaceClass::kComPort:
+      return "comport";
+    case InterfaceClass::kModem:
+      return "modem";
+    case InterfaceClass::kBluetooth:
+      return "bluetooth";
   }
   return "unknown";
+}
+
+bool IsStorageInterface(InterfaceClass c) {
+  return c == InterfaceClass::kDisk || c == InterfaceClass::kVolume ||
+         c == InterfaceClass::kCdRom || c == InterfaceClass::kWpd;
 }
 
 void CmNotificationTraits::Close(HCMNOTIFICATION h) {
@@ -138,6 +159,14 @@ const GUID& InterfaceClassGuid(InterfaceClass c) {
       return kCdRomGuid;
     case InterfaceClass::kWpd:
       return kWpdGuid;
+    case InterfaceClass::kNet:
+      return kNetGuid;
+    case InterfaceClass::kComPort:
+      return kComPortGuid;
+    case InterfaceClass::kModem:
+      return kModemGuid;
+    case InterfaceClass::kBluetooth:
+      return kBluetoothGuid;
   }
   return kUsbDeviceGuid;
 }

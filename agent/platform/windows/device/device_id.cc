@@ -157,7 +157,7 @@ std::optional<UsbClassTriple> ParseUsbCompatibleId(std::string_view id) {
   return t;
 }
 
-std::optional<DeviceClass> ClassFromCompatibleIds(std::span<const std::string> ids) {
+std::optional<UsbClassTriple> MostSpecificUsbClassTriple(std::span<const std::string> ids) {
   std::optional<UsbClassTriple> best;
   int best_fields = 0;
   for (const std::string& id : ids) {
@@ -170,6 +170,11 @@ std::optional<DeviceClass> ClassFromCompatibleIds(std::span<const std::string> i
       best_fields = fields;
     }
   }
+  return best;
+}
+
+std::optional<DeviceClass> ClassFromCompatibleIds(std::span<const std::string> ids) {
+  const auto best = MostSpecificUsbClassTriple(ids);
   if (!best) return std::nullopt;
   return ClassifyUsbInterface(best->cls, best->subclass, best->protocol);
 }

@@ -68,6 +68,11 @@ struct UsbClassTriple {
 };
 std::optional<UsbClassTriple> ParseUsbCompatibleId(std::string_view id);
 
+// The most specific USB\Class_ triple in a compatible id list (Windows
+// lists the full triple first; the one with the most fields wins), or
+// nullopt when no id names a USB class.
+std::optional<UsbClassTriple> MostSpecificUsbClassTriple(std::span<const std::string> ids);
+
 // The interface class named by the most specific USB\Class_ id in a
 // compatible id list (Windows lists the full triple first), through
 // common/device/usb_class. nullopt when no id names a USB class.

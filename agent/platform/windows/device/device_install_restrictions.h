@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "agent/platform/windows/device/registry_policy.h"
+#include "agent/platform/windows/device/setup_class.h"
 
 namespace mamori {
 
@@ -33,6 +34,20 @@ namespace mamori {
 //     and mice included, so it would lock out a replacement keyboard.
 //     Never DenyUnspecified, device-id lists, or the USB, HIDClass,
 //     Keyboard or Mouse setup classes, for the same reason.
+//   - Never the Net, Bluetooth, Ports or Modem classes, although the policy
+//     blocks network adapters, Bluetooth and serial lines by default. A
+//     class denial cannot tell a USB adapter from the terminal's own
+//     built-in NIC: even without the retroactive switch it stops Windows
+//     from installing or updating any driver of the class, so a driver
+//     update for the built-in NIC, the virtual adapter of the VPN client
+//     that reaches LGWAN, or the NIC of a replacement docking station would
+//     fail to install, and the terminal could lose its only link to the
+//     collector. Retroactive, it would remove the built-in NIC at once.
+//     These ways out are closed per device instead: the backend disables
+//     each USB network, Bluetooth, Wi-Fi or serial function it finds
+//     (windows_device_backend.h), which leaves the built-in NIC on PCI
+//     alone. Nor the SmartCardReader or Biometric classes: the My Number
+//     card reader and the fingerprint reader must keep working.
 //
 // Costs an operator should know: with DiskDrive denied, a new internal
 // disk, a mounted VHD or an iSCSI disk does not install either until the
@@ -46,11 +61,6 @@ inline constexpr std::string_view kDenyDeviceClassesRetroactive = "DenyDeviceCla
 // The list lives in a subkey with the same name as the switch.
 inline constexpr std::string_view kDenyDeviceClassesListKey =
     "SOFTWARE\\Policies\\Microsoft\\Windows\\DeviceInstall\\Restrictions\\DenyDeviceClasses";
-
-// Device setup class GUIDs (devguid.h), as Windows writes them.
-inline constexpr std::string_view kDiskDriveSetupClass = "{4d36e967-e325-11ce-bfc1-08002be10318}";
-inline constexpr std::string_view kCdRomSetupClass = "{4d36e965-e325-11ce-bfc1-08002be10318}";
-inline constexpr std::string_view kWpdSetupClass = "{eec5ad98-8080-425f-922a-dabf3de3f69a}";
 
 // The setup classes to deny for `access`, in a fixed order (disks, CD/DVD,
 // WPD).

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -9,6 +10,22 @@
 
 namespace mamori {
 
+// What Windows installed for a node. Empty until a driver is installed (a
+// device arriving, or one with no matching driver): then only its ids say
+// what it is. Chosen by Windows from the device's ids, so it says what the
+// device will be used as, not what the device claims to be.
+struct DriverBinding {
+  // Device setup class (SPDRP_CLASSGUID) as "{xxxxxxxx-...}", lower-case.
+  std::string setup_class;
+  // The function driver's service (SPDRP_SERVICE), lower-case: "usbser".
+  std::string service;
+  // A network adapter's interface type: the *IfType keyword its INF writes
+  // into the driver key (IANA ifType: 6 Ethernet, 71 IEEE 802.11, 243
+  // mobile broadband); 0 when absent or not a network adapter.
+  uint32_t if_type = 0;
+  bool operator==(const DriverBinding&) const = default;
+};
+
 // One node of the PnP device tree, as SetupAPI/cfgmgr32 report it. Strings
 // are UTF-8; ids are device-controlled in part (the serial).
 struct DevNode {
@@ -17,6 +34,7 @@ struct DevNode {
   std::vector<std::string> hardware_ids;
   std::vector<std::string> compatible_ids;
   bool disabled = false;  // DN_HAS_PROBLEM with CM_PROB_DISABLED
+  DriverBinding driver;
 };
 
 // A present device interface: the path to open it by and the device node

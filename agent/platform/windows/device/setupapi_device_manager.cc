@@ -1,8 +1,10 @@
 #include <algorithm>
+#include <cstring>
 #include <string>
 
 #include "agent/platform/windows/device/cm_notification.h"
 #include "agent/platform/windows/device/device_manager.h"
+#include "agent/platform/windows/device/function_class.h"
 #include "agent/platform/windows/win32/handles.h"
 #include "agent/platform/windows/win32/wide_string.h"
 #include "agent/platform/windows/win32/win32_registry.h"
@@ -32,6 +34,52 @@ std::vector<std::string> MultiSzProperty(HDEVINFO set, SP_DEVINFO_DATA* data, DW
   }
   const std::size_t chars = std::min<std::size_t>(bytes / sizeof(wchar_t), buffer.size());
   return SplitMultiSz(std::wstring_view(buffer.data(), chars));
+}
+
+// A REG_SZ property, lower-cased (setup class GUIDs and service names are
+// compared without case); "" when absent or not a string.
+std::string SzPropertyLower(HDEVINFO set, SP_DEVINFO_DATA* data, DWORD property) {
+  constexpr DWORD kChars = 256;
+  std::wstring buffer(kChars, L'\0');
+  DWORD type = 0;
+  if (!::SetupDiGetDeviceRegistryPropertyW(set, data, property, &type,
+                                           reinterpret_cast<BYTE*>(buffer.data()),
+                                           kChars * sizeof(wchar_t), nullptr) ||
+      type != REG_SZ) {
+    return {};
+  }
+  std::string out = Utf16ToUtf8(UntilNul(buffer.data(), kChars));
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+// *IfType from a network adapter's driver key: NDIS INFs write it as a
+// DWORD or as a decimal string. 0 when the node has no driver key or no
+// such value.
+uint32_t NetworkIfType(HDEVINFO set, SP_DEVINFO_DATA* data) {
+  HKEY key = ::SetupDiOpenDevRegKey(set, data, DICS_FLAG_GLOBAL, 0, DIREG_DRV, KEY_READ);
+  if (key == INVALID_HANDLE_VALUE) return 0;
+  wchar_t buffer[16] = {};
+  DWORD type = 0;
+  DWORD bytes = sizeof(buffer) - sizeof(wchar_t);
+  const LSTATUS rc =
+      ::RegQueryValueExW(key, L"*IfType", nullptr, &type, reinterpret_cast<BYTE*>(buffer), &bytes);
+  ::RegCloseKey(key);
+  if (rc != ERROR_SUCCESS) return 0;
+  if (type == REG_DWORD && bytes == sizeof(DWORD)) {
+    DWORD v = 0;
+    std::memcpy(&v, buffer, sizeof(v));
+    return v;
+  }
+  if (type != REG_SZ) return 0;
+  uint32_t v = 0;
+  for (const wchar_t* c = buffer; *c != L'\0'; ++c) {
+    if (*c < L'0' || *c > L'9' || v > 100000) return 0;
+    v = v * 10 + static_cast<uint32_t>(*c - L'0');
+  }
+  return v;
 }
 
 bool DevInstDisabled(DEVINST inst) {
@@ -71,6 +119,11 @@ Result<std::vector<DevNode>> SetupApiDeviceManager::ListPresent() {
     node.hardware_ids = MultiSzProperty(set.get(), &data, SPDRP_HARDWAREID);
     node.compatible_ids = MultiSzProperty(set.get(), &data, SPDRP_COMPATIBLEIDS);
     node.disabled = DevInstDisabled(data.DevInst);
+    node.driver.setup_class = SzPropertyLower(set.get(), &data, SPDRP_CLASSGUID);
+    node.driver.service = SzPropertyLower(set.get(), &data, SPDRP_SERVICE);
+    if (node.driver.setup_class == kNetSetupClass) {
+      node.driver.if_type = NetworkIfType(set.get(), &data);
+    }
     nodes.push_back(std::move(node));
   }
   return nodes;

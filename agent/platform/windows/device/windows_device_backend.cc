@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "agent/platform/windows/device/device_id.h"
+#include "agent/platform/windows/device/function_class.h"
 #include "common/base/sanitize.h"
 #include "common/device/usb_class.h"
 
@@ -41,12 +42,27 @@ void AddClass(std::vector<DeviceClass>& classes, std::optional<DeviceClass> c) {
   if (c && std::find(classes.begin(), classes.end(), *c) == classes.end()) classes.push_back(*c);
 }
 
+bool IsUsbFunctionNode(std::string_view id);  // below
+
 // The class of a USB interface node (or of a single-function device node,
 // which Windows gives its interface's compatible ids): from the class
-// codes, and mass storage when a disk was found below it and the codes do
-// not already name a storage class.
-std::optional<DeviceClass> UsbNodeClass(const DevNode& node, const NodeIdSet& storage_nodes) {
-  const auto cls = ClassFromCompatibleIds(node.compatible_ids);
+// codes, the driver Windows bound and the ids (function_class.h); tightened
+// by the setup class of a child node that is not itself a USB function
+// (an FTDI bridge's "FTDIBUS\..." COM port is a Ports child of a node
+// whose own driver is a bus driver); and mass storage when a disk was
+// found below it and nothing already names a storage class.
+std::optional<DeviceClass> UsbNodeClass(const DevNode& node, std::span<const DevNode> nodes,
+                                        const NodeIdSet& storage_nodes) {
+  auto cls = ClassOfUsbFunction(node);
+  for (const DevNode& child : nodes) {
+    if (child.parent_instance_id != node.instance_id || node.instance_id.empty() ||
+        IsUsbFunctionNode(child.instance_id)) {
+      continue;
+    }
+    if (const auto bound = ClassOfSetupClass(child.driver.setup_class, child.driver.if_type)) {
+      cls = cls ? MoreRestrictive(*cls, *bound) : *bound;
+    }
+  }
   if (storage_nodes.contains(node.instance_id) && !(cls && IsRemovableStorage(*cls))) {
     return DeviceClass::kMassStorage;
   }
@@ -127,7 +143,7 @@ DeviceIdentity IdentityFromDevNodes(const DevNode& usb, std::span<const DevNode>
         child_parts->enumerator == "USB" ? ParseUsbDevicePart(child_parts->device) : std::nullopt;
     if (child_usb && child_usb->interface_number) {
       composite = true;
-      AddClass(identity.interface_classes, UsbNodeClass(*child, storage_nodes));
+      AddClass(identity.interface_classes, UsbNodeClass(*child, nodes, storage_nodes));
       for (const DevNode* grandchild : ChildrenOf(child->instance_id, nodes)) {
         TakeUsbStorNames(*grandchild, identity);
       }
@@ -137,7 +153,7 @@ DeviceIdentity IdentityFromDevNodes(const DevNode& usb, std::span<const DevNode>
   }
   // A single-function device has no interface nodes: Windows gives the
   // device node itself the interface's class as compatible ids.
-  if (!composite) AddClass(identity.interface_classes, UsbNodeClass(usb, storage_nodes));
+  if (!composite) AddClass(identity.interface_classes, UsbNodeClass(usb, nodes, storage_nodes));
   // A disk right below a composite device's own node rather than below one
   // of its interfaces: still storage.
   if (composite && storage_nodes.contains(usb.instance_id)) {
@@ -148,6 +164,17 @@ DeviceIdentity IdentityFromDevNodes(const DevNode& usb, std::span<const DevNode>
   const auto own = ClassFromCompatibleIds(usb.compatible_ids);
   const uint8_t device_class = own == DeviceClass::kHub ? kUsbClassHub : kUsbClassPerInterface;
   identity.device_class = ClassifyUsbDevice(device_class, 0, 0, identity.interface_classes);
+  // A network, Wi-Fi, Bluetooth or serial function outranks HID, printer
+  // and `other` in the headline class, so a keyboard with a network
+  // interface is not taken for a keyboard (which the rule engine always
+  // allows). ClassifyUsbDevice ranks the rest.
+  if (identity.device_class != DeviceClass::kHub) {
+    for (DeviceClass c : identity.interface_classes) {
+      const bool way_out = c == DeviceClass::kNetwork || c == DeviceClass::kWifi ||
+                           c == DeviceClass::kBluetooth || c == DeviceClass::kSerial;
+      if (way_out) identity.device_class = MoreRestrictive(identity.device_class, c);
+    }
+  }
   return identity;
 }
 
@@ -258,9 +285,12 @@ void WindowsDeviceBackend::HandleNotification(const DeviceNotification& notifica
   // A new disk, volume, CD-ROM or WPD interface may belong to a read-only
   // device: check before anything can use it.
   if (notification.kind == DeviceNotification::Kind::kArrival &&
-      notification.cls != InterfaceClass::kUsbDevice) {
+      IsStorageInterface(notification.cls)) {
     ProtectAllReadOnly();
   }
+  // Any arrival, a network, COM port, modem or Bluetooth interface
+  // included: a driver was installed and a function's class may have
+  // changed, so the core decides again now.
   Notify();
 }
 
@@ -491,7 +521,7 @@ Status WindowsDeviceBackend::Apply(const ObservedDevice& device, const Decision&
       // storage interface): keep the device, disable the other interfaces.
       const auto& allowed = decision.allowed_interface_classes;
       for (const DevNode* child : ChildrenOf(id, *nodes)) {
-        const auto cls = UsbNodeClass(*child, storage_nodes);
+        const auto cls = UsbNodeClass(*child, *nodes, storage_nodes);
         const bool keep = cls && std::find(allowed.begin(), allowed.end(), *cls) != allowed.end();
         if (child->disabled == !keep) continue;
         if (Status s = SetAndConfirm(child->instance_id, keep); !s) return s;

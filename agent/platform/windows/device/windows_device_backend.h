@@ -52,7 +52,12 @@ bool IsAtOrBelow(std::string_view instance_id, std::string_view ancestor,
                  std::span<const DevNode> nodes);
 
 // DeviceBackend over the PnP tree. Devices are
-//   - the USB device nodes ("USB\VID_xxxx&PID_yyyy\..." without MI_); a
+//   - the USB device nodes ("USB\VID_xxxx&PID_yyyy\..." without MI_), each
+//     function classified from its class codes, the driver Windows bound
+//     and its OS-descriptor ids (function_class.h): network, Wi-Fi,
+//     Bluetooth and serial functions are disabled like storage when the
+//     policy blocks them, per device, so the built-in NIC is never touched
+//     (device_install_restrictions.h says why no class is denied); a
 //     USB device or interface node with a disk below it counts as mass
 //     storage from then on until it is unplugged, so that disabling it (and
 //     with it the disk) does not turn it back into a vendor device the

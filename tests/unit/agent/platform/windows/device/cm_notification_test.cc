@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 #include <winioctl.h>
+// After winioctl.h (the GUID macros); uuid supplies the definitions.
+#include <bthdef.h>
 
 #include <algorithm>
 #include <cstring>
@@ -60,6 +62,17 @@ TEST(InterfaceClassTest, GuidsRoundTripAndMatchTheSdk) {
   EXPECT_TRUE(::IsEqualGUID(InterfaceClassGuid(InterfaceClass::kDisk), GUID_DEVINTERFACE_DISK));
   EXPECT_TRUE(::IsEqualGUID(InterfaceClassGuid(InterfaceClass::kVolume), GUID_DEVINTERFACE_VOLUME));
   EXPECT_TRUE(::IsEqualGUID(InterfaceClassGuid(InterfaceClass::kCdRom), GUID_DEVINTERFACE_CDROM));
+  // The rest as the SDK headers define them (winioctl.h, bthdef.h;
+  // GUID_DEVINTERFACE_MODEM from ntddmodm.h and GUID_DEVINTERFACE_NET from
+  // ndisguid.h spelled out: MinGW's uuid library does not define them).
+  EXPECT_TRUE(
+      ::IsEqualGUID(InterfaceClassGuid(InterfaceClass::kComPort), GUID_DEVINTERFACE_COMPORT));
+  const GUID modem{0x2c7089aa, 0x2e0e, 0x11d1, {0xb1, 0x14, 0x00, 0xc0, 0x4f, 0xc2, 0xaa, 0xe4}};
+  EXPECT_TRUE(::IsEqualGUID(InterfaceClassGuid(InterfaceClass::kModem), modem));
+  EXPECT_TRUE(
+      ::IsEqualGUID(InterfaceClassGuid(InterfaceClass::kBluetooth), GUID_BTHPORT_DEVICE_INTERFACE));
+  const GUID net{0xcac88484, 0x7515, 0x4c03, {0x82, 0xe6, 0x71, 0xa8, 0x7a, 0xba, 0xc3, 0x61}};
+  EXPECT_TRUE(::IsEqualGUID(InterfaceClassGuid(InterfaceClass::kNet), net));
   const GUID hid{0x4D1E55B2, 0xF16F, 0x11CF, {0x88, 0xCB, 0x00, 0x11, 0x11, 0x00, 0x00, 0x30}};
   EXPECT_FALSE(InterfaceClassFromGuid(hid));
 }

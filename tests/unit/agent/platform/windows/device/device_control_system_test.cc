@@ -255,7 +255,7 @@ class WineDisksDeviceManager final : public DeviceManager {
     auto nodes = real_.ListPresent();
     if (!nodes.ok()) return nodes;
     for (const DeviceInterface& d : kWineDisks)
-      nodes->push_back({d.instance_id, "", {}, {}, false});
+      nodes->push_back({d.instance_id, "", {}, {}, false, {}});
     return nodes;
   }
   Status SetEnabled(std::string_view id, bool enabled) override {

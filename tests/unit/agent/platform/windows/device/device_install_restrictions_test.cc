@@ -113,6 +113,40 @@ TEST(DeviceInstallTest, NeverLocksOutInputDevices) {
   }
 }
 
+// The network ways out are closed per device, never class-wide: a class
+// denial would also hold back the built-in NIC's drivers (and, retroactive,
+// remove it). The card and fingerprint readers' classes stay installable.
+TEST(DeviceInstallTest, NeverDeniesNetworkRadioSerialOrReaderClasses) {
+  const std::vector<std::string_view> forbidden_classes = {
+      kNetSetupClass,   kBluetoothSetupClass,       kPortsSetupClass,
+      kModemSetupClass, kSmartCardReaderSetupClass, kBiometricSetupClass,
+  };
+  const std::vector<DeviceClass> ways_out = {DeviceClass::kNetwork, DeviceClass::kWifi,
+                                             DeviceClass::kBluetooth, DeviceClass::kSerial,
+                                             DeviceClass::kWireless};
+  for (Action other : {Action::kBlock, Action::kAllow}) {
+    Policy p;  // everything blocked that a policy can block
+    p.default_storage_action = Action::kBlock;
+    p.default_other_action = other;
+    p.rules.push_back(ClassRule(Action::kBlock, ways_out));
+    p.rules.push_back(
+        ClassRule(Action::kAllow, {DeviceClass::kSmartCard, DeviceClass::kBiometric}));
+    const auto line = RegistryLineFor(p);
+    bool denies_storage = false;
+    for (const RegistryPolicyValue& v : line) {
+      if (v.name == "DenyDeviceClassesRetroactive") {
+        EXPECT_EQ(v.value, RegistryValue::Dword(0)) << "retroactive removal";
+      }
+      if (v.value.type != RegistryValue::Type::kString) continue;
+      denies_storage |= Lower(v.value.text) == kDiskDriveSetupClass;
+      for (std::string_view g : forbidden_classes) {
+        EXPECT_NE(Lower(v.value.text), g) << v.key << "\\" << v.name;
+      }
+    }
+    EXPECT_TRUE(denies_storage);  // the storage classes are still denied
+  }
+}
+
 TEST(DeviceInstallTest, RelaxingThePolicyRemovesTheDenial) {
   FakeRegistry reg;
   RegistryPolicyEnforcer e(reg);

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/platform/windows/device/function_class.h"
 #include "common/policy/policy.h"
 #include "common/policy/rule_engine.h"
 
@@ -127,23 +128,25 @@ const char kSystemDiskPath[] =
 
 std::vector<DevNode> Tree() {
   return {
-      {"PCI\\VEN_8086&DEV_A36D\\3&11583659&0&A0", "HTREE\\ROOT\\0", {}, {}, false},
-      {kHub, "PCI\\VEN_8086&DEV_A36D\\3&11583659&0&A0", {"USB\\ROOT_HUB30"}, {}, false},
+      {"PCI\\VEN_8086&DEV_A36D\\3&11583659&0&A0", "HTREE\\ROOT\\0", {}, {}, false, {}},
+      {kHub, "PCI\\VEN_8086&DEV_A36D\\3&11583659&0&A0", {"USB\\ROOT_HUB30"}, {}, false, {}},
       {kStick,
        kHub,
        {"USB\\VID_0781&PID_5581&REV_0100", "USB\\VID_0781&PID_5581"},
        {"USB\\Class_08&SubClass_06&Prot_50", "USB\\Class_08&SubClass_06", "USB\\Class_08"},
-       false},
-      {kStickDisk, kStick, {}, {"USBSTOR\\Disk", "GenDisk"}, false},
-      {kCombo, kHub, {}, {"USB\\DevClass_00&SubClass_00&Prot_00", "USB\\COMPOSITE"}, false},
-      {kComboKbd, kCombo, {}, {"USB\\Class_03&SubClass_01&Prot_01"}, false},
-      {kComboStor, kCombo, {}, {"USB\\Class_08&SubClass_06&Prot_50"}, false},
-      {kComboDisk, kComboStor, {}, {}, false},
+       false,
+       {}},
+      {kStickDisk, kStick, {}, {"USBSTOR\\Disk", "GenDisk"}, false, {}},
+      {kCombo, kHub, {}, {"USB\\DevClass_00&SubClass_00&Prot_00", "USB\\COMPOSITE"}, false, {}},
+      {kComboKbd, kCombo, {}, {"USB\\Class_03&SubClass_01&Prot_01"}, false, {}},
+      {kComboStor, kCombo, {}, {"USB\\Class_08&SubClass_06&Prot_50"}, false, {}},
+      {kComboDisk, kComboStor, {}, {}, false, {}},
       {"SCSI\\Disk&Ven_NVMe&Prod_Samsung\\4&1&0&000000",
        "PCI\\VEN_8086&DEV_A36D\\3&11583659&0&A0",
        {},
        {},
-       false},
+       false,
+       {}},
   };
 }
 
@@ -394,6 +397,36 @@ TEST_F(WindowsBackendTest, UsbArrivalAloneTouchesNoDisk) {
   EXPECT_EQ(disks_.set_calls, std::vector<std::string>{kStickDiskPath});
 }
 
+TEST_F(WindowsBackendTest, DriverInterfaceArrivalAsksTheCoreAgainAndTouchesNoDisk) {
+  // A USB Ethernet adapter, serial bridge, modem or Bluetooth radio gets
+  // its interface once Windows installed its driver; only then is its
+  // class known, so the core must decide again at once.
+  int changes = 0;
+  ASSERT_TRUE(backend_.Start([&] { ++changes; }));
+  backend_.Enumerate();  // the first scan; notifications reach the core from now on
+  ASSERT_TRUE(backend_.Apply(Observed(kStick), ReadOnly()));
+  disks_.set_calls.clear();
+  disks_.read_only.clear();
+  const int before = changes;
+  for (InterfaceClass cls : {InterfaceClass::kNet, InterfaceClass::kComPort, InterfaceClass::kModem,
+                             InterfaceClass::kBluetooth}) {
+    backend_.HandleNotification(
+        {DeviceNotification::Kind::kArrival, cls, "\\\\?\\USB#VID_0BDA&PID_8153#000001000000"});
+  }
+  EXPECT_EQ(changes - before, 4);
+  EXPECT_TRUE(disks_.set_calls.empty());  // not a storage interface
+  backend_.Stop();
+}
+
+TEST(InterfaceClassNameTest, StorageInterfacesOnly) {
+  for (InterfaceClass c : kWatchedInterfaceClasses) {
+    const bool storage = c == InterfaceClass::kDisk || c == InterfaceClass::kVolume ||
+                         c == InterfaceClass::kCdRom || c == InterfaceClass::kWpd;
+    EXPECT_EQ(IsStorageInterface(c), storage) << InterfaceClassName(c);
+    EXPECT_NE(InterfaceClassName(c), "unknown");
+  }
+}
+
 TEST_F(WindowsBackendTest, GoneDevice) {
   const ObservedDevice stick = Observed(kStick);
   devices_.nodes.erase(devices_.nodes.begin() + 2);
@@ -436,27 +469,31 @@ class StorageMappingTest : public WindowsBackendTest {
  protected:
   StorageMappingTest() {
     const char* const pci = "PCI\\VEN_8086&DEV_A36D\\3&11583659&0&A0";
-    devices_.nodes.push_back({kSdHost, "HTREE\\ROOT\\0", {}, {}, false});
+    devices_.nodes.push_back({kSdHost, "HTREE\\ROOT\\0", {}, {}, false, {}});
     devices_.nodes.push_back({kSdCard,
                               kSdHost,
                               {"SD\\VID_03&OID_5344&PID_SD16G&REV_8.0", "SD\\VID_03&OID_5344"},
                               {"SD\\CLASS_MEMORY"},
-                              false});
+                              false,
+                              {}});
     devices_.nodes.push_back(
         {kVendorDevice,
          kHub,
          {"USB\\VID_1234&PID_5678&REV_0100"},
          {"USB\\Class_FF&SubClass_FF&Prot_FF", "USB\\Class_FF&SubClass_FF", "USB\\Class_FF"},
-         false});
-    devices_.nodes.push_back({kVendorDisk, kVendorDevice, {}, {"GenDisk"}, false});
+         false,
+         {}});
+    devices_.nodes.push_back({kVendorDisk, kVendorDevice, {}, {"GenDisk"}, false, {}});
     devices_.nodes.push_back({kKeyboard,
                               kHub,
                               {"USB\\VID_046D&PID_C31D&REV_6700"},
                               {"USB\\Class_03&SubClass_01&Prot_01", "USB\\Class_03"},
-                              false});
-    devices_.nodes.push_back({kSataBay, pci, {}, {"GenDisk"}, false});
-    devices_.nodes.push_back({kFirewire, "1394\\LaCie&d2_quadra\\0123456789ABCDEF", {}, {}, false});
-    devices_.nodes.push_back({"1394\\LaCie&d2_quadra\\0123456789ABCDEF", pci, {}, {}, false});
+                              false,
+                              {}});
+    devices_.nodes.push_back({kSataBay, pci, {}, {"GenDisk"}, false, {}});
+    devices_.nodes.push_back(
+        {kFirewire, "1394\\LaCie&d2_quadra\\0123456789ABCDEF", {}, {}, false, {}});
+    devices_.nodes.push_back({"1394\\LaCie&d2_quadra\\0123456789ABCDEF", pci, {}, {}, false, {}});
     auto& disks = devices_.interfaces[InterfaceClass::kDisk];
     disks.push_back({kSdCardPath, kSdCard});
     disks.push_back({kVendorDiskPath, kVendorDisk});
@@ -653,10 +690,11 @@ TEST_F(StorageMappingTest, VendorInterfaceWithADiskIsSplitOffAsStorage) {
   const char kKbd2Hid[] = "USB\\VID_04D9&PID_A0F8&MI_00\\6&66666666&0&0000";
   const char kKbd2Vendor[] = "USB\\VID_04D9&PID_A0F8&MI_01\\6&66666666&0&0001";
   const char kKbd2Disk[] = "SCSI\\Disk&Ven_Hidden\\8&77777777&0&000000";
-  devices_.nodes.push_back({kKbd2, kHub, {}, {"USB\\COMPOSITE"}, false});
-  devices_.nodes.push_back({kKbd2Hid, kKbd2, {}, {"USB\\Class_03&SubClass_01&Prot_01"}, false});
-  devices_.nodes.push_back({kKbd2Vendor, kKbd2, {}, {"USB\\Class_FF&SubClass_00&Prot_00"}, false});
-  devices_.nodes.push_back({kKbd2Disk, kKbd2Vendor, {}, {}, false});
+  devices_.nodes.push_back({kKbd2, kHub, {}, {"USB\\COMPOSITE"}, false, {}});
+  devices_.nodes.push_back({kKbd2Hid, kKbd2, {}, {"USB\\Class_03&SubClass_01&Prot_01"}, false, {}});
+  devices_.nodes.push_back(
+      {kKbd2Vendor, kKbd2, {}, {"USB\\Class_FF&SubClass_00&Prot_00"}, false, {}});
+  devices_.nodes.push_back({kKbd2Disk, kKbd2Vendor, {}, {}, false, {}});
   devices_.interfaces[InterfaceClass::kDisk].push_back({"\\\\?\\SCSI#Hidden#8", kKbd2Disk});
   const ObservedDevice dev = Observed(kKbd2);
   EXPECT_EQ(dev.identity.interface_classes,
@@ -679,7 +717,7 @@ TEST_F(StorageMappingTest, DisabledSdCardIsReportedAfterARestart) {
   devices_.Find(kSdCard)->disabled = true;
   Unlist(kSdCardPath);
   // An SDIO function (Wi-Fi) that someone disabled is not storage.
-  devices_.nodes.push_back({"SD\\VID_02D0&PID_4330\\5&99999999&0&1", kSdHost, {}, {}, true});
+  devices_.nodes.push_back({"SD\\VID_02D0&PID_4330\\5&99999999&0&1", kSdHost, {}, {}, true, {}});
   WindowsDeviceBackend fresh(devices_, disks_, nullptr);
   std::vector<ObservedDevice> found = fresh.Enumerate();
   const auto it = std::find_if(found.begin(), found.end(),
@@ -703,8 +741,8 @@ TEST(NearestUsbNodeTest, WalksUpToTheFirstUsbNode) {
   EXPECT_EQ(NearestUsbNode(kStick, nodes), std::string(kStick));
   EXPECT_EQ(NearestUsbNode(kSystemDisk, nodes), std::nullopt);
   EXPECT_EQ(NearestUsbNode("SD\\unknown\\1", nodes), std::nullopt);
-  std::vector<DevNode> loop = {{"A\\a\\1", "B\\b\\1", {}, {}, false},
-                               {"B\\b\\1", "A\\a\\1", {}, {}, false}};
+  std::vector<DevNode> loop = {{"A\\a\\1", "B\\b\\1", {}, {}, false, {}},
+                               {"B\\b\\1", "A\\a\\1", {}, {}, false, {}}};
   EXPECT_EQ(NearestUsbNode("A\\a\\1", loop), std::nullopt);
 }
 
@@ -719,13 +757,13 @@ TEST(IsAtOrBelowTest, ParentChain) {
 }
 
 TEST(IsAtOrBelowTest, LoopsAndDeepChainsEnd) {
-  std::vector<DevNode> loop = {{"A\\a\\1", "B\\b\\1", {}, {}, false},
-                               {"B\\b\\1", "A\\a\\1", {}, {}, false}};
+  std::vector<DevNode> loop = {{"A\\a\\1", "B\\b\\1", {}, {}, false, {}},
+                               {"B\\b\\1", "A\\a\\1", {}, {}, false, {}}};
   EXPECT_FALSE(IsAtOrBelow("A\\a\\1", "C\\c\\1", loop));
   std::vector<DevNode> chain;
   for (int i = 0; i < 100; ++i) {
     chain.push_back(
-        {"N\\n\\" + std::to_string(i), "N\\n\\" + std::to_string(i + 1), {}, {}, false});
+        {"N\\n\\" + std::to_string(i), "N\\n\\" + std::to_string(i + 1), {}, {}, false, {}});
   }
   EXPECT_TRUE(IsAtOrBelow("N\\n\\0", "N\\n\\5", chain));
   EXPECT_FALSE(IsAtOrBelow("N\\n\\0", "N\\n\\99", chain));  // deeper than any real tree
@@ -733,10 +771,10 @@ TEST(IsAtOrBelowTest, LoopsAndDeepChainsEnd) {
 
 TEST(IdentityFromDevNodesTest, HostileIdsDoNotCrash) {
   std::vector<DevNode> nodes;
-  DevNode usb{"USB\\VID_0781&PID_5581\\" + std::string(100000, '\xFF'), "", {}, {}, false};
+  DevNode usb{"USB\\VID_0781&PID_5581\\" + std::string(100000, '\xFF'), "", {}, {}, false, {}};
   nodes.push_back(usb);
   nodes.push_back(
-      {std::string(100000, '\\'), usb.instance_id, {}, {std::string(5000, '&')}, false});
+      {std::string(100000, '\\'), usb.instance_id, {}, {std::string(5000, '&')}, false, {}});
   const DeviceIdentity id = IdentityFromDevNodes(usb, nodes);
   EXPECT_EQ(id.vendor_id, 0);  // the oversized id is rejected as a whole
 }
@@ -851,6 +889,286 @@ TEST_F(NotificationPlumbingTest, StartFailsWhenTheSourceCannotRegister) {
   ASSERT_FALSE(s);
   EXPECT_NE(s.error().message.find("device arrival notifications (fake)"), std::string::npos);
   EXPECT_EQ(s.error().code, ErrorCode::kUnavailable);
+}
+
+// The ways out of a My Number terminal, with the ids Windows reports for
+// real devices, decided and carried out.
+DevNode Function(std::string id, std::string parent, std::vector<std::string> compatible,
+                 std::string setup_class = "", std::string service = "", uint32_t if_type = 0) {
+  DevNode n;
+  n.instance_id = std::move(id);
+  n.parent_instance_id = std::move(parent);
+  n.compatible_ids = std::move(compatible);
+  n.driver = {std::move(setup_class), std::move(service), if_type};
+  return n;
+}
+
+std::vector<std::string> Triple(const std::string& cls, const std::string& sub,
+                                const std::string& prot) {
+  return {"USB\\Class_" + cls + "&SubClass_" + sub + "&Prot_" + prot,
+          "USB\\Class_" + cls + "&SubClass_" + sub, "USB\\Class_" + cls};
+}
+
+const std::vector<std::string> kComposite = {"USB\\DevClass_00&SubClass_00&Prot_00",
+                                             "USB\\DevClass_00&SubClass_00", "USB\\DevClass_00",
+                                             "USB\\COMPOSITE"};
+const std::string kNet(kNetSetupClass);
+const char kAndroidUsbClass[] = "{3f966bd9-fa04-4ec5-991c-d326973b5128}";
+const char kKeyboardClass[] = "{4d36e96b-e325-11ce-bfc1-08002be10318}";
+const char kUsbClass[] = "{36fc9e60-c465-11cf-8056-444553540000}";
+
+const char kPixelMtp[] = "USB\\VID_18D1&PID_4EE2\\FA6AJ0305678";
+const char kPixelMtpMi0[] = "USB\\VID_18D1&PID_4EE2&MI_00\\7&2a3b4c5d&0&0000";
+const char kPixelMtpMi1[] = "USB\\VID_18D1&PID_4EE2&MI_01\\7&2a3b4c5d&0&0001";
+const char kTether[] = "USB\\VID_18D1&PID_4EE4\\FA6AJ0305678";
+const char kTetherRndis[] = "USB\\VID_18D1&PID_4EE4&MI_00\\7&1f2e3d4c&0&0000";
+const char kTetherAdb[] = "USB\\VID_18D1&PID_4EE4&MI_02\\7&1f2e3d4c&0&0002";
+const char kRtl8153[] = "USB\\VID_0BDA&PID_8153\\000001000000";
+const char kIntelBt[] = "USB\\VID_8087&PID_0026\\5&2c0f5b8e&0&10";
+const char kIntelBtEnum[] = "BTHENUM\\{0000110e-0000-1000-8000-00805f9b34fb}_LOCALMFG&0002\\7&1&0";
+const char kTpLinkWifi[] = "USB\\VID_2357&PID_010C\\00E04C000001";
+const char kScr3310[] = "USB\\VID_04E6&PID_5116\\21120823204587";
+const char kFingerprint[] = "USB\\VID_06CB&PID_00BD\\8a9b0c1d2e3f";
+const char kKbdNet[] = "USB\\VID_1234&PID_ABCD\\5&3b4c5d6e&0&5";
+const char kKbdNetHid[] = "USB\\VID_1234&PID_ABCD&MI_00\\6&4c5d6e7f&0&0000";
+const char kKbdNetEcm[] = "USB\\VID_1234&PID_ABCD&MI_01\\6&4c5d6e7f&0&0001";
+const char kFtdi[] = "USB\\VID_0403&PID_6001\\A50285BI";
+const char kFtdiPort[] = "FTDIBUS\\VID_0403+PID_6001+A50285BIA\\0000";
+const char kPlainKeyboard[] = "USB\\VID_046D&PID_C31C\\6&1d2e3f40&0&6";
+
+// What the built-in My Number default decides, written as rules: every way
+// out blocked, the card reader and the fingerprint reader allowed, storage
+// (MTP and adb included, as still_image) blocked by the storage default.
+Policy MyNumberDefault() {
+  Policy p;
+  p.name = "my-number";
+  p.default_storage_action = Action::kBlock;
+  p.default_other_action = Action::kAllow;
+  Rule ways_out;
+  ways_out.name = "block-ways-out";
+  ways_out.match.classes = {DeviceClass::kNetwork, DeviceClass::kWifi, DeviceClass::kBluetooth,
+                            DeviceClass::kSerial};
+  ways_out.action = Action::kBlock;
+  Rule needed;
+  needed.name = "allow-card-and-fingerprint";
+  needed.match.classes = {DeviceClass::kSmartCard, DeviceClass::kBiometric};
+  needed.action = Action::kAllow;
+  p.rules = {ways_out, needed};
+  return p;
+}
+
+class WaysOutTest : public ::testing::Test {
+ protected:
+  WaysOutTest() {
+    std::vector<DevNode>& n = devices_.nodes;
+    n.push_back({kHub,
+                 "PCI\\VEN_8086&DEV_A36D\\3&11583659&0&A0",
+                 {"USB\\ROOT_HUB30"},
+                 {},
+                 false,
+                 {kUsbClass, "usbhub3", 0}});
+    // Pixel in "File transfer" mode with USB debugging: MTP through the OS
+    // descriptor, and adb.
+    n.push_back(Function(kPixelMtp, kHub, kComposite, kUsbClass, "usbccgp"));
+    n.push_back(Function(kPixelMtpMi0, kPixelMtp,
+                         {"USB\\MS_COMP_MTP", "USB\\Class_FF&SubClass_FF&Prot_00",
+                          "USB\\Class_FF&SubClass_FF", "USB\\Class_FF"},
+                         std::string(kWpdSetupClass), "wudfwpdmtp"));
+    n.push_back(
+        Function(kPixelMtpMi1, kPixelMtp, Triple("FF", "42", "01"), kAndroidUsbClass, "winusb"));
+    // The same phone tethering over RNDIS (with adb).
+    n.push_back(Function(kTether, kHub, kComposite, kUsbClass, "usbccgp"));
+    n.push_back(Function(kTetherRndis, kTether, Triple("E0", "01", "03"), kNet, "usb_rndisx", 6));
+    n.push_back(
+        Function(kTetherAdb, kTether, Triple("FF", "42", "01"), kAndroidUsbClass, "winusb"));
+    // Realtek RTL8153 USB Ethernet adapter, vendor-specific configuration.
+    n.push_back(Function(kRtl8153, kHub, Triple("FF", "FF", "00"), kNet, "rtux64w10", 6));
+    // Intel AX201 Bluetooth and a profile node below it.
+    n.push_back(Function(kIntelBt, kHub, Triple("E0", "01", "01"),
+                         std::string(kBluetoothSetupClass), "bthusb"));
+    n.push_back(Function(kIntelBtEnum, kIntelBt, {}, std::string(kBluetoothSetupClass)));
+    // TP-Link TL-WN722N v2 Wi-Fi adapter.
+    n.push_back(
+        Function(kTpLinkWifi, kHub, Triple("FF", "FF", "FF"), kNet, "rtwlanu", kIfTypeIeee80211));
+    // SCM SCR3310 CCID reader (My Number card).
+    n.push_back(Function(kScr3310, kHub, Triple("0B", "00", "00"),
+                         std::string(kSmartCardReaderSetupClass), "wudfrd"));
+    // Synaptics fingerprint sensor under the Windows Biometric Framework.
+    n.push_back(Function(kFingerprint, kHub, Triple("FF", "00", "00"),
+                         std::string(kBiometricSetupClass), "wudfrd"));
+    // A keyboard that also offers a CDC ECM network interface.
+    n.push_back(Function(kKbdNet, kHub, kComposite, kUsbClass, "usbccgp"));
+    n.push_back(Function(kKbdNetHid, kKbdNet, Triple("03", "01", "01"), kKeyboardClass, "kbdhid"));
+    n.push_back(Function(kKbdNetEcm, kKbdNet, Triple("02", "06", "00"), kNet, "usbncm", 6));
+    // FTDI FT232R: a bus driver on the USB node, the COM port below it.
+    n.push_back(Function(kFtdi, kHub, Triple("FF", "FF", "FF"), kUsbClass, "ftdibus"));
+    n.push_back(Function(kFtdiPort, kFtdi, {}, std::string(kPortsSetupClass), "ftser2k"));
+    n.push_back(Function(kPlainKeyboard, kHub, Triple("03", "01", "01"), kKeyboardClass, "kbdhid"));
+  }
+  ObservedDevice Observed(std::string_view id) {
+    for (ObservedDevice& d : backend_.Enumerate()) {
+      if (d.device_id == id) return d;
+    }
+    ADD_FAILURE() << "not enumerated: " << id;
+    return {};
+  }
+  static Decision Decide(const ObservedDevice& d) {
+    return Evaluate(MyNumberDefault(), d.identity, /*now_ms=*/0);
+  }
+  // Decides and applies every enumerated device, as the core does.
+  void DecideAll() {
+    for (const ObservedDevice& d : backend_.Enumerate()) {
+      const Status s = backend_.Apply(d, Decide(d));
+      EXPECT_TRUE(s) << d.device_id << ": " << s.error().message;
+    }
+  }
+  bool Disabled(std::string_view id) { return devices_.Find(id)->disabled; }
+
+  FakeDeviceManager devices_;
+  FakeDiskControl disks_;
+  WindowsDeviceBackend backend_{devices_, disks_, nullptr};
+};
+
+TEST_F(WaysOutTest, PhoneInMtpModeIsStillImageAndDisabledWhole) {
+  const ObservedDevice phone = Observed(kPixelMtp);
+  EXPECT_EQ(phone.identity.VidPid(), "18d1:4ee2");
+  EXPECT_EQ(phone.identity.serial, "FA6AJ0305678");
+  EXPECT_EQ(phone.identity.interface_classes, std::vector<DeviceClass>{DeviceClass::kStillImage});
+  EXPECT_EQ(phone.identity.device_class, DeviceClass::kStillImage);
+  const Decision d = Decide(phone);
+  EXPECT_EQ(d.action, Action::kBlock);
+  EXPECT_EQ(d.matched_rule, "default");
+  EXPECT_TRUE(d.allowed_interface_classes.empty());
+  ASSERT_TRUE(backend_.Apply(phone, d));
+  EXPECT_TRUE(Disabled(kPixelMtp));
+}
+
+TEST_F(WaysOutTest, RndisTetheringIsNetworkAndDisabledWhole) {
+  const ObservedDevice phone = Observed(kTether);
+  EXPECT_EQ(phone.identity.interface_classes,
+            (std::vector<DeviceClass>{DeviceClass::kNetwork, DeviceClass::kStillImage}));
+  const Decision d = Decide(phone);
+  EXPECT_EQ(d.action, Action::kBlock);
+  EXPECT_EQ(d.matched_rule, "block-ways-out");
+  EXPECT_TRUE(d.allowed_interface_classes.empty());  // adb is not allowed on its own either
+  ASSERT_TRUE(backend_.Apply(phone, d));
+  EXPECT_TRUE(Disabled(kTether));
+}
+
+TEST_F(WaysOutTest, UsbEthernetBluetoothWifiAndSerialAreBlocked) {
+  const std::vector<std::pair<const char*, DeviceClass>> cases = {
+      {kRtl8153, DeviceClass::kNetwork},
+      {kIntelBt, DeviceClass::kBluetooth},
+      {kTpLinkWifi, DeviceClass::kWifi},
+      {kFtdi, DeviceClass::kSerial},
+  };
+  for (const auto& [id, cls] : cases) {
+    const ObservedDevice dev = Observed(id);
+    EXPECT_EQ(dev.identity.device_class, cls) << id;
+    EXPECT_EQ(dev.identity.interface_classes, std::vector<DeviceClass>{cls}) << id;
+    const Decision d = Decide(dev);
+    EXPECT_EQ(d.action, Action::kBlock) << id;
+    EXPECT_EQ(d.matched_rule, "block-ways-out") << id;
+    ASSERT_TRUE(backend_.Apply(dev, d)) << id;
+    EXPECT_TRUE(Disabled(id)) << id;
+  }
+  // The device node is what is disabled; nodes below it go with it.
+  EXPECT_FALSE(Disabled(kIntelBtEnum));
+  EXPECT_FALSE(Disabled(kFtdiPort));
+}
+
+TEST_F(WaysOutTest, CardReaderAndFingerprintReaderStayEnabled) {
+  for (const auto& [id, cls] : std::vector<std::pair<const char*, DeviceClass>>{
+           {kScr3310, DeviceClass::kSmartCard}, {kFingerprint, DeviceClass::kBiometric}}) {
+    const ObservedDevice dev = Observed(id);
+    EXPECT_EQ(dev.identity.interface_classes, std::vector<DeviceClass>{cls}) << id;
+    const Decision d = Decide(dev);
+    EXPECT_EQ(d.action, Action::kAllow) << id;
+    EXPECT_EQ(d.matched_rule, "allow-card-and-fingerprint") << id;
+  }
+  // A reader disabled before (say by an earlier policy) comes back.
+  devices_.Find(kScr3310)->disabled = true;
+  DecideAll();
+  EXPECT_FALSE(Disabled(kScr3310));
+  EXPECT_FALSE(Disabled(kFingerprint));
+  for (const std::string& call : devices_.calls) {
+    EXPECT_EQ(call.find(kFingerprint), std::string::npos) << call;
+  }
+}
+
+TEST_F(WaysOutTest, KeyboardWithANetworkInterfaceKeepsOnlyTheKeyboard) {
+  const ObservedDevice kbd = Observed(kKbdNet);
+  EXPECT_EQ(kbd.identity.interface_classes,
+            (std::vector<DeviceClass>{DeviceClass::kHid, DeviceClass::kNetwork}));
+  // Not taken for a keyboard, which the rule engine would always allow.
+  EXPECT_EQ(kbd.identity.device_class, DeviceClass::kNetwork);
+  const Decision d = Decide(kbd);
+  EXPECT_EQ(d.action, Action::kBlock);
+  EXPECT_EQ(d.matched_rule, "block-ways-out");
+  EXPECT_EQ(d.allowed_interface_classes, std::vector<DeviceClass>{DeviceClass::kHid});
+  ASSERT_TRUE(backend_.Apply(kbd, d));
+  EXPECT_FALSE(Disabled(kKbdNet));
+  EXPECT_FALSE(Disabled(kKbdNetHid));
+  EXPECT_TRUE(Disabled(kKbdNetEcm));
+}
+
+TEST_F(WaysOutTest, CardReaderWithAnUnknownVendorFunctionIsNotTakenForACardReader) {
+  // A "reader" whose second function is vendor-specific with no driver:
+  // the card reader part is known, the other is not, and the device as a
+  // whole is judged by the unknown part.
+  const char kDual[] = "USB\\VID_1234&PID_0B0B\\5&6a7b8c9d&0&7";
+  const char kDualCcid[] = "USB\\VID_1234&PID_0B0B&MI_00\\6&7b8c9d0e&0&0000";
+  const char kDualVendor[] = "USB\\VID_1234&PID_0B0B&MI_01\\6&7b8c9d0e&0&0001";
+  devices_.nodes.push_back(Function(kDual, kHub, kComposite, kUsbClass, "usbccgp"));
+  devices_.nodes.push_back(Function(kDualCcid, kDual, Triple("0B", "00", "00"),
+                                    std::string(kSmartCardReaderSetupClass), "wudfrd"));
+  devices_.nodes.push_back(Function(kDualVendor, kDual, Triple("FF", "FF", "FF")));
+  const ObservedDevice dev = Observed(kDual);
+  EXPECT_EQ(dev.identity.interface_classes,
+            (std::vector<DeviceClass>{DeviceClass::kSmartCard, DeviceClass::kOther}));
+  EXPECT_NE(dev.identity.device_class, DeviceClass::kSmartCard);
+}
+
+TEST_F(WaysOutTest, EverythingAtOnceLeavesExactlyWhatStaffNeed) {
+  DecideAll();
+  for (const char* id : {kPixelMtp, kTether, kRtl8153, kIntelBt, kTpLinkWifi, kFtdi, kKbdNetEcm}) {
+    EXPECT_TRUE(Disabled(id)) << id;
+  }
+  for (const char* id : {kScr3310, kFingerprint, kKbdNet, kKbdNetHid, kPlainKeyboard, kHub}) {
+    EXPECT_FALSE(Disabled(id)) << id;
+  }
+}
+
+TEST_F(WaysOutTest, EthernetAdapterWithoutItsDriverYetIsOtherThenNetwork) {
+  // Windows has not installed the Realtek driver yet: class FF says
+  // nothing, and `other` is what the policy's other default decides.
+  devices_.Find(kRtl8153)->driver = {};
+  ObservedDevice nic = Observed(kRtl8153);
+  EXPECT_EQ(nic.identity.device_class, DeviceClass::kOther);
+  ASSERT_TRUE(backend_.Apply(nic, Decide(nic)));
+  EXPECT_FALSE(Disabled(kRtl8153));
+  // The driver arrives: the next enumeration sees a network adapter.
+  devices_.Find(kRtl8153)->driver = {kNet, "rtux64w10", 6};
+  nic = Observed(kRtl8153);
+  EXPECT_EQ(nic.identity.device_class, DeviceClass::kNetwork);
+  ASSERT_TRUE(backend_.Apply(nic, Decide(nic)));
+  EXPECT_TRUE(Disabled(kRtl8153));
+}
+
+TEST_F(WaysOutTest, PolicyCanAllowAWayOutByRule) {
+  Policy p = MyNumberDefault();
+  Rule nic;
+  nic.name = "allow-registered-nic";
+  nic.match.vendor_id = 0x0bda;
+  nic.match.product_id = 0x8153;
+  nic.action = Action::kAllow;
+  p.rules.insert(p.rules.begin(), nic);
+  devices_.Find(kRtl8153)->disabled = true;
+  const ObservedDevice dev = Observed(kRtl8153);
+  const Decision d = Evaluate(p, dev.identity, 0);
+  EXPECT_EQ(d.matched_rule, "allow-registered-nic");
+  ASSERT_TRUE(backend_.Apply(dev, d));
+  EXPECT_FALSE(Disabled(kRtl8153));
 }
 
 }  // namespace
