@@ -11,23 +11,7 @@ namespace mamori {
 namespace {
 
 // USB class codes (usb.org "Defined Class Codes") beyond usb_class.h's.
-constexpr uint8_t kClassCdcControl = 0x02;
-constexpr uint8_t kClassCdcData = 0x0A;
-constexpr uint8_t kClassSmartCard = 0x0B;
 constexpr uint8_t kClassVideo = 0x0E;
-constexpr uint8_t kCdcSubclassAcm = 0x02;
-constexpr uint8_t kCdcSubclassEcm = 0x06;
-constexpr uint8_t kCdcSubclassEem = 0x0C;
-constexpr uint8_t kCdcSubclassNcm = 0x0D;
-constexpr uint8_t kCdcProtocolVendor = 0xFF;  // ACM with RNDIS on top
-constexpr uint8_t kWirelessSubclassRf = 0x01;
-constexpr uint8_t kRfProtocolBluetooth = 0x01;
-constexpr uint8_t kRfProtocolRndis = 0x03;
-constexpr uint8_t kRfProtocolBluetoothAmp = 0x04;
-constexpr uint8_t kMiscSubclassRndis = 0x04;  // EF/04/01: RNDIS over Ethernet
-constexpr uint8_t kMiscProtocolRndisEthernet = 0x01;
-constexpr uint8_t kVendorSubclassAdb = 0x42;  // Android Debug Bridge FF/42/01
-constexpr uint8_t kAdbProtocol = 0x01;
 
 // Higher is more restrictive. Kept apart from usb_class.cc's sensitivity
 // order on purpose: that order picks a device's headline class among its
@@ -152,43 +136,6 @@ std::optional<DeviceClass> ClassOfMsOsCompatibleId(std::string_view id) {
   return std::nullopt;
 }
 
-std::optional<DeviceClass> WaysOutClassOfTriple(uint8_t cls, uint8_t subclass, uint8_t protocol) {
-  switch (cls) {
-    case kClassCdcControl:
-      if (subclass == kCdcSubclassEcm || subclass == kCdcSubclassNcm ||
-          subclass == kCdcSubclassEem) {
-        return DeviceClass::kNetwork;
-      }
-      if (subclass == kCdcSubclassAcm) {
-        return protocol == kCdcProtocolVendor ? DeviceClass::kNetwork : DeviceClass::kSerial;
-      }
-      return std::nullopt;
-    case kClassCdcData:
-      return DeviceClass::kNetwork;
-    case kClassSmartCard:
-      return DeviceClass::kSmartCard;
-    case kUsbClassWireless:
-      if (subclass != kWirelessSubclassRf) return std::nullopt;
-      if (protocol == kRfProtocolBluetooth || protocol == kRfProtocolBluetoothAmp) {
-        return DeviceClass::kBluetooth;
-      }
-      if (protocol == kRfProtocolRndis) return DeviceClass::kNetwork;
-      return std::nullopt;
-    case kUsbClassMiscellaneous:
-      if (subclass == kMiscSubclassRndis && protocol == kMiscProtocolRndisEthernet) {
-        return DeviceClass::kNetwork;
-      }
-      return std::nullopt;
-    case kUsbClassVendorSpecific:
-      if (subclass == kVendorSubclassAdb && protocol == kAdbProtocol) {
-        return DeviceClass::kStillImage;
-      }
-      return std::nullopt;
-    default:
-      return std::nullopt;
-  }
-}
-
 bool IsKnownUsbWifi(uint16_t vendor_id, uint16_t product_id) {
   return std::any_of(kWifiUsbIds.begin(), kWifiUsbIds.end(), [&](const VidPid& v) {
     return v.vendor_id == vendor_id && v.product_id == product_id;
@@ -199,17 +146,7 @@ std::optional<DeviceClass> ClassOfUsbFunction(const DevNode& node) {
   std::optional<DeviceClass> cls;
   const auto triple = MostSpecificUsbClassTriple(node.compatible_ids);
   if (triple) {
-    const DeviceClass common =
-        ClassifyUsbInterface(triple->cls, triple->subclass, triple->protocol);
-    cls = common;
-    if (common == DeviceClass::kOther || common == DeviceClass::kWireless) {
-      if (const auto finer =
-              WaysOutClassOfTriple(triple->cls, triple->subclass, triple->protocol)) {
-        // The finer name replaces the coarse one; it is no less restrictive
-        // for the policy, which blocks every way out by default.
-        cls = *finer;
-      }
-    }
+    cls = ClassifyUsbInterface(triple->cls, triple->subclass, triple->protocol);
   }
   for (const std::string& id : node.compatible_ids) Tighten(cls, ClassOfMsOsCompatibleId(id));
 

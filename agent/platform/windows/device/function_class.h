@@ -74,10 +74,6 @@ std::optional<DeviceClass> ClassOfService(std::string_view service);
 // for (MTP, PTP, RNDIS, WINNCM, BLUTUTH), or nullopt.
 std::optional<DeviceClass> ClassOfMsOsCompatibleId(std::string_view id);
 
-// The new ways-out classes that common/device/usb_class.h does not yet
-// name for a class triple (see ClassOfUsbFunction, item 3), or nullopt.
-std::optional<DeviceClass> WaysOutClassOfTriple(uint8_t cls, uint8_t subclass, uint8_t protocol);
-
 // USB Wi-Fi adapters by vendor:product, for a function with no driver yet:
 // common chips whose ids the Linux drivers list (rtl8xxxu, rtw88, mt76,
 // mt7601u, ath9k_htc, rt2800usb). Far from complete: any other chip is

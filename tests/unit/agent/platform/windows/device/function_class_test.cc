@@ -24,36 +24,6 @@ std::vector<std::string> Triple(const std::string& cls, const std::string& sub,
           "USB\\Class_" + cls + "&SubClass_" + sub, "USB\\Class_" + cls};
 }
 
-TEST(WaysOutTripleTest, NetworkFunctions) {
-  EXPECT_EQ(WaysOutClassOfTriple(0x02, 0x06, 0x00), DeviceClass::kNetwork);  // CDC ECM
-  EXPECT_EQ(WaysOutClassOfTriple(0x02, 0x0D, 0x00), DeviceClass::kNetwork);  // CDC NCM
-  EXPECT_EQ(WaysOutClassOfTriple(0x02, 0x0C, 0x07), DeviceClass::kNetwork);  // CDC EEM
-  EXPECT_EQ(WaysOutClassOfTriple(0x02, 0x02, 0xFF), DeviceClass::kNetwork);  // RNDIS (ACM/FF)
-  EXPECT_EQ(WaysOutClassOfTriple(0xE0, 0x01, 0x03), DeviceClass::kNetwork);  // RNDIS wireless
-  EXPECT_EQ(WaysOutClassOfTriple(0xEF, 0x04, 0x01), DeviceClass::kNetwork);  // RNDIS misc
-  EXPECT_EQ(WaysOutClassOfTriple(0x0A, 0x00, 0x00), DeviceClass::kNetwork);  // CDC data
-}
-
-TEST(WaysOutTripleTest, SerialBluetoothSmartCardAdb) {
-  EXPECT_EQ(WaysOutClassOfTriple(0x02, 0x02, 0x01), DeviceClass::kSerial);  // ACM AT commands
-  EXPECT_EQ(WaysOutClassOfTriple(0x02, 0x02, 0x00), DeviceClass::kSerial);  // ACM plain
-  EXPECT_EQ(WaysOutClassOfTriple(0xE0, 0x01, 0x01), DeviceClass::kBluetooth);
-  EXPECT_EQ(WaysOutClassOfTriple(0xE0, 0x01, 0x04), DeviceClass::kBluetooth);   // AMP
-  EXPECT_EQ(WaysOutClassOfTriple(0x0B, 0x00, 0x00), DeviceClass::kSmartCard);   // CCID
-  EXPECT_EQ(WaysOutClassOfTriple(0xFF, 0x42, 0x01), DeviceClass::kStillImage);  // adb
-}
-
-TEST(WaysOutTripleTest, OthersAreLeftToTheCommonMapping) {
-  EXPECT_EQ(WaysOutClassOfTriple(0x08, 0x06, 0x50), std::nullopt);
-  EXPECT_EQ(WaysOutClassOfTriple(0x03, 0x01, 0x01), std::nullopt);
-  EXPECT_EQ(WaysOutClassOfTriple(0xFF, 0xFF, 0x00), std::nullopt);
-  EXPECT_EQ(WaysOutClassOfTriple(0xE0, 0x02, 0x01),
-            std::nullopt);  // wireless USB host wire adapter
-  EXPECT_EQ(WaysOutClassOfTriple(0x02, 0x08, 0x00),
-            std::nullopt);  // CDC WMC: not a way out by itself
-  EXPECT_EQ(WaysOutClassOfTriple(0xEF, 0x02, 0x01), std::nullopt);  // IAD: says nothing
-}
-
 TEST(SetupClassTest, Mapping) {
   EXPECT_EQ(ClassOfSetupClass(kNetSetupClass, 6), DeviceClass::kNetwork);
   EXPECT_EQ(ClassOfSetupClass(kNetSetupClass, 0), DeviceClass::kNetwork);
