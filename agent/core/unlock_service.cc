@@ -252,9 +252,8 @@ UnlockReply UnlockService::Submit(std::string_view code, std::string_view reques
   e.severity = Severity::kWarning;
   e.device = device;
   e.detail =
-      SanitizeDeviceString("unlock code '" + canonical + "' accepted as exception '" + ex.id +
-                               "': " + DescribeDevice(device.identity) + " allowed until " +
-                               JstIso8601(ex.not_after_ms) + "; typed by " + std::string(requester),
+      SanitizeDeviceString(FormatUnlockAcceptedDetail(canonical, DescribeDevice(device.identity),
+                                                      JstIso8601(ex.not_after_ms), requester),
                            4096);
   RecordEvent(std::move(e));
   return UnlockReply{true, UnlockRefusal::kNone, message};

@@ -317,6 +317,35 @@ UnlockParse ParseUnlockCode(std::string_view text) {
   return result;
 }
 
+namespace {
+constexpr std::string_view kAcceptedPrefix = "unlock code '";
+constexpr std::string_view kAcceptedMiddle = "' accepted: ";
+constexpr std::string_view kTypedBy = "; typed by ";
+}  // namespace
+
+std::string FormatUnlockAcceptedDetail(std::string_view code, std::string_view device,
+                                       std::string_view until, std::string_view requester) {
+  std::string out(kAcceptedPrefix);
+  out.append(code).append(kAcceptedMiddle).append(device).append(" allowed until ");
+  out.append(until).append(kTypedBy).append(requester);
+  return out;
+}
+
+std::optional<UnlockUseReport> ParseUnlockAcceptedDetail(std::string_view detail) {
+  if (detail.substr(0, kAcceptedPrefix.size()) != kAcceptedPrefix) return std::nullopt;
+  detail.remove_prefix(kAcceptedPrefix.size());
+  const std::size_t end = detail.find(kAcceptedMiddle);
+  if (end == std::string_view::npos || end > kMaxInput) return std::nullopt;
+  const UnlockParse parsed = ParseUnlockCode(detail.substr(0, end));
+  if (!parsed.ok()) return std::nullopt;
+  UnlockUseReport report;
+  report.code = FormatUnlockCode(parsed.fields);
+  if (const std::size_t by = detail.rfind(kTypedBy); by != std::string_view::npos) {
+    report.requester = std::string(detail.substr(by + kTypedBy.size(), 128));
+  }
+  return report;
+}
+
 UnlockVerify VerifyUnlockCode(const UnlockFields& fields, const UnlockScope& scope,
                               const std::vector<UnlockDevice>& candidates, int64_t now_ms,
                               int64_t max_skew_ms) {

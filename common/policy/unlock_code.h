@@ -22,6 +22,7 @@
 // nor the device identity is in the code: the MAC binds them.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -125,5 +126,18 @@ struct UnlockVerify {
 UnlockVerify VerifyUnlockCode(const UnlockFields& fields, const UnlockScope& scope,
                               const std::vector<UnlockDevice>& candidates, int64_t now_ms,
                               int64_t max_skew_ms);
+
+// The detail of an unlock_code_accepted event. The collector reads the code
+// back from it to reconcile the use with the code it issued; `device` and
+// `requester` are free text.
+std::string FormatUnlockAcceptedDetail(std::string_view code, std::string_view device,
+                                       std::string_view until, std::string_view requester);
+struct UnlockUseReport {
+  std::string code;  // canonical form
+  std::string requester;
+};
+// Nullopt when `detail` does not start like FormatUnlockAcceptedDetail or
+// names no well-formed code (the detail comes from a terminal: untrusted).
+std::optional<UnlockUseReport> ParseUnlockAcceptedDetail(std::string_view detail);
 
 }  // namespace mamori

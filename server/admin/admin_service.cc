@@ -36,14 +36,15 @@ bool Refuse(grpc::CallbackServerContext* ctx, grpc::ServerUnaryReactor* reactor,
 AdminServiceImpl::AdminServiceImpl(Store* store, PolicyHub* hub, const Clock* clock,
                                    ComplianceConfig config, web::AuthService* auth,
                                    const ComplianceIndex* index, MediaLedger* ledger,
-                                   AuditTrail* audit)
+                                   AuditTrail* audit, UnlockIssuer* unlock)
     : store_(store),
       hub_(hub),
       clock_(clock),
       queries_(store, hub, clock, config, index, audit),
       auth_(auth),
       ledger_(ledger),
-      audit_(audit) {}
+      audit_(audit),
+      unlock_(unlock) {}
 
 grpc::ServerUnaryReactor* AdminServiceImpl::ListTerminals(grpc::CallbackServerContext* ctx,
                                                           const v1::ListTerminalsRequest* request,

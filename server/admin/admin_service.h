@@ -4,6 +4,7 @@
 #include "mamori/v1/admin.grpc.pb.h"
 #include "server/accounts/auth.h"
 #include "server/admin/admin_queries.h"
+#include "server/admin/unlock_issuer.h"
 #include "server/audit/audit_trail.h"
 #include "server/compliance/compliance_engine.h"
 #include "server/ledger/media_ledger.h"
@@ -21,7 +22,8 @@ class AdminServiceImpl final : public v1::AdminService::CallbackService {
   // `index`, when given, answers listings and group counts (see AdminQueries).
   AdminServiceImpl(Store* store, PolicyHub* hub, const Clock* clock, ComplianceConfig config,
                    web::AuthService* auth, const ComplianceIndex* index = nullptr,
-                   MediaLedger* ledger = nullptr, AuditTrail* audit = nullptr);
+                   MediaLedger* ledger = nullptr, AuditTrail* audit = nullptr,
+                   UnlockIssuer* unlock = nullptr);
 
   grpc::ServerUnaryReactor* ListTerminals(grpc::CallbackServerContext* ctx,
                                           const v1::ListTerminalsRequest* request,
@@ -80,6 +82,12 @@ class AdminServiceImpl final : public v1::AdminService::CallbackService {
   grpc::ServerUnaryReactor* QueryAudit(grpc::CallbackServerContext* ctx,
                                        const v1::QueryAuditRequest* request,
                                        v1::QueryAuditResponse* response) override;
+  grpc::ServerUnaryReactor* IssueUnlockCode(grpc::CallbackServerContext* ctx,
+                                            const v1::IssueUnlockCodeRequest* request,
+                                            v1::IssueUnlockCodeResponse* response) override;
+  grpc::ServerUnaryReactor* ListUnlockCodes(grpc::CallbackServerContext* ctx,
+                                            const v1::ListUnlockCodesRequest* request,
+                                            v1::ListUnlockCodesResponse* response) override;
 
  private:
   Store* store_;
@@ -89,6 +97,7 @@ class AdminServiceImpl final : public v1::AdminService::CallbackService {
   web::AuthService* auth_;
   MediaLedger* ledger_;
   AuditTrail* audit_;
+  UnlockIssuer* unlock_;
 };
 
 }  // namespace mamori

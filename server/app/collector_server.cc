@@ -4,6 +4,7 @@
 
 #include <chrono>
 
+#include "common/base/file_io.h"
 #include "common/base/logging.h"
 #include "common/crypto/credentials.h"
 #include "common/policy/policy_signing.h"
@@ -50,9 +51,20 @@ Result<std::unique_ptr<CollectorServer>> CollectorServer::Start(const CollectorC
   s->audit_ = std::make_unique<StoreAuditTrail>(s->store_.get(), clock);
   s->ledger_ =
       std::make_unique<MediaLedger>(s->store_.get(), s->hub_.get(), s->audit_.get(), clock);
+  if (!config.unlock_key_file.empty()) {
+    auto key = ReadFileToString(config.unlock_key_file);
+    if (!key.ok()) return MakeError(key.error().code, "unlock.key_file: " + key.error().message);
+    auto issuer =
+        UnlockIssuer::Create(s->store_.get(), s->audit_.get(), clock, std::move(*key), tls->ca_pem);
+    if (!issuer.ok()) {
+      return MakeError(issuer.error().code,
+                       "unlock.key_file " + config.unlock_key_file + ": " + issuer.error().message);
+    }
+    s->unlock_ = std::move(*issuer);
+  }
   s->admin_service_ = std::make_unique<AdminServiceImpl>(
       s->store_.get(), s->hub_.get(), clock, config.compliance, s->auth_.get(), s->index_.get(),
-      s->ledger_.get(), s->audit_.get());
+      s->ledger_.get(), s->audit_.get(), s->unlock_.get());
 
   grpc::ServerBuilder builder;
   builder.AddListeningPort(config.listen, MakeServerCredentials(*tls, clock), &s->port_);

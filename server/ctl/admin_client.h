@@ -51,6 +51,10 @@ class AdminClient {
   Status UnregisteredDevices(const v1::UnregisteredDevicesRequest& request,
                              v1::UnregisteredDevicesResponse* response);
   Status QueryAudit(const v1::QueryAuditRequest& request, v1::QueryAuditResponse* response);
+  Status IssueUnlockCode(const v1::IssueUnlockCodeRequest& request,
+                         v1::IssueUnlockCodeResponse* response);
+  Status ListUnlockCodes(const v1::ListUnlockCodesRequest& request,
+                         v1::ListUnlockCodesResponse* response);
 
  private:
   template <typename Request, typename Response>

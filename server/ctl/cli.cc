@@ -20,6 +20,7 @@ std::vector<Command> AllCommands() {
   std::vector<Command> all = PkiCommands();
   for (Command& c : AdminCommands()) all.push_back(std::move(c));
   for (Command& c : LedgerCommands()) all.push_back(std::move(c));
+  for (Command& c : UnlockCommands()) all.push_back(std::move(c));
   return all;
 }
 

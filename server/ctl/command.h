@@ -52,5 +52,7 @@ std::vector<Command> PkiCommands();
 std::vector<Command> AdminCommands();
 // media ... and audit (ledger_commands.cc).
 std::vector<Command> LedgerCommands();
+// unlock ... (unlock_commands.cc).
+std::vector<Command> UnlockCommands();
 
 }  // namespace mamori::ctl

@@ -12,6 +12,7 @@
 #include "server/store/policy_repository.h"
 #include "server/store/terminal_repository.h"
 #include "server/store/transactions.h"
+#include "server/store/unlock_repository.h"
 
 namespace mamori {
 
@@ -27,7 +28,8 @@ class Store : public Transactions,
               public AccountRepository,
               public ComplianceHistory,
               public LedgerRepository,
-              public AuditRepository {
+              public AuditRepository,
+              public UnlockRepository {
  public:
   ~Store() override = default;
 

@@ -232,6 +232,33 @@ DROP INDEX events_by_terminal_time;
 CREATE INDEX events_by_terminal_time ON events (terminal_id, time_ms DESC, seq DESC, kind);
 )sql";
 
+// Offline unlock codes as issued and their reported use, and the
+// certificate each terminal last connected with (its unlock key comes from
+// the certificate's public key).
+constexpr std::string_view kSchemaV9 = R"sql(
+CREATE TABLE unlock_codes (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  code TEXT NOT NULL UNIQUE,
+  terminal_id TEXT NOT NULL,
+  vendor_id INTEGER NOT NULL,
+  product_id INTEGER NOT NULL,
+  serial TEXT NOT NULL,
+  expiry_ms INTEGER NOT NULL,
+  nonce INTEGER NOT NULL,
+  issued_by TEXT NOT NULL,
+  issued_at_ms INTEGER NOT NULL,
+  reason TEXT NOT NULL,
+  used_at_ms INTEGER NOT NULL DEFAULT 0,
+  used_by TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX unlock_codes_by_terminal ON unlock_codes (terminal_id, id DESC);
+CREATE TABLE terminal_certificates (
+  terminal_id TEXT PRIMARY KEY,
+  cert_pem TEXT NOT NULL,
+  seen_ms INTEGER NOT NULL
+);
+)sql";
+
 constexpr auto kMigrations = std::to_array<Migration>({
     {1, "terminals, devices, events, event cursors, policies", kSchemaV1},
     {2, "digest of each terminal's stored device list", kSchemaV2},
@@ -241,6 +268,7 @@ constexpr auto kMigrations = std::to_array<Migration>({
     {6, "media ledger, audit log, policies as applied", kSchemaV6},
     {7, "daily compliance counts per group", kSchemaV7},
     {8, "event indexes that carry the kind", kSchemaV8},
+    {9, "offline unlock codes, terminal certificates", kSchemaV9},
 });
 
 Status Exec(sqlite3* db, std::string_view path, std::string_view sql, std::string_view what) {
