@@ -238,15 +238,15 @@ TEST_F(StoreTest, MigrationsCreateTheLatestVersionAndReopenIsIdempotent) {
   {
     auto store = Open();
     ASSERT_NE(store, nullptr);
-    EXPECT_EQ(store->SchemaVersion(), 8);
-    EXPECT_EQ(sqlite::LatestSchemaVersion(), 8);
+    EXPECT_EQ(store->SchemaVersion(), 9);
+    EXPECT_EQ(sqlite::LatestSchemaVersion(), 9);
   }
   {
     auto store = Open();
     ASSERT_NE(store, nullptr);
-    EXPECT_EQ(store->SchemaVersion(), 8);
+    EXPECT_EQ(store->SchemaVersion(), 9);
   }
-  EXPECT_EQ(RawCount("schema_migrations"), 8);
+  EXPECT_EQ(RawCount("schema_migrations"), 9);
   for (std::string_view table : {"terminals", "devices", "events", "event_cursors", "policies"}) {
     EXPECT_EQ(RawCount(table), 0) << table;
   }
