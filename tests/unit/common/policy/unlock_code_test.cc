@@ -234,8 +234,8 @@ TEST(UnlockAcceptedDetailTest, RoundTripsTheCodeAndRefusesForgeries) {
       IssueUnlockCode({"d", "t", std::string(32, 'k')}, {1, 2, "s"}, kNow + kHour, 3).value();
   std::string lower = code;
   for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  const std::string detail =
-      FormatUnlockAcceptedDetail(lower, "0001:0002 serial 's'", "2026-12-07T20:00", "uid 1000 (alice)");
+  const std::string detail = FormatUnlockAcceptedDetail(lower, "0001:0002 serial 's'",
+                                                        "2026-12-07T20:00", "uid 1000 (alice)");
   std::optional<UnlockUseReport> r = ParseUnlockAcceptedDetail(detail);
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->code, code);
