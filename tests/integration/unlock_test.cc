@@ -8,6 +8,9 @@
 #include <chrono>
 #include <string>
 
+#include "common/base/clock.h"
+#include "common/policy/unlock_code.h"
+#include "proto/wire/convert.h"
 #include "tests/integration/harness.h"
 
 namespace mamori::testing {
@@ -152,6 +155,58 @@ TEST_F(UnlockTest, AnAgentWithoutTheUnlockKeyRefusesEveryCode) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("refused (unavailable): offline unlock is not set up"), std::string::npos)
       << r.err;
+}
+
+TEST_F(UnlockTest, ReportedUsesAreReconciledWithIssuedCodes) {
+  // A terminal that never connected: its certificate is given when issuing.
+  const TlsPaths terminal = pki_.IssueTerminal("T-RECON", "osaka");
+  CommandResult issued =
+      collector_->Ctl({"unlock", "issue", "--terminal", "T-RECON", "--device", "0781:5581",
+                       "--serial", kSerial, "--terminal-cert", terminal.cert, "--output", "json"});
+  ASSERT_EQ(issued.exit_code, 0) << issued.err;
+  const auto at = issued.out.find("\"code\": \"");
+  ASSERT_NE(at, std::string::npos) << issued.out;
+  const std::string code = issued.out.substr(at + 9, 20);
+  // A well-formed code this collector never issued (made with another key).
+  const std::string forged =
+      IssueUnlockCode({"elsewhere", "T-RECON", std::string(32, 'f')}, {0x0781, 0x5581, kSerial},
+                      SystemClock().NowMs() + 3'600'000, 9)
+          .value();
+
+  // What the terminal reports once its link is back.
+  v1::EventBatch batch;
+  uint64_t seq = 0;
+  for (const std::string& c : {code, forged}) {
+    Event e;
+    e.seq = ++seq;
+    e.time_ms = SystemClock().NowMs();
+    e.kind = EventKind::kUnlockCodeAccepted;
+    e.severity = Severity::kWarning;
+    e.detail = FormatUnlockAcceptedDetail(c, "0781:5581 serial 'x'", "later", "uid 1000 (alice)");
+    ToProto(e, batch.add_events());
+  }
+  auto agent = collector_->Agent(terminal);
+  grpc::ClientContext ctx;
+  v1::EventAck ack;
+  ASSERT_TRUE(agent->ReportEvents(WithDeadline(&ctx), batch, &ack).ok());
+  EXPECT_EQ(ack.acked_through_seq(), 2u);
+
+  CommandResult list =
+      collector_->Ctl({"unlock", "list", "--terminal", "T-RECON", "--output", "json"});
+  EXPECT_NE(list.out.find("\"usedBy\": \"uid 1000 (alice)\""), std::string::npos) << list.out;
+
+  auto admin = collector_->Admin(pki_.Admin());
+  grpc::ClientContext qctx;
+  v1::QueryEventsRequest req;
+  req.set_terminal_id("T-RECON");
+  v1::QueryEventsResponse resp;
+  ASSERT_TRUE(admin->QueryEvents(WithDeadline(&qctx), req, &resp).ok());
+  ASSERT_EQ(resp.events_size(), 2);
+  for (const auto& e : resp.events()) {
+    const bool is_forged = e.detail().find(forged) != std::string::npos;
+    EXPECT_EQ(e.severity(), is_forged ? v1::SEVERITY_ALERT : v1::SEVERITY_WARNING) << e.detail();
+    EXPECT_EQ(e.detail().find("never issued") != std::string::npos, is_forged) << e.detail();
+  }
 }
 
 }  // namespace
