@@ -107,6 +107,11 @@ TEST_F(UnlockServiceTest, AcceptedCodeBecomesOneExceptionUntilItsExpiry) {
   ASSERT_TRUE(e.device.has_value());
   EXPECT_EQ(e.device->identity.serial, "SER-A");
   EXPECT_NE(e.detail.find("uid 1000 (alice)"), std::string::npos);
+  // The collector reads the code back from the detail to reconcile the use.
+  std::optional<UnlockUseReport> use = ParseUnlockAcceptedDetail(e.detail);
+  ASSERT_TRUE(use.has_value()) << e.detail;
+  EXPECT_EQ(use->code, code);
+  EXPECT_EQ(use->requester, "uid 1000 (alice)");
 }
 
 TEST_F(UnlockServiceTest, RefusesTheSameCodeTwiceAlsoAfterARestart) {
