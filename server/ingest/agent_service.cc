@@ -138,8 +138,11 @@ void ReconcileUnlockUses(Store& store, const std::string& terminal, std::vector<
     if (!*known) {
       Log()->warn("terminal '{}' reports an unlock code this collector never issued to it: {}",
                   terminal, e.detail);
+      // Idempotent: a failed group commit runs this work again on its own.
+      constexpr std::string_view kNeverIssued =
+          " [collector: this code was never issued for this terminal]";
       e.severity = Severity::kAlert;
-      e.detail += " [collector: this code was never issued for this terminal]";
+      if (e.detail.find(kNeverIssued) == std::string::npos) e.detail += kNeverIssued;
     }
   }
 }
