@@ -13,6 +13,7 @@
 #include "server/web/api_policies.h"
 #include "server/web/api_terminals.h"
 #include "server/web/api_trend.h"
+#include "server/web/api_unlock.h"
 #include "server/web/api_users.h"
 #include "server/web/static_assets.h"
 
@@ -95,8 +96,8 @@ std::string QueryParam(std::string_view target, std::string_view key) {
 }
 
 WebHandler::WebHandler(AuthService* auth, const AdminQueries* queries, MediaLedger* ledger,
-                       AuditTrail* audit)
-    : auth_(auth), queries_(queries), ledger_(ledger), audit_(audit) {}
+                       AuditTrail* audit, UnlockIssuer* unlock)
+    : auth_(auth), queries_(queries), ledger_(ledger), audit_(audit), unlock_(unlock) {}
 
 HttpResponse WebHandler::Handle(const HttpRequest& request) const {
   const std::string_view target(request.target().data(), request.target().size());
@@ -202,6 +203,7 @@ HttpResponse WebHandler::HandleApi(const HttpRequest& request, std::string_view 
   for (auto area : {HandleEventsApi, HandlePoliciesApi, HandleTrendApi, HandleTerminalsApi})
     if (auto r = area(call, *queries_)) return std::move(*r);
   if (auto r = HandleLedgerApi(call, ledger_, audit_)) return std::move(*r);
+  if (auto r = HandleUnlockApi(call, unlock_)) return std::move(*r);
 
   if (path == "/api/logout" && is_post) {
     if (Status s = auth_->Logout(token); !s.ok()) return FromError(request, s.error());

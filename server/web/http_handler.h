@@ -5,6 +5,7 @@
 
 #include "server/accounts/auth.h"
 #include "server/admin/admin_queries.h"
+#include "server/admin/unlock_issuer.h"
 #include "server/audit/audit_trail.h"
 #include "server/ledger/media_ledger.h"
 #include "server/web/api_support.h"
@@ -41,8 +42,9 @@ class WebHandler {
   // `ledger` serves the media ledger pages and `audit` records logins,
   // logouts and every change made through the API; without them those
   // areas answer 503 and nothing is recorded.
+  // `unlock` lists issued offline unlock codes; without it that API answers 503.
   WebHandler(AuthService* auth, const AdminQueries* queries, MediaLedger* ledger = nullptr,
-             AuditTrail* audit = nullptr);
+             AuditTrail* audit = nullptr, UnlockIssuer* unlock = nullptr);
 
   HttpResponse Handle(const HttpRequest& request) const;
 
@@ -54,6 +56,7 @@ class WebHandler {
   const AdminQueries* queries_;
   MediaLedger* ledger_;
   AuditTrail* audit_;
+  UnlockIssuer* unlock_;
 };
 
 }  // namespace mamori::web
