@@ -199,6 +199,14 @@ void ReadPolicyAndState(YamlReader& r, const YAML::Node& root, std::string_view 
   }
   c.policy_file = ResolveConfigPath(base_dir, r.String(root, "policy_file", "").value_or(""));
   c.state_dir = ResolveConfigPath(base_dir, r.String(root, "state_dir", "", true).value_or(""));
+  const YAML::Node unlock = root["unlock"];
+  if (r.ExpectMap(unlock, "unlock", {"public_key_file", "socket"}, false)) {
+    c.unlock_public_key_file =
+        ResolveConfigPath(base_dir, r.String(unlock, "public_key_file", "unlock").value_or(""));
+    if (auto socket = r.String(unlock, "socket", "unlock")) {
+      c.unlock_socket = ResolveConfigPath(base_dir, *socket);
+    }
+  }
 }
 
 }  // namespace
@@ -212,7 +220,7 @@ Result<AgentConfig> ParseAgentConfig(std::string_view yaml_text, std::string_vie
   c.source = std::string(source_name);
   if (!r.ExpectMap(root, "",
                    {"collector", "tls", "report", "backoff", "devices", "enforcement", "policy",
-                    "policy_file", "state_dir", "outbox", "log"})) {
+                    "policy_file", "state_dir", "outbox", "log", "unlock"})) {
     if (r.ok()) r.Fail(root, "", "the configuration is empty");
     return r.ToError();
   }

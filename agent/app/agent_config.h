@@ -43,6 +43,11 @@ struct AgentConfig {
   // policy.public_key_file: the collector's policy key, pinned. Required.
   std::string policy_public_key_file;
   std::string state_dir;
+  // unlock.public_key_file: the collector's unlock public key (mamorictl pki
+  // unlock-key). Optional: without it every offline unlock code is refused.
+  std::string unlock_public_key_file;
+  // unlock.socket (Linux): where `mamori-agent unlock` reaches the service.
+  std::string unlock_socket = "/run/mamori/unlock.sock";
   // outbox.max_events: events the journal holds before the oldest
   // low-severity ones are folded into a counted "N events dropped" event.
   std::size_t outbox_max_events = 10000;

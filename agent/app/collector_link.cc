@@ -8,7 +8,9 @@
 #include <utility>
 
 #include "agent/core/host_info.h"
+#include "common/base/file_io.h"
 #include "common/crypto/identity.h"
+#include "common/crypto/unlock_key.h"
 #include "common/policy/policy.h"
 #include "common/policy/policy_parser.h"
 #include "common/policy/policy_signing.h"
@@ -31,6 +33,29 @@ GrpcCollectorOptions ClientOptions(const AgentConfig& config, const TlsMaterial&
 }
 
 }  // namespace
+
+Result<UnlockScope> DeriveTerminalUnlockScope(const TlsMaterial& tls,
+                                              const std::string& public_key_file) {
+  auto fail = [&](const Error& e) {
+    return MakeError(e.code, "unlock.public_key_file " + public_key_file + ": " + e.message);
+  };
+  Result<std::string> collector_key = ReadFileToString(public_key_file);
+  if (!collector_key.ok()) return fail(collector_key.error());
+  std::string terminal_id;
+  for (const std::string& uri : tls.cert.uris) {
+    std::optional<PeerIdentity> id = ParseIdentityUri(uri);
+    if (id && id->role == PeerRole::kTerminal) terminal_id = id->id;
+  }
+  if (terminal_id.empty()) {
+    return fail(MakeError(ErrorCode::kInvalidArgument,
+                          "the agent's certificate names no terminal (mamori://terminal/<id>)"));
+  }
+  Result<std::string> deployment = DeploymentIdFromCa(tls.ca_pem);
+  if (!deployment.ok()) return fail(deployment.error());
+  Result<std::string> key = DeriveUnlockKey(tls.key_pem, *collector_key, *deployment, terminal_id);
+  if (!key.ok()) return fail(key.error());
+  return UnlockScope{std::move(*deployment), std::move(terminal_id), std::move(*key)};
+}
 
 Result<std::unique_ptr<CollectorLink>> CollectorLink::Open(const AgentConfig& config,
                                                            const Clock& clock) {
@@ -75,11 +100,20 @@ Result<std::unique_ptr<CollectorLink>> CollectorLink::Open(const AgentConfig& co
     core_options.local_policy_source = config.policy_file;
   }
 
+  std::optional<UnlockScope> unlock_scope;
+  if (!config.unlock_public_key_file.empty()) {
+    Result<UnlockScope> scope = DeriveTerminalUnlockScope(*tls, config.unlock_public_key_file);
+    if (!scope.ok()) return scope.error();
+    unlock_scope = std::move(*scope);
+  }
+
   auto outbox = JournalEventOutbox::Open(config.state_dir, clock, config.outbox_max_events);
   if (!outbox.ok()) return outbox.error();
-  return std::unique_ptr<CollectorLink>(
+  auto link = std::unique_ptr<CollectorLink>(
       new CollectorLink(config, std::move(*tls), std::move(*policy_key), std::move(core_options),
                         std::move(*outbox)));
+  link->unlock_scope_ = std::move(unlock_scope);
+  return link;
 }
 
 CollectorLink::CollectorLink(const AgentConfig& config, TlsMaterial tls, PolicyPublicKey key,
@@ -106,6 +140,10 @@ void CollectorLink::AttachReporter(AgentCore& core) {
   reporter_ = std::make_unique<Reporter>(core, *outbox_, client_, options);
   Reporter* reporter = reporter_.get();
   core.SetChangeListener([reporter] { reporter->NotifyChange(); });
+}
+
+void CollectorLink::NotifyChange() {
+  if (reporter_) reporter_->NotifyChange();
 }
 
 void CollectorLink::StartReporting() {

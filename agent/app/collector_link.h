@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "agent/app/agent_config.h"
@@ -15,6 +16,7 @@
 #include "common/base/clock.h"
 #include "common/base/result.h"
 #include "common/crypto/credentials.h"
+#include "common/policy/unlock_code.h"
 
 namespace mamori {
 
@@ -45,12 +47,17 @@ class CollectorLink {
   const AgentCoreOptions& core_options() const { return core_options_; }
   const std::string& cert_subject() const { return tls_.cert.subject; }
   const std::string& policy_key_id() const { return key_id_; }
+  // This terminal's offline unlock scope (its key derived from its own key
+  // and unlock.public_key_file); nullopt when that is not configured.
+  const std::optional<UnlockScope>& unlock_scope() const { return unlock_scope_; }
 
   // Creates the reporter over `core` and makes core changes wake it. Call
   // once, after the core was constructed over outbox(), verifier() and
   // policy_cache() and before its Start (the change listener must be set
   // by then); call StopReporting before `core` is destroyed.
   void AttachReporter(AgentCore& core);
+  // Wakes the reporter for events recorded outside the core (unlock codes).
+  void NotifyChange();
   // Starts the reporter attached above (after the core started).
   void StartReporting();
   // Stops the reporter, giving the last events (AGENT_STOPPING among them)
@@ -72,6 +79,12 @@ class CollectorLink {
   FilePolicyCache policy_cache_;
   FileExceptionStore exception_store_;
   std::unique_ptr<Reporter> reporter_;
+  std::optional<UnlockScope> unlock_scope_;
 };
+
+// The unlock scope of the terminal whose TLS material is `tls`, with the
+// collector's unlock public key read from `public_key_file`.
+Result<UnlockScope> DeriveTerminalUnlockScope(const TlsMaterial& tls,
+                                              const std::string& public_key_file);
 
 }  // namespace mamori

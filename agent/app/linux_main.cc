@@ -13,6 +13,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "agent/app/agent_config.h"
 #include "agent/app/collector_link.h"
@@ -21,7 +23,9 @@
 #include "agent/platform/linux/sysfs.h"
 #include "agent/platform/linux/sysfs_device_backend.h"
 #include "agent/platform/linux/uevent_source.h"
+#include "agent/platform/linux/unlock_socket.h"
 #include "agent/platform/sim/sim_device_backend.h"
+#include "agent/storage/file_unlock_state.h"
 #include "common/base/clock.h"
 #include "common/base/exit_status.h"
 #include "common/base/logging.h"
@@ -57,6 +61,60 @@ mamori::UsbDriverClasses LoadDriverClasses(spdlog::logger& log) {
   return std::move(*drivers);
 }
 
+// `mamori-agent unlock CODE [--config FILE | --socket PATH]`: hands the code
+// to the running service and prints its answer. 0 accepted, 1 refused or
+// unreachable, 2 usage.
+int UnlockCommand(int argc, char** argv) {
+  po::options_description desc(
+      "Usage: mamori-agent unlock CODE [--config FILE | --socket PATH]\n"
+      "Hands an offline unlock code (read out by the administrator) to the running agent.\n"
+      "Options");
+  desc.add_options()("help,h", "show this help and exit")(
+      "config,c", po::value<std::string>(), "agent configuration file (for unlock.socket)")(
+      "socket", po::value<std::string>(), "the agent's unlock socket")(
+      "code", po::value<std::vector<std::string>>(), "the code");
+  po::positional_options_description pos;
+  pos.add("code", -1);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(desc).positional(pos).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    std::cerr << "mamori-agent unlock: " << e.what() << "\n" << desc << "\n";
+    return kExitUsage;
+  }
+  if (vm.count("help") != 0) {
+    std::cout << desc << "\n";
+    return kExitOk;
+  }
+  if (vm.count("code") == 0) {
+    std::cerr << "mamori-agent unlock: the code is missing\n" << desc << "\n";
+    return kExitUsage;
+  }
+  // The code may be typed in its groups as separate words.
+  std::string code;
+  for (const std::string& part : vm["code"].as<std::vector<std::string>>()) {
+    code += (code.empty() ? "" : "-") + part;
+  }
+  std::string socket = mamori::AgentConfig{}.unlock_socket;
+  if (vm.count("socket") != 0) {
+    socket = vm["socket"].as<std::string>();
+  } else if (vm.count("config") != 0) {
+    auto config = mamori::LoadAgentConfig(vm["config"].as<std::string>());
+    if (!config.ok()) return mamori::Fail("mamori-agent unlock", config.error().message);
+    socket = config->unlock_socket;
+  }
+  auto reply = mamori::SendUnlockCode(socket, code);
+  if (!reply.ok()) return mamori::Fail("mamori-agent unlock", reply.error().message);
+  if (reply->accepted) {
+    std::cout << reply->message << "\n";
+    return kExitOk;
+  }
+  std::cerr << "mamori-agent unlock: refused (" << mamori::UnlockRefusalName(reply->refusal)
+            << "): " << reply->message << "\n";
+  return kExitFailure;
+}
+
 int Run(const mamori::AgentConfig& config, const sigset_t& signals) {
   const mamori::SystemClock clock;
   auto log = mamori::GetLogger("agent");
@@ -82,6 +140,38 @@ int Run(const mamori::AgentConfig& config, const sigset_t& signals) {
 
   if (mamori::Status s = core.Start(); !s.ok()) return Fail(s.error().message);
   (*link)->StartReporting();
+
+  // Offline unlock codes: `mamori-agent unlock CODE` reaches this service.
+  mamori::FileUnlockStateStore unlock_state(config.state_dir);
+  mamori::UnlockServiceDeps unlock_deps;
+  unlock_deps.clock = &clock;
+  unlock_deps.outbox = &(*link)->outbox();
+  unlock_deps.state = &unlock_state;
+  unlock_deps.scope = (*link)->unlock_scope();
+  unlock_deps.devices = [&core] { return core.Snapshot().devices; };
+  unlock_deps.grant = [&core](const mamori::DeviceException& exception) {
+    return core.AddLocalException(exception);
+  };
+  unlock_deps.notify = [l = link->get()] { l->NotifyChange(); };
+  mamori::UnlockService unlock(std::move(unlock_deps));
+  if (mamori::Status s = unlock.Start(); !s.ok()) {
+    log->error("offline unlock codes are refused until this is fixed: {}", s.error().message);
+  }
+  auto unlock_socket = mamori::UnlockSocketServer::Listen(
+      config.unlock_socket, [&unlock, log](std::string_view code, std::string_view requester) {
+        mamori::UnlockReply reply = unlock.Submit(code, requester);
+        if (reply.accepted) {
+          log->warn("unlock code from {}: {}", requester, reply.message);
+        } else {
+          log->warn("unlock code from {} refused ({}): {}", requester,
+                    mamori::UnlockRefusalName(reply.refusal), reply.message);
+        }
+        return reply;
+      });
+  if (!unlock_socket.ok()) {
+    log->error("offline unlock codes cannot be typed on this terminal: {}",
+               unlock_socket.error().message);
+  }
   log->info("mamori-agent {} started: collector {}, terminal certificate {}, pinned policy key {}",
             MAMORI_VERSION, config.collector_address, (*link)->cert_subject(),
             (*link)->policy_key_id());
@@ -91,6 +181,7 @@ int Run(const mamori::AgentConfig& config, const sigset_t& signals) {
   }
   log->info("received {}, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 
+  if (unlock_socket.ok()) unlock_socket->reset();
   core.Stop();
   core.RecordStopping(sig == SIGTERM ? "SIGTERM" : "SIGINT");
   (*link)->StopReporting(std::chrono::duration_cast<std::chrono::milliseconds>(kStopFlushBudget));
@@ -102,6 +193,7 @@ int Run(const mamori::AgentConfig& config, const sigset_t& signals) {
 
 int main(int argc, char** argv) {
   mamori::DisableMutexDeadlockDetection();
+  if (argc >= 2 && std::string_view(argv[1]) == "unlock") return UnlockCommand(argc - 1, argv + 1);
   // Block the stop signals before any thread exists so that every thread
   // inherits the mask and only sigwait() below receives them.
   sigset_t signals;
@@ -110,7 +202,9 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  po::options_description desc("Usage: mamori-agent --config FILE [options]\nOptions");
+  po::options_description desc(
+      "Usage: mamori-agent --config FILE [options]\n"
+      "       mamori-agent unlock CODE   (see mamori-agent unlock --help)\nOptions");
   desc.add_options()("help,h", "show this help and exit")("version", "show the version and exit")(
       "config,c", po::value<std::string>(), "agent configuration file (YAML)")(
       "audit-only", "decide and report, but never enforce")(

@@ -36,7 +36,8 @@ bool Refuse(grpc::CallbackServerContext* ctx, grpc::ServerUnaryReactor* reactor,
 AdminServiceImpl::AdminServiceImpl(Store* store, PolicyHub* hub, const Clock* clock,
                                    ComplianceConfig config, web::AuthService* auth,
                                    const ComplianceIndex* index, MediaLedger* ledger,
-                                   AuditTrail* audit, ExceptionWorkflow* exceptions)
+                                   AuditTrail* audit, ExceptionWorkflow* exceptions,
+                                   UnlockIssuer* unlock)
     : store_(store),
       hub_(hub),
       clock_(clock),
@@ -44,7 +45,8 @@ AdminServiceImpl::AdminServiceImpl(Store* store, PolicyHub* hub, const Clock* cl
       auth_(auth),
       ledger_(ledger),
       audit_(audit),
-      exceptions_(exceptions) {}
+      exceptions_(exceptions),
+      unlock_(unlock) {}
 
 grpc::ServerUnaryReactor* AdminServiceImpl::ListTerminals(grpc::CallbackServerContext* ctx,
                                                           const v1::ListTerminalsRequest* request,

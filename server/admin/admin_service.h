@@ -4,6 +4,7 @@
 #include "mamori/v1/admin.grpc.pb.h"
 #include "server/accounts/auth.h"
 #include "server/admin/admin_queries.h"
+#include "server/admin/unlock_issuer.h"
 #include "server/audit/audit_trail.h"
 #include "server/compliance/compliance_engine.h"
 #include "server/exceptions/exception_workflow.h"
@@ -23,7 +24,8 @@ class AdminServiceImpl final : public v1::AdminService::CallbackService {
   AdminServiceImpl(Store* store, PolicyHub* hub, const Clock* clock, ComplianceConfig config,
                    web::AuthService* auth, const ComplianceIndex* index = nullptr,
                    MediaLedger* ledger = nullptr, AuditTrail* audit = nullptr,
-                   ExceptionWorkflow* exceptions = nullptr);
+                   ExceptionWorkflow* exceptions = nullptr,
+                   UnlockIssuer* unlock = nullptr);
 
   grpc::ServerUnaryReactor* ListTerminals(grpc::CallbackServerContext* ctx,
                                           const v1::ListTerminalsRequest* request,
@@ -82,6 +84,12 @@ class AdminServiceImpl final : public v1::AdminService::CallbackService {
   grpc::ServerUnaryReactor* QueryAudit(grpc::CallbackServerContext* ctx,
                                        const v1::QueryAuditRequest* request,
                                        v1::QueryAuditResponse* response) override;
+  grpc::ServerUnaryReactor* IssueUnlockCode(grpc::CallbackServerContext* ctx,
+                                            const v1::IssueUnlockCodeRequest* request,
+                                            v1::IssueUnlockCodeResponse* response) override;
+  grpc::ServerUnaryReactor* ListUnlockCodes(grpc::CallbackServerContext* ctx,
+                                            const v1::ListUnlockCodesRequest* request,
+                                            v1::ListUnlockCodesResponse* response) override;
 
   // Time-limited exceptions (admin_service_exceptions.cc). Every caller
   // holds an admin certificate, so every call is an admin's.
@@ -110,6 +118,7 @@ class AdminServiceImpl final : public v1::AdminService::CallbackService {
   MediaLedger* ledger_;
   AuditTrail* audit_;
   ExceptionWorkflow* exceptions_;
+  UnlockIssuer* unlock_;
 };
 
 }  // namespace mamori

@@ -1,4 +1,4 @@
-// AdminServiceImpl: the media ledger and the audit log.
+// AdminServiceImpl: the media ledger, the audit log and offline unlock codes.
 
 #include "common/base/logging.h"
 #include "common/crypto/identity.h"
@@ -27,6 +27,12 @@ grpc::Status Done(const Status& s) { return s.ok() ? grpc::Status::OK : ToGrpcSt
 
 grpc::Status NoLedger() {
   return grpc::Status(grpc::StatusCode::UNAVAILABLE, "this collector has no media ledger");
+}
+
+grpc::Status NoUnlockKey() {
+  return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                      "this collector issues no unlock codes: set unlock.key_file in its "
+                      "configuration (mamorictl pki unlock-key)");
 }
 
 }  // namespace
@@ -99,6 +105,26 @@ grpc::ServerUnaryReactor* AdminServiceImpl::QueryAudit(grpc::CallbackServerConte
   reactor->Finish(audit_ == nullptr ? grpc::Status(grpc::StatusCode::UNAVAILABLE,
                                                    "this collector has no audit log")
                                     : Done(audit_->Query(*request, response)));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::IssueUnlockCode(
+    grpc::CallbackServerContext* ctx, const v1::IssueUnlockCodeRequest* request,
+    v1::IssueUnlockCodeResponse* response) {
+  auto* reactor = ctx->DefaultReactor();
+  const auto actor = AdminActor(ctx, reactor, "IssueUnlockCode");
+  if (!actor) return reactor;
+  reactor->Finish(unlock_ == nullptr ? NoUnlockKey()
+                                     : Done(unlock_->Issue(*actor, *request, response)));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::ListUnlockCodes(
+    grpc::CallbackServerContext* ctx, const v1::ListUnlockCodesRequest* request,
+    v1::ListUnlockCodesResponse* response) {
+  auto* reactor = ctx->DefaultReactor();
+  if (!AdminActor(ctx, reactor, "ListUnlockCodes")) return reactor;
+  reactor->Finish(unlock_ == nullptr ? NoUnlockKey() : Done(unlock_->List(*request, response)));
   return reactor;
 }
 

@@ -34,6 +34,11 @@ void ReadPolicy(YamlReader& r, const YAML::Node& root, std::string_view base_dir
       c.policy_signing_key_file = ResolveConfigPath(base_dir, *v);
     }
   }
+  const YAML::Node unlock = root["unlock"];
+  if (r.ExpectMap(unlock, "unlock", {"key_file"}, false)) {
+    c.unlock_key_file =
+        ResolveConfigPath(base_dir, r.String(unlock, "key_file", "unlock").value_or(""));
+  }
 }
 
 void ReadStore(YamlReader& r, const YAML::Node& store, std::string_view base_dir,
@@ -142,8 +147,8 @@ Result<CollectorConfig> ParseCollectorConfig(std::string_view yaml_text,
   YAML::Node root = r.Load(yaml_text);
   if (!r.ok()) return r.ToError();
   if (!r.ExpectMap(root, "",
-                   {"listen", "port_file", "tls", "policy", "store", "compliance", "limits", "log",
-                    "web", "exceptions"})) {
+                   {"listen", "port_file", "tls", "policy", "unlock", "store", "compliance",
+                    "limits", "log", "web", "exceptions"})) {
     return r.ToError();
   }
   if (auto v = r.String(root, "listen", "", true)) {

@@ -23,6 +23,9 @@ struct CollectorConfig {
   // (mamorictl pki policy-key). Required: a collector never sends unsigned
   // policies.
   std::string policy_signing_key_file;
+  // unlock.key_file: the P-256 key offline unlock codes are made with
+  // (mamorictl pki unlock-key). Optional: without it no codes are issued.
+  std::string unlock_key_file;
   std::string store_path = "mamori.db";
   SqliteOptions store;
   ComplianceConfig compliance;

@@ -4,6 +4,7 @@
 
 #include <chrono>
 
+#include "common/base/file_io.h"
 #include "common/base/logging.h"
 #include "common/crypto/credentials.h"
 #include "common/policy/policy_signing.h"
@@ -52,9 +53,20 @@ Result<std::unique_ptr<CollectorServer>> CollectorServer::Start(const CollectorC
       std::make_unique<MediaLedger>(s->store_.get(), s->hub_.get(), s->audit_.get(), clock);
   s->exceptions_ = std::make_unique<ExceptionWorkflow>(s->store_.get(), s->hub_.get(),
                                                        s->audit_.get(), clock, config.exceptions);
+  if (!config.unlock_key_file.empty()) {
+    auto key = ReadFileToString(config.unlock_key_file);
+    if (!key.ok()) return MakeError(key.error().code, "unlock.key_file: " + key.error().message);
+    auto issuer =
+        UnlockIssuer::Create(s->store_.get(), s->audit_.get(), clock, std::move(*key), tls->ca_pem);
+    if (!issuer.ok()) {
+      return MakeError(issuer.error().code,
+                       "unlock.key_file " + config.unlock_key_file + ": " + issuer.error().message);
+    }
+    s->unlock_ = std::move(*issuer);
+  }
   s->admin_service_ = std::make_unique<AdminServiceImpl>(
       s->store_.get(), s->hub_.get(), clock, config.compliance, s->auth_.get(), s->index_.get(),
-      s->ledger_.get(), s->audit_.get(), s->exceptions_.get());
+      s->ledger_.get(), s->audit_.get(), s->exceptions_.get(), s->unlock_.get());
 
   grpc::ServerBuilder builder;
   builder.AddListeningPort(config.listen, MakeServerCredentials(*tls, clock), &s->port_);
@@ -73,7 +85,8 @@ Result<std::unique_ptr<CollectorServer>> CollectorServer::Start(const CollectorC
   s->recorder_ = std::make_unique<ComplianceRecorder>(s->queries_.get(), std::chrono::minutes(10));
   if (config.web.enabled) {
     s->web_handler_ = std::make_unique<web::WebHandler>(
-        s->auth_.get(), s->queries_.get(), s->ledger_.get(), s->audit_.get(), s->exceptions_.get());
+        s->auth_.get(), s->queries_.get(), s->ledger_.get(), s->audit_.get(), s->exceptions_.get(),
+        s->unlock_.get());
     auto web_server = web::WebServer::Start(config.web, s->web_handler_.get());
     if (!web_server.ok()) return web_server.error();
     s->web_server_ = std::move(web_server).value();

@@ -52,6 +52,7 @@ class CollectorServer {
   std::unique_ptr<StoreAuditTrail> audit_;
   std::unique_ptr<MediaLedger> ledger_;
   std::unique_ptr<ExceptionWorkflow> exceptions_;
+  std::unique_ptr<UnlockIssuer> unlock_;
   std::unique_ptr<AdminQueries> queries_;
   std::unique_ptr<ComplianceRecorder> recorder_;
   std::unique_ptr<web::WebHandler> web_handler_;

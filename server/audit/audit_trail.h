@@ -16,6 +16,7 @@ inline constexpr std::string_view kPolicyApply = "policy.apply";
 inline constexpr std::string_view kLedgerAdd = "ledger.add";
 inline constexpr std::string_view kLedgerRetire = "ledger.retire";
 inline constexpr std::string_view kLedgerImport = "ledger.import";
+inline constexpr std::string_view kUnlockIssue = "unlock.issue";
 inline constexpr std::string_view kUserAdd = "user.add";
 inline constexpr std::string_view kUserReset = "user.reset";
 inline constexpr std::string_view kUserDisable = "user.disable";

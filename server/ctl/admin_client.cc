@@ -196,4 +196,14 @@ Error DescribeRpcFailure(const grpc::Status& status, std::string_view address, i
   }
 }
 
+Status AdminClient::IssueUnlockCode(const v1::IssueUnlockCodeRequest& request,
+                                    v1::IssueUnlockCodeResponse* response) {
+  return Call(&v1::AdminService::StubInterface::IssueUnlockCode, request, response);
+}
+
+Status AdminClient::ListUnlockCodes(const v1::ListUnlockCodesRequest& request,
+                                    v1::ListUnlockCodesResponse* response) {
+  return Call(&v1::AdminService::StubInterface::ListUnlockCodes, request, response);
+}
+
 }  // namespace mamori::ctl

@@ -61,6 +61,10 @@ class AdminClient {
                          v1::ExceptionChangeResponse* response);
   Status ListExceptions(const v1::ListExceptionsRequest& request,
                         v1::ListExceptionsResponse* response);
+  Status IssueUnlockCode(const v1::IssueUnlockCodeRequest& request,
+                         v1::IssueUnlockCodeResponse* response);
+  Status ListUnlockCodes(const v1::ListUnlockCodesRequest& request,
+                         v1::ListUnlockCodesResponse* response);
 
  private:
   template <typename Request, typename Response>

@@ -54,5 +54,7 @@ std::vector<Command> AdminCommands();
 std::vector<Command> LedgerCommands();
 // exception ... (exception_commands.cc).
 std::vector<Command> ExceptionCommands();
+// unlock ... (unlock_commands.cc).
+std::vector<Command> UnlockCommands();
 
 }  // namespace mamori::ctl

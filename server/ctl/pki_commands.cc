@@ -8,6 +8,7 @@
 
 #include "common/crypto/credentials.h"
 #include "common/crypto/pki.h"
+#include "common/crypto/unlock_key.h"
 #include "common/policy/policy_signing.h"
 #include "server/ctl/command.h"
 #include "server/ctl/display_text.h"
@@ -210,6 +211,34 @@ int RunPkiPolicyKey(const ParsedArgs& args, const CommandContext& ctx) {
   return kExitOk;
 }
 
+int RunPkiUnlockKey(const ParsedArgs& args, const CommandContext& ctx) {
+  const std::optional<std::string> dir = args.Get("dir");
+  if (!dir) return ctx.Usage("--dir DIR is required");
+  const std::string key_path = Join(*dir, "unlock.key");
+  const std::string pub_path = Join(*dir, "unlock.pub");
+  if (!args.Has("force")) {
+    for (const std::string& path : {key_path, pub_path}) {
+      if (Exists(path)) {
+        return ctx.Fail(path +
+                        " already exists; refusing to replace the unlock key (codes would no "
+                        "longer verify on agents holding the old public key). Use --force.");
+      }
+    }
+  }
+  if (Status s = EnsureDirectory(*dir); !s) return ctx.Report(s.error());
+  Result<UnlockKeyPair> pair = CreateUnlockKeyPair();
+  if (!pair) return ctx.Report(pair.error());
+  if (Status s = WriteFileAtomic(key_path, pair->private_pem, 0600); !s)
+    return ctx.Report(s.error());
+  if (Status s = WriteFileAtomic(pub_path, pair->public_pem, 0644); !s)
+    return ctx.Report(s.error());
+  ctx.out << "Created P-256 unlock key\n";
+  ctx.out << "  private key: " << key_path << "  (mode 0600; the collector's unlock.key_file)\n";
+  ctx.out << "  public key:  " << pub_path
+          << "  (every agent's unlock.public_key_file: offline unlock codes)\n";
+  return kExitOk;
+}
+
 }  // namespace
 
 std::vector<Command> PkiCommands() {
@@ -271,7 +300,22 @@ std::vector<Command> PkiCommands() {
       "Example:\n  mamorictl pki policy-key --dir /etc/mamori/pki\n";
   policy_key.run = RunPkiPolicyKey;
 
-  return {init, issue, policy_key};
+  Command unlock_key;
+  unlock_key.name = "pki unlock-key";
+  unlock_key.summary = "create the collector's offline unlock key (P-256)";
+  unlock_key.options = {
+      {"dir", "DIR", "directory for unlock.key and unlock.pub (created 0700 if missing)", false},
+      {"force", "", "replace an existing key (agents must then get the new public key)", false},
+  };
+  unlock_key.details =
+      "Creates a P-256 key pair: unlock.key (mode 0600) for the collector's\n"
+      "unlock.key_file, unlock.pub for every agent's unlock.public_key_file.\n"
+      "Each terminal's unlock key is derived from it and the terminal's own key\n"
+      "(ECDH), so no secret is sent to terminals. Refuses to overwrite a key.\n\n"
+      "Example:\n  mamorictl pki unlock-key --dir /etc/mamori/pki\n";
+  unlock_key.run = RunPkiUnlockKey;
+
+  return {init, issue, policy_key, unlock_key};
 }
 
 }  // namespace mamori::ctl

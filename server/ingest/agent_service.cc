@@ -2,6 +2,7 @@
 
 #include "common/base/logging.h"
 #include "common/base/sanitize.h"
+#include "common/policy/unlock_code.h"
 #include "proto/wire/convert.h"
 #include "server/ingest/report_sanitizer.h"
 #include "server/tls/peer_auth.h"
@@ -118,6 +119,34 @@ class PolicyWatchReactor final : public grpc::ServerWriteReactor<v1::PolicyBundl
   v1::PolicyBundle bundle_;              // guarded by mu_ while writing_
 };
 
+// Matches each reported use of an unlock code with the code this collector
+// issued; a use of a code it never issued for that terminal (forged with
+// the terminal's key, replayed from elsewhere, another deployment's) is
+// raised to an alert with the reason, so it stands out in the events.
+void ReconcileUnlockUses(Store& store, const std::string& terminal, std::vector<Event>& events) {
+  for (Event& e : events) {
+    if (e.kind != EventKind::kUnlockCodeAccepted) continue;
+    std::optional<UnlockUseReport> use = ParseUnlockAcceptedDetail(e.detail);
+    Result<bool> known =
+        use ? store.MarkUnlockCodeUsed(terminal, use->code, e.time_ms, use->requester)
+            : Result<bool>(false);
+    if (!known.ok()) {
+      Log()->error("reconciling an unlock code use of terminal '{}' failed: {}", terminal,
+                   known.error().message);
+      continue;
+    }
+    if (!*known) {
+      Log()->warn("terminal '{}' reports an unlock code this collector never issued to it: {}",
+                  terminal, e.detail);
+      // Idempotent: a failed group commit runs this work again on its own.
+      constexpr std::string_view kNeverIssued =
+          " [collector: this code was never issued for this terminal]";
+      e.severity = Severity::kAlert;
+      if (e.detail.find(kNeverIssued) == std::string::npos) e.detail += kNeverIssued;
+    }
+  }
+}
+
 }  // namespace
 
 AgentServiceImpl::AgentServiceImpl(Store* store, IngestWriter* writer, PolicyHub* hub,
@@ -159,21 +188,39 @@ grpc::ServerUnaryReactor* AgentServiceImpl::ReportState(grpc::CallbackServerCont
   PolicyHub* hub = hub_;
   const int64_t now = state->last_report_ms;
   ReportObserver* observer = observer_;
-  writer_->Submit([store, state] { return store->PutTerminalState(*state); },
-                  [reactor, response, hub, observer, state, now](const Status& s) {
-                    if (!s) {
-                      Log()->error("storing report of terminal '{}' failed: {}", state->terminal_id,
-                                   s.error().message);
-                      reactor->Finish(ToGrpcStatus(s.error()));
-                      return;
-                    }
-                    // Completions run in commit order, so the observer sees
-                    // a terminal's reports in the order they were stored.
-                    if (observer != nullptr) observer->OnReportStored(*state);
-                    SetMs(now, response->mutable_collector_time());
-                    response->set_assigned_policy_version(hub->AssignedVersion(state->group));
-                    reactor->Finish(grpc::Status::OK);
-                  });
+  std::shared_ptr<std::string> new_cert;
+  if (!peer.cert_pem.empty()) {
+    std::lock_guard lock(certs_mu_);
+    std::string& known = certs_[peer.identity.id];
+    if (known != peer.cert_pem) {
+      known = peer.cert_pem;
+      new_cert = std::make_shared<std::string>(peer.cert_pem);
+    }
+  }
+  writer_->Submit(
+      [store, state, new_cert, now]() -> Status {
+        if (new_cert) {
+          if (Status s = store->PutTerminalCertificate(state->terminal_id, *new_cert, now);
+              !s.ok()) {
+            return s;
+          }
+        }
+        return store->PutTerminalState(*state);
+      },
+      [reactor, response, hub, observer, state, now](const Status& s) {
+        if (!s) {
+          Log()->error("storing report of terminal '{}' failed: {}", state->terminal_id,
+                       s.error().message);
+          reactor->Finish(ToGrpcStatus(s.error()));
+          return;
+        }
+        // Completions run in commit order, so the observer sees
+        // a terminal's reports in the order they were stored.
+        if (observer != nullptr) observer->OnReportStored(*state);
+        SetMs(now, response->mutable_collector_time());
+        response->set_assigned_policy_version(hub->AssignedVersion(state->group));
+        reactor->Finish(grpc::Status::OK);
+      });
   return reactor;
 }
 
@@ -212,6 +259,7 @@ grpc::ServerUnaryReactor* AgentServiceImpl::ReportEvents(grpc::CallbackServerCon
   const int64_t now = clock_->NowMs();
   writer_->Submit(
       [store, events, acked, terminal, now]() -> Status {
+        ReconcileUnlockUses(*store, *terminal, *events);
         auto r = events->empty() ? store->AckedThrough(*terminal)
                                  : store->AppendEvents(*terminal, *events, now);
         if (!r.ok()) return r.error();

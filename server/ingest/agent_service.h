@@ -1,6 +1,9 @@
 #pragma once
 
+#include <map>
 #include <memory>
+#include <mutex>
+#include <string>
 
 #include "common/base/clock.h"
 #include "mamori/v1/agent.grpc.pb.h"
@@ -37,6 +40,10 @@ class AgentServiceImpl final : public v1::AgentService::CallbackService {
   const Clock* clock_;
   CollectorLimits limits_;
   ReportObserver* observer_;
+  // The certificate each terminal last reported with, so it is stored only
+  // when it changes (the collector derives unlock keys from it).
+  std::mutex certs_mu_;
+  std::map<std::string, std::string> certs_;  // guarded by certs_mu_
 };
 
 }  // namespace mamori

@@ -13,6 +13,7 @@
 #include "server/store/policy_repository.h"
 #include "server/store/terminal_repository.h"
 #include "server/store/transactions.h"
+#include "server/store/unlock_repository.h"
 
 namespace mamori {
 
@@ -30,6 +31,8 @@ class Store : public Transactions,
               public LedgerRepository,
               public ExceptionRepository,
               public AuditRepository {
+              public AuditRepository,
+              public UnlockRepository {
  public:
   ~Store() override = default;
 

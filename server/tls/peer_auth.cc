@@ -28,6 +28,9 @@ Result<AuthenticatedPeer> IdentifyPeer(const grpc::AuthContext* auth, std::strin
     return MakeError(ErrorCode::kUnauthenticated,
                      "client certificate has no mamori:// identity URI SAN");
   }
+  for (const auto& value : auth->FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME)) {
+    peer.cert_pem.assign(value.data(), value.size());
+  }
   return peer;
 }
 

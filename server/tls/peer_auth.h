@@ -13,8 +13,9 @@ namespace mamori {
 // The authenticated caller of an RPC.
 struct AuthenticatedPeer {
   PeerIdentity identity;
-  std::string group;    // terminals only; from mamori://group/<g>, may be empty
-  std::string address;  // transport peer, for logs
+  std::string group;     // terminals only; from mamori://group/<g>, may be empty
+  std::string address;   // transport peer, for logs
+  std::string cert_pem;  // the verified client certificate (PEM)
 };
 
 // Reads the caller's identity from the URI SANs of its verified certificate.

@@ -14,6 +14,7 @@
 #include "server/web/api_policies.h"
 #include "server/web/api_terminals.h"
 #include "server/web/api_trend.h"
+#include "server/web/api_unlock.h"
 #include "server/web/api_users.h"
 #include "server/web/static_assets.h"
 
@@ -96,8 +97,13 @@ std::string QueryParam(std::string_view target, std::string_view key) {
 }
 
 WebHandler::WebHandler(AuthService* auth, const AdminQueries* queries, MediaLedger* ledger,
-                       AuditTrail* audit, ExceptionWorkflow* exceptions)
-    : auth_(auth), queries_(queries), ledger_(ledger), audit_(audit), exceptions_(exceptions) {}
+                       AuditTrail* audit, ExceptionWorkflow* exceptions, UnlockIssuer* unlock)
+    : auth_(auth),
+      queries_(queries),
+      ledger_(ledger),
+      audit_(audit),
+      exceptions_(exceptions),
+      unlock_(unlock) {}
 
 HttpResponse WebHandler::Handle(const HttpRequest& request) const {
   const std::string_view target(request.target().data(), request.target().size());
@@ -204,6 +210,7 @@ HttpResponse WebHandler::HandleApi(const HttpRequest& request, std::string_view 
     if (auto r = area(call, *queries_)) return std::move(*r);
   if (auto r = HandleLedgerApi(call, ledger_, audit_)) return std::move(*r);
   if (auto r = HandleExceptionsApi(call, exceptions_)) return std::move(*r);
+  if (auto r = HandleUnlockApi(call, unlock_)) return std::move(*r);
 
   if (path == "/api/logout" && is_post) {
     if (Status s = auth_->Logout(token); !s.ok()) return FromError(request, s.error());

@@ -5,6 +5,7 @@
 
 #include "server/accounts/auth.h"
 #include "server/admin/admin_queries.h"
+#include "server/admin/unlock_issuer.h"
 #include "server/audit/audit_trail.h"
 #include "server/exceptions/exception_workflow.h"
 #include "server/ledger/media_ledger.h"
@@ -42,8 +43,10 @@ class WebHandler {
   // `ledger` serves the media ledger pages and `audit` records logins,
   // logouts and every change made through the API; without them those
   // areas answer 503 and nothing is recorded.
+  // `unlock` lists issued offline unlock codes; without it that API answers 503.
   WebHandler(AuthService* auth, const AdminQueries* queries, MediaLedger* ledger = nullptr,
-             AuditTrail* audit = nullptr, ExceptionWorkflow* exceptions = nullptr);
+             AuditTrail* audit = nullptr, ExceptionWorkflow* exceptions = nullptr,
+             UnlockIssuer* unlock = nullptr);
 
   HttpResponse Handle(const HttpRequest& request) const;
 
@@ -56,6 +59,7 @@ class WebHandler {
   MediaLedger* ledger_;
   AuditTrail* audit_;
   ExceptionWorkflow* exceptions_;
+  UnlockIssuer* unlock_;
 };
 
 }  // namespace mamori::web

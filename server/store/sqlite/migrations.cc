@@ -255,6 +255,31 @@ CREATE TABLE exception_requests (
   decision_note TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX exception_requests_by_state ON exception_requests (state, until_ms);
+// Offline unlock codes as issued and their reported use, and the
+// certificate each terminal last connected with (its unlock key comes from
+// the certificate's public key).
+constexpr std::string_view kSchemaV10 = R"sql(
+CREATE TABLE unlock_codes (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  code TEXT NOT NULL UNIQUE,
+  terminal_id TEXT NOT NULL,
+  vendor_id INTEGER NOT NULL,
+  product_id INTEGER NOT NULL,
+  serial TEXT NOT NULL,
+  expiry_ms INTEGER NOT NULL,
+  nonce INTEGER NOT NULL,
+  issued_by TEXT NOT NULL,
+  issued_at_ms INTEGER NOT NULL,
+  reason TEXT NOT NULL,
+  used_at_ms INTEGER NOT NULL DEFAULT 0,
+  used_by TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX unlock_codes_by_terminal ON unlock_codes (terminal_id, id DESC);
+CREATE TABLE terminal_certificates (
+  terminal_id TEXT PRIMARY KEY,
+  cert_pem TEXT NOT NULL,
+  seen_ms INTEGER NOT NULL
+);
 )sql";
 
 constexpr auto kMigrations = std::to_array<Migration>({
@@ -267,6 +292,7 @@ constexpr auto kMigrations = std::to_array<Migration>({
     {7, "daily compliance counts per group", kSchemaV7},
     {8, "event indexes that carry the kind", kSchemaV8},
     {9, "requests for time-limited exceptions", kSchemaV9},
+    {10, "offline unlock codes, terminal certificates", kSchemaV10},
 });
 
 Status Exec(sqlite3* db, std::string_view path, std::string_view sql, std::string_view what) {

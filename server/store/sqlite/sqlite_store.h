@@ -86,6 +86,14 @@ class SqliteStore final : public Store {
                          std::string_view source_yaml) override;
   Result<std::string> PolicySource(std::string_view group, uint64_t version) override;
 
+  Status PutTerminalCertificate(std::string_view terminal_id, std::string_view cert_pem,
+                                int64_t seen_ms) override;
+  Result<std::optional<std::string>> TerminalCertificate(std::string_view terminal_id) override;
+  Result<int64_t> AddIssuedUnlockCode(const IssuedUnlockCode& code) override;
+  Result<std::vector<IssuedUnlockCode>> ListIssuedUnlockCodes(std::string_view terminal_id,
+                                                              uint32_t limit) override;
+  Result<bool> MarkUnlockCodeUsed(std::string_view terminal_id, std::string_view code,
+                                  int64_t used_at_ms, std::string_view used_by) override;
   int SchemaVersion() override;
 
  private:

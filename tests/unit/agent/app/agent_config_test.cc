@@ -99,6 +99,23 @@ TEST(AgentConfigTest, OutboxBoundIsConfigurableWithinLimits) {
       << tiny.error().message;
 }
 
+TEST(AgentConfigTest, UnlockSectionIsOptionalAndResolvesPaths) {
+  auto none = ParseAgentConfig(kMinimal, "agent.yaml", "/opt/m");
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->unlock_public_key_file, "");
+  EXPECT_EQ(none->unlock_socket, "/run/mamori/unlock.sock");
+  auto c = ParseAgentConfig(
+      std::string(kMinimal) + "unlock: {public_key_file: pki/unlock.pub, socket: run/u.sock}\n",
+      "agent.yaml", "/opt/m");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->unlock_public_key_file, "/opt/m/pki/unlock.pub");
+  EXPECT_EQ(c->unlock_socket, "/opt/m/run/u.sock");
+  auto typo = ParseAgentConfig(std::string(kMinimal) + "unlock: {public_keyfile: x}\n",
+                               "agent.yaml", "/opt/m");
+  ASSERT_FALSE(typo.ok());
+  EXPECT_NE(typo.error().message.find("public_keyfile"), std::string::npos) << typo.error().message;
+}
+
 TEST(AgentConfigTest, LoadsFromAFileRelativeToItsDirectory) {
   TempDir dir;
   const std::string path = dir.Write("agent.yaml", kMinimal);

@@ -7,6 +7,8 @@
 #include <regex>
 #include <string>
 
+#include "common/crypto/pki.h"
+#include "common/crypto/unlock_key.h"
 #include "common/policy/policy_signing.h"
 #include "server/accounts/auth.h"
 #include "server/accounts/password.h"
@@ -339,6 +341,40 @@ TEST_F(HandlerTest, RolesAreCheckedAndCsrfIsPerSession) {
   EXPECT_EQ(Send(http::verb::post, "/api/users/target/disable", admin_token, admin_csrf).result(),
             http::status::ok);
   EXPECT_TRUE((*store_->GetUser("target"))->disabled);
+}
+
+TEST_F(HandlerTest, IssuedUnlockCodesAreForAdminsOnly) {
+  auto [viewer_token, viewer_csrf] = LoginAs("ivan", Role::kOperator);
+  auto [admin_token, admin_csrf] = LoginAs("judy", Role::kAdmin);
+  // Without an unlock key the collector says so.
+  EXPECT_EQ(Send(http::verb::get, "/api/unlock-codes", admin_token).result(),
+            http::status::service_unavailable);
+
+  auto issuer = UnlockIssuer::Create(store_.get(), nullptr, &clock_,
+                                     CreateUnlockKeyPair().value().private_pem,
+                                     CreateCa("Test CA", 30).value().cert_pem);
+  ASSERT_TRUE(issuer.ok()) << issuer.error().message;
+  handler_ =
+      std::make_unique<WebHandler>(auth_.get(), queries_.get(), nullptr, nullptr, issuer->get());
+  IssuedUnlockCode code;
+  code.code = "7K3M9Q-2XH8TB-4WFR0C";
+  code.terminal_id = "T-0001";
+  code.vendor_id = 0x0781;
+  code.product_id = 0x5581;
+  code.serial = "SER-A";
+  code.expiry_ms = clock_.NowMs() + 3'600'000;
+  code.issued_by = "cert:mamori://admin/ops";
+  ASSERT_TRUE(store_->AddIssuedUnlockCode(code).ok());
+
+  EXPECT_EQ(Send(http::verb::get, "/api/unlock-codes", viewer_token).result(),
+            http::status::forbidden);
+  auto listed = Send(http::verb::get, "/api/unlock-codes?terminal=T-0001", admin_token);
+  EXPECT_EQ(listed.result(), http::status::ok);
+  EXPECT_NE(listed.body().find("\"vidPid\":\"0781:5581\""), std::string::npos) << listed.body();
+  auto other = Send(http::verb::get, "/api/unlock-codes?terminal=T-0002", admin_token);
+  EXPECT_EQ(other.body().find("0781:5581"), std::string::npos) << other.body();
+  EXPECT_EQ(Send(http::verb::get, "/api/unlock-codes?limit=0", admin_token).result(),
+            http::status::bad_request);
 }
 
 TEST_F(HandlerTest, LoginRequiresJsonAndSameOrigin) {
