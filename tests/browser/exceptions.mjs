@@ -23,19 +23,24 @@ try {
   const op = await ja.newPage();
   watch(op, 'operator');
   await loginAs(op, 'MAMORI_OPERATOR');
-  await op.click('#pages button[data-page="exceptions"]');
+  // The device is picked from the event that blocked it, on the terminal's page.
+  await op.click('#overview-body tr[data-group="osaka/suita"]');
+  await op.click(`#terminals-body tr[data-terminal="${terminal}"]`);
+  await op.click('#detail-events-body tr[data-kind="EVENT_KIND_DEVICE_BLOCKED"] button.exception-from-event');
   await op.waitForSelector('#exceptions-view:not([hidden])');
   check((await op.textContent('#exceptions-view h2')) === '期間限定の例外', 'Japanese heading');
   await op.waitForSelector('#exceptions-request:not([hidden])');
-  await op.fill('#exception-where', terminal);
-  await op.fill('#exception-vidpid', '0781:5581');
-  await op.fill('#exception-serial', serial);
+  check((await op.inputValue('#exception-event')).startsWith(terminal + '#'), 'block event prefilled');
+  check((await op.inputValue('#exception-serial')) === serial, 'serial shown from the event');
   await op.fill('#exception-until', jst(windowSeconds));
   await op.fill('#exception-reason', '監査資料の受け渡し');
   await op.fill('#exception-for', '山田太郎');
   await op.click('#exception-submit');
   await op.waitForSelector('#exceptions-body tr[data-state="requested"]');
   const id = await op.getAttribute('#exceptions-body tr[data-state="requested"]', 'data-exception');
+  const requested = await op.$$eval('#exceptions-body tr[data-state="requested"] td', (tds) => tds.map((td) => td.textContent));
+  check(requested.includes(serial) && requested.includes('0781:5581') && requested.includes(terminal),
+    'the event\'s device and terminal: ' + JSON.stringify(requested));
   check((await op.textContent('#exceptions-result')).includes('EX-' + id), 'request confirmed');
   // Operators cannot approve.
   check(await op.$$eval('#exceptions-body button.exception-approve', (b) => b.length) === 0, 'no approve for operators');

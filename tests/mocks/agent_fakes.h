@@ -275,6 +275,9 @@ class FakeCollectorClient final : public CollectorClient {
  public:
   using Clock = std::chrono::steady_clock;
 
+  // The collector's clock each StateAck carries (0 = none).
+  void SetCollectorTime(int64_t ms) { collector_time_ms_ = ms; }
+
   Result<StateAckInfo> ReportState(const TerminalState& state) override {
     std::lock_guard lock(mu_);
     state_attempts_.push_back(Clock::now());
@@ -285,7 +288,7 @@ class FakeCollectorClient final : public CollectorClient {
     }
     states_.push_back(state);
     cv_.notify_all();
-    return StateAckInfo{0, assigned_version_};
+    return StateAckInfo{collector_time_ms_.load(), assigned_version_};
   }
 
   Result<uint64_t> ReportEvents(const std::vector<OutboxRecord>& records) override {
@@ -377,6 +380,7 @@ class FakeCollectorClient final : public CollectorClient {
   int fail_next_calls_ = 0;
   uint64_t store_limit_ = UINT64_MAX;
   uint64_t assigned_version_ = 0;
+  std::atomic<int64_t> collector_time_ms_{0};
   std::deque<PolicyBundle> updates_;
   bool cancel_ = false;
   bool end_stream_ = false;

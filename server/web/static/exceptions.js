@@ -133,6 +133,18 @@ async function onExceptionRequest(ev) {
   await loadExceptions();
 }
 
+// Opens the request form for the device of a block event (terminal page).
+async function exRequestFromEvent(terminalId, seq, device) {
+  await openPage('exceptions');
+  document.getElementById('exception-scope').value = 'terminal';
+  document.getElementById('exception-where').value = terminalId;
+  document.getElementById('exception-event').value = terminalId + '#' + seq;
+  // Shown for the operator to check; the server takes them from the event.
+  document.getElementById('exception-vidpid').value = device.vidPid || '';
+  document.getElementById('exception-serial').value = device.serial || '';
+  document.getElementById('exception-until').focus();
+}
+
 // The exceptions that reach one terminal, on its detail page.
 async function renderTerminalExceptions(terminalId) {
   const body = document.getElementById('detail-exceptions-body');

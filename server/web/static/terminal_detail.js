@@ -148,6 +148,17 @@ function renderDetailEvents(events) {
       product.textContent = d.product;
       device.appendChild(product);
     }
+    // A blocked device can be asked for as a time-limited exception, picked
+    // from this very event (exceptions.js).
+    const canRequest = state.me && (state.me.role === 'operator' || state.me.role === 'admin');
+    if (e.kind === 'EVENT_KIND_DEVICE_BLOCKED' && d.serial && canRequest) {
+      const ask = document.createElement('button');
+      ask.type = 'button';
+      ask.className = 'exception-from-event';
+      ask.textContent = t('exceptions.fromEvent');
+      ask.addEventListener('click', () => exRequestFromEvent(e.terminalId, e.seq, d));
+      device.appendChild(ask);
+    }
     row.appendChild(device);
     cell(row, (d.decision && d.decision.matchedRule) || '', 'text');
     cell(row, e.user || '', 'text');

@@ -1226,6 +1226,64 @@ class Test:
             self.expect(not refused, "the kernel refused a release uevent: " + " | ".join(refused[:2]))
             note.append(f"{disks}: read-only, then released (no udev in the guest: the udev rule "
                         f"itself is replayed by ctest udev_rule)")
+    # -- time-limited exceptions --------------------------------------------
+
+    def exception_cases(self):
+        """An exception approved through the in-guest collector for the
+        unregistered stick (blocked above): usable at once, across a replug,
+        and de-authorized by the agent itself at the end of the window."""
+        g = self.g
+        d = self.describe(SERIAL_UNKNOWN)
+        self.expect(d.get("present") == "1", f"{SERIAL_UNKNOWN} is not plugged")
+        vidpid = f"{d['idVendor']}:{d['idProduct']}"
+        window_s = 60
+
+        with self.report.step("exception approved for the unregistered stick: usable within 3 s") as note:
+            g.run(f"mamorictl exception request --terminal vm-1 --vid-pid {vidpid} "
+                  f"--serial {SERIAL_UNKNOWN} --until +{window_s}s --reason vm-test --for vm",
+                  timeout=60)
+            t_end = time.monotonic() + window_s
+            # From the approval's answer to the disk, timed in the guest.
+            rc, out = g.run("mamorictl exception approve 1 && "
+                            f"a=$(now_ms) && wait_for 3 has_disk {SERIAL_UNKNOWN} && "
+                            "echo usable_ms=$(( $(now_ms) - a ))", timeout=60, check=False)
+            self.expect(rc == 0, f"{SERIAL_UNKNOWN} got no disk within 3 s of the approval: {out}")
+            m = re.search(r"usable_ms=(\d+)", out)
+            if m:
+                self.report.latency("usb-storage exception", "approval to /sys/block entry",
+                                    int(m.group(1)) / 1000)
+            action, rule = self.wait_decision(SERIAL_UNKNOWN, None, "")
+            self.expect(action == "allow" and rule == "exception:EX-1",
+                        f"decision {action} by '{rule}', expected allow by 'exception:EX-1'")
+            note.append(f"{action} by rule '{rule}', disk {self.describe(SERIAL_UNKNOWN)['disks']}")
+
+        with self.report.step("exception: the stick unplugged and replugged inside the window stays usable") as note:
+            dev_id = f"dev-{SERIAL_UNKNOWN.lower()}"
+            self.vm.unplug(dev_id)
+            self.wait_guest(f"not usb_dir {SERIAL_UNKNOWN}", 30, "the stick is still there")
+            # device_del took the stick's drive with it; d7 is a fresh one.
+            t = self.plug_stick(SERIAL_UNKNOWN, "d7", dev_id)
+            self.report.latency("usb-storage exception replug", "/sys/block entry",
+                                self.wait_guest(f"has_disk {SERIAL_UNKNOWN}", 30,
+                                                "no disk after the replug") - t)
+            action, rule = self.wait_decision(SERIAL_UNKNOWN, None, "")
+            self.expect(rule == "exception:EX-1", f"decision {action} by '{rule}' after the replug")
+            note.append(f"{action} by rule '{rule}' after the replug")
+
+        with self.report.step("exception: at the end of the window the plugged stick is de-authorized") as note:
+            remaining = max(0, int(t_end - time.monotonic()))
+            self.wait_guest(f"not has_disk {SERIAL_UNKNOWN}", remaining + 30,
+                            "the stick keeps its disk after the window")
+            d = self.describe(SERIAL_UNKNOWN)
+            self.expect(d.get("present") == "1", "the stick was unplugged, not de-authorized")
+            self.expect(d["authorized"] == "0", f"authorized={d['authorized']} after the window")
+            action, rule = self.wait_decision(SERIAL_UNKNOWN, None, "")
+            self.expect(action == "block" and rule == "default",
+                        f"decision {action} by '{rule}', expected block by 'default'")
+            rc, out = g.run("mamorictl events --terminal vm-1 --limit 1000", timeout=60, check=False)
+            self.expect("exception_ended" in out, "no exception_ended event at the collector")
+            note.append(f"authorized=0 while plugged, {action} by rule '{rule}', "
+                        "exception_ended at the collector")
 
     # -- main --------------------------------------------------------------
 
@@ -1239,6 +1297,7 @@ class Test:
             else:
                 self.agent_cases()
                 self.replug_cases()
+                self.exception_cases()
         except Fail as e:
             self.report.results.append((f"stopped: {str(e).splitlines()[0][:100]}", False, 0.0))
             log(f"[FAIL] {e}")

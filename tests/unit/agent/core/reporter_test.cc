@@ -82,6 +82,19 @@ TEST_F(ReporterTest, ReportsAtStartAndSoonAfterAChange) {
   EXPECT_EQ(client_.batches_.back().back().kind, EventKind::kDeviceBlocked);
 }
 
+// Each answer carries the collector's clock: the core keeps the skew that
+// decides whether exceptions apply.
+TEST_F(ReporterTest, TheCollectorsClockInTheAnswerReachesTheCore) {
+  testing::MemoryExceptionStore store;
+  core_->SetExceptionStore(store);
+  client_.SetCollectorTime(clock_.NowMs() - 2500);
+  StartReporter();
+  ASSERT_TRUE(client_.WaitFor(kWait, [&] { return client_.states_.size() == 1; }));
+  ASSERT_TRUE(client_.WaitFor(kWait, [&] { return store.state().skew.has_value(); }));
+  EXPECT_EQ(store.state().skew->skew_ms, 2500);
+  EXPECT_EQ(store.state().skew->measured_at_ms, clock_.NowMs());
+}
+
 TEST_F(ReporterTest, BurstOfChangesIsCoalesced) {
   options_.debounce = 300ms;
   StartReporter();
