@@ -51,9 +51,10 @@ int Fail(const std::string& message) { return mamori::Fail("mamori-agent", messa
 mamori::UsbDriverClasses LoadDriverClasses(spdlog::logger& log) {
   auto drivers = mamori::UsbDriverClasses::LoadRunningKernel();
   if (!drivers.ok()) {
-    log.error("cannot read the kernel's module aliases ({}); vendor-specific adapters are "
-              "classified by their class codes only",
-              drivers.error().message);
+    log.error(
+        "cannot read the kernel's module aliases ({}); vendor-specific adapters are "
+        "classified by their class codes only",
+        drivers.error().message);
     return {};
   }
   log.info("{} USB driver aliases of network, Wi-Fi, Bluetooth, serial and storage drivers loaded",

@@ -24,8 +24,7 @@ class AdminServiceImpl final : public v1::AdminService::CallbackService {
   AdminServiceImpl(Store* store, PolicyHub* hub, const Clock* clock, ComplianceConfig config,
                    web::AuthService* auth, const ComplianceIndex* index = nullptr,
                    MediaLedger* ledger = nullptr, AuditTrail* audit = nullptr,
-                   ExceptionWorkflow* exceptions = nullptr,
-                   UnlockIssuer* unlock = nullptr);
+                   ExceptionWorkflow* exceptions = nullptr, UnlockIssuer* unlock = nullptr);
 
   grpc::ServerUnaryReactor* ListTerminals(grpc::CallbackServerContext* ctx,
                                           const v1::ListTerminalsRequest* request,

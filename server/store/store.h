@@ -30,7 +30,6 @@ class Store : public Transactions,
               public ComplianceHistory,
               public LedgerRepository,
               public ExceptionRepository,
-              public AuditRepository {
               public AuditRepository,
               public UnlockRepository {
  public:

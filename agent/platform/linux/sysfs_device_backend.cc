@@ -365,8 +365,7 @@ std::vector<SysfsDeviceBackend::Interface> SysfsDeviceBackend::ReadInterfaces(
     Interface intf;
     intf.name = name;
     if (desc != nullptr && facts != nullptr && labels != nullptr) {
-      intf.cls =
-          ClassifyInterfaceNumber(*desc, *facts, numbers->first, numbers->second, *labels);
+      intf.cls = ClassifyInterfaceNumber(*desc, *facts, numbers->first, numbers->second, *labels);
       for (const UsbInterfaceDescriptor& d : desc->interfaces) {
         if (d.configuration_value == numbers->first && d.number == numbers->second) {
           intf.alternates.push_back(ClassifyFunction(*desc, *facts, d, *labels));
@@ -409,9 +408,8 @@ DeviceClass SysfsDeviceBackend::ClassifyFunction(const UsbDescriptors& desc,
   DeviceClass c = ClassifyUsbInterfaceNamed(intf.cls, intf.subclass, intf.protocol, name);
   if (c == DeviceClass::kOther && UsbInterfaceNeedsMoreThanItsClass(intf.cls)) {
     const auto match = drivers_.Classify(UsbInterfaceModalias(
-        facts.vendor_id, facts.product_id, desc.bcd_device, desc.device_class,
-        desc.device_subclass, desc.device_protocol, intf.cls, intf.subclass, intf.protocol,
-        intf.number));
+        facts.vendor_id, facts.product_id, desc.bcd_device, desc.device_class, desc.device_subclass,
+        desc.device_protocol, intf.cls, intf.subclass, intf.protocol, intf.number));
     if (match) {
       c = match->cls;
     } else if (IsFingerprintSensorVendor(facts.vendor_id)) {
@@ -426,15 +424,14 @@ DeviceClass SysfsDeviceBackend::ClassifyFunction(const UsbDescriptors& desc,
 }
 
 DeviceClass SysfsDeviceBackend::ClassifyInterfaceNumber(const UsbDescriptors& desc,
-                                                        const DeviceFacts& facts,
-                                                        unsigned config, unsigned number,
+                                                        const DeviceFacts& facts, unsigned config,
+                                                        unsigned number,
                                                         const Labels& labels) const {
   DeviceClass worst = DeviceClass::kUnspecified;
   for (const UsbInterfaceDescriptor& d : desc.interfaces) {
     if (d.configuration_value != config || d.number != number) continue;
     const DeviceClass c = ClassifyFunction(desc, facts, d, labels);
-    if (worst == DeviceClass::kUnspecified ||
-        UsbClassSensitivity(c) < UsbClassSensitivity(worst)) {
+    if (worst == DeviceClass::kUnspecified || UsbClassSensitivity(c) < UsbClassSensitivity(worst)) {
       worst = c;
     }
   }
@@ -595,11 +592,9 @@ Result<ObservedDevice> SysfsDeviceBackend::ReadDevice(const std::string& name) {
   if (desc) {
     const DeviceFacts facts{id.vendor_id, id.product_id, id.product};
     Labels labels;
-    const bool needs_labels =
-        std::any_of(desc->interfaces.begin(), desc->interfaces.end(),
-                    [](const UsbInterfaceDescriptor& i) {
-                      return UsbInterfaceNeedsMoreThanItsClass(i.cls);
-                    });
+    const bool needs_labels = std::any_of(
+        desc->interfaces.begin(), desc->interfaces.end(),
+        [](const UsbInterfaceDescriptor& i) { return UsbInterfaceNeedsMoreThanItsClass(i.cls); });
     if (needs_labels) labels = ReadLabels(name, *desc, id.descriptor_hash);
     // Every alternate setting of every configuration: a configuration or
     // setting the device switches to later must not be a way around policy.

@@ -136,8 +136,7 @@ class SysfsDeviceBackend final : public DeviceBackend {
   // The class of interface (config, number) of the active configuration:
   // the most sensitive over its alternate settings.
   DeviceClass ClassifyInterfaceNumber(const UsbDescriptors& desc, const DeviceFacts& facts,
-                                      unsigned config, unsigned number,
-                                      const Labels& labels) const;
+                                      unsigned config, unsigned number, const Labels& labels) const;
   // The interface strings of a device that needs them, authorizing the
   // device alone first when it is not configured (see the class comment).
   Labels ReadLabels(const std::string& name, const UsbDescriptors& desc,

@@ -255,6 +255,8 @@ CREATE TABLE exception_requests (
   decision_note TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX exception_requests_by_state ON exception_requests (state, until_ms);
+)sql";
+
 // Offline unlock codes as issued and their reported use, and the
 // certificate each terminal last connected with (its unlock key comes from
 // the certificate's public key).

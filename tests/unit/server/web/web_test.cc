@@ -354,8 +354,8 @@ TEST_F(HandlerTest, IssuedUnlockCodesAreForAdminsOnly) {
                                      CreateUnlockKeyPair().value().private_pem,
                                      CreateCa("Test CA", 30).value().cert_pem);
   ASSERT_TRUE(issuer.ok()) << issuer.error().message;
-  handler_ =
-      std::make_unique<WebHandler>(auth_.get(), queries_.get(), nullptr, nullptr, issuer->get());
+  handler_ = std::make_unique<WebHandler>(auth_.get(), queries_.get(), nullptr, nullptr, nullptr,
+                                          issuer->get());
   IssuedUnlockCode code;
   code.code = "7K3M9Q-2XH8TB-4WFR0C";
   code.terminal_id = "T-0001";
