@@ -98,15 +98,24 @@ TEST_F(UnlockTest, ACodeIssuedByTheCollectorIsValidatedByTheAgentOffline) {
   EXPECT_NE(r.err.find(std::string("serial '") + kSerial + "'"), std::string::npos) << r.err;
 
   // The right code verifies for the stick with this terminal's own key, typed
-  // in lower case and in its three groups. Until the core enforces local
-  // exceptions the agent leaves it unused and says so.
+  // in lower case and in its three groups, and the stick is allowed.
   std::string lower;
   for (char c : code) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   r = RunCommand({MAMORI_AGENT_BIN, "unlock", "--config", agent_->config_path(), lower.substr(0, 6),
                   lower.substr(7, 6), lower.substr(14, 6)});
+  EXPECT_EQ(r.exit_code, 0) << r.err << agent_->Log();
+  EXPECT_NE(r.out.find("unlock code accepted"), std::string::npos) << r.out;
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        return agent_->Log().find("allow by rule 'exception:unlock-") != std::string::npos;
+      },
+      seconds(20)))
+      << agent_->Log();
+
+  // The same code a second time is refused.
+  r = Unlock(code);
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.err.find("the code is valid but the device could not be allowed"), std::string::npos)
-      << r.err << agent_->Log();
+  EXPECT_NE(r.err.find("refused (reused)"), std::string::npos) << r.err;
 
   // Back online: the refusals reach the collector with their reasons.
   ASSERT_TRUE(collector_->Start()) << collector_->Log();
@@ -128,12 +137,21 @@ TEST_F(UnlockTest, ACodeIssuedByTheCollectorIsValidatedByTheAgentOffline) {
       << details;
   EXPECT_NE(details.find("(typo)"), std::string::npos) << details;
   EXPECT_NE(details.find("(other_device)"), std::string::npos) << details;
+  EXPECT_NE(details.find("(reused)"), std::string::npos) << details;
   EXPECT_NE(details.find("typed by uid "), std::string::npos) << details;
 
   // The issued codes, with the audit trail of who issued them.
   CommandResult list = collector_->Ctl({"unlock", "list", "--terminal", "T-UNLOCK"});
   EXPECT_EQ(list.exit_code, 0) << list.err;
   EXPECT_NE(list.out.find(kSerial), std::string::npos) << list.out;
+  // The use reported by the agent is reconciled with the issued code.
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        list = collector_->Ctl({"unlock", "list", "--terminal", "T-UNLOCK"});
+        return list.out.find("uid ") != std::string::npos;
+      },
+      seconds(30)))
+      << list.out;
   CommandResult audit = collector_->Ctl({"audit", "--action", "unlock.issue"});
   EXPECT_NE(audit.out.find("terminal:T-UNLOCK"), std::string::npos) << audit.out;
   EXPECT_EQ(audit.out.find(code), std::string::npos) << "the audit log must not hold usable codes";
