@@ -19,11 +19,11 @@ constexpr uint8_t kAdbProtocol = 0x01;
 
 // Most sensitive first.
 constexpr std::array<DeviceClass, 15> kSensitivity = {
-    DeviceClass::kMassStorage, DeviceClass::kOptical,   DeviceClass::kCardReader,
-    DeviceClass::kStillImage,  DeviceClass::kNetwork,   DeviceClass::kWifi,
-    DeviceClass::kBluetooth,   DeviceClass::kSerial,    DeviceClass::kWireless,
-    DeviceClass::kPrinter,     DeviceClass::kOther,     DeviceClass::kSmartCard,
-    DeviceClass::kBiometric,   DeviceClass::kHid,       DeviceClass::kHub,
+    DeviceClass::kMassStorage, DeviceClass::kOptical, DeviceClass::kCardReader,
+    DeviceClass::kStillImage,  DeviceClass::kNetwork, DeviceClass::kWifi,
+    DeviceClass::kBluetooth,   DeviceClass::kSerial,  DeviceClass::kWireless,
+    DeviceClass::kPrinter,     DeviceClass::kOther,   DeviceClass::kSmartCard,
+    DeviceClass::kBiometric,   DeviceClass::kHid,     DeviceClass::kHub,
 };
 
 bool EqualsIgnoringCaseAndSpace(std::string_view s, std::string_view word) {
@@ -122,15 +122,15 @@ int UsbClassSensitivity(DeviceClass c) {
 
 DeviceClass ClassifyUsbDevice(uint8_t device_class, uint8_t device_subclass,
                               uint8_t device_protocol, std::span<const DeviceClass> interfaces) {
-  const bool per_interface = device_class == kUsbClassPerInterface ||
-                             device_class == kUsbClassCommunications ||
-                             device_class == kUsbClassMiscellaneous ||
-                             device_class == kUsbClassVendorSpecific;
+  const bool per_interface =
+      device_class == kUsbClassPerInterface || device_class == kUsbClassCommunications ||
+      device_class == kUsbClassMiscellaneous || device_class == kUsbClassVendorSpecific;
   DeviceClass best = DeviceClass::kUnspecified;
   const auto consider = [&best](DeviceClass c) {
     if (UsbClassSensitivity(c) < UsbClassSensitivity(best)) best = c;
   };
-  if (!per_interface) consider(ClassifyUsbInterface(device_class, device_subclass, device_protocol));
+  if (!per_interface)
+    consider(ClassifyUsbInterface(device_class, device_subclass, device_protocol));
   for (DeviceClass c : interfaces) consider(c);
   if (best == DeviceClass::kUnspecified && device_class == kUsbClassVendorSpecific) {
     return DeviceClass::kOther;

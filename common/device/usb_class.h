@@ -9,7 +9,7 @@
 namespace mamori {
 
 // USB class codes (usb.org "Defined Class Codes") the classification uses.
-inline constexpr uint8_t kUsbClassPerInterface = 0x00;  // device class: see interfaces
+inline constexpr uint8_t kUsbClassPerInterface = 0x00;    // device class: see interfaces
 inline constexpr uint8_t kUsbClassCommunications = 0x02;  // CDC control
 inline constexpr uint8_t kUsbClassHid = 0x03;
 inline constexpr uint8_t kUsbClassStillImage = 0x06;

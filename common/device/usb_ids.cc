@@ -48,7 +48,12 @@ constexpr auto kCardReaders = std::to_array<std::pair<uint16_t, uint16_t>>({
 });
 
 constexpr auto kCardReaderWords = std::to_array<std::string_view>({
-    "CARD READER", "CARDREADER", "SD READER", "MULTI-CARD", "MULTICARD", "FLASH READER",
+    "CARD READER",
+    "CARDREADER",
+    "SD READER",
+    "MULTI-CARD",
+    "MULTICARD",
+    "FLASH READER",
 });
 
 bool ContainsUpper(std::string_view text, std::string_view word) {

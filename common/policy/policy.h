@@ -73,9 +73,9 @@ struct DeviceException {
 // HID and hubs have their own rules (see rule_engine.h).
 inline std::map<DeviceClass, Action> MyNumberClassDefaults() {
   return {
-      {DeviceClass::kNetwork, Action::kBlock},    {DeviceClass::kSerial, Action::kBlock},
-      {DeviceClass::kBluetooth, Action::kBlock},  {DeviceClass::kWifi, Action::kBlock},
-      {DeviceClass::kWireless, Action::kBlock},   {DeviceClass::kSmartCard, Action::kAllow},
+      {DeviceClass::kNetwork, Action::kBlock},   {DeviceClass::kSerial, Action::kBlock},
+      {DeviceClass::kBluetooth, Action::kBlock}, {DeviceClass::kWifi, Action::kBlock},
+      {DeviceClass::kWireless, Action::kBlock},  {DeviceClass::kSmartCard, Action::kAllow},
       {DeviceClass::kBiometric, Action::kAllow},
   };
 }

@@ -102,8 +102,8 @@ constexpr std::string_view kClassNamesForMessage =
     "wifi, wireless, smart_card, biometric, hid, hub, other";
 // The classes with their own key under `defaults:`.
 constexpr std::array<DeviceClass, 7> kClassDefaultKeys = {
-    DeviceClass::kNetwork,   DeviceClass::kSerial,    DeviceClass::kBluetooth, DeviceClass::kWifi,
-    DeviceClass::kWireless,  DeviceClass::kSmartCard, DeviceClass::kBiometric,
+    DeviceClass::kNetwork,  DeviceClass::kSerial,    DeviceClass::kBluetooth, DeviceClass::kWifi,
+    DeviceClass::kWireless, DeviceClass::kSmartCard, DeviceClass::kBiometric,
 };
 constexpr std::string_view kActionNamesForMessage = "allow, read_only, block";
 

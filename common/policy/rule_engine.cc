@@ -102,8 +102,8 @@ void ApplyClassDefaults(const Policy& policy, const DeviceIdentity& device, Deci
     const Action a = it != policy.class_defaults.end() ? it->second : policy.default_other_action;
     if (!judged || Strictness(a) > Strictness(d.action)) {
       d.action = a;
-      d.matched_rule = it != policy.class_defaults.end() ? DefaultRuleNameFor(c)
-                                                         : std::string(kDefaultRuleName);
+      d.matched_rule =
+          it != policy.class_defaults.end() ? DefaultRuleNameFor(c) : std::string(kDefaultRuleName);
       judged = true;
     }
   }
@@ -167,10 +167,9 @@ std::string DefaultRuleNameFor(DeviceClass c) {
 }
 
 bool IsDefaultRuleName(std::string_view matched_rule) {
-  return matched_rule == kDefaultRuleName ||
-         (matched_rule.size() > kDefaultRuleName.size() + 1 &&
-          matched_rule.starts_with(kDefaultRuleName) &&
-          matched_rule[kDefaultRuleName.size()] == ':');
+  return matched_rule == kDefaultRuleName || (matched_rule.size() > kDefaultRuleName.size() + 1 &&
+                                              matched_rule.starts_with(kDefaultRuleName) &&
+                                              matched_rule[kDefaultRuleName.size()] == ':');
 }
 
 Decision Evaluate(const Policy& policy, const DeviceIdentity& device, int64_t now_ms) {

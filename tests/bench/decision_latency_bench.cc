@@ -16,12 +16,12 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <functional>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -269,9 +269,9 @@ int Main(int argc, char** argv) {
       spec.pid = "5581";
       spec.serial = kind == 0 ? "REGISTERED1" : "UNKNOWN" + std::to_string(i);
     } else {
-      spec.descriptors = testing::DeviceDescriptor(0, 0x18d1, 0x4ee2) +
-                         testing::ConfigDescriptor(
-                             1, 1, testing::InterfaceDescriptor(0, 0, 0xff, 0xff, 0x00, 5));
+      spec.descriptors =
+          testing::DeviceDescriptor(0, 0x18d1, 0x4ee2) +
+          testing::ConfigDescriptor(1, 1, testing::InterfaceDescriptor(0, 0, 0xff, 0xff, 0x00, 5));
       spec.vid = "18d1";
       spec.pid = "4ee2";
       spec.serial = "PHONE" + std::to_string(i);
@@ -333,8 +333,8 @@ int Main(int argc, char** argv) {
   std::printf("median %.3f ms (target <= %.1f ms) %s\n", median, kTargetMedianMs,
               median <= kTargetMedianMs ? "PASS" : "MISS");
   const double two_step = Percentile(two_step_ms, 0.5);
-  std::printf("two-step median %.3f ms (target < %.1f ms) %s\n", two_step,
-              kTargetTwoStepMedianMs, two_step < kTargetTwoStepMedianMs ? "PASS" : "MISS");
+  std::printf("two-step median %.3f ms (target < %.1f ms) %s\n", two_step, kTargetTwoStepMedianMs,
+              two_step < kTargetTwoStepMedianMs ? "PASS" : "MISS");
   if (failures > 0) {
     std::printf("ERROR: %d plug-ins were never decided within 5 s\n", failures);
     return 1;

@@ -106,9 +106,7 @@ TEST_F(UnlockTest, ACodeIssuedByTheCollectorIsValidatedByTheAgentOffline) {
   EXPECT_EQ(r.exit_code, 0) << r.err << agent_->Log();
   EXPECT_NE(r.out.find("unlock code accepted"), std::string::npos) << r.out;
   EXPECT_TRUE(WaitUntil(
-      [&] {
-        return agent_->Log().find("allow by rule 'exception:unlock-") != std::string::npos;
-      },
+      [&] { return agent_->Log().find("allow by rule 'exception:unlock-") != std::string::npos; },
       seconds(20)))
       << agent_->Log();
 

@@ -204,9 +204,8 @@ std::string UsbInterfaceModalias(uint16_t vendor_id, uint16_t product_id, uint16
                                  uint8_t interface_number) {
   char buf[96];
   std::snprintf(buf, sizeof buf, "usb:v%04Xp%04Xd%04Xdc%02Xdsc%02Xdp%02Xic%02Xisc%02Xip%02Xin%02X",
-                vendor_id, product_id, bcd_device, device_class, device_subclass,
-                device_protocol, interface_class, interface_subclass, interface_protocol,
-                interface_number);
+                vendor_id, product_id, bcd_device, device_class, device_subclass, device_protocol,
+                interface_class, interface_subclass, interface_protocol, interface_number);
   return buf;
 }
 
@@ -222,9 +221,9 @@ void UsbDriverClasses::Add(std::string pattern, std::string module, DeviceClass 
 
 Result<UsbDriverClasses> UsbDriverClasses::Parse(std::string_view text) {
   if (text.size() > kMaxFileBytes) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     "modules.alias: " + std::to_string(text.size()) + " bytes, more than " +
-                         std::to_string(kMaxFileBytes));
+    return MakeError(ErrorCode::kInvalidArgument, "modules.alias: " + std::to_string(text.size()) +
+                                                      " bytes, more than " +
+                                                      std::to_string(kMaxFileBytes));
   }
   UsbDriverClasses out;
   while (!text.empty() && out.count_ < kMaxAliases) {
@@ -256,8 +255,7 @@ Result<UsbDriverClasses> UsbDriverClasses::LoadRunningKernel() {
   return parsed;
 }
 
-std::optional<UsbDriverClasses::Match> UsbDriverClasses::Classify(
-    std::string_view modalias) const {
+std::optional<UsbDriverClasses::Match> UsbDriverClasses::Classify(std::string_view modalias) const {
   const std::string alias(modalias);
   std::optional<Match> best;
   const auto scan = [&](const std::vector<Alias>& aliases) {

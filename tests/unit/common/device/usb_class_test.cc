@@ -1,9 +1,10 @@
 #include "common/device/usb_class.h"
-#include "common/device/usb_ids.h"
 
 #include <gtest/gtest.h>
 
 #include <vector>
+
+#include "common/device/usb_ids.h"
 
 namespace mamori {
 namespace {

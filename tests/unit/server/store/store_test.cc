@@ -447,9 +447,9 @@ TEST_F(StoreTest, EveryDeviceClassRoundTripsByItsName) {
   auto store = Open();
   ASSERT_NE(store, nullptr);
   TerminalState t = MakeTerminal("t1", "kyoto");
-  const std::vector<DeviceClass> classes = {
-      DeviceClass::kNetwork, DeviceClass::kSerial,    DeviceClass::kBluetooth,
-      DeviceClass::kWifi,    DeviceClass::kSmartCard, DeviceClass::kBiometric};
+  const std::vector<DeviceClass> classes = {DeviceClass::kNetwork,   DeviceClass::kSerial,
+                                            DeviceClass::kBluetooth, DeviceClass::kWifi,
+                                            DeviceClass::kSmartCard, DeviceClass::kBiometric};
   for (std::size_t i = 0; i < classes.size(); ++i) {
     Device d = MakeDevice("d" + std::to_string(i), 1, static_cast<uint16_t>(i + 1),
                           "s" + std::to_string(i));

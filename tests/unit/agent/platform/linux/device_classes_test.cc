@@ -170,7 +170,8 @@ TEST_F(DeviceClassesTest, AndroidPhoneInMtpModeIsBlockedAsStorage) {
   Plug(DeviceDescriptor(0, 0x18d1, 0x4ee2) +
            ConfigDescriptor(1, 2,
                             InterfaceDescriptor(0, 0, 0xff, 0xff, 0x00, 5) +
-                                EndpointDescriptor(0x81) + InterfaceDescriptor(1, 0, 0xff, 0x42, 0x01, 6)),
+                                EndpointDescriptor(0x81) +
+                                InterfaceDescriptor(1, 0, 0xff, 0x42, 0x01, 6)),
        "18d1", "4ee2", {{0, "ff", "ff", "00", "MTP"}, {1, "ff", "42", "01", "ADB Interface"}},
        "Pixel 7");
   const Decision d = Decide();
@@ -233,8 +234,7 @@ TEST_F(DeviceClassesTest, ADeviceGoneBeforeItsNamesAreReadIsARemoval) {
   ASSERT_EQ(devices.size(), 1u);
   // Its name unknown, it counts as MTP; enforcing finds it gone.
   EXPECT_EQ(devices[0].identity.device_class, DeviceClass::kStillImage);
-  const Status s =
-      b.Apply(devices[0], Evaluate(BuiltinDefaultPolicy(), devices[0].identity, 0));
+  const Status s = b.Apply(devices[0], Evaluate(BuiltinDefaultPolicy(), devices[0].identity, 0));
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.error().code, ErrorCode::kNotFound);
 }

@@ -404,23 +404,21 @@ TEST_F(SysfsBackendTest, CompositeBlocksAnInterfaceWithAForbiddenAlternateSettin
 TEST_F(SysfsBackendTest, CompositeChecksEveryAlternateSettingNotOnlyTheMostSensitive) {
   FixtureTree::DeviceSpec spec;
   spec.descriptors =
-      DeviceDescriptor(0, 1, 2) +
-      ConfigDescriptor(1, 2,
-                       InterfaceDescriptor(0, 0, 0x03, 1, 1) +
-                           InterfaceDescriptor(1, 0, 0x02, 0x06, 0x00) +
-                           InterfaceDescriptor(1, 1, 0x01, 0x01, 0x00));
+      DeviceDescriptor(0, 1, 2) + ConfigDescriptor(1, 2,
+                                                   InterfaceDescriptor(0, 0, 0x03, 1, 1) +
+                                                       InterfaceDescriptor(1, 0, 0x02, 0x06, 0x00) +
+                                                       InterfaceDescriptor(1, 1, 0x01, 0x01, 0x00));
   tree_.AddDevice("1-3", spec);
   tree_.AddInterface("1-3", 1, 0, "03", "01", "01", false);
   tree_.AddInterface("1-3", 1, 1, "02", "06", "00", false);
   SysfsDeviceBackend& b = Backend();
   auto devices = b.Enumerate();
   ASSERT_TRUE(
-      b.Apply(devices[0], Decide(Action::kBlock, {DeviceClass::kHid, DeviceClass::kNetwork}))
-          .ok());
-  EXPECT_THAT(Writes(), ElementsAre("/bus/usb/devices/1-3/authorized=1",
-                                    "/bus/usb/devices/1-3/1-3:1.0/authorized=1",
-                                    "/bus/usb/devices/1-3/1-3:1.1/authorized=0",
-                                    "/bus/usb/drivers_probe=1-3:1.0"));
+      b.Apply(devices[0], Decide(Action::kBlock, {DeviceClass::kHid, DeviceClass::kNetwork})).ok());
+  EXPECT_THAT(
+      Writes(),
+      ElementsAre("/bus/usb/devices/1-3/authorized=1", "/bus/usb/devices/1-3/1-3:1.0/authorized=1",
+                  "/bus/usb/devices/1-3/1-3:1.1/authorized=0", "/bus/usb/drivers_probe=1-3:1.0"));
 }
 
 TEST_F(SysfsBackendTest, CompositeTreatsAnMtpNamedVendorInterfaceAsStillImage) {

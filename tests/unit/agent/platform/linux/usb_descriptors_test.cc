@@ -29,11 +29,10 @@ TEST(UsbDescriptorsTest, Keyboard) {
 TEST(UsbDescriptorsTest, ReleaseNumberAndInterfaceStringIndex) {
   // The release number is part of the modalias drivers match; the string
   // index tells an interface without a name from one whose name is unread.
-  const std::string bytes =
-      DeviceDescriptor(0, 0x18d1, 0x4ee2) +
-      ConfigDescriptor(1, 2,
-                       InterfaceDescriptor(0, 0, 0xff, 0xff, 0x00, 5) +
-                           InterfaceDescriptor(1, 0, 0xff, 0x42, 0x01));
+  const std::string bytes = DeviceDescriptor(0, 0x18d1, 0x4ee2) +
+                            ConfigDescriptor(1, 2,
+                                             InterfaceDescriptor(0, 0, 0xff, 0xff, 0x00, 5) +
+                                                 InterfaceDescriptor(1, 0, 0xff, 0x42, 0x01));
   auto d = ParseUsbDescriptors(bytes);
   ASSERT_TRUE(d.ok()) << d.error().message;
   EXPECT_EQ(d->bcd_device, 0x0100);
