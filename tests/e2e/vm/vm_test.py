@@ -1277,7 +1277,14 @@ class Test:
             d = self.describe(SERIAL_UNKNOWN)
             self.expect(d.get("present") == "1", "the stick was unplugged, not de-authorized")
             self.expect(d["authorized"] == "0", f"authorized={d['authorized']} after the window")
-            action, rule = self.wait_decision(SERIAL_UNKNOWN, None, "")
+            # The kernel drops the disk as the agent writes authorized=0; the
+            # agent logs its decision once the write is read back.
+            deadline = time.monotonic() + 10
+            while True:
+                action, rule = self.wait_decision(SERIAL_UNKNOWN, None, "")
+                if action == "block" or time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
             self.expect(action == "block" and rule == "default",
                         f"decision {action} by '{rule}', expected block by 'default'")
             rc, out = g.run("mamorictl events --terminal vm-1 --limit 1000", timeout=60, check=False)
