@@ -1,5 +1,6 @@
 #include "server/ingest/agent_service.h"
 
+#include "common/base/jst_time.h"
 #include "common/base/logging.h"
 #include "common/base/sanitize.h"
 #include "common/policy/unlock_code.h"
@@ -147,6 +148,52 @@ void ReconcileUnlockUses(Store& store, const std::string& terminal, std::vector<
   }
 }
 
+// The audit action for an event that uses or ends a time-limited exception
+// or an unlock code on the terminal, or "" for any other event.
+std::string_view TerminalAuditAction(EventKind kind) {
+  switch (kind) {
+    case EventKind::kExceptionStarted:
+      return "exception.start";
+    case EventKind::kExceptionEnded:
+      return "exception.end";
+    case EventKind::kUnlockCodeAccepted:
+      return "unlock.use";
+    case EventKind::kUnlockCodeRefused:
+      return "unlock.refuse";
+    default:
+      return "";
+  }
+}
+
+// Uses and ends of exceptions and unlock codes are audit records as well as
+// events, next to the requests and approvals that caused them: an auditor
+// reads one log. Only events not stored before are recorded (an agent
+// resends a batch whose answer it lost), in the same transaction as the
+// events themselves.
+Status AuditTerminalActions(Store& store, const std::string& terminal,
+                            const std::vector<Event>& events, int64_t now_ms) {
+  Result<uint64_t> acked = store.AckedThrough(terminal);
+  if (!acked.ok()) return acked.error();
+  for (const Event& e : events) {
+    const std::string_view action = TerminalAuditAction(e.kind);
+    if (action.empty() || e.seq <= *acked) continue;
+    AuditRecord record;
+    record.at_ms = now_ms;
+    record.actor = "terminal:" + terminal;
+    record.action = std::string(action);
+    record.target = "terminal:" + terminal;
+    if (e.device) {
+      record.target += " device:" + e.device->identity.VidPid() +
+                       " serial:" + SanitizeDeviceString(e.device->identity.serial, 128);
+    }
+    record.detail = "seq " + std::to_string(e.seq) + ", " + JstIso8601(e.time_ms) +
+                    " by the terminal's clock: " + e.detail;
+    record.outcome = e.kind == EventKind::kUnlockCodeRefused ? "denied" : "ok";
+    if (Result<int64_t> id = store.AppendAudit(record); !id.ok()) return id.error();
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 AgentServiceImpl::AgentServiceImpl(Store* store, IngestWriter* writer, PolicyHub* hub,
@@ -260,6 +307,7 @@ grpc::ServerUnaryReactor* AgentServiceImpl::ReportEvents(grpc::CallbackServerCon
   writer_->Submit(
       [store, events, acked, terminal, now]() -> Status {
         ReconcileUnlockUses(*store, *terminal, *events);
+        if (Status a = AuditTerminalActions(*store, *terminal, *events, now); !a.ok()) return a;
         auto r = events->empty() ? store->AckedThrough(*terminal)
                                  : store->AppendEvents(*terminal, *events, now);
         if (!r.ok()) return r.error();

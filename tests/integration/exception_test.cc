@@ -127,6 +127,16 @@ TEST_F(ExceptionTest, ApprovedExceptionAllowsTheStickUntilItsWindowEnds) {
   CommandResult audit = collector_->Ctl({"audit", "--action", "exception.approve"});
   ASSERT_EQ(audit.exit_code, 0) << audit.err;
   EXPECT_NE(audit.out.find("EX-1"), std::string::npos) << audit.out;
+  // The use and the end on the terminal are audit records too, once each.
+  for (const char* action : {"exception.start", "exception.end"}) {
+    CommandResult used = collector_->Ctl({"audit", "--action", action, "--output", "json"});
+    ASSERT_EQ(used.exit_code, 0) << used.err;
+    EXPECT_NE(used.out.find("terminal:t-exc-1"), std::string::npos) << action << used.out;
+    EXPECT_NE(used.out.find("EX-1"), std::string::npos) << action << used.out;
+    const std::size_t first = used.out.find("\"action\"");
+    EXPECT_EQ(used.out.find("\"action\"", first + 1), std::string::npos)
+        << action << " recorded more than once: " << used.out;
+  }
 
   // Refused and cancelled requests never reach a policy.
   ASSERT_EQ(collector_

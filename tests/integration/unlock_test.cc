@@ -153,6 +153,11 @@ TEST_F(UnlockTest, ACodeIssuedByTheCollectorIsValidatedByTheAgentOffline) {
   CommandResult audit = collector_->Ctl({"audit", "--action", "unlock.issue"});
   EXPECT_NE(audit.out.find("terminal:T-UNLOCK"), std::string::npos) << audit.out;
   EXPECT_EQ(audit.out.find(code), std::string::npos) << "the audit log must not hold usable codes";
+  // The use and the refusals on the terminal are audit records as well.
+  CommandResult used = collector_->Ctl({"audit", "--action", "unlock.use"});
+  EXPECT_NE(used.out.find("terminal:T-UNLOCK"), std::string::npos) << used.out;
+  CommandResult refused = collector_->Ctl({"audit", "--action", "unlock.refuse"});
+  EXPECT_NE(refused.out.find("denied"), std::string::npos) << refused.out;
 }
 
 TEST_F(UnlockTest, AnAgentWithoutTheUnlockKeyRefusesEveryCode) {
