@@ -176,7 +176,15 @@ void ReadDevices(YamlReader& r, const YAML::Node& devices, std::string_view base
 }
 
 void ReadEnforcement(YamlReader& r, const YAML::Node& enforcement, AgentConfig& c) {
-  if (r.ExpectMap(enforcement, "enforcement", {"mode"}, false)) {
+  if (r.ExpectMap(enforcement, "enforcement", {"mode", "max_clock_skew"}, false)) {
+    if (auto ms = r.DurationMs(enforcement, "max_clock_skew", "enforcement")) {
+      if (*ms < 10'000 || *ms > 3'600'000) {
+        r.Fail(enforcement["max_clock_skew"], "enforcement.max_clock_skew",
+               "must be between 10s and 1h");
+      } else {
+        c.max_clock_skew = milliseconds(*ms);
+      }
+    }
     if (auto m = r.String(enforcement, "mode", "enforcement")) {
       if (*m == "enforce") {
         c.mode = EnforcementMode::kEnforce;

@@ -39,6 +39,9 @@ struct AgentConfig {
   std::string dev_root = "/dev";                                 // linux only
 
   EnforcementMode mode = EnforcementMode::kEnforce;
+  // enforcement.max_clock_skew: how far this terminal's clock may be from
+  // the collector's for time-limited exceptions (and unlock codes) to apply.
+  std::chrono::milliseconds max_clock_skew{5 * 60 * 1000};
   std::string policy_file;  // bootstrap policy; empty = none
   // policy.public_key_file: the collector's policy key, pinned. Required.
   std::string policy_public_key_file;

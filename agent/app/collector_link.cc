@@ -80,6 +80,7 @@ Result<std::unique_ptr<CollectorLink>> CollectorLink::Open(const AgentConfig& co
 
   AgentCoreOptions core_options;
   core_options.mode = config.mode;
+  core_options.max_clock_skew_ms = config.max_clock_skew.count();
   core_options.report_interval_s = static_cast<uint32_t>(
       std::chrono::duration_cast<std::chrono::seconds>(config.report_interval).count());
   const HostInfo host = ReadHostInfo();

@@ -175,6 +175,23 @@ INSTANTIATE_TEST_SUITE_P(
         BadField{"  public_key_file: pki/policy-signing.pub", "  public_key: pki/p.pub",
                  "26:3: policy.public_key"}));
 
+TEST(AgentConfigTest, ClockSkewBoundForExceptionsIsBoundedAndDefaultsToFiveMinutes) {
+  auto c = ParseAgentConfig(kMinimal, "agent.yaml", "/");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->max_clock_skew, milliseconds(300'000));
+  c = ParseAgentConfig(std::string(kMinimal) + "enforcement: {max_clock_skew: 2m}\n", "agent.yaml",
+                       "/");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->max_clock_skew, milliseconds(120'000));
+  for (const char* bad : {"1s", "2h", "soon"}) {
+    c = ParseAgentConfig(std::string(kMinimal) + "enforcement: {max_clock_skew: " + bad + "}\n",
+                         "agent.yaml", "/");
+    ASSERT_FALSE(c.ok()) << bad;
+    EXPECT_NE(c.error().message.find("enforcement.max_clock_skew"), std::string::npos)
+        << c.error().message;
+  }
+}
+
 TEST(AgentConfigTest, ReportsEveryProblemAtOnce) {
   std::string text(kFull);
   text.replace(text.find("mode: audit_only"), 16, "mode: lenient");
