@@ -2,28 +2,12 @@
 
 #include "common/base/logging.h"
 #include "common/crypto/identity.h"
+#include "server/admin/admin_call.h"
 #include "server/admin/admin_service.h"
 #include "server/tls/peer_auth.h"
 
 namespace mamori {
 namespace {
-
-// The admin certificate of the caller as "cert:<identity URI>", or nullopt
-// after finishing the call when the caller is not an admin.
-std::optional<std::string> AdminActor(grpc::CallbackServerContext* ctx,
-                                      grpc::ServerUnaryReactor* reactor, std::string_view method) {
-  static const auto log = GetLogger("admin-service");
-  auto peer = IdentifyPeer(ctx->auth_context().get(), ctx->peer());
-  grpc::Status s = RequireRole(peer, PeerRole::kAdmin);
-  if (!s.ok()) {
-    log->warn("{} from {} refused: {}", method, ctx->peer(), s.error_message());
-    reactor->Finish(s);
-    return std::nullopt;
-  }
-  return CertActor(FormatIdentityUri(peer->identity.role, peer->identity.id));
-}
-
-grpc::Status Done(const Status& s) { return s.ok() ? grpc::Status::OK : ToGrpcStatus(s.error()); }
 
 grpc::Status NoLedger() {
   return grpc::Status(grpc::StatusCode::UNAVAILABLE, "this collector has no media ledger");
