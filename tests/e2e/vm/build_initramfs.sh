@@ -51,6 +51,9 @@ fi
 root=$(mktemp -d "${TMPDIR:-/tmp}/mamori-initramfs.XXXXXX")
 trap 'rm -rf "$root"' EXIT
 mkdir -p "$root"/{bin,sbin,etc,proc,sys,dev,tmp,run,root,lib64,usr/bin,usr/sbin,var/log}
+# mktemp made the image's / 0700: the ordinary user below could run nothing.
+chmod 0755 "$root"
+chmod 1777 "$root/tmp"
 
 # busybox and its applets.
 cp "$busybox_bin" "$root/bin/busybox"
@@ -122,8 +125,10 @@ fi
 
 cp "$here/init.sh" "$root/init"
 chmod 0755 "$root/init"
-echo "root:x:0:0:root:/root:/bin/sh" > "$root/etc/passwd"
-echo "root:x:0:" > "$root/etc/group"
+# An ordinary user, for what a terminal's user does (mamori-agent unlock).
+printf 'root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:terminal user:/tmp:/bin/sh\n' \
+  > "$root/etc/passwd"
+printf 'root:x:0:\nuser:x:1000:\n' > "$root/etc/group"
 printf '127.0.0.1 localhost\n::1 localhost\n' > "$root/etc/hosts"
 echo "hosts: files" > "$root/etc/nsswitch.conf"
 echo "$kver" > "$root/etc/kernel-version"

@@ -67,6 +67,8 @@ SERIAL_SWAP = "MAMORI-SWAP-0001"
 REPLUG_PORT = "11"  # of xhci's 12 USB 2 ports; the other steps take the lowest free ones
 SERIAL_NET = "MAMORI-NET-0001"
 SERIAL_CCID = "MAMORI-CCID-0001"
+# Plugged only while the collector is down (unlock_cases).
+SERIAL_UNLOCK = "MAMORI-UNLOCK-0001"
 
 
 class Fail(Exception):
@@ -404,6 +406,7 @@ def make_pki(ctl, pki):
         ["pki", "issue", "agent", "--dir", pki, "--id", "vm-1", "--group", "vm", "--out", f"{pki}/agent"],
         ["pki", "issue", "admin", "--dir", pki, "--id", "vm-admin", "--out", f"{pki}/admin"],
         ["pki", "policy-key", "--dir", pki],
+        ["pki", "unlock-key", "--dir", pki],
     ]
     for args in steps:
         r = subprocess.run([ctl] + args, capture_output=True, text=True)
@@ -423,6 +426,10 @@ def guest_configs(cfg_dir):
   server_name: localhost
 {tls_agent}policy:
   public_key_file: /etc/mamori/pki/policy-signing.pub
+# The socket stays at its default (/run/mamori/unlock.sock), which is where
+# `mamori-agent unlock CODE` looks without options.
+unlock:
+  public_key_file: /etc/mamori/pki/unlock.pub
 report:
   interval: 2s
   jitter_percent: 0
@@ -445,6 +452,8 @@ tls:
   key_file: /etc/mamori/pki/collector.key
 policy:
   signing_key_file: /etc/mamori/pki/policy-signing.key
+unlock:
+  key_file: /etc/mamori/pki/unlock.key
 store:
   path: /tmp/mamori.db
   synchronous: normal
@@ -693,7 +702,8 @@ class Test:
         make_pki(a.ctl, pki)
         files = guest_configs(os.path.join(self.work, "config"))
         for name in ("ca.pem", "collector.pem", "collector.key", "agent.pem", "agent.key",
-                     "admin.pem", "admin.key", "policy-signing.key", "policy-signing.pub"):
+                     "admin.pem", "admin.key", "policy-signing.key", "policy-signing.pub",
+                     "unlock.key", "unlock.pub"):
             files[os.path.join(pki, name)] = f"/etc/mamori/pki/{name}"
         files[a.agent] = "/usr/bin/mamori-agent"
         files[a.collector] = "/usr/bin/mamori-collector"
@@ -1292,6 +1302,103 @@ class Test:
             note.append(f"authorized=0 while plugged, {action} by rule '{rule}', "
                         "exception_ended at the collector")
 
+    # -- offline unlock codes -----------------------------------------------
+
+    def unlock_cases(self):
+        """A code issued by the in-guest collector for a stick the terminal
+        has never seen; the collector is then stopped, so the agent alone
+        validates the code that the terminal's ordinary user (uid 1000, not
+        root) types into `mamori-agent unlock` with the default socket, and
+        the kernel makes the stick usable."""
+        g = self.g
+        as_user = "su user -c"
+        with self.report.step("unlock code issued for an unregistered stick; collector stopped; "
+                              "the stick plugged meanwhile is blocked") as note:
+            rc, out = g.run(f"mamorictl unlock issue --terminal vm-1 --device {QEMU_STORAGE_VIDPID} "
+                            f"--serial {SERIAL_UNLOCK} --hours 1 --reason vm-test --output json",
+                            timeout=60, check=False)
+            self.expect(rc == 0, f"mamorictl unlock issue failed: {out}")
+            try:
+                code = json.loads(out)["code"]["code"]
+            except (ValueError, KeyError, TypeError):
+                raise Fail(f"no code in the answer of mamorictl unlock issue: {out}") from None
+            self.expect(re.fullmatch(r"[0-9A-Z]{6}-[0-9A-Z]{6}-[0-9A-Z]{6}", code) is not None,
+                        f"unlock code {code!r} is not three groups of 6 (20 characters)")
+            self.unlock_code = code
+            g.run("kill $(cat /tmp/collector.pid) && wait_for 15 not alive collector", timeout=60)
+            rc, out = g.run("mamorictl status", timeout=60, check=False)
+            self.expect(rc != 0, f"mamorictl still reaches a collector: {out}")
+            t = self.plug_stick(SERIAL_UNLOCK, self.blockdev("unlock"))
+            action, rule = self.wait_decision(SERIAL_UNLOCK, t, "usb-storage (collector down)")
+            self.expect(action == "block" and rule == "default",
+                        f"decision {action} by '{rule}', expected block by 'default'")
+            d = self.expect_blocked(SERIAL_UNLOCK)
+            note.append(f"code {code[:3]}...; collector down; {action} by rule '{rule}', "
+                        f"authorized={d['authorized']}, no disk")
+
+        with self.report.step("mamori-agent unlock CODE typed by an ordinary user with the "
+                              "collector unreachable: the stick is usable within 3 s") as note:
+            # Timed in the guest, from just before the command to the disk.
+            rc, out = g.run(f"a=$(now_ms); {as_user} 'mamori-agent unlock {self.unlock_code}' "
+                            "|| exit 1; "
+                            "echo answered_ms=$(( $(now_ms) - a )); "
+                            f"wait_for 3 has_disk {SERIAL_UNLOCK} || exit 2; "
+                            "echo usable_ms=$(( $(now_ms) - a ))", timeout=60, check=False)
+            self.expect(rc != 1, f"mamori-agent unlock refused the code: {out}")
+            self.expect(rc == 0, f"{SERIAL_UNLOCK} got no disk within 3 s of the code: {out}")
+            self.expect("unlock code accepted" in out, f"mamori-agent unlock said: {out}")
+            answered = re.search(r"answered_ms=(\d+)", out)
+            usable = re.search(r"usable_ms=(\d+)", out)
+            if usable:
+                self.report.latency("usb-storage unlock code", "`mamori-agent unlock` to /sys/block",
+                                    int(usable.group(1)) / 1000)
+            d = self.describe(SERIAL_UNLOCK)
+            self.expect(d["authorized"] == "1", f"authorized={d['authorized']} after the code")
+            disk = d["disks"][0][0]
+            g.run(f"dd if=/dev/{disk} of=/dev/null bs=4096 count=16 2>/dev/null")
+            action, rule = self.wait_decision(SERIAL_UNLOCK, None, "")
+            self.expect(action == "allow" and rule.startswith("exception:unlock-"),
+                        f"decision {action} by '{rule}', expected allow by 'exception:unlock-...'")
+            note.append(f"{action} by rule '{rule}', /dev/{disk} readable; answer after "
+                        f"{answered.group(1) if answered else '?'} ms, disk after "
+                        f"{usable.group(1) if usable else '?'} ms")
+
+        with self.report.step("the same code a second time: refused (reused), exit 1") as note:
+            rc, out = g.run(f"{as_user} 'mamori-agent unlock {self.unlock_code}'", timeout=60,
+                            check=False)
+            self.expect(rc == 1, f"exit {rc} for a used code, expected 1: {out}")
+            self.expect("refused (reused)" in out, f"mamori-agent unlock said: {out}")
+            self.expect(self.describe(SERIAL_UNLOCK)["disks"], "the refusal took the disk away")
+            note.append(out.strip().splitlines()[-1])
+
+        with self.report.step("collector restarted: the use and the refusal reach it, the code is "
+                              "listed as used by that user") as note:
+            g.run("start_daemon collector mamori-collector --config /etc/mamori/collector.yaml")
+            self.wait_guest("mamorictl status", 60, "the restarted collector does not answer")
+            deadline = time.monotonic() + 60
+            while True:
+                _, events, err = self.collector_view()
+                evs = (events or {}).get("events", [])
+                accepted = [e.get("detail", "") for e in evs
+                            if "UNLOCK_CODE_ACCEPTED" in str(e.get("kind", ""))]
+                refused = [e.get("detail", "") for e in evs
+                           if "UNLOCK_CODE_REFUSED" in str(e.get("kind", ""))
+                           and "(reused)" in e.get("detail", "")]
+                rc, out = g.run("mamorictl unlock list --terminal vm-1 --output json",
+                                timeout=60, check=False)
+                codes = json.loads(out).get("codes", []) if rc == 0 else []
+                used = [c for c in codes if c.get("serial") == SERIAL_UNLOCK and c.get("usedAt")
+                        and "uid 1000" in c.get("usedBy", "")]
+                if accepted and refused and used:
+                    break
+                if time.monotonic() > deadline:
+                    raise Fail(f"accepted events {accepted}, reused refusals {refused}, "
+                               f"codes {codes} {err}")
+                time.sleep(1)
+            note.append(f"unlock_code_accepted and unlock_code_refused (reused) events; code "
+                        f"#{used[0].get('id')} used at {used[0].get('usedAt')} by "
+                        f"{used[0].get('usedBy', '?')}")
+
     # -- main --------------------------------------------------------------
 
     def run(self):
@@ -1305,6 +1412,7 @@ class Test:
                 self.agent_cases()
                 self.replug_cases()
                 self.exception_cases()
+                self.unlock_cases()
         except Fail as e:
             self.report.results.append((f"stopped: {str(e).splitlines()[0][:100]}", False, 0.0))
             log(f"[FAIL] {e}")
