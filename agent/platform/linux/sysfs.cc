@@ -18,10 +18,7 @@ namespace mamori {
 namespace {
 
 Error FromErrno(int err, std::string_view what, const std::string& path) {
-  const ErrorCode code = err == ENOENT                   ? ErrorCode::kNotFound
-                         : err == EACCES || err == EPERM ? ErrorCode::kPermissionDenied
-                                                         : ErrorCode::kIo;
-  return MakeError(code, std::string(what) + " " + path + ": " + std::strerror(err));
+  return MakeError(SysfsErrorCode(err), std::string(what) + " " + path + ": " + std::strerror(err));
 }
 
 struct DirCloser {
@@ -36,6 +33,12 @@ Result<std::string> CanonicalPath(const std::string& path) {
 }
 
 }  // namespace
+
+ErrorCode SysfsErrorCode(int err) {
+  if (err == ENOENT || err == ENODEV) return ErrorCode::kNotFound;
+  if (err == EACCES || err == EPERM) return ErrorCode::kPermissionDenied;
+  return ErrorCode::kIo;
+}
 
 SysfsImpl::SysfsImpl(std::string root) : root_(std::move(root)) {}
 

@@ -57,4 +57,11 @@ class SysfsImpl final : public Sysfs {
 // A text attribute without its one trailing newline.
 std::string_view TrimNewline(std::string_view s);
 
+// The error code of a failed sysfs call with errno `err`. kNotFound means the
+// object is gone: ENOENT, and ENODEV, which the kernel returns for a write to
+// an attribute of a device it is removing, or removed since the open (a stick
+// pulled while its decision is written). kNotFound from a backend's Apply is a
+// removal, not an enforcement failure.
+ErrorCode SysfsErrorCode(int err);
+
 }  // namespace mamori

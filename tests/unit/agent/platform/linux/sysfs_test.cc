@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cerrno>
+
 #include "agent/platform/linux/block_guard.h"
 #include "agent/platform/linux/uevent_source.h"
 #include "tests/unit/agent/platform/linux/linux_fixture.h"
@@ -43,6 +45,17 @@ TEST(SysfsTest, ReadsAreBoundedAndErrorsNameThePath) {
   // Writes never create files: a missing attribute is an error.
   EXPECT_FALSE(sysfs.Write("/bus/usb/devices/usb1/authorized", "1").ok());
   EXPECT_FALSE(sysfs.Exists("/bus/usb/devices/usb1/authorized"));
+}
+
+TEST(SysfsTest, AnAttributeOfADeviceBeingRemovedIsGoneNotAFailure) {
+  // ENODEV: the write reached a device the kernel is removing.
+  EXPECT_EQ(SysfsErrorCode(ENODEV), ErrorCode::kNotFound);
+  EXPECT_EQ(SysfsErrorCode(ENOENT), ErrorCode::kNotFound);
+  EXPECT_EQ(SysfsErrorCode(EACCES), ErrorCode::kPermissionDenied);
+  EXPECT_EQ(SysfsErrorCode(EPERM), ErrorCode::kPermissionDenied);
+  // What the kernel refuses on a present device stays a failure.
+  EXPECT_EQ(SysfsErrorCode(EINVAL), ErrorCode::kIo);
+  EXPECT_EQ(SysfsErrorCode(EIO), ErrorCode::kIo);
 }
 
 TEST(SysfsTest, RealPathRefusesToLeaveTheRoot) {
