@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -166,7 +167,18 @@ class WindowsAgent final : public ServiceRunner {
                                         link_->policy_cache(), std::move(options),
                                         GetLogger("agent-core"));
     if (registry_watcher_) {
-      core_->SetPolicyListener([this](const Policy& policy) { ApplyRegistryLine(policy); });
+      core_->SetPolicyListener([this](const Policy& policy) {
+        std::lock_guard lock(line_mu_);
+        line_policy_ = policy;
+        (void)ApplyRegistryLineLocked();
+      });
+      // A device an exception allows gets its own way through the line
+      // while it is plugged in; the line closes again when it goes.
+      backend_->SetAllowanceListener([this](const ExceptionAllowance& allowance) {
+        std::lock_guard lock(line_mu_);
+        line_allowance_ = allowance;
+        return ApplyRegistryLineLocked();
+      });
     }
     core_->SetExceptionStore(link_->exception_store());
     link_->AttachReporter(*core_);
@@ -207,15 +219,25 @@ class WindowsAgent final : public ServiceRunner {
     while (!rescan_stop_.WaitFor(platform_.rescan_interval)) core_->NotifyDevicesChanged();
   }
 
-  void ApplyRegistryLine(const Policy& policy) {
-    if (Status s = registry_watcher_->SetDesired(RegistryLineFor(policy)); !s.ok()) {
-      log_->error("registry policy line for policy '{}' not applied: {}", policy.name,
+  // Requires line_mu_.
+  Status ApplyRegistryLineLocked() {
+    const Policy& policy = line_policy_;
+    const std::string excepted =
+        line_allowance_.empty()
+            ? ""
+            : " with " + std::to_string(line_allowance_.instance_ids.size()) +
+                  " device node(s) allowed by an exception";
+    Status s = registry_watcher_->SetDesired(RegistryLineFor(policy, line_allowance_));
+    if (!s.ok()) {
+      log_->error("registry policy line for policy '{}'{} not applied: {}", policy.name, excepted,
                   s.error().message);
-      core_->RecordEnforcementFailure("registry policy line for policy '" + policy.name +
-                                      "' not applied: " + s.error().message);
+      core_->RecordEnforcementFailure("registry policy line for policy '" + policy.name + "'" +
+                                      excepted + " not applied: " + s.error().message);
     } else {
-      log_->info("registry policy line for policy '{}' applied and verified", policy.name);
+      log_->info("registry policy line for policy '{}'{} applied and verified", policy.name,
+                 excepted);
     }
+    return s;
   }
 
   void RecordTamper(const RegistryTamperReport& report) {
@@ -242,6 +264,11 @@ class WindowsAgent final : public ServiceRunner {
   std::atomic<ServiceNotificationSource*> service_notifications_{nullptr};
   std::unique_ptr<WindowsDeviceBackend> backend_;
   std::unique_ptr<RegistryPolicyWatcher> registry_watcher_;
+  // What the registry line is made of: the policy in force and the devices
+  // an exception lets through.
+  std::mutex line_mu_;
+  Policy line_policy_;                   // guarded by line_mu_
+  ExceptionAllowance line_allowance_;  // guarded by line_mu_
   std::unique_ptr<AgentCore> core_;
   StopSignal rescan_stop_;
   std::thread rescan_;
