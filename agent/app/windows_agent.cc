@@ -70,9 +70,9 @@ constexpr std::string_view kUsage =
     "  run [--config-dir DIR] [--audit-only] [--log-level LEVEL]\n"
     "                 run the agent in this console until Ctrl+C (troubleshooting)\n"
     "  service        run as the service (what the service control manager starts)\n"
-  "  unlock CODE    hand an offline unlock code (read out by the administrator) to\n"
-  "                 the running service; only the user logged on at the console and\n"
-  "                 administrators may\n"
+    "  unlock CODE    hand an offline unlock code (read out by the administrator) to\n"
+    "                 the running service; only the user logged on at the console and\n"
+    "                 administrators may\n"
     "\n"
     "Options:\n"
     "  --config-dir DIR   configuration directory (default %ProgramData%\\Mamori\\config)\n"
@@ -271,10 +271,9 @@ class WindowsAgent final : public ServiceRunner {
   Status ApplyRegistryLineLocked() {
     const Policy& policy = line_policy_;
     const std::string excepted =
-        line_allowance_.empty()
-            ? ""
-            : " with " + std::to_string(line_allowance_.instance_ids.size()) +
-                  " device node(s) allowed by an exception";
+        line_allowance_.empty() ? ""
+                                : " with " + std::to_string(line_allowance_.instance_ids.size()) +
+                                      " device node(s) allowed by an exception";
     Status s = registry_watcher_->SetDesired(RegistryLineFor(policy, line_allowance_));
     if (!s.ok()) {
       log_->error("registry policy line for policy '{}'{} not applied: {}", policy.name, excepted,
@@ -315,7 +314,7 @@ class WindowsAgent final : public ServiceRunner {
   // What the registry line is made of: the policy in force and the devices
   // an exception lets through.
   std::mutex line_mu_;
-  Policy line_policy_;                   // guarded by line_mu_
+  Policy line_policy_;                 // guarded by line_mu_
   ExceptionAllowance line_allowance_;  // guarded by line_mu_
   std::unique_ptr<AgentCore> core_;
   // After core_: the pipe goes first (its thread calls the service, which

@@ -299,7 +299,8 @@ Result<UnlockReply> ParseUnlockReply(std::string_view line) {
     reply.message = std::string(line.substr(tab + 1));
     return reply;
   }
-  const auto tab2 = tab == std::string_view::npos ? std::string_view::npos : line.find('\t', tab + 1);
+  const auto tab2 =
+      tab == std::string_view::npos ? std::string_view::npos : line.find('\t', tab + 1);
   if (status != "refused" || tab2 == std::string_view::npos) {
     return MakeError(ErrorCode::kInternal, "unexpected answer from the service: " +
                                                SanitizeDeviceString(std::string(line), 200));

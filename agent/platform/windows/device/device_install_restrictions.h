@@ -109,7 +109,6 @@ std::vector<std::string_view> DeniedSetupClasses(const RemovableStorageAccess& a
 // than kMaxInstanceIdLength or hold a control character are left out, as
 // are those past the last slot.
 std::vector<RegistryPolicyValue> DeviceInstallValuesFor(
-    const RemovableStorageAccess& access,
-    std::span<const std::string> allowed_instance_ids = {});
+    const RemovableStorageAccess& access, std::span<const std::string> allowed_instance_ids = {});
 
 }  // namespace mamori

@@ -523,7 +523,8 @@ namespace {
 ExceptionAllowance AllowanceOf(const ObservedDevice& device, std::span<const DevNode> nodes) {
   ExceptionAllowance a;
   for (const DevNode& n : nodes) {
-    if (IsAtOrBelow(n.instance_id, device.device_id, nodes)) a.instance_ids.push_back(n.instance_id);
+    if (IsAtOrBelow(n.instance_id, device.device_id, nodes))
+      a.instance_ids.push_back(n.instance_id);
   }
   std::sort(a.instance_ids.begin(), a.instance_ids.end());
   std::set<DeviceClass> classes(device.identity.interface_classes.begin(),

@@ -50,7 +50,8 @@ std::string AccountName(PSID sid) {
 Result<std::vector<BYTE>> TokenUserOf(HANDLE token) {
   DWORD size = 0;
   ::GetTokenInformation(token, TokenUser, nullptr, 0, &size);
-  if (size == 0 || size > 4096) return Win32Failure("GetTokenInformation(TokenUser)", ::GetLastError());
+  if (size == 0 || size > 4096)
+    return Win32Failure("GetTokenInformation(TokenUser)", ::GetLastError());
   std::vector<BYTE> buf(size);
   if (!::GetTokenInformation(token, TokenUser, buf.data(), size, &size)) {
     return Win32Failure("GetTokenInformation(TokenUser)", ::GetLastError());
@@ -188,8 +189,9 @@ Result<UniqueHandle> CreateFirstInstance(const std::wstring& name) {
     const DWORD error = ::GetLastError();
     const std::string where = "unlock pipe " + Utf16ToUtf8(name);
     if (error == ERROR_ACCESS_DENIED || error == ERROR_PIPE_BUSY) {
-      return Win32Failure(where + " is held by another process (is a second agent running, or "
-                                  "is something posing as the agent?)",
+      return Win32Failure(where +
+                              " is held by another process (is a second agent running, or "
+                              "is something posing as the agent?)",
                           error, ErrorCode::kAlreadyExists);
     }
     return Win32Failure("CreateNamedPipeW " + where, error);
@@ -249,8 +251,7 @@ Result<std::unique_ptr<UnlockPipeServer>> UnlockPipeServer::Listen(
 }
 
 UnlockPipeServer::UnlockPipeServer(std::wstring name, UniqueHandle first, UniqueHandle stop,
-                                   UnlockPipeHandler handler,
-                                   std::function<ConsoleUser()> console)
+                                   UnlockPipeHandler handler, std::function<ConsoleUser()> console)
     : name_(std::move(name)),
       first_(std::move(first)),
       stop_(std::move(stop)),
@@ -295,17 +296,18 @@ void UnlockPipeServer::ServeOne(HANDLE pipe) {
   const HANDLE stop = stop_.get();
   Result<PipeClient> client = IdentifyClient(pipe);
   if (!client.ok()) {
-    (void)WriteReply(pipe, stop,
-                     FormatUnlockReply({false, UnlockRefusal::kUnavailable,
-                                        "the agent could not tell who is asking: " +
-                                            client.error().message}));
+    (void)WriteReply(
+        pipe, stop,
+        FormatUnlockReply({false, UnlockRefusal::kUnavailable,
+                           "the agent could not tell who is asking: " + client.error().message}));
     AwaitClientClose(pipe, stop);
     return;
   }
   // Who may ask is settled before the code is read.
   if (const std::string why = PipeClientRefusal(*client, console_ ? console_() : ConsoleUser{});
       !why.empty()) {
-    (void)WriteReply(pipe, stop, "refused\tnot_permitted\t" + SanitizeDeviceString(why, 1000) + "\n");
+    (void)WriteReply(pipe, stop,
+                     "refused\tnot_permitted\t" + SanitizeDeviceString(why, 1000) + "\n");
     AwaitClientClose(pipe, stop);
     return;
   }
@@ -328,10 +330,9 @@ Result<UnlockReply> SendUnlockCodeOverPipe(const std::wstring& name, std::string
   for (int attempt = 0; attempt < 3 && !pipe; ++attempt) {
     // Identification only: the service learns who asks, and cannot act as
     // them.
-    pipe.reset(::CreateFileW(name.c_str(),
-                             FILE_READ_DATA | FILE_WRITE_DATA | FILE_READ_ATTRIBUTES | SYNCHRONIZE,
-                             0, nullptr, OPEN_EXISTING,
-                             SECURITY_SQOS_PRESENT | SECURITY_IDENTIFICATION, nullptr));
+    pipe.reset(::CreateFileW(
+        name.c_str(), FILE_READ_DATA | FILE_WRITE_DATA | FILE_READ_ATTRIBUTES | SYNCHRONIZE, 0,
+        nullptr, OPEN_EXISTING, SECURITY_SQOS_PRESENT | SECURITY_IDENTIFICATION, nullptr));
     if (pipe) break;
     error = ::GetLastError();
     if (error != ERROR_PIPE_BUSY || !::WaitNamedPipeW(name.c_str(), kIoTimeoutMs)) break;

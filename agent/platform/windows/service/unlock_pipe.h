@@ -41,8 +41,7 @@ inline constexpr wchar_t kUnlockPipeName[] = L"\\\\.\\pipe\\MamoriAgentUnlock";
 // FILE_READ_DATA, FILE_WRITE_DATA, FILE_READ_ATTRIBUTES,
 // FILE_WRITE_ATTRIBUTES, READ_CONTROL and SYNCHRONIZE (0x120183). Protected,
 // so nothing is inherited.
-inline constexpr wchar_t kUnlockPipeSddl[] =
-    L"D:P(A;;FA;;;SY)(A;;FA;;;BA)(A;;0x120183;;;IU)";
+inline constexpr wchar_t kUnlockPipeSddl[] = L"D:P(A;;FA;;;SY)(A;;FA;;;BA)(A;;0x120183;;;IU)";
 
 // Who is at the other end of the pipe, as its token says.
 struct PipeClient {
@@ -76,8 +75,9 @@ class UnlockPipeServer {
   // Creates the first instance of `name` with kUnlockPipeSddl and serves on
   // a thread, one client at a time, until destroyed. `console` is asked
   // for each client (the console user changes with logons).
-  static Result<std::unique_ptr<UnlockPipeServer>> Listen(
-      std::wstring name, UnlockPipeHandler handler, std::function<ConsoleUser()> console);
+  static Result<std::unique_ptr<UnlockPipeServer>> Listen(std::wstring name,
+                                                          UnlockPipeHandler handler,
+                                                          std::function<ConsoleUser()> console);
   ~UnlockPipeServer();
   UnlockPipeServer(const UnlockPipeServer&) = delete;
   UnlockPipeServer& operator=(const UnlockPipeServer&) = delete;

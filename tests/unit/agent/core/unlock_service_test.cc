@@ -272,9 +272,11 @@ TEST(UnlockWireTest, RequestAndReplyRoundTrip) {
   EXPECT_FALSE(ParseUnlockRequest("UNLOCK " + std::string(kMaxUnlockRequestBytes, 'A')));
   EXPECT_FALSE(FormatUnlockRequest(std::string(kMaxUnlockRequestBytes, 'A')).ok());
 
-  const std::string accepted = FormatUnlockReply({true, UnlockRefusal::kNone, "allowed\nuntil 17:00"});
+  const std::string accepted =
+      FormatUnlockReply({true, UnlockRefusal::kNone, "allowed\nuntil 17:00"});
   EXPECT_EQ(accepted, "accepted\tallowed until 17:00\n");
-  Result<UnlockReply> a = ParseUnlockReply(std::string_view(accepted).substr(0, accepted.size() - 1));
+  Result<UnlockReply> a =
+      ParseUnlockReply(std::string_view(accepted).substr(0, accepted.size() - 1));
   ASSERT_TRUE(a.ok());
   EXPECT_TRUE(a->accepted);
   EXPECT_EQ(a->message, "allowed until 17:00");

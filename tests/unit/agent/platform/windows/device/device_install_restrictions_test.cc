@@ -185,7 +185,8 @@ const RegistryPolicyValue* Find(const std::vector<RegistryPolicyValue>& line,
 TEST(DeviceInstallTest, ExceptionAllowsTheDeviceNodesAndKeepsTheClassDenied) {
   const auto line = RegistryLineFor(BuiltinDefaultPolicy(), StickAllowance());
   ASSERT_NE(Find(line, kList, "1"), nullptr);
-  EXPECT_EQ(Find(line, kList, "1")->value, RegistryValue::String(std::string(kDiskDriveSetupClass)));
+  EXPECT_EQ(Find(line, kList, "1")->value,
+            RegistryValue::String(std::string(kDiskDriveSetupClass)));
   EXPECT_EQ(Find(line, kRestrictions, "DenyDeviceClasses")->value, RegistryValue::Dword(1));
   EXPECT_EQ(Find(line, kRestrictions, "AllowDenyLayered")->value, RegistryValue::Dword(1));
   EXPECT_EQ(Find(line, kRestrictions, "AllowInstanceIDs")->value, RegistryValue::Dword(1));
@@ -234,7 +235,8 @@ TEST(DeviceInstallTest, WithoutAnExceptionNoAllowValueExists) {
 TEST(DeviceInstallTest, HostileInstanceIdsAreLeftOutAndTheListIsBounded) {
   std::vector<std::string> ids = {"", std::string(kMaxInstanceIdLength + 1, 'A'),
                                   "USB\\VID_1\\bad\nline", "USB\\VID_1\\bad\x7f"};
-  for (std::size_t i = 0; i < kMaxAllowedInstanceIds + 5; ++i) ids.push_back("ID" + std::to_string(i));
+  for (std::size_t i = 0; i < kMaxAllowedInstanceIds + 5; ++i)
+    ids.push_back("ID" + std::to_string(i));
   const auto v = DeviceInstallValuesFor(RemovableStorageAccess{}, ids);
   std::vector<std::string> listed;
   for (const RegistryPolicyValue& x : v) {

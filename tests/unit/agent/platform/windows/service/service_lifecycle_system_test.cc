@@ -241,8 +241,7 @@ TEST_F(ServiceLifecycleTest, InstallStartStopUninstall) {
   const ProcessResult unlock = RunAgent(L"unlock 7K3M9Q-2XH8TB-4WFR0C");
   EXPECT_EQ(unlock.exit_code, 1u) << unlock.output;
   EXPECT_NE(unlock.output.find("refused (unavailable)"), std::string::npos) << unlock.output;
-  EXPECT_NE(unlock.output.find("offline unlock is not set up"), std::string::npos)
-      << unlock.output;
+  EXPECT_NE(unlock.output.find("offline unlock is not set up"), std::string::npos) << unlock.output;
 
   // Stop: STOPPED within the wait hint the service declared for it.
   SERVICE_STATUS stopping{};

@@ -62,7 +62,7 @@ TEST(PipeClientRefusalTest, DescribeNamesUserAndSession) {
 TEST(UnlockPipeSddlTest, InteractiveUsersCannotCreateInstances) {
   const std::wstring sddl = kUnlockPipeSddl;
   EXPECT_NE(sddl.find(L"(A;;0x120183;;;IU)"), std::wstring::npos);
-  EXPECT_EQ(0x120183u & 0x4u, 0u);  // FILE_CREATE_PIPE_INSTANCE
+  EXPECT_EQ(0x120183u & 0x4u, 0u);                      // FILE_CREATE_PIPE_INSTANCE
   EXPECT_EQ(sddl.find(L";;;WD)"), std::wstring::npos);  // no Everyone
   EXPECT_EQ(sddl.find(L";;;NU)"), std::wstring::npos);  // no network logons
   EXPECT_EQ(sddl.find(L";;;AU)"), std::wstring::npos);  // no Authenticated Users
@@ -81,7 +81,8 @@ class UnlockPipeTest : public ::testing::Test {
     std::lock_guard lock(mu_);
     codes_.emplace_back(code);
     requesters_.emplace_back(requester);
-    if (code == "GOOD-CODE") return {true, UnlockRefusal::kNone, "USB メモリを 17:00 まで許可しました"};
+    if (code == "GOOD-CODE")
+      return {true, UnlockRefusal::kNone, "USB メモリを 17:00 まで許可しました"};
     return {false, UnlockRefusal::kTypo, "the code has a typo"};
   }
   UnlockPipeHandler Handler() {
@@ -162,8 +163,8 @@ TEST_F(UnlockPipeTest, GarbageIsRefusedAsABadRequest) {
     }
     ASSERT_TRUE(pipe);
     DWORD n = 0;
-    ASSERT_TRUE(::WriteFile(pipe.get(), request.data(), static_cast<DWORD>(request.size()), &n,
-                            nullptr));
+    ASSERT_TRUE(
+        ::WriteFile(pipe.get(), request.data(), static_cast<DWORD>(request.size()), &n, nullptr));
     char buf[512];
     std::string reply;
     while (reply.find('\n') == std::string::npos &&
