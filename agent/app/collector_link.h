@@ -40,6 +40,8 @@ class CollectorLink {
   EventOutbox& outbox() { return *outbox_; }
   const PolicyVerifier& verifier() const { return verifier_; }
   PolicyCache& policy_cache() { return policy_cache_; }
+  // The agent's state directory (created by Open).
+  const std::string& state_dir() const { return config_.state_dir; }
   // Local exceptions and the last clock comparison, in state_dir.
   ExceptionStore& exception_store() { return exception_store_; }
   // Mode, report interval, host and OS, the terminal id of the certificate,

@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -27,6 +28,7 @@
 #include "agent/app/agent_config.h"
 #include "agent/app/collector_link.h"
 #include "agent/core/agent_core.h"
+#include "agent/core/unlock_service.h"
 #include "agent/platform/windows/device/cm_notification.h"
 #include "agent/platform/windows/device/registry_policy.h"
 #include "agent/platform/windows/device/registry_watch.h"
@@ -36,10 +38,12 @@
 #include "agent/platform/windows/service/service_install.h"
 #include "agent/platform/windows/service/service_settings.h"
 #include "agent/platform/windows/service/stop_signal.h"
+#include "agent/platform/windows/service/unlock_pipe.h"
 #include "agent/platform/windows/service/windows_logging.h"
 #include "agent/platform/windows/win32/session_user.h"
 #include "agent/platform/windows/win32/wide_string.h"
 #include "agent/platform/windows/win32/win32_registry.h"
+#include "agent/storage/file_unlock_state.h"
 #include "common/base/clock.h"
 #include "common/base/exit_status.h"
 #include "common/base/logging.h"
@@ -66,6 +70,9 @@ constexpr std::string_view kUsage =
     "  run [--config-dir DIR] [--audit-only] [--log-level LEVEL]\n"
     "                 run the agent in this console until Ctrl+C (troubleshooting)\n"
     "  service        run as the service (what the service control manager starts)\n"
+    "  unlock CODE    hand an offline unlock code (read out by the administrator) to\n"
+    "                 the running service; only the user logged on at the console and\n"
+    "                 administrators may\n"
     "\n"
     "Options:\n"
     "  --config-dir DIR   configuration directory (default %ProgramData%\\Mamori\\config)\n"
@@ -166,13 +173,25 @@ class WindowsAgent final : public ServiceRunner {
                                         link_->policy_cache(), std::move(options),
                                         GetLogger("agent-core"));
     if (registry_watcher_) {
-      core_->SetPolicyListener([this](const Policy& policy) { ApplyRegistryLine(policy); });
+      core_->SetPolicyListener([this](const Policy& policy) {
+        std::lock_guard lock(line_mu_);
+        line_policy_ = policy;
+        (void)ApplyRegistryLineLocked();
+      });
+      // A device an exception allows gets its own way through the line
+      // while it is plugged in; the line closes again when it goes.
+      backend_->SetAllowanceListener([this](const ExceptionAllowance& allowance) {
+        std::lock_guard lock(line_mu_);
+        line_allowance_ = allowance;
+        return ApplyRegistryLineLocked();
+      });
     }
     core_->SetExceptionStore(link_->exception_store());
     link_->AttachReporter(*core_);
     if (Status s = core_->Start(); !s.ok()) return s;
     if (registry_watcher_) registry_watcher_->Start();
     link_->StartReporting();
+    StartUnlockChannel();
     rescan_ = std::thread([this] { RescanLoop(); });
     log_->info("started with {} notifications: {} device(s) present", notifications_->Name(),
                core_->Snapshot().devices.size());
@@ -186,6 +205,7 @@ class WindowsAgent final : public ServiceRunner {
       rescan_stop_.Request();
       rescan_.join();
     }
+    unlock_pipe_.reset();  // no code is handed in while the core stops
     if (registry_watcher_) registry_watcher_->Stop();
     if (!core_) return;  // never started
     core_->Stop();
@@ -207,15 +227,64 @@ class WindowsAgent final : public ServiceRunner {
     while (!rescan_stop_.WaitFor(platform_.rescan_interval)) core_->NotifyDevicesChanged();
   }
 
-  void ApplyRegistryLine(const Policy& policy) {
-    if (Status s = registry_watcher_->SetDesired(RegistryLineFor(policy)); !s.ok()) {
-      log_->error("registry policy line for policy '{}' not applied: {}", policy.name,
-                  s.error().message);
-      core_->RecordEnforcementFailure("registry policy line for policy '" + policy.name +
-                                      "' not applied: " + s.error().message);
-    } else {
-      log_->info("registry policy line for policy '{}' applied and verified", policy.name);
+  // Offline unlock codes: `mamori-agent unlock CODE` reaches the shared
+  // unlock service through the pipe. A failure leaves the agent enforcing,
+  // without codes, and says why.
+  void StartUnlockChannel() {
+    unlock_state_ = std::make_unique<FileUnlockStateStore>(link_->state_dir());
+    UnlockServiceDeps deps;
+    deps.clock = &clock_;
+    deps.outbox = &link_->outbox();
+    deps.state = unlock_state_.get();
+    deps.scope = link_->unlock_scope();
+    deps.devices = [this] { return core_->Snapshot().devices; };
+    deps.grant = [this](const DeviceException& exception) {
+      return core_->AddLocalException(exception);
+    };
+    deps.notify = [this] { link_->NotifyChange(); };
+    unlock_ = std::make_unique<UnlockService>(std::move(deps));
+    if (Status s = unlock_->Start(); !s.ok()) {
+      log_->error("offline unlock codes are refused until this is fixed: {}", s.error().message);
     }
+    auto pipe = UnlockPipeServer::Listen(
+        platform_.unlock_pipe,
+        [this](std::string_view code, std::string_view requester) {
+          UnlockReply reply = unlock_->Submit(code, requester);
+          if (reply.accepted) {
+            log_->warn("unlock code from {}: {}", requester, reply.message);
+          } else {
+            log_->warn("unlock code from {} refused ({}): {}", requester,
+                       UnlockRefusalName(reply.refusal), reply.message);
+          }
+          return reply;
+        },
+        CurrentConsoleUser);
+    if (!pipe.ok()) {
+      log_->error("offline unlock codes cannot be typed on this terminal: {}",
+                  pipe.error().message);
+      return;
+    }
+    unlock_pipe_ = std::move(*pipe);
+  }
+
+  // Requires line_mu_.
+  Status ApplyRegistryLineLocked() {
+    const Policy& policy = line_policy_;
+    const std::string excepted =
+        line_allowance_.empty() ? ""
+                                : " with " + std::to_string(line_allowance_.instance_ids.size()) +
+                                      " device node(s) allowed by an exception";
+    Status s = registry_watcher_->SetDesired(RegistryLineFor(policy, line_allowance_));
+    if (!s.ok()) {
+      log_->error("registry policy line for policy '{}'{} not applied: {}", policy.name, excepted,
+                  s.error().message);
+      core_->RecordEnforcementFailure("registry policy line for policy '" + policy.name + "'" +
+                                      excepted + " not applied: " + s.error().message);
+    } else {
+      log_->info("registry policy line for policy '{}'{} applied and verified", policy.name,
+                 excepted);
+    }
+    return s;
   }
 
   void RecordTamper(const RegistryTamperReport& report) {
@@ -242,7 +311,17 @@ class WindowsAgent final : public ServiceRunner {
   std::atomic<ServiceNotificationSource*> service_notifications_{nullptr};
   std::unique_ptr<WindowsDeviceBackend> backend_;
   std::unique_ptr<RegistryPolicyWatcher> registry_watcher_;
+  // What the registry line is made of: the policy in force and the devices
+  // an exception lets through.
+  std::mutex line_mu_;
+  Policy line_policy_;                 // guarded by line_mu_
+  ExceptionAllowance line_allowance_;  // guarded by line_mu_
   std::unique_ptr<AgentCore> core_;
+  // After core_: the pipe goes first (its thread calls the service, which
+  // calls the core).
+  std::unique_ptr<FileUnlockStateStore> unlock_state_;
+  std::unique_ptr<UnlockService> unlock_;
+  std::unique_ptr<UnlockPipeServer> unlock_pipe_;
   StopSignal rescan_stop_;
   std::thread rescan_;
   bool stopped_ = false;
@@ -411,6 +490,19 @@ int Service(const WindowsPlatform& platform) {
   return kExitOk;
 }
 
+// `mamori-agent unlock CODE`: hands the code to the running service.
+int Unlock(const WindowsPlatform& platform, const std::string& code) {
+  auto reply = SendUnlockCodeOverPipe(platform.unlock_pipe, code);
+  if (!reply.ok()) return FailCommand("unlock", reply.error().message);
+  if (reply->accepted) {
+    std::cout << reply->message << "\n";
+    return kExitOk;
+  }
+  std::cerr << "mamori-agent unlock: refused (" << UnlockRefusalName(reply->refusal)
+            << "): " << reply->message << "\n";
+  return kExitFailure;
+}
+
 int Main(const WindowsPlatform& platform) {
   int argc = 0;
   wchar_t** argv = ::CommandLineToArgvW(::GetCommandLineW(), &argc);
@@ -450,6 +542,12 @@ int Main(const WindowsPlatform& platform) {
   } else if (command == L"run") {
     usage_error = ParseOptions(args, {L"--config-dir", L"--audit-only", L"--log-level"}, options);
     if (!usage_error) return Run(platform, options);
+  } else if (command == L"unlock") {
+    if (args.size() != 3 || args[2].starts_with(L"-")) {
+      usage_error = "unlock takes the code and nothing else";
+    } else {
+      return Unlock(platform, Utf16ToUtf8(args[2]));
+    }
   } else if (command == L"service") {
     usage_error = ParseOptions(args, {}, options);
     if (!usage_error) return Service(platform);

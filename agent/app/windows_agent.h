@@ -3,11 +3,13 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <string>
 #include <string_view>
 
 #include "agent/platform/windows/device/device_manager.h"
 #include "agent/platform/windows/device/device_notification.h"
 #include "agent/platform/windows/device/disk_attributes.h"
+#include "agent/platform/windows/service/unlock_pipe.h"
 
 namespace mamori {
 
@@ -25,6 +27,9 @@ struct WindowsPlatform {
   // How often devices are re-read without a notification (Wine sends
   // none).
   std::chrono::milliseconds rescan_interval{std::chrono::seconds(30)};
+  // The pipe of `mamori-agent unlock` (kUnlockPipeName; tests use their
+  // own).
+  std::wstring unlock_pipe = kUnlockPipeName;
   // Shown by --version after the version number.
   std::string_view build_name;
 };
@@ -33,7 +38,7 @@ struct WindowsPlatform {
 WindowsPlatform SystemWindowsPlatform();
 
 // The whole program: parses the command line (install, configure,
-// uninstall, run, service) and runs it. Returns the exit status.
+// uninstall, run, service, unlock) and runs it. Returns the exit status.
 int WindowsAgentMain(const WindowsPlatform& platform);
 
 }  // namespace mamori

@@ -108,8 +108,6 @@ constexpr int64_t kSkewSaveDeltaMs = 1000;
 // ...unless the stored measurement is older than this.
 constexpr int64_t kSkewSaveAgeMs = 3'600'000;
 
-constexpr std::string_view kExceptionRulePrefix = "exception:";
-
 bool IsExceptionIdChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
          c == '_' || c == '-';

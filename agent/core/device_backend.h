@@ -31,6 +31,12 @@ struct ObservedDevice {
   std::string enforcement_error;
 };
 
+// The matched_rule of a decision an exception made: this prefix and the
+// exception's id ("exception:EX-12"). A backend whose class-wide controls
+// must let such a device through (the Windows registry line) tells it by
+// this.
+inline constexpr std::string_view kExceptionRulePrefix = "exception:";
+
 // Platform device control: enumerate, watch and enforce. One implementation
 // per platform (simulated, Linux sysfs, Windows SetupAPI), chosen in main.
 class DeviceBackend {

@@ -259,4 +259,61 @@ UnlockReply UnlockService::Submit(std::string_view code, std::string_view reques
   return UnlockReply{true, UnlockRefusal::kNone, message};
 }
 
+namespace {
+
+std::string OneLine(std::string s) {
+  for (char& c : s) {
+    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
+  }
+  return s;
+}
+
+constexpr std::string_view kUnlockVerb = "UNLOCK ";
+
+}  // namespace
+
+Result<std::string> FormatUnlockRequest(std::string_view code) {
+  if (code.size() + kUnlockVerb.size() + 1 > kMaxUnlockRequestBytes) {
+    return MakeError(ErrorCode::kInvalidArgument, "the code is too long to be an unlock code");
+  }
+  return std::string(kUnlockVerb) + OneLine(std::string(code)) + "\n";
+}
+
+std::optional<std::string_view> ParseUnlockRequest(std::string_view line) {
+  if (line.size() > kMaxUnlockRequestBytes || !line.starts_with(kUnlockVerb)) return std::nullopt;
+  return line.substr(kUnlockVerb.size());
+}
+
+std::string FormatUnlockReply(const UnlockReply& reply) {
+  return reply.accepted ? "accepted\t" + OneLine(reply.message) + "\n"
+                        : "refused\t" + std::string(UnlockRefusalName(reply.refusal)) + "\t" +
+                              OneLine(reply.message) + "\n";
+}
+
+Result<UnlockReply> ParseUnlockReply(std::string_view line) {
+  UnlockReply reply;
+  const auto tab = line.find('\t');
+  const std::string_view status = line.substr(0, tab);
+  if (status == "accepted" && tab != std::string_view::npos) {
+    reply.accepted = true;
+    reply.message = std::string(line.substr(tab + 1));
+    return reply;
+  }
+  const auto tab2 =
+      tab == std::string_view::npos ? std::string_view::npos : line.find('\t', tab + 1);
+  if (status != "refused" || tab2 == std::string_view::npos) {
+    return MakeError(ErrorCode::kInternal, "unexpected answer from the service: " +
+                                               SanitizeDeviceString(std::string(line), 200));
+  }
+  const std::string_view reason = line.substr(tab + 1, tab2 - tab - 1);
+  for (int r = 0; r <= static_cast<int>(UnlockRefusal::kUnavailable); ++r) {
+    if (UnlockRefusalName(static_cast<UnlockRefusal>(r)) == reason) {
+      reply.refusal = static_cast<UnlockRefusal>(r);
+    }
+  }
+  if (reply.refusal == UnlockRefusal::kNone) reply.refusal = UnlockRefusal::kUnavailable;
+  reply.message = std::string(line.substr(tab2 + 1));
+  return reply;
+}
+
 }  // namespace mamori

@@ -100,6 +100,28 @@ class UnlockService {
   std::vector<int64_t> failures_;        // times of failed MAC checks; guarded by mu_
 };
 
+// The local channel of `mamori-agent unlock CODE`, the same on every
+// platform (a Unix socket on Linux, a named pipe on Windows): one request
+// per connection, one line each way, bounded:
+//   client:  "UNLOCK <code>\n"
+//   service: "accepted\t<message>\n" or "refused\t<reason>\t<message>\n"
+inline constexpr std::size_t kMaxUnlockRequestBytes = 256;
+inline constexpr std::size_t kMaxUnlockReplyBytes = 8192;
+// The request line for `code`, newline included; an error when the code is
+// too long to be one.
+Result<std::string> FormatUnlockRequest(std::string_view code);
+// The code of a request line (without its newline); nullopt when the line
+// is not an unlock request.
+std::optional<std::string_view> ParseUnlockRequest(std::string_view line);
+// The reply line, newline included (tabs and newlines in the message
+// become spaces).
+std::string FormatUnlockReply(const UnlockReply& reply);
+// The reply to a line that is not an unlock request.
+inline constexpr std::string_view kBadUnlockRequestReply =
+    "refused\tbad_request\tnot an unlock request\n";
+// A reply line (without its newline); an error for anything else.
+Result<UnlockReply> ParseUnlockReply(std::string_view line);
+
 // The state file's text form; public for tests.
 std::string SerializeUnlockState(const std::map<std::string, int64_t>& used,
                                  const std::vector<int64_t>& failures);

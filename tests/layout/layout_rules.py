@@ -36,7 +36,10 @@ RULES = [
     ("agent/platform/windows/win32/", ["common/", "agent/core/", "agent/storage/"]),
     ("agent/platform/windows/device/", ["common/", "agent/core/", "agent/platform/windows/win32/",
                                         "agent/platform/windows/service/service_state.h"]),
-    ("agent/platform/windows/service/", ["common/", "agent/platform/windows/win32/"]),
+    # The unlock pipe serves the core's unlock service in its wire format,
+    # as the Linux socket does.
+    ("agent/platform/windows/service/", ["common/", "agent/platform/windows/win32/",
+                                         "agent/core/unlock_service.h"]),
     # Mains and the wiring they share: everything of the agent.
     ("agent/app/", ["common/", "agent/", "proto/"]),
     ("common/", []),

@@ -20,9 +20,6 @@
 namespace mamori {
 namespace {
 
-// A request is "UNLOCK " and a code with some spacing; a reply a message.
-constexpr std::size_t kMaxRequest = 256;
-constexpr std::size_t kMaxReply = 8192;
 constexpr int kIoTimeoutS = 5;
 
 Error SysError(std::string what) {
@@ -63,13 +60,6 @@ bool WriteAll(int fd, std::string_view data) {
     data.remove_prefix(static_cast<std::size_t>(n));
   }
   return true;
-}
-
-std::string OneLine(std::string s) {
-  for (char& c : s) {
-    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
-  }
-  return s;
 }
 
 Result<UniqueFd> Connect(const std::string& path) {
@@ -182,54 +172,25 @@ void UnlockSocketServer::ServeOne(int fd) {
   socklen_t len = sizeof(cred);
   if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return;
   const std::string requester = DescribeLocalUser(cred.uid);
-  const std::optional<std::string> line = ReadLine(fd, kMaxRequest);
-  constexpr std::string_view kVerb = "UNLOCK ";
-  if (!line || line->compare(0, kVerb.size(), kVerb) != 0) {
-    (void)WriteAll(fd, "refused\tbad_request\tnot an unlock request\n");
+  const std::optional<std::string> line = ReadLine(fd, kMaxUnlockRequestBytes);
+  const std::optional<std::string_view> code = line ? ParseUnlockRequest(*line) : std::nullopt;
+  if (!code) {
+    (void)WriteAll(fd, kBadUnlockRequestReply);
     return;
   }
-  const UnlockReply reply = handler_(std::string_view(*line).substr(kVerb.size()), requester);
-  const std::string out = reply.accepted
-                              ? "accepted\t" + OneLine(reply.message) + "\n"
-                              : "refused\t" + std::string(UnlockRefusalName(reply.refusal)) + "\t" +
-                                    OneLine(reply.message) + "\n";
-  (void)WriteAll(fd, out);
+  (void)WriteAll(fd, FormatUnlockReply(handler_(*code, requester)));
 }
 
 Result<UnlockReply> SendUnlockCode(const std::string& path, std::string_view code) {
-  if (code.size() > kMaxRequest - 8) {
-    return MakeError(ErrorCode::kInvalidArgument, "the code is too long to be an unlock code");
-  }
+  Result<std::string> request = FormatUnlockRequest(code);
+  if (!request.ok()) return request.error();
   Result<UniqueFd> fd = Connect(path);
   if (!fd.ok()) return fd.error();
-  if (!WriteAll(fd->get(), "UNLOCK " + OneLine(std::string(code)) + "\n")) {
-    return SysError("sending to " + path);
-  }
-  const std::optional<std::string> line = ReadLine(fd->get(), kMaxReply);
+  if (!WriteAll(fd->get(), *request)) return SysError("sending to " + path);
+  const std::optional<std::string> line = ReadLine(fd->get(), kMaxUnlockReplyBytes);
   if (!line)
     return MakeError(ErrorCode::kUnavailable, "no answer from the mamori-agent service at " + path);
-  UnlockReply reply;
-  const auto tab = line->find('\t');
-  const std::string status = line->substr(0, tab);
-  if (status == "accepted" && tab != std::string::npos) {
-    reply.accepted = true;
-    reply.message = line->substr(tab + 1);
-    return reply;
-  }
-  const auto tab2 = tab == std::string::npos ? std::string::npos : line->find('\t', tab + 1);
-  if (status != "refused" || tab2 == std::string::npos) {
-    return MakeError(ErrorCode::kInternal,
-                     "unexpected answer from the service: " + SanitizeDeviceString(*line, 200));
-  }
-  reply.accepted = false;
-  const std::string reason = line->substr(tab + 1, tab2 - tab - 1);
-  for (int r = 0; r <= static_cast<int>(UnlockRefusal::kUnavailable); ++r) {
-    if (UnlockRefusalName(static_cast<UnlockRefusal>(r)) == reason)
-      reply.refusal = static_cast<UnlockRefusal>(r);
-  }
-  if (reply.refusal == UnlockRefusal::kNone) reply.refusal = UnlockRefusal::kUnavailable;
-  reply.message = line->substr(tab2 + 1);
-  return reply;
+  return ParseUnlockReply(*line);
 }
 
 }  // namespace mamori

@@ -1,5 +1,6 @@
 #include "agent/platform/windows/device/device_install_restrictions.h"
 
+#include <algorithm>
 #include <string>
 
 namespace mamori {
@@ -12,7 +13,18 @@ std::vector<std::string_view> DeniedSetupClasses(const RemovableStorageAccess& a
   return out;
 }
 
-std::vector<RegistryPolicyValue> DeviceInstallValuesFor(const RemovableStorageAccess& access) {
+namespace {
+
+bool UsableInstanceId(std::string_view id) {
+  if (id.empty() || id.size() > kMaxInstanceIdLength) return false;
+  return std::none_of(id.begin(), id.end(),
+                      [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
+}
+
+}  // namespace
+
+std::vector<RegistryPolicyValue> DeviceInstallValuesFor(
+    const RemovableStorageAccess& access, std::span<const std::string> allowed_instance_ids) {
   const std::vector<std::string_view> denied = DeniedSetupClasses(access);
   const bool any = !denied.empty();
   const std::string key(kDeviceInstallRestrictionsKey);
@@ -27,6 +39,22 @@ std::vector<RegistryPolicyValue> DeviceInstallValuesFor(const RemovableStorageAc
     out.push_back({list, std::to_string(i + 1),
                    i < denied.size() ? RegistryValue::String(std::string(denied[i]))
                                      : RegistryValue::Missing()});
+  }
+  std::vector<std::string_view> allowed;
+  for (const std::string& id : allowed_instance_ids) {
+    if (allowed.size() == kMaxAllowedInstanceIds) break;
+    if (UsableInstanceId(id)) allowed.push_back(id);
+  }
+  const bool allow = !allowed.empty();
+  out.push_back({key, std::string(kAllowDenyLayered),
+                 allow ? RegistryValue::Dword(1) : RegistryValue::Missing()});
+  out.push_back({key, std::string(kAllowInstanceIds),
+                 allow ? RegistryValue::Dword(1) : RegistryValue::Missing()});
+  const std::string allow_list(kAllowInstanceIdsListKey);
+  for (std::size_t i = 0; i < kMaxAllowedInstanceIds; ++i) {
+    out.push_back({allow_list, std::to_string(i + 1),
+                   i < allowed.size() ? RegistryValue::String(std::string(allowed[i]))
+                                      : RegistryValue::Missing()});
   }
   return out;
 }

@@ -1,5 +1,8 @@
 #pragma once
 
+#include <cstddef>
+#include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -32,7 +35,8 @@ namespace mamori {
 //   - Never DenyRemovableDevices ("Prevent installation of removable
 //     devices"): Windows counts every USB device as removable, keyboards
 //     and mice included, so it would lock out a replacement keyboard.
-//     Never DenyUnspecified, device-id lists, or the USB, HIDClass,
+//     Never DenyUnspecified, deny lists of device or instance ids, or the
+//     USB, HIDClass,
 //     Keyboard or Mouse setup classes, for the same reason.
 //   - Never the Net, Bluetooth, Ports or Modem classes, although the policy
 //     blocks network adapters, Bluetooth and serial lines by default. A
@@ -49,6 +53,23 @@ namespace mamori {
 //     alone. Nor the SmartCardReader or Biometric classes: the My Number
 //     card reader and the fingerprint reader must keep working.
 //
+//   - A device an exception in force allows, while it is plugged in:
+//     "Allow installation of devices that match any of these device
+//     instance IDs" (AllowInstanceIDs=1 and the instance ids of the device
+//     and of every node below it under the AllowInstanceIDs subkey) with
+//     "Apply layered order of evaluation for Allow and Prevent device
+//     installation policies across all device match criteria"
+//     (AllowDenyLayered=1). Without the layered order every Prevent
+//     setting wins over every Allow one; with it, instance ids come before
+//     device ids, setup classes and removable devices, so the listed disk
+//     installs although DiskDrive stays denied for every other device. Only
+//     instance ids, never hardware ids: those name a model, and would let
+//     in every stick of the same model. The layered order exists from
+//     Windows 10 21H1 (and 11); on an older build the class denial wins and
+//     the excepted stick's disk does not install (the device itself is
+//     enabled, its USB node reports no failure). Both values are gone again
+//     ("not configured") when no such device is plugged in.
+//
 // Costs an operator should know: with DiskDrive denied, a new internal
 // disk, a mounted VHD or an iSCSI disk does not install either until the
 // policy allows removable disks; disks installed before keep working. On a
@@ -62,6 +83,19 @@ inline constexpr std::string_view kDenyDeviceClassesRetroactive = "DenyDeviceCla
 inline constexpr std::string_view kDenyDeviceClassesListKey =
     "SOFTWARE\\Policies\\Microsoft\\Windows\\DeviceInstall\\Restrictions\\DenyDeviceClasses";
 
+// The allow list of instance ids, and the switch that lets it beat class
+// denials.
+inline constexpr std::string_view kAllowDenyLayered = "AllowDenyLayered";
+inline constexpr std::string_view kAllowInstanceIds = "AllowInstanceIDs";
+inline constexpr std::string_view kAllowInstanceIdsListKey =
+    "SOFTWARE\\Policies\\Microsoft\\Windows\\DeviceInstall\\Restrictions\\AllowInstanceIDs";
+// Slots of the allow list; ids beyond it are not allowed (fail closed). A
+// stick has two or three nodes (device, disk, sometimes a volume-less
+// interface), so this covers a dozen excepted devices plugged in at once.
+inline constexpr std::size_t kMaxAllowedInstanceIds = 32;
+// Windows' MAX_DEVICE_ID_LEN; a longer id is not an instance id.
+inline constexpr std::size_t kMaxInstanceIdLength = 200;
+
 // The setup classes to deny for `access`, in a fixed order (disks, CD/DVD,
 // WPD).
 std::vector<std::string_view> DeniedSetupClasses(const RemovableStorageAccess& access);
@@ -69,6 +103,12 @@ std::vector<std::string_view> DeniedSetupClasses(const RemovableStorageAccess& a
 // The values for `access`: DenyDeviceClasses, DenyDeviceClassesRetroactive
 // and list entries "1".."3" (kMissing where unused, so an entry left from a
 // stricter policy is removed and one added later is drift).
-std::vector<RegistryPolicyValue> DeviceInstallValuesFor(const RemovableStorageAccess& access);
+// Then AllowDenyLayered, AllowInstanceIDs and list entries
+// "1".."kMaxAllowedInstanceIds" for `allowed_instance_ids` (kMissing where
+// unused, and all of them missing with no id). Ids that are empty, longer
+// than kMaxInstanceIdLength or hold a control character are left out, as
+// are those past the last slot.
+std::vector<RegistryPolicyValue> DeviceInstallValuesFor(
+    const RemovableStorageAccess& access, std::span<const std::string> allowed_instance_ids = {});
 
 }  // namespace mamori

@@ -65,10 +65,31 @@ std::vector<RegistryPolicyValue> RegistryValuesFor(const RemovableStorageAccess&
   return out;
 }
 
-std::vector<RegistryPolicyValue> RegistryLineFor(const Policy& policy) {
+RemovableStorageAccess RelaxForExceptions(RemovableStorageAccess access,
+                                          const ExceptionAllowance& allowance) {
+  if (allowance.empty()) return access;
+  const auto has = [&](std::initializer_list<DeviceClass> classes) {
+    return std::any_of(classes.begin(), classes.end(), [&](DeviceClass c) {
+      return std::find(allowance.classes.begin(), allowance.classes.end(), c) !=
+             allowance.classes.end();
+    });
+  };
+  // Only the ADMX class the device itself is: a stick does not open CD/DVD.
+  if (has({DeviceClass::kMassStorage, DeviceClass::kCardReader})) {
+    access.removable_disks = Action::kAllow;
+  }
+  if (has({DeviceClass::kOptical})) access.cd_dvd = Action::kAllow;
+  if (has({DeviceClass::kStillImage})) access.wpd = Action::kAllow;
+  return access;
+}
+
+std::vector<RegistryPolicyValue> RegistryLineFor(const Policy& policy,
+                                                 const ExceptionAllowance& allowance) {
   const RemovableStorageAccess access = DeriveRemovableStorageAccess(policy);
-  std::vector<RegistryPolicyValue> out = RegistryValuesFor(access);
-  for (RegistryPolicyValue& v : DeviceInstallValuesFor(access)) out.push_back(std::move(v));
+  std::vector<RegistryPolicyValue> out = RegistryValuesFor(RelaxForExceptions(access, allowance));
+  for (RegistryPolicyValue& v : DeviceInstallValuesFor(access, allowance.instance_ids)) {
+    out.push_back(std::move(v));
+  }
   return out;
 }
 

@@ -68,10 +68,34 @@ struct RegistryPolicyValue {
 // allow: both 0 (explicit, so deleting a value is visible as drift).
 std::vector<RegistryPolicyValue> RegistryValuesFor(const RemovableStorageAccess& access);
 
+// The devices an exception in force allows that are plugged in now, as far
+// as the registry line must let them through: the instance id of each such
+// USB device and of every node below it (the USBSTOR disk, the WPD
+// function), and the classes of those devices. Empty when none.
+struct ExceptionAllowance {
+  std::vector<std::string> instance_ids;  // sorted, no duplicates
+  std::vector<DeviceClass> classes;       // sorted, no duplicates
+  bool empty() const { return instance_ids.empty(); }
+  bool operator==(const ExceptionAllowance&) const = default;
+};
+
+// Relaxes `access` for the classes of `allowance`: Removable Storage Access
+// is class-wide, so a stick an exception allows is readable only with
+// removable disks allowed. Only while such a device is plugged in; the
+// other devices of the class stay closed by the first line (each is
+// disabled) and by the device install restrictions, which keep the class
+// denied and let only the listed instance ids through.
+RemovableStorageAccess RelaxForExceptions(RemovableStorageAccess access,
+                                          const ExceptionAllowance& allowance);
+
 // The whole registry line for `policy`: the Removable Storage Access values
 // above followed by the Device Installation Restrictions
-// (device_install_restrictions.h), both from DeriveRemovableStorageAccess.
-std::vector<RegistryPolicyValue> RegistryLineFor(const Policy& policy);
+// (device_install_restrictions.h), both from DeriveRemovableStorageAccess;
+// with `allowance`, the access relaxed by RelaxForExceptions and its
+// instance ids allowed to install (the class denials stay those of the
+// policy).
+std::vector<RegistryPolicyValue> RegistryLineFor(const Policy& policy,
+                                                 const ExceptionAllowance& allowance = {});
 
 // A value that is not what the agent wrote: changed, deleted, retyped, or
 // present where the agent wants none.

@@ -347,7 +347,7 @@ std::vector<ObservedDevice> WindowsDeviceBackend::Enumerate() {
     standalone_now[disk.instance_id] = IdentityFromDisk(*node, *props, *cls);
   }
 
-  std::lock_guard lock(mu_);
+  std::unique_lock lock(mu_);
   const auto present = [&nodes](std::string_view id) { return FindNode(id, *nodes) != nullptr; };
   std::erase_if(storage_nodes_, [&](const std::string& id) { return !present(id); });
   storage_nodes_.merge(storage_now);
@@ -389,11 +389,51 @@ std::vector<ObservedDevice> WindowsDeviceBackend::Enumerate() {
   };
   std::erase_if(read_only_, gone);
   std::erase_if(failures_, [&](const auto& kv) { return gone(kv.first); });
+  std::vector<std::string> unplugged_excepted;
+  for (const auto& [id, entry] : excepted_) {
+    if (gone(id)) unplugged_excepted.push_back(id);
+  }
   if (!initial_scan_done_) {
     initial_scan_done_ = true;
     if (std::exchange(notify_pending_, false) && on_change_) on_change_();
   }
+  lock.unlock();
+  // An unplugged excepted device needs no way through any more.
+  for (const std::string& id : unplugged_excepted) (void)UpdateAllowance(id, std::nullopt);
   return out;
+}
+
+void WindowsDeviceBackend::SetAllowanceListener(
+    std::function<Status(const ExceptionAllowance&)> listener) {
+  allowance_listener_ = std::move(listener);
+}
+
+ExceptionAllowance WindowsDeviceBackend::AllowanceLocked() const {
+  std::set<std::string> ids;
+  std::set<DeviceClass> classes;
+  for (const auto& [device, entry] : excepted_) {
+    ids.insert(entry.instance_ids.begin(), entry.instance_ids.end());
+    classes.insert(entry.classes.begin(), entry.classes.end());
+  }
+  return ExceptionAllowance{{ids.begin(), ids.end()}, {classes.begin(), classes.end()}};
+}
+
+Status WindowsDeviceBackend::UpdateAllowance(const std::string& device,
+                                             std::optional<ExceptionAllowance> entry) {
+  std::lock_guard serial(allowance_mu_);
+  ExceptionAllowance before, after;
+  {
+    std::lock_guard lock(mu_);
+    before = AllowanceLocked();
+    if (entry) {
+      excepted_[device] = std::move(*entry);
+    } else {
+      excepted_.erase(device);
+    }
+    after = AllowanceLocked();
+  }
+  if (after == before || !allowance_listener_) return Status::Ok();
+  return allowance_listener_(after);
 }
 
 Status WindowsDeviceBackend::SetAndConfirm(const std::string& instance_id, bool enabled) {
@@ -477,6 +517,61 @@ std::string WindowsDeviceBackend::FailReadOnly(const std::string& device,
   return detail;
 }
 
+namespace {
+
+// The allowance of one device: its node and every node below it.
+ExceptionAllowance AllowanceOf(const ObservedDevice& device, std::span<const DevNode> nodes) {
+  ExceptionAllowance a;
+  for (const DevNode& n : nodes) {
+    if (IsAtOrBelow(n.instance_id, device.device_id, nodes))
+      a.instance_ids.push_back(n.instance_id);
+  }
+  std::sort(a.instance_ids.begin(), a.instance_ids.end());
+  std::set<DeviceClass> classes(device.identity.interface_classes.begin(),
+                                device.identity.interface_classes.end());
+  classes.insert(device.identity.device_class);
+  a.classes.assign(classes.begin(), classes.end());
+  return a;
+}
+
+// A node below the device that has no driver: its install was refused (or
+// is still under way).
+bool HasNodeWithoutDriver(const std::string& device, std::span<const DevNode> nodes) {
+  return std::any_of(nodes.begin(), nodes.end(), [&](const DevNode& n) {
+    return n.instance_id != device && n.driver.setup_class.empty() &&
+           IsAtOrBelow(n.instance_id, device, nodes);
+  });
+}
+
+}  // namespace
+
+Status WindowsDeviceBackend::AllowByException(const ObservedDevice& device,
+                                              std::span<const DevNode> nodes) {
+  const std::string& id = device.device_id;
+  // The way through first, so that what the device brings up installs.
+  if (Status s = UpdateAllowance(id, AllowanceOf(device, nodes)); !s) {
+    return MakeError(s.error().code,
+                     "the registry line could not let the device through: " + s.error().message);
+  }
+  const auto self = std::find_if(nodes.begin(), nodes.end(),
+                                 [&](const DevNode& n) { return n.instance_id == id; });
+  const bool was_disabled = self != nodes.end() && self->disabled;
+  if (was_disabled) {
+    if (Status s = SetAndConfirm(id, true); !s) return s;
+  }
+  auto now = devices_.ListPresent();
+  if (!now.ok()) return now.error();
+  if (Status s = UpdateAllowance(id, AllowanceOf(device, *now)); !s) {
+    return MakeError(s.error().code,
+                     "the registry line could not let the device through: " + s.error().message);
+  }
+  if (!HasNodeWithoutDriver(id, *now)) return Status::Ok();
+  // Refused before it was on the list: restart the device once so Windows
+  // tries again.
+  if (Status s = SetAndConfirm(id, false); !s) return s;
+  return SetAndConfirm(id, true);
+}
+
 Status WindowsDeviceBackend::Apply(const ObservedDevice& device, const Decision& decision) {
   auto nodes = devices_.ListPresent();
   if (!nodes.ok()) return nodes.error();
@@ -502,8 +597,17 @@ Status WindowsDeviceBackend::Apply(const ObservedDevice& device, const Decision&
       read_only_.erase(id);
     }
   }
+  const bool by_exception =
+      decision.action == Action::kAllow && decision.matched_rule.starts_with(kExceptionRulePrefix);
+  if (!by_exception) {
+    if (Status s = UpdateAllowance(id, std::nullopt); !s) {
+      // Blocking goes on: the device is disabled whatever the registry says.
+      if (decision.action == Action::kAllow) return s;
+    }
+  }
   switch (decision.action) {
     case Action::kAllow:
+      if (by_exception) return AllowByException(device, *nodes);
       return self->disabled ? SetAndConfirm(id, true) : Status::Ok();
     case Action::kBlock: {
       if (decision.allowed_interface_classes.empty()) {

@@ -16,6 +16,7 @@
 #include "agent/platform/windows/device/device_manager.h"
 #include "agent/platform/windows/device/device_notification.h"
 #include "agent/platform/windows/device/disk_attributes.h"
+#include "agent/platform/windows/device/registry_policy.h"
 #include "agent/platform/windows/device/storage_descriptor.h"
 
 namespace mamori {
@@ -95,6 +96,16 @@ bool IsAtOrBelow(std::string_view instance_id, std::string_view ancestor,
 //     is disabled at once (fail closed) and the failure sticks until the
 //     device is unplugged: Enumerate carries it in enforcement_error, the
 //     core applies again, and Apply returns it.
+//   - allow by an exception (decision.matched_rule kExceptionRulePrefix...):
+//     the class-wide registry line would keep the device's disk from
+//     installing and from being read, so before the device is enabled the
+//     allowance listener gets the instance ids of the device and of every
+//     node below it (ExceptionAllowance), and once it is enabled the nodes
+//     that appeared meanwhile too; a node below it left without a driver
+//     (its install was refused before the allowance) has the device
+//     restarted once (disabled and enabled) so that Windows installs it
+//     again. Another decision for the device, or its unplugging, takes it
+//     out of the allowance.
 //   Between a disk's arrival and the worker's IOCTL the volume could be
 //   mounted; the registry line's Deny_Write covers that moment whenever the
 //   policy makes removable disks read-only or blocked class-wide.
@@ -114,6 +125,12 @@ class WindowsDeviceBackend final : public DeviceBackend {
   void Stop() override;
   std::vector<ObservedDevice> Enumerate() override;
   Status Apply(const ObservedDevice& device, const Decision& decision) override;
+
+  // Called with the whole allowance whenever the devices allowed by an
+  // exception, or the nodes below them, change; an error fails the Apply
+  // that caused it (the device is usable only once the registry line lets
+  // it through). Set before Start.
+  void SetAllowanceListener(std::function<Status(const ExceptionAllowance&)> listener);
 
   // Handles one notification as the worker thread does. Public for tests
   // that drive the backend without the thread.
@@ -139,6 +156,13 @@ class WindowsDeviceBackend final : public DeviceBackend {
   // the core so that it applies again. Returns the failure as reported.
   std::string FailReadOnly(const std::string& device, const std::string& message, bool from_apply);
   void Notify();
+  // Records the nodes at or below `device` (nullopt: forgets the device)
+  // and tells the listener when the allowance changed.
+  // Lets the device through the registry line, enables it, and restarts it
+  // once when a node below it was refused a driver before.
+  Status AllowByException(const ObservedDevice& device, std::span<const DevNode> nodes);
+  Status UpdateAllowance(const std::string& device, std::optional<ExceptionAllowance> entry);
+  ExceptionAllowance AllowanceLocked() const;  // requires mu_
 
   DeviceManager& devices_;
   DiskControl& disks_;
@@ -173,6 +197,12 @@ class WindowsDeviceBackend final : public DeviceBackend {
   // Disks without a USB node above them that are reported as devices, by
   // instance id, while present.
   std::map<std::string, DeviceIdentity, std::less<>> standalone_disks_;  // guarded by mu_
+  // Devices allowed by an exception, by instance id: their nodes and
+  // classes. Guarded by mu_; the listener is set before Start.
+  std::map<std::string, ExceptionAllowance, std::less<>> excepted_;
+  std::function<Status(const ExceptionAllowance&)> allowance_listener_;
+  // Serializes allowance updates so the listener sees them in order.
+  std::mutex allowance_mu_;
 };
 
 }  // namespace mamori

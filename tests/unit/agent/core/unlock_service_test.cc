@@ -259,5 +259,45 @@ TEST(UnlockStateTest, RoundTripsAndRefusesDamage) {
   EXPECT_FALSE(ParseUnlockState("", u2, f2).ok());
 }
 
+// The wire of the local channel, shared by the Linux socket and the Windows
+// pipe: what one side writes the other reads back, and nothing else passes.
+TEST(UnlockWireTest, RequestAndReplyRoundTrip) {
+  Result<std::string> request = FormatUnlockRequest("7k3m9q 2xh8tb\t4wfr0c");
+  ASSERT_TRUE(request.ok());
+  EXPECT_EQ(*request, "UNLOCK 7k3m9q 2xh8tb 4wfr0c\n");  // one line, whatever was typed
+  const std::string_view line = std::string_view(*request).substr(0, request->size() - 1);
+  ASSERT_TRUE(ParseUnlockRequest(line).has_value());
+  EXPECT_EQ(*ParseUnlockRequest(line), "7k3m9q 2xh8tb 4wfr0c");
+  EXPECT_FALSE(ParseUnlockRequest("HELLO").has_value());
+  EXPECT_FALSE(ParseUnlockRequest("UNLOCK " + std::string(kMaxUnlockRequestBytes, 'A')));
+  EXPECT_FALSE(FormatUnlockRequest(std::string(kMaxUnlockRequestBytes, 'A')).ok());
+
+  const std::string accepted =
+      FormatUnlockReply({true, UnlockRefusal::kNone, "allowed\nuntil 17:00"});
+  EXPECT_EQ(accepted, "accepted\tallowed until 17:00\n");
+  Result<UnlockReply> a =
+      ParseUnlockReply(std::string_view(accepted).substr(0, accepted.size() - 1));
+  ASSERT_TRUE(a.ok());
+  EXPECT_TRUE(a->accepted);
+  EXPECT_EQ(a->message, "allowed until 17:00");
+
+  const std::string refused = FormatUnlockReply({false, UnlockRefusal::kReused, "used already"});
+  Result<UnlockReply> r = ParseUnlockReply(std::string_view(refused).substr(0, refused.size() - 1));
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->accepted);
+  EXPECT_EQ(r->refusal, UnlockRefusal::kReused);
+  EXPECT_EQ(r->message, "used already");
+
+  // A reason this client does not know (bad_request, not_permitted) is
+  // still a refusal with its message.
+  Result<UnlockReply> bad = ParseUnlockReply("refused\tnot_permitted\tonly the console user");
+  ASSERT_TRUE(bad.ok());
+  EXPECT_FALSE(bad->accepted);
+  EXPECT_EQ(bad->refusal, UnlockRefusal::kUnavailable);
+  EXPECT_EQ(bad->message, "only the console user");
+  EXPECT_FALSE(ParseUnlockReply("garbage").ok());
+  EXPECT_FALSE(ParseUnlockReply("refused\tno-message").ok());
+}
+
 }  // namespace
 }  // namespace mamori

@@ -32,7 +32,8 @@ std::string Lower(std::string s) {
 
 TEST(DeviceInstallTest, DefaultPolicyDeniesTheThreeStorageClasses) {
   const auto v = DeviceInstallValuesFor(DeriveRemovableStorageAccess(BuiltinDefaultPolicy()));
-  ASSERT_EQ(v.size(), 5u);
+  // The class denial, then the (unused) per-device allow list.
+  ASSERT_EQ(v.size(), 5u + 2u + kMaxAllowedInstanceIds);
   EXPECT_EQ(v[0],
             (RegistryPolicyValue{kRestrictions, "DenyDeviceClasses", RegistryValue::Dword(1)}));
   EXPECT_EQ(v[1], (RegistryPolicyValue{kRestrictions, "DenyDeviceClassesRetroactive",
@@ -64,7 +65,7 @@ TEST(DeviceInstallTest, NothingDeniedLeavesNoValues) {
   Policy p;
   p.default_storage_action = Action::kAllow;
   const auto v = DeviceInstallValuesFor(DeriveRemovableStorageAccess(p));
-  ASSERT_EQ(v.size(), 5u);
+  ASSERT_EQ(v.size(), 5u + 2u + kMaxAllowedInstanceIds);
   for (const RegistryPolicyValue& value : v) {
     EXPECT_EQ(value.value, RegistryValue::Missing()) << value.key << "\\" << value.name;
   }
@@ -158,6 +159,121 @@ TEST(DeviceInstallTest, RelaxingThePolicyRemovesTheDenial) {
   for (const auto& [where, value] : reg.values) {
     EXPECT_EQ(where.first.find("DeviceInstall"), std::string::npos) << where.first;
   }
+}
+
+const std::string kStick = "USB\\VID_0781&PID_5581\\4C530001231120115142";
+const std::string kStickDisk =
+    "USBSTOR\\DISK&VEN_SANDISK&PROD_ULTRA&REV_1.00\\4C530001231120115142&0";
+const std::string kAllowList = kRestrictions + "\\AllowInstanceIDs";
+
+ExceptionAllowance StickAllowance() {
+  return ExceptionAllowance{{kStick, kStickDisk}, {DeviceClass::kMassStorage}};
+}
+
+const RegistryPolicyValue* Find(const std::vector<RegistryPolicyValue>& line,
+                                const std::string& key, const std::string& name) {
+  for (const RegistryPolicyValue& v : line) {
+    if (v.key == key && v.name == name) return &v;
+  }
+  return nullptr;
+}
+
+// An excepted stick gets its own way through: its nodes are allowed by
+// instance id under the layered order, while DiskDrive stays denied for
+// every other device, and removable disks become readable only because the
+// stick is plugged in.
+TEST(DeviceInstallTest, ExceptionAllowsTheDeviceNodesAndKeepsTheClassDenied) {
+  const auto line = RegistryLineFor(BuiltinDefaultPolicy(), StickAllowance());
+  ASSERT_NE(Find(line, kList, "1"), nullptr);
+  EXPECT_EQ(Find(line, kList, "1")->value,
+            RegistryValue::String(std::string(kDiskDriveSetupClass)));
+  EXPECT_EQ(Find(line, kRestrictions, "DenyDeviceClasses")->value, RegistryValue::Dword(1));
+  EXPECT_EQ(Find(line, kRestrictions, "AllowDenyLayered")->value, RegistryValue::Dword(1));
+  EXPECT_EQ(Find(line, kRestrictions, "AllowInstanceIDs")->value, RegistryValue::Dword(1));
+  EXPECT_EQ(Find(line, kAllowList, "1")->value, RegistryValue::String(kStick));
+  EXPECT_EQ(Find(line, kAllowList, "2")->value, RegistryValue::String(kStickDisk));
+  EXPECT_EQ(Find(line, kAllowList, "3")->value, RegistryValue::Missing());
+  EXPECT_EQ(Find(line, kAllowList, std::to_string(kMaxAllowedInstanceIds))->value,
+            RegistryValue::Missing());
+  EXPECT_EQ(Find(line, kAllowList, std::to_string(kMaxAllowedInstanceIds + 1)), nullptr);
+  // Never a deny list or hardware ids, which would name a whole model.
+  for (const RegistryPolicyValue& v : line) {
+    EXPECT_NE(v.name, "AllowDeviceIDs");
+    EXPECT_NE(v.name, "DenyRemovableDevices");
+  }
+
+  const RemovableStorageAccess relaxed =
+      RelaxForExceptions(DeriveRemovableStorageAccess(BuiltinDefaultPolicy()), StickAllowance());
+  EXPECT_EQ(relaxed.removable_disks, Action::kAllow);
+  EXPECT_EQ(relaxed.cd_dvd, Action::kBlock);  // a stick does not open CD/DVD
+  EXPECT_EQ(relaxed.wpd, Action::kBlock);
+  const std::string disks = "SOFTWARE\\Policies\\Microsoft\\Windows\\RemovableStorageDevices\\" +
+                            std::string(kRemovableDisksClass.guid);
+  EXPECT_EQ(Find(line, disks, "Deny_Read")->value, RegistryValue::Dword(0));
+  EXPECT_EQ(Find(line, disks, "Deny_Write")->value, RegistryValue::Dword(0));
+}
+
+TEST(DeviceInstallTest, ExceptionForAPhoneOpensOnlyWpd) {
+  const ExceptionAllowance phone{{"USB\\VID_04E8&PID_6860\\R58M"}, {DeviceClass::kStillImage}};
+  const RemovableStorageAccess relaxed =
+      RelaxForExceptions(DeriveRemovableStorageAccess(BuiltinDefaultPolicy()), phone);
+  EXPECT_EQ(relaxed.wpd, Action::kAllow);
+  EXPECT_EQ(relaxed.removable_disks, Action::kBlock);
+  EXPECT_EQ(relaxed.cd_dvd, Action::kBlock);
+}
+
+TEST(DeviceInstallTest, WithoutAnExceptionNoAllowValueExists) {
+  for (const RegistryPolicyValue& v : RegistryLineFor(BuiltinDefaultPolicy(), {})) {
+    if (v.name == "AllowDenyLayered" || v.name == "AllowInstanceIDs" || v.key == kAllowList) {
+      EXPECT_EQ(v.value, RegistryValue::Missing()) << v.key << "\\" << v.name;
+    }
+  }
+}
+
+// Instance ids come partly from the device (its serial): one that is not
+// an instance id is left out, and the list stops at its last slot.
+TEST(DeviceInstallTest, HostileInstanceIdsAreLeftOutAndTheListIsBounded) {
+  std::vector<std::string> ids = {"", std::string(kMaxInstanceIdLength + 1, 'A'),
+                                  "USB\\VID_1\\bad\nline", "USB\\VID_1\\bad\x7f"};
+  for (std::size_t i = 0; i < kMaxAllowedInstanceIds + 5; ++i)
+    ids.push_back("ID" + std::to_string(i));
+  const auto v = DeviceInstallValuesFor(RemovableStorageAccess{}, ids);
+  std::vector<std::string> listed;
+  for (const RegistryPolicyValue& x : v) {
+    if (x.key == kAllowList && x.value.type == RegistryValue::Type::kString) {
+      listed.push_back(x.value.text);
+    }
+  }
+  ASSERT_EQ(listed.size(), kMaxAllowedInstanceIds);
+  EXPECT_EQ(listed.front(), "ID0");
+  EXPECT_EQ(listed.back(), "ID" + std::to_string(kMaxAllowedInstanceIds - 1));
+
+  // Only unusable ids: as if there were none.
+  const std::vector<std::string> bad = {"", "x\ty"};
+  for (const RegistryPolicyValue& x : DeviceInstallValuesFor(RemovableStorageAccess{}, bad)) {
+    if (x.name == "AllowDenyLayered" || x.key == kAllowList) {
+      EXPECT_EQ(x.value, RegistryValue::Missing());
+    }
+  }
+}
+
+// When the exception ends (or the stick is unplugged) the line closes
+// again: no allow value is left behind and removable disks are denied.
+TEST(DeviceInstallTest, EndOfTheExceptionClosesTheLineAgain) {
+  FakeRegistry reg;
+  RegistryPolicyEnforcer e(reg);
+  ASSERT_TRUE(e.Apply(RegistryLineFor(BuiltinDefaultPolicy(), StickAllowance())));
+  EXPECT_TRUE(reg.values.contains({kAllowList, "2"}));
+  ASSERT_TRUE(e.Apply(RegistryLineFor(BuiltinDefaultPolicy())));
+  for (const auto& [where, value] : reg.values) {
+    EXPECT_EQ(where.first.find("AllowInstanceIDs"), std::string::npos) << where.first;
+    EXPECT_NE(where.second, "AllowDenyLayered");
+    EXPECT_NE(where.second, "AllowInstanceIDs");
+  }
+  const std::string disks = "SOFTWARE\\Policies\\Microsoft\\Windows\\RemovableStorageDevices\\" +
+                            std::string(kRemovableDisksClass.guid);
+  EXPECT_EQ(reg.values.at({disks, "Deny_Read"}), RegistryValue::Dword(1));
+  EXPECT_TRUE(reg.values.contains({kList, "1"}));
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "agent/platform/windows/device/device_install_restrictions.h"
 #include "common/policy/rule_engine.h"
 #include "tests/mocks/fake_registry.h"
 
@@ -179,7 +180,7 @@ TEST(RegistryEnforcerTest, StringValuesAndAbsenceAreVerified) {
 
 TEST(RegistryLineTest, CombinesStorageAccessAndInstallRestrictions) {
   const auto line = RegistryLineFor(BuiltinDefaultPolicy());
-  ASSERT_EQ(line.size(), 8u + 5u);
+  ASSERT_EQ(line.size(), 8u + 5u + 2u + kMaxAllowedInstanceIds);
   EXPECT_EQ(line[0].key, kDisks);
   EXPECT_EQ(line[8].key, "SOFTWARE\\Policies\\Microsoft\\Windows\\DeviceInstall\\Restrictions");
   EXPECT_EQ(line[8].name, "DenyDeviceClasses");

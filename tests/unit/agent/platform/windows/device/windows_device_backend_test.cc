@@ -437,6 +437,98 @@ TEST_F(WindowsBackendTest, GoneDevice) {
   EXPECT_EQ(s.error().code, ErrorCode::kNotFound);
 }
 
+// A stick an exception allows: the registry line lets its nodes through
+// before it is enabled; a disk refused a driver before has the stick
+// restarted once; another decision or the unplugging closes the line.
+class ExceptionAllowanceTest : public WindowsBackendTest {
+ protected:
+  ExceptionAllowanceTest() {
+    backend_.SetAllowanceListener([this](const ExceptionAllowance& a) {
+      seen_.push_back(a);
+      devices_.calls.push_back("allowance " + std::to_string(a.instance_ids.size()));
+      return fail_ ? MakeError(ErrorCode::kIo, "RegSetValueExW: denied (5)") : Status::Ok();
+    });
+  }
+  static Decision ByException() {
+    Decision d;
+    d.action = Action::kAllow;
+    d.matched_rule = "exception:EX-1";
+    return d;
+  }
+  std::vector<ExceptionAllowance> seen_;
+  bool fail_ = false;
+};
+
+TEST_F(ExceptionAllowanceTest, AllowsTheStickNodesBeforeEnablingAndRetriesTheRefusedDisk) {
+  devices_.Find(kStick)->disabled = true;
+  const ObservedDevice stick = Observed(kStick);
+  ASSERT_TRUE(backend_.Apply(stick, ByException()));
+  ASSERT_FALSE(seen_.empty());
+  EXPECT_EQ(seen_.back().instance_ids,
+            (std::vector<std::string>{kStickDisk, kStick}));  // sorted: "USBSTOR" < "USB\\"
+  EXPECT_EQ(seen_.back().classes, std::vector<DeviceClass>{DeviceClass::kMassStorage});
+  // The way through before the device comes up; the disk had no driver (its
+  // install was refused), so the stick is restarted once.
+  EXPECT_EQ(devices_.calls,
+            (std::vector<std::string>{"allowance 2", std::string("enable ") + kStick,
+                                      std::string("disable ") + kStick,
+                                      std::string("enable ") + kStick}));
+  EXPECT_FALSE(devices_.Find(kStick)->disabled);
+}
+
+TEST_F(ExceptionAllowanceTest, InstalledDiskNeedsNoRestart) {
+  devices_.Find(kStickDisk)->driver.setup_class = "{4d36e967-e325-11ce-bfc1-08002be10318}";
+  ASSERT_TRUE(backend_.Apply(Observed(kStick), ByException()));
+  EXPECT_EQ(devices_.calls, std::vector<std::string>{"allowance 2"});
+  // The same decision again changes nothing.
+  ASSERT_TRUE(backend_.Apply(Observed(kStick), ByException()));
+  EXPECT_EQ(seen_.size(), 1u);
+}
+
+TEST_F(ExceptionAllowanceTest, EndOfTheExceptionClosesTheLine) {
+  devices_.Find(kStickDisk)->driver.setup_class = "{4d36e967-e325-11ce-bfc1-08002be10318}";
+  ASSERT_TRUE(backend_.Apply(Observed(kStick), ByException()));
+  Decision block;
+  block.action = Action::kBlock;
+  ASSERT_TRUE(backend_.Apply(Observed(kStick), block));
+  ASSERT_EQ(seen_.size(), 2u);
+  EXPECT_TRUE(seen_.back().empty());
+  EXPECT_TRUE(devices_.Find(kStick)->disabled);
+}
+
+TEST_F(ExceptionAllowanceTest, UnpluggingClosesTheLine) {
+  devices_.Find(kStickDisk)->driver.setup_class = "{4d36e967-e325-11ce-bfc1-08002be10318}";
+  ASSERT_TRUE(backend_.Apply(Observed(kStick), ByException()));
+  std::erase_if(devices_.nodes, [](const DevNode& n) {
+    return n.instance_id == kStick || n.instance_id == kStickDisk;
+  });
+  (void)backend_.Enumerate();
+  ASSERT_EQ(seen_.size(), 2u);
+  EXPECT_TRUE(seen_.back().empty());
+}
+
+TEST_F(ExceptionAllowanceTest, OrdinaryDecisionsLeaveTheLineAlone) {
+  Decision allow;
+  allow.action = Action::kAllow;
+  allow.matched_rule = "registered-media";
+  ASSERT_TRUE(backend_.Apply(Observed(kStick), allow));
+  Decision block;
+  block.action = Action::kBlock;
+  ASSERT_TRUE(backend_.Apply(Observed(kCombo), block));
+  EXPECT_TRUE(seen_.empty());
+}
+
+// The registry cannot be relaxed: the stick stays disabled and the failure
+// is an enforcement failure naming the registry line.
+TEST_F(ExceptionAllowanceTest, RegistryFailureFailsTheApplyAndLeavesTheStickDisabled) {
+  devices_.Find(kStick)->disabled = true;
+  fail_ = true;
+  const Status s = backend_.Apply(Observed(kStick), ByException());
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.error().message.find("registry line"), std::string::npos) << s.error().message;
+  EXPECT_TRUE(devices_.Find(kStick)->disabled);
+}
+
 // Storage found through the disks rather than USB class codes.
 const char kSdHost[] = "PCI\\VEN_8086&DEV_9DC4\\3&11583659&0&F8";
 const char kSdCard[] = "SD\\VID_03&OID_5344&PID_SD16G&REV_8.0\\5&3a2b1c0d&0&0";

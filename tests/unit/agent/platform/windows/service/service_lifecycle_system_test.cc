@@ -235,6 +235,14 @@ TEST_F(ServiceLifecycleTest, InstallStartStopUninstall) {
       << ::GetLastError();
   EXPECT_EQ(interrogated.dwCurrentState, static_cast<DWORD>(SERVICE_RUNNING));
 
+  // `unlock` reaches the running service through its pipe and gets its
+  // answer: this configuration has no unlock key, so every code is refused
+  // as unavailable (the service read it; the pipe let this user in).
+  const ProcessResult unlock = RunAgent(L"unlock 7K3M9Q-2XH8TB-4WFR0C");
+  EXPECT_EQ(unlock.exit_code, 1u) << unlock.output;
+  EXPECT_NE(unlock.output.find("refused (unavailable)"), std::string::npos) << unlock.output;
+  EXPECT_NE(unlock.output.find("offline unlock is not set up"), std::string::npos) << unlock.output;
+
   // Stop: STOPPED within the wait hint the service declared for it.
   SERVICE_STATUS stopping{};
   ASSERT_TRUE(::ControlService(service.get(), SERVICE_CONTROL_STOP, &stopping)) << ::GetLastError();
@@ -362,6 +370,13 @@ TEST(AgentCommandLineTest, ExitCodes) {
   EXPECT_EQ(RunAgent(L"configure --audit-only").exit_code, 2u);
   EXPECT_EQ(RunAgent(L"run --log-level loud").exit_code, 2u);
   EXPECT_EQ(RunAgent(L"install --config-dir").exit_code, 2u);
+  EXPECT_EQ(RunAgent(L"unlock").exit_code, 2u);
+  EXPECT_EQ(RunAgent(L"unlock A B").exit_code, 2u);
+  // No service running: a clear failure, not a hang.
+  const ProcessResult no_service = RunAgent(L"unlock 7K3M9Q-2XH8TB-4WFR0C");
+  EXPECT_EQ(no_service.exit_code, 1u);
+  EXPECT_NE(no_service.output.find("is the service running?"), std::string::npos)
+      << no_service.output;
   // `service` outside the SCM is a failure, not a hang.
   const ProcessResult outside = RunAgent(L"service");
   EXPECT_EQ(outside.exit_code, 1u);
