@@ -1,5 +1,6 @@
 #include "proto/wire/convert.h"
 
+#include <algorithm>
 #include <limits>
 
 namespace mamori {
@@ -22,7 +23,12 @@ static_assert(static_cast<int>(EnforcementMode::kAuditOnly) == v1::ENFORCEMENT_M
 }  // namespace
 
 int64_t ToMs(const google::protobuf::Timestamp& t) {
-  return t.seconds() * 1000 + t.nanos() / 1'000'000;
+  // A timestamp comes from the other side of the wire (or from a journal a
+  // local root may have edited): seconds beyond what milliseconds can hold
+  // are clamped instead of overflowing.
+  constexpr int64_t kMaxSeconds = std::numeric_limits<int64_t>::max() / 1000 - 1;
+  const int64_t seconds = std::clamp<int64_t>(t.seconds(), -kMaxSeconds, kMaxSeconds);
+  return seconds * 1000 + t.nanos() / 1'000'000;
 }
 
 void SetMs(int64_t ms, google::protobuf::Timestamp* t) {

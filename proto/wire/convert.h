@@ -19,6 +19,8 @@
 
 namespace mamori {
 
+// Milliseconds since the epoch; seconds out of the range of int64
+// milliseconds are clamped to it.
 int64_t ToMs(const google::protobuf::Timestamp& t);
 void SetMs(int64_t ms, google::protobuf::Timestamp* t);
 
