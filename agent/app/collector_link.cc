@@ -143,6 +143,21 @@ void CollectorLink::AttachReporter(AgentCore& core) {
   core.SetChangeListener([reporter] { reporter->NotifyChange(); });
 }
 
+UnlockServiceDeps CollectorLink::UnlockDeps(AgentCore& core, UnlockStateStore& state,
+                                            const Clock& clock) {
+  UnlockServiceDeps deps;
+  deps.clock = &clock;
+  deps.outbox = &outbox();
+  deps.state = &state;
+  deps.scope = unlock_scope_;
+  deps.devices = [&core] { return core.Snapshot().devices; };
+  deps.grant = [&core](const DeviceException& exception) {
+    return core.AddLocalException(exception);
+  };
+  deps.notify = [this] { NotifyChange(); };
+  return deps;
+}
+
 void CollectorLink::NotifyChange() {
   if (reporter_) reporter_->NotifyChange();
 }

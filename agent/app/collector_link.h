@@ -9,6 +9,7 @@
 #include "agent/core/agent_core.h"
 #include "agent/core/policy_verifier.h"
 #include "agent/core/reporter.h"
+#include "agent/core/unlock_service.h"
 #include "agent/outbox/event_journal.h"
 #include "agent/storage/file_exception_store.h"
 #include "agent/storage/file_policy_cache.h"
@@ -52,6 +53,10 @@ class CollectorLink {
   // This terminal's offline unlock scope (its key derived from its own key
   // and unlock.public_key_file); nullopt when that is not configured.
   const std::optional<UnlockScope>& unlock_scope() const { return unlock_scope_; }
+  // What the offline unlock service needs, wired to this link and `core`:
+  // accepted codes become the core's local exceptions, events go to this
+  // outbox and wake the reporter.
+  UnlockServiceDeps UnlockDeps(AgentCore& core, UnlockStateStore& state, const Clock& clock);
 
   // Creates the reporter over `core` and makes core changes wake it. Call
   // once, after the core was constructed over outbox(), verifier() and

@@ -144,17 +144,7 @@ int Run(const mamori::AgentConfig& config, const sigset_t& signals) {
 
   // Offline unlock codes: `mamori-agent unlock CODE` reaches this service.
   mamori::FileUnlockStateStore unlock_state(config.state_dir);
-  mamori::UnlockServiceDeps unlock_deps;
-  unlock_deps.clock = &clock;
-  unlock_deps.outbox = &(*link)->outbox();
-  unlock_deps.state = &unlock_state;
-  unlock_deps.scope = (*link)->unlock_scope();
-  unlock_deps.devices = [&core] { return core.Snapshot().devices; };
-  unlock_deps.grant = [&core](const mamori::DeviceException& exception) {
-    return core.AddLocalException(exception);
-  };
-  unlock_deps.notify = [l = link->get()] { l->NotifyChange(); };
-  mamori::UnlockService unlock(std::move(unlock_deps));
+  mamori::UnlockService unlock((*link)->UnlockDeps(core, unlock_state, clock));
   if (mamori::Status s = unlock.Start(); !s.ok()) {
     log->error("offline unlock codes are refused until this is fixed: {}", s.error().message);
   }

@@ -232,17 +232,7 @@ class WindowsAgent final : public ServiceRunner {
   // without codes, and says why.
   void StartUnlockChannel() {
     unlock_state_ = std::make_unique<FileUnlockStateStore>(link_->state_dir());
-    UnlockServiceDeps deps;
-    deps.clock = &clock_;
-    deps.outbox = &link_->outbox();
-    deps.state = unlock_state_.get();
-    deps.scope = link_->unlock_scope();
-    deps.devices = [this] { return core_->Snapshot().devices; };
-    deps.grant = [this](const DeviceException& exception) {
-      return core_->AddLocalException(exception);
-    };
-    deps.notify = [this] { link_->NotifyChange(); };
-    unlock_ = std::make_unique<UnlockService>(std::move(deps));
+    unlock_ = std::make_unique<UnlockService>(link_->UnlockDeps(*core_, *unlock_state_, clock_));
     if (Status s = unlock_->Start(); !s.ok()) {
       log_->error("offline unlock codes are refused until this is fixed: {}", s.error().message);
     }
