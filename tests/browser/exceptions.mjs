@@ -14,8 +14,12 @@ import { artifacts, check, checkNoProblems, env, launchBrowser, loginAs, watch }
 const terminal = env('MAMORI_TERMINAL');
 const serial = env('MAMORI_SERIAL');
 const windowSeconds = Number(env('MAMORI_WINDOW_SECONDS'));
-// A datetime-local value in JST, `offset` seconds from now.
-const jst = (offset) => new Date(Date.now() + offset * 1000 + 9 * 3600 * 1000).toISOString().slice(0, 19);
+// A datetime-local value in JST, `offset` seconds from now. Chromium keeps a
+// datetime-local value without its seconds when they are zero, and
+// playwright's fill() refuses a value that does not read back the same, so
+// ":00" seconds are left out the way the browser writes them.
+const jst = (offset) => new Date(Date.now() + offset * 1000 + 9 * 3600 * 1000)
+  .toISOString().slice(0, 19).replace(/:00$/, '');
 
 const browser = await launchBrowser();
 try {
