@@ -28,7 +28,8 @@ Result<std::unique_ptr<CollectorServer>> CollectorServer::Start(const CollectorC
   auto store = OpenSqliteStore(config.store_path, config.store);
   if (!store.ok()) return store.error();
   s->store_ = std::move(store).value();
-  s->writer_ = std::make_unique<IngestWriter>(s->store_.get(), 512, 100'000);
+  s->writer_ =
+      std::make_unique<IngestWriter>(s->store_.get(), 512, 100'000, kMaxQueuedWritesPerTerminal);
   s->hub_ = std::make_unique<PolicyHub>(s->store_.get(), clock, *signing_key);
   if (Status st = s->hub_->Load(); !st) return st.error();
   // Loaded before the agent service accepts reports; from then on every
