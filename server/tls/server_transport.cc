@@ -5,8 +5,11 @@
 
 #include <algorithm>
 #include <climits>
+#include <memory>
+#include <vector>
 
 #include "server/tls/cert_verifier.h"
+#include "server/tls/oversized_message_logger.h"
 
 namespace mamori {
 
@@ -28,9 +31,13 @@ std::shared_ptr<grpc::ServerCredentials> MakeServerCredentials(const TlsMaterial
 
 void ApplyServerOptions(grpc::ServerBuilder& builder, int64_t max_message_bytes) {
   // Messages up to twice the limit reach the service, which refuses and logs
-  // them with the sender's identity; beyond that the transport cuts them off.
-  builder.SetMaxReceiveMessageSize(
-      static_cast<int>(std::min<int64_t>(max_message_bytes * 2, INT_MAX)));
+  // them with the sender's identity; beyond that the transport cuts them off
+  // and the interceptor logs the refusal.
+  const int transport_limit = static_cast<int>(std::min<int64_t>(max_message_bytes * 2, INT_MAX));
+  builder.SetMaxReceiveMessageSize(transport_limit);
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(std::make_unique<OversizedMessageLoggerFactory>(transport_limit));
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   // A dead agent (powered off, cable pulled, frozen) is noticed within
   // time + timeout = 40 s and its policy stream released.
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, kServerKeepaliveTimeMs);
