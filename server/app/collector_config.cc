@@ -105,7 +105,8 @@ void ReadWeb(YamlReader& r, const YAML::Node& web, std::string_view base_dir, Co
     c.web.enabled = true;
     if (r.ExpectMap(web, "web",
                     {"listen", "port_file", "cert_file", "key_file", "threads", "workers",
-                     "max_connections", "session_ttl"})) {
+                     "max_connections", "max_connections_per_address", "handshake_timeout",
+                     "request_timeout", "idle_timeout", "session_ttl"})) {
       if (auto v = r.String(web, "listen", "web")) {
         const auto colon = v->rfind(':');
         if (colon == std::string::npos || colon == 0 || colon + 1 == v->size()) {
@@ -127,6 +128,21 @@ void ReadWeb(YamlReader& r, const YAML::Node& web, std::string_view base_dir, Co
       if (auto v = r.Int(web, "max_connections", "web", 1, 100'000)) {
         c.web.max_connections = static_cast<int>(*v);
       }
+      if (auto v = r.Int(web, "max_connections_per_address", "web", 1, 100'000)) {
+        c.web.max_connections_per_address = static_cast<int>(*v);
+      }
+      const auto timeout = [&](const char* key, int64_t max_ms, int64_t& out) {
+        if (auto v = r.DurationMs(web, key, "web")) {
+          if (*v < 1000 || *v > max_ms) {
+            r.Fail(web[key], std::string("web.") + key,
+                   "must be between 1s and " + std::to_string(max_ms / 1000) + "s");
+          }
+          out = *v;
+        }
+      };
+      timeout("handshake_timeout", 60'000, c.web.handshake_timeout_ms);
+      timeout("request_timeout", 300'000, c.web.request_timeout_ms);
+      timeout("idle_timeout", 3'600'000, c.web.idle_timeout_ms);
       if (auto v = r.DurationMs(web, "session_ttl", "web")) {
         if (*v < 1000 || *v > 7LL * 24 * 3600 * 1000) {
           r.Fail(web["session_ttl"], "web.session_ttl", "must be between 1s and 7 days");
