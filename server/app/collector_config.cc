@@ -87,7 +87,9 @@ void ReadExceptions(YamlReader& r, const YAML::Node& ex, CollectorConfig& c) {
 
 void ReadLimits(YamlReader& r, const YAML::Node& lim, CollectorConfig& c) {
   if (r.ExpectMap(lim, "limits",
-                  {"max_message_bytes", "max_devices_per_report", "max_events_per_batch"}, false)) {
+                  {"max_message_bytes", "max_devices_per_report", "max_events_per_batch",
+                   "transport_memory_bytes"},
+                  false)) {
     if (auto v = r.Int(lim, "max_message_bytes", "limits", 1024, 256LL * 1024 * 1024)) {
       c.limits.max_message_bytes = *v;
     }
@@ -96,6 +98,13 @@ void ReadLimits(YamlReader& r, const YAML::Node& lim, CollectorConfig& c) {
     }
     if (auto v = r.Int(lim, "max_events_per_batch", "limits", 1, 1'000'000)) {
       c.limits.max_events_per_batch = *v;
+    }
+    if (auto v = r.Int(lim, "transport_memory_bytes", "limits", 0, 1LL << 40)) {
+      if (*v != 0 && *v < 16LL * 1024 * 1024) {
+        r.Fail(lim["transport_memory_bytes"], "limits.transport_memory_bytes",
+               "must be 0 (no quota) or at least 16777216 (16 MiB)");
+      }
+      c.limits.transport_memory_bytes = *v;
     }
   }
 }

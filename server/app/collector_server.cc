@@ -73,7 +73,8 @@ Result<std::unique_ptr<CollectorServer>> CollectorServer::Start(const CollectorC
   builder.AddListeningPort(config.listen, MakeServerCredentials(*tls, clock), &s->port_);
   builder.RegisterService(s->agent_service_.get());
   builder.RegisterService(s->admin_service_.get());
-  ApplyServerOptions(builder, config.limits.max_message_bytes);
+  ApplyServerOptions(builder, config.limits.max_message_bytes,
+                     config.limits.transport_memory_bytes);
   s->server_ = builder.BuildAndStart();
   if (!s->server_ || s->port_ == 0) {
     return MakeError(ErrorCode::kUnavailable,

@@ -19,12 +19,17 @@ namespace mamori {
 struct CollectorLimits {
   // Largest message the collector accepts from an agent. Messages up to
   // twice this size are received, refused and logged by the service;
-  // larger ones are cut off by the transport, and that refusal is logged
-  // too (OversizedMessageLogger).
+  // larger ones are refused by gRPC before any handler runs, which gRPC
+  // 1.51 does not report to the application: those are not logged.
   int64_t max_message_bytes = 4 * 1024 * 1024;
   int64_t max_devices_per_report = 4096;
   // The agent sends at most 500 a batch (agent/core/reporter.h).
   int64_t max_events_per_batch = 1000;
+  // Memory all agent connections together may hold in gRPC's buffers
+  // (0 = no quota). gRPC 1.51 reads an oversized message whole before
+  // refusing it; the quota caps that, but to get under it gRPC cancels
+  // streams, possibly an honest agent's (which retries). Off by default.
+  int64_t transport_memory_bytes = 0;
 };
 
 // Declared report interval (StateReport.report_interval_seconds): 0 means

@@ -92,7 +92,9 @@ TEST_F(DashboardStarvationTest, IdleFloodFromOneAddressDoesNotKeepAUserOut) {
       tls_established, flood_s);
   // The address holds at most its share (32 of 256 by default); a slot
   // freed by the request deadline may be taken again if the flood was slow.
-  if (flood_s < 4.0) EXPECT_LE(tls_established, 32);
+  if (flood_s < 4.0) {
+    EXPECT_LE(tls_established, 32);
+  }
   EXPECT_GT(tls_established, 0);
   EXPECT_TRUE(web_->collector().WaitForLog("already holds 32 connections", std::chrono::seconds(5)))
       << web_->collector().Log();
@@ -141,8 +143,7 @@ TEST_F(DashboardStarvationTest, SlowlorisIsCutOffByTheRequestDeadline) {
   for (; sent < dribble.size(); ++sent) {
     net::write(*stream, net::buffer(&dribble[sent], 1), ec);
     if (ec) break;
-    // A read that would block means the connection is still open; poll for a close.
-    if (stream->next_layer().available(ec) > 0 || ec) break;
+    // Once the dashboard has closed the connection, a write fails.
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     if (Clock::now() - start > std::chrono::seconds(15)) break;
   }
