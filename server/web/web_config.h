@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 
@@ -25,7 +26,8 @@ struct WebConfig {
   // Connections one client address may hold at once; a connection beyond
   // it is closed as soon as it is accepted, so one address (a scanner, a
   // hostile host) cannot take the slots everyone else needs. 0 = an eighth
-  // of max_connections, at most 32 (EffectiveMaxConnectionsPerAddress).
+  // of max_connections, at least 8 (a browser opens about six) and at most
+  // 32, never more than max_connections (EffectiveMaxConnectionsPerAddress).
   int max_connections_per_address = 0;
   // The TLS handshake must complete within this.
   int64_t handshake_timeout_ms = 5'000;
@@ -41,8 +43,8 @@ struct WebConfig {
 
   int EffectiveMaxConnectionsPerAddress() const {
     if (max_connections_per_address > 0) return max_connections_per_address;
-    const int eighth = max_connections / 8;
-    return eighth < 1 ? 1 : (eighth > 32 ? 32 : eighth);
+    const int share = std::clamp(max_connections / 8, 8, 32);
+    return std::min(share, max_connections);
   }
 };
 

@@ -35,7 +35,11 @@ TEST(WebCapacityConfigTest, PerAddressShareAndTimeouts) {
   auto small =
       ParseCollectorConfig(std::string(kBase) + "  max_connections: 40\n", "c.yaml", "/etc/mamori");
   ASSERT_TRUE(small.ok());
-  EXPECT_EQ(small->web.EffectiveMaxConnectionsPerAddress(), 5);
+  EXPECT_EQ(small->web.EffectiveMaxConnectionsPerAddress(), 8);  // at least a browser's worth
+  auto tiny =
+      ParseCollectorConfig(std::string(kBase) + "  max_connections: 3\n", "c.yaml", "/etc/mamori");
+  ASSERT_TRUE(tiny.ok());
+  EXPECT_EQ(tiny->web.EffectiveMaxConnectionsPerAddress(), 3);
   auto set = ParseCollectorConfig(std::string(kBase) +
                                       "  max_connections_per_address: 4\n"
                                       "  handshake_timeout: 2s\n  request_timeout: 3s\n"
