@@ -5,6 +5,7 @@
 #include <tuple>
 
 #include "common/base/config_file.h"
+#include "common/device/report_interval.h"
 
 namespace mamori {
 namespace {
@@ -90,7 +91,8 @@ void ReadTls(YamlReader& r, const YAML::Node& tls, std::string_view base_dir, Ag
 void ReadReport(YamlReader& r, const YAML::Node& report, AgentConfig& c) {
   if (r.ExpectMap(report, "report", {"interval", "jitter_percent"}, false)) {
     if (auto ms = r.DurationMs(report, "interval", "report")) {
-      if (*ms < 1000 || *ms > 86'400'000) {
+      if (*ms < int64_t{kMinReportIntervalSeconds} * 1000 ||
+          *ms > int64_t{kMaxReportIntervalSeconds} * 1000) {
         r.Fail(report["interval"], "report.interval", "must be between 1s and 24h");
       } else {
         c.report_interval = milliseconds(*ms);

@@ -31,6 +31,11 @@ struct TerminalState {
   uint64_t applied_policy_version = 0;
   EnforcementStatus enforcement;
   std::vector<Device> devices;
+  // The last report the collector refused because the agent's clock was
+  // off by more than it accepts: collector clock at the refusal (0 = none)
+  // and the agent clock the report declared. Set by the collector only.
+  int64_t clock_refused_ms = 0;
+  int64_t clock_refused_agent_ms = 0;
 };
 
 }  // namespace mamori

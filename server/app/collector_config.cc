@@ -87,7 +87,9 @@ void ReadExceptions(YamlReader& r, const YAML::Node& ex, CollectorConfig& c) {
 
 void ReadLimits(YamlReader& r, const YAML::Node& lim, CollectorConfig& c) {
   if (r.ExpectMap(lim, "limits",
-                  {"max_message_bytes", "max_devices_per_report", "max_events_per_batch"}, false)) {
+                  {"max_message_bytes", "max_devices_per_report", "max_events_per_batch",
+                   "transport_memory_bytes"},
+                  false)) {
     if (auto v = r.Int(lim, "max_message_bytes", "limits", 1024, 256LL * 1024 * 1024)) {
       c.limits.max_message_bytes = *v;
     }
@@ -97,6 +99,13 @@ void ReadLimits(YamlReader& r, const YAML::Node& lim, CollectorConfig& c) {
     if (auto v = r.Int(lim, "max_events_per_batch", "limits", 1, 1'000'000)) {
       c.limits.max_events_per_batch = *v;
     }
+    if (auto v = r.Int(lim, "transport_memory_bytes", "limits", 0, 1LL << 40)) {
+      if (*v != 0 && *v < 16LL * 1024 * 1024) {
+        r.Fail(lim["transport_memory_bytes"], "limits.transport_memory_bytes",
+               "must be 0 (no quota) or at least 16777216 (16 MiB)");
+      }
+      c.limits.transport_memory_bytes = *v;
+    }
   }
 }
 
@@ -105,7 +114,8 @@ void ReadWeb(YamlReader& r, const YAML::Node& web, std::string_view base_dir, Co
     c.web.enabled = true;
     if (r.ExpectMap(web, "web",
                     {"listen", "port_file", "cert_file", "key_file", "threads", "workers",
-                     "max_connections", "session_ttl"})) {
+                     "max_connections", "max_connections_per_address", "handshake_timeout",
+                     "request_timeout", "idle_timeout", "session_ttl"})) {
       if (auto v = r.String(web, "listen", "web")) {
         const auto colon = v->rfind(':');
         if (colon == std::string::npos || colon == 0 || colon + 1 == v->size()) {
@@ -127,6 +137,21 @@ void ReadWeb(YamlReader& r, const YAML::Node& web, std::string_view base_dir, Co
       if (auto v = r.Int(web, "max_connections", "web", 1, 100'000)) {
         c.web.max_connections = static_cast<int>(*v);
       }
+      if (auto v = r.Int(web, "max_connections_per_address", "web", 1, 100'000)) {
+        c.web.max_connections_per_address = static_cast<int>(*v);
+      }
+      const auto timeout = [&](const char* key, int64_t max_ms, int64_t& out) {
+        if (auto v = r.DurationMs(web, key, "web")) {
+          if (*v < 1000 || *v > max_ms) {
+            r.Fail(web[key], std::string("web.") + key,
+                   "must be between 1s and " + std::to_string(max_ms / 1000) + "s");
+          }
+          out = *v;
+        }
+      };
+      timeout("handshake_timeout", 60'000, c.web.handshake_timeout_ms);
+      timeout("request_timeout", 300'000, c.web.request_timeout_ms);
+      timeout("idle_timeout", 3'600'000, c.web.idle_timeout_ms);
       if (auto v = r.DurationMs(web, "session_ttl", "web")) {
         if (*v < 1000 || *v > 7LL * 24 * 3600 * 1000) {
           r.Fail(web["session_ttl"], "web.session_ttl", "must be between 1s and 7 days");

@@ -28,7 +28,8 @@ Result<std::unique_ptr<CollectorServer>> CollectorServer::Start(const CollectorC
   auto store = OpenSqliteStore(config.store_path, config.store);
   if (!store.ok()) return store.error();
   s->store_ = std::move(store).value();
-  s->writer_ = std::make_unique<IngestWriter>(s->store_.get(), 512, 100'000);
+  s->writer_ =
+      std::make_unique<IngestWriter>(s->store_.get(), 512, 100'000, kMaxQueuedWritesPerTerminal);
   s->hub_ = std::make_unique<PolicyHub>(s->store_.get(), clock, *signing_key);
   if (Status st = s->hub_->Load(); !st) return st.error();
   // Loaded before the agent service accepts reports; from then on every
@@ -72,7 +73,8 @@ Result<std::unique_ptr<CollectorServer>> CollectorServer::Start(const CollectorC
   builder.AddListeningPort(config.listen, MakeServerCredentials(*tls, clock), &s->port_);
   builder.RegisterService(s->agent_service_.get());
   builder.RegisterService(s->admin_service_.get());
-  ApplyServerOptions(builder, config.limits.max_message_bytes);
+  ApplyServerOptions(builder, config.limits.max_message_bytes,
+                     config.limits.transport_memory_bytes);
   s->server_ = builder.BuildAndStart();
   if (!s->server_ || s->port_ == 0) {
     return MakeError(ErrorCode::kUnavailable,

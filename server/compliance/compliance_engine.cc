@@ -5,7 +5,9 @@
 #include <ctime>
 #include <map>
 
+#include "common/base/jst_time.h"
 #include "common/policy/rule_engine.h"
+#include "server/ingest/ingest_limits.h"
 
 namespace mamori {
 namespace {
@@ -257,6 +259,21 @@ namespace {
 
 ComplianceCheck CheckClockSkew(const TerminalState& state, const ComplianceConfig& config) {
   const std::string name(kCheckClockSkew);
+  // A report refused for its clock is newer than the snapshot: being
+  // refused must not hide the skew behind the last accepted report.
+  if (state.clock_refused_ms != 0 && state.clock_refused_ms >= state.last_report_ms) {
+    const int64_t agent = state.clock_refused_agent_ms;
+    const int64_t at = state.clock_refused_ms;
+    const uint64_t magnitude = agent > at
+                                   ? static_cast<uint64_t>(agent) - static_cast<uint64_t>(at)
+                                   : static_cast<uint64_t>(at) - static_cast<uint64_t>(agent);
+    return ComplianceCheck{
+        name, CheckResult::kFail,
+        "report of " + JstIso8601(at) + " refused: agent clock " +
+            std::to_string(magnitude / (24ULL * 3600 * 1000)) + " days " +
+            (agent > at ? "ahead" : "behind") + " (the collector refuses reports beyond " +
+            std::to_string(kMaxAgentClockOffsetMs / (24LL * 3600 * 1000)) + " days)"};
+  }
   if (state.last_report_ms == 0) return NoReport(kCheckClockSkew);
   if (state.agent_time_ms == 0) {
     return ComplianceCheck{name, CheckResult::kUnknown, "agent clock not reported"};

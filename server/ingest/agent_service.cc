@@ -8,6 +8,7 @@
 #include "common/policy/unlock_code.h"
 #include "proto/wire/convert.h"
 #include "server/ingest/report_sanitizer.h"
+#include "server/ingest/report_validator.h"
 #include "server/tls/peer_auth.h"
 
 namespace mamori {
@@ -29,15 +30,16 @@ grpc::Status Admit(grpc::CallbackServerContext* ctx, std::string_view method,
     return s;
   }
   if (!body_terminal_id.empty() && body_terminal_id != peer->identity.id) {
-    Log()->warn("{} refused: certificate of terminal '{}' sent a message claiming terminal '{}'",
-                method, peer->identity.id, SanitizeDeviceString(body_terminal_id, 128));
+    Log()->warn(
+        "{} from {} refused: certificate of terminal '{}' sent a message claiming terminal '{}'",
+        method, ctx->peer(), peer->identity.id, SanitizeDeviceString(body_terminal_id, 128));
     return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
                         "message names terminal '" + SanitizeDeviceString(body_terminal_id, 128) +
                             "' but the certificate is for '" + peer->identity.id + "'");
   }
   if (static_cast<int64_t>(message_bytes) > max_bytes) {
-    Log()->warn("{} from terminal '{}' refused: message of {} bytes exceeds the limit of {}",
-                method, peer->identity.id, message_bytes, max_bytes);
+    Log()->warn("{} from terminal '{}' at {} refused: message of {} bytes exceeds the limit of {}",
+                method, peer->identity.id, ctx->peer(), message_bytes, max_bytes);
     return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
                         "message of " + std::to_string(message_bytes) +
                             " bytes exceeds the limit of " + std::to_string(max_bytes));
@@ -46,13 +48,24 @@ grpc::Status Admit(grpc::CallbackServerContext* ctx, std::string_view method,
   return grpc::Status::OK;
 }
 
+// Refuses a call whose content is outside the collector's bounds: logged
+// with the terminal and its address, answered with the field and the bound.
+grpc::Status Refuse(std::string_view method, const AuthenticatedPeer& peer, const Error& e) {
+  Log()->warn("{} from terminal '{}' at {} refused: {}", method, peer.identity.id, peer.address,
+              e.message);
+  return ToGrpcStatus(e);
+}
+
 // Streams the policy in force for one terminal's group: the current bundle
 // if newer than what the agent has, then every change. One write in flight;
 // a change that arrives during a write is sent when it completes.
-class PolicyWatchReactor final : public grpc::ServerWriteReactor<v1::PolicyBundle> {
+class PolicyWatchReactor final : public grpc::ServerWriteReactor<v1::PolicyBundle>,
+                                 public PolicyStreamRegistry::Stream {
  public:
-  PolicyWatchReactor(PolicyHub* hub, AuthenticatedPeer peer, uint64_t current_version)
-      : hub_(hub), peer_(std::move(peer)), sent_version_(current_version) {
+  PolicyWatchReactor(PolicyHub* hub, PolicyStreamRegistry* registry, AuthenticatedPeer peer,
+                     uint64_t current_version)
+      : hub_(hub), registry_(registry), peer_(std::move(peer)), sent_version_(current_version) {
+    registry_->Add(peer_.identity.id, peer_.address, this);
     // Register before reading the current policy so a change in between is
     // not missed; Offer ignores versions already sent.
     watch_id_ = hub_->AddWatcher(
@@ -83,7 +96,13 @@ class PolicyWatchReactor final : public grpc::ServerWriteReactor<v1::PolicyBundl
 
   void OnDone() override {
     hub_->RemoveWatcher(watch_id_);
+    registry_->Remove(peer_.identity.id, this);
     delete this;
+  }
+
+  void Close(const grpc::Status& status) override {
+    std::lock_guard lock(mu_);
+    FinishLocked(status);
   }
 
  private:
@@ -112,6 +131,7 @@ class PolicyWatchReactor final : public grpc::ServerWriteReactor<v1::PolicyBundl
   }
 
   PolicyHub* hub_;
+  PolicyStreamRegistry* registry_;
   AuthenticatedPeer peer_;
   PolicyHub::WatchId watch_id_ = 0;
   std::mutex mu_;
@@ -211,7 +231,8 @@ AgentServiceImpl::AgentServiceImpl(Store* store, IngestWriter* writer, PolicyHub
       hub_(hub),
       clock_(clock),
       limits_(limits),
-      observer_(observer) {}
+      observer_(observer),
+      streams_(kMaxPolicyStreamsPerTerminal) {}
 
 grpc::ServerUnaryReactor* AgentServiceImpl::ReportState(grpc::CallbackServerContext* ctx,
                                                         const v1::StateReport* request,
@@ -224,24 +245,52 @@ grpc::ServerUnaryReactor* AgentServiceImpl::ReportState(grpc::CallbackServerCont
     reactor->Finish(s);
     return reactor;
   }
-  if (request->devices_size() > limits_.max_devices_per_report) {
-    Log()->warn("ReportState from terminal '{}' refused: {} devices exceeds the limit of {}",
-                peer.identity.id, request->devices_size(), limits_.max_devices_per_report);
-    reactor->Finish(
-        grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "too many devices in one report"));
+  if (Status v = ValidateStateReport(*request, limits_, hub_->LatestVersion()); !v.ok()) {
+    reactor->Finish(Refuse("ReportState", peer, v.error()));
     return reactor;
+  }
+  const int64_t now = clock_->NowMs();
+  Store* store = store_;
+  ReportObserver* observer = observer_;
+  if (request->has_agent_time()) {
+    const int64_t agent_time = ToMs(request->agent_time());
+    if (Status c = CheckAgentClock(agent_time, now); !c.ok()) {
+      // Refused, and recorded: the terminal fails the clock check with this
+      // refusal as evidence instead of hiding its clock by being refused.
+      grpc::Status refusal = Refuse("ReportState", peer, c.error());
+      auto stored = std::make_shared<std::optional<TerminalState>>();
+      auto terminal = std::make_shared<std::string>(peer.identity.id);
+      writer_->Submit(
+          [store, stored, terminal, group = peer.group, agent_time, now]() -> Status {
+            if (Status r = store->RecordClockRefusal(*terminal, group, agent_time, now); !r.ok()) {
+              return r;
+            }
+            auto got = store->GetTerminal(*terminal);
+            if (!got.ok()) return got.error();
+            *stored = std::move(*got);
+            return Status::Ok();
+          },
+          [reactor, refusal, stored, terminal, observer](const Status& s) {
+            if (!s) {
+              Log()->error("recording the clock refusal of terminal '{}' failed: {}", *terminal,
+                           s.error().message);
+            } else if (observer != nullptr && stored->has_value()) {
+              observer->OnReportStored(**stored);
+            }
+            reactor->Finish(refusal);
+          },
+          peer.identity.id);
+      return reactor;
+    }
   }
 
   auto state = std::make_shared<TerminalState>(FromProto(*request));
   state->terminal_id = peer.identity.id;
   state->group = peer.group;
-  state->last_report_ms = clock_->NowMs();
+  state->last_report_ms = now;
   SanitizeState(*state);
 
-  Store* store = store_;
   PolicyHub* hub = hub_;
-  const int64_t now = state->last_report_ms;
-  ReportObserver* observer = observer_;
   std::shared_ptr<std::string> new_cert;
   if (!peer.cert_pem.empty()) {
     std::lock_guard lock(certs_mu_);
@@ -274,7 +323,8 @@ grpc::ServerUnaryReactor* AgentServiceImpl::ReportState(grpc::CallbackServerCont
         SetMs(now, response->mutable_collector_time());
         response->set_assigned_policy_version(hub->AssignedVersion(state->group));
         reactor->Finish(grpc::Status::OK);
-      });
+      },
+      peer.identity.id);
   return reactor;
 }
 
@@ -289,20 +339,14 @@ grpc::ServerUnaryReactor* AgentServiceImpl::ReportEvents(grpc::CallbackServerCon
     reactor->Finish(s);
     return reactor;
   }
-  if (request->events_size() > limits_.max_events_per_batch) {
-    Log()->warn("ReportEvents from terminal '{}' refused: {} events exceeds the limit of {}",
-                peer.identity.id, request->events_size(), limits_.max_events_per_batch);
-    reactor->Finish(
-        grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "too many events in one batch"));
+  const int64_t now = clock_->NowMs();
+  if (Status v = ValidateEventBatch(*request, limits_, now); !v.ok()) {
+    reactor->Finish(Refuse("ReportEvents", peer, v.error()));
     return reactor;
   }
   auto events = std::make_shared<std::vector<Event>>();
   events->reserve(static_cast<std::size_t>(request->events_size()));
   for (const auto& e : request->events()) {
-    if (e.seq() == 0) {
-      reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "event seq must be >= 1"));
-      return reactor;
-    }
     events->push_back(FromProto(e));
     SanitizeEvent(events->back());
   }
@@ -310,9 +354,21 @@ grpc::ServerUnaryReactor* AgentServiceImpl::ReportEvents(grpc::CallbackServerCon
   Store* store = store_;
   auto acked = std::make_shared<uint64_t>(0);
   auto terminal = std::make_shared<std::string>(peer.identity.id);
-  const int64_t now = clock_->NowMs();
+  // Strictly increasing (validated): the last is the highest.
+  const uint64_t highest = events->empty() ? 0 : events->back().seq;
+  auto refused = std::make_shared<bool>(false);
   writer_->Submit(
-      [store, events, acked, terminal, now]() -> Status {
+      [store, events, acked, terminal, now, highest, refused]() -> Status {
+        // The window against what is stored is checked before anything of
+        // the batch is written; the store has the acknowledged seq.
+        if (highest != 0) {
+          Result<uint64_t> stored = store->AckedThrough(*terminal);
+          if (!stored.ok()) return stored.error();
+          if (Status w = CheckSeqWindow(highest, *stored); !w.ok()) {
+            *refused = true;
+            return w;
+          }
+        }
         ReconcileUnlockUses(*store, *terminal, *events);
         if (Status a = AuditTerminalActions(*store, *terminal, *events, now); !a.ok()) return a;
         auto r = events->empty() ? store->AckedThrough(*terminal)
@@ -321,33 +377,46 @@ grpc::ServerUnaryReactor* AgentServiceImpl::ReportEvents(grpc::CallbackServerCon
         *acked = *r;
         return Status::Ok();
       },
-      [reactor, response, acked, terminal](const Status& s) {
+      [reactor, response, acked, peer, refused](const Status& s) {
         if (!s) {
-          Log()->error("storing events of terminal '{}' failed: {}", *terminal, s.error().message);
+          if (*refused) {
+            reactor->Finish(Refuse("ReportEvents", peer, s.error()));
+            return;
+          }
+          Log()->error("storing events of terminal '{}' failed: {}", peer.identity.id,
+                       s.error().message);
           reactor->Finish(ToGrpcStatus(s.error()));
           return;
         }
         response->set_acked_through_seq(*acked);
         reactor->Finish(grpc::Status::OK);
-      });
+      },
+      peer.identity.id);
   return reactor;
 }
 
 grpc::ServerWriteReactor<v1::PolicyBundle>* AgentServiceImpl::WatchPolicy(
     grpc::CallbackServerContext* ctx, const v1::WatchPolicyRequest* request) {
+  // A reactor that refuses at once.
+  class Refused final : public grpc::ServerWriteReactor<v1::PolicyBundle> {
+   public:
+    explicit Refused(const grpc::Status& st) { Finish(st); }
+    void OnDone() override { delete this; }
+  };
   AuthenticatedPeer peer;
   if (grpc::Status s = Admit(ctx, "WatchPolicy", request->terminal_id(), request->ByteSizeLong(),
                              limits_.max_message_bytes, &peer);
       !s.ok()) {
-    // A reactor that refuses at once.
-    class Refuse final : public grpc::ServerWriteReactor<v1::PolicyBundle> {
-     public:
-      explicit Refuse(const grpc::Status& st) { Finish(st); }
-      void OnDone() override { delete this; }
-    };
-    return new Refuse(s);
+    return new Refused(s);
   }
-  return new PolicyWatchReactor(hub_, std::move(peer), request->current_version());
+  if (Status v = ValidateWatchRequest(*request, hub_->LatestVersion()); !v.ok()) {
+    return new Refused(Refuse("WatchPolicy", peer, v.error()));
+  }
+  return new PolicyWatchReactor(hub_, &streams_, std::move(peer), request->current_version());
+}
+
+std::size_t AgentServiceImpl::PolicyStreams(std::string_view terminal) const {
+  return streams_.Count(terminal);
 }
 
 }  // namespace mamori

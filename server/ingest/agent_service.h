@@ -9,6 +9,7 @@
 #include "mamori/v1/agent.grpc.pb.h"
 #include "server/ingest/ingest_limits.h"
 #include "server/ingest/ingest_writer.h"
+#include "server/ingest/policy_stream_registry.h"
 #include "server/ingest/report_observer.h"
 #include "server/policy/policy_hub.h"
 #include "server/store/store.h"
@@ -16,8 +17,10 @@
 namespace mamori {
 
 // The agent-facing service. Identity comes from the verified client
-// certificate; a body that names another terminal is refused. Writes go
-// through the IngestWriter and are acknowledged only once committed.
+// certificate; a body that names another terminal is refused, and so is
+// every declared value outside the bounds of ingest_limits.h
+// (report_validator.h). Writes go through the IngestWriter and are
+// acknowledged only once committed.
 class AgentServiceImpl final : public v1::AgentService::CallbackService {
  public:
   // `observer`, when given, hears of every state report once it is stored.
@@ -33,6 +36,9 @@ class AgentServiceImpl final : public v1::AgentService::CallbackService {
   grpc::ServerWriteReactor<v1::PolicyBundle>* WatchPolicy(
       grpc::CallbackServerContext* ctx, const v1::WatchPolicyRequest* request) override;
 
+  // Policy streams `terminal` holds open now.
+  std::size_t PolicyStreams(std::string_view terminal) const;
+
  private:
   Store* store_;
   IngestWriter* writer_;
@@ -44,6 +50,8 @@ class AgentServiceImpl final : public v1::AgentService::CallbackService {
   // when it changes (the collector derives unlock keys from it).
   std::mutex certs_mu_;
   std::map<std::string, std::string> certs_;  // guarded by certs_mu_
+  // Declared after everything the streams use.
+  PolicyStreamRegistry streams_;
 };
 
 }  // namespace mamori

@@ -4,15 +4,16 @@
 
 namespace mamori {
 
-IngestWriter::IngestWriter(Transactions* store, std::size_t max_batch, std::size_t max_queue)
-    : store_(store), max_batch_(max_batch), max_queue_(max_queue) {
+IngestWriter::IngestWriter(Transactions* store, std::size_t max_batch, std::size_t max_queue,
+                           std::size_t max_per_owner)
+    : store_(store), max_batch_(max_batch), max_queue_(max_queue), max_per_owner_(max_per_owner) {
   completion_thread_ = std::jthread([this](std::stop_token st) { RunCompletions(st); });
   thread_ = std::jthread([this](std::stop_token st) { Run(st); });
 }
 
 IngestWriter::~IngestWriter() { Stop(); }
 
-void IngestWriter::Submit(Work work, Done done) {
+void IngestWriter::Submit(Work work, Done done, std::string owner) {
   {
     std::lock_guard lock(mu_);
     if (stopped_) {
@@ -23,7 +24,16 @@ void IngestWriter::Submit(Work work, Done done) {
       done(MakeError(ErrorCode::kResourceExhausted, "collector write queue is full; retry later"));
       return;
     }
-    queue_.push_back({std::move(work), std::move(done)});
+    if (!owner.empty()) {
+      std::size_t& pending = per_owner_[owner];
+      if (pending >= max_per_owner_) {
+        done(MakeError(ErrorCode::kResourceExhausted,
+                       "too many writes of this terminal are already queued; retry later"));
+        return;
+      }
+      ++pending;
+    }
+    queue_.push_back({std::move(work), std::move(done), std::move(owner)});
   }
   cv_.notify_one();
 }
@@ -84,26 +94,36 @@ void IngestWriter::Run(std::stop_token stop) {
 
 void IngestWriter::CommitBatch(std::deque<Item>& batch) {
   static const auto log = GetLogger("ingest");
+  // Each write in a savepoint of its own: one that fails (bad data, a
+  // constraint) is undone and refused alone, the others commit together.
+  std::vector<Status> results(batch.size(), Status::Ok());
   Status group = store_->WithTransaction([&]() -> Status {
-    for (auto& item : batch) {
-      if (Status s = item.work(); !s) return s;
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      results[i] = store_->WithTransaction([&] { return batch[i].work(); });
     }
     return Status::Ok();
   });
+  if (!group) {
+    // The commit itself failed (disk full, I/O): retry one transaction
+    // each, so only what really fails is refused.
+    log->warn("group commit of {} writes failed ({}); retrying one by one", batch.size(),
+              group.error().message);
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      results[i] = store_->WithTransaction([&] { return batch[i].work(); });
+    }
+  }
+  {
+    std::lock_guard lock(mu_);
+    for (const Item& item : batch) {
+      if (item.owner.empty()) continue;
+      auto it = per_owner_.find(item.owner);
+      if (it != per_owner_.end() && --it->second == 0) per_owner_.erase(it);
+    }
+  }
   std::vector<Completion> completions;
   completions.reserve(batch.size());
-  if (group) {
-    for (auto& item : batch) completions.push_back({std::move(item.done), Status::Ok()});
-    Complete(std::move(completions));
-    return;
-  }
-  // One bad item must not fail its neighbours: fall back to one transaction
-  // each, so only the item that really fails is refused.
-  log->warn("group commit of {} writes failed ({}); retrying one by one", batch.size(),
-            group.error().message);
-  for (auto& item : batch) {
-    Status s = store_->WithTransaction([&] { return item.work(); });
-    completions.push_back({std::move(item.done), std::move(s)});
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    completions.push_back({std::move(batch[i].done), std::move(results[i])});
   }
   Complete(std::move(completions));
 }

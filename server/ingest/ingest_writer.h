@@ -2,10 +2,13 @@
 
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <stop_token>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -17,7 +20,9 @@ namespace mamori {
 // Serialises writes to the store on one thread and commits them in groups:
 // everything queued while the previous commit was in progress goes into the
 // next transaction, so many agents reporting at once cost one fsync per
-// group instead of one each. RPC handlers submit and return at once; `done`
+// group instead of one each. Each write runs in a savepoint of its own: one
+// that fails is undone alone and refused, its neighbours in the same group
+// still commit. RPC handlers submit and return at once; `done`
 // runs after the commit (or its failure), which is when the RPC may be
 // acknowledged. The `done` callbacks run on a second thread: finishing an
 // RPC means HTTP/2 framing, encryption and a socket write, and doing that on
@@ -27,14 +32,17 @@ class IngestWriter {
   using Work = std::function<Status()>;
   using Done = std::function<void(const Status&)>;
 
-  IngestWriter(Transactions* store, std::size_t max_batch, std::size_t max_queue);
+  IngestWriter(Transactions* store, std::size_t max_batch, std::size_t max_queue,
+               std::size_t max_per_owner = SIZE_MAX);
   ~IngestWriter();
   IngestWriter(const IngestWriter&) = delete;
   IngestWriter& operator=(const IngestWriter&) = delete;
 
-  // Queues `work`; when the queue is full `done` is called at once with
-  // kResourceExhausted so the agent retries later.
-  void Submit(Work work, Done done);
+  // Queues `work`; when the queue is full, or `owner` (a terminal id; ""
+  // for none) already has max_per_owner writes queued or being committed,
+  // `done` is called at once with kResourceExhausted so the agent retries
+  // later: one terminal cannot take the queue every terminal shares.
+  void Submit(Work work, Done done, std::string owner = "");
 
   // Finishes queued work, then stops. Later submissions fail with kUnavailable.
   void Stop();
@@ -43,6 +51,7 @@ class IngestWriter {
   struct Item {
     Work work;
     Done done;
+    std::string owner;
   };
   struct Completion {
     Done done;
@@ -56,10 +65,13 @@ class IngestWriter {
   Transactions* store_;
   const std::size_t max_batch_;
   const std::size_t max_queue_;
+  const std::size_t max_per_owner_;
   std::mutex mu_;
   std::condition_variable_any cv_;
   std::deque<Item> queue_;  // guarded by mu_
-  bool stopped_ = false;    // guarded by mu_
+  // Writes of each owner queued or being committed.
+  std::map<std::string, std::size_t, std::less<>> per_owner_;  // guarded by mu_
+  bool stopped_ = false;                                       // guarded by mu_
   std::mutex completion_mu_;
   std::condition_variable_any completion_cv_;
   std::deque<std::vector<Completion>> completions_;  // guarded by completion_mu_

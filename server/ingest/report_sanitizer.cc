@@ -1,6 +1,7 @@
 #include "server/ingest/report_sanitizer.h"
 
 #include "common/base/sanitize.h"
+#include "server/ingest/ingest_limits.h"
 
 namespace mamori {
 namespace {
@@ -12,34 +13,37 @@ void Clean(std::string& s, std::size_t max) {
 }  // namespace
 
 void SanitizeDevice(Device& d) {
-  Clean(d.device_id, 256);
+  Clean(d.device_id, kMaxDeviceIdBytes);
   Clean(d.identity.serial, kMaxDeviceStringBytes);
   Clean(d.identity.manufacturer, kMaxDeviceStringBytes);
   Clean(d.identity.product, kMaxDeviceStringBytes);
-  Clean(d.identity.bus_path, 128);
-  Clean(d.identity.descriptor_hash, 64);
-  if (d.identity.interface_classes.size() > 32) d.identity.interface_classes.resize(32);
-  Clean(d.decision.matched_rule, 128);
-  Clean(d.decision.enforcement_error, 1024);
-  // There are ten classes; anything longer is junk that would only bloat
-  // every stored row.
-  if (d.decision.allowed_interface_classes.size() > 32) {
-    d.decision.allowed_interface_classes.resize(32);
+  Clean(d.identity.bus_path, kMaxBusPathBytes);
+  Clean(d.identity.descriptor_hash, kMaxDescriptorHashBytes);
+  Clean(d.decision.matched_rule, kMaxRuleNameBytes);
+  Clean(d.decision.enforcement_error, kMaxDetailBytes);
+  // The interface lists were bounded at the boundary (ValidateDevice);
+  // this keeps the sanitizer safe on its own.
+  constexpr auto kMaxInterfaces = static_cast<std::size_t>(kMaxInterfacesPerDevice);
+  if (d.identity.interface_classes.size() > kMaxInterfaces) {
+    d.identity.interface_classes.resize(kMaxInterfaces);
+  }
+  if (d.decision.allowed_interface_classes.size() > kMaxInterfaces) {
+    d.decision.allowed_interface_classes.resize(kMaxInterfaces);
   }
 }
 
 void SanitizeState(TerminalState& s) {
-  Clean(s.hostname, 255);
-  Clean(s.os, 255);
-  Clean(s.agent_version, 64);
-  Clean(s.enforcement.detail, 1024);
-  Clean(s.enforcement.backend, 64);
+  Clean(s.hostname, kMaxHostnameBytes);
+  Clean(s.os, kMaxOsBytes);
+  Clean(s.agent_version, kMaxAgentVersionBytes);
+  Clean(s.enforcement.detail, kMaxDetailBytes);
+  Clean(s.enforcement.backend, kMaxBackendNameBytes);
   for (auto& d : s.devices) SanitizeDevice(d);
 }
 
 void SanitizeEvent(Event& e) {
-  Clean(e.detail, 1024);
-  Clean(e.user, 256);
+  Clean(e.detail, kMaxDetailBytes);
+  Clean(e.user, kMaxUserBytes);
   if (e.device) SanitizeDevice(*e.device);
 }
 

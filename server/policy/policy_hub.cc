@@ -238,6 +238,13 @@ std::optional<ResolvedPolicy> PolicyHub::Resolve(std::string_view group) const {
   return ResolveLocked(group);
 }
 
+uint64_t PolicyHub::LatestVersion() const {
+  std::lock_guard lock(mu_);
+  uint64_t latest = 0;
+  for (const auto& [group, r] : latest_) latest = std::max(latest, r.stored.version);
+  return latest;
+}
+
 PolicyHub::Assigned PolicyHub::AssignedTo(std::string_view group) const {
   std::lock_guard lock(mu_);
   bool inherited = false;

@@ -84,6 +84,9 @@ class PolicyHub {
   Assigned AssignedTo(std::string_view group) const;
   // Just its version (0 = none): what every state report's reply carries.
   uint64_t AssignedVersion(std::string_view group) const { return AssignedTo(group).version; }
+  // The newest version issued to any group (0 = none). Versions are
+  // numbered across all groups, so no agent can enforce a higher one.
+  uint64_t LatestVersion() const;
 
   // `on_close` is called (under the hub's lock) when the hub closes; a
   // watcher added after that is closed at once.

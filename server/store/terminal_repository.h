@@ -17,6 +17,11 @@ class TerminalRepository {
 
   // Replaces the terminal's snapshot, its devices included.
   virtual Status PutTerminalState(const TerminalState& state) = 0;
+  // Records a report refused for the agent's clock (TerminalState's
+  // clock_refused_*), creating the terminal (never reported) if it is new;
+  // the rest of its snapshot stays as it was.
+  virtual Status RecordClockRefusal(std::string_view terminal_id, std::string_view group,
+                                    int64_t agent_time_ms, int64_t at_ms) = 0;
   virtual Result<std::optional<TerminalState>> GetTerminal(std::string_view terminal_id) = 0;
   // Terminals in `group` or below ("" = all), devices included, by id.
   virtual Result<std::vector<TerminalState>> ListTerminals(std::string_view group) = 0;

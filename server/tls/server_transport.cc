@@ -1,5 +1,6 @@
 #include "server/tls/server_transport.h"
 
+#include <grpcpp/resource_quota.h>
 #include <grpcpp/security/tls_certificate_provider.h>
 #include <grpcpp/security/tls_credentials_options.h>
 
@@ -26,11 +27,22 @@ std::shared_ptr<grpc::ServerCredentials> MakeServerCredentials(const TlsMaterial
   return grpc::experimental::TlsServerCredentials(options);
 }
 
-void ApplyServerOptions(grpc::ServerBuilder& builder, int64_t max_message_bytes) {
+void ApplyServerOptions(grpc::ServerBuilder& builder, int64_t max_message_bytes,
+                        int64_t transport_memory_bytes) {
   // Messages up to twice the limit reach the service, which refuses and logs
-  // them with the sender's identity; beyond that the transport cuts them off.
+  // them with the sender's identity; beyond that gRPC refuses them before
+  // any handler runs (and says so only in its own trace). gRPC 1.51 reads
+  // such a message whole before refusing it, so an attempt costs its size
+  // in memory for a moment; a resource quota caps what all connections
+  // together may hold, at the price that gRPC then cancels streams to get
+  // under it, an honest agent's included (it retries).
   builder.SetMaxReceiveMessageSize(
       static_cast<int>(std::min<int64_t>(max_message_bytes * 2, INT_MAX)));
+  if (transport_memory_bytes > 0) {
+    grpc::ResourceQuota quota("agent-transport");
+    quota.Resize(static_cast<std::size_t>(transport_memory_bytes));
+    builder.SetResourceQuota(quota);
+  }
   // A dead agent (powered off, cable pulled, frozen) is noticed within
   // time + timeout = 40 s and its policy stream released.
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, kServerKeepaliveTimeMs);

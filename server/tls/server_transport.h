@@ -24,7 +24,9 @@ inline constexpr int kServerKeepaliveTimeMs = 30'000;
 inline constexpr int kServerKeepaliveTimeoutMs = 10'000;
 inline constexpr int kMinAgentPingIntervalMs = 5'000;
 
-// Message-size ceiling and keepalive settings of the collector's port.
-void ApplyServerOptions(grpc::ServerBuilder& builder, int64_t max_message_bytes);
+// Message-size ceiling, memory quota (0 = none) and keepalive settings of
+// the collector's port.
+void ApplyServerOptions(grpc::ServerBuilder& builder, int64_t max_message_bytes,
+                        int64_t transport_memory_bytes = 0);
 
 }  // namespace mamori

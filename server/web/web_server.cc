@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <openssl/ssl.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <boost/asio/dispatch.hpp>
@@ -16,7 +17,10 @@
 #include <boost/beast/ssl.hpp>
 #include <chrono>
 #include <functional>
+#include <map>
 #include <mutex>
+#include <string>
+#include <string_view>
 
 #include "common/base/clock.h"
 #include "common/base/logging.h"
@@ -45,7 +49,7 @@ std::shared_ptr<spdlog::logger> Log() {
 // connections are down to half of it.
 class ConnectionLimiter {
  public:
-  explicit ConnectionLimiter(int limit) : limit_(limit) {}
+  ConnectionLimiter(int limit, int per_address) : limit_(limit), per_address_(per_address) {}
 
   // `resume` re-arms accepting after a pause; it is called with no lock held
   // by whichever thread frees a slot.
@@ -93,6 +97,34 @@ class ConnectionLimiter {
     }
     if (resume) resume();
   }
+  // Counts a connection from `address` against its share; false (and the
+  // connection is to be closed) when the address already holds its share.
+  // Logged at most once a minute, with a count.
+  bool AdmitAddress(const std::string& address) {
+    std::lock_guard lock(mu_);
+    int& held = by_address_[address];
+    if (held < per_address_) {
+      ++held;
+      return true;
+    }
+    if (held == 0) by_address_.erase(address);
+    ++address_refusals_;
+    const auto now = std::chrono::steady_clock::now();
+    if (address_refusals_ == 1 || now - last_address_log_ >= std::chrono::minutes(1)) {
+      Log()->warn(
+          "dashboard: {} already holds {} connections (web.max_connections_per_address); closed "
+          "{} connection(s) beyond the share since the last report",
+          address, held, address_refusals_);
+      last_address_log_ = now;
+      address_refusals_ = 0;
+    }
+    return false;
+  }
+  void ReleaseAddress(const std::string& address) {
+    std::lock_guard lock(mu_);
+    auto it = by_address_.find(address);
+    if (it != by_address_.end() && --it->second <= 0) by_address_.erase(it);
+  }
   // No more resuming: the server is stopping.
   void Close() {
     std::lock_guard lock(mu_);
@@ -101,7 +133,11 @@ class ConnectionLimiter {
 
  private:
   const int limit_;
+  const int per_address_;
   std::mutex mu_;
+  std::map<std::string, int> by_address_;  // guarded by mu_
+  int64_t address_refusals_ = 0;           // guarded by mu_; since the last log line
+  std::chrono::steady_clock::time_point last_address_log_;  // guarded by mu_
   int active_ = 0;       // guarded by mu_; open connections plus a pending accept
   bool paused_ = false;  // guarded by mu_
   bool closed_ = false;  // guarded by mu_
@@ -112,13 +148,22 @@ class ConnectionLimiter {
   std::function<void()> resume_;                    // guarded by mu_
 };
 
-// A connection's claim on the limiter, returned when the connection goes.
+// A connection's claim on the limiter (and, once admitted, on its
+// address's share), returned when the connection goes.
 class ConnectionSlot {
  public:
   explicit ConnectionSlot(std::shared_ptr<ConnectionLimiter> limiter)
       : limiter_(std::move(limiter)) {}
   ~ConnectionSlot() {
-    if (limiter_) limiter_->Release();
+    if (!limiter_) return;
+    if (!address_.empty()) limiter_->ReleaseAddress(address_);
+    limiter_->Release();
+  }
+  // Claims a share of `address`; false when it has none left.
+  bool AdmitAddress(std::string address) {
+    if (!limiter_->AdmitAddress(address)) return false;
+    address_ = std::move(address);
+    return true;
   }
   ConnectionSlot(ConnectionSlot&& other) noexcept = default;
   ConnectionSlot(const ConnectionSlot&) = delete;
@@ -127,6 +172,7 @@ class ConnectionSlot {
 
  private:
   std::shared_ptr<ConnectionLimiter> limiter_;
+  std::string address_;
 };
 
 // Where requests that may block run, off the I/O threads: a pool for API
@@ -156,13 +202,53 @@ std::shared_ptr<HttpResponse> HandleSafely(const WebHandler* handler, const Http
   }
 }
 
+// Whether `request` was an API call made with a valid session (or a login
+// that opened one): only then may its connection idle for web.idle_timeout.
+// The API answers 401 to a missing or expired session.
+bool CarriesSession(const HttpRequest& request, const HttpResponse& response) {
+  const int status = static_cast<int>(response.result_int());
+  if (status < 200 || status >= 300) return false;
+  if (!std::string_view(request.target().data(), request.target().size()).starts_with("/api/")) {
+    return false;
+  }
+  const std::string session_prefix = std::string(kSessionCookie) + "=";
+  const auto set = response.find(http::field::set_cookie);
+  if (set != response.end()) {
+    const std::string_view value(set->value().data(), set->value().size());
+    // A login sets the cookie; a logout clears it.
+    return value.starts_with(session_prefix) && value.size() > session_prefix.size() &&
+           value[session_prefix.size()] != ';';
+  }
+  return request.find(http::field::cookie) != request.end();
+}
+
+// Whose share of the connection slots a client address uses: the address
+// itself, but for IPv6 its /64, which one host usually has whole.
+std::string ShareKey(const net::ip::address& address) {
+  if (address.is_v6() && !address.to_v6().is_v4_mapped()) {
+    net::ip::address_v6::bytes_type bytes = address.to_v6().to_bytes();
+    std::fill(bytes.begin() + 8, bytes.end(), 0);
+    return net::ip::address_v6(bytes).to_string() + "/64";
+  }
+  if (address.is_v6()) {
+    return net::ip::make_address_v4(net::ip::v4_mapped, address.to_v6()).to_string();
+  }
+  return address.to_string();
+}
+
 // One TLS connection: handshake, then requests until the client closes,
 // asks to, or stays idle past the read timeout.
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(tcp::socket&& socket, ssl::context& ctx, WorkLanes* lanes, const WebLimits& limits,
-             ConnectionSlot slot)
-      : stream_(std::move(socket), ctx), lanes_(lanes), limits_(limits), slot_(std::move(slot)) {}
+             const WebConfig& config, ConnectionSlot slot)
+      : stream_(std::move(socket), ctx),
+        lanes_(lanes),
+        limits_(limits),
+        handshake_timeout_(config.handshake_timeout_ms),
+        request_timeout_(config.request_timeout_ms),
+        idle_timeout_(config.idle_timeout_ms),
+        slot_(std::move(slot)) {}
 
   void Run() {
     net::dispatch(stream_.get_executor(),
@@ -171,8 +257,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
  private:
   void Handshake() {
-    beast::get_lowest_layer(stream_).expires_after(
-        std::chrono::seconds(limits_.handshake_timeout_s));
+    beast::get_lowest_layer(stream_).expires_after(handshake_timeout_);
     stream_.async_handshake(
         ssl::stream_base::server,
         beast::bind_front_handler(&Connection::OnHandshake, shared_from_this()));
@@ -191,7 +276,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
     parser_->header_limit(limits_.header_bytes);
     parser_->body_limit(limits_.body_bytes);
     buffer_.consume(buffer_.size());
-    beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(limits_.read_timeout_s));
+    // One deadline for waiting and reading: a connection not signed in
+    // must bring a whole request within request_timeout, so idle and
+    // dribbling connections go quickly; a signed-in one may idle longer.
+    beast::get_lowest_layer(stream_).expires_after(signed_in_ ? idle_timeout_ : request_timeout_);
     http::async_read(stream_, buffer_, *parser_,
                      beast::bind_front_handler(&Connection::OnRead, shared_from_this()));
   }
@@ -243,6 +331,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void Write() {
+    if (!draining_) signed_in_ = CarriesSession(parser_->get(), *response_);
     beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(limits_.write_timeout_s));
     http::async_write(
         stream_, *response_,
@@ -286,18 +375,25 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::array<char, 16 * 1024> drain_buffer_{};
   WorkLanes* lanes_;
   WebLimits limits_;
+  const std::chrono::milliseconds handshake_timeout_;
+  const std::chrono::milliseconds request_timeout_;
+  const std::chrono::milliseconds idle_timeout_;
+  // The last request was an API call answered with a valid session.
+  bool signed_in_ = false;
   ConnectionSlot slot_;
 };
 
 }  // namespace
 
 struct WebServer::Impl {
-  Impl(const WebConfig& config, const WebHandler* h, WebLimits l)
-      : ssl_ctx(ssl::context::tls_server),
+  Impl(const WebConfig& c, const WebHandler* h, WebLimits l)
+      : config(c),
+        ssl_ctx(ssl::context::tls_server),
         ioc(config.threads),
         acceptor(net::make_strand(ioc)),
         limits(l),
-        limiter(std::make_shared<ConnectionLimiter>(config.max_connections)),
+        limiter(std::make_shared<ConnectionLimiter>(config.max_connections,
+                                                    config.EffectiveMaxConnectionsPerAddress())),
         lanes(config.workers, h) {
     limiter->SetResume([this] { net::post(acceptor.get_executor(), [this] { Accept(); }); });
   }
@@ -309,11 +405,20 @@ struct WebServer::Impl {
       ConnectionSlot slot(limiter);
       if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
       if (!ec) {
+        beast::error_code option_ec;
+        const tcp::endpoint remote = socket.remote_endpoint(option_ec);
+        if (option_ec || !slot.AdmitAddress(ShareKey(remote.address()))) {
+          // Beyond the address's share (or already gone): closed at once,
+          // with a reset, so the slot is free again before anything is read.
+          socket.set_option(net::socket_base::linger(true, 0), option_ec);
+          socket.close(option_ec);
+          return Accept();
+        }
         // A response spans several TLS records; with Nagle's algorithm the
         // last one waits for the client's delayed ACK (40 ms on Linux).
-        beast::error_code option_ec;
         socket.set_option(tcp::no_delay(true), option_ec);
-        std::make_shared<Connection>(std::move(socket), ssl_ctx, &lanes, limits, std::move(slot))
+        std::make_shared<Connection>(std::move(socket), ssl_ctx, &lanes, limits, config,
+                                     std::move(slot))
             ->Run();
       }
       Accept();
@@ -323,6 +428,7 @@ struct WebServer::Impl {
   // ssl_ctx outlives ioc: pending handlers destroyed with ioc own streams
   // made from it. lanes go first: jobs still queued there hold connections,
   // whose sockets belong to ioc.
+  const WebConfig config;
   ssl::context ssl_ctx;
   net::io_context ioc;
   tcp::acceptor acceptor;
@@ -408,8 +514,9 @@ Result<std::unique_ptr<WebServer>> WebServer::Start(const WebConfig& config,
   }
   Log()->info(
       "dashboard listening on https://{}:{} ({} I/O thread(s), {} worker(s), at most {} "
-      "connections)",
-      host, server->port_, config.threads, config.workers, config.max_connections);
+      "connections, {} per address)",
+      host, server->port_, config.threads, config.workers, config.max_connections,
+      config.EffectiveMaxConnectionsPerAddress());
   return server;
 }
 

@@ -11,14 +11,11 @@
 namespace mamori::web {
 
 // Limits of the HTTPS front end. The dashboard's requests are small: a
-// login body is a few hundred bytes.
+// login body is a few hundred bytes. The timeouts and the per-address share
+// of the connections are the web: settings (WebConfig).
 struct WebLimits {
   uint32_t header_bytes = 8 * 1024;
   uint64_t body_bytes = 64 * 1024;
-  int handshake_timeout_s = 10;
-  // Time allowed to read one request, and how long an idle keep-alive
-  // connection stays open.
-  int read_timeout_s = 30;
   int write_timeout_s = 30;
 };
 
@@ -26,7 +23,11 @@ struct WebLimits {
 // HTTP only; requests that read the store run on web.workers worker threads
 // and logins on a lane of their own (see WorkKindOf), so a slow query or a
 // burst of password hashing never stalls other connections. At most
-// web.max_connections are open; more wait in the listen queue. Requests are
+// web.max_connections are open; more wait in the listen queue. One client
+// address holds at most web.max_connections_per_address of them (more are
+// closed at once), and a connection that does not complete its handshake
+// and send a whole request within the web timeouts is closed, so neither
+// idle nor dribbling connections from one host starve the others. Requests are
 // handled by `handler`, which must outlive the server.
 class WebServer {
  public:

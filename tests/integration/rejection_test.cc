@@ -156,7 +156,7 @@ TEST_F(RejectionTest, MessageOverTheSizeLimit) {
   grpc::Status s = Report(t, r);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << s.error_message();
   EXPECT_TRUE(
-      collector_->WaitForLog("from terminal 't-big' refused: message of", std::chrono::seconds(5)))
+      collector_->WaitForLog("from terminal 't-big' at ipv4:127.0.0.1:", std::chrono::seconds(5)))
       << collector_->Log();
 
   // Far beyond the limit the transport itself refuses; the collector stays up.

@@ -109,12 +109,14 @@ inline std::string JsonField(const std::string& body, const std::string& key) {
 // A collector with the dashboard on 127.0.0.1 and a port of its choosing.
 class WebCollector {
  public:
-  WebCollector(TestPki& pki, const TempDir& dir) : pki_(pki), port_file_(dir.File("web.port")) {
+  // `web_extra`: more lines of the web section, each indented by two spaces.
+  WebCollector(TestPki& pki, const TempDir& dir, const std::string& web_extra = "")
+      : pki_(pki), port_file_(dir.File("web.port")) {
     const TlsPaths server = pki.Server();
     collector_.emplace(pki, dir,
                        "web:\n  listen: 127.0.0.1:0\n  port_file: " + port_file_ +
                            "\n  cert_file: " + server.cert + "\n  key_file: " + server.key +
-                           "\n  threads: 2\n");
+                           "\n  threads: 2\n" + web_extra);
   }
 
   // Starts the collector and waits for its web port.

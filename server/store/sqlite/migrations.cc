@@ -284,6 +284,14 @@ CREATE TABLE terminal_certificates (
 );
 )sql";
 
+// The last report refused because the agent's clock was off by more than
+// the collector accepts: when (collector clock) and what the agent
+// declared. The clock check fails on it until a later report is accepted.
+constexpr std::string_view kSchemaV11 = R"sql(
+ALTER TABLE terminals ADD COLUMN clock_refused_ms INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE terminals ADD COLUMN clock_refused_agent_ms INTEGER NOT NULL DEFAULT 0;
+)sql";
+
 constexpr auto kMigrations = std::to_array<Migration>({
     {1, "terminals, devices, events, event cursors, policies", kSchemaV1},
     {2, "digest of each terminal's stored device list", kSchemaV2},
@@ -295,6 +303,7 @@ constexpr auto kMigrations = std::to_array<Migration>({
     {8, "event indexes that carry the kind", kSchemaV8},
     {9, "requests for time-limited exceptions", kSchemaV9},
     {10, "offline unlock codes, terminal certificates", kSchemaV10},
+    {11, "reports refused for the agent's clock", kSchemaV11},
 });
 
 Status Exec(sqlite3* db, std::string_view path, std::string_view sql, std::string_view what) {

@@ -35,6 +35,8 @@ class SqliteStore final : public Store {
   Status WithTransaction(const std::function<Status()>& body) override;
 
   Status PutTerminalState(const TerminalState& state) override;
+  Status RecordClockRefusal(std::string_view terminal_id, std::string_view group,
+                            int64_t agent_time_ms, int64_t at_ms) override;
   Result<std::optional<TerminalState>> GetTerminal(std::string_view terminal_id) override;
   Result<std::vector<TerminalState>> ListTerminals(std::string_view group) override;
   Status ForEachTerminal(std::string_view group,

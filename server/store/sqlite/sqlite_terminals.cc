@@ -70,6 +70,9 @@ std::string DevicesDigest(const std::vector<Device>& devices) {
   "id, group_name, hostname, os, agent_version, agent_time_ms, last_report_ms, "       \
   "report_interval_s, applied_policy_version, enforcement_mode, enforcement_healthy, " \
   "enforcement_detail, enforcement_backend"
+// What is read back: the snapshot and the collector's own notes on it.
+#define MAMORI_TERMINAL_READ_COLUMNS \
+  MAMORI_TERMINAL_COLUMNS ", clock_refused_ms, clock_refused_agent_ms"
 
 TerminalState ReadTerminal(sqlite3_stmt* stmt) {
   TerminalState t;
@@ -87,6 +90,8 @@ TerminalState ReadTerminal(sqlite3_stmt* stmt) {
   t.enforcement.healthy = ColumnInt64(stmt, 10) != 0;
   t.enforcement.detail = ColumnText(stmt, 11);
   t.enforcement.backend = ColumnText(stmt, 12);
+  t.clock_refused_ms = ColumnInt64(stmt, 13);
+  t.clock_refused_agent_ms = ColumnInt64(stmt, 14);
   return t;
 }
 
@@ -95,6 +100,33 @@ TerminalState ReadTerminal(sqlite3_stmt* stmt) {
 Status SqliteStore::PutTerminalState(const TerminalState& state) {
   std::lock_guard lock(mu_);
   return RunInTransaction(TxKind::kWrite, [&] { return PutTerminalStateLocked(state); });
+}
+
+Status SqliteStore::RecordClockRefusal(std::string_view terminal_id, std::string_view group,
+                                       int64_t agent_time_ms, int64_t at_ms) {
+  std::lock_guard lock(mu_);
+  return RunInTransaction(TxKind::kWrite, [&]() -> Status {
+    // A terminal whose first report is refused still appears, as never
+    // having reported, with the refusal.
+    Result<StmtLease> stmt = Prepare(
+        "INSERT INTO terminals (id, group_name, hostname, os, agent_version, agent_time_ms, "
+        "last_report_ms, report_interval_s, applied_policy_version, enforcement_mode, "
+        "enforcement_healthy, enforcement_detail, enforcement_backend, clock_refused_ms, "
+        "clock_refused_agent_ms) VALUES (?, ?, '', '', '', 0, 0, 0, 0, ?, 0, '', '', ?, ?) "
+        "ON CONFLICT (id) DO UPDATE SET clock_refused_ms = excluded.clock_refused_ms, "
+        "clock_refused_agent_ms = excluded.clock_refused_agent_ms");
+    if (!stmt.ok()) return stmt.error();
+    Binder bind(stmt->get());
+    bind.Text(terminal_id)
+        .Text(group)
+        .Text(EnforcementModeName(EnforcementMode::kUnspecified))
+        .Int(at_ms)
+        .Int(agent_time_ms);
+    if (bind.rc() != SQLITE_OK) return SqlError(bind.rc(), "binding a clock refusal");
+    const int rc = sqlite3_step(stmt->get());
+    if (rc != SQLITE_DONE) return SqlError(rc, "recording a clock refusal");
+    return Status::Ok();
+  });
 }
 
 Status SqliteStore::PutTerminalStateLocked(const TerminalState& state) {
@@ -185,7 +217,7 @@ Result<std::optional<TerminalState>> SqliteStore::GetTerminal(std::string_view t
   Status status = RunInTransaction(TxKind::kRead, [&]() -> Status {
     {
       Result<StmtLease> stmt =
-          Prepare("SELECT " MAMORI_TERMINAL_COLUMNS " FROM terminals WHERE id = ?");
+          Prepare("SELECT " MAMORI_TERMINAL_READ_COLUMNS " FROM terminals WHERE id = ?");
       if (!stmt.ok()) return stmt.error();
       Binder bind(stmt->get());
       bind.Text(terminal_id);
@@ -219,7 +251,7 @@ Result<std::vector<TerminalState>> SqliteStore::ListTerminals(std::string_view g
   Status status = RunInTransaction(TxKind::kRead, [&]() -> Status {
     std::unordered_map<std::string_view, std::size_t> index;
     {
-      std::string sql = "SELECT " MAMORI_TERMINAL_COLUMNS " FROM terminals";
+      std::string sql = "SELECT " MAMORI_TERMINAL_READ_COLUMNS " FROM terminals";
       if (filtered) sql.append(" WHERE ").append(kGroupFilter);
       sql.append(" ORDER BY id");
       Result<StmtLease> stmt = Prepare(sql);
@@ -272,7 +304,7 @@ Status SqliteStore::ForEachTerminal(std::string_view group,
   const bool filtered = !group.empty();
   return RunInTransaction(TxKind::kRead, [&]() -> Status {
     // Both statements are in terminal id order: a merge join, one pass each.
-    std::string terminal_sql = "SELECT " MAMORI_TERMINAL_COLUMNS " FROM terminals";
+    std::string terminal_sql = "SELECT " MAMORI_TERMINAL_READ_COLUMNS " FROM terminals";
     std::string device_sql = "SELECT terminal_id, " MAMORI_DEVICE_COLUMNS " FROM devices";
     if (filtered) {
       terminal_sql.append(" WHERE ").append(kGroupFilter);
@@ -321,4 +353,5 @@ Status SqliteStore::ForEachTerminal(std::string_view group,
 
 }  // namespace mamori
 
+#undef MAMORI_TERMINAL_READ_COLUMNS
 #undef MAMORI_TERMINAL_COLUMNS

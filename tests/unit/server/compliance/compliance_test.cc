@@ -409,6 +409,30 @@ TEST_F(ComplianceTest, ClockSkewBeyondLimitFailsAndSaysWhichWay) {
   EXPECT_EQ(Find(Eval(t), kCheckClockSkew).result, CheckResult::kPass);
 }
 
+TEST_F(ComplianceTest, ClockRefusalNewerThanTheSnapshotFailsWithTheRefusalAsEvidence) {
+  TerminalState t = Healthy();  // its own skew is within the limit
+  t.clock_refused_ms = t.last_report_ms + kHour;
+  t.clock_refused_agent_ms = t.clock_refused_ms + 365 * 24 * kHour;
+  const ComplianceCheck check = Find(Eval(t), kCheckClockSkew);
+  EXPECT_EQ(check.result, CheckResult::kFail);
+  EXPECT_THAT(check.evidence, AllOf(HasSubstr("refused"), HasSubstr("365 days ahead"),
+                                    HasSubstr("beyond 30 days")));
+
+  // A terminal whose only report was refused fails too.
+  TerminalState never;
+  never.terminal_id = "t-never";
+  never.clock_refused_ms = t.last_report_ms;
+  never.clock_refused_agent_ms = 0;  // 1970
+  const ComplianceCheck first = Find(Eval(never), kCheckClockSkew);
+  EXPECT_EQ(first.result, CheckResult::kFail);
+  EXPECT_THAT(first.evidence, HasSubstr("behind"));
+
+  // A later accepted report with a good clock supersedes the refusal.
+  t.last_report_ms = t.clock_refused_ms + kMinute;
+  t.agent_time_ms = t.last_report_ms;
+  EXPECT_EQ(Find(Eval(t), kCheckClockSkew).result, CheckResult::kPass);
+}
+
 TEST_F(ComplianceTest, ClockSkewUnknownWhenAgentClockMissing) {
   TerminalState t = Healthy();
   t.agent_time_ms = 0;
