@@ -34,8 +34,8 @@ bool PeerCertificateVerifier::Verify(grpc::experimental::TlsCustomVerificationCh
   Result<CertInfo> info = InspectCertificate(leaf);
   const std::string fingerprint = info ? info->sha256_fingerprint : std::string("?");
   const auto refuse = [&](const std::string& reason) {
-    log->warn("connection from {} refused: client certificate CN={} sha256={}: {}", address,
-              subject, fingerprint, reason);
+    log->warn("connection from {} refused: client certificate CN={} rejected: {} (sha256 {})",
+              address, subject, reason, fingerprint);
     *sync_status = grpc::Status(grpc::StatusCode::UNAUTHENTICATED, reason);
     return true;
   };

@@ -117,9 +117,9 @@ TEST_F(IssuingCaTest, LeafCarriesTheChainAndVerifiesToTheRootOnly) {
   const std::string root_path = dir_.Write("root.pem", root_->cert_pem);
   const std::string issuing_path = dir_.Write("issuing.pem", issuing_->cert_pem);
   const std::string leaf_path = dir_.Write("leaf.pem", leaf_only);
-  EXPECT_THAT(
-      Shell("openssl verify -CAfile " + root_path + " -untrusted " + issuing_path + " " + leaf_path),
-      HasSubstr(": OK"));
+  EXPECT_THAT(Shell("openssl verify -CAfile " + root_path + " -untrusted " + issuing_path + " " +
+                    leaf_path),
+              HasSubstr(": OK"));
 }
 
 TEST_F(IssuingCaTest, ServerCertificatesKeepTheirLongerDefault) {
@@ -152,9 +152,9 @@ TEST_F(IssuingCaTest, RefusesRootsThatCannotSignCasAndOverlongLifetimes) {
   const std::string key_path = dir_.Write("old.key", old_root.key_pem);
   const std::string cert_path = dir_.File("old.pem");
   Shell("openssl req -x509 -new -key " + key_path + " -subj /CN=Old -days 30 -addext " +
-      "'basicConstraints=critical,CA:TRUE,pathlen:0' -addext 'keyUsage=critical,keyCertSign' "
-      "-out " +
-      cert_path);
+        "'basicConstraints=critical,CA:TRUE,pathlen:0' -addext 'keyUsage=critical,keyCertSign' "
+        "-out " +
+        cert_path);
   const std::string pem = Shell("cat " + cert_path);
   ASSERT_THAT(pem, HasSubstr("BEGIN CERTIFICATE"));
   Result<KeyAndCert> refused = CreateIssuingCa(KeyAndCert{old_root.key_pem, pem}, "X", 10);
@@ -220,8 +220,8 @@ TEST_F(IssuingCaTest, CrlReadsBackWithTheOpensslTool) {
               Not(HasSubstr("verify OK")));
   // openssl verify with -crl_check refuses the revoked leaf.
   const std::string leaf_path = dir_.Write("a.pem", a->cert_pem);
-  EXPECT_THAT(Shell("openssl verify -CAfile " + root_path + " -untrusted " + ca_path + " -CRLfile " +
-                  crl_path + " -crl_check " + leaf_path),
+  EXPECT_THAT(Shell("openssl verify -CAfile " + root_path + " -untrusted " + ca_path +
+                    " -CRLfile " + crl_path + " -crl_check " + leaf_path),
               HasSubstr("certificate revoked"));
 }
 
