@@ -282,6 +282,15 @@ class AddressedListener::Impl {
           if (!slot->busy) continue;
           const bool expired = now >= slot->deadline ||
                                (slot->hung_up_at && now >= *slot->hung_up_at + kHangupGrace);
+          if (!slot->verified && expired) {
+            // The TLS stack itself refused (no shared cipher or curve, bad
+            // signature on the handshake) or the peer gave up: gRPC logs
+            // neither with an address, so this is the line that has it.
+            log->warn(
+                "connection from {} refused: TLS handshake failed or was abandoned before "
+                "its client certificate reached verification",
+                slot->address);
+          }
           if (slot->verified || expired) Release(*slot);
         }
       }
