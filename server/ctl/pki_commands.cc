@@ -188,6 +188,10 @@ int RunPkiIssue(const ParsedArgs& args, const CommandContext& ctx) {
     ctx.out << "  chain:       the certificate file holds the certificate followed by the "
                "issuing CA's; peers trust the root CA (ca.pem)\n";
   }
+  if (kind == CertKind::kTerminal && request.group.empty()) {
+    ctx.err << "warning: no --group: the collector refuses terminal certificates that do not "
+               "carry exactly one group\n";
+  }
   if (info->not_after_ms > ca_info->not_after_ms) {
     ctx.err << "warning: the CA expires on " << FormatUtc(ca_info->not_after_ms)
             << ", before this certificate; it stops verifying then\n";
