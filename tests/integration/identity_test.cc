@@ -181,6 +181,22 @@ TEST_F(IdentityTest, CertificatesFromTheIssuingCaAreAccepted) {
   const grpc::Status listed = stub->ListTerminals(WithDeadline(&ctx, 5), {}, &out);
   EXPECT_TRUE(listed.ok()) << listed.error_message() << "\n" << collector_->Log();
 
+  // A real agent, its own certificate from the issuing CA, verifies the
+  // collector's chain and is accepted in turn.
+  AgentProcess agent(pki_, dir_, *collector_, "t-agent", "osaka");
+  pki_.IssueViaIssuingCa("terminal-t-agent", TestPki::TerminalRequest("t-agent", "osaka"));
+  agent.Start();
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        grpc::ClientContext get_ctx;
+        v1::GetTerminalRequest req;
+        req.set_terminal_id("t-agent");
+        v1::TerminalDetail detail;
+        return stub->GetTerminal(WithDeadline(&get_ctx, 2), req, &detail).ok();
+      },
+      std::chrono::seconds(20)))
+      << agent.Log() << collector_->Log();
+
   // mamorictl verifies the collector's chain the same way.
   const CommandResult ctl = collector_->Ctl({"terminals"});
   EXPECT_EQ(ctl.exit_code, 0) << ctl.out << ctl.err;
