@@ -91,8 +91,10 @@ class AddressedListener::Impl {
     std::string CurrentPeer() override {
       std::lock_guard lock(owner_->mu_);
       if (!busy || verified) return {};
+      // No wake-up: this runs on the handshake's critical path, and the
+      // slot is released on the listener's next turn (at the latest, the
+      // next accepted connection, which is when it is needed).
       verified = true;
-      owner_->Wake();
       return address;
     }
 
