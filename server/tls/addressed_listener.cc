@@ -253,7 +253,9 @@ class AddressedListener::Impl {
                            ? static_cast<int>(std::max<int64_t>(ms, 0) + 1)
                            : std::min(timeout_ms, static_cast<int>(std::max<int64_t>(ms, 0) + 1));
           if (!slot->hung_up_at && slot->watch_fd >= 0) {
-            fds.push_back({slot->watch_fd, POLLRDHUP, 0});
+            // No events asked for: POLLHUP and POLLERR are always reported,
+            // and a peer's FIN alone (POLLRDHUP) would wake the loop in vain.
+            fds.push_back({slot->watch_fd, 0, 0});
             watched.push_back(slot.get());
           }
         }
