@@ -22,6 +22,7 @@
 #include "common/base/logging.h"
 #include "common/crypto/credentials.h"
 #include "server/tls/server_transport.h"
+#include "tests/mocks/fake_revocation_list.h"
 #include "tests/support/child_process.h"
 #include "tests/support/test_pki.h"
 
@@ -98,7 +99,7 @@ int Stall(int port) {
 
 class AddressedListenerTest : public ::testing::Test {
  protected:
-  void StartServer(int slots) {
+  void StartServer(int slots, const RevocationList* revocations = nullptr) {
     const TlsPaths server = pki_.Server();
     Result<TlsMaterial> tls = LoadTlsMaterial({server.ca, server.cert, server.key}, clock_.NowMs());
     ASSERT_TRUE(tls.ok()) << tls.error().message;
@@ -108,8 +109,8 @@ class AddressedListenerTest : public ::testing::Test {
     options.handshake_timeout = std::chrono::milliseconds(1'000);
     auto listener = AddressedListener::Create(
         "127.0.0.1:0", builder_,
-        [this](HandshakePeerSource* peers) {
-          return MakeServerCredentials(tls_, &clock_, nullptr, peers);
+        [this, revocations](HandshakePeerSource* peers) {
+          return MakeServerCredentials(tls_, &clock_, revocations, peers);
         },
         options);
     ASSERT_TRUE(listener.ok()) << listener.error().message;
@@ -195,6 +196,20 @@ TEST_F(AddressedListenerTest, WhenEverySlotIsBusyTheAcceptLineCarriesTheAddress)
   ASSERT_TRUE(log.WaitFor("CN=t-after rejected")) << log.text();
   EXPECT_THAT(log.LineWith("CN=t-after rejected"),
               ::testing::StartsWith("connection from ipv4:127.0.0.1:"));
+}
+
+TEST_F(AddressedListenerTest, RevokedCertificatesAreRefusedAtTheHandshakeWithTheAddress) {
+  LogCapture log;
+  testing::FakeRevocationList revoked;
+  StartServer(4, &revoked);
+  const TlsPaths t = pki_.IssueTerminal("t-rev", "osaka");
+  EXPECT_TRUE(Connect(t));
+  revoked.RevokeIdentity(PeerRole::kTerminal, "t-rev", "lost in transit");
+  EXPECT_FALSE(Connect(t));
+  ASSERT_TRUE(log.WaitFor("CN=t-rev rejected")) << log.text();
+  const std::string line = log.LineWith("CN=t-rev rejected");
+  EXPECT_THAT(line, ::testing::StartsWith("connection from ipv4:127.0.0.1:"));
+  EXPECT_THAT(line, HasSubstr("mamori://terminal/t-rev is revoked: lost in transit"));
 }
 
 TEST_F(AddressedListenerTest, RefusesAMalformedListenAddress) {
