@@ -2,35 +2,27 @@
 
 #include <grpc/grpc_security_constants.h>
 
+#include "common/crypto/client_identity.h"
+
 namespace mamori {
 
 Result<AuthenticatedPeer> IdentifyPeer(const grpc::AuthContext* auth, std::string peer_address) {
   if (auth == nullptr || !auth->IsPeerAuthenticated()) {
     return MakeError(ErrorCode::kUnauthenticated, "no verified client certificate");
   }
-  AuthenticatedPeer peer;
-  peer.address = std::move(peer_address);
-  bool have_identity = false;
-  for (const auto& value : auth->FindPropertyValues(GRPC_PEER_URI_PROPERTY_NAME)) {
-    const std::string_view uri(value.data(), value.size());
-    if (auto id = ParseIdentityUri(uri)) {
-      if (have_identity) {
-        return MakeError(ErrorCode::kUnauthenticated,
-                         "client certificate carries more than one identity URI");
-      }
-      peer.identity = *id;
-      have_identity = true;
-    } else if (auto group = ParseGroupUri(uri)) {
-      peer.group = *group;
-    }
-  }
-  if (!have_identity) {
-    return MakeError(ErrorCode::kUnauthenticated,
-                     "client certificate has no mamori:// identity URI SAN");
-  }
+  std::string cert_pem;
   for (const auto& value : auth->FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME)) {
-    peer.cert_pem.assign(value.data(), value.size());
+    cert_pem.assign(value.data(), value.size());
   }
+  if (cert_pem.empty()) return MakeError(ErrorCode::kUnauthenticated, "no client certificate");
+  Result<ClientIdentity> checked = CheckClientIdentity(cert_pem);
+  if (!checked) return checked.error();
+  AuthenticatedPeer peer;
+  peer.identity = std::move(checked->identity);
+  peer.group = std::move(checked->group);
+  peer.cert_sha256 = std::move(checked->cert_sha256);
+  peer.address = std::move(peer_address);
+  peer.cert_pem = std::move(cert_pem);
   return peer;
 }
 
