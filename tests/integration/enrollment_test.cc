@@ -1,0 +1,374 @@
+// Enrollment and renewal against a real collector process over real TLS on
+// loopback: tokens from the admin API, Enroll on the enrollment port (TLS
+// that authenticates the collector only), reports and renewal over the
+// mutual-TLS identity the enrollment produced.
+
+#include <arpa/inet.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <set>
+#include <thread>
+
+#include "common/crypto/csr.h"
+#include "mamori/v1/enrollment.grpc.pb.h"
+#include "proto/wire/convert.h"
+#include "tests/integration/harness.h"
+
+namespace mamori::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// The key and certificate an enrolled agent holds.
+struct Enrolled {
+  std::string key_pem;
+  v1::IssuedCertificate cert;
+};
+
+class EnrollmentTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // IPv4 and IPv6 loopback on one port, so a test can call from two
+    // addresses: a port the kernel just handed out and freed on both.
+    const int port = FreePortOnBothLoopbacks();
+    ASSERT_GT(port, 0);
+    StartCollector("127.0.0.1:" + std::to_string(port) + ",[::1]:" + std::to_string(port));
+  }
+
+  static int FreePortOnBothLoopbacks() {
+    for (int attempt = 0; attempt < 20; ++attempt) {
+      const int v4 = socket(AF_INET, SOCK_STREAM, 0);
+      sockaddr_in a{};
+      a.sin_family = AF_INET;
+      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      socklen_t len = sizeof(a);
+      if (bind(v4, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 ||
+          getsockname(v4, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+        close(v4);
+        continue;
+      }
+      const int port = ntohs(a.sin_port);
+      const int v6 = socket(AF_INET6, SOCK_STREAM, 0);
+      sockaddr_in6 b{};
+      b.sin6_family = AF_INET6;
+      b.sin6_addr = in6addr_loopback;
+      b.sin6_port = htons(static_cast<uint16_t>(port));
+      const bool ok = bind(v6, reinterpret_cast<sockaddr*>(&b), sizeof(b)) == 0;
+      close(v6);
+      close(v4);
+      if (ok) return port;
+    }
+    return 0;
+  }
+
+  void StartCollector(const std::string& listen) {
+    port_file_ = dir_.File("enroll.port");
+    collector_ = std::make_unique<CollectorProcess>(
+        pki_, dir_,
+        "enrollment:\n  listen: \"" + listen + "\"\n  port_file: " + port_file_ +
+            "\n  issuing_ca_cert_file: " + pki_.dir() + "/ca.pem\n  issuing_ca_key_file: " +
+            pki_.dir() + "/ca.key\n  certificate_lifetime: 10m\n");
+    ASSERT_TRUE(collector_->Start()) << collector_->Log();
+    enroll_port_ = std::stoi(ReadWholeFile(port_file_));
+    ASSERT_GT(enroll_port_, 0);
+    admin_ = collector_->Admin(pki_.Admin());
+  }
+
+  // host: "127.0.0.1" or "[::1]".
+  std::shared_ptr<grpc::Channel> EnrollChannel(const std::string& host = "127.0.0.1") const {
+    grpc::SslCredentialsOptions opts;
+    opts.pem_root_certs = ReadWholeFile(pki_.ca_file());
+    grpc::ChannelArguments args;
+    args.SetSslTargetNameOverride(std::string(TestPki::kServerName));
+    // One connection per channel: concurrent tests model separate terminals.
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    return grpc::CreateCustomChannel(host + ":" + std::to_string(enroll_port_),
+                                     grpc::SslCredentials(opts), args);
+  }
+
+  // A mutual-TLS channel to the main port with in-memory credentials.
+  std::shared_ptr<grpc::Channel> MainChannel(const std::string& key_pem,
+                                             const std::string& chain_pem) const {
+    grpc::SslCredentialsOptions opts;
+    opts.pem_root_certs = ReadWholeFile(pki_.ca_file());
+    opts.pem_private_key = key_pem;
+    opts.pem_cert_chain = chain_pem;
+    grpc::ChannelArguments args;
+    args.SetSslTargetNameOverride(std::string(TestPki::kServerName));
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    return grpc::CreateCustomChannel(collector_->address(), grpc::SslCredentials(opts), args);
+  }
+
+  std::string CreateToken(const std::string& group, uint32_t uses, uint64_t expires_s = 0) {
+    grpc::ClientContext ctx;
+    v1::CreateEnrollTokenRequest req;
+    req.set_group(group);
+    req.set_uses(uses);
+    req.set_expires_in_seconds(expires_s);
+    req.set_note("test");
+    v1::CreateEnrollTokenResponse resp;
+    const grpc::Status s = admin_->CreateEnrollToken(WithDeadline(&ctx), req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return resp.token_text();
+  }
+
+  grpc::Status Enroll(const std::string& token, const std::string& hostname, Enrolled* out,
+                      const std::string& host = "127.0.0.1") {
+    Result<KeyAndCsr> made = MakeKeyAndCsr(hostname.empty() ? "x" : hostname);
+    EXPECT_TRUE(made.ok());
+    auto stub = v1::EnrollmentService::NewStub(EnrollChannel(host));
+    grpc::ClientContext ctx;
+    v1::EnrollRequest req;
+    req.set_token(token);
+    req.set_csr_pem(made->csr_pem);
+    req.set_hostname(hostname);
+    req.set_agent_version("test");
+    req.set_os("Linux");
+    out->key_pem = made->key_pem;
+    return stub->Enroll(WithDeadline(&ctx, 30), req, &out->cert);
+  }
+
+  static v1::StateReport MinimalReport(const std::string& hostname) {
+    v1::StateReport r;
+    r.set_hostname(hostname);
+    r.set_agent_version("test");
+    r.set_report_interval_seconds(60);
+    r.mutable_enforcement()->set_mode(v1::ENFORCEMENT_MODE_ENFORCE);
+    r.mutable_enforcement()->set_healthy(true);
+    SetMs(NowMs(), r.mutable_agent_time());
+    return r;
+  }
+
+  grpc::Status Report(const Enrolled& e) {
+    auto stub = v1::AgentService::NewStub(
+        MainChannel(e.key_pem, e.cert.certificate_pem() + e.cert.chain_pem()));
+    grpc::ClientContext ctx;
+    v1::StateAck ack;
+    return stub->ReportState(WithDeadline(&ctx), MinimalReport(e.cert.terminal_id()), &ack);
+  }
+
+  TempDir dir_;
+  TestPki pki_;
+  std::string port_file_;
+  int enroll_port_ = 0;
+  std::unique_ptr<CollectorProcess> collector_;
+  std::unique_ptr<v1::AdminService::Stub> admin_;
+};
+
+TEST_F(EnrollmentTest, EnrolledTerminalReportsAndRenewsWithAFreshKey) {
+  const std::string token = CreateToken("osaka/suita", 1);
+  ASSERT_THAT(token, HasSubstr("mt_"));
+  Enrolled e;
+  grpc::Status s = Enroll(token, "PC-001", &e);
+  ASSERT_TRUE(s.ok()) << s.error_message() << "\n" << collector_->Log();
+  // The id is the lower-cased host name; the group comes from the token.
+  EXPECT_EQ(e.cert.terminal_id(), "pc-001");
+  EXPECT_EQ(e.cert.group(), "osaka/suita");
+  EXPECT_EQ(e.cert.ca_pem(), ReadWholeFile(pki_.ca_file()));
+  EXPECT_TRUE(CheckKeyMatchesCertificate(e.key_pem, e.cert.certificate_pem()).ok());
+  EXPECT_TRUE(VerifyCertificate(e.cert.ca_pem(), e.cert.certificate_pem() + e.cert.chain_pem(),
+                                NowMs(), CertPurpose::kClient)
+                  .ok());
+  // Valid for the configured 10 minutes from now (and from a little before,
+  // for clocks that differ).
+  EXPECT_NEAR(ToMs(e.cert.not_after()), NowMs() + 10 * 60'000, 60'000);
+  EXPECT_LT(ToMs(e.cert.not_before()), NowMs() - 60'000);
+  Result<CertInfo> info = InspectCertificate(e.cert.certificate_pem());
+  ASSERT_TRUE(info.ok());
+  EXPECT_THAT(info->uris,
+              ::testing::ElementsAre("mamori://terminal/pc-001", "mamori://group/osaka/suita"));
+
+  s = Report(e);
+  ASSERT_TRUE(s.ok()) << s.error_message() << "\n" << collector_->Log();
+
+  // Renewal over the enrolled identity, with a fresh key.
+  auto agent = v1::AgentService::NewStub(
+      MainChannel(e.key_pem, e.cert.certificate_pem() + e.cert.chain_pem()));
+  Result<KeyAndCsr> fresh = MakeKeyAndCsr("ignored-name");
+  ASSERT_TRUE(fresh.ok());
+  v1::RenewCertificateRequest renew;
+  renew.set_csr_pem(fresh->csr_pem);
+  v1::IssuedCertificate renewed;
+  {
+    grpc::ClientContext ctx;
+    s = agent->RenewCertificate(WithDeadline(&ctx), renew, &renewed);
+    ASSERT_TRUE(s.ok()) << s.error_message() << "\n" << collector_->Log();
+  }
+  EXPECT_EQ(renewed.terminal_id(), "pc-001");
+  EXPECT_EQ(renewed.group(), "osaka/suita");
+  EXPECT_NE(renewed.serial(), e.cert.serial());
+  EXPECT_TRUE(CheckKeyMatchesCertificate(fresh->key_pem, renewed.certificate_pem()).ok());
+  Enrolled next{fresh->key_pem, renewed};
+  s = Report(next);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+
+  // The same key again is not a renewal.
+  Result<KeyAndCsr> again = MakeKeyAndCsr("x");
+  ASSERT_TRUE(again.ok());
+  {
+    // A CSR over the current key: build it from the enrolled key.
+    auto stub = v1::AgentService::NewStub(
+        MainChannel(next.key_pem, next.cert.certificate_pem() + next.cert.chain_pem()));
+    grpc::ClientContext ctx;
+    v1::RenewCertificateRequest same;
+    same.set_csr_pem(renew.csr_pem());  // the CSR of the key now in use
+    v1::IssuedCertificate out;
+    s = stub->RenewCertificate(WithDeadline(&ctx), same, &out);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_THAT(s.error_message(), HasSubstr("fresh"));
+  }
+
+  // Recorded: one enrollment with the address, in the audit log too.
+  grpc::ClientContext ctx;
+  v1::ListEnrollmentsResponse list;
+  ASSERT_TRUE(admin_->ListEnrollments(WithDeadline(&ctx), {}, &list).ok());
+  ASSERT_EQ(list.enrollments_size(), 1);
+  EXPECT_EQ(list.enrollments(0).terminal_id(), "pc-001");
+  EXPECT_EQ(list.enrollments(0).serial(), e.cert.serial());
+  EXPECT_EQ(list.enrollments(0).source_address(), "127.0.0.1");
+  grpc::ClientContext actx;
+  v1::QueryAuditRequest aq;
+  aq.set_action("terminal.enroll");
+  v1::QueryAuditResponse audit;
+  ASSERT_TRUE(admin_->QueryAudit(WithDeadline(&actx), aq, &audit).ok());
+  ASSERT_EQ(audit.entries_size(), 1);
+  EXPECT_EQ(audit.entries(0).target(), "pc-001");
+  EXPECT_THAT(audit.entries(0).detail(), HasSubstr(e.cert.serial()));
+}
+
+TEST_F(EnrollmentTest, EnrollmentPortServesOnlyEnroll) {
+  // Agent and admin calls on the enrollment port: not served there.
+  grpc::ClientContext ctx1;
+  v1::StateAck ack;
+  auto agent = v1::AgentService::NewStub(EnrollChannel());
+  EXPECT_EQ(agent->ReportState(WithDeadline(&ctx1), MinimalReport("x"), &ack).error_code(),
+            grpc::StatusCode::UNIMPLEMENTED);
+  grpc::ClientContext ctx2;
+  v1::ListTerminalsResponse terminals;
+  auto admin = v1::AdminService::NewStub(EnrollChannel());
+  EXPECT_EQ(admin->ListTerminals(WithDeadline(&ctx2), {}, &terminals).error_code(),
+            grpc::StatusCode::UNIMPLEMENTED);
+  // And the main port still wants a client certificate.
+  grpc::ClientContext ctx3;
+  auto no_cert = v1::AdminService::NewStub(collector_->Channel(std::nullopt));
+  EXPECT_FALSE(no_cert->ListTerminals(WithDeadline(&ctx3), {}, &terminals).ok());
+}
+
+TEST_F(EnrollmentTest, BadTokensAllGetTheSameAnswer) {
+  const std::string once = CreateToken("osaka", 1);
+  Enrolled e;
+  ASSERT_TRUE(Enroll(once, "pc-1", &e).ok()) << collector_->Log();
+
+  const std::string revoked = CreateToken("osaka", 5);
+  {
+    grpc::ClientContext ctx;
+    v1::RevokeEnrollTokenRequest req;
+    req.set_id(revoked.substr(3, 8));
+    v1::RevokeEnrollTokenResponse resp;
+    ASSERT_TRUE(admin_->RevokeEnrollToken(WithDeadline(&ctx), req, &resp).ok());
+  }
+  // A token of another deployment (another collector, another store).
+  TempDir other_dir;
+  TestPki other_pki;
+  CollectorProcess other(other_pki, other_dir,
+                         "enrollment:\n  issuing_ca_cert_file: " + other_pki.dir() +
+                             "/ca.pem\n  issuing_ca_key_file: " + other_pki.dir() + "/ca.key\n");
+  ASSERT_TRUE(other.Start()) << other.Log();
+  std::string foreign;
+  {
+    grpc::ClientContext ctx;
+    v1::CreateEnrollTokenRequest req;
+    req.set_group("osaka");
+    v1::CreateEnrollTokenResponse resp;
+    ASSERT_TRUE(
+        other.Admin(other_pki.Admin())->CreateEnrollToken(WithDeadline(&ctx), req, &resp).ok());
+    foreign = resp.token_text();
+  }
+  std::string forged = once;
+  forged.back() = forged.back() == 'a' ? 'b' : 'a';
+
+  std::set<std::string> messages;
+  for (const auto& [what, token] :
+       std::vector<std::pair<std::string, std::string>>{{"used up", once},
+                                                        {"revoked", revoked},
+                                                        {"foreign", foreign},
+                                                        {"forged", forged},
+                                                        {"garbage", "hello"},
+                                                        {"huge", std::string(20'000, 'a')}}) {
+    Enrolled out;
+    const grpc::Status s = Enroll(token, "pc-2", &out);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED)
+        << what << ": " << s.error_message();
+    messages.insert(s.error_message());
+  }
+  EXPECT_EQ(messages.size(), 1u);
+  // The precise reasons are in the log, with the address.
+  EXPECT_THAT(collector_->Log(), HasSubstr("refused: token used up"));
+  EXPECT_THAT(collector_->Log(), HasSubstr("refused: token revoked"));
+  EXPECT_THAT(collector_->Log(), HasSubstr("enrollment from 127.0.0.1 refused: unknown token"));
+}
+
+TEST_F(EnrollmentTest, ClashWithActiveTerminalNeedsAllowance) {
+  const std::string token = CreateToken("osaka", 3);
+  Enrolled first;
+  ASSERT_TRUE(Enroll(token, "pc-9", &first).ok());
+  Enrolled second;
+  grpc::Status s = Enroll(token, "PC-9", &second);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::ALREADY_EXISTS) << s.error_message();
+  EXPECT_THAT(s.error_message(), HasSubstr("allow-reenroll pc-9"));
+  {
+    grpc::ClientContext ctx;
+    v1::AllowReenrollmentRequest req;
+    req.set_terminal_id("pc-9");
+    v1::AllowReenrollmentResponse resp;
+    ASSERT_TRUE(admin_->AllowReenrollment(WithDeadline(&ctx), req, &resp).ok());
+  }
+  s = Enroll(token, "pc-9", &second);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_NE(second.cert.serial(), first.cert.serial());
+  // One use only: the next one clashes again, and the refused attempt used
+  // no token use (the token had 3: two issued, one left).
+  Enrolled third;
+  EXPECT_EQ(Enroll(token, "pc-9", &third).error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  grpc::ClientContext ctx;
+  v1::ListEnrollTokensResponse tokens;
+  ASSERT_TRUE(admin_->ListEnrollTokens(WithDeadline(&ctx), {}, &tokens).ok());
+  ASSERT_EQ(tokens.tokens_size(), 1);
+  EXPECT_EQ(tokens.tokens(0).uses_left(), 1u);
+}
+
+TEST_F(EnrollmentTest, WrongTokensFromOneAddressAreRateLimitedOthersUnaffected) {
+  const std::string good = CreateToken("osaka", 1);
+  int limited = 0;
+  int unauthenticated = 0;
+  for (int i = 0; i < 100; ++i) {
+    Enrolled out;
+    const grpc::Status s = Enroll("mt_aaaaaaaa_" + std::string(52, 'b'), "pc-x", &out);
+    if (s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) ++limited;
+    if (s.error_code() == grpc::StatusCode::UNAUTHENTICATED) ++unauthenticated;
+  }
+  // The bucket holds 10 attempts a minute: the first few are judged, the
+  // rest refused unread (a slow run may refill a token or two).
+  EXPECT_GE(unauthenticated, 10);
+  EXPECT_LE(unauthenticated, 15);
+  EXPECT_EQ(limited + unauthenticated, 100);
+  // Another address (IPv6 loopback) enrolls at once.
+  Enrolled honest;
+  const grpc::Status s = Enroll(good, "pc-honest", &honest, "[::1]");
+  EXPECT_TRUE(s.ok()) << s.error_message() << "\n" << collector_->Log();
+  EXPECT_THAT(collector_->Log(), HasSubstr("enrollment from 127.0.0.1 refused: more than 10"));
+}
+
+}  // namespace
+}  // namespace mamori::testing
