@@ -7,10 +7,13 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <sqlite3.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
+#include <functional>
 #include <set>
 #include <thread>
 
@@ -38,12 +41,14 @@ struct Enrolled {
 
 class EnrollmentTest : public ::testing::Test {
  protected:
-  void SetUp() override {
+  void SetUp() override { StartBoth(""); }
+
+  void StartBoth(const std::string& extra) {
     // IPv4 and IPv6 loopback on one port, so a test can call from two
     // addresses: a port the kernel just handed out and freed on both.
     const int port = FreePortOnBothLoopbacks();
     ASSERT_GT(port, 0);
-    StartCollector("127.0.0.1:" + std::to_string(port) + ",[::1]:" + std::to_string(port));
+    StartCollector("127.0.0.1:" + std::to_string(port) + ",[::1]:" + std::to_string(port), extra);
   }
 
   static int FreePortOnBothLoopbacks() {
@@ -72,13 +77,13 @@ class EnrollmentTest : public ::testing::Test {
     return 0;
   }
 
-  void StartCollector(const std::string& listen) {
+  void StartCollector(const std::string& listen, const std::string& extra) {
     port_file_ = dir_.File("enroll.port");
     collector_ = std::make_unique<CollectorProcess>(
         pki_, dir_,
         "enrollment:\n  listen: \"" + listen + "\"\n  port_file: " + port_file_ +
             "\n  issuing_ca_cert_file: " + pki_.dir() + "/ca.pem\n  issuing_ca_key_file: " +
-            pki_.dir() + "/ca.key\n  certificate_lifetime: 10m\n");
+            pki_.dir() + "/ca.key\n  certificate_lifetime: 10m\n" + extra);
     ASSERT_TRUE(collector_->Start()) << collector_->Log();
     enroll_port_ = std::stoi(ReadWholeFile(port_file_));
     ASSERT_GT(enroll_port_, 0);
@@ -368,6 +373,155 @@ TEST_F(EnrollmentTest, WrongTokensFromOneAddressAreRateLimitedOthersUnaffected) 
   const grpc::Status s = Enroll(good, "pc-honest", &honest, "[::1]");
   EXPECT_TRUE(s.ok()) << s.error_message() << "\n" << collector_->Log();
   EXPECT_THAT(collector_->Log(), HasSubstr("enrollment from 127.0.0.1 refused: more than 10"));
+}
+
+// Many terminals at once: one address (loopback) stands for a whole
+// prefecture's NAT, so the per-address limit is raised for these.
+class EnrollmentLoadTest : public EnrollmentTest {
+ protected:
+  void SetUp() override { StartBoth("  max_attempts_per_minute: 10000\n"); }
+
+  int64_t CountRows(const std::string& sql) const {
+    sqlite3* raw = nullptr;
+    if (sqlite3_open_v2(collector_->db_path().c_str(), &raw, SQLITE_OPEN_READONLY, nullptr) !=
+        SQLITE_OK) {
+      sqlite3_close(raw);
+      return -1;
+    }
+    std::unique_ptr<sqlite3, decltype(&sqlite3_close)> db(raw, &sqlite3_close);
+    sqlite3_busy_timeout(db.get(), 5000);
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(db.get(), sql.c_str(), -1, &st, nullptr) != SQLITE_OK) return -1;
+    std::unique_ptr<sqlite3_stmt, decltype(&sqlite3_finalize)> stmt(st, &sqlite3_finalize);
+    return sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+  }
+
+  // Runs `body(i)` for i in [0, n) on `threads` threads.
+  static void Parallel(int n, int threads, const std::function<void(int)>& body) {
+    std::atomic<int> next{0};
+    std::vector<std::thread> pool;
+    for (int t = 0; t < threads; ++t) {
+      pool.emplace_back([&] {
+        for (int i = next++; i < n; i = next++) body(i);
+      });
+    }
+    for (auto& th : pool) th.join();
+  }
+
+  static std::string Host(int i) {
+    char buf[16];
+    std::snprintf(buf, sizeof(buf), "pc-%04d", i);
+    return buf;
+  }
+};
+
+TEST_F(EnrollmentLoadTest, ThousandClientsShareATokenOfThousandUses) {
+  constexpr int kClients = 1000;
+  const std::string token = CreateToken("osaka/suita", kClients);
+  std::vector<Enrolled> out(kClients);
+  std::vector<grpc::Status> status(kClients);
+  Parallel(kClients, 100, [&](int i) { status[i] = Enroll(token, Host(i), &out[i]); });
+
+  std::set<std::string> serials;
+  std::set<std::string> keys;
+  int ok = 0;
+  for (int i = 0; i < kClients; ++i) {
+    ASSERT_TRUE(status[i].ok()) << i << ": " << status[i].error_message();
+    ++ok;
+    EXPECT_EQ(out[i].cert.terminal_id(), Host(i));
+    // Each certificate holds the key its own client made.
+    EXPECT_TRUE(CheckKeyMatchesCertificate(out[i].key_pem, out[i].cert.certificate_pem()).ok())
+        << i;
+    serials.insert(out[i].cert.serial());
+    keys.insert(*CertificatePublicKeySha256(out[i].cert.certificate_pem()));
+  }
+  EXPECT_EQ(ok, kClients);
+  EXPECT_EQ(serials.size(), static_cast<std::size_t>(kClients));
+  EXPECT_EQ(keys.size(), static_cast<std::size_t>(kClients));
+  Enrolled late;
+  EXPECT_EQ(Enroll(token, "pc-late", &late).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(CountRows("SELECT COUNT(*) FROM issued_certificates"), kClients);
+  EXPECT_EQ(CountRows("SELECT COUNT(*) FROM enrollments"), kClients);
+  EXPECT_EQ(CountRows("SELECT uses_left FROM enroll_tokens"), 0);
+}
+
+TEST_F(EnrollmentLoadTest, ConcurrentEnrollmentsNeverExceedTheUses) {
+  // 200 clients race for 50 uses: exactly 50 certificates.
+  const std::string token = CreateToken("osaka", 50);
+  std::atomic<int> issued{0};
+  std::atomic<int> refused{0};
+  Parallel(200, 50, [&](int i) {
+    Enrolled e;
+    const grpc::Status s = Enroll(token, Host(i), &e);
+    if (s.ok()) ++issued;
+    if (s.error_code() == grpc::StatusCode::UNAUTHENTICATED) ++refused;
+  });
+  EXPECT_EQ(issued.load(), 50);
+  EXPECT_EQ(refused.load(), 150);
+  EXPECT_EQ(CountRows("SELECT COUNT(*) FROM issued_certificates"), 50);
+}
+
+TEST_F(EnrollmentLoadTest, RenewalUnderLoadLosesNoReport) {
+  constexpr int kClients = 500;
+  constexpr int kBatch = 5;
+  const std::string token = CreateToken("osaka", kClients);
+  std::vector<Enrolled> enrolled(kClients);
+  Parallel(kClients, 50, [&](int i) {
+    const grpc::Status s = Enroll(token, Host(i), &enrolled[i]);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  });
+  const auto batch = [&](const std::string& id, uint64_t first) {
+    v1::EventBatch b;
+    for (uint64_t seq = first; seq < first + kBatch; ++seq) {
+      v1::Event* e = b.add_events();
+      e->set_seq(seq);
+      SetMs(NowMs(), e->mutable_time());
+      e->set_kind(v1::EVENT_KIND_POLICY_APPLIED);
+      e->set_detail("load " + id);
+    }
+    return b;
+  };
+  std::atomic<int> failures{0};
+  std::atomic<int> renewed{0};
+  Parallel(kClients, 50, [&](int i) {
+    const Enrolled& e = enrolled[i];
+    auto old_stub = v1::AgentService::NewStub(
+        MainChannel(e.key_pem, e.cert.certificate_pem() + e.cert.chain_pem()));
+    const auto send = [&](v1::AgentService::Stub* stub, uint64_t first) {
+      grpc::ClientContext ctx;
+      v1::EventAck ack;
+      const grpc::Status s =
+          stub->ReportEvents(WithDeadline(&ctx, 60), batch(Host(i), first), &ack);
+      if (!s.ok() || ack.acked_through_seq() != first + kBatch - 1) {
+        ++failures;
+        ADD_FAILURE() << Host(i) << " seq " << first << ": " << s.error_message();
+      }
+    };
+    send(old_stub.get(), 1);
+    Result<KeyAndCsr> fresh = MakeKeyAndCsr("x");
+    v1::RenewCertificateRequest req;
+    req.set_csr_pem(fresh->csr_pem);
+    v1::IssuedCertificate next;
+    {
+      grpc::ClientContext ctx;
+      const grpc::Status s = old_stub->RenewCertificate(WithDeadline(&ctx, 60), req, &next);
+      if (!s.ok()) {
+        ++failures;
+        ADD_FAILURE() << Host(i) << " renew: " << s.error_message();
+        return;
+      }
+    }
+    ++renewed;
+    // The old connection keeps reporting while the new identity takes over.
+    send(old_stub.get(), 1 + kBatch);
+    auto new_stub = v1::AgentService::NewStub(
+        MainChannel(fresh->key_pem, next.certificate_pem() + next.chain_pem()));
+    send(new_stub.get(), 1 + 2 * kBatch);
+  });
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(renewed.load(), kClients);
+  EXPECT_EQ(CountRows("SELECT COUNT(*) FROM events"), kClients * 3 * kBatch);
+  EXPECT_EQ(CountRows("SELECT COUNT(*) FROM issued_certificates WHERE reason = 'renew'"), kClients);
 }
 
 }  // namespace
