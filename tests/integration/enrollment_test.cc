@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <filesystem>
 #include <functional>
 #include <set>
 #include <thread>
@@ -373,6 +374,58 @@ TEST_F(EnrollmentTest, WrongTokensFromOneAddressAreRateLimitedOthersUnaffected) 
   const grpc::Status s = Enroll(good, "pc-honest", &honest, "[::1]");
   EXPECT_TRUE(s.ok()) << s.error_message() << "\n" << collector_->Log();
   EXPECT_THAT(collector_->Log(), HasSubstr("enrollment from 127.0.0.1 refused: more than 10"));
+}
+
+TEST_F(EnrollmentTest, MamorictlManagesTokensAndRenewsItsOwnCertificate) {
+  CommandResult created =
+      collector_->Ctl({"enroll", "token", "create", "--group", "osaka/suita", "--uses", "2",
+                       "--expires", "2d", "--note", "suita rollout"});
+  ASSERT_EQ(created.exit_code, 0) << created.out << created.err;
+  const auto at = created.out.find("mt_");
+  ASSERT_NE(at, std::string::npos) << created.out;
+  const std::string token = created.out.substr(at, 64);
+  const std::string id = token.substr(3, 8);
+  Enrolled e;
+  ASSERT_TRUE(Enroll(token, "pc-cli", &e).ok());
+
+  CommandResult list = collector_->Ctl({"enroll", "token", "list"});
+  ASSERT_EQ(list.exit_code, 0) << list.out;
+  EXPECT_THAT(list.out, HasSubstr(id));
+  EXPECT_THAT(list.out, HasSubstr("1/2"));
+  EXPECT_THAT(list.out, HasSubstr("suita rollout"));
+  // The secret is never shown again.
+  EXPECT_THAT(list.out, ::testing::Not(HasSubstr(token)));
+
+  CommandResult enrollments = collector_->Ctl({"enroll", "list"});
+  ASSERT_EQ(enrollments.exit_code, 0) << enrollments.out;
+  EXPECT_THAT(enrollments.out, HasSubstr("pc-cli"));
+  EXPECT_THAT(enrollments.out, HasSubstr(e.cert.serial()));
+
+  ASSERT_EQ(collector_->Ctl({"enroll", "token", "revoke", id}).exit_code, 0);
+  Enrolled refused;
+  EXPECT_EQ(Enroll(token, "pc-cli-2", &refused).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_THAT(collector_->Ctl({"enroll", "token", "list"}).out, HasSubstr("revoked"));
+  EXPECT_NE(collector_->Ctl({"enroll", "token", "revoke", "nosuchid"}).exit_code, 0);
+
+  CommandResult allow = collector_->Ctl({"enroll", "allow-reenroll", "pc-cli", "--expires", "1h"});
+  EXPECT_EQ(allow.exit_code, 0) << allow.out;
+  EXPECT_THAT(allow.out, HasSubstr("once more"));
+
+  // pki renew: new key and certificate in place, old ones gone once proven.
+  const TlsPaths admin = pki_.Admin();
+  const std::string old_key = ReadWholeFile(admin.key);
+  const std::string old_cert = ReadWholeFile(admin.cert);
+  CommandResult renewed = collector_->Ctl({"pki", "renew"});
+  ASSERT_EQ(renewed.exit_code, 0) << renewed.out << renewed.err << collector_->Log();
+  EXPECT_NE(ReadWholeFile(admin.key), old_key);
+  EXPECT_NE(ReadWholeFile(admin.cert), old_cert);
+  EXPECT_TRUE(CheckKeyMatchesCertificate(ReadWholeFile(admin.key), ReadWholeFile(admin.cert)).ok());
+  EXPECT_FALSE(std::filesystem::exists(admin.key + ".prev"));
+  Result<CertInfo> info = InspectCertificate(ReadWholeFile(admin.cert));
+  ASSERT_TRUE(info.ok());
+  EXPECT_THAT(info->uris, ::testing::ElementsAre("mamori://admin/admin"));
+  // And the renewed identity works for the next command.
+  EXPECT_EQ(collector_->Ctl({"enroll", "list"}).exit_code, 0);
 }
 
 // Many terminals at once: one address (loopback) stands for a whole
