@@ -46,6 +46,12 @@ std::string PeerHost(std::string_view peer) {
   } else {
     return std::string(peer);
   }
+  // gRPC writes the brackets of IPv6 peers percent-encoded: "ipv6:%5B::1%5D:5000".
+  if (rest.starts_with("%5B") || rest.starts_with("%5b")) {
+    const auto close = std::min(rest.find("%5D"), rest.find("%5d"));
+    if (close == std::string_view::npos) return std::string(peer);
+    return std::string(rest.substr(3, close - 3));
+  }
   if (rest.starts_with("[")) {
     const auto close = rest.find(']');
     if (close == std::string_view::npos) return std::string(peer);
