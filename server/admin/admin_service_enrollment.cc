@@ -1,12 +1,12 @@
 // AdminService: enrollment tokens, enrollments and admin certificate renewal.
 
 #include <algorithm>
-#include <climits>
 
 #include "common/base/logging.h"
 #include "proto/wire/convert.h"
 #include "server/admin/admin_call.h"
 #include "server/admin/admin_service.h"
+#include "server/enrollment/enrollment_service.h"
 #include "server/tls/peer_auth.h"
 
 namespace mamori {
@@ -16,22 +16,6 @@ grpc::Status NoIssuingCa() {
   return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
                       "enrollment is not configured on this collector (set "
                       "enrollment.issuing_ca_cert_file and issuing_ca_key_file)");
-}
-
-uint32_t Clamp32(int64_t v) { return static_cast<uint32_t>(std::clamp<int64_t>(v, 0, UINT32_MAX)); }
-
-void ToProto(const EnrollToken& t, v1::EnrollTokenView* out) {
-  out->set_id(t.id);
-  out->set_group(t.group);
-  out->set_uses_left(Clamp32(t.uses_left));
-  out->set_uses_total(Clamp32(t.uses_total));
-  SetMs(t.created_ms, out->mutable_created_at());
-  SetMs(t.expires_ms, out->mutable_expires_at());
-  out->set_revoked(t.revoked_ms != 0);
-  if (t.revoked_ms != 0) SetMs(t.revoked_ms, out->mutable_revoked_at());
-  out->set_note(t.note);
-  out->set_created_by(t.created_by);
-  if (t.last_used_ms != 0) SetMs(t.last_used_ms, out->mutable_last_used_at());
 }
 
 // Seconds from the wire, as ms; `fallback` for 0, and values too large to
@@ -116,19 +100,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ListEnrollments(
     reactor->Finish(ToGrpcStatus(list.error()));
     return reactor;
   }
-  for (const EnrollmentRecord& e : *list) {
-    v1::EnrollmentView* v = response->add_enrollments();
-    v->set_id(static_cast<uint64_t>(e.id));
-    v->set_terminal_id(e.terminal_id);
-    v->set_group(e.group);
-    v->set_source_address(e.source_address);
-    v->set_serial(e.serial_hex);
-    SetMs(e.at_ms, v->mutable_at());
-    v->set_token_id(e.token_id);
-    v->set_hostname(e.hostname);
-    v->set_agent_version(e.agent_version);
-    v->set_os(e.os);
-  }
+  for (const EnrollmentRecord& e : *list) ToProto(e, response->add_enrollments());
   reactor->Finish(grpc::Status::OK);
   return reactor;
 }

@@ -126,9 +126,9 @@ Result<std::unique_ptr<CollectorServer>> CollectorServer::Start(const CollectorC
   // (mamorictl trend reads them too).
   s->recorder_ = std::make_unique<ComplianceRecorder>(s->queries_.get(), std::chrono::minutes(10));
   if (config.web.enabled) {
-    s->web_handler_ =
-        std::make_unique<web::WebHandler>(s->auth_.get(), s->queries_.get(), s->ledger_.get(),
-                                          s->audit_.get(), s->exceptions_.get(), s->unlock_.get());
+    s->web_handler_ = std::make_unique<web::WebHandler>(
+        s->auth_.get(), s->queries_.get(), s->ledger_.get(), s->audit_.get(), s->exceptions_.get(),
+        s->unlock_.get(), s->enrollment_.get());
     auto web_server = web::WebServer::Start(config.web, s->web_handler_.get());
     if (!web_server.ok()) return web_server.error();
     s->web_server_ = std::move(web_server).value();
