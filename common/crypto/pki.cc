@@ -27,6 +27,7 @@
 
 #include "common/base/jst_time.h"
 #include "common/crypto/identity.h"
+#include "common/crypto/leaf_signing.h"
 #include "common/crypto/openssl_util.h"
 
 namespace mamori {
@@ -71,6 +72,7 @@ using X509StackPtr = std::unique_ptr<STACK_OF(X509), OpenSslDeleter<STACK_OF(X50
 
 constexpr int64_t kDefaultBackdateMs = 5LL * 60 * 1000;
 constexpr int64_t kMaxValidityDays = 100LL * 365;
+constexpr int64_t kMinValiditySeconds = 60;
 
 Error OpenSslError(ErrorCode code, std::string_view what) {
   return MakeError(code, std::string(what) + ": " + openssl::DrainErrors());
@@ -286,6 +288,16 @@ Status ValidateRequest(const IssueRequest& r) {
     if (!IsValidDnsName(dns)) {
       return MakeError(ErrorCode::kInvalidArgument, "invalid DNS name \"" + dns + "\"");
     }
+  }
+  if (r.validity_seconds > 0) {
+    if (r.validity_seconds < kMinValiditySeconds ||
+        r.validity_seconds > kMaxValidityDays * 24 * 60 * 60) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "validity must be between " + std::to_string(kMinValiditySeconds) +
+                           " seconds and " + std::to_string(kMaxValidityDays) + " days, got " +
+                           std::to_string(r.validity_seconds) + " seconds");
+    }
+    return Status::Ok();
   }
   const int64_t days = EffectiveValidityDays(r);
   if (days < 1 || days > kMaxValidityDays) {
@@ -644,19 +656,26 @@ Result<KeyAndCert> CreateIssuingCa(const KeyAndCert& root, std::string_view comm
   return KeyAndCert{std::move(*key_pem), std::move(*cert_pem)};
 }
 
-Result<KeyAndCert> IssueCertificate(const KeyAndCert& ca, const IssueRequest& request) {
+Result<std::string> SignLeafCertificate(const KeyAndCert& ca, EVP_PKEY* subject_key,
+                                        const IssueRequest& request) {
   if (Status s = ValidateRequest(request); !s) return s.error();
   Result<LoadedCa> loaded = LoadCa(ca);
   if (!loaded) return loaded.error();
   X509* issuer = loaded->certs[0].get();
 
   ERR_clear_error();
-  Result<EvpPkeyPtr> key = GenerateP256Key();
-  if (!key) return key.error();
+  const int64_t not_before_ms =
+      request.not_before_ms == 0 ? NowMs() - kDefaultBackdateMs : request.not_before_ms;
   Result<X509Ptr> cert =
-      NewCert(key->get(), request.id, request.not_before_ms, EffectiveValidityDays(request));
+      NewCert(subject_key, request.id, not_before_ms, EffectiveValidityDays(request));
   if (!cert) return cert.error();
   X509* c = cert->get();
+  if (request.validity_seconds > 0 &&
+      ASN1_TIME_set(X509_getm_notAfter(c), static_cast<time_t>(FloorDiv(not_before_ms, 1000) +
+                                                               request.validity_seconds)) ==
+          nullptr) {
+    return OpenSslError(ErrorCode::kInternal, "cannot set certificate validity");
+  }
   const char* eku = request.kind == CertKind::kServer ? "serverAuth" : "clientAuth";
   if (X509_set_issuer_name(c, X509_get_subject_name(issuer)) != 1 ||
       !AddExtension(c, issuer, NID_basic_constraints, "critical,CA:FALSE") ||
@@ -671,10 +690,21 @@ Result<KeyAndCert> IssueCertificate(const KeyAndCert& ca, const IssueRequest& re
   if (X509_sign(c, loaded->key.get(), EVP_sha256()) <= 0) {
     return OpenSslError(ErrorCode::kInternal, "cannot sign certificate");
   }
+  return CertToPem(c);
+}
+
+Result<KeyAndCert> IssueCertificate(const KeyAndCert& ca, const IssueRequest& request) {
+  if (Status s = ValidateRequest(request); !s) return s.error();
+  Result<LoadedCa> loaded = LoadCa(ca);
+  if (!loaded) return loaded.error();
+
+  ERR_clear_error();
+  Result<EvpPkeyPtr> key = GenerateP256Key();
+  if (!key) return key.error();
+  Result<std::string> cert_pem = SignLeafCertificate(ca, key->get(), request);
+  if (!cert_pem) return cert_pem.error();
   Result<std::string> key_pem = KeyToPem(key->get());
   if (!key_pem) return key_pem.error();
-  Result<std::string> cert_pem = CertToPem(c);
-  if (!cert_pem) return cert_pem.error();
   // An issuing CA's certificate travels with every leaf it signs: peers
   // trust only the root, and the TLS handshake carries what links the two.
   for (const X509Ptr& ca_cert : loaded->certs) {

@@ -39,6 +39,9 @@ struct IssueRequest {
   // and admins, kDefaultServerCertDays for servers).
   int64_t not_before_ms = 0;
   int64_t validity_days = 0;
+  // When > 0, the lifetime in seconds, counted from not_before, instead of
+  // validity_days: enrolled terminals get certificates of minutes to days.
+  int64_t validity_seconds = 0;
 };
 
 // The validity IssueCertificate gives `request`.

@@ -31,6 +31,12 @@ policy:
   signing_key_file: pki/policy-signing.key
 store:
   path: mamori.db
+enrollment:
+  listen: 127.0.0.1:${MAMORI_DEMO_ENROLL_PORT:-7444}
+  # The demo signs enrolled terminals with its root CA; a deployment uses an
+  # issuing CA signed by an offline root.
+  issuing_ca_cert_file: pki/ca.pem
+  issuing_ca_key_file: pki/ca.key
 web:
   listen: 127.0.0.1:$web_port
   cert_file: pki/collector.pem

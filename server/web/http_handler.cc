@@ -8,6 +8,7 @@
 #include <cctype>
 
 #include "common/base/logging.h"
+#include "server/web/api_enrollment.h"
 #include "server/web/api_events.h"
 #include "server/web/api_exceptions.h"
 #include "server/web/api_ledger.h"
@@ -97,13 +98,15 @@ std::string QueryParam(std::string_view target, std::string_view key) {
 }
 
 WebHandler::WebHandler(AuthService* auth, const AdminQueries* queries, MediaLedger* ledger,
-                       AuditTrail* audit, ExceptionWorkflow* exceptions, UnlockIssuer* unlock)
+                       AuditTrail* audit, ExceptionWorkflow* exceptions, UnlockIssuer* unlock,
+                       EnrollmentWorkflow* enrollment)
     : auth_(auth),
       queries_(queries),
       ledger_(ledger),
       audit_(audit),
       exceptions_(exceptions),
-      unlock_(unlock) {}
+      unlock_(unlock),
+      enrollment_(enrollment) {}
 
 HttpResponse WebHandler::Handle(const HttpRequest& request) const {
   const std::string_view target(request.target().data(), request.target().size());
@@ -211,6 +214,7 @@ HttpResponse WebHandler::HandleApi(const HttpRequest& request, std::string_view 
   if (auto r = HandleLedgerApi(call, ledger_, audit_)) return std::move(*r);
   if (auto r = HandleExceptionsApi(call, exceptions_)) return std::move(*r);
   if (auto r = HandleUnlockApi(call, unlock_)) return std::move(*r);
+  if (auto r = HandleEnrollmentApi(call, enrollment_)) return std::move(*r);
 
   if (path == "/api/logout" && is_post) {
     if (Status s = auth_->Logout(token); !s.ok()) return FromError(request, s.error());

@@ -7,6 +7,7 @@
 #include "server/admin/admin_queries.h"
 #include "server/admin/unlock_issuer.h"
 #include "server/audit/audit_trail.h"
+#include "server/enrollment/enrollment_workflow.h"
 #include "server/exceptions/exception_workflow.h"
 #include "server/ledger/media_ledger.h"
 #include "server/web/api_support.h"
@@ -44,9 +45,10 @@ class WebHandler {
   // logouts and every change made through the API; without them those
   // areas answer 503 and nothing is recorded.
   // `unlock` lists issued offline unlock codes; without it that API answers 503.
+  // `enrollment` serves enrollment tokens and enrollments; likewise.
   WebHandler(AuthService* auth, const AdminQueries* queries, MediaLedger* ledger = nullptr,
              AuditTrail* audit = nullptr, ExceptionWorkflow* exceptions = nullptr,
-             UnlockIssuer* unlock = nullptr);
+             UnlockIssuer* unlock = nullptr, EnrollmentWorkflow* enrollment = nullptr);
 
   HttpResponse Handle(const HttpRequest& request) const;
 
@@ -60,6 +62,7 @@ class WebHandler {
   AuditTrail* audit_;
   ExceptionWorkflow* exceptions_;
   UnlockIssuer* unlock_;
+  EnrollmentWorkflow* enrollment_;
 };
 
 }  // namespace mamori::web

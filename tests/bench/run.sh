@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the ingest benchmark at 1000 agents and, for a second data point, at
-# 100, then the fan-out, backlog, event-commit, dashboard and decision-latency
+# 100, then the fan-out, backlog, event-commit, dashboard, enrollment and decision-latency
 # benchmarks, and keeps
 # everything printed in BUILD_DIR/bench-results.txt.
 #
@@ -45,6 +45,11 @@ run --agents 200 --batch 20 --seconds 10
 # filtered terminals page and an events page against a static asset.
 bench=$build/tests/bench/dashboard_bench
 run --terminals 100000 --events 1000000 --requests 50
+
+# Enrollment of 1,000 terminals arriving at once (each its own key and
+# connection), next to an unserved call over the same TLS and bare SignCsr.
+bench=$build/tests/bench/enrollment_bench
+run --clients 1000
 
 # Linux decision latency on a fixture sysfs tree: a plain stick next to a
 # phone that needs the two-step classification, in the same run.

@@ -57,7 +57,8 @@ class BrowserFixture : public ::testing::Test {
     const TlsPaths server = pki_.Server();
     collector_.emplace(pki_, dir_,
                        "web:\n  listen: 127.0.0.1:0\n  port_file: " + web_port_file +
-                           "\n  cert_file: " + server.cert + "\n  key_file: " + server.key + "\n");
+                           "\n  cert_file: " + server.cert + "\n  key_file: " + server.key + "\n" +
+                           collector_extra_);
     ASSERT_TRUE(collector_->Start()) << collector_->Log();
     for (int i = 0; i < 100 && web_port_ == 0; ++i) {
       std::ifstream in(web_port_file);
@@ -117,6 +118,8 @@ class BrowserFixture : public ::testing::Test {
 
   TempDir dir_;
   TestPki pki_;
+  // More lines of the collector's config, set by a derived fixture before SetUp.
+  std::string collector_extra_;
 
  private:
   std::optional<CollectorProcess> collector_;

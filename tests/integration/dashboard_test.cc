@@ -454,5 +454,61 @@ TEST_F(ShortSessionDashboardTest, ExpiredSessionCookieIsRefused) {
   EXPECT_EQ(client_->Send(http::verb::get, "/api/overview", token).status, 401);
 }
 
+class EnrollmentDashboardTest : public DashboardTest {
+ protected:
+  void SetUp() override {
+    web_extra_ = "enrollment:\n  issuing_ca_cert_file: " + pki_.dir() +
+                 "/ca.pem\n  issuing_ca_key_file: " + pki_.dir() + "/ca.key\n";
+    DashboardTest::SetUp();
+  }
+};
+
+TEST_F(EnrollmentDashboardTest, AdminCreatesAndRevokesTokensOthersOnlyRead) {
+  const Credentials admin = AddUser("alice", "admin");
+  const Credentials op = AddUser("oscar", "operator");
+  const Credentials viewer = AddUser("victor", "viewer");
+  auto [admin_token, admin_csrf] = Login("alice", admin);
+  auto [op_token, op_csrf] = Login("oscar", op);
+  auto [viewer_token, viewer_csrf] = Login("victor", viewer);
+
+  EXPECT_EQ(client_
+                ->Send(http::verb::post, "/api/enroll-tokens", op_token, op_csrf,
+                       R"({"group":"osaka","uses":5})")
+                .status,
+            403);
+  Reply created = client_->Send(http::verb::post, "/api/enroll-tokens", admin_token, admin_csrf,
+                                R"({"group":"osaka/suita","uses":5,"note":"窓口 PC"})");
+  ASSERT_EQ(created.status, 200) << created.body;
+  EXPECT_EQ(created.Header("Cache-Control"), "no-store");
+  const std::string text = JsonText(created.body, "tokenText");
+  ASSERT_TRUE(text.starts_with("mt_")) << created.body;
+  const std::string id = text.substr(3, 8);
+
+  Reply listed = client_->Send(http::verb::get, "/api/enroll-tokens", viewer_token);
+  ASSERT_EQ(listed.status, 200) << listed.body;
+  EXPECT_NE(listed.body.find(id), std::string::npos);
+  EXPECT_NE(listed.body.find("窓口 PC"), std::string::npos);
+  EXPECT_EQ(listed.body.find(text), std::string::npos);  // the secret is never listed
+
+  EXPECT_EQ(
+      client_
+          ->Send(http::verb::post, "/api/enroll-tokens/" + id + "/revoke", op_token, op_csrf, "{}")
+          .status,
+      403);
+  Reply revoked = client_->Send(http::verb::post, "/api/enroll-tokens/" + id + "/revoke",
+                                admin_token, admin_csrf, "{}");
+  EXPECT_EQ(revoked.status, 200) << revoked.body;
+  EXPECT_EQ(client_
+                ->Send(http::verb::post, "/api/enroll-tokens/nosuchid/revoke", admin_token,
+                       admin_csrf, "{}")
+                .status,
+            404);
+  listed = client_->Send(http::verb::get, "/api/enroll-tokens", op_token);
+  EXPECT_NE(listed.body.find("\"revoked\":true"), std::string::npos) << listed.body;
+  Reply enrollments = client_->Send(http::verb::get, "/api/enrollments?limit=10", viewer_token);
+  EXPECT_EQ(enrollments.status, 200) << enrollments.body;
+  EXPECT_EQ(client_->Send(http::verb::get, "/api/enrollments?limit=0", viewer_token).status, 400);
+}
+
 }  // namespace
 }  // namespace mamori::testing
