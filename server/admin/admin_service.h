@@ -10,6 +10,7 @@
 #include "server/exceptions/exception_workflow.h"
 #include "server/ledger/media_ledger.h"
 #include "server/policy/policy_hub.h"
+#include "server/revocation/revocation_registry.h"
 #include "server/store/store.h"
 
 namespace mamori {
@@ -24,7 +25,8 @@ class AdminServiceImpl final : public v1::AdminService::CallbackService {
   AdminServiceImpl(Store* store, PolicyHub* hub, const Clock* clock, ComplianceConfig config,
                    web::AuthService* auth, const ComplianceIndex* index = nullptr,
                    MediaLedger* ledger = nullptr, AuditTrail* audit = nullptr,
-                   ExceptionWorkflow* exceptions = nullptr, UnlockIssuer* unlock = nullptr);
+                   ExceptionWorkflow* exceptions = nullptr, UnlockIssuer* unlock = nullptr,
+                   RevocationRegistry* revocations = nullptr);
 
   grpc::ServerUnaryReactor* ListTerminals(grpc::CallbackServerContext* ctx,
                                           const v1::ListTerminalsRequest* request,
@@ -108,6 +110,20 @@ class AdminServiceImpl final : public v1::AdminService::CallbackService {
                                            const v1::ListExceptionsRequest* request,
                                            v1::ListExceptionsResponse* response) override;
 
+  // The deny list (admin_service_revocation.cc); UNIMPLEMENTED without one.
+  grpc::ServerUnaryReactor* RevokeTerminal(grpc::CallbackServerContext* ctx,
+                                           const v1::RevokeTerminalRequest* request,
+                                           v1::RevocationView* response) override;
+  grpc::ServerUnaryReactor* RetireTerminal(grpc::CallbackServerContext* ctx,
+                                           const v1::RetireTerminalRequest* request,
+                                           v1::RevocationView* response) override;
+  grpc::ServerUnaryReactor* RevokeAdmin(grpc::CallbackServerContext* ctx,
+                                        const v1::RevokeAdminRequest* request,
+                                        v1::RevocationView* response) override;
+  grpc::ServerUnaryReactor* ListRevocations(grpc::CallbackServerContext* ctx,
+                                            const v1::ListRevocationsRequest* request,
+                                            v1::ListRevocationsResponse* response) override;
+
  private:
   Store* store_;
   PolicyHub* hub_;
@@ -118,6 +134,7 @@ class AdminServiceImpl final : public v1::AdminService::CallbackService {
   AuditTrail* audit_;
   ExceptionWorkflow* exceptions_;
   UnlockIssuer* unlock_;
+  RevocationRegistry* revocations_;
 };
 
 }  // namespace mamori

@@ -17,6 +17,7 @@
 #include "server/ingest/ingest_writer.h"
 #include "server/ledger/media_ledger.h"
 #include "server/policy/policy_hub.h"
+#include "server/revocation/revocation_registry.h"
 #include "server/store/store.h"
 #include "server/web/http_handler.h"
 #include "server/web/web_server.h"
@@ -46,10 +47,11 @@ class CollectorServer {
   std::unique_ptr<Store> store_;
   std::unique_ptr<IngestWriter> writer_;
   std::unique_ptr<PolicyHub> hub_;
+  std::unique_ptr<StoreAuditTrail> audit_;
+  std::unique_ptr<RevocationRegistry> revocations_;
   std::unique_ptr<ComplianceIndex> index_;
   std::unique_ptr<AgentServiceImpl> agent_service_;
   std::unique_ptr<web::AuthService> auth_;
-  std::unique_ptr<StoreAuditTrail> audit_;
   std::unique_ptr<MediaLedger> ledger_;
   std::unique_ptr<ExceptionWorkflow> exceptions_;
   std::unique_ptr<UnlockIssuer> unlock_;

@@ -206,4 +206,24 @@ Status AdminClient::ListUnlockCodes(const v1::ListUnlockCodesRequest& request,
   return Call(&v1::AdminService::StubInterface::ListUnlockCodes, request, response);
 }
 
+Status AdminClient::RevokeTerminal(const v1::RevokeTerminalRequest& request,
+                                   v1::RevocationView* response) {
+  return Call(&v1::AdminService::StubInterface::RevokeTerminal, request, response);
+}
+
+Status AdminClient::RetireTerminal(const v1::RetireTerminalRequest& request,
+                                   v1::RevocationView* response) {
+  return Call(&v1::AdminService::StubInterface::RetireTerminal, request, response);
+}
+
+Status AdminClient::RevokeAdmin(const v1::RevokeAdminRequest& request,
+                                v1::RevocationView* response) {
+  return Call(&v1::AdminService::StubInterface::RevokeAdmin, request, response);
+}
+
+Status AdminClient::ListRevocations(const v1::ListRevocationsRequest& request,
+                                    v1::ListRevocationsResponse* response) {
+  return Call(&v1::AdminService::StubInterface::ListRevocations, request, response);
+}
+
 }  // namespace mamori::ctl

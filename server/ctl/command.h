@@ -56,5 +56,7 @@ std::vector<Command> LedgerCommands();
 std::vector<Command> ExceptionCommands();
 // unlock ... (unlock_commands.cc).
 std::vector<Command> UnlockCommands();
+// terminal revoke/retire, pki revoke-admin, pki revocations (revocation_commands.cc).
+std::vector<Command> RevocationCommands();
 
 }  // namespace mamori::ctl

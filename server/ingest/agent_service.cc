@@ -21,10 +21,14 @@ std::shared_ptr<spdlog::logger> Log() {
 // Authenticates a terminal and checks the optional id in the body and the
 // message size. Returns OK or the status to refuse the call with (logged).
 grpc::Status Admit(grpc::CallbackServerContext* ctx, std::string_view method,
-                   std::string_view body_terminal_id, std::size_t message_bytes, int64_t max_bytes,
-                   AuthenticatedPeer* out) {
+                   const RevocationList* revocations, std::string_view body_terminal_id,
+                   std::size_t message_bytes, int64_t max_bytes, AuthenticatedPeer* out) {
   auto peer = IdentifyPeer(ctx->auth_context().get(), ctx->peer());
   if (grpc::Status s = RequireRole(peer, PeerRole::kTerminal); !s.ok()) {
+    Log()->warn("{} from {} refused: {}", method, ctx->peer(), s.error_message());
+    return s;
+  }
+  if (grpc::Status s = RequireNotRevoked(revocations, *peer); !s.ok()) {
     Log()->warn("{} from {} refused: {}", method, ctx->peer(), s.error_message());
     return s;
   }
@@ -51,16 +55,25 @@ grpc::Status Admit(grpc::CallbackServerContext* ctx, std::string_view method,
 // a change that arrives during a write is sent when it completes.
 class PolicyWatchReactor final : public grpc::ServerWriteReactor<v1::PolicyBundle> {
  public:
-  PolicyWatchReactor(PolicyHub* hub, AuthenticatedPeer peer, uint64_t current_version)
+  PolicyWatchReactor(PolicyHub* hub, const RevocationList* revocations, AuthenticatedPeer peer,
+                     uint64_t current_version)
       : hub_(hub), peer_(std::move(peer)), sent_version_(current_version) {
     // Register before reading the current policy so a change in between is
     // not missed; Offer ignores versions already sent.
     watch_id_ = hub_->AddWatcher(
-        peer_.group, [this](const ResolvedPolicy& r) { Offer(r); },
-        [this] {
+        peer_.group, peer_.identity.id, [this](const ResolvedPolicy& r) { Offer(r); },
+        [this](const Error& why) {
           std::lock_guard lock(mu_);
-          FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE, "collector is shutting down"));
+          FinishLocked(ToGrpcStatus(why));
         });
+    // A revocation that committed after this call was admitted but before
+    // the watch was registered did not see the watch: look again. (The
+    // list changes before the hub ends a terminal's watches.)
+    if (grpc::Status s = RequireNotRevoked(revocations, peer_); !s.ok()) {
+      std::lock_guard lock(mu_);
+      FinishLocked(s);
+      return;
+    }
     if (auto r = hub_->Resolve(peer_.group)) Offer(*r);
     Log()->info("terminal '{}' watching policy of group '{}' from version {}", peer_.identity.id,
                 peer_.group, current_version);
@@ -205,21 +218,22 @@ Status AuditTerminalActions(Store& store, const std::string& terminal,
 
 AgentServiceImpl::AgentServiceImpl(Store* store, IngestWriter* writer, PolicyHub* hub,
                                    const Clock* clock, CollectorLimits limits,
-                                   ReportObserver* observer)
+                                   ReportObserver* observer, const RevocationList* revocations)
     : store_(store),
       writer_(writer),
       hub_(hub),
       clock_(clock),
       limits_(limits),
-      observer_(observer) {}
+      observer_(observer),
+      revocations_(revocations) {}
 
 grpc::ServerUnaryReactor* AgentServiceImpl::ReportState(grpc::CallbackServerContext* ctx,
                                                         const v1::StateReport* request,
                                                         v1::StateAck* response) {
   auto* reactor = ctx->DefaultReactor();
   AuthenticatedPeer peer;
-  if (grpc::Status s = Admit(ctx, "ReportState", request->terminal_id(), request->ByteSizeLong(),
-                             limits_.max_message_bytes, &peer);
+  if (grpc::Status s = Admit(ctx, "ReportState", revocations_, request->terminal_id(),
+                             request->ByteSizeLong(), limits_.max_message_bytes, &peer);
       !s.ok()) {
     reactor->Finish(s);
     return reactor;
@@ -283,8 +297,8 @@ grpc::ServerUnaryReactor* AgentServiceImpl::ReportEvents(grpc::CallbackServerCon
                                                          v1::EventAck* response) {
   auto* reactor = ctx->DefaultReactor();
   AuthenticatedPeer peer;
-  if (grpc::Status s = Admit(ctx, "ReportEvents", request->terminal_id(), request->ByteSizeLong(),
-                             limits_.max_message_bytes, &peer);
+  if (grpc::Status s = Admit(ctx, "ReportEvents", revocations_, request->terminal_id(),
+                             request->ByteSizeLong(), limits_.max_message_bytes, &peer);
       !s.ok()) {
     reactor->Finish(s);
     return reactor;
@@ -336,8 +350,8 @@ grpc::ServerUnaryReactor* AgentServiceImpl::ReportEvents(grpc::CallbackServerCon
 grpc::ServerWriteReactor<v1::PolicyBundle>* AgentServiceImpl::WatchPolicy(
     grpc::CallbackServerContext* ctx, const v1::WatchPolicyRequest* request) {
   AuthenticatedPeer peer;
-  if (grpc::Status s = Admit(ctx, "WatchPolicy", request->terminal_id(), request->ByteSizeLong(),
-                             limits_.max_message_bytes, &peer);
+  if (grpc::Status s = Admit(ctx, "WatchPolicy", revocations_, request->terminal_id(),
+                             request->ByteSizeLong(), limits_.max_message_bytes, &peer);
       !s.ok()) {
     // A reactor that refuses at once.
     class Refuse final : public grpc::ServerWriteReactor<v1::PolicyBundle> {
@@ -347,7 +361,7 @@ grpc::ServerWriteReactor<v1::PolicyBundle>* AgentServiceImpl::WatchPolicy(
     };
     return new Refuse(s);
   }
-  return new PolicyWatchReactor(hub_, std::move(peer), request->current_version());
+  return new PolicyWatchReactor(hub_, revocations_, std::move(peer), request->current_version());
 }
 
 }  // namespace mamori

@@ -11,6 +11,7 @@
 #include "server/store/exception_repository.h"
 #include "server/store/ledger_repository.h"
 #include "server/store/policy_repository.h"
+#include "server/store/revocation_repository.h"
 #include "server/store/terminal_repository.h"
 #include "server/store/transactions.h"
 #include "server/store/unlock_repository.h"
@@ -31,7 +32,8 @@ class Store : public Transactions,
               public LedgerRepository,
               public ExceptionRepository,
               public AuditRepository,
-              public UnlockRepository {
+              public UnlockRepository,
+              public RevocationRepository {
  public:
   ~Store() override = default;
 

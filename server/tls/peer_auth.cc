@@ -2,6 +2,8 @@
 
 #include <grpc/grpc_security_constants.h>
 
+#include "common/crypto/pki.h"
+
 namespace mamori {
 
 Result<AuthenticatedPeer> IdentifyPeer(const grpc::AuthContext* auth, std::string peer_address) {
@@ -43,6 +45,21 @@ grpc::Status RequireRole(const Result<AuthenticatedPeer>& peer, PeerRole role) {
                             std::string(PeerRoleName(role)) + " certificate)");
   }
   return grpc::Status::OK;
+}
+
+grpc::Status RequireNotRevoked(const RevocationList* list, const AuthenticatedPeer& peer) {
+  if (list == nullptr) return grpc::Status::OK;
+  std::string fingerprint;
+  if (!peer.cert_pem.empty()) {
+    if (auto info = InspectCertificate(peer.cert_pem); info.ok()) {
+      fingerprint = std::move(info->sha256_fingerprint);
+    }
+  }
+  auto reason = list->RevokedReason(peer.identity.role, peer.identity.id, fingerprint);
+  if (!reason) return grpc::Status::OK;
+  return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                      std::string(PeerRoleName(peer.identity.role)) + " '" + peer.identity.id +
+                          "' is revoked: " + *reason);
 }
 
 grpc::Status ToGrpcStatus(const Error& e) {

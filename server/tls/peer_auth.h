@@ -7,6 +7,7 @@
 
 #include "common/base/result.h"
 #include "common/crypto/identity.h"
+#include "server/tls/revocation_list.h"
 
 namespace mamori {
 
@@ -26,6 +27,13 @@ Result<AuthenticatedPeer> IdentifyPeer(const grpc::AuthContext* auth, std::strin
 // Requires the given role; otherwise PERMISSION_DENIED (or UNAUTHENTICATED
 // when no identity could be read), and the refusal is logged by the caller.
 grpc::Status RequireRole(const Result<AuthenticatedPeer>& peer, PeerRole role);
+
+// The check every handler makes after RequireRole: PERMISSION_DENIED,
+// naming the revocation, when the caller's identity or certificate is on
+// the deny list (`list` may be null: nothing is revoked). A connection
+// opened before a revocation is refused on its next call this way; the
+// caller logs the refusal.
+grpc::Status RequireNotRevoked(const RevocationList* list, const AuthenticatedPeer& peer);
 
 // Maps an Error to a gRPC status.
 grpc::Status ToGrpcStatus(const Error& e);

@@ -9,6 +9,7 @@
 #include "server/audit/audit_trail.h"
 #include "server/exceptions/exception_workflow.h"
 #include "server/ledger/media_ledger.h"
+#include "server/revocation/revocation_registry.h"
 #include "server/web/api_support.h"
 
 namespace mamori::web {
@@ -44,9 +45,10 @@ class WebHandler {
   // logouts and every change made through the API; without them those
   // areas answer 503 and nothing is recorded.
   // `unlock` lists issued offline unlock codes; without it that API answers 503.
+  // `revocations` lets admins revoke and retire terminals (503 without).
   WebHandler(AuthService* auth, const AdminQueries* queries, MediaLedger* ledger = nullptr,
              AuditTrail* audit = nullptr, ExceptionWorkflow* exceptions = nullptr,
-             UnlockIssuer* unlock = nullptr);
+             UnlockIssuer* unlock = nullptr, RevocationRegistry* revocations = nullptr);
 
   HttpResponse Handle(const HttpRequest& request) const;
 
@@ -60,6 +62,7 @@ class WebHandler {
   AuditTrail* audit_;
   ExceptionWorkflow* exceptions_;
   UnlockIssuer* unlock_;
+  RevocationRegistry* revocations_;
 };
 
 }  // namespace mamori::web

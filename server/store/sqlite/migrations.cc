@@ -284,6 +284,22 @@ CREATE TABLE terminal_certificates (
 );
 )sql";
 
+// Revocations and retired terminals. A record is never changed or deleted;
+// the unique index makes recording the same revocation twice an error.
+constexpr std::string_view kSchemaV11 = R"sql(
+CREATE TABLE revocations (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  kind TEXT NOT NULL CHECK (kind IN ('revoke', 'retire')),
+  role TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  cert_sha256 TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  at_ms INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX revocations_once ON revocations (kind, role, subject, cert_sha256);
+)sql";
+
 constexpr auto kMigrations = std::to_array<Migration>({
     {1, "terminals, devices, events, event cursors, policies", kSchemaV1},
     {2, "digest of each terminal's stored device list", kSchemaV2},
@@ -295,6 +311,7 @@ constexpr auto kMigrations = std::to_array<Migration>({
     {8, "event indexes that carry the kind", kSchemaV8},
     {9, "requests for time-limited exceptions", kSchemaV9},
     {10, "offline unlock codes, terminal certificates", kSchemaV10},
+    {11, "revocations and retired terminals", kSchemaV11},
 });
 
 Status Exec(sqlite3* db, std::string_view path, std::string_view sql, std::string_view what) {

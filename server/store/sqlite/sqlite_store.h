@@ -94,6 +94,8 @@ class SqliteStore final : public Store {
                                                               uint32_t limit) override;
   Result<bool> MarkUnlockCodeUsed(std::string_view terminal_id, std::string_view code,
                                   int64_t used_at_ms, std::string_view used_by) override;
+  Result<int64_t> AddRevocation(const RevocationRecord& record) override;
+  Result<std::vector<RevocationRecord>> ListRevocations() override;
   int SchemaVersion() override;
 
  private:
