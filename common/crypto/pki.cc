@@ -57,6 +57,15 @@ using Asn1Ia5StringPtr =
 using Asn1OctetStringPtr =
     std::unique_ptr<ASN1_OCTET_STRING, OpenSslDeleter<ASN1_OCTET_STRING, ASN1_OCTET_STRING_free>>;
 
+using X509CrlPtr = std::unique_ptr<X509_CRL, OpenSslDeleter<X509_CRL, X509_CRL_free>>;
+using X509RevokedPtr =
+    std::unique_ptr<X509_REVOKED, OpenSslDeleter<X509_REVOKED, X509_REVOKED_free>>;
+using Asn1IntegerPtr =
+    std::unique_ptr<ASN1_INTEGER, OpenSslDeleter<ASN1_INTEGER, ASN1_INTEGER_free>>;
+using Asn1EnumeratedPtr =
+    std::unique_ptr<ASN1_ENUMERATED, OpenSslDeleter<ASN1_ENUMERATED, ASN1_ENUMERATED_free>>;
+using Asn1TimePtr = std::unique_ptr<ASN1_TIME, OpenSslDeleter<ASN1_TIME, ASN1_TIME_free>>;
+
 void FreeX509Stack(STACK_OF(X509) * stack) { sk_X509_pop_free(stack, X509_free); }
 using X509StackPtr = std::unique_ptr<STACK_OF(X509), OpenSslDeleter<STACK_OF(X509), FreeX509Stack>>;
 
@@ -278,10 +287,11 @@ Status ValidateRequest(const IssueRequest& r) {
       return MakeError(ErrorCode::kInvalidArgument, "invalid DNS name \"" + dns + "\"");
     }
   }
-  if (r.validity_days < 1 || r.validity_days > kMaxValidityDays) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     "validity must be between 1 and " + std::to_string(kMaxValidityDays) +
-                         " days, got " + std::to_string(r.validity_days));
+  const int64_t days = EffectiveValidityDays(r);
+  if (days < 1 || days > kMaxValidityDays) {
+    return MakeError(ErrorCode::kInvalidArgument, "validity must be between 1 and " +
+                                                      std::to_string(kMaxValidityDays) +
+                                                      " days, got " + std::to_string(days));
   }
   return Status::Ok();
 }
@@ -371,6 +381,13 @@ std::string Asn1StringToStd(const ASN1_STRING* s) {
 CertInfo Inspect(X509* cert) {
   CertInfo info;
   info.subject = NameToString(X509_get_subject_name(cert));
+  info.issuer = NameToString(X509_get_issuer_name(cert));
+  if (BignumPtr serial(ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr)); serial) {
+    if (char* hex = BN_bn2hex(serial.get()); hex != nullptr) {
+      info.serial_hex = hex;
+      OPENSSL_free(hex);
+    }
+  }
   info.common_name = CommonName(X509_get_subject_name(cert));
   info.not_before_ms = Asn1TimeToMs(X509_get0_notBefore(cert));
   info.not_after_ms = Asn1TimeToMs(X509_get0_notAfter(cert));
@@ -423,6 +440,11 @@ std::string VerifyContext(int error, X509* current, int depth, int purpose_id) {
              "; subject " + subject;
     case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
     case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+      // Either a stranger's certificate or one whose chain left out the
+      // issuing CA: both look the same from here, so say both.
+      return "not issued by this CA, or the chain omits the issuing CA certificate; subject " +
+             subject + ", issuer " +
+             (current != nullptr ? NameToString(X509_get_issuer_name(current)) : "?");
     case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
     case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
       return "not issued by this CA; subject " + subject + ", issuer " +
@@ -488,8 +510,9 @@ Status Verify(std::string_view ca_pem, std::string_view chain_pem, int64_t now_m
 
 }  // namespace
 
-Result<KeyAndCert> CreateCa(std::string_view common_name, int64_t validity_days,
-                            int64_t not_before_ms) {
+namespace {
+
+Status CheckCaName(std::string_view common_name) {
   // RFC 5280 bounds a common name at 64 characters, not bytes: a Japanese
   // name may use up to three bytes per character.
   const auto chars = std::count_if(common_name.begin(), common_name.end(), [](char c) {
@@ -498,11 +521,58 @@ Result<KeyAndCert> CreateCa(std::string_view common_name, int64_t validity_days,
   if (chars == 0 || chars > 64) {
     return MakeError(ErrorCode::kInvalidArgument, "CA name must be 1 to 64 characters");
   }
+  return Status::Ok();
+}
+
+Status CheckValidityDays(int64_t validity_days) {
   if (validity_days < 1 || validity_days > kMaxValidityDays) {
     return MakeError(ErrorCode::kInvalidArgument,
                      "validity must be between 1 and " + std::to_string(kMaxValidityDays) +
                          " days, got " + std::to_string(validity_days));
   }
+  return Status::Ok();
+}
+
+bool IsSelfIssued(X509* cert) {
+  const bool self = X509_check_issued(cert, cert) == X509_V_OK;
+  ERR_clear_error();
+  return self;
+}
+
+struct LoadedCa {
+  std::vector<X509Ptr> certs;  // the CA's certificate first, then anything after it
+  EvpPkeyPtr key;
+};
+
+// Parses a CA's certificate file and key and checks they belong together.
+Result<LoadedCa> LoadCa(const KeyAndCert& ca) {
+  Result<std::vector<X509Ptr>> certs = ParseCertChain(ca.cert_pem);
+  if (!certs)
+    return MakeError(ErrorCode::kInvalidArgument, "CA certificate: " + certs.error().message);
+  Result<EvpPkeyPtr> key = ParseKey(ca.key_pem);
+  if (!key) return MakeError(ErrorCode::kInvalidArgument, "CA key: " + key.error().message);
+  X509* cert = (*certs)[0].get();
+  if (EVP_PKEY_eq(key->get(), X509_get0_pubkey(cert)) != 1) {
+    ERR_clear_error();
+    return MakeError(ErrorCode::kInvalidArgument, "CA key does not match the CA certificate");
+  }
+  if ((X509_get_extension_flags(cert) & EXFLAG_CA) == 0) {
+    return MakeError(ErrorCode::kInvalidArgument, "the CA certificate is not a CA (CA:FALSE)");
+  }
+  return LoadedCa{std::move(*certs), std::move(*key)};
+}
+
+}  // namespace
+
+int64_t EffectiveValidityDays(const IssueRequest& request) {
+  if (request.validity_days != 0) return request.validity_days;
+  return request.kind == CertKind::kServer ? kDefaultServerCertDays : kDefaultClientCertDays;
+}
+
+Result<KeyAndCert> CreateCa(std::string_view common_name, int64_t validity_days,
+                            int64_t not_before_ms) {
+  if (Status s = CheckCaName(common_name); !s) return s.error();
+  if (Status s = CheckValidityDays(validity_days); !s) return s.error();
   ERR_clear_error();
   Result<EvpPkeyPtr> key = GenerateP256Key();
   if (!key) return key.error();
@@ -510,8 +580,8 @@ Result<KeyAndCert> CreateCa(std::string_view common_name, int64_t validity_days,
   if (!cert) return cert.error();
   X509* c = cert->get();
   if (X509_set_issuer_name(c, X509_get_subject_name(c)) != 1 ||
-      // pathlen:0: this CA signs leaves only; an intermediate would need a new design.
-      !AddExtension(c, c, NID_basic_constraints, "critical,CA:TRUE,pathlen:0") ||
+      // pathlen:1: the root signs issuing CAs, which sign leaves only.
+      !AddExtension(c, c, NID_basic_constraints, "critical,CA:TRUE,pathlen:1") ||
       !AddExtension(c, c, NID_key_usage, "critical,keyCertSign,cRLSign") ||
       !AddExtension(c, c, NID_subject_key_identifier, "hash") ||
       !AddExtension(c, c, NID_authority_key_identifier, "keyid:always") ||
@@ -525,29 +595,68 @@ Result<KeyAndCert> CreateCa(std::string_view common_name, int64_t validity_days,
   return KeyAndCert{std::move(*key_pem), std::move(*cert_pem)};
 }
 
-Result<KeyAndCert> IssueCertificate(const KeyAndCert& ca, const IssueRequest& request) {
-  if (Status s = ValidateRequest(request); !s) return s.error();
-  Result<X509Ptr> ca_cert = ParseCert(ca.cert_pem);
-  if (!ca_cert)
-    return MakeError(ErrorCode::kInvalidArgument, "CA certificate: " + ca_cert.error().message);
-  Result<EvpPkeyPtr> ca_key = ParseKey(ca.key_pem);
-  if (!ca_key) return MakeError(ErrorCode::kInvalidArgument, "CA key: " + ca_key.error().message);
-  if (EVP_PKEY_eq(ca_key->get(), X509_get0_pubkey(ca_cert->get())) != 1) {
-    ERR_clear_error();
-    return MakeError(ErrorCode::kInvalidArgument, "CA key does not match the CA certificate");
+Result<KeyAndCert> CreateIssuingCa(const KeyAndCert& root, std::string_view common_name,
+                                   int64_t validity_days, int64_t not_before_ms) {
+  if (Status s = CheckCaName(common_name); !s) return s.error();
+  if (Status s = CheckValidityDays(validity_days); !s) return s.error();
+  Result<LoadedCa> loaded = LoadCa(root);
+  if (!loaded) return loaded.error();
+  X509* issuer = loaded->certs[0].get();
+  if (!IsSelfIssued(issuer)) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "the CA certificate is not a self-signed root (subject " +
+                         NameToString(X509_get_subject_name(issuer)) +
+                         "): issuing CAs are made from the root CA");
   }
-  if ((X509_get_extension_flags(ca_cert->get()) & EXFLAG_CA) == 0) {
-    return MakeError(ErrorCode::kInvalidArgument, "the CA certificate is not a CA (CA:FALSE)");
+  if (X509_get_pathlen(issuer) == 0) {
+    return MakeError(ErrorCode::kFailedPrecondition,
+                     "the root CA was made with pathlen:0 and cannot sign an issuing CA; "
+                     "make a new root with 'mamorictl pki init' (this version makes roots "
+                     "that can)");
   }
 
   ERR_clear_error();
   Result<EvpPkeyPtr> key = GenerateP256Key();
   if (!key) return key.error();
-  Result<X509Ptr> cert =
-      NewCert(key->get(), request.id, request.not_before_ms, request.validity_days);
+  Result<X509Ptr> cert = NewCert(key->get(), common_name, not_before_ms, validity_days);
   if (!cert) return cert.error();
   X509* c = cert->get();
-  X509* issuer = ca_cert->get();
+  const int64_t not_after = Asn1TimeToMs(X509_get0_notAfter(c));
+  const int64_t root_not_after = Asn1TimeToMs(X509_get0_notAfter(issuer));
+  if (not_after > root_not_after) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "the issuing CA would outlive the root CA (root expires " +
+                         FormatUtc(root_not_after) + ", issuing CA " + FormatUtc(not_after) +
+                         "); choose fewer days");
+  }
+  if (X509_set_issuer_name(c, X509_get_subject_name(issuer)) != 1 ||
+      !AddExtension(c, issuer, NID_basic_constraints, "critical,CA:TRUE,pathlen:0") ||
+      !AddExtension(c, issuer, NID_key_usage, "critical,keyCertSign,cRLSign") ||
+      !AddExtension(c, issuer, NID_subject_key_identifier, "hash") ||
+      !AddExtension(c, issuer, NID_authority_key_identifier, "keyid:always") ||
+      X509_sign(c, loaded->key.get(), EVP_sha256()) <= 0) {
+    return OpenSslError(ErrorCode::kInternal, "cannot create issuing CA certificate");
+  }
+  Result<std::string> key_pem = KeyToPem(key->get());
+  if (!key_pem) return key_pem.error();
+  Result<std::string> cert_pem = CertToPem(c);
+  if (!cert_pem) return cert_pem.error();
+  return KeyAndCert{std::move(*key_pem), std::move(*cert_pem)};
+}
+
+Result<KeyAndCert> IssueCertificate(const KeyAndCert& ca, const IssueRequest& request) {
+  if (Status s = ValidateRequest(request); !s) return s.error();
+  Result<LoadedCa> loaded = LoadCa(ca);
+  if (!loaded) return loaded.error();
+  X509* issuer = loaded->certs[0].get();
+
+  ERR_clear_error();
+  Result<EvpPkeyPtr> key = GenerateP256Key();
+  if (!key) return key.error();
+  Result<X509Ptr> cert =
+      NewCert(key->get(), request.id, request.not_before_ms, EffectiveValidityDays(request));
+  if (!cert) return cert.error();
+  X509* c = cert->get();
   const char* eku = request.kind == CertKind::kServer ? "serverAuth" : "clientAuth";
   if (X509_set_issuer_name(c, X509_get_subject_name(issuer)) != 1 ||
       !AddExtension(c, issuer, NID_basic_constraints, "critical,CA:FALSE") ||
@@ -559,20 +668,114 @@ Result<KeyAndCert> IssueCertificate(const KeyAndCert& ca, const IssueRequest& re
     return OpenSslError(ErrorCode::kInternal, "cannot build certificate extensions");
   }
   if (Status s = AddSubjectAltNames(c, request); !s) return s.error();
-  if (X509_sign(c, ca_key->get(), EVP_sha256()) <= 0) {
+  if (X509_sign(c, loaded->key.get(), EVP_sha256()) <= 0) {
     return OpenSslError(ErrorCode::kInternal, "cannot sign certificate");
   }
   Result<std::string> key_pem = KeyToPem(key->get());
   if (!key_pem) return key_pem.error();
   Result<std::string> cert_pem = CertToPem(c);
   if (!cert_pem) return cert_pem.error();
+  // An issuing CA's certificate travels with every leaf it signs: peers
+  // trust only the root, and the TLS handshake carries what links the two.
+  for (const X509Ptr& ca_cert : loaded->certs) {
+    if (IsSelfIssued(ca_cert.get())) break;
+    Result<std::string> pem = CertToPem(ca_cert.get());
+    if (!pem) return pem.error();
+    *cert_pem += *pem;
+  }
   return KeyAndCert{std::move(*key_pem), std::move(*cert_pem)};
+}
+
+Result<std::string> CreateCrl(const KeyAndCert& issuer, const std::vector<CrlEntry>& entries,
+                              int64_t this_update_ms, int64_t next_update_ms, uint64_t crl_number) {
+  if (next_update_ms <= this_update_ms) {
+    return MakeError(ErrorCode::kInvalidArgument, "CRL next update must follow this update");
+  }
+  Result<LoadedCa> loaded = LoadCa(issuer);
+  if (!loaded) return loaded.error();
+  X509* ca_cert = loaded->certs[0].get();
+  if ((X509_get_key_usage(ca_cert) & KU_CRL_SIGN) == 0) {
+    return MakeError(ErrorCode::kInvalidArgument, "the CA certificate may not sign CRLs (cRLSign)");
+  }
+
+  ERR_clear_error();
+  X509CrlPtr crl(X509_CRL_new());
+  Asn1TimePtr this_update(ASN1_TIME_set(nullptr, FloorDiv(this_update_ms, 1000)));
+  Asn1TimePtr next_update(ASN1_TIME_set(nullptr, FloorDiv(next_update_ms, 1000)));
+  if (!crl || !this_update || !next_update ||
+      X509_CRL_set_version(crl.get(), X509_CRL_VERSION_2) != 1 ||
+      X509_CRL_set_issuer_name(crl.get(), X509_get_subject_name(ca_cert)) != 1 ||
+      X509_CRL_set1_lastUpdate(crl.get(), this_update.get()) != 1 ||
+      X509_CRL_set1_nextUpdate(crl.get(), next_update.get()) != 1) {
+    return OpenSslError(ErrorCode::kInternal, "cannot build CRL");
+  }
+  for (const CrlEntry& entry : entries) {
+    const std::string& hex = entry.serial_hex;
+    const bool hex_ok =
+        !hex.empty() && hex.size() <= 40 && std::all_of(hex.begin(), hex.end(), [](char c) {
+          return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+        });
+    if (!hex_ok) {
+      return MakeError(ErrorCode::kInvalidArgument, "invalid serial \"" + hex.substr(0, 64) +
+                                                        "\": expected 1 to 40 hexadecimal digits");
+    }
+    BIGNUM* raw_bn = nullptr;
+    if (BN_hex2bn(&raw_bn, hex.c_str()) == 0) {
+      return OpenSslError(ErrorCode::kInternal, "cannot encode serial");
+    }
+    BignumPtr bn(raw_bn);
+    X509RevokedPtr revoked(X509_REVOKED_new());
+    Asn1IntegerPtr serial(BN_to_ASN1_INTEGER(bn.get(), nullptr));
+    Asn1TimePtr when(ASN1_TIME_set(nullptr, FloorDiv(entry.revoked_at_ms, 1000)));
+    if (!revoked || !serial || !when ||
+        X509_REVOKED_set_serialNumber(revoked.get(), serial.get()) != 1 ||
+        X509_REVOKED_set_revocationDate(revoked.get(), when.get()) != 1) {
+      return OpenSslError(ErrorCode::kInternal, "cannot build CRL entry");
+    }
+    // RFC 5280 5.3.1: the reason code is left out rather than "unspecified".
+    if (entry.reason != CrlReason::kUnspecified) {
+      Asn1EnumeratedPtr reason(ASN1_ENUMERATED_new());
+      if (!reason || ASN1_ENUMERATED_set(reason.get(), static_cast<long>(entry.reason)) != 1 ||
+          X509_REVOKED_add1_ext_i2d(revoked.get(), NID_crl_reason, reason.get(), 0, 0) != 1) {
+        return OpenSslError(ErrorCode::kInternal, "cannot encode CRL reason");
+      }
+    }
+    if (X509_CRL_add0_revoked(crl.get(), revoked.get()) != 1) {
+      return OpenSslError(ErrorCode::kInternal, "cannot add CRL entry");
+    }
+    revoked.release();
+  }
+  Asn1IntegerPtr number(ASN1_INTEGER_new());
+  X509V3_CTX ctx;
+  X509V3_set_ctx(&ctx, ca_cert, nullptr, nullptr, crl.get(), 0);
+  X509ExtensionPtr aki(
+      X509V3_EXT_conf_nid(nullptr, &ctx, NID_authority_key_identifier, "keyid:always"));
+  if (!number || ASN1_INTEGER_set_uint64(number.get(), crl_number) != 1 ||
+      X509_CRL_add1_ext_i2d(crl.get(), NID_crl_number, number.get(), 0, 0) != 1 || !aki ||
+      X509_CRL_add_ext(crl.get(), aki.get(), -1) != 1 || X509_CRL_sort(crl.get()) != 1 ||
+      X509_CRL_sign(crl.get(), loaded->key.get(), EVP_sha256()) <= 0) {
+    return OpenSslError(ErrorCode::kInternal, "cannot sign CRL");
+  }
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  if (!bio || PEM_write_bio_X509_CRL(bio.get(), crl.get()) != 1) {
+    return OpenSslError(ErrorCode::kInternal, "cannot encode CRL");
+  }
+  return BioToString(bio.get());
 }
 
 Result<CertInfo> InspectCertificate(std::string_view pem) {
   Result<X509Ptr> cert = ParseCert(pem);
   if (!cert) return cert.error();
   return Inspect(cert->get());
+}
+
+Result<std::vector<CertInfo>> InspectCertificateChain(std::string_view pem) {
+  Result<std::vector<X509Ptr>> certs = ParseCertChain(pem);
+  if (!certs) return certs.error();
+  std::vector<CertInfo> out;
+  out.reserve(certs->size());
+  for (const X509Ptr& cert : *certs) out.push_back(Inspect(cert.get()));
+  return out;
 }
 
 Status VerifyCertificate(std::string_view ca_pem, std::string_view chain_pem, int64_t now_ms,

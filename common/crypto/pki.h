@@ -17,6 +17,12 @@ struct KeyAndCert {
 
 enum class CertKind { kServer, kTerminal, kAdmin };
 
+// Default lifetimes. Terminal and admin certificates are short-lived and
+// renewed; a server certificate is installed by hand, so it lives longer.
+inline constexpr int64_t kDefaultClientCertDays = 30;
+inline constexpr int64_t kDefaultServerCertDays = 397;
+inline constexpr int64_t kDefaultIssuingCaDays = 1095;
+
 struct IssueRequest {
   CertKind kind = CertKind::kTerminal;
   // Terminal id, admin name or collector name; becomes the CN and the URI SAN
@@ -28,21 +34,67 @@ struct IssueRequest {
   std::vector<std::string> dns_names;
   std::vector<std::string> ip_addresses;
   // Validity window, Unix epoch ms. not_before_ms = 0 means now - 5 minutes
-  // (tolerates small clock differences); validity_days counts from then.
+  // (tolerates small clock differences); validity_days counts from then, and
+  // 0 means the default for the kind (kDefaultClientCertDays for terminals
+  // and admins, kDefaultServerCertDays for servers).
   int64_t not_before_ms = 0;
-  int64_t validity_days = 397;
+  int64_t validity_days = 0;
 };
 
-// A new self-signed ECDSA P-256 CA (basicConstraints CA:TRUE, keyCertSign).
+// The validity IssueCertificate gives `request`.
+int64_t EffectiveValidityDays(const IssueRequest& request);
+
+// A new self-signed ECDSA P-256 root CA (basicConstraints CA:TRUE
+// pathlen:1, keyCertSign + cRLSign): it signs issuing CAs, and leaves
+// directly where a deployment has no issuing CA. Its key belongs offline.
 Result<KeyAndCert> CreateCa(std::string_view common_name, int64_t validity_days,
                             int64_t not_before_ms = 0);
 
+// A new ECDSA P-256 issuing (intermediate) CA signed by `root`
+// (basicConstraints CA:TRUE pathlen:0 critical, keyUsage keyCertSign +
+// cRLSign critical, subject and authority key ids). The collector holds its
+// key and signs terminal certificates with it, so the root key can stay
+// offline. Refused when the root cannot sign CAs (a root made with
+// pathlen:0) or the new CA would outlive the root. `cert_pem` holds the
+// issuing CA's certificate only.
+Result<KeyAndCert> CreateIssuingCa(const KeyAndCert& root, std::string_view common_name,
+                                   int64_t validity_days, int64_t not_before_ms = 0);
+
 // Issues an ECDSA P-256 certificate signed by `ca`, with a fresh key.
 // Servers get extendedKeyUsage serverAuth, terminals and admins clientAuth.
+// `ca` is the root or an issuing CA; when it is an issuing CA, the returned
+// cert_pem is the leaf followed by the issuing CA's certificate (the chain
+// the holder presents in the TLS handshake).
 Result<KeyAndCert> IssueCertificate(const KeyAndCert& ca, const IssueRequest& request);
 
+// RFC 5280 revocation reasons a CRL entry may carry.
+enum class CrlReason {
+  kUnspecified = 0,
+  kKeyCompromise = 1,
+  kCaCompromise = 2,
+  kAffiliationChanged = 3,
+  kSuperseded = 4,
+  kCessationOfOperation = 5,
+  kCertificateHold = 6,
+  kPrivilegeWithdrawn = 9,
+};
+
+struct CrlEntry {
+  std::string serial_hex;  // as CertInfo::serial_hex; upper or lower case
+  int64_t revoked_at_ms = 0;
+  CrlReason reason = CrlReason::kUnspecified;
+};
+
+// A v2 CRL signed by `issuer` (the CA that issued the listed certificates),
+// PEM. Carries the authority key id and `crl_number`; entries carry their
+// revocation time and reason code. next_update_ms must follow this_update_ms.
+Result<std::string> CreateCrl(const KeyAndCert& issuer, const std::vector<CrlEntry>& entries,
+                              int64_t this_update_ms, int64_t next_update_ms, uint64_t crl_number);
+
 struct CertInfo {
-  std::string subject;  // one-line RFC 2253 form
+  std::string subject;     // one-line RFC 2253 form
+  std::string issuer;      // one-line RFC 2253 form
+  std::string serial_hex;  // upper-case hex, no leading zeros (as openssl prints it)
   std::string common_name;
   std::vector<std::string> uris;
   std::vector<std::string> dns_names;
@@ -55,6 +107,8 @@ struct CertInfo {
 
 // Parses the first certificate in `pem`.
 Result<CertInfo> InspectCertificate(std::string_view pem);
+// Parses every certificate in `pem`, in order; at least one.
+Result<std::vector<CertInfo>> InspectCertificateChain(std::string_view pem);
 
 enum class CertPurpose { kClient, kServer };
 

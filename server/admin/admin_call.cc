@@ -3,6 +3,7 @@
 #include "common/base/logging.h"
 #include "common/crypto/identity.h"
 #include "server/audit/audit_trail.h"
+#include "server/tls/revocation_check.h"
 
 namespace mamori {
 
@@ -13,7 +14,7 @@ std::optional<AuthenticatedPeer> AdmitAdmin(grpc::CallbackServerContext* ctx,
   static const auto log = GetLogger("admin-service");
   auto peer = IdentifyPeer(ctx->auth_context().get(), ctx->peer());
   grpc::Status s = RequireRole(peer, PeerRole::kAdmin);
-  if (s.ok()) s = RequireNotRevoked(revocations, *peer);
+  if (s.ok()) s = CheckNotRevoked(revocations, *peer);
   if (!s.ok()) {
     log->warn("{} from {} refused: {}", method, ctx->peer(), s.error_message());
     reactor->Finish(s);

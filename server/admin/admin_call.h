@@ -15,7 +15,7 @@
 namespace mamori {
 
 // The one gate of every admin call: the caller, or nullopt after finishing
-// the call (PERMISSION_DENIED or UNAUTHENTICATED, logged with the peer's
+// the call (PERMISSION_DENIED, or UNAUTHENTICATED for a revoked caller, logged with the peer's
 // address) when the caller is not an admin or its certificate is revoked
 // (`revocations` may be null: nothing is revoked).
 std::optional<AuthenticatedPeer> AdmitAdmin(grpc::CallbackServerContext* ctx,

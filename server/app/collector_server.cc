@@ -8,6 +8,7 @@
 #include "common/base/logging.h"
 #include "common/crypto/credentials.h"
 #include "common/policy/policy_signing.h"
+#include "server/tls/addressed_listener.h"
 #include "server/tls/server_transport.h"
 
 namespace mamori {
@@ -77,15 +78,27 @@ Result<std::unique_ptr<CollectorServer>> CollectorServer::Start(const CollectorC
       s->revocations_.get());
 
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(config.listen, MakeServerCredentials(*tls, clock), &s->port_);
+  // The collector accepts connections itself so that every TLS refusal can
+  // name the peer's address (see AddressedListener).
+  const TlsMaterial& material = *tls;
+  auto listener = AddressedListener::Create(
+      config.listen, builder,
+      [&material, clock, revocations = static_cast<const RevocationList*>(s->revocations_.get())](
+          HandshakePeerSource* peers) {
+        return MakeServerCredentials(material, clock, revocations, peers);
+      },
+      AddressedListener::Options{});
+  if (!listener.ok()) return listener.error();
+  s->listener_ = std::move(listener).value();
+  s->port_ = s->listener_->port();
   builder.RegisterService(s->agent_service_.get());
   builder.RegisterService(s->admin_service_.get());
   ApplyServerOptions(builder, config.limits.max_message_bytes);
   s->server_ = builder.BuildAndStart();
-  if (!s->server_ || s->port_ == 0) {
-    return MakeError(ErrorCode::kUnavailable,
-                     "cannot listen on " + config.listen + " (address in use or not local?)");
+  if (!s->server_) {
+    return MakeError(ErrorCode::kUnavailable, "cannot start the gRPC server on " + config.listen);
   }
+  s->listener_->Start();
   s->queries_ =
       std::make_unique<AdminQueries>(s->store_.get(), s->hub_.get(), clock, config.compliance,
                                      s->index_.get(), s->audit_.get(), s->revocations_.get());
@@ -115,10 +128,12 @@ void CollectorServer::Shutdown() {
   log->info("shutting down: finishing in-flight calls");
   if (web_server_) web_server_->Shutdown();
   if (recorder_) recorder_->Stop();
+  if (listener_) listener_->Stop();
   if (hub_) hub_->CloseAll();
   if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   if (writer_) writer_->Stop();
   server_.reset();
+  listener_.reset();
   store_.reset();
   log->info("shutdown complete");
 }

@@ -19,6 +19,8 @@
 #include "server/policy/policy_hub.h"
 #include "server/revocation/revocation_registry.h"
 #include "server/store/store.h"
+#include "server/tls/addressed_listener.h"
+#include "server/tls/revocation_list.h"
 #include "server/web/http_handler.h"
 #include "server/web/web_server.h"
 
@@ -60,6 +62,9 @@ class CollectorServer {
   std::unique_ptr<web::WebHandler> web_handler_;
   std::unique_ptr<web::WebServer> web_server_;
   std::unique_ptr<AdminServiceImpl> admin_service_;
+  // Declared before server_ so it outlives it: the server's verifiers ask
+  // the listener's slots for peer addresses.
+  std::unique_ptr<AddressedListener> listener_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   bool shut_down_ = false;

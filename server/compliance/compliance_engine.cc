@@ -291,7 +291,7 @@ CheckResult NotRevokedVerdict(TerminalStanding standing, bool reported) {
   return reported ? CheckResult::kPass : CheckResult::kUnknown;
 }
 
-ComplianceCheck CheckNotRevoked(const StandingInfo* standing, bool reported) {
+ComplianceCheck CheckStanding(const StandingInfo* standing, bool reported) {
   const TerminalStanding s = standing == nullptr ? TerminalStanding::kActive : standing->standing;
   ComplianceCheck c{std::string(kCheckNotRevoked), NotRevokedVerdict(s, reported), ""};
   switch (s) {
@@ -319,7 +319,7 @@ TerminalCompliance EvaluateCompliance(const TerminalState& state, const Policy* 
   out.checks.push_back(CheckEnforcementActive(state));
   out.checks.push_back(CheckNoUnapprovedStorage(state, assigned, assigned_version, now_ms));
   out.checks.push_back(CheckClockSkew(state, config));
-  out.checks.push_back(CheckNotRevoked(standing, state.last_report_ms != 0));
+  out.checks.push_back(CheckStanding(standing, state.last_report_ms != 0));
   out.status = Combine(out.checks);
   return out;
 }

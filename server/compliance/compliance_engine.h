@@ -55,7 +55,7 @@ bool IsUsableStorage(const Device& device);
 // not_revoked: fails for a revoked or retired terminal whatever it reported,
 // with who did it, when and why; unknown before any report otherwise.
 CheckResult NotRevokedVerdict(TerminalStanding standing, bool reported);
-ComplianceCheck CheckNotRevoked(const StandingInfo* standing, bool reported);
+ComplianceCheck CheckStanding(const StandingInfo* standing, bool reported);
 // The no_unapproved_storage check on its own, as EvaluateCompliance makes it.
 ComplianceCheck CheckNoUnapprovedStorage(const TerminalState& state, const Policy* assigned,
                                          uint64_t assigned_version, int64_t now_ms);

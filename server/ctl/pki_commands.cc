@@ -110,8 +110,14 @@ int RunPkiIssue(const ParsedArgs& args, const CommandContext& ctx) {
     return ctx.Usage("unknown certificate kind \"" + TerminalSafe(kind_word) +
                      "\" (expected agent, admin or server)");
   }
+  const std::optional<std::string> issuer_dir = args.Get("issuer");
   const std::optional<std::string> dir = args.Get("dir");
-  if (!dir) return ctx.Usage("--dir DIR is required (the directory holding ca.pem and ca.key)");
+  if (!dir && !issuer_dir) {
+    return ctx.Usage(
+        "--dir DIR (holding ca.pem and ca.key) or --issuer DIR (holding issuing-ca.pem and "
+        "issuing-ca.key) is required");
+  }
+  if (dir && issuer_dir) return ctx.Usage("give either --dir or --issuer, not both");
   const std::optional<std::string> id = args.Get("id");
   if (!id) return ctx.Usage("--id ID is required");
   if (args.Has("group") && kind != CertKind::kTerminal) {
@@ -125,13 +131,21 @@ int RunPkiIssue(const ParsedArgs& args, const CommandContext& ctx) {
         "a server certificate needs at least one --dns NAME or --ip ADDR: clients verify the "
         "collector by that name");
   }
-  Result<int64_t> days = ParseIntOption("days", args.GetOr("days", "397"), 1, kMaxDays);
+  const int64_t default_days =
+      kind == CertKind::kServer ? kDefaultServerCertDays : kDefaultClientCertDays;
+  Result<int64_t> days =
+      ParseIntOption("days", args.GetOr("days", std::to_string(default_days)), 1, kMaxDays);
   if (!days) return ctx.Report(days.error());
 
-  const std::string ca_cert_path = Join(*dir, "ca.pem");
-  const std::string ca_key_path = Join(*dir, "ca.key");
+  const std::string& ca_dir = issuer_dir ? *issuer_dir : *dir;
+  const std::string ca_cert_path = Join(ca_dir, issuer_dir ? "issuing-ca.pem" : "ca.pem");
+  const std::string ca_key_path = Join(ca_dir, issuer_dir ? "issuing-ca.key" : "ca.key");
   Result<std::string> ca_cert = ReadFileToString(ca_cert_path);
-  if (!ca_cert) return ctx.Fail(ca_cert.error().message + " (run 'mamorictl pki init' first?)");
+  if (!ca_cert) {
+    return ctx.Fail(ca_cert.error().message + (issuer_dir
+                                                   ? " (run 'mamorictl pki intermediate' first?)"
+                                                   : " (run 'mamorictl pki init' first?)"));
+  }
   Result<std::string> ca_key = ReadFileToString(ca_key_path);
   if (!ca_key) return ctx.Fail(ca_key.error().message);
   Result<CertInfo> ca_info = InspectCertificate(*ca_cert);
@@ -150,7 +164,7 @@ int RunPkiIssue(const ParsedArgs& args, const CommandContext& ctx) {
   request.ip_addresses = args.GetAll("ip");
   request.validity_days = *days;
 
-  const std::string prefix = args.GetOr("out", Join(*dir, kind_word + "-" + *id));
+  const std::string prefix = args.GetOr("out", Join(ca_dir, kind_word + "-" + *id));
   const std::string cert_path = prefix + ".pem";
   const std::string key_path = prefix + ".key";
   if (!args.Has("force")) {
@@ -170,10 +184,82 @@ int RunPkiIssue(const ParsedArgs& args, const CommandContext& ctx) {
   ctx.out << "  certificate: " << cert_path << '\n';
   ctx.out << "  private key: " << key_path << "  (mode 0600)\n";
   ctx.out << "  CA:          " << ca_cert_path << '\n';
+  if (issuer_dir) {
+    ctx.out << "  chain:       the certificate file holds the certificate followed by the "
+               "issuing CA's; peers trust the root CA (ca.pem)\n";
+  }
+  if (kind == CertKind::kTerminal && request.group.empty()) {
+    ctx.err << "warning: no --group: the collector refuses terminal certificates that do not "
+               "carry exactly one group\n";
+  }
   if (info->not_after_ms > ca_info->not_after_ms) {
     ctx.err << "warning: the CA expires on " << FormatUtc(ca_info->not_after_ms)
             << ", before this certificate; it stops verifying then\n";
   }
+  return kExitOk;
+}
+
+int RunPkiIntermediate(const ParsedArgs& args, const CommandContext& ctx) {
+  const std::optional<std::string> root_dir = args.Get("dir");
+  if (!root_dir)
+    return ctx.Usage("--dir ROOTDIR is required (the directory holding ca.pem and ca.key)");
+  const std::optional<std::string> out_dir = args.Get("out");
+  if (!out_dir)
+    return ctx.Usage("--out DIR is required (where issuing-ca.pem and issuing-ca.key go)");
+  Result<int64_t> days = ParseIntOption(
+      "days", args.GetOr("days", std::to_string(kDefaultIssuingCaDays)), 1, kMaxDays);
+  if (!days) return ctx.Report(days.error());
+  const std::string name = args.GetOr("name", "Mamori Issuing CA");
+
+  const std::string root_cert_path = Join(*root_dir, "ca.pem");
+  const std::string root_key_path = Join(*root_dir, "ca.key");
+  Result<std::string> root_cert = ReadFileToString(root_cert_path);
+  if (!root_cert) {
+    return ctx.Fail(root_cert.error().message + " (run 'mamorictl pki init' first?)");
+  }
+  Result<std::string> root_key = ReadFileToString(root_key_path);
+  if (!root_key) return ctx.Fail(root_key.error().message);
+  Result<CertInfo> root_info = InspectCertificate(*root_cert);
+  if (!root_info) return ctx.Fail(root_cert_path + ": " + root_info.error().message);
+  if (ctx.NowMs() > root_info->not_after_ms) {
+    return ctx.Fail(root_cert_path + ": root CA certificate expired on " +
+                    FormatUtc(root_info->not_after_ms));
+  }
+
+  const std::string cert_path = Join(*out_dir, "issuing-ca.pem");
+  const std::string key_path = Join(*out_dir, "issuing-ca.key");
+  if (!args.Has("force")) {
+    for (const std::string& path : {cert_path, key_path}) {
+      if (Exists(path)) {
+        return ctx.Fail(path +
+                        " already exists; refusing to replace the issuing CA (the collector may "
+                        "be using it). Use --force to replace it, or choose another --out "
+                        "directory for the new one.");
+      }
+    }
+  }
+  Result<KeyAndCert> issuing = CreateIssuingCa(KeyAndCert{*root_key, *root_cert}, name, *days);
+  if (!issuing) return ctx.Fail(root_cert_path + ": " + issuing.error().message);
+  if (Status s = EnsureDirectory(*out_dir); !s) return ctx.Report(s.error());
+  if (::chmod(out_dir->c_str(), 0700) != 0) {
+    return ctx.Fail(*out_dir + ": cannot set permissions to 0700");
+  }
+  if (Status s = WritePair(*issuing, cert_path, key_path); !s) return ctx.Report(s.error());
+  Result<CertInfo> info = InspectCertificate(issuing->cert_pem);
+  if (!info) return ctx.Report(info.error());
+
+  ctx.out << "Created issuing CA \"" << TerminalSafe(name) << "\" signed by "
+          << TerminalSafe(root_info->subject) << '\n';
+  PrintCertificate(*info, ctx);
+  ctx.out << "  certificate: " << cert_path << '\n';
+  ctx.out << "  private key: " << key_path << "  (mode 0600; the collector signs with it)\n";
+  ctx.out << "\nNext:\n"
+          << "  1. Copy " << *out_dir << " to the collector and point it at issuing-ca.pem and\n"
+          << "     issuing-ca.key; agents and the collector keep trusting the root (ca.pem).\n"
+          << "  2. Issue certificates with 'mamorictl pki issue ... --issuer " << *out_dir << "'.\n"
+          << "  3. Take " << root_key_path << " offline: it is needed again only to make the\n"
+          << "     next issuing CA. Certificates from an older issuing CA stay valid until\n"
+          << "     they expire, since they chain to the same root.\n";
   return kExitOk;
 }
 
@@ -264,12 +350,13 @@ std::vector<Command> PkiCommands() {
   issue.max_positionals = 1;
   issue.summary = "issue an agent, admin or collector certificate";
   issue.options = {
-      {"dir", "DIR", "directory holding ca.pem and ca.key", false},
+      {"dir", "DIR", "directory holding the root's ca.pem and ca.key", false},
       {"id", "ID", "terminal id, admin name or collector name ([A-Za-z0-9._-], 1-128)", false},
       {"group", "G", "agent only: the terminal's group, e.g. osaka/suita/hoken", false},
       {"dns", "NAME", "server only: DNS name clients connect to (repeatable)", true},
       {"ip", "ADDR", "server only: IP address clients connect to (repeatable)", true},
-      {"days", "N", "validity in days (default 397)", false},
+      {"issuer", "DIR", "sign with DIR/issuing-ca.pem and .key instead of the root", false},
+      {"days", "N", "validity in days (default 30; server certificates 397)", false},
       {"out", "PREFIX", "write PREFIX.pem and PREFIX.key (default DIR/<kind>-<id>)", false},
       {"force", "", "replace existing files", false},
   };
@@ -277,12 +364,33 @@ std::vector<Command> PkiCommands() {
       "Agent certificates carry URI SANs mamori://terminal/<id> and, with --group,\n"
       "mamori://group/<group>; the collector takes the terminal's identity from them.\n"
       "Admin certificates carry mamori://admin/<id>, server certificates\n"
-      "mamori://collector/<id> plus the DNS and IP names clients dial.\n\n"
+      "mamori://collector/<id> plus the DNS and IP names clients dial.\n"
+      "With --issuer the issuing CA signs, and the certificate file holds the\n"
+      "certificate followed by the issuing CA's certificate.\n\n"
       "Examples:\n"
+      "  mamorictl pki issue agent --issuer issuing --id t-0002 --group osaka/suita\n"
       "  mamorictl pki issue server --dir pki --id collector-1 --dns collector.example.lg.jp\n"
       "  mamorictl pki issue agent --dir pki --id t-0001 --group osaka/suita/hoken\n"
       "  mamorictl pki issue admin --dir pki --id alice\n";
   issue.run = RunPkiIssue;
+
+  Command intermediate;
+  intermediate.name = "pki intermediate";
+  intermediate.summary = "create an issuing CA signed by the root (issuing-ca.pem, .key)";
+  intermediate.options = {
+      {"dir", "ROOTDIR", "directory holding the root's ca.pem and ca.key", false},
+      {"out", "DIR", "directory for issuing-ca.pem and issuing-ca.key (made 0700)", false},
+      {"name", "NAME", "issuing CA common name (default \"Mamori Issuing CA\")", false},
+      {"days", "N", "validity in days (default 1095)", false},
+      {"force", "", "replace an existing issuing CA in DIR", false},
+  };
+  intermediate.details =
+      "Creates an ECDSA P-256 issuing CA (pathlen:0) signed by the root, so the\n"
+      "collector can sign terminal certificates while the root key stays offline.\n"
+      "Rotation: make a new one in a new directory and point the collector at it;\n"
+      "certificates from the old one stay valid until they expire.\n\n"
+      "Example:\n  mamorictl pki intermediate --dir /media/offline/pki --out /etc/mamori/issuing\n";
+  intermediate.run = RunPkiIntermediate;
 
   Command policy_key;
   policy_key.name = "pki policy-key";
@@ -315,7 +423,7 @@ std::vector<Command> PkiCommands() {
       "Example:\n  mamorictl pki unlock-key --dir /etc/mamori/pki\n";
   unlock_key.run = RunPkiUnlockKey;
 
-  return {init, issue, policy_key, unlock_key};
+  return {init, intermediate, issue, policy_key, unlock_key};
 }
 
 }  // namespace mamori::ctl

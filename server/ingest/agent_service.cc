@@ -9,6 +9,7 @@
 #include "proto/wire/convert.h"
 #include "server/ingest/report_sanitizer.h"
 #include "server/tls/peer_auth.h"
+#include "server/tls/revocation_check.h"
 
 namespace mamori {
 namespace {
@@ -28,7 +29,7 @@ grpc::Status Admit(grpc::CallbackServerContext* ctx, std::string_view method,
     Log()->warn("{} from {} refused: {}", method, ctx->peer(), s.error_message());
     return s;
   }
-  if (grpc::Status s = RequireNotRevoked(revocations, *peer); !s.ok()) {
+  if (grpc::Status s = CheckNotRevoked(revocations, *peer); !s.ok()) {
     Log()->warn("{} from {} refused: {}", method, ctx->peer(), s.error_message());
     return s;
   }
@@ -69,7 +70,7 @@ class PolicyWatchReactor final : public grpc::ServerWriteReactor<v1::PolicyBundl
     // A revocation that committed after this call was admitted but before
     // the watch was registered did not see the watch: look again. (The
     // list changes before the hub ends a terminal's watches.)
-    if (grpc::Status s = RequireNotRevoked(revocations, peer_); !s.ok()) {
+    if (grpc::Status s = CheckNotRevoked(revocations, peer_); !s.ok()) {
       std::lock_guard lock(mu_);
       FinishLocked(s);
       return;

@@ -2,7 +2,7 @@
 
 #include <grpc/grpc_security_constants.h>
 
-#include "common/crypto/pki.h"
+#include "common/crypto/client_identity.h"
 
 namespace mamori {
 
@@ -10,29 +10,19 @@ Result<AuthenticatedPeer> IdentifyPeer(const grpc::AuthContext* auth, std::strin
   if (auth == nullptr || !auth->IsPeerAuthenticated()) {
     return MakeError(ErrorCode::kUnauthenticated, "no verified client certificate");
   }
-  AuthenticatedPeer peer;
-  peer.address = std::move(peer_address);
-  bool have_identity = false;
-  for (const auto& value : auth->FindPropertyValues(GRPC_PEER_URI_PROPERTY_NAME)) {
-    const std::string_view uri(value.data(), value.size());
-    if (auto id = ParseIdentityUri(uri)) {
-      if (have_identity) {
-        return MakeError(ErrorCode::kUnauthenticated,
-                         "client certificate carries more than one identity URI");
-      }
-      peer.identity = *id;
-      have_identity = true;
-    } else if (auto group = ParseGroupUri(uri)) {
-      peer.group = *group;
-    }
-  }
-  if (!have_identity) {
-    return MakeError(ErrorCode::kUnauthenticated,
-                     "client certificate has no mamori:// identity URI SAN");
-  }
+  std::string cert_pem;
   for (const auto& value : auth->FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME)) {
-    peer.cert_pem.assign(value.data(), value.size());
+    cert_pem.assign(value.data(), value.size());
   }
+  if (cert_pem.empty()) return MakeError(ErrorCode::kUnauthenticated, "no client certificate");
+  Result<ClientIdentity> checked = CheckClientIdentity(cert_pem);
+  if (!checked) return checked.error();
+  AuthenticatedPeer peer;
+  peer.identity = std::move(checked->identity);
+  peer.group = std::move(checked->group);
+  peer.cert_sha256 = std::move(checked->cert_sha256);
+  peer.address = std::move(peer_address);
+  peer.cert_pem = std::move(cert_pem);
   return peer;
 }
 
@@ -45,21 +35,6 @@ grpc::Status RequireRole(const Result<AuthenticatedPeer>& peer, PeerRole role) {
                             std::string(PeerRoleName(role)) + " certificate)");
   }
   return grpc::Status::OK;
-}
-
-grpc::Status RequireNotRevoked(const RevocationList* list, const AuthenticatedPeer& peer) {
-  if (list == nullptr) return grpc::Status::OK;
-  std::string fingerprint;
-  if (!peer.cert_pem.empty()) {
-    if (auto info = InspectCertificate(peer.cert_pem); info.ok()) {
-      fingerprint = std::move(info->sha256_fingerprint);
-    }
-  }
-  auto reason = list->RevokedReason(peer.identity.role, peer.identity.id, fingerprint);
-  if (!reason) return grpc::Status::OK;
-  return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                      std::string(PeerRoleName(peer.identity.role)) + " '" + peer.identity.id +
-                          "' is revoked: " + *reason);
 }
 
 grpc::Status ToGrpcStatus(const Error& e) {

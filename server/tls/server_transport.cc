@@ -11,7 +11,9 @@
 namespace mamori {
 
 std::shared_ptr<grpc::ServerCredentials> MakeServerCredentials(const TlsMaterial& tls,
-                                                               const Clock* clock) {
+                                                               const Clock* clock,
+                                                               const RevocationList* revocations,
+                                                               HandshakePeerSource* peers) {
   using grpc::experimental::IdentityKeyCertPair;
   std::vector<IdentityKeyCertPair> pairs{{tls.key_pem, tls.cert_pem}};
   auto provider =
@@ -21,8 +23,8 @@ std::shared_ptr<grpc::ServerCredentials> MakeServerCredentials(const TlsMaterial
   options.watch_identity_key_cert_pairs();
   options.set_cert_request_type(GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_BUT_DONT_VERIFY);
   options.set_certificate_verifier(
-      grpc::experimental::ExternalCertificateVerifier::Create<PeerCertificateVerifier>(tls.ca_pem,
-                                                                                       clock));
+      grpc::experimental::ExternalCertificateVerifier::Create<PeerCertificateVerifier>(
+          tls.ca_pem, clock, revocations, peers));
   return grpc::experimental::TlsServerCredentials(options);
 }
 

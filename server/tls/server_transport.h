@@ -7,15 +7,19 @@
 
 #include "common/base/clock.h"
 #include "common/crypto/credentials.h"
+#include "server/tls/handshake_peer.h"
+#include "server/tls/revocation_list.h"
 
 namespace mamori {
 
 // Mutual TLS as the collector runs it: the TLS stack asks for a client
 // certificate but leaves the decision to PeerCertificateVerifier, which
 // verifies it against the CA and logs every refusal with its reason. The
-// handshake still proves possession of the certificate's key.
-std::shared_ptr<grpc::ServerCredentials> MakeServerCredentials(const TlsMaterial& tls,
-                                                               const Clock* clock);
+// handshake still proves possession of the certificate's key. `revocations`
+// (the deny list) and `peers` (who is handshaking) may be null.
+std::shared_ptr<grpc::ServerCredentials> MakeServerCredentials(
+    const TlsMaterial& tls, const Clock* clock, const RevocationList* revocations = nullptr,
+    HandshakePeerSource* peers = nullptr);
 
 // Keepalive of the collector's port: a ping every 30 s, a peer silent for
 // 10 s more is dead. Agents may ping as often as every 5 s (their

@@ -104,6 +104,37 @@ TlsPaths TestPki::Issue(std::string_view name, const IssueRequest& request) {
   return Write(name, Unwrap(IssueCertificate(ca_, request), "issue " + std::string(name)));
 }
 
+const KeyAndCert& TestPki::IssuingCa() {
+  if (!issuing_ca_) {
+    issuing_ca_ = std::make_unique<KeyAndCert>(
+        Unwrap(CreateIssuingCa(ca_, "Mamori Test Issuing CA", 365), "create issuing CA"));
+    dir_.Write("issuing-ca.pem", issuing_ca_->cert_pem);
+    dir_.Write("issuing-ca.key", issuing_ca_->key_pem);
+  }
+  return *issuing_ca_;
+}
+
+TlsPaths TestPki::IssueViaIssuingCa(std::string_view name, const IssueRequest& request) {
+  return Write(name, Unwrap(IssueCertificate(IssuingCa(), request), "issue " + std::string(name)));
+}
+
+TlsPaths TestPki::IssueViaForeignIssuingCa(std::string_view name, const IssueRequest& request) {
+  if (!foreign_issuing_ca_) {
+    const KeyAndCert root = Unwrap(CreateCa("Unrelated Root", 3650), "create unrelated root");
+    dir_.Write("other-root.pem", root.cert_pem);
+    foreign_issuing_ca_ = std::make_unique<KeyAndCert>(
+        Unwrap(CreateIssuingCa(root, "Mamori Test Issuing CA", 365), "create foreign issuing CA"));
+  }
+  return Write(
+      name, Unwrap(IssueCertificate(*foreign_issuing_ca_, request), "issue " + std::string(name)));
+}
+
+IssueRequest TestPki::TerminalRequest(std::string_view id, std::string_view group) {
+  IssueRequest r = Request(CertKind::kTerminal, id);
+  r.group = std::string(group);
+  return r;
+}
+
 TlsPaths TestPki::Write(std::string_view name, const KeyAndCert& material) const {
   TlsPaths paths;
   paths.ca = ca_file_;

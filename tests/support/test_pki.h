@@ -83,6 +83,18 @@ class TestPki {
   // Issues any certificate with this CA and writes <name>.pem/.key.
   TlsPaths Issue(std::string_view name, const IssueRequest& request);
 
+  // The test CA's issuing CA ("Mamori Test Issuing CA", made on first use
+  // and written as issuing-ca.pem/.key).
+  const KeyAndCert& IssuingCa();
+  // Issues with the issuing CA: <name>.pem holds the leaf followed by the
+  // issuing CA's certificate, as `mamorictl pki issue --issuer` writes it.
+  TlsPaths IssueViaIssuingCa(std::string_view name, const IssueRequest& request);
+  // Issues with the issuing CA of an unrelated root (other-root.pem): a
+  // well-formed chain that leads nowhere the collector trusts.
+  TlsPaths IssueViaForeignIssuingCa(std::string_view name, const IssueRequest& request);
+  // A terminal request with the test lifetime (for the Issue* functions).
+  static IssueRequest TerminalRequest(std::string_view id, std::string_view group);
+
  private:
   TlsPaths Write(std::string_view name, const KeyAndCert& material) const;
 
@@ -90,6 +102,8 @@ class TestPki {
   KeyAndCert ca_;
   std::string ca_file_;
   std::unique_ptr<KeyAndCert> other_ca_;  // created on first IssueFromOtherCa
+  std::unique_ptr<KeyAndCert> issuing_ca_;
+  std::unique_ptr<KeyAndCert> foreign_issuing_ca_;
 };
 
 }  // namespace mamori::testing

@@ -173,13 +173,94 @@ TEST_F(PkiCommandsTest, IssueErrors) {
 
 TEST_F(PkiCommandsTest, WarnsWhenCertificateOutlivesCa) {
   Init();  // 30-day CA
-  const CtlResult r = Ctl({"pki", "issue", "agent", "--dir", Pki(), "--id", "t1"});
+  const CtlResult r =
+      Ctl({"pki", "issue", "agent", "--dir", Pki(), "--id", "t1", "--group", "g", "--days", "31"});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_THAT(r.err, HasSubstr("warning: the CA expires"));
   const CtlResult short_lived =
-      Ctl({"pki", "issue", "agent", "--dir", Pki(), "--id", "t2", "--days", "5"});
+      Ctl({"pki", "issue", "agent", "--dir", Pki(), "--id", "t2", "--group", "g", "--days", "5"});
   ASSERT_EQ(short_lived.code, 0);
   EXPECT_THAT(short_lived.err, IsEmpty());
+}
+
+TEST_F(PkiCommandsTest, AgentCertificateWithoutGroupIsWarnedAbout) {
+  Init();
+  const CtlResult r = Ctl({"pki", "issue", "agent", "--dir", Pki(), "--id", "t1", "--days", "5"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("warning: no --group"));
+}
+
+TEST_F(PkiCommandsTest, DefaultLifetimesAreShortForClientsAndLongerForServers) {
+  const CtlResult init = Ctl({"pki", "init", "--dir", Pki()});
+  ASSERT_EQ(init.code, 0) << init.err;
+  ASSERT_EQ(Ctl({"pki", "issue", "agent", "--dir", Pki(), "--id", "t1", "--group", "g"}).code, 0);
+  ASSERT_EQ(Ctl({"pki", "issue", "admin", "--dir", Pki(), "--id", "a"}).code, 0);
+  ASSERT_EQ(Ctl({"pki", "issue", "server", "--dir", Pki(), "--id", "c", "--dns", "x"}).code, 0);
+  const auto days = [&](const std::string& name) {
+    Result<CertInfo> info = InspectCertificate(Read(Pki() + "/" + name + ".pem"));
+    return info.ok() ? (info->not_after_ms - info->not_before_ms) / (24LL * 3600 * 1000) : -1;
+  };
+  EXPECT_EQ(days("agent-t1"), 30);
+  EXPECT_EQ(days("admin-a"), 30);
+  EXPECT_EQ(days("server-c"), 397);
+}
+
+TEST_F(PkiCommandsTest, IntermediateMakesAnIssuingCaThatIssueUses) {
+  const CtlResult init = Ctl({"pki", "init", "--dir", Pki()});
+  ASSERT_EQ(init.code, 0) << init.err;
+  const std::string issuing = dir_.File("issuing");
+  const CtlResult r = Ctl({"pki", "intermediate", "--dir", Pki(), "--out", issuing});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("Created issuing CA \"Mamori Issuing CA\""));
+  EXPECT_THAT(r.out, HasSubstr("--issuer " + issuing));
+  EXPECT_THAT(r.out, HasSubstr("offline"));
+  EXPECT_EQ(ModeOf(issuing), 0700u);
+  EXPECT_EQ(ModeOf(issuing + "/issuing-ca.key"), 0600u);
+  Result<CertInfo> ca = InspectCertificate(Read(issuing + "/issuing-ca.pem"));
+  ASSERT_TRUE(ca.ok());
+  EXPECT_TRUE(ca->is_ca);
+  EXPECT_EQ(ca->not_after_ms - ca->not_before_ms, 1095LL * 24 * 3600 * 1000);
+
+  const CtlResult issued =
+      Ctl({"pki", "issue", "agent", "--issuer", issuing, "--id", "t-7", "--group", "osaka"});
+  ASSERT_EQ(issued.code, 0) << issued.err;
+  EXPECT_THAT(issued.out, HasSubstr(issuing + "/issuing-ca.pem"));
+  Result<std::vector<CertInfo>> chain = InspectCertificateChain(Read(issuing + "/agent-t-7.pem"));
+  ASSERT_TRUE(chain.ok());
+  ASSERT_EQ(chain->size(), 2u);
+  EXPECT_EQ((*chain)[1].common_name, "Mamori Issuing CA");
+  Result<TlsMaterial> m =
+      LoadTlsMaterial({Pki() + "/ca.pem", issuing + "/agent-t-7.pem", issuing + "/agent-t-7.key"},
+                      SystemClock().NowMs());
+  EXPECT_TRUE(m.ok()) << m.error().message;
+
+  // No overwrite without --force; --force makes a new one.
+  const std::string before = Read(issuing + "/issuing-ca.pem");
+  const CtlResult again = Ctl({"pki", "intermediate", "--dir", Pki(), "--out", issuing});
+  EXPECT_EQ(again.code, 1);
+  EXPECT_THAT(again.err, HasSubstr("issuing-ca.pem already exists"));
+  EXPECT_EQ(Read(issuing + "/issuing-ca.pem"), before);
+  EXPECT_EQ(Ctl({"pki", "intermediate", "--dir", Pki(), "--out", issuing, "--force"}).code, 0);
+  EXPECT_NE(Read(issuing + "/issuing-ca.pem"), before);
+}
+
+TEST_F(PkiCommandsTest, IntermediateErrors) {
+  CtlResult r = Ctl({"pki", "intermediate", "--dir", Pki(), "--out", dir_.File("i")});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("ca.pem"));
+  EXPECT_EQ(Ctl({"pki", "intermediate", "--out", dir_.File("i")}).code, 2);
+  EXPECT_EQ(Ctl({"pki", "intermediate", "--dir", Pki()}).code, 2);
+  Init();  // a 30-day root
+  r = Ctl({"pki", "intermediate", "--dir", Pki(), "--out", dir_.File("i")});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("would outlive the root CA"));
+  EXPECT_FALSE(std::filesystem::exists(dir_.File("i")));
+  r = Ctl({"pki", "issue", "agent", "--issuer", dir_.File("i"), "--id", "t", "--group", "g"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("pki intermediate"));
+  EXPECT_EQ(
+      Ctl({"pki", "issue", "agent", "--dir", Pki(), "--issuer", dir_.File("i"), "--id", "t"}).code,
+      2);
 }
 
 TEST_F(PkiCommandsTest, PolicyKeyWritesAnEd25519PairWithAPrivateKey) {
