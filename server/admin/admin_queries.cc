@@ -145,13 +145,21 @@ std::string FirstLine(std::string_view yaml, std::size_t max_bytes) {
 }  // namespace
 
 AdminQueries::AdminQueries(Store* store, PolicyHub* hub, const Clock* clock,
-                           ComplianceConfig config, const ComplianceIndex* index, AuditTrail* audit)
-    : store_(store), hub_(hub), clock_(clock), config_(config), index_(index), audit_(audit) {}
+                           ComplianceConfig config, const ComplianceIndex* index, AuditTrail* audit,
+                           const TerminalStandings* standings)
+    : store_(store),
+      hub_(hub),
+      clock_(clock),
+      config_(config),
+      index_(index),
+      audit_(audit),
+      standings_(standings) {}
 
 Result<const ComplianceIndex*> AdminQueries::IndexFor(
     std::string_view group, std::unique_ptr<ComplianceIndex>* loaded) const {
   if (index_ != nullptr) return index_;
-  *loaded = std::make_unique<ComplianceIndex>(ComplianceIndex::AssignedBy(hub_), clock_, config_);
+  *loaded = std::make_unique<ComplianceIndex>(ComplianceIndex::AssignedBy(hub_), clock_, config_,
+                                              standings_);
   if (Status s = (*loaded)->Load(store_, group); !s.ok()) return s.error();
   return loaded->get();
 }
@@ -160,7 +168,11 @@ AdminQueries::Evaluated AdminQueries::Evaluate(TerminalState state, int64_t now)
   Evaluated e;
   const PolicyHub::Assigned assigned = hub_->AssignedTo(state.group);
   e.assigned_version = assigned.version;
-  e.compliance = EvaluateCompliance(state, assigned.policy.get(), assigned.version, now, config_);
+  StandingInfo standing;
+  if (standings_ != nullptr) standing = standings_->StandingOf(state.terminal_id);
+  e.standing = standing.standing;
+  e.compliance =
+      EvaluateCompliance(state, assigned.policy.get(), assigned.version, now, config_, &standing);
   e.state = std::move(state);
   return e;
 }
@@ -174,6 +186,7 @@ void AdminQueries::FillSummary(const Evaluated& e, v1::TerminalSummary* out) con
   if (e.state.last_report_ms != 0) SetMs(e.state.last_report_ms, out->mutable_last_report());
   out->set_applied_policy_version(e.state.applied_policy_version);
   out->set_assigned_policy_version(e.assigned_version);
+  out->set_standing(ToProto(e.standing));
 }
 
 Status AdminQueries::ListTerminals(const v1::ListTerminalsRequest& request,
@@ -215,6 +228,19 @@ Status AdminQueries::ListTerminals(const v1::ListTerminalsRequest& request,
     }
     filter.search.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c);
   }
+  switch (request.standing()) {
+    case v1::TERMINAL_STANDING_ACTIVE:
+      filter.standing = TerminalStanding::kActive;
+      break;
+    case v1::TERMINAL_STANDING_REVOKED:
+      filter.standing = TerminalStanding::kRevoked;
+      break;
+    case v1::TERMINAL_STANDING_RETIRED:
+      filter.standing = TerminalStanding::kRetired;
+      break;
+    default:
+      break;
+  }
   filter.offset = request.offset();
   filter.limit = request.limit() == 0 ? 1000 : std::min<uint32_t>(request.limit(), 10000);
 
@@ -232,6 +258,7 @@ Status AdminQueries::ListTerminals(const v1::ListTerminalsRequest& request,
     if (row.last_report_ms != 0) SetMs(row.last_report_ms, out->mutable_last_report());
     out->set_applied_policy_version(row.applied_policy_version);
     out->set_assigned_policy_version(row.assigned_policy_version);
+    out->set_standing(ToProto(row.standing));
   }
   response->set_total(page.total);
   response->set_offset(request.offset());
@@ -276,6 +303,7 @@ Status AdminQueries::GroupSummaries(const v1::GroupSummariesRequest& request,
     out->set_non_compliant(g.non_compliant);
     out->set_unknown(g.unknown);
     out->set_stale(g.stale);
+    out->set_revoked(g.revoked);
   }
   return Status::Ok();
 }

@@ -6,6 +6,7 @@
 #include "server/audit/audit_trail.h"
 #include "server/compliance/compliance_engine.h"
 #include "server/compliance/compliance_index.h"
+#include "server/compliance/terminal_standing.h"
 #include "server/policy/policy_hub.h"
 #include "server/store/store.h"
 
@@ -20,8 +21,11 @@ class AdminQueries {
   // Listings and group counts come from `index` when given (the running
   // collector's, kept current by the ingest path); without one each call
   // builds a temporary index from the store.
+  // `standings` (may be null: every terminal active) marks revoked and
+  // retired terminals in every view.
   AdminQueries(Store* store, PolicyHub* hub, const Clock* clock, ComplianceConfig config,
-               const ComplianceIndex* index = nullptr, AuditTrail* audit = nullptr);
+               const ComplianceIndex* index = nullptr, AuditTrail* audit = nullptr,
+               const TerminalStandings* standings = nullptr);
 
   // Filtered by group, status, failing check and a search over id and host
   // name; kInvalidArgument for an unknown check or a bad search text.
@@ -61,6 +65,7 @@ class AdminQueries {
     TerminalState state;
     TerminalCompliance compliance;
     uint64_t assigned_version = 0;
+    TerminalStanding standing = TerminalStanding::kActive;
   };
   Evaluated Evaluate(TerminalState state, int64_t now) const;
   void FillSummary(const Evaluated& e, v1::TerminalSummary* out) const;
@@ -74,6 +79,7 @@ class AdminQueries {
   ComplianceConfig config_;
   const ComplianceIndex* index_;
   AuditTrail* audit_;  // records applied policies (policy.apply); may be null
+  const TerminalStandings* standings_;
 };
 
 }  // namespace mamori

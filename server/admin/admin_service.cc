@@ -6,6 +6,7 @@
 #include "common/crypto/identity.h"
 #include "common/policy/policy.h"
 #include "proto/wire/convert.h"
+#include "server/admin/admin_call.h"
 #include "server/policy/policy_dry_run.h"
 #include "server/tls/peer_auth.h"
 
@@ -17,17 +18,12 @@ std::shared_ptr<spdlog::logger> Log() {
   return log;
 }
 
-// Returns true (and finishes the call) when the caller is not an admin.
+// Returns true (and finishes the call) when AdmitAdmin refuses the caller.
 bool Refuse(grpc::CallbackServerContext* ctx, grpc::ServerUnaryReactor* reactor,
-            std::string_view method, AuthenticatedPeer* admin) {
-  auto peer = IdentifyPeer(ctx->auth_context().get(), ctx->peer());
-  grpc::Status s = RequireRole(peer, PeerRole::kAdmin);
-  if (!s.ok()) {
-    Log()->warn("{} from {} refused: {}", method, ctx->peer(), s.error_message());
-    reactor->Finish(s);
-    return true;
-  }
-  *admin = std::move(peer).value();
+            const RevocationList* revocations, std::string_view method, AuthenticatedPeer* admin) {
+  auto peer = AdmitAdmin(ctx, reactor, revocations, method);
+  if (!peer) return true;
+  *admin = std::move(*peer);
   return false;
 }
 
@@ -37,24 +33,26 @@ AdminServiceImpl::AdminServiceImpl(Store* store, PolicyHub* hub, const Clock* cl
                                    ComplianceConfig config, web::AuthService* auth,
                                    const ComplianceIndex* index, MediaLedger* ledger,
                                    AuditTrail* audit, ExceptionWorkflow* exceptions,
-                                   UnlockIssuer* unlock, EnrollmentWorkflow* enrollment)
+                                   UnlockIssuer* unlock, EnrollmentWorkflow* enrollment,
+                                   RevocationRegistry* revocations)
     : store_(store),
       hub_(hub),
       clock_(clock),
-      queries_(store, hub, clock, config, index, audit),
+      queries_(store, hub, clock, config, index, audit, revocations),
       auth_(auth),
       ledger_(ledger),
       audit_(audit),
       exceptions_(exceptions),
       unlock_(unlock),
-      enrollment_(enrollment) {}
+      enrollment_(enrollment),
+      revocations_(revocations) {}
 
 grpc::ServerUnaryReactor* AdminServiceImpl::ListTerminals(grpc::CallbackServerContext* ctx,
                                                           const v1::ListTerminalsRequest* request,
                                                           v1::ListTerminalsResponse* response) {
   auto* reactor = ctx->DefaultReactor();
   AuthenticatedPeer admin;
-  if (Refuse(ctx, reactor, "ListTerminals", &admin)) return reactor;
+  if (Refuse(ctx, reactor, revocations_, "ListTerminals", &admin)) return reactor;
   Status s = queries_.ListTerminals(*request, response);
   reactor->Finish(s.ok() ? grpc::Status::OK : ToGrpcStatus(s.error()));
   return reactor;
@@ -65,7 +63,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::GetTerminal(grpc::CallbackServerCont
                                                         v1::TerminalDetail* response) {
   auto* reactor = ctx->DefaultReactor();
   AuthenticatedPeer admin;
-  if (Refuse(ctx, reactor, "GetTerminal", &admin)) return reactor;
+  if (Refuse(ctx, reactor, revocations_, "GetTerminal", &admin)) return reactor;
   Status s = queries_.GetTerminal(*request, response);
   reactor->Finish(s.ok() ? grpc::Status::OK : ToGrpcStatus(s.error()));
   return reactor;
@@ -76,7 +74,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::GroupSummaries(grpc::CallbackServerC
                                                            v1::GroupSummariesResponse* response) {
   auto* reactor = ctx->DefaultReactor();
   AuthenticatedPeer admin;
-  if (Refuse(ctx, reactor, "GroupSummaries", &admin)) return reactor;
+  if (Refuse(ctx, reactor, revocations_, "GroupSummaries", &admin)) return reactor;
   Status s = queries_.GroupSummaries(*request, response);
   reactor->Finish(s.ok() ? grpc::Status::OK : ToGrpcStatus(s.error()));
   return reactor;
@@ -87,7 +85,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::QueryEvents(grpc::CallbackServerCont
                                                         v1::QueryEventsResponse* response) {
   auto* reactor = ctx->DefaultReactor();
   AuthenticatedPeer admin;
-  if (Refuse(ctx, reactor, "QueryEvents", &admin)) return reactor;
+  if (Refuse(ctx, reactor, revocations_, "QueryEvents", &admin)) return reactor;
   Status s = queries_.QueryEvents(*request, response);
   reactor->Finish(s.ok() ? grpc::Status::OK : ToGrpcStatus(s.error()));
   return reactor;
@@ -98,7 +96,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::GetPolicy(grpc::CallbackServerContex
                                                       v1::GetPolicyResponse* response) {
   auto* reactor = ctx->DefaultReactor();
   AuthenticatedPeer admin;
-  if (Refuse(ctx, reactor, "GetPolicy", &admin)) return reactor;
+  if (Refuse(ctx, reactor, revocations_, "GetPolicy", &admin)) return reactor;
   Status s = queries_.GetPolicy(*request, response);
   reactor->Finish(s.ok() ? grpc::Status::OK : ToGrpcStatus(s.error()));
   return reactor;
@@ -109,7 +107,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ApplyPolicy(grpc::CallbackServerCont
                                                         v1::ApplyPolicyResponse* response) {
   auto* reactor = ctx->DefaultReactor();
   AuthenticatedPeer admin;
-  if (Refuse(ctx, reactor, "ApplyPolicy", &admin)) return reactor;
+  if (Refuse(ctx, reactor, revocations_, "ApplyPolicy", &admin)) return reactor;
   const std::string by = FormatIdentityUri(admin.identity.role, admin.identity.id);
   // The dashboard applies through the same call, so both paths validate,
   // sign, store and push alike.
@@ -123,7 +121,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::PolicyHistory(grpc::CallbackServerCo
                                                           v1::PolicyHistoryResponse* response) {
   auto* reactor = ctx->DefaultReactor();
   AuthenticatedPeer admin;
-  if (Refuse(ctx, reactor, "PolicyHistory", &admin)) return reactor;
+  if (Refuse(ctx, reactor, revocations_, "PolicyHistory", &admin)) return reactor;
   Status s = queries_.PolicyHistory(*request, response);
   reactor->Finish(s.ok() ? grpc::Status::OK : ToGrpcStatus(s.error()));
   return reactor;
@@ -134,7 +132,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ComplianceTrend(
     v1::ComplianceTrendResponse* response) {
   auto* reactor = ctx->DefaultReactor();
   AuthenticatedPeer admin;
-  if (Refuse(ctx, reactor, "ComplianceTrend", &admin)) return reactor;
+  if (Refuse(ctx, reactor, revocations_, "ComplianceTrend", &admin)) return reactor;
   Status s = queries_.ComplianceTrend(*request, response);
   reactor->Finish(s.ok() ? grpc::Status::OK : ToGrpcStatus(s.error()));
   return reactor;
@@ -156,7 +154,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::AddUser(grpc::CallbackServerContext*
                                                     v1::UserCredentials* response) {
   auto* reactor = ctx->DefaultReactor();
   AuthenticatedPeer admin;
-  if (Refuse(ctx, reactor, "AddUser", &admin)) return reactor;
+  if (Refuse(ctx, reactor, revocations_, "AddUser", &admin)) return reactor;
   const std::string by = FormatIdentityUri(admin.identity.role, admin.identity.id);
   const std::optional<web::Role> role = web::ParseRole(request->role());
   if (!role) {
@@ -186,7 +184,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ResetUser(grpc::CallbackServerContex
                                                       v1::UserCredentials* response) {
   auto* reactor = ctx->DefaultReactor();
   AuthenticatedPeer admin;
-  if (Refuse(ctx, reactor, "ResetUser", &admin)) return reactor;
+  if (Refuse(ctx, reactor, revocations_, "ResetUser", &admin)) return reactor;
   const std::string by = FormatIdentityUri(admin.identity.role, admin.identity.id);
   auto creds = auth_->ResetUser(request->name());
   if (!creds.ok()) {
@@ -208,7 +206,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::DisableUser(grpc::CallbackServerCont
                                                         v1::DisableUserResponse* /*response*/) {
   auto* reactor = ctx->DefaultReactor();
   AuthenticatedPeer admin;
-  if (Refuse(ctx, reactor, "DisableUser", &admin)) return reactor;
+  if (Refuse(ctx, reactor, revocations_, "DisableUser", &admin)) return reactor;
   const std::string by = FormatIdentityUri(admin.identity.role, admin.identity.id);
   if (Status s = auth_->DisableUser(request->name()); !s.ok()) {
     reactor->Finish(ToGrpcStatus(s.error()));

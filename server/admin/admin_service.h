@@ -11,6 +11,7 @@
 #include "server/exceptions/exception_workflow.h"
 #include "server/ledger/media_ledger.h"
 #include "server/policy/policy_hub.h"
+#include "server/revocation/revocation_registry.h"
 #include "server/store/store.h"
 
 namespace mamori {
@@ -26,7 +27,8 @@ class AdminServiceImpl final : public v1::AdminService::CallbackService {
                    web::AuthService* auth, const ComplianceIndex* index = nullptr,
                    MediaLedger* ledger = nullptr, AuditTrail* audit = nullptr,
                    ExceptionWorkflow* exceptions = nullptr, UnlockIssuer* unlock = nullptr,
-                   EnrollmentWorkflow* enrollment = nullptr);
+                   EnrollmentWorkflow* enrollment = nullptr,
+                   RevocationRegistry* revocations = nullptr);
 
   grpc::ServerUnaryReactor* ListTerminals(grpc::CallbackServerContext* ctx,
                                           const v1::ListTerminalsRequest* request,
@@ -129,6 +131,19 @@ class AdminServiceImpl final : public v1::AdminService::CallbackService {
   grpc::ServerUnaryReactor* RenewAdminCertificate(grpc::CallbackServerContext* ctx,
                                                   const v1::RenewCertificateRequest* request,
                                                   v1::IssuedCertificate* response) override;
+  // The deny list (admin_service_revocation.cc); UNIMPLEMENTED without one.
+  grpc::ServerUnaryReactor* RevokeTerminal(grpc::CallbackServerContext* ctx,
+                                           const v1::RevokeTerminalRequest* request,
+                                           v1::RevocationView* response) override;
+  grpc::ServerUnaryReactor* RetireTerminal(grpc::CallbackServerContext* ctx,
+                                           const v1::RetireTerminalRequest* request,
+                                           v1::RevocationView* response) override;
+  grpc::ServerUnaryReactor* RevokeAdmin(grpc::CallbackServerContext* ctx,
+                                        const v1::RevokeAdminRequest* request,
+                                        v1::RevocationView* response) override;
+  grpc::ServerUnaryReactor* ListRevocations(grpc::CallbackServerContext* ctx,
+                                            const v1::ListRevocationsRequest* request,
+                                            v1::ListRevocationsResponse* response) override;
 
  private:
   Store* store_;
@@ -141,6 +156,7 @@ class AdminServiceImpl final : public v1::AdminService::CallbackService {
   ExceptionWorkflow* exceptions_;
   UnlockIssuer* unlock_;
   EnrollmentWorkflow* enrollment_;
+  RevocationRegistry* revocations_;
 };
 
 }  // namespace mamori

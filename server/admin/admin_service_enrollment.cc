@@ -31,7 +31,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::CreateEnrollToken(
     grpc::CallbackServerContext* ctx, const v1::CreateEnrollTokenRequest* request,
     v1::CreateEnrollTokenResponse* response) {
   auto* reactor = ctx->DefaultReactor();
-  const auto actor = AdminActor(ctx, reactor, "CreateEnrollToken");
+  const auto actor = AdminActor(ctx, reactor, revocations_, "CreateEnrollToken");
   if (!actor) return reactor;
   if (enrollment_ == nullptr) {
     reactor->Finish(NoIssuingCa());
@@ -57,7 +57,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ListEnrollTokens(
     grpc::CallbackServerContext* ctx, const v1::ListEnrollTokensRequest* /*request*/,
     v1::ListEnrollTokensResponse* response) {
   auto* reactor = ctx->DefaultReactor();
-  if (!AdminActor(ctx, reactor, "ListEnrollTokens")) return reactor;
+  if (!AdminActor(ctx, reactor, revocations_, "ListEnrollTokens")) return reactor;
   if (enrollment_ == nullptr) {
     reactor->Finish(NoIssuingCa());
     return reactor;
@@ -76,7 +76,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::RevokeEnrollToken(
     grpc::CallbackServerContext* ctx, const v1::RevokeEnrollTokenRequest* request,
     v1::RevokeEnrollTokenResponse* /*response*/) {
   auto* reactor = ctx->DefaultReactor();
-  const auto actor = AdminActor(ctx, reactor, "RevokeEnrollToken");
+  const auto actor = AdminActor(ctx, reactor, revocations_, "RevokeEnrollToken");
   if (!actor) return reactor;
   if (enrollment_ == nullptr) {
     reactor->Finish(NoIssuingCa());
@@ -90,7 +90,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ListEnrollments(
     grpc::CallbackServerContext* ctx, const v1::ListEnrollmentsRequest* request,
     v1::ListEnrollmentsResponse* response) {
   auto* reactor = ctx->DefaultReactor();
-  if (!AdminActor(ctx, reactor, "ListEnrollments")) return reactor;
+  if (!AdminActor(ctx, reactor, revocations_, "ListEnrollments")) return reactor;
   if (enrollment_ == nullptr) {
     reactor->Finish(NoIssuingCa());
     return reactor;
@@ -109,7 +109,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::AllowReenrollment(
     grpc::CallbackServerContext* ctx, const v1::AllowReenrollmentRequest* request,
     v1::AllowReenrollmentResponse* response) {
   auto* reactor = ctx->DefaultReactor();
-  const auto actor = AdminActor(ctx, reactor, "AllowReenrollment");
+  const auto actor = AdminActor(ctx, reactor, revocations_, "AllowReenrollment");
   if (!actor) return reactor;
   if (enrollment_ == nullptr) {
     reactor->Finish(NoIssuingCa());
@@ -125,14 +125,11 @@ grpc::ServerUnaryReactor* AdminServiceImpl::AllowReenrollment(
 grpc::ServerUnaryReactor* AdminServiceImpl::RenewAdminCertificate(
     grpc::CallbackServerContext* ctx, const v1::RenewCertificateRequest* request,
     v1::IssuedCertificate* response) {
-  static const auto log = GetLogger("admin-service");
   auto* reactor = ctx->DefaultReactor();
-  auto peer = IdentifyPeer(ctx->auth_context().get(), ctx->peer());
-  if (grpc::Status s = RequireRole(peer, PeerRole::kAdmin); !s.ok()) {
-    log->warn("RenewAdminCertificate from {} refused: {}", ctx->peer(), s.error_message());
-    reactor->Finish(s);
-    return reactor;
-  }
+  // A revoked admin certificate renews nothing: AdmitAdmin consults the
+  // deny list like every other admin call.
+  auto peer = AdmitAdmin(ctx, reactor, revocations_, "RenewAdminCertificate");
+  if (!peer) return reactor;
   if (enrollment_ == nullptr) {
     reactor->Finish(NoIssuingCa());
     return reactor;

@@ -19,7 +19,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::RequestException(
     grpc::CallbackServerContext* ctx, const v1::RequestExceptionRequest* request,
     v1::ExceptionChangeResponse* response) {
   auto* reactor = ctx->DefaultReactor();
-  const auto actor = AdminActor(ctx, reactor, "RequestException");
+  const auto actor = AdminActor(ctx, reactor, revocations_, "RequestException");
   if (!actor) return reactor;
   reactor->Finish(exceptions_ == nullptr ? NoExceptions()
                                          : Done(exceptions_->Request(*actor, *request, response)));
@@ -30,7 +30,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ApproveException(
     grpc::CallbackServerContext* ctx, const v1::DecideExceptionRequest* request,
     v1::ExceptionChangeResponse* response) {
   auto* reactor = ctx->DefaultReactor();
-  const auto actor = AdminActor(ctx, reactor, "ApproveException");
+  const auto actor = AdminActor(ctx, reactor, revocations_, "ApproveException");
   if (!actor) return reactor;
   reactor->Finish(exceptions_ == nullptr ? NoExceptions()
                                          : Done(exceptions_->Approve(*actor, *request, response)));
@@ -41,7 +41,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::RefuseException(
     grpc::CallbackServerContext* ctx, const v1::DecideExceptionRequest* request,
     v1::ExceptionChangeResponse* response) {
   auto* reactor = ctx->DefaultReactor();
-  const auto actor = AdminActor(ctx, reactor, "RefuseException");
+  const auto actor = AdminActor(ctx, reactor, revocations_, "RefuseException");
   if (!actor) return reactor;
   reactor->Finish(exceptions_ == nullptr ? NoExceptions()
                                          : Done(exceptions_->Refuse(*actor, *request, response)));
@@ -52,7 +52,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::CancelException(
     grpc::CallbackServerContext* ctx, const v1::DecideExceptionRequest* request,
     v1::ExceptionChangeResponse* response) {
   auto* reactor = ctx->DefaultReactor();
-  const auto actor = AdminActor(ctx, reactor, "CancelException");
+  const auto actor = AdminActor(ctx, reactor, revocations_, "CancelException");
   if (!actor) return reactor;
   reactor->Finish(
       exceptions_ == nullptr
@@ -65,7 +65,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ListExceptions(grpc::CallbackServerC
                                                            const v1::ListExceptionsRequest* request,
                                                            v1::ListExceptionsResponse* response) {
   auto* reactor = ctx->DefaultReactor();
-  if (!AdminActor(ctx, reactor, "ListExceptions")) return reactor;
+  if (!AdminActor(ctx, reactor, revocations_, "ListExceptions")) return reactor;
   reactor->Finish(exceptions_ == nullptr ? NoExceptions()
                                          : Done(exceptions_->List(*request, response)));
   return reactor;

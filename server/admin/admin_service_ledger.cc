@@ -25,7 +25,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ListMedia(grpc::CallbackServerContex
                                                       const v1::ListMediaRequest* request,
                                                       v1::ListMediaResponse* response) {
   auto* reactor = ctx->DefaultReactor();
-  if (!AdminActor(ctx, reactor, "ListMedia")) return reactor;
+  if (!AdminActor(ctx, reactor, revocations_, "ListMedia")) return reactor;
   reactor->Finish(ledger_ == nullptr ? NoLedger() : Done(ledger_->List(*request, response)));
   return reactor;
 }
@@ -34,7 +34,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::AddMedium(grpc::CallbackServerContex
                                                       const v1::AddMediumRequest* request,
                                                       v1::LedgerChangeResponse* response) {
   auto* reactor = ctx->DefaultReactor();
-  const auto actor = AdminActor(ctx, reactor, "AddMedium");
+  const auto actor = AdminActor(ctx, reactor, revocations_, "AddMedium");
   if (!actor) return reactor;
   reactor->Finish(ledger_ == nullptr ? NoLedger() : Done(ledger_->Add(*actor, *request, response)));
   return reactor;
@@ -44,7 +44,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::RetireMedium(grpc::CallbackServerCon
                                                          const v1::RetireMediumRequest* request,
                                                          v1::LedgerChangeResponse* response) {
   auto* reactor = ctx->DefaultReactor();
-  const auto actor = AdminActor(ctx, reactor, "RetireMedium");
+  const auto actor = AdminActor(ctx, reactor, revocations_, "RetireMedium");
   if (!actor) return reactor;
   reactor->Finish(ledger_ == nullptr ? NoLedger()
                                      : Done(ledger_->Retire(*actor, *request, response)));
@@ -55,7 +55,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ImportMedia(grpc::CallbackServerCont
                                                         const v1::ImportMediaRequest* request,
                                                         v1::ImportMediaResponse* response) {
   auto* reactor = ctx->DefaultReactor();
-  const auto actor = AdminActor(ctx, reactor, "ImportMedia");
+  const auto actor = AdminActor(ctx, reactor, revocations_, "ImportMedia");
   if (!actor) return reactor;
   reactor->Finish(ledger_ == nullptr ? NoLedger()
                                      : Done(ledger_->Import(*actor, *request, response)));
@@ -66,7 +66,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ExportMedia(grpc::CallbackServerCont
                                                         const v1::ExportMediaRequest* request,
                                                         v1::ExportMediaResponse* response) {
   auto* reactor = ctx->DefaultReactor();
-  if (!AdminActor(ctx, reactor, "ExportMedia")) return reactor;
+  if (!AdminActor(ctx, reactor, revocations_, "ExportMedia")) return reactor;
   reactor->Finish(ledger_ == nullptr ? NoLedger() : Done(ledger_->Export(*request, response)));
   return reactor;
 }
@@ -75,7 +75,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::UnregisteredDevices(
     grpc::CallbackServerContext* ctx, const v1::UnregisteredDevicesRequest* request,
     v1::UnregisteredDevicesResponse* response) {
   auto* reactor = ctx->DefaultReactor();
-  if (!AdminActor(ctx, reactor, "UnregisteredDevices")) return reactor;
+  if (!AdminActor(ctx, reactor, revocations_, "UnregisteredDevices")) return reactor;
   reactor->Finish(ledger_ == nullptr ? NoLedger()
                                      : Done(ledger_->Unregistered(*request, response)));
   return reactor;
@@ -85,7 +85,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::QueryAudit(grpc::CallbackServerConte
                                                        const v1::QueryAuditRequest* request,
                                                        v1::QueryAuditResponse* response) {
   auto* reactor = ctx->DefaultReactor();
-  if (!AdminActor(ctx, reactor, "QueryAudit")) return reactor;
+  if (!AdminActor(ctx, reactor, revocations_, "QueryAudit")) return reactor;
   reactor->Finish(audit_ == nullptr ? grpc::Status(grpc::StatusCode::UNAVAILABLE,
                                                    "this collector has no audit log")
                                     : Done(audit_->Query(*request, response)));
@@ -96,7 +96,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::IssueUnlockCode(
     grpc::CallbackServerContext* ctx, const v1::IssueUnlockCodeRequest* request,
     v1::IssueUnlockCodeResponse* response) {
   auto* reactor = ctx->DefaultReactor();
-  const auto actor = AdminActor(ctx, reactor, "IssueUnlockCode");
+  const auto actor = AdminActor(ctx, reactor, revocations_, "IssueUnlockCode");
   if (!actor) return reactor;
   reactor->Finish(unlock_ == nullptr ? NoUnlockKey()
                                      : Done(unlock_->Issue(*actor, *request, response)));
@@ -107,7 +107,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ListUnlockCodes(
     grpc::CallbackServerContext* ctx, const v1::ListUnlockCodesRequest* request,
     v1::ListUnlockCodesResponse* response) {
   auto* reactor = ctx->DefaultReactor();
-  if (!AdminActor(ctx, reactor, "ListUnlockCodes")) return reactor;
+  if (!AdminActor(ctx, reactor, revocations_, "ListUnlockCodes")) return reactor;
   reactor->Finish(unlock_ == nullptr ? NoUnlockKey() : Done(unlock_->List(*request, response)));
   return reactor;
 }

@@ -40,10 +40,17 @@ Result<std::unique_ptr<CollectorServer>> CollectorServer::Start(const CollectorC
       std::make_unique<IngestWriter>(s->store_.get(), 512, 100'000, kMaxQueuedWritesPerTerminal);
   s->hub_ = std::make_unique<PolicyHub>(s->store_.get(), clock, *signing_key);
   if (Status st = s->hub_->Load(); !st) return st.error();
+  s->audit_ = std::make_unique<StoreAuditTrail>(s->store_.get(), clock);
+  // The deny list, loaded before anything is served: the services consult
+  // it on every call.
+  s->revocations_ =
+      std::make_unique<RevocationRegistry>(s->store_.get(), s->hub_.get(), s->audit_.get(), clock);
+  if (Status st = s->revocations_->Load(); !st) return st.error();
   // Loaded before the agent service accepts reports; from then on every
   // committed report updates it.
   s->index_ = std::make_unique<ComplianceIndex>(ComplianceIndex::AssignedBy(s->hub_.get()), clock,
-                                                config.compliance);
+                                                config.compliance, s->revocations_.get());
+  s->revocations_->AddObserver(s->index_.get());
   {
     const auto started = std::chrono::steady_clock::now();
     if (Status st = s->index_->Load(s->store_.get()); !st) return st.error();
@@ -52,19 +59,18 @@ Result<std::unique_ptr<CollectorServer>> CollectorServer::Start(const CollectorC
                   std::chrono::steady_clock::now() - started)
                   .count());
   }
-  s->audit_ = std::make_unique<StoreAuditTrail>(s->store_.get(), clock);
   if (!config.enrollment.issuing_ca_cert_file.empty()) {
     auto issuer = LoadIssuingCa(config.enrollment, tls->ca_pem, clock->NowMs());
     if (!issuer.ok()) return issuer.error();
-    // No deny list is consulted yet: revoked ids are refused once the
-    // store-backed list is wired here.
-    s->enrollment_ =
-        std::make_unique<EnrollmentWorkflow>(s->store_.get(), s->audit_.get(), nullptr, clock,
-                                             config.enrollment, std::move(*issuer), tls->ca_pem);
+    // The deny list is consulted: a revoked or retired id neither enrolls
+    // again nor renews.
+    s->enrollment_ = std::make_unique<EnrollmentWorkflow>(
+        s->store_.get(), s->audit_.get(), s->revocations_.get(), clock, config.enrollment,
+        std::move(*issuer), tls->ca_pem);
   }
-  s->agent_service_ =
-      std::make_unique<AgentServiceImpl>(s->store_.get(), s->writer_.get(), s->hub_.get(), clock,
-                                         config.limits, s->index_.get(), s->enrollment_.get());
+  s->agent_service_ = std::make_unique<AgentServiceImpl>(
+      s->store_.get(), s->writer_.get(), s->hub_.get(), clock, config.limits, s->index_.get(),
+      s->enrollment_.get(), s->revocations_.get());
   web::AuthConfig auth_config;
   auth_config.session_ttl_ms = config.web.session_ttl_ms;
   s->auth_ = std::make_unique<web::AuthService>(s->store_.get(), clock, auth_config);
@@ -86,7 +92,7 @@ Result<std::unique_ptr<CollectorServer>> CollectorServer::Start(const CollectorC
   s->admin_service_ = std::make_unique<AdminServiceImpl>(
       s->store_.get(), s->hub_.get(), clock, config.compliance, s->auth_.get(), s->index_.get(),
       s->ledger_.get(), s->audit_.get(), s->exceptions_.get(), s->unlock_.get(),
-      s->enrollment_.get());
+      s->enrollment_.get(), s->revocations_.get());
 
   grpc::ServerBuilder builder;
   // The collector accepts connections itself so that every TLS refusal can
@@ -94,7 +100,8 @@ Result<std::unique_ptr<CollectorServer>> CollectorServer::Start(const CollectorC
   const TlsMaterial& material = *tls;
   auto listener = AddressedListener::Create(
       config.listen, builder,
-      [&material, clock, revocations = s->revocations_](HandshakePeerSource* peers) {
+      [&material, clock, revocations = static_cast<const RevocationList*>(s->revocations_.get())](
+          HandshakePeerSource* peers) {
         return MakeServerCredentials(material, clock, revocations, peers);
       },
       AddressedListener::Options{});
@@ -134,15 +141,16 @@ Result<std::unique_ptr<CollectorServer>> CollectorServer::Start(const CollectorC
     log->info("enrollment listening on {} (port {})", config.enrollment.listen,
               s->enrollment_port_);
   }
-  s->queries_ = std::make_unique<AdminQueries>(s->store_.get(), s->hub_.get(), clock,
-                                               config.compliance, s->index_.get(), s->audit_.get());
+  s->queries_ =
+      std::make_unique<AdminQueries>(s->store_.get(), s->hub_.get(), clock, config.compliance,
+                                     s->index_.get(), s->audit_.get(), s->revocations_.get());
   // The trend chart's daily records, kept whether or not the dashboard is on
   // (mamorictl trend reads them too).
   s->recorder_ = std::make_unique<ComplianceRecorder>(s->queries_.get(), std::chrono::minutes(10));
   if (config.web.enabled) {
     s->web_handler_ = std::make_unique<web::WebHandler>(
         s->auth_.get(), s->queries_.get(), s->ledger_.get(), s->audit_.get(), s->exceptions_.get(),
-        s->unlock_.get(), s->enrollment_.get());
+        s->unlock_.get(), s->enrollment_.get(), s->revocations_.get());
     auto web_server = web::WebServer::Start(config.web, s->web_handler_.get());
     if (!web_server.ok()) return web_server.error();
     s->web_server_ = std::move(web_server).value();

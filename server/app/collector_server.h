@@ -19,6 +19,7 @@
 #include "server/ingest/ingest_writer.h"
 #include "server/ledger/media_ledger.h"
 #include "server/policy/policy_hub.h"
+#include "server/revocation/revocation_registry.h"
 #include "server/store/store.h"
 #include "server/tls/addressed_listener.h"
 #include "server/tls/revocation_list.h"
@@ -52,6 +53,8 @@ class CollectorServer {
   std::unique_ptr<Store> store_;
   std::unique_ptr<IngestWriter> writer_;
   std::unique_ptr<PolicyHub> hub_;
+  std::unique_ptr<StoreAuditTrail> audit_;
+  std::unique_ptr<RevocationRegistry> revocations_;
   std::unique_ptr<ComplianceIndex> index_;
   std::unique_ptr<EnrollmentWorkflow> enrollment_;
   std::unique_ptr<EnrollmentServiceImpl> enrollment_service_;
@@ -59,7 +62,6 @@ class CollectorServer {
   int enrollment_port_ = 0;
   std::unique_ptr<AgentServiceImpl> agent_service_;
   std::unique_ptr<web::AuthService> auth_;
-  std::unique_ptr<StoreAuditTrail> audit_;
   std::unique_ptr<MediaLedger> ledger_;
   std::unique_ptr<ExceptionWorkflow> exceptions_;
   std::unique_ptr<UnlockIssuer> unlock_;
@@ -68,8 +70,6 @@ class CollectorServer {
   std::unique_ptr<web::WebHandler> web_handler_;
   std::unique_ptr<web::WebServer> web_server_;
   std::unique_ptr<AdminServiceImpl> admin_service_;
-  // The deny list the handshake consults; null until one is wired in.
-  const RevocationList* revocations_ = nullptr;
   // Declared before server_ so it outlives it: the server's verifiers ask
   // the listener's slots for peer addresses.
   std::unique_ptr<AddressedListener> listener_;

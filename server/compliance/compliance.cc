@@ -1,5 +1,7 @@
 #include "server/compliance/compliance.h"
 
+#include "server/compliance/terminal_standing.h"
+
 namespace mamori {
 
 std::string_view CheckResultName(CheckResult r) {
@@ -48,6 +50,18 @@ ComplianceStatus Combine(const std::vector<ComplianceCheck>& checks) {
   results.reserve(checks.size());
   for (const auto& c : checks) results.push_back(c.result);
   return Combine(results);
+}
+
+std::string_view TerminalStandingName(TerminalStanding s) {
+  switch (s) {
+    case TerminalStanding::kActive:
+      return "active";
+    case TerminalStanding::kRevoked:
+      return "revoked";
+    case TerminalStanding::kRetired:
+      return "retired";
+  }
+  return "active";
 }
 
 }  // namespace mamori

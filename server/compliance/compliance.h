@@ -22,11 +22,14 @@ inline constexpr std::string_view kCheckPolicyCurrent = "policy_current";
 inline constexpr std::string_view kCheckEnforcementActive = "enforcement_active";
 inline constexpr std::string_view kCheckNoUnapprovedStorage = "no_unapproved_storage";
 inline constexpr std::string_view kCheckClockSkew = "clock_skew";
+// Fails when the terminal's identity was revoked or the terminal retired:
+// it can no longer connect, so nothing it reported before still holds.
+inline constexpr std::string_view kCheckNotRevoked = "not_revoked";
 
 // The checks in the order every verdict lists them.
-inline constexpr std::array<std::string_view, 5> kCheckNames = {
-    kCheckReporting, kCheckPolicyCurrent, kCheckEnforcementActive, kCheckNoUnapprovedStorage,
-    kCheckClockSkew};
+inline constexpr std::array<std::string_view, 6> kCheckNames = {
+    kCheckReporting,           kCheckPolicyCurrent, kCheckEnforcementActive,
+    kCheckNoUnapprovedStorage, kCheckClockSkew,     kCheckNotRevoked};
 using CheckResults = std::array<CheckResult, kCheckNames.size()>;
 
 // Position of `name` in kCheckNames, or nullopt for a name that is not a check.

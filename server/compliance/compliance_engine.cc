@@ -302,9 +302,32 @@ bool InSubtree(std::string_view group, std::string_view root) {
 
 }  // namespace
 
+CheckResult NotRevokedVerdict(TerminalStanding standing, bool reported) {
+  if (standing != TerminalStanding::kActive) return CheckResult::kFail;
+  return reported ? CheckResult::kPass : CheckResult::kUnknown;
+}
+
+ComplianceCheck CheckStanding(const StandingInfo* standing, bool reported) {
+  const TerminalStanding s = standing == nullptr ? TerminalStanding::kActive : standing->standing;
+  ComplianceCheck c{std::string(kCheckNotRevoked), NotRevokedVerdict(s, reported), ""};
+  switch (s) {
+    case TerminalStanding::kActive:
+      c.evidence = reported ? "the terminal's identity is not revoked" : "no report received";
+      break;
+    case TerminalStanding::kRevoked:
+    case TerminalStanding::kRetired:
+      c.evidence = std::string(s == TerminalStanding::kRevoked ? "identity revoked" : "retired") +
+                   " by " + standing->actor + " at " + JstIso8601(standing->at_ms) + ": " +
+                   standing->reason;
+      break;
+  }
+  return c;
+}
+
 TerminalCompliance EvaluateCompliance(const TerminalState& state, const Policy* assigned,
                                       uint64_t assigned_version, int64_t now_ms,
-                                      const ComplianceConfig& config) {
+                                      const ComplianceConfig& config,
+                                      const StandingInfo* standing) {
   // In kCheckNames order.
   TerminalCompliance out;
   out.checks.push_back(CheckReporting(state, now_ms, config));
@@ -312,6 +335,7 @@ TerminalCompliance EvaluateCompliance(const TerminalState& state, const Policy* 
   out.checks.push_back(CheckEnforcementActive(state));
   out.checks.push_back(CheckNoUnapprovedStorage(state, assigned, assigned_version, now_ms));
   out.checks.push_back(CheckClockSkew(state, config));
+  out.checks.push_back(CheckStanding(standing, state.last_report_ms != 0));
   out.status = Combine(out.checks);
   return out;
 }

@@ -9,6 +9,7 @@
 #include "common/device/terminal_state.h"
 #include "common/policy/policy.h"
 #include "server/compliance/compliance.h"
+#include "server/compliance/terminal_standing.h"
 
 namespace mamori {
 
@@ -17,7 +18,7 @@ struct ComplianceConfig {
   int64_t max_clock_skew_ms = 120'000;
 };
 
-// Evaluates the five checks of server/compliance/compliance.h for one terminal at now_ms.
+// Evaluates the checks of server/compliance/compliance.h for one terminal at now_ms.
 // `assigned` is the policy in force for the terminal's group (nullptr = none,
 // i.e. the built-in default, version 0).
 //
@@ -27,9 +28,11 @@ struct ComplianceConfig {
 // block it but could not enforce that: a block that did not happen leaves
 // the device usable. A usable device fails the check when the assigned
 // policy blocks it, or makes it read-only while the agent allowed writing.
+// `standing` (nullptr = active) decides not_revoked.
 TerminalCompliance EvaluateCompliance(const TerminalState& state, const Policy* assigned,
                                       uint64_t assigned_version, int64_t now_ms,
-                                      const ComplianceConfig& config);
+                                      const ComplianceConfig& config,
+                                      const StandingInfo* standing = nullptr);
 
 // Pieces of EvaluateCompliance for callers that keep verdicts between
 // reports (ComplianceIndex) and must reach the same ones: the verdicts of
@@ -49,6 +52,10 @@ int64_t ReportingLimitMs(const TerminalState& state, const ComplianceConfig& con
 // True when no_unapproved_storage judges the device: removable storage that
 // the agent left usable. The check ignores every other device.
 bool IsUsableStorage(const Device& device);
+// not_revoked: fails for a revoked or retired terminal whatever it reported,
+// with who did it, when and why; unknown before any report otherwise.
+CheckResult NotRevokedVerdict(TerminalStanding standing, bool reported);
+ComplianceCheck CheckStanding(const StandingInfo* standing, bool reported);
 // The no_unapproved_storage check on its own, as EvaluateCompliance makes it.
 ComplianceCheck CheckNoUnapprovedStorage(const TerminalState& state, const Policy* assigned,
                                          uint64_t assigned_version, int64_t now_ms);

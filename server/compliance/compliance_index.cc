@@ -14,6 +14,7 @@ constexpr int kPolicyCurrent = *CheckPosition(kCheckPolicyCurrent);
 constexpr int kEnforcementActive = *CheckPosition(kCheckEnforcementActive);
 constexpr int kNoUnapprovedStorage = *CheckPosition(kCheckNoUnapprovedStorage);
 constexpr int kClockSkew = *CheckPosition(kCheckClockSkew);
+constexpr int kNotRevoked = *CheckPosition(kCheckNotRevoked);
 
 char LowerAscii(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 
@@ -57,14 +58,16 @@ ComplianceIndex::AssignedFn ComplianceIndex::AssignedBy(const PolicyHub* hub) {
   return [hub](std::string_view group) { return hub->AssignedTo(group); };
 }
 
-ComplianceIndex::ComplianceIndex(AssignedFn assigned, const Clock* clock, ComplianceConfig config)
-    : assigned_(std::move(assigned)), clock_(clock), config_(config) {}
+ComplianceIndex::ComplianceIndex(AssignedFn assigned, const Clock* clock, ComplianceConfig config,
+                                 const TerminalStandings* standings)
+    : assigned_(std::move(assigned)), clock_(clock), config_(config), standings_(standings) {}
 
 void ComplianceIndex::MakeEntry(const TerminalState& state, int64_t now, Hot* hot,
                                 Entry* entry) const {
   hot->last_report_ms = state.last_report_ms;
   hot->reporting_limit_ms = ReportingLimitMs(state, config_);
   hot->applied_version = state.applied_policy_version;
+  if (standings_ != nullptr) hot->standing = standings_->StandingOf(state.terminal_id).standing;
   entry->terminal_id = state.terminal_id;
   entry->hostname = state.hostname;
   entry->search_text = SearchText(state.terminal_id, state.hostname);
@@ -105,7 +108,7 @@ uint32_t ComplianceIndex::InternGroup(const std::string& group) {
 
 Status ComplianceIndex::Load(TerminalRepository* store, std::string_view group) {
   // Built aside and swapped in, so queries meanwhile see the old contents.
-  ComplianceIndex fresh(assigned_, clock_, config_);
+  ComplianceIndex fresh(assigned_, clock_, config_, standings_);
   const int64_t now = clock_->NowMs();
   Status s = store->ForEachTerminal(group, [&](TerminalState&& state) -> Status {
     Hot hot;
@@ -154,6 +157,13 @@ void ComplianceIndex::OnReportStored(const TerminalState& state) {
       order_.begin(), order_.end(), state.terminal_id,
       [this](uint32_t s, const std::string& id) { return cold_[s].terminal_id < id; });
   order_.insert(at, slot);
+}
+
+void ComplianceIndex::OnStandingChanged(std::string_view terminal_id, TerminalStanding standing) {
+  std::unique_lock lock(mu_);
+  if (auto it = slots_.find(std::string(terminal_id)); it != slots_.end()) {
+    hot_[it->second].standing = standing;
+  }
 }
 
 std::size_t ComplianceIndex::size() const {
@@ -205,6 +215,7 @@ ComplianceIndex::Verdict ComplianceIndex::Judge(uint32_t slot, GroupState& group
       }
     }
   }
+  results[kNotRevoked] = NotRevokedVerdict(h.standing, h.last_report_ms != 0);
   v.status = Combine(results);
   for (std::size_t i = 0; i < results.size(); ++i) {
     if (results[i] == CheckResult::kFail) v.failing |= 1u << i;
@@ -239,6 +250,10 @@ TerminalPage ComplianceIndex::List(const TerminalFilter& filter) const {
       const Hot& h = hot_[slot];
       GroupState& group = groups[h.group];
       if (!group.in_scope) continue;
+      if (filter.standing ? h.standing != *filter.standing
+                          : h.standing == TerminalStanding::kRetired) {
+        continue;
+      }
       if (!filter.search.empty() &&
           cold_[slot].search_text.find(filter.search) == std::string::npos) {
         continue;
@@ -259,6 +274,7 @@ TerminalPage ComplianceIndex::List(const TerminalFilter& filter) const {
         row.last_report_ms = h.last_report_ms;
         row.applied_policy_version = h.applied_version;
         row.assigned_policy_version = v.assigned_version;
+        row.standing = h.standing;
       }
       ++page.total;
     }
@@ -278,7 +294,7 @@ std::vector<GroupCounts> ComplianceIndex::Summaries(std::string_view within) con
     for (uint32_t slot = 0; slot < hot_.size(); ++slot) {
       const uint32_t g = hot_[slot].group;
       GroupState& group = groups[g];
-      if (!group.in_scope) continue;
+      if (!group.in_scope || hot_[slot].standing == TerminalStanding::kRetired) continue;
       const Verdict v = Judge(slot, group, now, &refreshed);
       GroupCounts& c = own[g];
       ++c.terminals;
@@ -294,6 +310,7 @@ std::vector<GroupCounts> ComplianceIndex::Summaries(std::string_view within) con
           break;
       }
       if ((v.failing & (1u << kReporting)) != 0) ++c.stale;
+      if (hot_[slot].standing == TerminalStanding::kRevoked) ++c.revoked;
     }
     // Each group's own counts go to it and to every ancestor up to `within`
     // (up to "" for the whole deployment).
@@ -312,6 +329,7 @@ std::vector<GroupCounts> ComplianceIndex::Summaries(std::string_view within) con
         row.non_compliant += own[i].non_compliant;
         row.unknown += own[i].unknown;
         row.stale += own[i].stale;
+        row.revoked += own[i].revoked;
         if (g.empty()) break;
         const std::size_t slash = g.rfind('/');
         g = slash == std::string_view::npos ? std::string_view() : g.substr(0, slash);

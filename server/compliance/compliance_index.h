@@ -18,6 +18,7 @@
 #include "common/policy/policy.h"
 #include "server/compliance/compliance.h"
 #include "server/compliance/compliance_engine.h"
+#include "server/compliance/terminal_standing.h"
 #include "server/ingest/report_observer.h"
 #include "server/policy/policy_hub.h"
 #include "server/store/terminal_repository.h"
@@ -32,6 +33,8 @@ struct TerminalFilter {
   // Substring of the terminal id or host name, lower case: ASCII letters
   // match either case. "" = any.
   std::string search;
+  // Only terminals of this standing; nullopt = every terminal not retired.
+  std::optional<TerminalStanding> standing;
   uint32_t offset = 0;
   uint32_t limit = 1000;
 };
@@ -46,6 +49,7 @@ struct TerminalRow {
   int64_t last_report_ms = 0;
   uint64_t applied_policy_version = 0;
   uint64_t assigned_policy_version = 0;
+  TerminalStanding standing = TerminalStanding::kActive;
 };
 
 struct TerminalPage {
@@ -60,7 +64,8 @@ struct GroupCounts {
   uint32_t compliant = 0;
   uint32_t non_compliant = 0;
   uint32_t unknown = 0;
-  uint32_t stale = 0;  // reporting check failing (also counted as non_compliant)
+  uint32_t stale = 0;    // reporting check failing (also counted as non_compliant)
+  uint32_t revoked = 0;  // identity revoked (also counted as non_compliant)
 };
 
 // Every terminal's compliance inputs, in memory, so that listings and group
@@ -83,7 +88,10 @@ struct GroupCounts {
 // snapshot at the same time.
 //
 // Thread-safe: queries share a lock, a stored report takes it briefly.
-class ComplianceIndex final : public ReportObserver {
+// - not_revoked depends on the deny list: the standing is kept in the entry,
+//   read when a report is stored and changed by OnStandingChanged. Retired
+//   terminals are left out of listings (unless asked for) and counts.
+class ComplianceIndex final : public ReportObserver, public StandingObserver {
  public:
   using Assigned = PolicyHub::Assigned;
   // The policy in force for a group and its version: PolicyHub::AssignedTo.
@@ -91,13 +99,18 @@ class ComplianceIndex final : public ReportObserver {
   // AssignedTo of `hub`, which must outlive the index.
   static AssignedFn AssignedBy(const PolicyHub* hub);
 
-  ComplianceIndex(AssignedFn assigned, const Clock* clock, ComplianceConfig config);
+  // `standings` (may be null: every terminal active) must outlive the index.
+  ComplianceIndex(AssignedFn assigned, const Clock* clock, ComplianceConfig config,
+                  const TerminalStandings* standings = nullptr);
 
   // Replaces the contents with the terminals of `group` ("" = all) as the
   // store has them.
   Status Load(TerminalRepository* store, std::string_view group = "");
   // Adds or replaces the terminal's entry.
   void OnReportStored(const TerminalState& state) override;
+  // Changes the terminal's standing (a terminal that never reported has
+  // no entry: nothing to change).
+  void OnStandingChanged(std::string_view terminal_id, TerminalStanding standing) override;
 
   TerminalPage List(const TerminalFilter& filter) const;
   // One row per group that has terminals and per ancestor group, plus "" for
@@ -117,6 +130,7 @@ class ComplianceIndex final : public ReportObserver {
     CheckResult enforcement = CheckResult::kUnknown;
     CheckResult clock_skew = CheckResult::kUnknown;
     bool has_storage = false;
+    TerminalStanding standing = TerminalStanding::kActive;
   };
   // The rest: read for the rows of a page, for a search, and for the
   // terminals with usable storage.
@@ -170,6 +184,7 @@ class ComplianceIndex final : public ReportObserver {
   const AssignedFn assigned_;
   const Clock* clock_;
   const ComplianceConfig config_;
+  const TerminalStandings* standings_;
 
   mutable std::shared_mutex mu_;
   // Terminals by slot; a terminal keeps its slot for the index's lifetime.

@@ -52,4 +52,16 @@ void ToProto(const ComplianceCheck& c, v1::ComplianceCheck* out) {
   out->set_evidence(c.evidence);
 }
 
+v1::TerminalStanding ToProto(TerminalStanding s) {
+  switch (s) {
+    case TerminalStanding::kActive:
+      return v1::TERMINAL_STANDING_ACTIVE;
+    case TerminalStanding::kRevoked:
+      return v1::TERMINAL_STANDING_REVOKED;
+    case TerminalStanding::kRetired:
+      return v1::TERMINAL_STANDING_RETIRED;
+  }
+  return v1::TERMINAL_STANDING_UNSPECIFIED;
+}
+
 }  // namespace mamori

@@ -236,4 +236,24 @@ Status AdminClient::RenewAdminCertificate(const v1::RenewCertificateRequest& req
   return Call(&v1::AdminService::StubInterface::RenewAdminCertificate, request, response);
 }
 
+Status AdminClient::RevokeTerminal(const v1::RevokeTerminalRequest& request,
+                                   v1::RevocationView* response) {
+  return Call(&v1::AdminService::StubInterface::RevokeTerminal, request, response);
+}
+
+Status AdminClient::RetireTerminal(const v1::RetireTerminalRequest& request,
+                                   v1::RevocationView* response) {
+  return Call(&v1::AdminService::StubInterface::RetireTerminal, request, response);
+}
+
+Status AdminClient::RevokeAdmin(const v1::RevokeAdminRequest& request,
+                                v1::RevocationView* response) {
+  return Call(&v1::AdminService::StubInterface::RevokeAdmin, request, response);
+}
+
+Status AdminClient::ListRevocations(const v1::ListRevocationsRequest& request,
+                                    v1::ListRevocationsResponse* response) {
+  return Call(&v1::AdminService::StubInterface::ListRevocations, request, response);
+}
+
 }  // namespace mamori::ctl

@@ -77,6 +77,11 @@ class AdminClient {
                            v1::AllowReenrollmentResponse* response);
   Status RenewAdminCertificate(const v1::RenewCertificateRequest& request,
                                v1::IssuedCertificate* response);
+  Status RevokeTerminal(const v1::RevokeTerminalRequest& request, v1::RevocationView* response);
+  Status RetireTerminal(const v1::RetireTerminalRequest& request, v1::RevocationView* response);
+  Status RevokeAdmin(const v1::RevokeAdminRequest& request, v1::RevocationView* response);
+  Status ListRevocations(const v1::ListRevocationsRequest& request,
+                         v1::ListRevocationsResponse* response);
 
  private:
   template <typename Request, typename Response>

@@ -52,15 +52,24 @@ int RunTerminals(const ParsedArgs& args, const CommandContext& ctx) {
     request.set_status(value);
   }
   if (std::optional<std::string> check = args.Get("check")) {
-    constexpr std::string_view kChecks[] = {"reporting", "policy_current", "enforcement_active",
-                                            "no_unapproved_storage", "clock_skew"};
+    constexpr std::string_view kChecks[] = {"reporting",          "policy_current",
+                                            "enforcement_active", "no_unapproved_storage",
+                                            "clock_skew",         "not_revoked"};
     if (std::find(std::begin(kChecks), std::end(kChecks), *check) == std::end(kChecks)) {
       return ctx.Usage(
           "--check must be reporting, policy_current, enforcement_active, "
-          "no_unapproved_storage or clock_skew, not \"" +
+          "no_unapproved_storage, clock_skew or not_revoked, not \"" +
           *check + "\"");
     }
     request.set_failing_check(*check);
+  }
+  if (std::optional<std::string> standing = args.Get("standing")) {
+    v1::TerminalStanding value;
+    if (!v1::TerminalStanding_Parse("TERMINAL_STANDING_" + Upper(*standing), &value) ||
+        value == v1::TERMINAL_STANDING_UNSPECIFIED) {
+      return ctx.Usage("--standing must be active, revoked or retired, not \"" + *standing + "\"");
+    }
+    request.set_standing(value);
   }
   if (std::optional<std::string> search = args.Get("search")) request.set_search(*search);
   Result<int64_t> limit = IntOption(args, "limit", 1, kMaxPage);
@@ -283,6 +292,8 @@ std::vector<Command> AdminCommands() {
       {"status", "S", "compliant, non_compliant or unknown", false},
       {"check", "NAME", "only terminals failing this check (see below)", false},
       {"search", "TEXT", "only terminals whose id or host name contains TEXT", false},
+      {"standing", "S", "only active, revoked or retired terminals (default: all but retired ones)",
+       false},
       {"limit", "N", "at most N terminals (collector default 1000, max 10000)", false},
       {"offset", "N", "skip the first N terminals", false},
       OutputOption(),
@@ -291,7 +302,7 @@ std::vector<Command> AdminCommands() {
       "POLICY shows applied/assigned policy versions; they differ while a terminal\n"
       "has not picked up its group's latest policy.\n\n"
       "--check takes reporting, policy_current, enforcement_active,\n"
-      "no_unapproved_storage or clock_skew. --search ignores the case of ASCII\n"
+      "no_unapproved_storage, clock_skew or not_revoked. --search ignores the case of ASCII\n"
       "letters. Filters combine: all must hold.\n\n" +
       connection;
   terminals.run = RunTerminals;

@@ -58,5 +58,7 @@ std::vector<Command> ExceptionCommands();
 std::vector<Command> UnlockCommands();
 // enroll ... and pki renew (enroll_commands.cc).
 std::vector<Command> EnrollCommands();
+// terminal revoke/retire, pki revoke-admin, pki revocations (revocation_commands.cc).
+std::vector<Command> RevocationCommands();
 
 }  // namespace mamori::ctl

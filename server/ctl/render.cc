@@ -173,11 +173,18 @@ void RenderGroupSummaries(const v1::GroupSummariesResponse& response, std::ostre
   table.Render(out);
 }
 
+// The status, with the standing when the terminal is revoked or retired.
+std::string StatusText(const v1::TerminalSummary& t) {
+  std::string out(ComplianceStatusName(t.status()));
+  if (t.standing() == v1::TERMINAL_STANDING_REVOKED) out += " (revoked)";
+  if (t.standing() == v1::TERMINAL_STANDING_RETIRED) out += " (retired)";
+  return out;
+}
+
 void RenderTerminalList(const v1::ListTerminalsResponse& response, std::ostream& out) {
   Table table({"ID", "GROUP", "STATUS", "FAILING CHECKS", "LAST REPORT", "POLICY"});
   for (const v1::TerminalSummary& t : response.terminals()) {
-    table.AddRow({t.terminal_id(), t.group(), std::string(ComplianceStatusName(t.status())),
-                  Join(t.failing_checks()),
+    table.AddRow({t.terminal_id(), t.group(), StatusText(t), Join(t.failing_checks()),
                   Timestamp(t.has_last_report(), t.last_report(), "never"),
                   std::to_string(t.applied_policy_version()) + "/" +
                       std::to_string(t.assigned_policy_version())});
@@ -196,7 +203,7 @@ void RenderTerminalDetail(const v1::TerminalDetail& detail, std::ostream& out) {
           {"Terminal", s.terminal_id()},
           {"Group", s.group()},
           {"Hostname", s.hostname().empty() ? "-" : s.hostname()},
-          {"Status", std::string(ComplianceStatusName(s.status()))},
+          {"Status", StatusText(s)},
           {"Last report", Timestamp(s.has_last_report(), s.last_report(), "never")},
           {"Policy", "applied " + std::to_string(s.applied_policy_version()) + ", assigned " +
                          std::to_string(s.assigned_policy_version())},

@@ -10,6 +10,7 @@
 #include "server/ingest/report_sanitizer.h"
 #include "server/ingest/report_validator.h"
 #include "server/tls/peer_auth.h"
+#include "server/tls/revocation_check.h"
 
 namespace mamori {
 namespace {
@@ -22,10 +23,14 @@ std::shared_ptr<spdlog::logger> Log() {
 // Authenticates a terminal and checks the optional id in the body and the
 // message size. Returns OK or the status to refuse the call with (logged).
 grpc::Status Admit(grpc::CallbackServerContext* ctx, std::string_view method,
-                   std::string_view body_terminal_id, std::size_t message_bytes, int64_t max_bytes,
-                   AuthenticatedPeer* out) {
+                   const RevocationList* revocations, std::string_view body_terminal_id,
+                   std::size_t message_bytes, int64_t max_bytes, AuthenticatedPeer* out) {
   auto peer = IdentifyPeer(ctx->auth_context().get(), ctx->peer());
   if (grpc::Status s = RequireRole(peer, PeerRole::kTerminal); !s.ok()) {
+    Log()->warn("{} from {} refused: {}", method, ctx->peer(), s.error_message());
+    return s;
+  }
+  if (grpc::Status s = CheckNotRevoked(revocations, *peer); !s.ok()) {
     Log()->warn("{} from {} refused: {}", method, ctx->peer(), s.error_message());
     return s;
   }
@@ -62,18 +67,27 @@ grpc::Status Refuse(std::string_view method, const AuthenticatedPeer& peer, cons
 class PolicyWatchReactor final : public grpc::ServerWriteReactor<v1::PolicyBundle>,
                                  public PolicyStreamRegistry::Stream {
  public:
-  PolicyWatchReactor(PolicyHub* hub, PolicyStreamRegistry* registry, AuthenticatedPeer peer,
+  PolicyWatchReactor(PolicyHub* hub, PolicyStreamRegistry* registry,
+                     const RevocationList* revocations, AuthenticatedPeer peer,
                      uint64_t current_version)
       : hub_(hub), registry_(registry), peer_(std::move(peer)), sent_version_(current_version) {
     registry_->Add(peer_.identity.id, peer_.address, this);
     // Register before reading the current policy so a change in between is
     // not missed; Offer ignores versions already sent.
     watch_id_ = hub_->AddWatcher(
-        peer_.group, [this](const ResolvedPolicy& r) { Offer(r); },
-        [this] {
+        peer_.group, peer_.identity.id, [this](const ResolvedPolicy& r) { Offer(r); },
+        [this](const Error& why) {
           std::lock_guard lock(mu_);
-          FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE, "collector is shutting down"));
+          FinishLocked(ToGrpcStatus(why));
         });
+    // A revocation that committed after this call was admitted but before
+    // the watch was registered did not see the watch: look again. (The
+    // list changes before the hub ends a terminal's watches.)
+    if (grpc::Status s = CheckNotRevoked(revocations, peer_); !s.ok()) {
+      std::lock_guard lock(mu_);
+      FinishLocked(s);
+      return;
+    }
     if (auto r = hub_->Resolve(peer_.group)) Offer(*r);
     Log()->info("terminal '{}' watching policy of group '{}' from version {}", peer_.identity.id,
                 peer_.group, current_version);
@@ -225,7 +239,8 @@ Status AuditTerminalActions(Store& store, const std::string& terminal,
 
 AgentServiceImpl::AgentServiceImpl(Store* store, IngestWriter* writer, PolicyHub* hub,
                                    const Clock* clock, CollectorLimits limits,
-                                   ReportObserver* observer, CertificateRenewer* renewer)
+                                   ReportObserver* observer, CertificateRenewer* renewer,
+                                   const RevocationList* revocations)
     : store_(store),
       writer_(writer),
       hub_(hub),
@@ -233,6 +248,7 @@ AgentServiceImpl::AgentServiceImpl(Store* store, IngestWriter* writer, PolicyHub
       limits_(limits),
       observer_(observer),
       renewer_(renewer),
+      revocations_(revocations),
       streams_(kMaxPolicyStreamsPerTerminal) {}
 
 grpc::ServerUnaryReactor* AgentServiceImpl::ReportState(grpc::CallbackServerContext* ctx,
@@ -240,8 +256,8 @@ grpc::ServerUnaryReactor* AgentServiceImpl::ReportState(grpc::CallbackServerCont
                                                         v1::StateAck* response) {
   auto* reactor = ctx->DefaultReactor();
   AuthenticatedPeer peer;
-  if (grpc::Status s = Admit(ctx, "ReportState", request->terminal_id(), request->ByteSizeLong(),
-                             limits_.max_message_bytes, &peer);
+  if (grpc::Status s = Admit(ctx, "ReportState", revocations_, request->terminal_id(),
+                             request->ByteSizeLong(), limits_.max_message_bytes, &peer);
       !s.ok()) {
     reactor->Finish(s);
     return reactor;
@@ -334,8 +350,8 @@ grpc::ServerUnaryReactor* AgentServiceImpl::ReportEvents(grpc::CallbackServerCon
                                                          v1::EventAck* response) {
   auto* reactor = ctx->DefaultReactor();
   AuthenticatedPeer peer;
-  if (grpc::Status s = Admit(ctx, "ReportEvents", request->terminal_id(), request->ByteSizeLong(),
-                             limits_.max_message_bytes, &peer);
+  if (grpc::Status s = Admit(ctx, "ReportEvents", revocations_, request->terminal_id(),
+                             request->ByteSizeLong(), limits_.max_message_bytes, &peer);
       !s.ok()) {
     reactor->Finish(s);
     return reactor;
@@ -405,15 +421,15 @@ grpc::ServerWriteReactor<v1::PolicyBundle>* AgentServiceImpl::WatchPolicy(
     void OnDone() override { delete this; }
   };
   AuthenticatedPeer peer;
-  if (grpc::Status s = Admit(ctx, "WatchPolicy", request->terminal_id(), request->ByteSizeLong(),
-                             limits_.max_message_bytes, &peer);
+  if (grpc::Status s = Admit(ctx, "WatchPolicy", revocations_, request->terminal_id(),
+                             request->ByteSizeLong(), limits_.max_message_bytes, &peer);
       !s.ok()) {
     return new Refused(s);
   }
   if (Status v = ValidateWatchRequest(*request, hub_->LatestVersion()); !v.ok()) {
     return new Refused(Refuse("WatchPolicy", peer, v.error()));
   }
-  return new PolicyWatchReactor(hub_, &streams_, std::move(peer), request->current_version());
+  return new PolicyWatchReactor(hub_, &streams_, revocations_, std::move(peer), request->current_version());
 }
 
 std::size_t AgentServiceImpl::PolicyStreams(std::string_view terminal) const {
@@ -425,7 +441,7 @@ grpc::ServerUnaryReactor* AgentServiceImpl::RenewCertificate(
     v1::IssuedCertificate* response) {
   auto* reactor = ctx->DefaultReactor();
   AuthenticatedPeer peer;
-  if (grpc::Status s = Admit(ctx, "RenewCertificate", "", request->ByteSizeLong(),
+  if (grpc::Status s = Admit(ctx, "RenewCertificate", revocations_, "", request->ByteSizeLong(),
                              limits_.max_message_bytes, &peer);
       !s.ok()) {
     reactor->Finish(s);

@@ -14,6 +14,7 @@
 #include "server/ingest/report_observer.h"
 #include "server/policy/policy_hub.h"
 #include "server/store/store.h"
+#include "server/tls/revocation_list.h"
 
 namespace mamori {
 
@@ -26,9 +27,12 @@ class AgentServiceImpl final : public v1::AgentService::CallbackService {
  public:
   // `observer`, when given, hears of every state report once it is stored.
   // `renewer`, when given, answers RenewCertificate (else UNIMPLEMENTED).
+  // `revocations`, when given, is consulted on every call: a revoked
+  // terminal is refused even on a connection it opened before.
   AgentServiceImpl(Store* store, IngestWriter* writer, PolicyHub* hub, const Clock* clock,
                    CollectorLimits limits, ReportObserver* observer = nullptr,
-                   CertificateRenewer* renewer = nullptr);
+                   CertificateRenewer* renewer = nullptr,
+                   const RevocationList* revocations = nullptr);
 
   grpc::ServerUnaryReactor* ReportState(grpc::CallbackServerContext* ctx,
                                         const v1::StateReport* request,
@@ -53,6 +57,7 @@ class AgentServiceImpl final : public v1::AgentService::CallbackService {
   CollectorLimits limits_;
   ReportObserver* observer_;
   CertificateRenewer* renewer_;
+  const RevocationList* revocations_;
   // The certificate each terminal last reported with, so it is stored only
   // when it changes (the collector derives unlock keys from it).
   std::mutex certs_mu_;

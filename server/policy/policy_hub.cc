@@ -274,22 +274,40 @@ const ResolvedPolicy* PolicyHub::FindLocked(std::string_view group, bool* inheri
   }
 }
 
-PolicyHub::WatchId PolicyHub::AddWatcher(std::string group, OnChange on_change,
-                                         std::function<void()> on_close) {
+PolicyHub::WatchId PolicyHub::AddWatcher(std::string group, std::string terminal_id,
+                                         OnChange on_change, OnClose on_close) {
   std::lock_guard lock(mu_);
   const WatchId id = next_id_++;
   if (closed_) {
-    on_close();
+    on_close(MakeError(ErrorCode::kUnavailable, "collector is shutting down"));
     return id;
   }
-  watchers_.emplace(id, Watcher{std::move(group), std::move(on_change), std::move(on_close)});
+  watchers_.emplace(id, Watcher{std::move(group), std::move(terminal_id), std::move(on_change),
+                                std::move(on_close)});
   return id;
 }
 
 void PolicyHub::CloseAll() {
   std::lock_guard lock(mu_);
   closed_ = true;
-  for (auto& [id, w] : watchers_) w.on_close();
+  const Error why = MakeError(ErrorCode::kUnavailable, "collector is shutting down");
+  for (auto& [id, w] : watchers_) {
+    if (w.closed) continue;
+    w.closed = true;
+    w.on_close(why);
+  }
+}
+
+std::size_t PolicyHub::CloseTerminal(std::string_view terminal_id, const Error& why) {
+  std::lock_guard lock(mu_);
+  std::size_t closed = 0;
+  for (auto& [id, w] : watchers_) {
+    if (w.closed || w.terminal_id != terminal_id) continue;
+    w.closed = true;
+    w.on_close(why);
+    ++closed;
+  }
+  return closed;
 }
 
 void PolicyHub::RemoveWatcher(WatchId id) {

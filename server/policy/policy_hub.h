@@ -34,6 +34,9 @@ class PolicyHub {
   // Called with the policy now in force for the watcher's group. Runs under
   // the hub's lock: it must not call back into the hub.
   using OnChange = std::function<void(const ResolvedPolicy&)>;
+  // Called (under the hub's lock) when the hub ends a watch: `why` says
+  // whether the collector is stopping or the terminal was revoked.
+  using OnClose = std::function<void(const Error& why)>;
 
   // Every version is signed with `signing_key` when applied, and the
   // signature stored with it, so every agent gets byte-identical bundles.
@@ -88,12 +91,19 @@ class PolicyHub {
   // numbered across all groups, so no agent can enforce a higher one.
   uint64_t LatestVersion() const;
 
-  // `on_close` is called (under the hub's lock) when the hub closes; a
-  // watcher added after that is closed at once.
-  WatchId AddWatcher(std::string group, OnChange on_change, std::function<void()> on_close);
+  // `on_close` is called when the hub closes or the terminal's watches are
+  // ended; a watcher added after the hub closed is closed at once.
+  // `terminal_id` names the watching terminal (may be empty for watchers
+  // that are no terminal's).
+  WatchId AddWatcher(std::string group, std::string terminal_id, OnChange on_change,
+                     OnClose on_close);
   void RemoveWatcher(WatchId id);
   // Ends every watch, so streams finish promptly when the collector stops.
   void CloseAll();
+  // Ends the watches of one terminal with `why` (a revoked terminal's
+  // streams must not outlive the revocation); returns how many were ended.
+  // A pass over the watchers: revocations are rare.
+  std::size_t CloseTerminal(std::string_view terminal_id, const Error& why);
   std::size_t WatcherCount() const;
 
  private:
@@ -131,8 +141,10 @@ class PolicyHub {
   std::map<std::string, ResolvedPolicy, std::less<>> latest_;  // guarded by mu_
   struct Watcher {
     std::string group;
+    std::string terminal_id;
     OnChange on_change;
-    std::function<void()> on_close;
+    OnClose on_close;
+    bool closed = false;
   };
   std::map<WatchId, Watcher> watchers_;  // guarded by mu_
   WatchId next_id_ = 1;                  // guarded by mu_

@@ -12,6 +12,7 @@
 #include "server/store/exception_repository.h"
 #include "server/store/ledger_repository.h"
 #include "server/store/policy_repository.h"
+#include "server/store/revocation_repository.h"
 #include "server/store/terminal_repository.h"
 #include "server/store/transactions.h"
 #include "server/store/unlock_repository.h"
@@ -33,7 +34,8 @@ class Store : public Transactions,
               public ExceptionRepository,
               public AuditRepository,
               public UnlockRepository,
-              public EnrollmentRepository {
+              public EnrollmentRepository,
+              public RevocationRepository {
  public:
   ~Store() override = default;
 

@@ -39,6 +39,17 @@ HttpResponse List(const ApiCall& call, const AdminQueries& queries) {
     req.set_status(value);
   }
   req.set_failing_check(call.Query("check"));
+  if (const std::string standing = call.Query("standing"); !standing.empty()) {
+    std::string upper;
+    for (char c : standing) upper.push_back(static_cast<char>(std::toupper(c)));
+    v1::TerminalStanding value;
+    if (!v1::TerminalStanding_Parse("TERMINAL_STANDING_" + upper, &value) ||
+        value == v1::TERMINAL_STANDING_UNSPECIFIED) {
+      return JsonError(call.request, http::status::bad_request,
+                       "standing must be active, revoked or retired");
+    }
+    req.set_standing(value);
+  }
   req.set_search(call.Query("q"));
   uint32_t size = kDefaultPageSize;
   if (const std::string s = call.Query("size"); !s.empty()) {

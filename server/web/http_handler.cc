@@ -13,6 +13,7 @@
 #include "server/web/api_exceptions.h"
 #include "server/web/api_ledger.h"
 #include "server/web/api_policies.h"
+#include "server/web/api_revocations.h"
 #include "server/web/api_terminals.h"
 #include "server/web/api_trend.h"
 #include "server/web/api_unlock.h"
@@ -99,14 +100,15 @@ std::string QueryParam(std::string_view target, std::string_view key) {
 
 WebHandler::WebHandler(AuthService* auth, const AdminQueries* queries, MediaLedger* ledger,
                        AuditTrail* audit, ExceptionWorkflow* exceptions, UnlockIssuer* unlock,
-                       EnrollmentWorkflow* enrollment)
+                       EnrollmentWorkflow* enrollment, RevocationRegistry* revocations)
     : auth_(auth),
       queries_(queries),
       ledger_(ledger),
       audit_(audit),
       exceptions_(exceptions),
       unlock_(unlock),
-      enrollment_(enrollment) {}
+      enrollment_(enrollment),
+      revocations_(revocations) {}
 
 HttpResponse WebHandler::Handle(const HttpRequest& request) const {
   const std::string_view target(request.target().data(), request.target().size());
@@ -209,6 +211,8 @@ HttpResponse WebHandler::HandleApi(const HttpRequest& request, std::string_view 
   // area handler returns nothing for a path that is not its own.
   // (Area dispatch goes here.)
   if (auto r = HandleUsersApi(call, auth_)) return std::move(*r);
+  // Before the terminals area, which owns the rest of /api/terminals/.
+  if (auto r = HandleRevocationApi(call, revocations_)) return std::move(*r);
   for (auto area : {HandleEventsApi, HandlePoliciesApi, HandleTrendApi, HandleTerminalsApi})
     if (auto r = area(call, *queries_)) return std::move(*r);
   if (auto r = HandleLedgerApi(call, ledger_, audit_)) return std::move(*r);

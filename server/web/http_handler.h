@@ -10,6 +10,7 @@
 #include "server/enrollment/enrollment_workflow.h"
 #include "server/exceptions/exception_workflow.h"
 #include "server/ledger/media_ledger.h"
+#include "server/revocation/revocation_registry.h"
 #include "server/web/api_support.h"
 
 namespace mamori::web {
@@ -46,9 +47,11 @@ class WebHandler {
   // areas answer 503 and nothing is recorded.
   // `unlock` lists issued offline unlock codes; without it that API answers 503.
   // `enrollment` serves enrollment tokens and enrollments; likewise.
+  // `revocations` lets admins revoke and retire terminals (503 without).
   WebHandler(AuthService* auth, const AdminQueries* queries, MediaLedger* ledger = nullptr,
              AuditTrail* audit = nullptr, ExceptionWorkflow* exceptions = nullptr,
-             UnlockIssuer* unlock = nullptr, EnrollmentWorkflow* enrollment = nullptr);
+             UnlockIssuer* unlock = nullptr, EnrollmentWorkflow* enrollment = nullptr,
+             RevocationRegistry* revocations = nullptr);
 
   HttpResponse Handle(const HttpRequest& request) const;
 
@@ -63,6 +66,7 @@ class WebHandler {
   ExceptionWorkflow* exceptions_;
   UnlockIssuer* unlock_;
   EnrollmentWorkflow* enrollment_;
+  RevocationRegistry* revocations_;
 };
 
 }  // namespace mamori::web

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the ingest benchmark at 1000 agents and, for a second data point, at
-# 100, then the fan-out, backlog, event-commit, dashboard, enrollment and decision-latency
+# 100, then the fan-out, backlog, event-commit, revocation, dashboard, enrollment and decision-latency
 # benchmarks, and keeps
 # everything printed in BUILD_DIR/bench-results.txt.
 #
@@ -40,6 +40,10 @@ bench=$build/tests/bench/backlog_bench
 run --events 100000 --per-agent 5000
 bench=$build/tests/bench/event_commit_bench
 run --agents 200 --batch 20 --seconds 10
+# Revocation: 100 watching terminals revoked one by one, each stream's end
+# timed from its RevokeTerminal call, next to one policy change's fan-out.
+bench=$build/tests/bench/revoke_bench
+run --agents 100
 
 # The dashboard at 100,000 terminals and 1,000,000 events: overview, a
 # filtered terminals page and an events page against a static asset.

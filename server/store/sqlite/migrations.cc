@@ -346,6 +346,21 @@ CREATE TABLE reenroll_allowances (
   allowed_by TEXT NOT NULL,
   until_ms INTEGER NOT NULL
 );
+
+// Revocations and retired terminals. A record is never changed or deleted;
+// the unique index makes recording the same revocation twice an error.
+constexpr std::string_view kSchemaV13 = R"sql(
+CREATE TABLE revocations (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  kind TEXT NOT NULL CHECK (kind IN ('revoke', 'retire')),
+  role TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  cert_sha256 TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  at_ms INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX revocations_once ON revocations (kind, role, subject, cert_sha256);
 )sql";
 
 constexpr auto kMigrations = std::to_array<Migration>({
@@ -361,6 +376,7 @@ constexpr auto kMigrations = std::to_array<Migration>({
     {10, "offline unlock codes, terminal certificates", kSchemaV10},
     {11, "reports refused for the agent's clock", kSchemaV11},
     {12, "enrollment tokens, enrollments, issued certificates", kSchemaV12},
+    {13, "revocations and retired terminals", kSchemaV13},
 });
 
 Status Exec(sqlite3* db, std::string_view path, std::string_view sql, std::string_view what) {

@@ -112,6 +112,9 @@ class SqliteStore final : public Store {
   Status AllowReenrollment(std::string_view terminal_id, std::string_view by,
                            int64_t until_ms) override;
   Result<bool> TakeReenrollment(std::string_view terminal_id, int64_t now_ms) override;
+
+  Result<int64_t> AddRevocation(const RevocationRecord& record) override;
+  Result<std::vector<RevocationRecord>> ListRevocations() override;
   int SchemaVersion() override;
 
  private:

@@ -34,6 +34,8 @@ function renderDetailHeader(data) {
   detailFact('detail-group', summary.group);
   detailFact('detail-status', statusText(summary.status),
     summary.status === 'COMPLIANCE_STATUS_NON_COMPLIANT' ? 'bad' : '');
+  const standing = standingKey(summary.standing);
+  detailFact('detail-standing', t('standing.' + standing), standing === 'active' ? '' : 'bad');
   detailFact('detail-os', data.os);
   detailFact('detail-agent-version', data.agentVersion);
   let mode = enumText('mode.', 'ENFORCEMENT_MODE_', enforcement.mode);
@@ -168,11 +170,66 @@ function renderDetailEvents(events) {
   document.getElementById('detail-events-none').hidden = events.length > 0;
 }
 
+// Revoking or retiring the open terminal (admins): a reason, then a
+// confirmation naming the terminal, then the call; the detail and the list
+// are reloaded so the new standing shows at once.
+const revocationView = { verb: '' };
+
+function renderRevocationControls(data) {
+  const summary = data.summary || {};
+  const panel = document.getElementById('detail-revocation');
+  const standing = standingKey(summary.standing);
+  panel.hidden = !(state.me && state.me.role === 'admin');
+  document.getElementById('revoke-terminal').hidden = standing !== 'active';
+  document.getElementById('retire-terminal').hidden = standing === 'retired';
+  const reason = document.getElementById('revocation-reason');
+  reason.placeholder = t('revoke.reason');
+  reason.setAttribute('aria-label', t('revoke.reason'));
+  reason.hidden = standing === 'retired';
+  if (!revocationView.verb) document.getElementById('revocation-confirm').hidden = true;
+}
+
+function askRevocation(verb) {
+  const reason = document.getElementById('revocation-reason');
+  const error = document.getElementById('revocation-error');
+  if (reason.value.trim() === '') {
+    error.textContent = t('revoke.reasonRequired');
+    reason.focus();
+    return;
+  }
+  error.textContent = '';
+  revocationView.verb = verb;
+  document.getElementById('revocation-question').textContent =
+    t('revoke.confirm.' + verb).replace('{id}', detailView.id);
+  document.getElementById('revocation-confirm').hidden = false;
+}
+
+async function doRevocation() {
+  const verb = revocationView.verb;
+  const id = detailView.id;
+  revocationView.verb = '';
+  document.getElementById('revocation-confirm').hidden = true;
+  if (!verb || !id) return;
+  const reason = document.getElementById('revocation-reason');
+  const { status, data } = await api('POST', '/api/terminals/' + encodeURIComponent(id) + '/' + verb,
+    { reason: reason.value.trim() });
+  const error = document.getElementById('revocation-error');
+  if (status !== 200) {
+    error.textContent = t('revoke.failed') + ' ' + ((data && data.error) || status);
+    return;
+  }
+  error.textContent = '';
+  reason.value = '';
+  await fetchTerminalsPage();
+  await loadDetail(id);
+}
+
 // Draws the kept answer in the page's language; nothing when no detail is open.
 function renderDetail() {
   const data = detailView.data;
   if (!data) return;
   renderDetailHeader(data);
+  renderRevocationControls(data);
   renderDetailChecks(data.checks || []);
   renderDetailDevices(data.devices || []);
   renderDetailEvents(data.recentEvents || []);
@@ -207,3 +264,13 @@ async function loadDetail(id) {
   document.getElementById('detail').scrollIntoView({ block: 'start' });
   await renderTerminalExceptions(id);
 }
+
+document.addEventListener('DOMContentLoaded', () => {
+  document.getElementById('revoke-terminal').addEventListener('click', () => askRevocation('revoke'));
+  document.getElementById('retire-terminal').addEventListener('click', () => askRevocation('retire'));
+  document.getElementById('revocation-yes').addEventListener('click', doRevocation);
+  document.getElementById('revocation-no').addEventListener('click', () => {
+    revocationView.verb = '';
+    document.getElementById('revocation-confirm').hidden = true;
+  });
+});

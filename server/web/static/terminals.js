@@ -18,6 +18,12 @@ function terminalsRangeText(from, to, total) {
     .replace('{total}', fmt(total));
 }
 
+// "TERMINAL_STANDING_REVOKED" -> "revoked"; unset reads as active.
+function standingKey(value) {
+  const key = String(value || '').replace('TERMINAL_STANDING_', '').toLowerCase();
+  return key === 'revoked' || key === 'retired' ? key : 'active';
+}
+
 function checkText(name) {
   const key = 'check.' + name;
   const text = t(key);
@@ -30,7 +36,9 @@ async function fetchTerminalsPage() {
   const status = terminalsFilterValue('terminals-status');
   const check = terminalsFilterValue('terminals-check');
   const q = terminalsFilterValue('terminals-search');
+  const standing = terminalsFilterValue('terminals-standing');
   if (status) params.set('status', status);
+  if (standing) params.set('standing', standing);
   if (check) params.set('check', check);
   if (q) params.set('q', q);
   params.set('page', String(terminalsView.page));
@@ -52,7 +60,11 @@ async function fetchTerminalsPage() {
     row.addEventListener('click', () => loadDetail(term.terminalId));
     cell(row, term.terminalId);
     cell(row, term.hostname);
-    cell(row, statusText(term.status), term.status === 'COMPLIANCE_STATUS_NON_COMPLIANT' ? 'bad' : '');
+    // A revoked or retired terminal says so next to its status: 失効 / 廃止.
+    const standing = standingKey(term.standing);
+    row.dataset.standing = standing;
+    cell(row, statusText(term.status) + (standing === 'active' ? '' : ' · ' + t('standing.' + standing)),
+      term.status === 'COMPLIANCE_STATUS_NON_COMPLIANT' ? 'bad' : '');
     cell(row, (term.failingChecks || []).map(checkText).join(', '));
     cell(row, formatTime(term.lastReport));
     body.appendChild(row);
@@ -74,6 +86,7 @@ async function loadTerminals(group) {
   terminalsView.page = 0;
   document.getElementById('terminals-status').value = '';
   document.getElementById('terminals-check').value = '';
+  document.getElementById('terminals-standing').value = '';
   document.getElementById('terminals-search').value = '';
   document.getElementById('terminals-group').textContent = group === '' ? t('overview.all') : group;
   closeDetail();
@@ -104,6 +117,7 @@ document.addEventListener('DOMContentLoaded', () => {
   });
   document.getElementById('terminals-status').addEventListener('change', refilterTerminals);
   document.getElementById('terminals-check').addEventListener('change', refilterTerminals);
+  document.getElementById('terminals-standing').addEventListener('change', refilterTerminals);
   // Search as the user types, once typing pauses.
   document.getElementById('terminals-search').addEventListener('input', () => {
     window.clearTimeout(terminalsView.timer);

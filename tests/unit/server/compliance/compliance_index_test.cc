@@ -409,9 +409,10 @@ TEST_F(ComplianceIndexFilterTest, SearchLooksInIdAndHostNameIgnoringCase) {
   EXPECT_EQ(index_.List(f).total, 0u);
 }
 
-TEST(CheckPositionTest, KnowsTheFiveChecks) {
+TEST(CheckPositionTest, KnowsTheSixChecks) {
   EXPECT_EQ(CheckPosition("reporting"), 0);
   EXPECT_EQ(CheckPosition("clock_skew"), 4);
+  EXPECT_EQ(CheckPosition("not_revoked"), 5);
   EXPECT_FALSE(CheckPosition("Reporting"));
   EXPECT_FALSE(CheckPosition(""));
 }
@@ -513,6 +514,89 @@ TEST_F(ComplianceIndexStoreTest, ListTerminalsRefusesBadFilters) {
   resp.Clear();
   ASSERT_TRUE(queries.ListTerminals(req, &resp).ok());
   EXPECT_EQ(resp.total(), 1u);
+}
+
+}  // namespace
+}  // namespace mamori
+
+namespace mamori {
+namespace {
+
+class FakeStandings final : public TerminalStandings {
+ public:
+  StandingInfo StandingOf(std::string_view terminal_id) const override {
+    auto it = standings_.find(std::string(terminal_id));
+    return it == standings_.end() ? StandingInfo{} : it->second;
+  }
+  void Set(const std::string& id, TerminalStanding s) {
+    standings_[id] = StandingInfo{s, "lost", "cert:mamori://admin/ops", kStart};
+  }
+
+ private:
+  std::map<std::string, StandingInfo> standings_;
+};
+
+TEST(ComplianceIndexStandingTest, RevokedFailsNotRevokedAndRetiredLeavesListsAndCounts) {
+  FakeClock clock;
+  FakeStandings standings;
+  ComplianceIndex index([](std::string_view) { return PolicyHub::Assigned{}; }, &clock,
+                        ComplianceConfig{}, &standings);
+  standings.Set("t3", TerminalStanding::kRetired);  // known before its report
+  for (const char* id : {"t1", "t2", "t3"}) index.OnReportStored(Terminal(id, "osaka/a", kStart));
+
+  index.OnStandingChanged("t2", TerminalStanding::kRevoked);
+  standings.Set("t2", TerminalStanding::kRevoked);
+
+  TerminalPage page = index.List(TerminalFilter{});
+  ASSERT_EQ(page.total, 2u);
+  EXPECT_EQ(page.rows[0].terminal_id, "t1");
+  EXPECT_EQ(page.rows[0].status, ComplianceStatus::kCompliant);
+  EXPECT_EQ(page.rows[0].standing, TerminalStanding::kActive);
+  EXPECT_EQ(page.rows[1].terminal_id, "t2");
+  EXPECT_EQ(page.rows[1].status, ComplianceStatus::kNonCompliant);
+  EXPECT_THAT(page.rows[1].failing_checks, ElementsAre("not_revoked"));
+  EXPECT_EQ(page.rows[1].standing, TerminalStanding::kRevoked);
+
+  // A later report (one in flight when it was revoked) keeps the standing.
+  index.OnReportStored(Terminal("t2", "osaka/a", kStart + kSecond));
+  TerminalFilter revoked;
+  revoked.standing = TerminalStanding::kRevoked;
+  EXPECT_EQ(index.List(revoked).total, 1u);
+  TerminalFilter failing;
+  failing.failing_check = CheckPosition(kCheckNotRevoked);
+  EXPECT_EQ(index.List(failing).total, 1u);
+
+  TerminalFilter retired;
+  retired.standing = TerminalStanding::kRetired;
+  page = index.List(retired);
+  ASSERT_EQ(page.total, 1u);
+  EXPECT_EQ(page.rows[0].terminal_id, "t3");
+  EXPECT_EQ(page.rows[0].standing, TerminalStanding::kRetired);
+
+  for (const GroupCounts& g : index.Summaries()) {
+    EXPECT_EQ(g.terminals, 2u) << g.group;  // t3 is not counted anywhere
+    EXPECT_EQ(g.compliant, 1u) << g.group;
+    EXPECT_EQ(g.non_compliant, 1u) << g.group;
+    EXPECT_EQ(g.revoked, 1u) << g.group;
+  }
+}
+
+TEST(ComplianceIndexStandingTest, NotRevokedEvidenceSaysWhoWhenAndWhy) {
+  TerminalState t = Terminal("t1", "g", kStart);
+  StandingInfo revoked{TerminalStanding::kRevoked, "stolen laptop", "cert:mamori://admin/ops",
+                       kStart};
+  const TerminalCompliance c =
+      EvaluateCompliance(t, nullptr, 0, kStart, ComplianceConfig{}, &revoked);
+  EXPECT_EQ(c.status, ComplianceStatus::kNonCompliant);
+  EXPECT_THAT(c.FailingChecks(), ElementsAre("not_revoked"));
+  EXPECT_THAT(c.checks.back().evidence, HasSubstr("identity revoked by cert:mamori://admin/ops"));
+  EXPECT_THAT(c.checks.back().evidence, HasSubstr("stolen laptop"));
+  // A terminal that never reported but was revoked is still non-compliant.
+  TerminalState silent = Terminal("t2", "g", 0);
+  EXPECT_EQ(EvaluateCompliance(silent, nullptr, 0, kStart, ComplianceConfig{}, &revoked).status,
+            ComplianceStatus::kNonCompliant);
+  EXPECT_EQ(EvaluateCompliance(silent, nullptr, 0, kStart, ComplianceConfig{}).status,
+            ComplianceStatus::kUnknown);
 }
 
 }  // namespace

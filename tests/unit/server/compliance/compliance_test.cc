@@ -131,12 +131,13 @@ TEST(ComplianceVerdictTest, CombineOverResultsAndChecksAgree) {
 
 TEST_F(ComplianceTest, HealthyTerminalIsCompliantWithEveryCheckInOrder) {
   const TerminalCompliance c = Eval(Healthy());
-  ASSERT_EQ(c.checks.size(), 5u);
+  ASSERT_EQ(c.checks.size(), 6u);
   EXPECT_EQ(c.checks[0].name, kCheckReporting);
   EXPECT_EQ(c.checks[1].name, kCheckPolicyCurrent);
   EXPECT_EQ(c.checks[2].name, kCheckEnforcementActive);
   EXPECT_EQ(c.checks[3].name, kCheckNoUnapprovedStorage);
   EXPECT_EQ(c.checks[4].name, kCheckClockSkew);
+  EXPECT_EQ(c.checks[5].name, kCheckNotRevoked);
   for (const auto& check : c.checks) {
     EXPECT_EQ(check.result, CheckResult::kPass) << check.name << ": " << check.evidence;
     EXPECT_FALSE(check.evidence.empty()) << check.name;

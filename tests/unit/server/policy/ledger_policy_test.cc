@@ -252,8 +252,8 @@ TEST_F(MediaLedgerTest, AddStoresSignedVersionsForPoliciesInScopeOnly) {
   const uint64_t kyoto = Apply("kyoto", kBase);
   std::vector<uint64_t> pushed;
   hub_->AddWatcher(
-      "osaka/suita/hoken", [&](const ResolvedPolicy& r) { pushed.push_back(r.stored.version); },
-      [] {});
+      "osaka/suita/hoken", "t1",
+      [&](const ResolvedPolicy& r) { pushed.push_back(r.stored.version); }, [](const Error&) {});
 
   v1::LedgerChangeResponse resp = Add("SUITA1", "osaka/suita");
   ASSERT_EQ(resp.policies_size(), 1);

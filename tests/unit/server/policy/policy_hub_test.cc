@@ -88,10 +88,11 @@ TEST_F(PolicyHubTest, InvalidPolicyOrGroupStoresNothing) {
 TEST_F(PolicyHubTest, WatchersOfTheGroupAndBelowAreNotifiedOthersNot) {
   std::vector<std::string> seen_suita, seen_kyoto;
   hub_->AddWatcher(
-      "osaka/suita/hoken", [&](const ResolvedPolicy& r) { seen_suita.push_back(r.policy->name); },
-      [] {});
+      "osaka/suita/hoken", "t1",
+      [&](const ResolvedPolicy& r) { seen_suita.push_back(r.policy->name); }, [](const Error&) {});
   hub_->AddWatcher(
-      "kyoto", [&](const ResolvedPolicy& r) { seen_kyoto.push_back(r.policy->name); }, [] {});
+      "kyoto", "t2", [&](const ResolvedPolicy& r) { seen_kyoto.push_back(r.policy->name); },
+      [](const Error&) {});
   Apply("osaka", "p1");
   Apply("osaka/suita", "p2");
   Apply("osaka/toyonaka", "p3");  // not an ancestor of osaka/suita/hoken
@@ -108,12 +109,32 @@ TEST_F(PolicyHubTest, ReloadFromStoreAndCloseAll) {
 
   int closed = 0;
   reloaded.AddWatcher(
-      "osaka", [](const ResolvedPolicy&) {}, [&] { ++closed; });
+      "osaka", "t1", [](const ResolvedPolicy&) {}, [&](const Error&) { ++closed; });
   reloaded.CloseAll();
   EXPECT_EQ(closed, 1);
   reloaded.AddWatcher(
-      "osaka", [](const ResolvedPolicy&) {}, [&] { ++closed; });
+      "osaka", "t1", [](const ResolvedPolicy&) {}, [&](const Error&) { ++closed; });
   EXPECT_EQ(closed, 2);  // a watch opened after closing ends at once
+}
+
+TEST_F(PolicyHubTest, CloseTerminalEndsOnlyThatTerminalsWatchesOnce) {
+  std::vector<std::string> closed;
+  auto watch = [&](std::string terminal) {
+    return hub_->AddWatcher(
+        "osaka", terminal, [](const ResolvedPolicy&) {},
+        [&closed, terminal](const Error& why) { closed.push_back(terminal + ": " + why.message); });
+  };
+  watch("t1");
+  watch("t2");
+  watch("t1");  // a second stream of the same terminal
+  EXPECT_EQ(hub_->CloseTerminal("t1", MakeError(ErrorCode::kPermissionDenied, "revoked: lost")),
+            2u);
+  EXPECT_EQ(closed, (std::vector<std::string>{"t1: revoked: lost", "t1: revoked: lost"}));
+  // Already ended: not told again, not even by the shutdown.
+  EXPECT_EQ(hub_->CloseTerminal("t1", MakeError(ErrorCode::kPermissionDenied, "again")), 0u);
+  hub_->CloseAll();
+  EXPECT_EQ(closed.size(), 3u);
+  EXPECT_EQ(closed.back(), "t2: collector is shutting down");
 }
 
 TEST_F(PolicyHubTest, AppliedPolicyIsSignedAndTheSignatureStoredWithIt) {

@@ -239,15 +239,15 @@ TEST_F(StoreTest, MigrationsCreateTheLatestVersionAndReopenIsIdempotent) {
   {
     auto store = Open();
     ASSERT_NE(store, nullptr);
-    EXPECT_EQ(store->SchemaVersion(), 12);
-    EXPECT_EQ(sqlite::LatestSchemaVersion(), 12);
+    EXPECT_EQ(store->SchemaVersion(), 13);
+    EXPECT_EQ(sqlite::LatestSchemaVersion(), 13);
   }
   {
     auto store = Open();
     ASSERT_NE(store, nullptr);
-    EXPECT_EQ(store->SchemaVersion(), 12);
+    EXPECT_EQ(store->SchemaVersion(), 13);
   }
-  EXPECT_EQ(RawCount("schema_migrations"), 12);
+  EXPECT_EQ(RawCount("schema_migrations"), 13);
   for (std::string_view table : {"terminals", "devices", "events", "event_cursors", "policies"}) {
     EXPECT_EQ(RawCount(table), 0) << table;
   }
