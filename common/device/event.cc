@@ -22,6 +22,8 @@ constexpr std::array<std::pair<EventKind, std::string_view>, 15> kKindNames = {{
     {EventKind::kExceptionEnded, "exception_ended"},
     {EventKind::kUnlockCodeAccepted, "unlock_code_accepted"},
     {EventKind::kUnlockCodeRefused, "unlock_code_refused"},
+    {EventKind::kCertificateRenewed, "certificate_renewed"},
+    {EventKind::kCertificateRenewalFailed, "certificate_renewal_failed"},
 }};
 
 }  // namespace
