@@ -6,7 +6,7 @@
 namespace mamori {
 namespace {
 
-constexpr std::array<std::pair<EventKind, std::string_view>, 15> kKindNames = {{
+constexpr std::array<std::pair<EventKind, std::string_view>, 17> kKindNames = {{
     {EventKind::kUnspecified, "unspecified"},
     {EventKind::kDeviceAllowed, "device_allowed"},
     {EventKind::kDeviceBlocked, "device_blocked"},
