@@ -27,6 +27,7 @@
 
 #include "common/base/jst_time.h"
 #include "common/crypto/identity.h"
+#include "common/crypto/leaf_signing.h"
 #include "common/crypto/openssl_util.h"
 
 namespace mamori {
@@ -62,6 +63,7 @@ using X509StackPtr = std::unique_ptr<STACK_OF(X509), OpenSslDeleter<STACK_OF(X50
 
 constexpr int64_t kDefaultBackdateMs = 5LL * 60 * 1000;
 constexpr int64_t kMaxValidityDays = 100LL * 365;
+constexpr int64_t kMinValiditySeconds = 60;
 
 Error OpenSslError(ErrorCode code, std::string_view what) {
   return MakeError(code, std::string(what) + ": " + openssl::DrainErrors());
@@ -278,7 +280,15 @@ Status ValidateRequest(const IssueRequest& r) {
       return MakeError(ErrorCode::kInvalidArgument, "invalid DNS name \"" + dns + "\"");
     }
   }
-  if (r.validity_days < 1 || r.validity_days > kMaxValidityDays) {
+  if (r.validity_seconds > 0) {
+    if (r.validity_seconds < kMinValiditySeconds ||
+        r.validity_seconds > kMaxValidityDays * 24 * 60 * 60) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "validity must be between " + std::to_string(kMinValiditySeconds) +
+                           " seconds and " + std::to_string(kMaxValidityDays) + " days, got " +
+                           std::to_string(r.validity_seconds) + " seconds");
+    }
+  } else if (r.validity_days < 1 || r.validity_days > kMaxValidityDays) {
     return MakeError(ErrorCode::kInvalidArgument,
                      "validity must be between 1 and " + std::to_string(kMaxValidityDays) +
                          " days, got " + std::to_string(r.validity_days));
@@ -525,12 +535,13 @@ Result<KeyAndCert> CreateCa(std::string_view common_name, int64_t validity_days,
   return KeyAndCert{std::move(*key_pem), std::move(*cert_pem)};
 }
 
-Result<KeyAndCert> IssueCertificate(const KeyAndCert& ca, const IssueRequest& request) {
+Result<std::string> SignLeafCertificate(const KeyAndCert& issuer, EVP_PKEY* subject_key,
+                                        const IssueRequest& request) {
   if (Status s = ValidateRequest(request); !s) return s.error();
-  Result<X509Ptr> ca_cert = ParseCert(ca.cert_pem);
+  Result<X509Ptr> ca_cert = ParseCert(issuer.cert_pem);
   if (!ca_cert)
     return MakeError(ErrorCode::kInvalidArgument, "CA certificate: " + ca_cert.error().message);
-  Result<EvpPkeyPtr> ca_key = ParseKey(ca.key_pem);
+  Result<EvpPkeyPtr> ca_key = ParseKey(issuer.key_pem);
   if (!ca_key) return MakeError(ErrorCode::kInvalidArgument, "CA key: " + ca_key.error().message);
   if (EVP_PKEY_eq(ca_key->get(), X509_get0_pubkey(ca_cert->get())) != 1) {
     ERR_clear_error();
@@ -541,31 +552,44 @@ Result<KeyAndCert> IssueCertificate(const KeyAndCert& ca, const IssueRequest& re
   }
 
   ERR_clear_error();
-  Result<EvpPkeyPtr> key = GenerateP256Key();
-  if (!key) return key.error();
-  Result<X509Ptr> cert =
-      NewCert(key->get(), request.id, request.not_before_ms, request.validity_days);
+  const int64_t not_before_ms =
+      request.not_before_ms == 0 ? NowMs() - kDefaultBackdateMs : request.not_before_ms;
+  Result<X509Ptr> cert = NewCert(subject_key, request.id, not_before_ms, request.validity_days);
   if (!cert) return cert.error();
   X509* c = cert->get();
-  X509* issuer = ca_cert->get();
+  if (request.validity_seconds > 0 &&
+      ASN1_TIME_set(X509_getm_notAfter(c), static_cast<time_t>(FloorDiv(not_before_ms, 1000) +
+                                                               request.validity_seconds)) ==
+          nullptr) {
+    return OpenSslError(ErrorCode::kInternal, "cannot set certificate validity");
+  }
+  X509* ca = ca_cert->get();
   const char* eku = request.kind == CertKind::kServer ? "serverAuth" : "clientAuth";
-  if (X509_set_issuer_name(c, X509_get_subject_name(issuer)) != 1 ||
-      !AddExtension(c, issuer, NID_basic_constraints, "critical,CA:FALSE") ||
+  if (X509_set_issuer_name(c, X509_get_subject_name(ca)) != 1 ||
+      !AddExtension(c, ca, NID_basic_constraints, "critical,CA:FALSE") ||
       // ECDSA keys sign the handshake; keyEncipherment does not apply to EC.
-      !AddExtension(c, issuer, NID_key_usage, "critical,digitalSignature") ||
-      !AddExtension(c, issuer, NID_ext_key_usage, eku) ||
-      !AddExtension(c, issuer, NID_subject_key_identifier, "hash") ||
-      !AddExtension(c, issuer, NID_authority_key_identifier, "keyid:always")) {
+      !AddExtension(c, ca, NID_key_usage, "critical,digitalSignature") ||
+      !AddExtension(c, ca, NID_ext_key_usage, eku) ||
+      !AddExtension(c, ca, NID_subject_key_identifier, "hash") ||
+      !AddExtension(c, ca, NID_authority_key_identifier, "keyid:always")) {
     return OpenSslError(ErrorCode::kInternal, "cannot build certificate extensions");
   }
   if (Status s = AddSubjectAltNames(c, request); !s) return s.error();
   if (X509_sign(c, ca_key->get(), EVP_sha256()) <= 0) {
     return OpenSslError(ErrorCode::kInternal, "cannot sign certificate");
   }
+  return CertToPem(c);
+}
+
+Result<KeyAndCert> IssueCertificate(const KeyAndCert& ca, const IssueRequest& request) {
+  if (Status s = ValidateRequest(request); !s) return s.error();
+  ERR_clear_error();
+  Result<EvpPkeyPtr> key = GenerateP256Key();
+  if (!key) return key.error();
+  Result<std::string> cert_pem = SignLeafCertificate(ca, key->get(), request);
+  if (!cert_pem) return cert_pem.error();
   Result<std::string> key_pem = KeyToPem(key->get());
   if (!key_pem) return key_pem.error();
-  Result<std::string> cert_pem = CertToPem(c);
-  if (!cert_pem) return cert_pem.error();
   return KeyAndCert{std::move(*key_pem), std::move(*cert_pem)};
 }
 

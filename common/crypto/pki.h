@@ -31,6 +31,9 @@ struct IssueRequest {
   // (tolerates small clock differences); validity_days counts from then.
   int64_t not_before_ms = 0;
   int64_t validity_days = 397;
+  // When > 0, the lifetime in seconds, counted from not_before, instead of
+  // validity_days: enrolled terminals get certificates of minutes to days.
+  int64_t validity_seconds = 0;
 };
 
 // A new self-signed ECDSA P-256 CA (basicConstraints CA:TRUE, keyCertSign).
