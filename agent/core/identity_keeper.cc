@@ -107,8 +107,7 @@ Result<TerminalIdentity> IdentityKeeper::Enroll() {
   if (!token.ok()) return token.error();
   EnrollmentParams params = options_.enrollment;
   params.token = std::move(*token);
-  const std::string name =
-      params.terminal_id.empty() ? params.hostname : params.terminal_id;
+  const std::string name = params.terminal_id.empty() ? params.hostname : params.terminal_id;
   // The key is on disk before the request leaves the terminal, so a crash
   // never leaves a certificate without its key.
   Result<KeyAndRequest> key = deps_.make_key(name);
@@ -130,8 +129,7 @@ milliseconds IdentityKeeper::StepProbation(int64_t now) {
     if (Status s = deps_.store->Promote(); !s.ok()) {
       // The new pair stays pending on disk; Load picks it when the old one
       // expires, so this is not fatal.
-      log_->error("renewed certificate in use but not made current on disk: {}",
-                  s.error().message);
+      log_->error("renewed certificate in use but not made current on disk: {}", s.error().message);
     }
     log_->info("certificate renewed: valid until {}", FormatUtc(renewed.not_after_ms));
     Record(EventKind::kCertificateRenewed, Severity::kInfo,
@@ -163,15 +161,15 @@ milliseconds IdentityKeeper::StepRenew(int64_t now) {
       deps_.channel->UseIdentity(*renewed);
       pending_ = std::move(*renewed);
       pending_since_ms_ = now;
-      log_->info("renewed certificate received (valid until {}); in use once the collector "
-                 "accepts it",
-                 FormatUtc(pending_->not_after_ms));
+      log_->info(
+          "renewed certificate received (valid until {}); in use once the collector "
+          "accepts it",
+          FormatUtc(pending_->not_after_ms));
       return milliseconds(0);
     }
     schedule_->Failed(now);
     log_->warn("certificate renewal failed (attempt {}): {}; next attempt in {} ms",
-               schedule_->failures(), renewed.error().message,
-               schedule_->next_attempt_ms() - now);
+               schedule_->failures(), renewed.error().message, schedule_->next_attempt_ms() - now);
     std::lock_guard lock(mu_);
     last_error_ = renewed.error().message;
   }

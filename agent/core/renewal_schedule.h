@@ -19,8 +19,8 @@ namespace mamori {
 class RenewalSchedule {
  public:
   RenewalSchedule(int64_t not_before_ms, int64_t not_after_ms,
-                  std::chrono::milliseconds backoff_initial,
-                  std::chrono::milliseconds backoff_max, Backoff::RandomSource random = nullptr);
+                  std::chrono::milliseconds backoff_initial, std::chrono::milliseconds backoff_max,
+                  Backoff::RandomSource random = nullptr);
 
   int64_t renew_at_ms() const { return renew_at_ms_; }
   int64_t alarm_from_ms() const { return alarm_from_ms_; }

@@ -17,7 +17,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string Join(const std::string& dir, const char* name) { return (fs::path(dir) / name).string(); }
+std::string Join(const std::string& dir, const char* name) {
+  return (fs::path(dir) / name).string();
+}
 
 Status MakeDir(const std::string& dir) {
   std::error_code ec;
@@ -43,11 +45,12 @@ std::string TerminalIdOf(const CertInfo& cert) {
 Result<TerminalIdentity> Check(std::string key_pem, std::string cert_pem, std::string ca_pem,
                                std::string_view pin, int64_t now_ms) {
   Result<std::string> fingerprint = CertificateFingerprint(ca_pem);
-  if (!fingerprint.ok()) return MakeError(fingerprint.error().code, "CA: " + fingerprint.error().message);
+  if (!fingerprint.ok())
+    return MakeError(fingerprint.error().code, "CA: " + fingerprint.error().message);
   if (*fingerprint != pin) {
-    return MakeError(ErrorCode::kUnauthenticated,
-                     "the CA certificate has fingerprint " + FormatFingerprint(*fingerprint) +
-                         ", not the pinned " + FormatFingerprint(pin));
+    return MakeError(ErrorCode::kUnauthenticated, "the CA certificate has fingerprint " +
+                                                      FormatFingerprint(*fingerprint) +
+                                                      ", not the pinned " + FormatFingerprint(pin));
   }
   if (Status s = CheckKeyMatchesCertificate(key_pem, cert_pem); !s.ok()) return s.error();
   if (Status s = VerifyCertificate(ca_pem, cert_pem, now_ms, CertPurpose::kClient); !s.ok()) {
@@ -84,8 +87,7 @@ FileIdentityStore::FileIdentityStore(std::string dir, std::string ca_fingerprint
       ca_fingerprint_(std::move(ca_fingerprint)),
       log_(logger ? std::move(logger) : GetLogger("identity")) {}
 
-std::optional<TerminalIdentity> FileIdentityStore::LoadPair(const std::string& dir,
-                                                            int64_t now_ms,
+std::optional<TerminalIdentity> FileIdentityStore::LoadPair(const std::string& dir, int64_t now_ms,
                                                             std::string* why) const {
   std::error_code ec;
   if (!fs::exists(Join(dir, "cert.pem"), ec)) {
@@ -119,8 +121,7 @@ Result<std::optional<TerminalIdentity>> FileIdentityStore::Load(int64_t now_ms) 
   }
   std::error_code ec;
   if (fs::exists(Join(dir_, "cert.pem"), ec)) {
-    log_->warn("the stored identity cannot be used ({}); the terminal enrolls again",
-               current_why);
+    log_->warn("the stored identity cannot be used ({}); the terminal enrolls again", current_why);
   }
   return std::optional<TerminalIdentity>();
 }
