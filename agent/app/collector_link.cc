@@ -169,6 +169,16 @@ Result<std::unique_ptr<CollectorLink>> CollectorLink::Open(const AgentConfig& co
     link->identity_ = std::move(identity);
   }
   link->cert_subject_ = enrolled ? link->tls_.cert.subject : "(not enrolled yet)";
+  // An enrolled agent ignores a token; one left in a file (an installer
+  // run again) is removed rather than left readable.
+  if (enrolled && config.enrollment && !config.enrollment->token_file.empty()) {
+    std::error_code exists_ec;
+    if (std::filesystem::exists(config.enrollment->token_file, exists_ec)) {
+      GetLogger("identity")
+          ->info("already enrolled, the token is not needed: {}",
+                 ConsumeEnrollmentToken(*config.enrollment));
+    }
+  }
   return link;
 }
 
