@@ -3,6 +3,7 @@
 #include <grpc/grpc.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
+#include <grpcpp/security/tls_certificate_provider.h>
 #include <grpcpp/security/tls_certificate_verifier.h>
 #include <grpcpp/security/tls_credentials_options.h>
 #include <grpcpp/support/channel_arguments.h>
@@ -13,6 +14,7 @@
 
 #include "agent/transport/grpc_collector_client.h"
 #include "common/crypto/ca_pin.h"
+#include "common/crypto/pki.h"
 #include "mamori/v1/enrollment.grpc.pb.h"
 #include "proto/wire/grpc_status.h"
 
@@ -80,6 +82,14 @@ Result<IssuedCertificate> GrpcEnrollmentClient::Enroll(const EnrollmentParams& p
   grpc::experimental::TlsChannelCredentialsOptions tls;
   // No CA file on a terminal that is not enrolled: the pinned verifier is
   // the whole check, so gRPC's own chain and host checks are turned off.
+  // gRPC still wants root certificates to build its TLS context and would
+  // otherwise look for the system's, which a Windows build of it may not
+  // find; a throwaway CA of our own fills the slot and trusts nothing.
+  Result<KeyAndCert> placeholder = CreateCa("mamori enrollment placeholder", 1);
+  if (!placeholder.ok()) return placeholder.error();
+  tls.set_certificate_provider(
+      std::make_shared<grpc::experimental::StaticDataCertificateProvider>(placeholder->cert_pem));
+  tls.watch_root_certs();
   tls.set_verify_server_certs(false);
   tls.set_check_call_host(false);
   tls.set_certificate_verifier(
