@@ -74,6 +74,7 @@ Result<std::string> RenderEnrollmentConfig(const EnrollmentSetup& setup) {
       "enrollment:\n"
       "  ca_fingerprint: " +
       Quoted(FormatFingerprint(*pin)) + "\n  token_file: " + kSetupTokenFile + "\n";
+  if (!setup.enroll_address.empty()) yaml += "  address: " + Quoted(setup.enroll_address) + "\n";
   if (!setup.terminal_id.empty()) yaml += "  terminal_id: " + Quoted(setup.terminal_id) + "\n";
   yaml += std::string("policy:\n  public_key_file: ") + kSetupPolicyKeyFile +
           "\nstate_dir: " + Quoted(setup.state_dir) + "\n";

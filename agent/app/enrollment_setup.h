@@ -17,7 +17,8 @@ struct EnrollmentSetup {
   // The collector's policy-signing.pub: the PEM, or its one-line base64
   // body ("MCowBQYDK2VwAyEA..."). "" = keep the file in the folder.
   std::string policy_key;
-  std::string terminal_id;  // optional
+  std::string terminal_id;     // optional
+  std::string enroll_address;  // optional; default: the collector's host, port 7444
   std::string state_dir = "../state";
 };
 

@@ -89,6 +89,7 @@ constexpr std::string_view kUsage =
     "                         the configuration directory and deleted once used\n"
     "  --policy-key KEY       the collector's policy-signing.pub (PEM or its base64 line)\n"
     "  --terminal-id ID       the terminal id to ask for (default: the computer name)\n"
+    "  --enroll-address HOST:PORT  the enrollment port (default: the collector's host, 7444)\n"
     "  --log-level LEVEL  trace, debug, info, warn, error, critical or off (default info)\n"
     "  -h, --help         show this help and exit\n"
     "  --version          show the version and exit\n"
@@ -370,6 +371,8 @@ std::optional<std::string> ParseOptions(const std::vector<std::wstring>& args,
       out.enrollment.token = Utf16ToUtf8(value);
     } else if (a == L"--policy-key") {
       out.enrollment.policy_key = Utf16ToUtf8(value);
+    } else if (a == L"--enroll-address") {
+      out.enrollment.enroll_address = Utf16ToUtf8(value);
     } else if (a == L"--terminal-id") {
       out.enrollment.terminal_id = Utf16ToUtf8(value);
     } else if (a == L"--log-level") {
@@ -435,9 +438,11 @@ int Configure(const Options& options) {
               << " for an agent that enrolls with " << enrollment.collector
               << (enrollment.token.empty() ? " (no new token)" : " (token file written)") << "\n";
   } else if (!enrollment.ca_fingerprint.empty() || !enrollment.token.empty() ||
-             !enrollment.policy_key.empty() || !enrollment.terminal_id.empty()) {
+             !enrollment.policy_key.empty() || !enrollment.terminal_id.empty() ||
+             !enrollment.enroll_address.empty()) {
     return FailCommand("configure",
-                       "--ca-fingerprint, --enroll-token, --policy-key and --terminal-id need "
+                       "--ca-fingerprint, --enroll-token, --policy-key, --terminal-id and "
+                       "--enroll-address need "
                        "--collector (the MSI's COLLECTOR property)");
   }
   const std::string config_file =
@@ -562,10 +567,11 @@ int Main(const WindowsPlatform& platform) {
     usage_error = ParseOptions(args, {L"--config-dir", L"--audit-only"}, options);
     if (!usage_error) return Install(options);
   } else if (command == L"configure") {
-    usage_error = ParseOptions(args,
-                               {L"--import-config", L"--collector", L"--ca-fingerprint",
-                                L"--enroll-token", L"--policy-key", L"--terminal-id"},
-                               options);
+    usage_error =
+        ParseOptions(args,
+                     {L"--import-config", L"--collector", L"--ca-fingerprint", L"--enroll-token",
+                      L"--policy-key", L"--terminal-id", L"--enroll-address"},
+                     options);
     if (!usage_error) return Configure(options);
   } else if (command == L"uninstall") {
     usage_error = ParseOptions(args, {}, options);

@@ -66,15 +66,19 @@ TEST(EnrollmentSetupTest, PolicyKeyAsItsBase64Line) {
   EXPECT_FALSE(PolicyKeyPem("QUJD").ok());
 }
 
-TEST(EnrollmentSetupTest, WithoutTokenTheTokenFileIsLeftAlone) {
+TEST(EnrollmentSetupTest, WithoutTokenTheTokenFileIsLeftAloneAndTheEnrollAddressIsKept) {
   testing::TempDir dir;
   EnrollmentSetup setup;
   setup.collector = "10.0.0.5:7443";
   setup.ca_fingerprint = kPinHex;
   setup.policy_key = PolicyPub();
+  setup.enroll_address = "10.0.0.6:8444";
   auto written = WriteEnrollmentSetup(setup, dir.path());
   ASSERT_TRUE(written.ok()) << written.error().message;
   EXPECT_FALSE(std::filesystem::exists(dir.path() + "/enroll-token"));
+  auto config = LoadAgentConfig(dir.path() + "/agent.yaml");
+  ASSERT_TRUE(config.ok()) << config.error().message;
+  EXPECT_EQ(config->enrollment->address, "10.0.0.6:8444");
 }
 
 TEST(EnrollmentSetupTest, BadValuesNameTheProperty) {
