@@ -161,6 +161,8 @@ milliseconds IdentityKeeper::StepRenew(int64_t now) {
       deps_.channel->UseIdentity(*renewed);
       pending_ = std::move(*renewed);
       pending_since_ms_ = now;
+      // A report soon proves the new pair, whatever the report interval.
+      if (deps_.notify) deps_.notify();
       log_->info(
           "renewed certificate received (valid until {}); in use once the collector "
           "accepts it",

@@ -54,7 +54,8 @@ struct IdentityKeeperDeps {
   // The terminal has just enrolled: the channel uses `identity`; start
   // reporting.
   std::function<void(const TerminalIdentity& identity)> on_enrolled;
-  // Events were recorded (renewed, renewal failed): report soon.
+  // Report soon: events were recorded (renewed, renewal failed), or a
+  // renewed identity waits for a call that proves it.
   std::function<void()> notify;
 };
 

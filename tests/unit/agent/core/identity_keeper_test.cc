@@ -246,6 +246,7 @@ TEST_F(IdentityKeeperTest, RenewsAtTwoThirdsAndPromotesOnlyOnceTheNewPairIsAccep
   ASSERT_EQ(channel_.renew_calls, 1);
   ASSERT_EQ(channel_.in_use.size(), 1u);
   EXPECT_EQ(channel_.in_use[0], "renewed-csr-t-1-1");
+  EXPECT_EQ(notified_, 1);  // a report soon proves the new pair
   // On probation: the old pair stays current on disk.
   keeper.Step();
   EXPECT_EQ(store_.current->key_pem, "old-key");
