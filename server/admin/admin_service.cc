@@ -37,7 +37,7 @@ AdminServiceImpl::AdminServiceImpl(Store* store, PolicyHub* hub, const Clock* cl
                                    ComplianceConfig config, web::AuthService* auth,
                                    const ComplianceIndex* index, MediaLedger* ledger,
                                    AuditTrail* audit, ExceptionWorkflow* exceptions,
-                                   UnlockIssuer* unlock)
+                                   UnlockIssuer* unlock, EnrollmentWorkflow* enrollment)
     : store_(store),
       hub_(hub),
       clock_(clock),
@@ -46,7 +46,8 @@ AdminServiceImpl::AdminServiceImpl(Store* store, PolicyHub* hub, const Clock* cl
       ledger_(ledger),
       audit_(audit),
       exceptions_(exceptions),
-      unlock_(unlock) {}
+      unlock_(unlock),
+      enrollment_(enrollment) {}
 
 grpc::ServerUnaryReactor* AdminServiceImpl::ListTerminals(grpc::CallbackServerContext* ctx,
                                                           const v1::ListTerminalsRequest* request,

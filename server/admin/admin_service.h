@@ -7,6 +7,7 @@
 #include "server/admin/unlock_issuer.h"
 #include "server/audit/audit_trail.h"
 #include "server/compliance/compliance_engine.h"
+#include "server/enrollment/enrollment_workflow.h"
 #include "server/exceptions/exception_workflow.h"
 #include "server/ledger/media_ledger.h"
 #include "server/policy/policy_hub.h"
@@ -24,7 +25,8 @@ class AdminServiceImpl final : public v1::AdminService::CallbackService {
   AdminServiceImpl(Store* store, PolicyHub* hub, const Clock* clock, ComplianceConfig config,
                    web::AuthService* auth, const ComplianceIndex* index = nullptr,
                    MediaLedger* ledger = nullptr, AuditTrail* audit = nullptr,
-                   ExceptionWorkflow* exceptions = nullptr, UnlockIssuer* unlock = nullptr);
+                   ExceptionWorkflow* exceptions = nullptr, UnlockIssuer* unlock = nullptr,
+                   EnrollmentWorkflow* enrollment = nullptr);
 
   grpc::ServerUnaryReactor* ListTerminals(grpc::CallbackServerContext* ctx,
                                           const v1::ListTerminalsRequest* request,
@@ -108,6 +110,26 @@ class AdminServiceImpl final : public v1::AdminService::CallbackService {
                                            const v1::ListExceptionsRequest* request,
                                            v1::ListExceptionsResponse* response) override;
 
+  // Enrollment tokens, enrollments, admin renewal (admin_service_enrollment.cc).
+  grpc::ServerUnaryReactor* CreateEnrollToken(grpc::CallbackServerContext* ctx,
+                                              const v1::CreateEnrollTokenRequest* request,
+                                              v1::CreateEnrollTokenResponse* response) override;
+  grpc::ServerUnaryReactor* ListEnrollTokens(grpc::CallbackServerContext* ctx,
+                                             const v1::ListEnrollTokensRequest* request,
+                                             v1::ListEnrollTokensResponse* response) override;
+  grpc::ServerUnaryReactor* RevokeEnrollToken(grpc::CallbackServerContext* ctx,
+                                              const v1::RevokeEnrollTokenRequest* request,
+                                              v1::RevokeEnrollTokenResponse* response) override;
+  grpc::ServerUnaryReactor* ListEnrollments(grpc::CallbackServerContext* ctx,
+                                            const v1::ListEnrollmentsRequest* request,
+                                            v1::ListEnrollmentsResponse* response) override;
+  grpc::ServerUnaryReactor* AllowReenrollment(grpc::CallbackServerContext* ctx,
+                                              const v1::AllowReenrollmentRequest* request,
+                                              v1::AllowReenrollmentResponse* response) override;
+  grpc::ServerUnaryReactor* RenewAdminCertificate(grpc::CallbackServerContext* ctx,
+                                                  const v1::RenewCertificateRequest* request,
+                                                  v1::IssuedCertificate* response) override;
+
  private:
   Store* store_;
   PolicyHub* hub_;
@@ -118,6 +140,7 @@ class AdminServiceImpl final : public v1::AdminService::CallbackService {
   AuditTrail* audit_;
   ExceptionWorkflow* exceptions_;
   UnlockIssuer* unlock_;
+  EnrollmentWorkflow* enrollment_;
 };
 
 }  // namespace mamori

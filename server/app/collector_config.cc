@@ -137,6 +137,73 @@ void ReadWeb(YamlReader& r, const YAML::Node& web, std::string_view base_dir, Co
   }
 }
 
+void ReadEnrollment(YamlReader& r, const YAML::Node& en, std::string_view base_dir,
+                    CollectorConfig& c) {
+  if (!r.ExpectMap(
+          en, "enrollment",
+          {"listen", "port_file", "issuing_ca_cert_file", "issuing_ca_key_file",
+           "certificate_lifetime", "terminal_id", "max_attempts_per_minute", "active_window"},
+          false)) {
+    return;
+  }
+  EnrollmentSettings& e = c.enrollment;
+  if (auto v = r.String(en, "listen", "enrollment")) {
+    for (const std::string& a : SplitListenAddresses(*v)) {
+      const auto colon = a.rfind(':');
+      if (colon == std::string::npos || colon == 0 || colon + 1 == a.size()) {
+        r.Fail(en["listen"], "enrollment.listen",
+               "expected host:port (several separated by commas), got '" + a + "'");
+      }
+    }
+    e.listen = *v;
+  }
+  if (auto v = r.String(en, "port_file", "enrollment")) {
+    e.port_file = ResolveConfigPath(base_dir, *v);
+  }
+  if (auto v = r.String(en, "issuing_ca_cert_file", "enrollment")) {
+    e.issuing_ca_cert_file = ResolveConfigPath(base_dir, *v);
+  }
+  if (auto v = r.String(en, "issuing_ca_key_file", "enrollment")) {
+    e.issuing_ca_key_file = ResolveConfigPath(base_dir, *v);
+  }
+  if (e.issuing_ca_cert_file.empty() != e.issuing_ca_key_file.empty()) {
+    r.Fail(en, "enrollment",
+           "issuing_ca_cert_file and issuing_ca_key_file go together: set both or neither");
+  }
+  if (!e.listen.empty() && e.issuing_ca_cert_file.empty()) {
+    r.Fail(en["listen"], "enrollment.listen",
+           "an enrollment port needs the issuing CA (issuing_ca_cert_file, issuing_ca_key_file)");
+  }
+  if (auto v = r.DurationMs(en, "certificate_lifetime", "enrollment")) {
+    if (*v < kMinCertificateLifetimeMs || *v > kMaxCertificateLifetimeMs) {
+      r.Fail(en["certificate_lifetime"], "enrollment.certificate_lifetime",
+             "must be between 5m and 397d");
+    } else {
+      e.certificate_lifetime_ms = *v;
+    }
+  }
+  if (auto v = r.String(en, "terminal_id", "enrollment")) {
+    if (*v == "hostname") {
+      e.terminal_id_rule = TerminalIdRule::kHostname;
+    } else if (*v == "request") {
+      e.terminal_id_rule = TerminalIdRule::kRequest;
+    } else {
+      r.Fail(en["terminal_id"], "enrollment.terminal_id",
+             "expected 'hostname' or 'request', got '" + *v + "'");
+    }
+  }
+  if (auto v = r.Int(en, "max_attempts_per_minute", "enrollment", 1, 10'000)) {
+    e.max_attempts_per_minute = static_cast<int>(*v);
+  }
+  if (auto v = r.DurationMs(en, "active_window", "enrollment")) {
+    if (*v < 60'000 || *v > 3650 * kDayMs) {
+      r.Fail(en["active_window"], "enrollment.active_window", "must be between 1m and 3650d");
+    } else {
+      e.active_window_ms = *v;
+    }
+  }
+}
+
 }  // namespace
 
 Result<CollectorConfig> ParseCollectorConfig(std::string_view yaml_text,
@@ -148,7 +215,7 @@ Result<CollectorConfig> ParseCollectorConfig(std::string_view yaml_text,
   if (!r.ok()) return r.ToError();
   if (!r.ExpectMap(root, "",
                    {"listen", "port_file", "tls", "policy", "unlock", "store", "compliance",
-                    "limits", "log", "web", "exceptions"})) {
+                    "limits", "log", "web", "exceptions", "enrollment"})) {
     return r.ToError();
   }
   if (auto v = r.String(root, "listen", "", true)) {
@@ -168,6 +235,7 @@ Result<CollectorConfig> ParseCollectorConfig(std::string_view yaml_text,
   ReadLogSection(r, root["log"], base_dir, c.log);
   ReadWeb(r, root["web"], base_dir, c);
   ReadExceptions(r, root["exceptions"], c);
+  ReadEnrollment(r, root["enrollment"], base_dir, c);
 
   if (!r.ok()) return r.ToError();
   return c;

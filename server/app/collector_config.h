@@ -7,6 +7,7 @@
 #include "common/base/result.h"
 #include "common/crypto/credentials.h"
 #include "server/compliance/compliance_engine.h"
+#include "server/enrollment/enrollment_workflow.h"
 #include "server/exceptions/exception_workflow.h"
 #include "server/ingest/ingest_limits.h"
 #include "server/store/store.h"
@@ -35,6 +36,10 @@ struct CollectorConfig {
   // exceptions.max_window (default 7d) and exceptions.two_person_rule
   // (default false).
   ExceptionSettings exceptions;
+  // enrollment: the enrollment port, the issuing CA and the rules for
+  // enrolled and renewed certificates. No issuing CA = no enrollment and no
+  // renewal.
+  EnrollmentSettings enrollment;
 };
 
 // Parses the collector's YAML config. Relative paths are resolved against

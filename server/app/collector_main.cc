@@ -91,6 +91,10 @@ int CheckConfig(const mamori::CollectorConfig& config, const mamori::Clock& cloc
   if (!key.ok()) {
     return mamori::Fail(kProgram, "policy.signing_key_file " + key.error().message);
   }
+  if (!config.enrollment.issuing_ca_cert_file.empty()) {
+    auto issuer = mamori::LoadIssuingCa(config.enrollment, tls->ca_pem, clock.NowMs());
+    if (!issuer.ok()) return mamori::Fail(kProgram, issuer.error().message);
+  }
   if (config.web.enabled) {
     if (auto s = mamori::web::CheckWebCredentials(config.web, clock.NowMs()); !s.ok()) {
       return mamori::Fail(kProgram, s.error().message);
@@ -119,6 +123,11 @@ int Serve(const mamori::CollectorConfig& config, const mamori::Clock& clock) {
   if (!server.ok()) {
     log->error("cannot start: {}", server.error().message);
     return mamori::Fail(kProgram, server.error().message);
+  }
+  // Written before the main port file, which tells that the collector is up.
+  if (auto s = WritePortFile(config.enrollment.port_file, (*server)->enrollment_port()); !s) {
+    log->error("cannot write enrollment port file: {}", s.error().message);
+    return kExitFailure;
   }
   if (auto s = WritePortFile(config.port_file, (*server)->port()); !s) {
     log->error("cannot write port file: {}", s.error().message);

@@ -2,7 +2,10 @@
 
 #include <grpcpp/server_builder.h>
 
+#include <algorithm>
 #include <chrono>
+#include <string>
+#include <vector>
 
 #include "common/base/file_io.h"
 #include "common/base/logging.h"
@@ -11,6 +14,10 @@
 #include "server/tls/server_transport.h"
 
 namespace mamori {
+
+// An EnrollRequest is a token, a CSR (at most 16 KiB) and a few names.
+constexpr int64_t kMaxEnrollMessageBytes = 32 * 1024;
+
 Result<std::unique_ptr<CollectorServer>> CollectorServer::Start(const CollectorConfig& config,
                                                                 const Clock* clock) {
   static const auto log = GetLogger("collector");
@@ -43,12 +50,22 @@ Result<std::unique_ptr<CollectorServer>> CollectorServer::Start(const CollectorC
                   std::chrono::steady_clock::now() - started)
                   .count());
   }
-  s->agent_service_ = std::make_unique<AgentServiceImpl>(
-      s->store_.get(), s->writer_.get(), s->hub_.get(), clock, config.limits, s->index_.get());
+  s->audit_ = std::make_unique<StoreAuditTrail>(s->store_.get(), clock);
+  if (!config.enrollment.issuing_ca_cert_file.empty()) {
+    auto issuer = LoadIssuingCa(config.enrollment, tls->ca_pem, clock->NowMs());
+    if (!issuer.ok()) return issuer.error();
+    // No deny list is consulted yet: revoked ids are refused once the
+    // store-backed list is wired here.
+    s->enrollment_ =
+        std::make_unique<EnrollmentWorkflow>(s->store_.get(), s->audit_.get(), nullptr, clock,
+                                             config.enrollment, std::move(*issuer), tls->ca_pem);
+  }
+  s->agent_service_ =
+      std::make_unique<AgentServiceImpl>(s->store_.get(), s->writer_.get(), s->hub_.get(), clock,
+                                         config.limits, s->index_.get(), s->enrollment_.get());
   web::AuthConfig auth_config;
   auth_config.session_ttl_ms = config.web.session_ttl_ms;
   s->auth_ = std::make_unique<web::AuthService>(s->store_.get(), clock, auth_config);
-  s->audit_ = std::make_unique<StoreAuditTrail>(s->store_.get(), clock);
   s->ledger_ =
       std::make_unique<MediaLedger>(s->store_.get(), s->hub_.get(), s->audit_.get(), clock);
   s->exceptions_ = std::make_unique<ExceptionWorkflow>(s->store_.get(), s->hub_.get(),
@@ -66,7 +83,8 @@ Result<std::unique_ptr<CollectorServer>> CollectorServer::Start(const CollectorC
   }
   s->admin_service_ = std::make_unique<AdminServiceImpl>(
       s->store_.get(), s->hub_.get(), clock, config.compliance, s->auth_.get(), s->index_.get(),
-      s->ledger_.get(), s->audit_.get(), s->exceptions_.get(), s->unlock_.get());
+      s->ledger_.get(), s->audit_.get(), s->exceptions_.get(), s->unlock_.get(),
+      s->enrollment_.get());
 
   grpc::ServerBuilder builder;
   builder.AddListeningPort(config.listen, MakeServerCredentials(*tls, clock), &s->port_);
@@ -77,6 +95,30 @@ Result<std::unique_ptr<CollectorServer>> CollectorServer::Start(const CollectorC
   if (!s->server_ || s->port_ == 0) {
     return MakeError(ErrorCode::kUnavailable,
                      "cannot listen on " + config.listen + " (address in use or not local?)");
+  }
+  if (!config.enrollment.listen.empty()) {
+    // A port of its own, without client certificates, that serves nothing
+    // but Enroll: the agent and admin services stay behind mutual TLS.
+    s->enrollment_service_ = std::make_unique<EnrollmentServiceImpl>(s->enrollment_.get());
+    grpc::ServerBuilder enroll_builder;
+    // Several addresses (IPv4 and IPv6 side by side) are separated by commas.
+    const std::vector<std::string> addresses = SplitListenAddresses(config.enrollment.listen);
+    std::vector<int> ports(addresses.size(), 0);
+    auto credentials = MakeEnrollmentCredentials(*tls);
+    for (std::size_t i = 0; i < addresses.size(); ++i) {
+      enroll_builder.AddListeningPort(addresses[i], credentials, &ports[i]);
+    }
+    enroll_builder.RegisterService(s->enrollment_service_.get());
+    ApplyServerOptions(enroll_builder, kMaxEnrollMessageBytes);
+    s->enrollment_server_ = enroll_builder.BuildAndStart();
+    s->enrollment_port_ = ports.empty() ? 0 : ports.front();
+    if (!s->enrollment_server_ || std::find(ports.begin(), ports.end(), 0) != ports.end()) {
+      return MakeError(ErrorCode::kUnavailable, "enrollment.listen: cannot listen on " +
+                                                    config.enrollment.listen +
+                                                    " (address in use or not local?)");
+    }
+    log->info("enrollment listening on {} (port {})", config.enrollment.listen,
+              s->enrollment_port_);
   }
   s->queries_ = std::make_unique<AdminQueries>(s->store_.get(), s->hub_.get(), clock,
                                                config.compliance, s->index_.get(), s->audit_.get());
@@ -107,9 +149,13 @@ void CollectorServer::Shutdown() {
   if (web_server_) web_server_->Shutdown();
   if (recorder_) recorder_->Stop();
   if (hub_) hub_->CloseAll();
+  if (enrollment_server_) {
+    enrollment_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  }
   if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   if (writer_) writer_->Stop();
   server_.reset();
+  enrollment_server_.reset();
   store_.reset();
   log->info("shutdown complete");
 }

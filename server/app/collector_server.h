@@ -12,6 +12,8 @@
 #include "server/app/collector_config.h"
 #include "server/audit/audit_trail.h"
 #include "server/compliance/compliance_index.h"
+#include "server/enrollment/enrollment_service.h"
+#include "server/enrollment/enrollment_workflow.h"
 #include "server/exceptions/exception_workflow.h"
 #include "server/ingest/agent_service.h"
 #include "server/ingest/ingest_writer.h"
@@ -34,6 +36,8 @@ class CollectorServer {
   ~CollectorServer();
 
   int port() const { return port_; }
+  // The enrollment port; 0 when enrollment.listen is not configured.
+  int enrollment_port() const { return enrollment_port_; }
   // The dashboard's HTTPS port; 0 when web is not configured.
   int web_port() const { return web_server_ ? web_server_->port() : 0; }
   // Stops accepting calls, lets in-flight calls finish (up to a deadline),
@@ -47,6 +51,10 @@ class CollectorServer {
   std::unique_ptr<IngestWriter> writer_;
   std::unique_ptr<PolicyHub> hub_;
   std::unique_ptr<ComplianceIndex> index_;
+  std::unique_ptr<EnrollmentWorkflow> enrollment_;
+  std::unique_ptr<EnrollmentServiceImpl> enrollment_service_;
+  std::unique_ptr<grpc::Server> enrollment_server_;
+  int enrollment_port_ = 0;
   std::unique_ptr<AgentServiceImpl> agent_service_;
   std::unique_ptr<web::AuthService> auth_;
   std::unique_ptr<StoreAuditTrail> audit_;

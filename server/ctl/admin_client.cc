@@ -206,4 +206,34 @@ Status AdminClient::ListUnlockCodes(const v1::ListUnlockCodesRequest& request,
   return Call(&v1::AdminService::StubInterface::ListUnlockCodes, request, response);
 }
 
+Status AdminClient::CreateEnrollToken(const v1::CreateEnrollTokenRequest& request,
+                                      v1::CreateEnrollTokenResponse* response) {
+  return Call(&v1::AdminService::StubInterface::CreateEnrollToken, request, response);
+}
+
+Status AdminClient::ListEnrollTokens(const v1::ListEnrollTokensRequest& request,
+                                     v1::ListEnrollTokensResponse* response) {
+  return Call(&v1::AdminService::StubInterface::ListEnrollTokens, request, response);
+}
+
+Status AdminClient::RevokeEnrollToken(const v1::RevokeEnrollTokenRequest& request,
+                                      v1::RevokeEnrollTokenResponse* response) {
+  return Call(&v1::AdminService::StubInterface::RevokeEnrollToken, request, response);
+}
+
+Status AdminClient::ListEnrollments(const v1::ListEnrollmentsRequest& request,
+                                    v1::ListEnrollmentsResponse* response) {
+  return Call(&v1::AdminService::StubInterface::ListEnrollments, request, response);
+}
+
+Status AdminClient::AllowReenrollment(const v1::AllowReenrollmentRequest& request,
+                                      v1::AllowReenrollmentResponse* response) {
+  return Call(&v1::AdminService::StubInterface::AllowReenrollment, request, response);
+}
+
+Status AdminClient::RenewAdminCertificate(const v1::RenewCertificateRequest& request,
+                                          v1::IssuedCertificate* response) {
+  return Call(&v1::AdminService::StubInterface::RenewAdminCertificate, request, response);
+}
+
 }  // namespace mamori::ctl

@@ -65,6 +65,18 @@ class AdminClient {
                          v1::IssueUnlockCodeResponse* response);
   Status ListUnlockCodes(const v1::ListUnlockCodesRequest& request,
                          v1::ListUnlockCodesResponse* response);
+  Status CreateEnrollToken(const v1::CreateEnrollTokenRequest& request,
+                           v1::CreateEnrollTokenResponse* response);
+  Status ListEnrollTokens(const v1::ListEnrollTokensRequest& request,
+                          v1::ListEnrollTokensResponse* response);
+  Status RevokeEnrollToken(const v1::RevokeEnrollTokenRequest& request,
+                           v1::RevokeEnrollTokenResponse* response);
+  Status ListEnrollments(const v1::ListEnrollmentsRequest& request,
+                         v1::ListEnrollmentsResponse* response);
+  Status AllowReenrollment(const v1::AllowReenrollmentRequest& request,
+                           v1::AllowReenrollmentResponse* response);
+  Status RenewAdminCertificate(const v1::RenewCertificateRequest& request,
+                               v1::IssuedCertificate* response);
 
  private:
   template <typename Request, typename Response>

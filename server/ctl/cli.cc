@@ -22,6 +22,7 @@ std::vector<Command> AllCommands() {
   for (Command& c : LedgerCommands()) all.push_back(std::move(c));
   for (Command& c : ExceptionCommands()) all.push_back(std::move(c));
   for (Command& c : UnlockCommands()) all.push_back(std::move(c));
+  for (Command& c : EnrollCommands()) all.push_back(std::move(c));
   return all;
 }
 

@@ -56,5 +56,7 @@ std::vector<Command> LedgerCommands();
 std::vector<Command> ExceptionCommands();
 // unlock ... (unlock_commands.cc).
 std::vector<Command> UnlockCommands();
+// enroll ... and pki renew (enroll_commands.cc).
+std::vector<Command> EnrollCommands();
 
 }  // namespace mamori::ctl

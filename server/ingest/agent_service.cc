@@ -205,13 +205,14 @@ Status AuditTerminalActions(Store& store, const std::string& terminal,
 
 AgentServiceImpl::AgentServiceImpl(Store* store, IngestWriter* writer, PolicyHub* hub,
                                    const Clock* clock, CollectorLimits limits,
-                                   ReportObserver* observer)
+                                   ReportObserver* observer, CertificateRenewer* renewer)
     : store_(store),
       writer_(writer),
       hub_(hub),
       clock_(clock),
       limits_(limits),
-      observer_(observer) {}
+      observer_(observer),
+      renewer_(renewer) {}
 
 grpc::ServerUnaryReactor* AgentServiceImpl::ReportState(grpc::CallbackServerContext* ctx,
                                                         const v1::StateReport* request,
@@ -348,6 +349,41 @@ grpc::ServerWriteReactor<v1::PolicyBundle>* AgentServiceImpl::WatchPolicy(
     return new Refuse(s);
   }
   return new PolicyWatchReactor(hub_, std::move(peer), request->current_version());
+}
+
+grpc::ServerUnaryReactor* AgentServiceImpl::RenewCertificate(
+    grpc::CallbackServerContext* ctx, const v1::RenewCertificateRequest* request,
+    v1::IssuedCertificate* response) {
+  auto* reactor = ctx->DefaultReactor();
+  AuthenticatedPeer peer;
+  if (grpc::Status s = Admit(ctx, "RenewCertificate", "", request->ByteSizeLong(),
+                             limits_.max_message_bytes, &peer);
+      !s.ok()) {
+    reactor->Finish(s);
+    return reactor;
+  }
+  if (renewer_ == nullptr) {
+    Log()->warn("RenewCertificate from terminal '{}' refused: no issuing CA configured",
+                peer.identity.id);
+    reactor->Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                                 "certificate renewal is not configured on this collector "
+                                 "(enrollment.issuing_ca_cert_file)"));
+    return reactor;
+  }
+  RenewalCaller caller;
+  caller.role = peer.identity.role;
+  caller.id = peer.identity.id;
+  caller.group = peer.group;
+  caller.cert_pem = peer.cert_pem;
+  caller.address = peer.address;
+  Result<IssuedCredential> issued = renewer_->Renew(caller, request->csr_pem());
+  if (!issued) {
+    reactor->Finish(ToGrpcStatus(issued.error()));
+    return reactor;
+  }
+  ToProto(*issued, response);
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
 }
 
 }  // namespace mamori

@@ -7,6 +7,7 @@
 
 #include "common/base/clock.h"
 #include "mamori/v1/agent.grpc.pb.h"
+#include "server/ingest/certificate_renewer.h"
 #include "server/ingest/ingest_limits.h"
 #include "server/ingest/ingest_writer.h"
 #include "server/ingest/report_observer.h"
@@ -21,8 +22,10 @@ namespace mamori {
 class AgentServiceImpl final : public v1::AgentService::CallbackService {
  public:
   // `observer`, when given, hears of every state report once it is stored.
+  // `renewer`, when given, answers RenewCertificate (else UNIMPLEMENTED).
   AgentServiceImpl(Store* store, IngestWriter* writer, PolicyHub* hub, const Clock* clock,
-                   CollectorLimits limits, ReportObserver* observer = nullptr);
+                   CollectorLimits limits, ReportObserver* observer = nullptr,
+                   CertificateRenewer* renewer = nullptr);
 
   grpc::ServerUnaryReactor* ReportState(grpc::CallbackServerContext* ctx,
                                         const v1::StateReport* request,
@@ -32,6 +35,9 @@ class AgentServiceImpl final : public v1::AgentService::CallbackService {
                                          v1::EventAck* response) override;
   grpc::ServerWriteReactor<v1::PolicyBundle>* WatchPolicy(
       grpc::CallbackServerContext* ctx, const v1::WatchPolicyRequest* request) override;
+  grpc::ServerUnaryReactor* RenewCertificate(grpc::CallbackServerContext* ctx,
+                                             const v1::RenewCertificateRequest* request,
+                                             v1::IssuedCertificate* response) override;
 
  private:
   Store* store_;
@@ -40,6 +46,7 @@ class AgentServiceImpl final : public v1::AgentService::CallbackService {
   const Clock* clock_;
   CollectorLimits limits_;
   ReportObserver* observer_;
+  CertificateRenewer* renewer_;
   // The certificate each terminal last reported with, so it is stored only
   // when it changes (the collector derives unlock keys from it).
   std::mutex certs_mu_;

@@ -7,6 +7,7 @@
 #include "server/store/account_repository.h"
 #include "server/store/audit_repository.h"
 #include "server/store/compliance_history.h"
+#include "server/store/enrollment_repository.h"
 #include "server/store/event_repository.h"
 #include "server/store/exception_repository.h"
 #include "server/store/ledger_repository.h"
@@ -31,7 +32,8 @@ class Store : public Transactions,
               public LedgerRepository,
               public ExceptionRepository,
               public AuditRepository,
-              public UnlockRepository {
+              public UnlockRepository,
+              public EnrollmentRepository {
  public:
   ~Store() override = default;
 

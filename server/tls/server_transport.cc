@@ -26,6 +26,16 @@ std::shared_ptr<grpc::ServerCredentials> MakeServerCredentials(const TlsMaterial
   return grpc::experimental::TlsServerCredentials(options);
 }
 
+std::shared_ptr<grpc::ServerCredentials> MakeEnrollmentCredentials(const TlsMaterial& tls) {
+  using grpc::experimental::IdentityKeyCertPair;
+  std::vector<IdentityKeyCertPair> pairs{{tls.key_pem, tls.cert_pem}};
+  auto provider = std::make_shared<grpc::experimental::StaticDataCertificateProvider>(pairs);
+  grpc::experimental::TlsServerCredentialsOptions options(provider);
+  options.watch_identity_key_cert_pairs();
+  options.set_cert_request_type(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+  return grpc::experimental::TlsServerCredentials(options);
+}
+
 void ApplyServerOptions(grpc::ServerBuilder& builder, int64_t max_message_bytes) {
   // Messages up to twice the limit reach the service, which refuses and logs
   // them with the sender's identity; beyond that the transport cuts them off.

@@ -17,6 +17,10 @@ namespace mamori {
 std::shared_ptr<grpc::ServerCredentials> MakeServerCredentials(const TlsMaterial& tls,
                                                                const Clock* clock);
 
+// Server-authenticated TLS only, for the enrollment port: no client
+// certificate is requested (a terminal that enrolls has none yet).
+std::shared_ptr<grpc::ServerCredentials> MakeEnrollmentCredentials(const TlsMaterial& tls);
+
 // Keepalive of the collector's port: a ping every 30 s, a peer silent for
 // 10 s more is dead. Agents may ping as often as every 5 s (their
 // collector.keepalive.time has that floor) without being refused.

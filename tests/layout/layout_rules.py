@@ -22,7 +22,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 # specific folders first.
 SERVER_DOMAINS = ["server/store/", "server/tls/", "server/policy/", "server/audit/",
                   "server/accounts/", "server/ingest/", "server/compliance/", "server/ledger/",
-                  "server/exceptions/"]
+                  "server/exceptions/", "server/enrollment/"]
 RULES = [
     # The core knows only common/ and the ports it owns; adapters implement
     # them.
@@ -57,6 +57,8 @@ RULES = [
     ("server/ledger/", ["common/", "server/store/", "server/policy/", "server/audit/", "proto/"]),
     ("server/exceptions/", ["common/", "server/store/", "server/policy/", "server/audit/",
                             "proto/"]),
+    ("server/enrollment/", ["common/", "server/store/", "server/tls/", "server/audit/",
+                            "server/ingest/certificate_renewer.h", "proto/"]),
     ("server/admin/", ["common/", "proto/"] + SERVER_DOMAINS),
     ("server/web/", ["common/", "proto/", "server/admin/"] + SERVER_DOMAINS),
     ("server/ctl/", ["common/", "proto/", "server/accounts/qr_code.h"]),

@@ -284,6 +284,62 @@ CREATE TABLE terminal_certificates (
 );
 )sql";
 
+// Version 11. Enrollment: tokens hold only the SHA-256 of their secret;
+// uses_left is decremented in the transaction that records the enrollment,
+// so concurrent enrollments never issue more certificates than uses.
+constexpr std::string_view kSchemaV11 = R"sql(
+CREATE TABLE enroll_tokens (
+  id TEXT PRIMARY KEY NOT NULL,
+  secret_sha256 TEXT NOT NULL,
+  group_name TEXT NOT NULL,
+  uses_total INTEGER NOT NULL,
+  uses_left INTEGER NOT NULL,
+  created_ms INTEGER NOT NULL,
+  expires_ms INTEGER NOT NULL,
+  created_by TEXT NOT NULL,
+  note TEXT NOT NULL,
+  revoked_ms INTEGER NOT NULL DEFAULT 0,
+  revoked_by TEXT NOT NULL DEFAULT '',
+  last_used_ms INTEGER NOT NULL DEFAULT 0
+);
+
+CREATE TABLE enrollments (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  terminal_id TEXT NOT NULL,
+  group_name TEXT NOT NULL,
+  token_id TEXT NOT NULL,
+  source_address TEXT NOT NULL,
+  serial_hex TEXT NOT NULL,
+  hostname TEXT NOT NULL,
+  agent_version TEXT NOT NULL,
+  os TEXT NOT NULL,
+  at_ms INTEGER NOT NULL
+);
+CREATE INDEX enrollments_by_terminal ON enrollments (terminal_id);
+
+CREATE TABLE issued_certificates (
+  serial_hex TEXT PRIMARY KEY NOT NULL,
+  sha256_fingerprint TEXT NOT NULL,
+  role TEXT NOT NULL,
+  subject_id TEXT NOT NULL,
+  group_name TEXT NOT NULL,
+  not_before_ms INTEGER NOT NULL,
+  not_after_ms INTEGER NOT NULL,
+  reason TEXT NOT NULL,
+  token_id TEXT NOT NULL,
+  source_address TEXT NOT NULL,
+  issued_ms INTEGER NOT NULL
+);
+CREATE INDEX issued_certificates_by_subject ON issued_certificates (role, subject_id, not_after_ms);
+CREATE UNIQUE INDEX issued_certificates_by_fingerprint ON issued_certificates (sha256_fingerprint);
+
+CREATE TABLE reenroll_allowances (
+  terminal_id TEXT PRIMARY KEY NOT NULL,
+  allowed_by TEXT NOT NULL,
+  until_ms INTEGER NOT NULL
+);
+)sql";
+
 constexpr auto kMigrations = std::to_array<Migration>({
     {1, "terminals, devices, events, event cursors, policies", kSchemaV1},
     {2, "digest of each terminal's stored device list", kSchemaV2},
@@ -295,6 +351,7 @@ constexpr auto kMigrations = std::to_array<Migration>({
     {8, "event indexes that carry the kind", kSchemaV8},
     {9, "requests for time-limited exceptions", kSchemaV9},
     {10, "offline unlock codes, terminal certificates", kSchemaV10},
+    {11, "enrollment tokens, enrollments, issued certificates", kSchemaV11},
 });
 
 Status Exec(sqlite3* db, std::string_view path, std::string_view sql, std::string_view what) {

@@ -94,6 +94,22 @@ class SqliteStore final : public Store {
                                                               uint32_t limit) override;
   Result<bool> MarkUnlockCodeUsed(std::string_view terminal_id, std::string_view code,
                                   int64_t used_at_ms, std::string_view used_by) override;
+
+  Status AddEnrollToken(const EnrollToken& token) override;
+  Result<std::optional<EnrollToken>> GetEnrollToken(std::string_view id) override;
+  Result<std::vector<EnrollToken>> ListEnrollTokens() override;
+  Result<bool> RevokeEnrollToken(std::string_view id, std::string_view by, int64_t at_ms) override;
+  Result<TokenRefusal> TakeEnrollTokenUse(std::string_view id, int64_t now_ms) override;
+  Status AddIssuedCertificate(const IssuedCertificateRecord& record) override;
+  Result<int64_t> LatestCertificateExpiry(std::string_view role,
+                                          std::string_view subject_id) override;
+  Result<std::vector<IssuedCertificateRecord>> ListIssuedCertificates(std::string_view subject_id,
+                                                                      uint32_t limit) override;
+  Result<int64_t> AddEnrollment(const EnrollmentRecord& record) override;
+  Result<std::vector<EnrollmentRecord>> ListEnrollments(uint32_t limit) override;
+  Status AllowReenrollment(std::string_view terminal_id, std::string_view by,
+                           int64_t until_ms) override;
+  Result<bool> TakeReenrollment(std::string_view terminal_id, int64_t now_ms) override;
   int SchemaVersion() override;
 
  private:

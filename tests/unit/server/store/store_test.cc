@@ -239,15 +239,15 @@ TEST_F(StoreTest, MigrationsCreateTheLatestVersionAndReopenIsIdempotent) {
   {
     auto store = Open();
     ASSERT_NE(store, nullptr);
-    EXPECT_EQ(store->SchemaVersion(), 10);
-    EXPECT_EQ(sqlite::LatestSchemaVersion(), 10);
+    EXPECT_EQ(store->SchemaVersion(), 11);
+    EXPECT_EQ(sqlite::LatestSchemaVersion(), 11);
   }
   {
     auto store = Open();
     ASSERT_NE(store, nullptr);
-    EXPECT_EQ(store->SchemaVersion(), 10);
+    EXPECT_EQ(store->SchemaVersion(), 11);
   }
-  EXPECT_EQ(RawCount("schema_migrations"), 10);
+  EXPECT_EQ(RawCount("schema_migrations"), 11);
   for (std::string_view table : {"terminals", "devices", "events", "event_cursors", "policies"}) {
     EXPECT_EQ(RawCount(table), 0) << table;
   }

@@ -1,0 +1,183 @@
+// AdminService: enrollment tokens, enrollments and admin certificate renewal.
+
+#include <algorithm>
+#include <climits>
+
+#include "common/base/logging.h"
+#include "proto/wire/convert.h"
+#include "server/admin/admin_call.h"
+#include "server/admin/admin_service.h"
+#include "server/tls/peer_auth.h"
+
+namespace mamori {
+namespace {
+
+grpc::Status NoIssuingCa() {
+  return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                      "enrollment is not configured on this collector (set "
+                      "enrollment.issuing_ca_cert_file and issuing_ca_key_file)");
+}
+
+uint32_t Clamp32(int64_t v) { return static_cast<uint32_t>(std::clamp<int64_t>(v, 0, UINT32_MAX)); }
+
+void ToProto(const EnrollToken& t, v1::EnrollTokenView* out) {
+  out->set_id(t.id);
+  out->set_group(t.group);
+  out->set_uses_left(Clamp32(t.uses_left));
+  out->set_uses_total(Clamp32(t.uses_total));
+  SetMs(t.created_ms, out->mutable_created_at());
+  SetMs(t.expires_ms, out->mutable_expires_at());
+  out->set_revoked(t.revoked_ms != 0);
+  if (t.revoked_ms != 0) SetMs(t.revoked_ms, out->mutable_revoked_at());
+  out->set_note(t.note);
+  out->set_created_by(t.created_by);
+  if (t.last_used_ms != 0) SetMs(t.last_used_ms, out->mutable_last_used_at());
+}
+
+// Seconds from the wire, as ms; `fallback` for 0, and values too large to
+// be meant are passed on as too large (the workflow names the bound).
+int64_t SecondsToMs(uint64_t seconds, int64_t fallback_ms) {
+  if (seconds == 0) return fallback_ms;
+  return static_cast<int64_t>(std::min<uint64_t>(seconds, 1ULL << 40)) * 1000;
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* AdminServiceImpl::CreateEnrollToken(
+    grpc::CallbackServerContext* ctx, const v1::CreateEnrollTokenRequest* request,
+    v1::CreateEnrollTokenResponse* response) {
+  auto* reactor = ctx->DefaultReactor();
+  const auto actor = AdminActor(ctx, reactor, "CreateEnrollToken");
+  if (!actor) return reactor;
+  if (enrollment_ == nullptr) {
+    reactor->Finish(NoIssuingCa());
+    return reactor;
+  }
+  TokenSpec spec;
+  spec.group = request->group();
+  spec.uses = request->uses() == 0 ? 1 : request->uses();
+  spec.expires_in_ms = SecondsToMs(request->expires_in_seconds(), 7 * kDayMs);
+  spec.note = request->note();
+  auto created = enrollment_->CreateToken(*actor, spec);
+  if (!created) {
+    reactor->Finish(ToGrpcStatus(created.error()));
+    return reactor;
+  }
+  ToProto(created->first, response->mutable_token());
+  response->set_token_text(created->second);
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::ListEnrollTokens(
+    grpc::CallbackServerContext* ctx, const v1::ListEnrollTokensRequest* /*request*/,
+    v1::ListEnrollTokensResponse* response) {
+  auto* reactor = ctx->DefaultReactor();
+  if (!AdminActor(ctx, reactor, "ListEnrollTokens")) return reactor;
+  if (enrollment_ == nullptr) {
+    reactor->Finish(NoIssuingCa());
+    return reactor;
+  }
+  auto tokens = enrollment_->ListTokens();
+  if (!tokens) {
+    reactor->Finish(ToGrpcStatus(tokens.error()));
+    return reactor;
+  }
+  for (const EnrollToken& t : *tokens) ToProto(t, response->add_tokens());
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::RevokeEnrollToken(
+    grpc::CallbackServerContext* ctx, const v1::RevokeEnrollTokenRequest* request,
+    v1::RevokeEnrollTokenResponse* /*response*/) {
+  auto* reactor = ctx->DefaultReactor();
+  const auto actor = AdminActor(ctx, reactor, "RevokeEnrollToken");
+  if (!actor) return reactor;
+  if (enrollment_ == nullptr) {
+    reactor->Finish(NoIssuingCa());
+    return reactor;
+  }
+  reactor->Finish(Done(enrollment_->RevokeToken(*actor, request->id())));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::ListEnrollments(
+    grpc::CallbackServerContext* ctx, const v1::ListEnrollmentsRequest* request,
+    v1::ListEnrollmentsResponse* response) {
+  auto* reactor = ctx->DefaultReactor();
+  if (!AdminActor(ctx, reactor, "ListEnrollments")) return reactor;
+  if (enrollment_ == nullptr) {
+    reactor->Finish(NoIssuingCa());
+    return reactor;
+  }
+  auto list = enrollment_->ListEnrollments(request->limit());
+  if (!list) {
+    reactor->Finish(ToGrpcStatus(list.error()));
+    return reactor;
+  }
+  for (const EnrollmentRecord& e : *list) {
+    v1::EnrollmentView* v = response->add_enrollments();
+    v->set_id(static_cast<uint64_t>(e.id));
+    v->set_terminal_id(e.terminal_id);
+    v->set_group(e.group);
+    v->set_source_address(e.source_address);
+    v->set_serial(e.serial_hex);
+    SetMs(e.at_ms, v->mutable_at());
+    v->set_token_id(e.token_id);
+    v->set_hostname(e.hostname);
+    v->set_agent_version(e.agent_version);
+    v->set_os(e.os);
+  }
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::AllowReenrollment(
+    grpc::CallbackServerContext* ctx, const v1::AllowReenrollmentRequest* request,
+    v1::AllowReenrollmentResponse* response) {
+  auto* reactor = ctx->DefaultReactor();
+  const auto actor = AdminActor(ctx, reactor, "AllowReenrollment");
+  if (!actor) return reactor;
+  if (enrollment_ == nullptr) {
+    reactor->Finish(NoIssuingCa());
+    return reactor;
+  }
+  const int64_t valid_for = SecondsToMs(request->expires_in_seconds(), kDayMs);
+  Status s = enrollment_->AllowReenrollment(*actor, request->terminal_id(), valid_for);
+  if (s.ok()) SetMs(clock_->NowMs() + valid_for, response->mutable_until());
+  reactor->Finish(Done(s));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::RenewAdminCertificate(
+    grpc::CallbackServerContext* ctx, const v1::RenewCertificateRequest* request,
+    v1::IssuedCertificate* response) {
+  static const auto log = GetLogger("admin-service");
+  auto* reactor = ctx->DefaultReactor();
+  auto peer = IdentifyPeer(ctx->auth_context().get(), ctx->peer());
+  if (grpc::Status s = RequireRole(peer, PeerRole::kAdmin); !s.ok()) {
+    log->warn("RenewAdminCertificate from {} refused: {}", ctx->peer(), s.error_message());
+    reactor->Finish(s);
+    return reactor;
+  }
+  if (enrollment_ == nullptr) {
+    reactor->Finish(NoIssuingCa());
+    return reactor;
+  }
+  RenewalCaller caller;
+  caller.role = PeerRole::kAdmin;
+  caller.id = peer->identity.id;
+  caller.cert_pem = peer->cert_pem;
+  caller.address = peer->address;
+  auto issued = enrollment_->Renew(caller, request->csr_pem());
+  if (!issued) {
+    reactor->Finish(ToGrpcStatus(issued.error()));
+    return reactor;
+  }
+  ToProto(*issued, response);
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+}  // namespace mamori
