@@ -5,6 +5,8 @@
 #include <tuple>
 
 #include "common/base/config_file.h"
+#include "common/crypto/ca_pin.h"
+#include "common/crypto/identity.h"
 #include "common/device/report_interval.h"
 
 namespace mamori {
@@ -35,6 +37,8 @@ bool OneOf(std::string_view v, std::initializer_list<std::string_view> allowed) 
 void RequireSections(YamlReader& r, const YAML::Node& root) {
   for (const char* section : {"collector", "tls", "policy"}) {
     const YAML::Node n = root[section];
+    // An enrolling agent gets its certificate itself.
+    if (std::string_view(section) == "tls" && root["enrollment"].IsDefined()) continue;
     if (!n.IsDefined() || n.IsNull()) {
       r.Fail(root, section,
              std::string_view(section) == "policy"
@@ -86,6 +90,75 @@ void ReadTls(YamlReader& r, const YAML::Node& tls, std::string_view base_dir, Ag
     c.tls.key_file =
         ResolveConfigPath(base_dir, r.String(tls, "key_file", "tls", true).value_or(""));
   }
+}
+
+// The host of a valid "host:port" (brackets of an IPv6 literal kept).
+std::string_view HostOf(std::string_view address) { return address.substr(0, address.rfind(':')); }
+
+void ReadEnrollment(YamlReader& r, const YAML::Node& root, std::string_view base_dir,
+                    AgentConfig& c) {
+  const YAML::Node e = root["enrollment"];
+  if (!e.IsDefined()) return;
+  if (root["tls"].IsDefined()) {
+    r.Fail(root["tls"], "tls",
+           "tls and enrollment exclude each other: an enrolling agent keeps the certificate it "
+           "gets in state_dir/identity; remove one of the two sections");
+  }
+  EnrollmentConfig en;
+  if (!r.ExpectMap(e, "enrollment",
+                   {"address", "ca_fingerprint", "token", "token_file", "terminal_id"}, true)) {
+    return;
+  }
+  if (auto a = r.String(e, "address", "enrollment")) {
+    if (ValidAddress(*a)) {
+      en.address = *a;
+    } else {
+      r.Fail(e["address"], "enrollment.address",
+             "expected host:port with a port from 1 to 65535, got '" + *a + "'");
+    }
+  } else if (!c.collector_address.empty()) {
+    en.address =
+        std::string(HostOf(c.collector_address)) + ":" + std::to_string(kDefaultEnrollmentPort);
+  }
+  if (auto f = r.String(e, "ca_fingerprint", "enrollment", true)) {
+    Result<std::string> pin = ParseCaFingerprint(*f);
+    if (pin.ok()) {
+      en.ca_fingerprint = *pin;
+    } else {
+      r.Fail(e["ca_fingerprint"], "enrollment.ca_fingerprint", pin.error().message);
+    }
+  }
+  const auto token = r.String(e, "token", "enrollment");
+  const auto token_file = r.String(e, "token_file", "enrollment");
+  if (token && token_file) {
+    r.Fail(e["token_file"], "enrollment.token_file",
+           "give the token inline (enrollment.token) or in a file, not both");
+  }
+  if (token) {
+    if (token->empty()) {
+      r.Fail(e["token"], "enrollment.token", "must not be empty (omit it once enrolled)");
+    } else if (token->size() > 512) {
+      r.Fail(e["token"], "enrollment.token", "longer than 512 characters: not a token");
+    } else {
+      en.token = *token;
+    }
+  }
+  if (token_file) {
+    if (token_file->empty()) {
+      r.Fail(e["token_file"], "enrollment.token_file", "must not be empty");
+    } else {
+      en.token_file = ResolveConfigPath(base_dir, *token_file);
+    }
+  }
+  if (auto id = r.String(e, "terminal_id", "enrollment")) {
+    if (!id->empty() && !IsValidId(*id)) {
+      r.Fail(e["terminal_id"], "enrollment.terminal_id",
+             "expected 1 to 128 characters of A-Z a-z 0-9 . _ -, got '" + *id + "'");
+    } else {
+      en.terminal_id = *id;
+    }
+  }
+  c.enrollment = std::move(en);
 }
 
 void ReadReport(YamlReader& r, const YAML::Node& report, AgentConfig& c) {
@@ -229,8 +302,8 @@ Result<AgentConfig> ParseAgentConfig(std::string_view yaml_text, std::string_vie
   AgentConfig c;
   c.source = std::string(source_name);
   if (!r.ExpectMap(root, "",
-                   {"collector", "tls", "report", "backoff", "devices", "enforcement", "policy",
-                    "policy_file", "state_dir", "outbox", "log", "unlock"})) {
+                   {"collector", "tls", "enrollment", "report", "backoff", "devices", "enforcement",
+                    "policy", "policy_file", "state_dir", "outbox", "log", "unlock"})) {
     if (r.ok()) r.Fail(root, "", "the configuration is empty");
     return r.ToError();
   }
@@ -238,6 +311,7 @@ Result<AgentConfig> ParseAgentConfig(std::string_view yaml_text, std::string_vie
   RequireSections(r, root);
   ReadCollector(r, root["collector"], c);
   ReadTls(r, root["tls"], base_dir, c);
+  ReadEnrollment(r, root, base_dir, c);
   ReadReport(r, root["report"], c);
   ReadOutbox(r, root["outbox"], c);
   ReadBackoff(r, root["backoff"], c);
@@ -247,7 +321,17 @@ Result<AgentConfig> ParseAgentConfig(std::string_view yaml_text, std::string_vie
   ReadLogSection(r, root["log"], base_dir, c.log);
 
   if (!r.ok()) return r.ToError();
+  if (c.enrollment) {
+    const std::filesystem::path dir(IdentityDir(c));
+    c.tls.ca_file = (dir / "ca.pem").string();
+    c.tls.cert_file = (dir / "cert.pem").string();
+    c.tls.key_file = (dir / "key.pem").string();
+  }
   return c;
+}
+
+std::string IdentityDir(const AgentConfig& config) {
+  return (std::filesystem::path(config.state_dir) / "identity").string();
 }
 
 Result<AgentConfig> LoadAgentConfig(const std::string& path) {

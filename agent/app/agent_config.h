@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -10,6 +11,28 @@
 #include "common/device/terminal_state.h"
 
 namespace mamori {
+
+// enrollment: how a terminal without a certificate gets one (see
+// examples/agent.yaml). The identity it gets lives in
+// <state_dir>/identity/ and is renewed there.
+struct EnrollmentConfig {
+  // host:port of the collector's enrollment port; default: the host of
+  // collector.address, port 7444.
+  std::string address;
+  // SHA-256 of the deployment's root CA certificate (DER), 64 lower-case
+  // hex digits: the only trust the agent starts with.
+  std::string ca_fingerprint;
+  // The enrollment token, inline or in a file (deleted after use). At most
+  // one is set; neither is allowed (an enrolled agent needs none) and is
+  // refused when enrollment is needed.
+  std::string token;
+  std::string token_file;
+  // The terminal id to ask for; empty: the host name.
+  std::string terminal_id;
+};
+
+// Port of the enrollment service when enrollment.address does not say.
+inline constexpr int kDefaultEnrollmentPort = 7444;
 
 // The agent's configuration file (see examples/agent.yaml). Relative paths
 // are resolved against the directory of the file.
@@ -24,7 +47,11 @@ struct AgentConfig {
   // collector accepts pings no more often than every 5 s (server_transport).
   std::chrono::milliseconds keepalive_time{std::chrono::seconds(30)};
   std::chrono::milliseconds keepalive_timeout{std::chrono::seconds(10)};
+  // The terminal's certificate: given as files (tls:), or, with an
+  // enrollment section, obtained and renewed by the agent in
+  // <state_dir>/identity/ (tls then points there). Exactly one of the two.
   TlsFiles tls;
+  std::optional<EnrollmentConfig> enrollment;
 
   std::chrono::milliseconds report_interval{std::chrono::seconds(60)};
   int jitter_percent = 10;
@@ -62,6 +89,9 @@ struct AgentConfig {
 // message".
 Result<AgentConfig> ParseAgentConfig(std::string_view yaml_text, std::string_view source_name,
                                      std::string_view base_dir);
+
+// <state_dir>/identity: where an enrolled agent keeps its key and certificate.
+std::string IdentityDir(const AgentConfig& config);
 
 // Reads and parses the file at `path`.
 Result<AgentConfig> LoadAgentConfig(const std::string& path);

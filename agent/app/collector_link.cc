@@ -7,8 +7,11 @@
 #include <thread>
 #include <utility>
 
+#include "agent/app/enrollment_token.h"
 #include "agent/core/host_info.h"
 #include "common/base/file_io.h"
+#include "common/base/logging.h"
+#include "common/crypto/csr.h"
 #include "common/crypto/identity.h"
 #include "common/crypto/unlock_key.h"
 #include "common/policy/policy.h"
@@ -30,6 +33,23 @@ GrpcCollectorOptions ClientOptions(const AgentConfig& config, const TlsMaterial&
   options.reconnect_backoff_initial = config.backoff_initial;
   options.reconnect_backoff_max = config.backoff_max;
   return options;
+}
+
+// The identity an enrolling agent keeps in state_dir/identity, as TLS
+// material; nullopt before enrollment.
+Result<std::optional<TlsMaterial>> LoadEnrolledIdentity(FileIdentityStore& store,
+                                                        const Clock& clock) {
+  Result<std::optional<TerminalIdentity>> identity = store.Load(clock.NowMs());
+  if (!identity.ok()) return identity.error();
+  if (!*identity) return std::optional<TlsMaterial>();
+  TlsMaterial tls;
+  tls.ca_pem = (*identity)->ca_pem;
+  tls.cert_pem = (*identity)->cert_pem;
+  tls.key_pem = (*identity)->key_pem;
+  Result<CertInfo> info = InspectCertificate(tls.cert_pem);
+  if (!info.ok()) return info.error();
+  tls.cert = std::move(*info);
+  return std::optional<TlsMaterial>(std::move(tls));
 }
 
 }  // namespace
@@ -59,7 +79,19 @@ Result<UnlockScope> DeriveTerminalUnlockScope(const TlsMaterial& tls,
 
 Result<std::unique_ptr<CollectorLink>> CollectorLink::Open(const AgentConfig& config,
                                                            const Clock& clock) {
-  auto tls = LoadTlsMaterial(config.tls, clock.NowMs());
+  std::unique_ptr<FileIdentityStore> identity_store;
+  Result<TlsMaterial> tls = TlsMaterial{};
+  bool enrolled = true;
+  if (config.enrollment) {
+    identity_store =
+        std::make_unique<FileIdentityStore>(IdentityDir(config), config.enrollment->ca_fingerprint);
+    auto loaded = LoadEnrolledIdentity(*identity_store, clock);
+    if (!loaded.ok()) return loaded.error();
+    enrolled = loaded->has_value();
+    if (enrolled) tls = std::move(**loaded);
+  } else {
+    tls = LoadTlsMaterial(config.tls, clock.NowMs());
+  }
   if (!tls.ok()) return tls.error();
   auto policy_key = PolicyPublicKey::LoadFile(config.policy_public_key_file);
   if (!policy_key.ok()) {
@@ -92,6 +124,12 @@ Result<std::unique_ptr<CollectorLink>> CollectorLink::Open(const AgentConfig& co
     const auto id = ParseIdentityUri(uri);
     if (id && id->role == PeerRole::kTerminal) core_options.terminal_id = id->id;
   }
+  if (!enrolled) {
+    // The id the terminal asks for; the collector has the last word, and
+    // the certificate's id applies from the next start.
+    core_options.terminal_id =
+        config.enrollment->terminal_id.empty() ? host.hostname : config.enrollment->terminal_id;
+  }
   if (!config.policy_file.empty()) {
     auto text = ReadFileToString(config.policy_file);
     if (!text.ok()) return MakeError(text.error().code, "policy_file: " + text.error().message);
@@ -102,7 +140,11 @@ Result<std::unique_ptr<CollectorLink>> CollectorLink::Open(const AgentConfig& co
   }
 
   std::optional<UnlockScope> unlock_scope;
-  if (!config.unlock_public_key_file.empty()) {
+  if (!config.unlock_public_key_file.empty() && !enrolled) {
+    GetLogger("agent")->warn(
+        "offline unlock codes are refused until the agent restarts after enrollment (the "
+        "unlock key derives from the terminal's own key)");
+  } else if (!config.unlock_public_key_file.empty()) {
     Result<UnlockScope> scope = DeriveTerminalUnlockScope(*tls, config.unlock_public_key_file);
     if (!scope.ok()) return scope.error();
     unlock_scope = std::move(*scope);
@@ -114,6 +156,29 @@ Result<std::unique_ptr<CollectorLink>> CollectorLink::Open(const AgentConfig& co
       new CollectorLink(config, std::move(*tls), std::move(*policy_key), std::move(core_options),
                         std::move(*outbox)));
   link->unlock_scope_ = std::move(unlock_scope);
+  link->clock_ = &clock;
+  link->identity_store_ = std::move(identity_store);
+  if (link->identity_store_ && enrolled) {
+    TerminalIdentity identity;
+    identity.key_pem = link->tls_.key_pem;
+    identity.cert_pem = link->tls_.cert_pem;
+    identity.ca_pem = link->tls_.ca_pem;
+    identity.terminal_id = link->core_options_.terminal_id;
+    identity.not_before_ms = link->tls_.cert.not_before_ms;
+    identity.not_after_ms = link->tls_.cert.not_after_ms;
+    link->identity_ = std::move(identity);
+  }
+  link->cert_subject_ = enrolled ? link->tls_.cert.subject : "(not enrolled yet)";
+  // An enrolled agent ignores a token; one left in a file (an installer
+  // run again) is removed rather than left readable.
+  if (enrolled && config.enrollment && !config.enrollment->token_file.empty()) {
+    std::error_code exists_ec;
+    if (std::filesystem::exists(config.enrollment->token_file, exists_ec)) {
+      GetLogger("identity")
+          ->info("already enrolled, the token is not needed: {}",
+                 ConsumeEnrollmentToken(*config.enrollment));
+    }
+  }
   return link;
 }
 
@@ -133,14 +198,58 @@ CollectorLink::CollectorLink(const AgentConfig& config, TlsMaterial tls, PolicyP
 CollectorLink::~CollectorLink() = default;
 
 void CollectorLink::AttachReporter(AgentCore& core) {
+  core_ = &core;
+  core.SetChangeListener([this] { NotifyChange(); });
+}
+
+void CollectorLink::StartReporterLocked() {
+  if (reporter_ || stopping_ || core_ == nullptr) return;
   ReporterOptions options;
   options.interval = config_.report_interval;
   options.jitter_percent = config_.jitter_percent;
   options.backoff_initial = config_.backoff_initial;
   options.backoff_max = config_.backoff_max;
-  reporter_ = std::make_unique<Reporter>(core, *outbox_, client_, options);
-  Reporter* reporter = reporter_.get();
-  core.SetChangeListener([reporter] { reporter->NotifyChange(); });
+  reporter_ = std::make_unique<Reporter>(*core_, *outbox_, client_, options);
+  reporter_->Start();
+}
+
+void CollectorLink::StartIdentityKeeper(const Clock& clock) {
+  const EnrollmentConfig& en = *config_.enrollment;
+  GrpcEnrollmentOptions enroll_options;
+  enroll_options.address = en.address;
+  enroll_options.server_name = config_.server_name;
+  enroll_options.ca_fingerprint = en.ca_fingerprint;
+  enroll_options.now_ms = [&clock] { return clock.NowMs(); };
+  enrollment_client_ = std::make_unique<GrpcEnrollmentClient>(enroll_options);
+
+  IdentityKeeperDeps deps;
+  deps.store = identity_store_.get();
+  deps.enrollment = enrollment_client_.get();
+  deps.channel = &client_;
+  deps.outbox = outbox_.get();
+  deps.clock = &clock;
+  deps.make_key = [](std::string_view name) -> Result<KeyAndRequest> {
+    Result<KeyAndCsr> made = MakeKeyAndCsr(name);
+    if (!made.ok()) return made.error();
+    return KeyAndRequest{std::move(made->key_pem), std::move(made->csr_pem)};
+  };
+  deps.read_token = [en] { return ReadEnrollmentToken(en); };
+  deps.token_used = [en] { GetLogger("identity")->info("{}", ConsumeEnrollmentToken(en)); };
+  deps.on_enrolled = [this](const TerminalIdentity&) {
+    std::lock_guard lock(reporter_mu_);
+    StartReporterLocked();
+  };
+  deps.notify = [this] { NotifyChange(); };
+
+  IdentityKeeperOptions options;
+  options.backoff_initial = config_.backoff_initial;
+  options.backoff_max = config_.backoff_max;
+  options.enrollment.hostname = core_options_.hostname;
+  options.enrollment.terminal_id = en.terminal_id;
+  options.enrollment.agent_version = MAMORI_VERSION;
+  options.enrollment.os = core_options_.os;
+  keeper_ = std::make_unique<IdentityKeeper>(std::move(deps), std::move(options), identity_);
+  keeper_->Start();
 }
 
 UnlockServiceDeps CollectorLink::UnlockDeps(AgentCore& core, UnlockStateStore& state,
@@ -159,14 +268,27 @@ UnlockServiceDeps CollectorLink::UnlockDeps(AgentCore& core, UnlockStateStore& s
 }
 
 void CollectorLink::NotifyChange() {
+  std::lock_guard lock(reporter_mu_);
   if (reporter_) reporter_->NotifyChange();
 }
 
 void CollectorLink::StartReporting() {
-  if (reporter_) reporter_->Start();
+  {
+    std::lock_guard lock(reporter_mu_);
+    reporting_ = true;
+    if (!config_.enrollment || identity_) StartReporterLocked();
+  }
+  if (config_.enrollment) StartIdentityKeeper(*clock_);
 }
 
 void CollectorLink::StopReporting(std::chrono::milliseconds budget) {
+  {
+    std::lock_guard lock(reporter_mu_);
+    stopping_ = true;
+  }
+  // No enrollment or renewal starts from here on; one in flight is bounded
+  // by its call deadline.
+  if (keeper_) keeper_->Stop();
   if (!reporter_) return;
   const auto deadline = std::chrono::steady_clock::now() + budget;
   client_.SetCallTimeout(budget);

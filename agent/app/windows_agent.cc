@@ -27,6 +27,7 @@
 
 #include "agent/app/agent_config.h"
 #include "agent/app/collector_link.h"
+#include "agent/app/enrollment_setup.h"
 #include "agent/core/agent_core.h"
 #include "agent/core/unlock_service.h"
 #include "agent/platform/windows/device/cm_notification.h"
@@ -59,13 +60,17 @@ constexpr std::string_view kUsage =
     "  install [--config-dir DIR] [--audit-only]\n"
     "                 register the MamoriAgent service (auto start, LocalSystem) and\n"
     "                 configure it as `configure` does\n"
-    "  configure [--import-config DIR]\n"
+    "  configure [--import-config DIR] [--collector HOST:PORT --ca-fingerprint FP\n"
+    "            [--enroll-token TOKEN] [--policy-key KEY] [--terminal-id ID]]\n"
     "                 apply recovery actions, the service DACL, the data directory\n"
     "                 and its ACL and the Event Log source to an already registered\n"
     "                 MamoriAgent service (for installers that register it themselves);\n"
     "                 with DIR (the MSI's CONFIG_SOURCE), first copy the files in DIR\n"
     "                 (agent.yaml, certificates, key, policy key) into the configuration\n"
-    "                 directory; then check that agent.yaml there loads\n"
+    "                 directory; with --collector (the MSI's COLLECTOR, CA_FINGERPRINT,\n"
+    "                 ENROLL_TOKEN, POLICY_KEY), write agent.yaml for an agent that\n"
+    "                 enrolls itself, the token file and the policy key instead;\n"
+    "                 then check that agent.yaml there loads\n"
     "  uninstall      stop and delete the service (the data directory and its logs stay)\n"
     "  run [--config-dir DIR] [--audit-only] [--log-level LEVEL]\n"
     "                 run the agent in this console until Ctrl+C (troubleshooting)\n"
@@ -78,6 +83,13 @@ constexpr std::string_view kUsage =
     "  --config-dir DIR   configuration directory (default %ProgramData%\\Mamori\\config)\n"
     "  --audit-only       decide and log, but never enforce\n"
     "  --import-config DIR  configuration to copy in (\"\" = none)\n"
+    "  --collector HOST:PORT  the collector's agent API (\"\" = none: keep agent.yaml)\n"
+    "  --ca-fingerprint FP    SHA-256 fingerprint of the deployment's root CA certificate\n"
+    "  --enroll-token TOKEN   enrollment token (mamorictl enroll token create); written to\n"
+    "                         the configuration directory and deleted once used\n"
+    "  --policy-key KEY       the collector's policy-signing.pub (PEM or its base64 line)\n"
+    "  --terminal-id ID       the terminal id to ask for (default: the computer name)\n"
+    "  --enroll-address HOST:PORT  the enrollment port (default: the collector's host, 7444)\n"
     "  --log-level LEVEL  trace, debug, info, warn, error, critical or off (default info)\n"
     "  -h, --help         show this help and exit\n"
     "  --version          show the version and exit\n"
@@ -320,6 +332,7 @@ class WindowsAgent final : public ServiceRunner {
 struct Options {
   std::wstring config_dir;
   std::wstring import_config;  // "" = nothing to import
+  EnrollmentSetup enrollment;  // collector "" = none
   bool audit_only = false;
   std::string log_level = "info";
 };
@@ -350,6 +363,18 @@ std::optional<std::string> ParseOptions(const std::vector<std::wstring>& args,
     } else if (a == L"--config-dir") {
       if (value.empty()) return "--config-dir needs a directory";
       out.config_dir = value;
+    } else if (a == L"--collector") {
+      out.enrollment.collector = Utf16ToUtf8(value);
+    } else if (a == L"--ca-fingerprint") {
+      out.enrollment.ca_fingerprint = Utf16ToUtf8(value);
+    } else if (a == L"--enroll-token") {
+      out.enrollment.token = Utf16ToUtf8(value);
+    } else if (a == L"--policy-key") {
+      out.enrollment.policy_key = Utf16ToUtf8(value);
+    } else if (a == L"--enroll-address") {
+      out.enrollment.enroll_address = Utf16ToUtf8(value);
+    } else if (a == L"--terminal-id") {
+      out.enrollment.terminal_id = Utf16ToUtf8(value);
     } else if (a == L"--log-level") {
       out.log_level = Utf16ToUtf8(value);
       if (Status s = CheckLogLevel(out.log_level); !s.ok()) {
@@ -403,14 +428,32 @@ int Configure(const Options& options) {
               << Utf16ToUtf8(options.import_config) << " into " << Utf16ToUtf8(paths->config_dir)
               << "\n";
   }
+  const EnrollmentSetup& enrollment = options.enrollment;
+  if (!enrollment.collector.empty()) {
+    // The token is a secret: it goes to the file only, never to the output
+    // (which the installer's log keeps).
+    auto written = WriteEnrollmentSetup(enrollment, Utf16ToUtf8(paths->config_dir));
+    if (!written.ok()) return FailCommand("configure", written.error().message);
+    std::cout << "wrote " << written->size() << " file(s) into " << Utf16ToUtf8(paths->config_dir)
+              << " for an agent that enrolls with " << enrollment.collector
+              << (enrollment.token.empty() ? " (no new token)" : " (token file written)") << "\n";
+  } else if (!enrollment.ca_fingerprint.empty() || !enrollment.token.empty() ||
+             !enrollment.policy_key.empty() || !enrollment.terminal_id.empty() ||
+             !enrollment.enroll_address.empty()) {
+    return FailCommand("configure",
+                       "--ca-fingerprint, --enroll-token, --policy-key, --terminal-id and "
+                       "--enroll-address need "
+                       "--collector (the MSI's COLLECTOR property)");
+  }
   const std::string config_file =
       Utf16ToUtf8((std::filesystem::path(paths->config_dir) / "agent.yaml").wstring());
   std::error_code ec;
   if (!std::filesystem::exists(std::filesystem::path(paths->config_dir) / "agent.yaml", ec)) {
     return FailCommand("configure",
                        "no configuration: " + config_file +
-                           " does not exist; install with CONFIG_SOURCE=<folder holding "
-                           "agent.yaml and the files it names>");
+                           " does not exist; install with COLLECTOR=host:port "
+                           "CA_FINGERPRINT=... ENROLL_TOKEN=... POLICY_KEY=..., or with "
+                           "CONFIG_SOURCE=<folder holding agent.yaml and the files it names>");
   }
   auto config = LoadAgentConfig(config_file);
   if (!config.ok()) return FailCommand("configure", config.error().message);
@@ -524,7 +567,11 @@ int Main(const WindowsPlatform& platform) {
     usage_error = ParseOptions(args, {L"--config-dir", L"--audit-only"}, options);
     if (!usage_error) return Install(options);
   } else if (command == L"configure") {
-    usage_error = ParseOptions(args, {L"--import-config"}, options);
+    usage_error =
+        ParseOptions(args,
+                     {L"--import-config", L"--collector", L"--ca-fingerprint", L"--enroll-token",
+                      L"--policy-key", L"--terminal-id", L"--enroll-address"},
+                     options);
     if (!usage_error) return Configure(options);
   } else if (command == L"uninstall") {
     usage_error = ParseOptions(args, {}, options);

@@ -5,6 +5,7 @@
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/support/channel_arguments.h>
 
+#include <algorithm>
 #include <string_view>
 
 #include "proto/wire/convert.h"
@@ -47,7 +48,34 @@ Error FromGrpc(std::string_view method, const grpc::Status& s) {
   return MakeError(MapCode(s.error_code()), std::move(msg));
 }
 
+Error NotEnrolled() {
+  return MakeError(ErrorCode::kUnavailable, "the terminal has no certificate yet (enrolling)");
+}
+
+std::shared_ptr<grpc::ChannelCredentials> Credentials(std::string_view ca, std::string_view cert,
+                                                      std::string_view key) {
+  if (cert.empty()) return nullptr;
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = std::string(ca);
+  ssl.pem_private_key = std::string(key);
+  ssl.pem_cert_chain = std::string(cert);
+  return grpc::SslCredentials(ssl);
+}
+
 }  // namespace
+
+IssuedCertificate IssuedFromProto(const v1::IssuedCertificate& p) {
+  IssuedCertificate c;
+  c.terminal_id = p.terminal_id();
+  c.group = p.group();
+  c.certificate_pem = p.certificate_pem();
+  c.chain_pem = p.chain_pem();
+  c.ca_pem = p.ca_pem();
+  c.not_before_ms = ToMs(p.not_before());
+  c.not_after_ms = ToMs(p.not_after());
+  c.serial = p.serial();
+  return c;
+}
 
 class GrpcCollectorClient::ActiveCall {
  public:
@@ -73,11 +101,6 @@ class GrpcCollectorClient::ActiveCall {
 
 GrpcCollectorClient::GrpcCollectorClient(const GrpcCollectorOptions& options)
     : call_timeout_ms_(options.call_timeout.count()) {
-  grpc::SslCredentialsOptions ssl;
-  ssl.pem_root_certs = options.ca_pem;
-  ssl.pem_private_key = options.key_pem;
-  ssl.pem_cert_chain = options.cert_pem;
-
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, static_cast<int>(options.keepalive_time.count()));
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, static_cast<int>(options.keepalive_timeout.count()));
@@ -97,14 +120,55 @@ GrpcCollectorClient::GrpcCollectorClient(const GrpcCollectorOptions& options)
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
 
   address_ = options.address;
-  credentials_ = grpc::SslCredentials(ssl);
   args_ = args;
-  stub_ = v1::AgentService::NewStub(grpc::CreateCustomChannel(address_, credentials_, args_));
+  credentials_ = Credentials(options.ca_pem, options.cert_pem, options.key_pem);
+  if (credentials_) {
+    stub_ = v1::AgentService::NewStub(grpc::CreateCustomChannel(address_, credentials_, args_));
+    generation_ = 1;
+  }
 }
 
-std::shared_ptr<v1::AgentService::Stub> GrpcCollectorClient::Stub() {
+GrpcCollectorClient::StubRef GrpcCollectorClient::Stub() {
   std::lock_guard lock(mu_);
-  return stub_;
+  return {stub_, generation_};
+}
+
+void GrpcCollectorClient::Succeeded(uint64_t generation) {
+  std::lock_guard lock(mu_);
+  proven_generation_ = std::max(proven_generation_, generation);
+}
+
+void GrpcCollectorClient::UseIdentity(const TerminalIdentity& identity) {
+  auto credentials = Credentials(identity.ca_pem, identity.cert_pem, identity.key_pem);
+  auto stub = v1::AgentService::NewStub(grpc::CreateCustomChannel(address_, credentials, args_));
+  std::lock_guard lock(mu_);
+  credentials_ = std::move(credentials);
+  stub_ = std::move(stub);
+  ++generation_;
+}
+
+bool GrpcCollectorClient::IdentityProven() {
+  std::lock_guard lock(mu_);
+  return generation_ != 0 && proven_generation_ >= generation_;
+}
+
+Result<IssuedCertificate> GrpcCollectorClient::RenewCertificate(std::string_view csr_pem) {
+  const StubRef ref = Stub();
+  if (!ref.stub) return NotEnrolled();
+  v1::RenewCertificateRequest req;
+  req.set_csr_pem(std::string(csr_pem));
+  v1::IssuedCertificate resp;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() +
+                   std::chrono::milliseconds(call_timeout_ms_.load()));
+  grpc::Status s;
+  {
+    ActiveCall active(*this, ctx, false);
+    s = ref.stub->RenewCertificate(&ctx, req, &resp);
+  }
+  if (!s.ok()) return Failed("RenewCertificate", s);
+  Succeeded(ref.generation);
+  return IssuedFromProto(resp);
 }
 
 GrpcCollectorClient::~GrpcCollectorClient() = default;
@@ -120,12 +184,15 @@ Result<StateAckInfo> GrpcCollectorClient::ReportState(const TerminalState& state
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() +
                    std::chrono::milliseconds(call_timeout_ms_.load()));
+  const StubRef ref = Stub();
+  if (!ref.stub) return NotEnrolled();
   grpc::Status s;
   {
     ActiveCall active(*this, ctx, false);
-    s = Stub()->ReportState(&ctx, req, &resp);
+    s = ref.stub->ReportState(&ctx, req, &resp);
   }
   if (!s.ok()) return Failed("ReportState", s);
+  Succeeded(ref.generation);
   StateAckInfo info;
   info.collector_time_ms = ToMs(resp.collector_time());
   info.assigned_policy_version = resp.assigned_policy_version();
@@ -146,12 +213,15 @@ Result<uint64_t> GrpcCollectorClient::ReportEvents(const std::vector<OutboxRecor
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() +
                    std::chrono::milliseconds(call_timeout_ms_.load()));
+  const StubRef ref = Stub();
+  if (!ref.stub) return NotEnrolled();
   grpc::Status s;
   {
     ActiveCall active(*this, ctx, false);
-    s = Stub()->ReportEvents(&ctx, req, &resp);
+    s = ref.stub->ReportEvents(&ctx, req, &resp);
   }
   if (!s.ok()) return Failed("ReportEvents", s);
+  Succeeded(ref.generation);
   return static_cast<uint64_t>(resp.acked_through_seq());
 }
 
@@ -161,11 +231,12 @@ Status GrpcCollectorClient::WatchPolicy(uint64_t current_version,
   req.set_current_version(current_version);
   // No deadline: the stream lives as long as the connection; keepalive
   // notices when the peer is gone.
+  const StubRef ref = Stub();
+  if (!ref.stub) return NotEnrolled();
   grpc::ClientContext ctx;
   ActiveCall active(*this, ctx, true);
-  const std::shared_ptr<v1::AgentService::Stub> stub = Stub();
   std::unique_ptr<grpc::ClientReaderInterface<v1::PolicyBundle>> reader =
-      stub->WatchPolicy(&ctx, req);
+      ref.stub->WatchPolicy(&ctx, req);
   v1::PolicyBundle bundle;
   while (reader->Read(&bundle)) {
     on_update(FromProto(bundle));
@@ -183,10 +254,20 @@ Error GrpcCollectorClient::Failed(std::string_view method, const grpc::Status& s
   // schedules next is a real connection attempt. Calls in flight keep the
   // old channel alive until they finish.
   if (s.error_code() == grpc::StatusCode::UNAVAILABLE) {
-    auto fresh =
-        v1::AgentService::NewStub(grpc::CreateCustomChannel(address_, credentials_, args_));
-    std::lock_guard lock(mu_);
-    stub_ = std::move(fresh);
+    std::shared_ptr<grpc::ChannelCredentials> credentials;
+    uint64_t generation = 0;
+    {
+      std::lock_guard lock(mu_);
+      credentials = credentials_;
+      generation = generation_;
+    }
+    if (credentials) {
+      auto fresh =
+          v1::AgentService::NewStub(grpc::CreateCustomChannel(address_, credentials, args_));
+      std::lock_guard lock(mu_);
+      // An identity switch in between keeps its own channel.
+      if (generation == generation_) stub_ = std::move(fresh);
+    }
   }
   return FromGrpc(method, s);
 }

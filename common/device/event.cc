@@ -6,7 +6,7 @@
 namespace mamori {
 namespace {
 
-constexpr std::array<std::pair<EventKind, std::string_view>, 15> kKindNames = {{
+constexpr std::array<std::pair<EventKind, std::string_view>, 17> kKindNames = {{
     {EventKind::kUnspecified, "unspecified"},
     {EventKind::kDeviceAllowed, "device_allowed"},
     {EventKind::kDeviceBlocked, "device_blocked"},
@@ -22,6 +22,8 @@ constexpr std::array<std::pair<EventKind, std::string_view>, 15> kKindNames = {{
     {EventKind::kExceptionEnded, "exception_ended"},
     {EventKind::kUnlockCodeAccepted, "unlock_code_accepted"},
     {EventKind::kUnlockCodeRefused, "unlock_code_refused"},
+    {EventKind::kCertificateRenewed, "certificate_renewed"},
+    {EventKind::kCertificateRenewalFailed, "certificate_renewal_failed"},
 }};
 
 }  // namespace

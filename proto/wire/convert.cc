@@ -15,8 +15,8 @@ To CastEnum(From v) {
 // value; the static_asserts keep that true when either side changes.
 static_assert(static_cast<int>(DeviceClass::kBiometric) == v1::DEVICE_CLASS_BIOMETRIC);
 static_assert(static_cast<int>(Action::kBlock) == v1::ACTION_BLOCK);
-static_assert(static_cast<int>(EventKind::kUnlockCodeRefused) ==
-              v1::EVENT_KIND_UNLOCK_CODE_REFUSED);
+static_assert(static_cast<int>(EventKind::kCertificateRenewalFailed) ==
+              v1::EVENT_KIND_CERTIFICATE_RENEWAL_FAILED);
 static_assert(static_cast<int>(Severity::kAlert) == v1::SEVERITY_ALERT);
 static_assert(static_cast<int>(EnforcementMode::kAuditOnly) == v1::ENFORCEMENT_MODE_AUDIT_ONLY);
 

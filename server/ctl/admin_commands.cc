@@ -338,7 +338,8 @@ std::vector<Command> AdminCommands() {
       "Kinds: device_allowed, device_blocked, device_read_only, device_removed,\n"
       "enforcement_failure, policy_applied, policy_rejected, events_dropped,\n"
       "agent_started, agent_stopping, exception_started, exception_ended,\n"
-      "unlock_code_accepted, unlock_code_refused.\n\n" +
+      "unlock_code_accepted, unlock_code_refused, certificate_renewed,\n"
+      "certificate_renewal_failed.\n\n" +
       connection;
   events.run = RunEvents;
   commands.push_back(events);

@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/base/jst_time.h"
 #include "common/base/clock.h"
 #include "common/base/result.h"
 #include "common/crypto/csr.h"
@@ -24,8 +25,6 @@ enum class TerminalIdRule {
   kHostname,  // the host name the agent sends, lower-cased
   kRequest,   // the agent's terminal_id if set, else its host name (lower-cased)
 };
-
-inline constexpr int64_t kDayMs = 86'400'000;
 
 // The collector config's `enrollment:` section.
 struct EnrollmentSettings {

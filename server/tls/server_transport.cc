@@ -31,7 +31,15 @@ std::shared_ptr<grpc::ServerCredentials> MakeServerCredentials(const TlsMaterial
 
 std::shared_ptr<grpc::ServerCredentials> MakeEnrollmentCredentials(const TlsMaterial& tls) {
   using grpc::experimental::IdentityKeyCertPair;
-  std::vector<IdentityKeyCertPair> pairs{{tls.key_pem, tls.cert_pem}};
+  // A terminal that enrolls has no CA file, only the root's fingerprint: it
+  // can check the chain only when the root comes with it. Presenting the
+  // root costs nothing and trusts nothing (the client decides by the pin).
+  std::string chain = tls.cert_pem;
+  if (chain.find(tls.ca_pem) == std::string::npos) {
+    if (!chain.empty() && chain.back() != '\n') chain += '\n';
+    chain += tls.ca_pem;
+  }
+  std::vector<IdentityKeyCertPair> pairs{{tls.key_pem, chain}};
   auto provider = std::make_shared<grpc::experimental::StaticDataCertificateProvider>(pairs);
   grpc::experimental::TlsServerCredentialsOptions options(provider);
   options.watch_identity_key_cert_pairs();

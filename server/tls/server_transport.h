@@ -22,7 +22,9 @@ std::shared_ptr<grpc::ServerCredentials> MakeServerCredentials(
     HandshakePeerSource* peers = nullptr);
 
 // Server-authenticated TLS only, for the enrollment port: no client
-// certificate is requested (a terminal that enrolls has none yet).
+// certificate is requested (a terminal that enrolls has none yet). The
+// chain presented ends with the root CA (tls.ca_pem), which agents pin by
+// fingerprint.
 std::shared_ptr<grpc::ServerCredentials> MakeEnrollmentCredentials(const TlsMaterial& tls);
 
 // Keepalive of the collector's port: a ping every 30 s, a peer silent for

@@ -346,6 +346,7 @@ CREATE TABLE reenroll_allowances (
   allowed_by TEXT NOT NULL,
   until_ms INTEGER NOT NULL
 );
+)sql";
 
 // Revocations and retired terminals. A record is never changed or deleted;
 // the unique index makes recording the same revocation twice an error.

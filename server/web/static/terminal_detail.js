@@ -134,7 +134,8 @@ function renderDetailEvents(events) {
     const d = e.device || {};
     cell(row, formatTime(e.time), 'time');
     const problem = e.kind === 'EVENT_KIND_DEVICE_BLOCKED' || e.kind === 'EVENT_KIND_ENFORCEMENT_FAILURE' ||
-      e.kind === 'EVENT_KIND_POLICY_REJECTED' || e.kind === 'EVENT_KIND_EVENTS_DROPPED';
+      e.kind === 'EVENT_KIND_POLICY_REJECTED' || e.kind === 'EVENT_KIND_EVENTS_DROPPED' ||
+      e.kind === 'EVENT_KIND_CERTIFICATE_RENEWAL_FAILED';
     cell(row, kindText(e.kind), problem ? 'kind bad' : 'kind');
     const device = document.createElement('td');
     device.className = 'device';

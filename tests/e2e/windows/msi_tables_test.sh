@@ -37,7 +37,9 @@ expect_row "$msi" ServiceInstall "MamoriAgentService${tab}MamoriAgent${tab}Mamor
 expect_row "$msi" ServiceControl "MamoriAgentServiceControl${tab}MamoriAgent${tab}163${tab}${tab}1${tab}AgentService"
 # 3090 = exe from an installed file (18) + deferred (0x400) + not
 # impersonated (0x800); return code checked.
-expect_row "$msi" CustomAction "ConfigureAgent${tab}3090${tab}MamoriAgentExe${tab}configure --import-config \"[CONFIG_SOURCE]\"${tab}"
+expect_row "$msi" CustomAction "ConfigureAgent${tab}3090${tab}MamoriAgentExe${tab}configure --import-config \"[CONFIG_SOURCE]\" --collector \"[COLLECTOR]\" --ca-fingerprint \"[CA_FINGERPRINT]\" --enroll-token \"[ENROLL_TOKEN]\" --policy-key \"[POLICY_KEY]\" --terminal-id \"[TERMINAL_ID]\" --enroll-address \"[ENROLL_ADDRESS]\"${tab}"
+# The enrollment token never appears in the installer's log.
+expect_row "$msi" Property "MsiHiddenProperties${tab}ENROLL_TOKEN"
 expect_row "$msi" InstallExecuteSequence "ConfigureAgent${tab}NOT REMOVE=\"ALL\"${tab}$(sequence_of "$msi" ConfigureAgent)"
 configure_seq=$(sequence_of "$msi" ConfigureAgent)
 if [ "$(sequence_of "$msi" InstallServices)" -ge "$configure_seq" ] ||

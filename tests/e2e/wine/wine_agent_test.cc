@@ -19,11 +19,13 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "common/crypto/ca_pin.h"
 #include "tests/integration/collector_test.h"
 #include "tests/integration/delivery.h"
 #include "tests/integration/harness.h"
@@ -677,6 +679,66 @@ TEST_F(WineMsiTest, InstallUpgradeUninstallKeepTheTerminal) {
   }
   std::cout << "ProgramData\\Mamori kept " << before_uninstall.size()
             << " files through upgrade and uninstall\n";
+}
+
+// 8. One command: the MSI with COLLECTOR, CA_FINGERPRINT, ENROLL_TOKEN and
+// POLICY_KEY (and ENROLL_ADDRESS, the test's enrollment port) writes the
+// configuration, and the service it starts enrolls against the real
+// collector, reports, and deletes the token file.
+TEST_F(WineMsiTest, InstallWithAnEnrollmentTokenEnrollsTheTerminal) {
+  // The collector again, now with its enrollment port.
+  collector_->process().Signal(SIGTERM);
+  ASSERT_TRUE(collector_->process().Wait(seconds(20)).has_value());
+  const std::string port_file = dir_.File("enroll.port");
+  collector_ = std::make_unique<CollectorProcess>(
+      pki_, dir_,
+      "enrollment:\n  listen: 127.0.0.1:0\n  port_file: " + port_file +
+          "\n  issuing_ca_cert_file: " + pki_.dir() + "/ca.pem\n  issuing_ca_key_file: " +
+          pki_.dir() + "/ca.key\n  certificate_lifetime: 1d\n  terminal_id: request\n");
+  ASSERT_TRUE(collector_->Start()) << collector_->Log();
+  admin_ = collector_->Admin(pki_.Admin());
+  const std::string enroll_address =
+      "127.0.0.1:" + std::to_string(std::stoi(ReadWholeFile(port_file)));
+
+  grpc::ClientContext ctx;
+  v1::CreateEnrollTokenRequest req;
+  req.set_group("gunma/takasaki");
+  req.set_uses(1);
+  v1::CreateEnrollTokenResponse token;
+  ASSERT_TRUE(admin_->CreateEnrollToken(WithDeadline(&ctx), req, &token).ok());
+  const std::string pin = *CertificateFingerprint(ReadWholeFile(pki_.ca_file()));
+  // policy-signing.pub as its one base64 line.
+  std::string policy_key;
+  {
+    std::istringstream pub(ReadWholeFile(pki_.PolicyKey().pub));
+    for (std::string line; std::getline(pub, line);) {
+      if (!line.starts_with("-----")) policy_key += line;
+    }
+  }
+
+  const std::string id = "win-enroll-001";
+  const std::string msi = WinePath(RequiredEnv("MAMORI_MSI"));
+  ASSERT_TRUE(Msiexec(
+      "install-enroll",
+      {"/i", msi, "COLLECTOR=" + collector_->address(), "CA_FINGERPRINT=" + FormatFingerprint(pin),
+       "ENROLL_TOKEN=" + token.token_text(), "POLICY_KEY=" + policy_key, "TERMINAL_ID=" + id,
+       "ENROLL_ADDRESS=" + enroll_address}));
+  const std::string config = data_dir_ + "/config";
+  const std::string yaml = ReadWholeFile(config + "/agent.yaml");
+  EXPECT_NE(yaml.find("ca_fingerprint: \"" + FormatFingerprint(pin) + "\""), std::string::npos)
+      << yaml;
+  EXPECT_EQ(yaml.find(token.token_text()), std::string::npos) << "the token is in agent.yaml";
+
+  ASSERT_TRUE(WaitUntil([&] { return Terminal(id).has_value(); }, seconds(90)))
+      << ReadWholeFile(data_dir_ + "/logs/mamori-agent.log") << collector_->Log();
+  EXPECT_EQ(Terminal(id)->summary().group(), "gunma/takasaki");
+  EXPECT_TRUE(Terminal(id)->os().starts_with("Windows"));
+  EXPECT_FALSE(std::filesystem::exists(config + "/enroll-token"));
+  EXPECT_TRUE(std::filesystem::exists(data_dir_ + "/state/identity/key.pem"));
+  EXPECT_TRUE(std::filesystem::exists(data_dir_ + "/state/identity/cert.pem"));
+  EXPECT_EQ(ReadWholeFile(data_dir_ + "/logs/mamori-agent.log").find(token.token_text()),
+            std::string::npos);
+  ASSERT_TRUE(ServiceCheck({"stop", "MamoriAgent", "30000"}));
 }
 
 }  // namespace
