@@ -103,9 +103,23 @@ def dependencies(debs):
                 name = re.split(r"[\s(|:]", dep.split("|")[0].strip())[0]
                 if name not in ours:
                     names.add(name)
-    # Tools the test itself runs inside the root.
-    names.update({"openssl"})
-    return sorted(names)
+    # What the test itself uses inside the root: openssl for the CA's
+    # fingerprint, systemd for systemd-analyze verify --root (the units'
+    # default dependencies must resolve).
+    names.update({"openssl", "systemd"})
+    return sorted(real_package(n) for n in names)
+
+
+def real_package(name):
+    """debootstrap resolves no virtual package (libspdlog1.10-fmt9 is one):
+    take the first package that provides it, as apt would."""
+    if "Package: " in run(["apt-cache", "show", "--no-all-versions", name]).stdout:
+        return name
+    out = run(["apt-cache", "showpkg", name]).stdout
+    provides = out.split("Reverse Provides:", 1)[-1].split()
+    if not provides:
+        sys.exit(f"deb_install_test: no package provides '{name}' (apt-get update?)")
+    return provides[0]
 
 
 def cached_root(packages):

@@ -11,7 +11,7 @@ if ! command -v lintian >/dev/null; then
 fi
 debs=()
 for name in mamori-collector mamori-agent mamori-ctl; do
-  found=("$dir"/${name}_*.deb)
+  found=("$dir/${name}"_*.deb)
   if [[ ! -f ${found[0]} ]]; then
     echo "lintian_test: no ${name}_*.deb in $dir: run make packages" >&2
     exit 1
