@@ -19,5 +19,5 @@ for name in mamori-collector mamori-agent mamori-ctl; do
   debs+=("${found[@]}")
 done
 # --fail-on makes errors and warnings fail; info and pedantic tags are shown.
-lintian --fail-on error,warning --display-info --no-tag-display-limit "${debs[@]}"
+lintian --fail-on error,warning --display-info --tag-display-limit 0 "${debs[@]}"
 echo "lintian: no errors or warnings in ${debs[*]##*/}"
