@@ -18,7 +18,12 @@ ProtectSystem=strict, ProtectKernelTunables=yes, ReadWritePaths=/sys/devices
 - authorized the keyboard (allow) and the stick (read_only),
 - made the stick's disk read-only (BLKROSET) and released it (uevent),
 - holds exactly CAP_SYS_ADMIN, and logged no write it could not make,
-- read the kernel's module aliases.
+- read the kernel's module aliases;
+
+and that mamori-collector, under its unit with the shipped configuration
+and a PKI whose key files its group may read, runs as its own user with no
+capability and takes the agent's reports (the installed mamorictl lists the
+terminal).
 
 Needs root, qemu-system-x86 and the host's /boot/vmlinuz and initrd (the
 vm tests' requirements); fails with a message naming what is missing.
@@ -45,9 +50,20 @@ for i in $(seq 1 60); do
   journalctl -u mamori-agent -o cat | grep -q "started: collector" && break
   sleep 1
 done
-sleep 5
+P=/etc/mamori/pki
+ctl() { mamorictl "$@" --collector 127.0.0.1:7443 --ca $P/ca.pem --cert $P/admin-ops.pem --key $P/admin-ops.key; }
+for i in $(seq 1 60); do
+  ctl terminals 2>/dev/null | grep -q vm-01 && break
+  sleep 1
+done
 echo "VMCHECK-BEGIN"
 systemctl show mamori-agent -p ActiveState -p NRestarts
+systemctl show mamori-collector -p ActiveState -p NRestarts | sed 's/^/COLLECTOR /'
+CPID=$(systemctl show mamori-collector -p MainPID --value)
+echo "COLLECTOR user=$(stat -c %U /proc/$CPID) $(grep ^CapEff /proc/$CPID/status | tr -d '\t')"
+ctl terminals | sed 's/^/TERMINALS /'
+echo "TERMINALS rc=$?"
+journalctl -u mamori-collector --no-pager -o cat | sed 's/^/CLOG /'
 for d in /sys/bus/usb/devices/*; do
   [ -f "$d/idVendor" ] || continue
   echo "DEV $(basename $d) $(cat $d/idVendor):$(cat $d/idProduct) authorized=$(cat $d/authorized) default=$(cat $d/authorized_default 2>/dev/null)"
@@ -127,18 +143,28 @@ def main():
         with open(root.p("/usr/sbin/policy-rc.d"), "w") as f:
             f.write("#!/bin/sh\nexit 101\n")
         os.chmod(root.p("/usr/sbin/policy-rc.d"), 0o755)
-        for name in ("mamori-ctl", "mamori-agent"):
+        names = ("mamori-collector", "mamori-ctl", "mamori-agent")
+        for name in names:
             shutil.copy(debs[name], root.p("/tmp/"))
-        r = root.run(["dpkg", "-i", "/tmp/" + os.path.basename(debs["mamori-ctl"]),
-                      "/tmp/" + os.path.basename(debs["mamori-agent"])],
+        r = root.run(["dpkg", "-i", *("/tmp/" + os.path.basename(debs[n]) for n in names)],
                      env={"DEBIAN_FRONTEND": "noninteractive"})
         if r.returncode != 0:
             sys.exit(f"deb_vm_test: dpkg -i failed:\n{r.stdout}\n{r.stderr}")
         os.remove(root.p("/usr/sbin/policy-rc.d"))
         pki = "/etc/mamori/pki"
         for argv in (["pki", "init", "--dir", pki], ["pki", "policy-key", "--dir", pki],
-                     ["pki", "issue", "agent", "--dir", pki, "--id", "vm-01", "--group", "vm"]):
+                     ["pki", "issue", "agent", "--dir", pki, "--id", "vm-01", "--group", "vm"],
+                     ["pki", "issue", "server", "--dir", pki, "--id", "collector-1", "--ip",
+                      "127.0.0.1", "--out", f"{pki}/collector"],
+                     ["pki", "issue", "admin", "--dir", pki, "--id", "ops"]):
             inst.must(["chroot", root.path, "/usr/bin/mamorictl", *argv], "mamorictl " + argv[1])
+        # The collector's files, readable by its group as the guide says; its
+        # configuration is the shipped conffile as it is.
+        gid = root.gid("mamori-collector")
+        for rel, mode in ((pki, 0o750), (f"{pki}/collector.key", 0o640),
+                          (f"{pki}/policy-signing.key", 0o640)):
+            os.chown(root.p(rel), 0, gid)
+            os.chmod(root.p(rel), mode)
         with open(root.p("/etc/mamori/agent.yaml"), "w") as f:
             f.write(AGENT_YAML)
         with open(root.p("/etc/mamori/vm-policy.yaml"), "w") as f:
@@ -151,8 +177,9 @@ def main():
         wants = root.p("/etc/systemd/system/multi-user.target.wants")
         os.makedirs(wants, exist_ok=True)
         os.symlink("/etc/systemd/system/vm-check.service", os.path.join(wants, "vm-check.service"))
-        if not os.path.islink(os.path.join(wants, "mamori-agent.service")):
-            sys.exit("deb_vm_test: the package did not enable mamori-agent.service")
+        for unit in ("mamori-agent.service", "mamori-collector.service"):
+            if not os.path.islink(os.path.join(wants, unit)):
+                sys.exit(f"deb_vm_test: the package did not enable {unit}")
         # The modules a USB keyboard and stick need, and the alias table.
         mods = f"/lib/modules/{version}"
         for sub in ("kernel/drivers/usb", "kernel/drivers/scsi", "kernel/drivers/hid"):
@@ -219,6 +246,17 @@ def main():
         inst.check(bad not in log, f"no '{bad}' in the agent's log")
     inst.check(re.search(r"enforcing \S+ for device .* failed", log) is None,
                "no enforcement failure in the agent's log")
+    clog = "\n".join(l[5:] for l in report.splitlines() if l.startswith("CLOG "))
+    inst.check("COLLECTOR ActiveState=active" in report and "COLLECTOR NRestarts=0" in report,
+               "mamori-collector.service (shipped configuration) active, never restarted")
+    inst.check(re.search(r"^COLLECTOR user=mamori-collector CapEff:0+$", report, re.M) is not None,
+               "the collector runs as mamori-collector with no capability")
+    inst.check(re.search(r"^TERMINALS .*vm-01", report, re.M) is not None
+               and "TERMINALS rc=0" in report,
+               "the agent reported to the sandboxed collector (mamorictl terminals lists vm-01)")
+    for bad in ("Operation not permitted", "Permission denied", "Read-only file system",
+                "Bad system call"):
+        inst.check(bad not in clog, f"no '{bad}' in the collector's log")
     if inst.failures:
         print(report)
         print(f"{len(inst.failures)} check(s) failed", file=sys.stderr)
