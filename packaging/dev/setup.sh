@@ -41,6 +41,8 @@ packages=(
   # root they are installed into, systemd's systemd-analyze verifies and
   # scores the units, man-db renders the man pages.
   debhelper po-debconf fakeroot lintian debootstrap debconf systemd man-db
+  # The boot test of the installed packages (packages_vm): mkfs.ext4 -d.
+  e2fsprogs
 )
 
 # Browser tests (tests/browser): Debian's chromium driven by playwright-core
