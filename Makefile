@@ -7,7 +7,7 @@ JOBS ?= $(shell nproc)
 # paths below the checkout are hashed relative to it.
 export CCACHE_BASEDIR ?= $(CURDIR)
 
-.PHONY: all setup build release asan fuzz windows demo test test-debug test-asan test-fuzz test-windows bench clean help
+.PHONY: all setup build release asan fuzz windows packages demo test test-debug test-asan test-fuzz test-windows bench clean help
 
 all: build
 
@@ -16,6 +16,7 @@ help:
 	@echo "make test       build and run the whole test suite (debug, ASan+UBSan, fuzz targets, Windows agent under Wine)"
 	@echo "make build      debug build (build/debug)"
 	@echo "make release    optimised build (build/release)"
+	@echo "make packages   Debian packages mamori-collector, mamori-agent, mamori-ctl (build/packages)"
 	@echo "make windows    cross-build the Windows agent, its dependencies and its MSI (build/windows)"
 	@echo "make bench      build release and run the benchmarks in tests/bench"
 	@echo "make clean      remove build/ and demo/"
@@ -48,6 +49,11 @@ windows: setup
 	MAMORI_MINGW_DEPS="$$(packaging/windows/deps/build-deps.sh --print-prefix)" \
 	  cmake --preset windows >/dev/null
 	cmake --build --preset windows -j $(JOBS)
+
+# The Debian packages, built by dpkg-buildpackage in a staged copy of the
+# tree (packaging/debian/build-packages.sh), into build/packages.
+packages: setup
+	JOBS=$(JOBS) packaging/debian/build-packages.sh build/packages
 
 demo: release
 	packaging/dev/demo.sh build/release

@@ -36,6 +36,13 @@ packages=(
   # The agent's MSI: wixl builds it (packaging/windows), msitools' msiinfo
   # and msidump inspect it.
   wixl msitools
+  # Debian packages (make packages, ctest -L packaging): debhelper and
+  # po-debconf build them, lintian checks them, debootstrap makes the clean
+  # root they are installed into, systemd's systemd-analyze verifies and
+  # scores the units, man-db renders the man pages.
+  debhelper po-debconf fakeroot lintian debootstrap debconf systemd man-db
+  # The boot test of the installed packages (packages_vm): mkfs.ext4 -d.
+  e2fsprogs
 )
 
 # Browser tests (tests/browser): Debian's chromium driven by playwright-core

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the ingest benchmark at 1000 agents and, for a second data point, at
-# 100, then the fan-out, backlog, event-commit, revocation, dashboard, enrollment and decision-latency
-# benchmarks, and keeps
+# 100, then the fan-out, backlog, event-commit, revocation, dashboard, enrollment and
+# decision-latency benchmarks and the units' sandbox exposure, and keeps
 # everything printed in BUILD_DIR/bench-results.txt.
 #
 #   tests/bench/run.sh BUILD_DIR        (make bench: BUILD_DIR=build/release)
@@ -59,6 +59,12 @@ run --clients 1000
 # phone that needs the two-step classification, in the same run.
 bench=$build/tests/bench/decision_latency_bench
 run --plugs 600
+
+# Sandboxing of the systemd units: their systemd-analyze exposure next to
+# usbguard.service, in the same run.
+"$(dirname "$0")/unit_exposure.sh" 2>&1 | tee -a "$out"
+if ((PIPESTATUS[0] != 0)); then status=1; fi
+echo | tee -a "$out"
 
 echo "results written to $out"
 exit "$status"
