@@ -40,7 +40,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::CreateEnrollToken(
   TokenSpec spec;
   spec.group = request->group();
   spec.uses = request->uses() == 0 ? 1 : request->uses();
-  spec.expires_in_ms = SecondsToMs(request->expires_in_seconds(), 7 * kEnrollDayMs);
+  spec.expires_in_ms = SecondsToMs(request->expires_in_seconds(), 7 * kDayMs);
   spec.note = request->note();
   auto created = enrollment_->CreateToken(*actor, spec);
   if (!created) {
@@ -115,7 +115,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::AllowReenrollment(
     reactor->Finish(NoIssuingCa());
     return reactor;
   }
-  const int64_t valid_for = SecondsToMs(request->expires_in_seconds(), kEnrollDayMs);
+  const int64_t valid_for = SecondsToMs(request->expires_in_seconds(), kDayMs);
   Status s = enrollment_->AllowReenrollment(*actor, request->terminal_id(), valid_for);
   if (s.ok()) SetMs(clock_->NowMs() + valid_for, response->mutable_until());
   reactor->Finish(Done(s));

@@ -221,7 +221,7 @@ void ReadEnrollment(YamlReader& r, const YAML::Node& en, std::string_view base_d
     e.max_attempts_per_minute = static_cast<int>(*v);
   }
   if (auto v = r.DurationMs(en, "active_window", "enrollment")) {
-    if (*v < 60'000 || *v > 3650 * kEnrollDayMs) {
+    if (*v < 60'000 || *v > 3650 * kDayMs) {
       r.Fail(en["active_window"], "enrollment.active_window", "must be between 1m and 3650d");
     } else {
       e.active_window_ms = *v;

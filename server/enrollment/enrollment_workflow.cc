@@ -480,7 +480,7 @@ Status EnrollmentWorkflow::AllowReenrollment(std::string_view actor, std::string
     return MakeError(ErrorCode::kInvalidArgument,
                      "invalid terminal id \"" + SanitizeDeviceString(terminal_id, 128) + "\"");
   }
-  if (valid_for_ms < 60'000 || valid_for_ms > 30 * kEnrollDayMs) {
+  if (valid_for_ms < 60'000 || valid_for_ms > 30 * kDayMs) {
     return MakeError(ErrorCode::kInvalidArgument, "expires must be between 1m and 30d");
   }
   const int64_t until = clock_->NowMs() + valid_for_ms;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/base/clock.h"
+#include "common/base/jst_time.h"
 #include "common/base/result.h"
 #include "common/crypto/csr.h"
 #include "common/crypto/pki.h"
@@ -25,8 +26,6 @@ enum class TerminalIdRule {
   kRequest,   // the agent's terminal_id if set, else its host name (lower-cased)
 };
 
-inline constexpr int64_t kEnrollDayMs = 86'400'000;
-
 // The collector config's `enrollment:` section.
 struct EnrollmentSettings {
   // host:port of the enrollment port (server-authenticated TLS only), or
@@ -37,17 +36,17 @@ struct EnrollmentSettings {
   // root). Without them neither enrollment nor renewal is offered.
   std::string issuing_ca_cert_file;
   std::string issuing_ca_key_file;
-  int64_t certificate_lifetime_ms = 30 * kEnrollDayMs;
+  int64_t certificate_lifetime_ms = 30 * kDayMs;
   TerminalIdRule terminal_id_rule = TerminalIdRule::kHostname;
   int max_attempts_per_minute = 10;
   // A terminal that reported within this window counts as active: its id
   // cannot be enrolled again without an allowance.
-  int64_t active_window_ms = 30 * kEnrollDayMs;
+  int64_t active_window_ms = 30 * kDayMs;
   std::size_t max_tracked_addresses = 100'000;
 };
 
 inline constexpr int64_t kMinCertificateLifetimeMs = 5 * 60'000;
-inline constexpr int64_t kMaxCertificateLifetimeMs = 397 * kEnrollDayMs;
+inline constexpr int64_t kMaxCertificateLifetimeMs = 397 * kDayMs;
 
 // What an agent sends to enroll, with the transport's source address.
 struct EnrollInput {
@@ -62,13 +61,13 @@ struct EnrollInput {
 
 struct TokenSpec {
   std::string group;
-  int64_t uses = 1;                          // 1..100000
-  int64_t expires_in_ms = 7 * kEnrollDayMs;  // up to 365 days
-  std::string note;                          // up to 256 bytes
+  int64_t uses = 1;                    // 1..100000
+  int64_t expires_in_ms = 7 * kDayMs;  // up to 365 days
+  std::string note;                    // up to 256 bytes
 };
 
 inline constexpr int64_t kMaxTokenUses = 100'000;
-inline constexpr int64_t kMaxTokenLifetimeMs = 365 * kEnrollDayMs;
+inline constexpr int64_t kMaxTokenLifetimeMs = 365 * kDayMs;
 
 // "a:1, b:2" -> {"a:1", "b:2"}: enrollment.listen may name several
 // addresses (IPv4 and IPv6 loopback or interfaces side by side).

@@ -429,7 +429,8 @@ grpc::ServerWriteReactor<v1::PolicyBundle>* AgentServiceImpl::WatchPolicy(
   if (Status v = ValidateWatchRequest(*request, hub_->LatestVersion()); !v.ok()) {
     return new Refused(Refuse("WatchPolicy", peer, v.error()));
   }
-  return new PolicyWatchReactor(hub_, &streams_, revocations_, std::move(peer), request->current_version());
+  return new PolicyWatchReactor(hub_, &streams_, revocations_, std::move(peer),
+                                request->current_version());
 }
 
 std::size_t AgentServiceImpl::PolicyStreams(std::string_view terminal) const {

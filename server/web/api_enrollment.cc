@@ -21,7 +21,7 @@ HttpResponse Create(const ApiCall& call, EnrollmentWorkflow* enrollment) {
   spec.uses = req.uses() == 0 ? 1 : req.uses();
   spec.expires_in_ms =
       req.expires_in_seconds() == 0
-          ? 7 * kEnrollDayMs
+          ? 7 * kDayMs
           : static_cast<int64_t>(std::min<uint64_t>(req.expires_in_seconds(), 1ULL << 40)) * 1000;
   spec.note = req.note();
   auto created = enrollment->CreateToken(call.Actor(), spec);

@@ -119,7 +119,7 @@ def main():
             in_commands = True
             continue
         if in_commands:
-            m = re.match(r"  (\S+(?: [a-z][a-z-]*)?)\s{2,}", line)
+            m = re.match(r"  (\S+(?: [a-z][a-z-]*){0,2})\s{2,}", line)
             if not m:
                 if not line.startswith(" "):
                     in_commands = False

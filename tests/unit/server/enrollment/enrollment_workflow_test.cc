@@ -125,7 +125,7 @@ class EnrollmentWorkflowTest : public ::testing::Test {
                                                      &clock_, settings, ca, ca.cert_pem);
   }
 
-  std::string Token(int64_t uses = 5, int64_t expires_ms = 7 * kEnrollDayMs) {
+  std::string Token(int64_t uses = 5, int64_t expires_ms = 7 * kDayMs) {
     TokenSpec spec;
     spec.group = "osaka";
     spec.uses = uses;
@@ -219,7 +219,7 @@ TEST_F(EnrollmentWorkflowTest, RenewalKeepsIdentityAndGroupAndNeedsAFreshKey) {
   Result<CertInfo> info = InspectCertificate(renewed->cert_pem);
   EXPECT_THAT(info->uris, ::testing::ElementsAre("mamori://terminal/pc-1", "mamori://group/osaka"));
   // The lifetime counts from now.
-  EXPECT_EQ(renewed->not_after_ms, (clock_.NowMs() + 30 * kEnrollDayMs) / 1000 * 1000);
+  EXPECT_EQ(renewed->not_after_ms, (clock_.NowMs() + 30 * kDayMs) / 1000 * 1000);
   auto records = store_->ListIssuedCertificates("pc-1", 10);
   ASSERT_TRUE(records.ok());
   ASSERT_EQ(records->size(), 2u);
@@ -234,9 +234,9 @@ TEST_F(EnrollmentWorkflowTest, TokenBoundsAreEnforced) {
   spec.uses = kMaxTokenUses + 1;
   EXPECT_FALSE(workflow_->CreateToken("a", spec).ok());
   spec.uses = 1;
-  spec.expires_in_ms = 366 * kEnrollDayMs;
+  spec.expires_in_ms = 366 * kDayMs;
   EXPECT_THAT(workflow_->CreateToken("a", spec).error().message, HasSubstr("365d"));
-  spec.expires_in_ms = kEnrollDayMs;
+  spec.expires_in_ms = kDayMs;
   spec.group = "Bad Group";
   EXPECT_THAT(workflow_->CreateToken("a", spec).error().message, HasSubstr("invalid group"));
   spec.group = "osaka";
@@ -277,11 +277,11 @@ TEST(EnrollmentConfigTest, ParsesTheSection) {
   EXPECT_EQ(c->enrollment.certificate_lifetime_ms, 5 * 60'000);
   EXPECT_EQ(c->enrollment.terminal_id_rule, TerminalIdRule::kRequest);
   EXPECT_EQ(c->enrollment.max_attempts_per_minute, 30);
-  EXPECT_EQ(c->enrollment.active_window_ms, 14 * kEnrollDayMs);
+  EXPECT_EQ(c->enrollment.active_window_ms, 14 * kDayMs);
   auto none = ParseCollectorConfig(kBase, "c.yaml", "/etc/mamori");
   ASSERT_TRUE(none.ok()) << none.error().message;
   EXPECT_TRUE(none->enrollment.listen.empty());
-  EXPECT_EQ(none->enrollment.certificate_lifetime_ms, 30 * kEnrollDayMs);
+  EXPECT_EQ(none->enrollment.certificate_lifetime_ms, 30 * kDayMs);
 }
 
 TEST(EnrollmentConfigTest, ErrorsNameTheField) {
