@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Starts a demonstration deployment on this machine: a collector on its
-# embedded SQLite store and three simulated agents, each with its own
-# certificate, all on 127.0.0.1. Stops everything on Ctrl-C.
+# embedded SQLite store and four simulated agents, three with certificates
+# issued here and one that enrolls itself with a token, all on 127.0.0.1.
+# Stops everything on Ctrl-C.
 set -euo pipefail
 
 bin=${1:-build/release}
@@ -18,6 +19,9 @@ echo "==> creating a PKI in demo/pki"
 "$ctl" pki issue server --dir pki --id collector --dns localhost --ip 127.0.0.1 --out pki/collector >/dev/null
 "$ctl" pki issue admin --dir pki --id demo-admin --out pki/admin >/dev/null
 "$ctl" pki policy-key --dir pki >/dev/null
+# The collector signs enrolled terminals with an issuing CA, so the root's
+# key could stay offline (a deployment keeps it off the collector).
+"$ctl" pki intermediate --dir pki --out pki/issuing --name "Mamori Demo Issuing CA" >/dev/null
 
 port=${MAMORI_DEMO_PORT:-17443}
 web_port=${MAMORI_DEMO_WEB_PORT:-17444}
@@ -32,11 +36,12 @@ policy:
 store:
   path: mamori.db
 enrollment:
-  listen: 127.0.0.1:${MAMORI_DEMO_ENROLL_PORT:-7444}
-  # The demo signs enrolled terminals with its root CA; a deployment uses an
-  # issuing CA signed by an offline root.
-  issuing_ca_cert_file: pki/ca.pem
-  issuing_ca_key_file: pki/ca.key
+  listen: 127.0.0.1:${MAMORI_DEMO_ENROLL_PORT:-17445}
+  issuing_ca_cert_file: pki/issuing/issuing-ca.pem
+  issuing_ca_key_file: pki/issuing/issuing-ca.key
+  # The demo's enrolled terminal names its own id; the default takes the
+  # host name, which every demo terminal on this machine would share.
+  terminal_id: request
 web:
   listen: 127.0.0.1:$web_port
   cert_file: pki/collector.pem
@@ -144,6 +149,46 @@ for _ in $(seq 1 50); do
   sleep 0.2
 done
 
+# A fourth terminal gets no certificate from us: it makes its own key and
+# enrolls with a token, pinning the root CA by its fingerprint.
+echo
+echo "==> enrolling suita-hoken-003 with a token (no certificate copied)"
+enrolled=agents/suita-hoken-003
+mkdir -p "$enrolled/devices" "$enrolled/state"
+cp agents/suita-hoken-001/devices/keyboard.yaml "$enrolled/devices/"
+"$ctl" enroll token create --group osaka/suita/hoken --uses 1 --expires 1h --note demo |
+  tee enroll-token.txt | sed -n 1p
+grep -o 'mt_[A-Za-z0-9_]*' enroll-token.txt > "$enrolled/enroll-token"
+fingerprint=$(openssl x509 -in pki/ca.pem -noout -fingerprint -sha256 | cut -d= -f2)
+cat > "$enrolled/agent.yaml" <<YAML
+collector:
+  address: 127.0.0.1:$port
+  server_name: localhost
+enrollment:
+  address: 127.0.0.1:${MAMORI_DEMO_ENROLL_PORT:-17445}
+  ca_fingerprint: "$fingerprint"
+  token_file: enroll-token
+  terminal_id: suita-hoken-003
+policy:
+  public_key_file: ../../pki/policy-signing.pub
+report:
+  interval: 15s
+devices:
+  backend: simulated
+  directory: devices
+state_dir: state
+log:
+  level: info
+  file: agent.log
+YAML
+(cd "$enrolled" && exec "$bin/agent/mamori-agent" --config agent.yaml) &
+pids+=($!)
+for _ in $(seq 1 50); do
+  if "$ctl" terminals 2>/dev/null | grep -q suita-hoken-003; then break; fi
+  sleep 0.2
+done
+"$ctl" enroll list || true
+
 echo
 echo "==> creating the dashboard's first administrator"
 "$ctl" user add demo-admin --role admin | tee admin-credentials.txt
@@ -156,7 +201,8 @@ echo "==> terminals"
 "$ctl" terminals || true
 cat <<TXT
 
-Mamori is running: a collector and three simulated agents.
+Mamori is running: a collector and four simulated agents (suita-hoken-003 enrolled
+itself with a token: see demo/agents/suita-hoken-003/state/identity).
 
 Open the dashboard at https://localhost:$web_port/ (the demo CA in demo/pki/ca.pem
 signed its certificate; accept it or import the CA). Log in as demo-admin with the
