@@ -56,6 +56,13 @@ for i in $(seq 1 60); do
   ctl terminals 2>/dev/null | grep -q vm-01 && break
   sleep 1
 done
+# The stick's disk appears only after the SCSI scan that follows its
+# authorization, slow under TCG on a loaded host: wait for the agent to have
+# made it read-only and released it (checked below; a timeout still fails).
+for i in $(seq 1 90); do
+  journalctl -u mamori-agent -o cat | grep -q "released to automounters" && break
+  sleep 1
+done
 echo "VMCHECK-BEGIN"
 systemctl show mamori-agent -p ActiveState -p NRestarts
 systemctl show mamori-collector -p ActiveState -p NRestarts | sed 's/^/COLLECTOR /'

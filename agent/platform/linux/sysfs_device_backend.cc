@@ -829,11 +829,17 @@ Status SysfsDeviceBackend::Apply(const ObservedDevice& device, const Decision& d
   if (audit_only_) return Status::Ok();
   Status s = ApplyChecked(device, decision);
   // Unplugged while it was being enforced: the writes failed on a device
-  // that is gone, which is a removal, not an enforcement failure.
-  if (!s.ok() && s.error().code != ErrorCode::kNotFound && IsUsbDeviceName(device.device_id) &&
-      !sysfs_->Exists(DeviceDir(device.device_id))) {
-    return MakeError(ErrorCode::kNotFound,
-                     "USB device " + device.device_id + " is no longer present");
+  // that is gone, which is a removal, not an enforcement failure. A quick
+  // replug at the same port makes the kernel's authorization of the old
+  // instance time out (ETIMEDOUT) while a new instance already sits in its
+  // directory: that too is the removal of the one being enforced; the new
+  // instance gets its own decision.
+  if (!s.ok() && s.error().code != ErrorCode::kNotFound && IsUsbDeviceName(device.device_id)) {
+    if (!sysfs_->Exists(DeviceDir(device.device_id))) {
+      return MakeError(ErrorCode::kNotFound,
+                       "USB device " + device.device_id + " is no longer present");
+    }
+    if (Status same = CheckInstance(device); !same.ok()) return same;
   }
   return s;
 }

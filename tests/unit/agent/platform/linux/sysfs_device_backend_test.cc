@@ -485,6 +485,26 @@ TEST_F(SysfsBackendTest, DeviceUnpluggedDuringApplyIsReportedGoneNotFailed) {
   EXPECT_THAT(s.error().message, HasSubstr("no longer present")) << s.error().message;
 }
 
+TEST_F(SysfsBackendTest, AWriteThatFailsWhileTheDeviceIsReplacedIsARemovalNotAFailure) {
+  AddStick("1-2");
+  SysfsDeviceBackend& b = Backend();
+  auto devices = b.Enumerate();
+  ASSERT_EQ(devices.size(), 1u);
+  // A quick replug: the kernel's authorization of the departing stick times
+  // out while the new one already sits at the same port with a new number.
+  sysfs_->FailWrites("/bus/usb/devices/1-2/authorized");
+  sysfs_->BeforeWrite([this](std::string_view path) {
+    if (path == "/bus/usb/devices/1-2/authorized") {
+      tree_.WriteFile(FixtureTree::DevicePath("1-2") + "/devnum", "6\n");
+    }
+  });
+  Status s = b.Apply(devices[0], Decide(Action::kAllow));
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().code, ErrorCode::kNotFound) << s.error().message;
+  EXPECT_THAT(s.error().message, HasSubstr("replaced (device number 5, now 6)"));
+  EXPECT_EQ(tree_.Read("/bus/usb/devices/1-2/authorized"), "0\n");
+}
+
 TEST_F(SysfsBackendTest, ADeviceReplacedSinceTheLookIsNotGivenTheOldDecision) {
   AddStick("1-2");
   SysfsDeviceBackend& b = Backend();
